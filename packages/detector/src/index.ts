@@ -1,0 +1,7 @@
+export * from './constants';
+export * from './letterbox';
+export * from './nms';
+export * from './decode';
+export * from './labels';
+export * from './integrity';
+export * from './pipeline';

@@ -1,0 +1,100 @@
+import { INPUT_SIZE, PAD_VALUE } from './constants';
+
+/** Where the image lands inside the square model input. */
+export interface LetterboxGeometry {
+  /** r = min(size / w, size / h): model-input pixels per original pixel. */
+  scale: number;
+  /** Width and height of the resized image, placed at the top-left corner. */
+  width: number;
+  height: number;
+}
+
+/**
+ * Letterbox geometry exactly as upstream YOLOX computes it:
+ * `r = min(416 / w, 416 / h)`, resized size `int(w * r) x int(h * r)`.
+ *
+ * @example letterboxGeometry(810, 1080) // { scale: 0.3851.., width: 311, height: 416 }
+ */
+export function letterboxGeometry(width: number, height: number, size = INPUT_SIZE): LetterboxGeometry {
+  if (!(width > 0 && height > 0)) throw new RangeError(`image size must be positive, got ${width}x${height}`);
+  const scale = Math.min(size / width, size / height);
+  return {
+    scale,
+    width: Math.max(1, Math.min(size, Math.floor(width * scale))),
+    height: Math.max(1, Math.min(size, Math.floor(height * scale))),
+  };
+}
+
+/** Interleaved 8-bit pixels, RGB (3 channels) or RGBA (4 channels), row-major. */
+export interface Pixels {
+  data: Uint8Array | Uint8ClampedArray;
+  width: number;
+  height: number;
+  channels: 3 | 4;
+}
+
+/**
+ * Builds the model input from decoded pixels: bilinear resize (OpenCV
+ * INTER_LINEAR sampling: half-pixel centres, edge clamp) into the top-left of a
+ * `size x size` square filled with 114, planar **BGR**, raw 0..255 floats.
+ * The browser worker and the Node agent both call this, so both paths feed the
+ * model the same numbers for the same decoded pixels.
+ *
+ * @returns a Float32Array of length `3 * size * size` (NCHW, N = 1)
+ */
+export function letterboxToTensor(pixels: Pixels, size = INPUT_SIZE): { tensor: Float32Array; geometry: LetterboxGeometry } {
+  const { data, width: sw, height: sh, channels } = pixels;
+  if (data.length < sw * sh * channels) {
+    throw new RangeError(`pixel buffer holds ${data.length} bytes, expected ${sw * sh * channels}`);
+  }
+  const geometry = letterboxGeometry(sw, sh, size);
+  const { width: dw, height: dh } = geometry;
+  const plane = size * size;
+  const tensor = new Float32Array(3 * plane).fill(PAD_VALUE);
+
+  // Precompute horizontal taps once per column.
+  const fx = sw / dw;
+  const fy = sh / dh;
+  const x0s = new Int32Array(dw);
+  const x1s = new Int32Array(dw);
+  const wxs = new Float32Array(dw);
+  for (let dx = 0; dx < dw; dx++) {
+    let sx = (dx + 0.5) * fx - 0.5;
+    if (sx < 0) sx = 0;
+    let x0 = Math.floor(sx);
+    if (x0 > sw - 1) x0 = sw - 1;
+    x0s[dx] = x0 * channels;
+    x1s[dx] = Math.min(x0 + 1, sw - 1) * channels;
+    wxs[dx] = Math.min(sx - x0, 1);
+  }
+
+  for (let dy = 0; dy < dh; dy++) {
+    let sy = (dy + 0.5) * fy - 0.5;
+    if (sy < 0) sy = 0;
+    let y0 = Math.floor(sy);
+    if (y0 > sh - 1) y0 = sh - 1;
+    const y1 = Math.min(y0 + 1, sh - 1);
+    const wy = Math.min(sy - y0, 1);
+    const row0 = y0 * sw * channels;
+    const row1 = y1 * sw * channels;
+    const out = dy * size;
+    for (let dx = 0; dx < dw; dx++) {
+      const a = row0 + x0s[dx]!;
+      const b = row0 + x1s[dx]!;
+      const c = row1 + x0s[dx]!;
+      const d = row1 + x1s[dx]!;
+      const wx = wxs[dx]!;
+      const w00 = (1 - wx) * (1 - wy);
+      const w01 = wx * (1 - wy);
+      const w10 = (1 - wx) * wy;
+      const w11 = wx * wy;
+      const o = out + dx;
+      // RGB(A) in, planar BGR out.
+      for (let ch = 0; ch < 3; ch++) {
+        const v = data[a + ch]! * w00 + data[b + ch]! * w01 + data[c + ch]! * w10 + data[d + ch]! * w11;
+        tensor[(2 - ch) * plane + o] = v;
+      }
+    }
+  }
+  return { tensor, geometry };
+}

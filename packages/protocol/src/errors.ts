@@ -1,0 +1,63 @@
+/**
+ * Every error code that crosses a process boundary: Socket.IO acks, handshake
+ * rejections and HTTP error bodies (`{"error": {"code", "message"}}`).
+ * Nothing else may be sent as a `code`.
+ */
+export const ERROR_CODES = [
+  // handshake / generic protocol
+  'protocol_version',
+  'invalid_payload',
+  'payload_too_large',
+  'unknown_event',
+  'rate_limited',
+  'shutting_down',
+  'internal',
+  // task protocol
+  'not_holder',
+  'lease_expired',
+  'task_completed',
+  'impossible_result',
+  // failures a volunteer reports about a task
+  'undecodable',
+  'inference_failed',
+  'model_mismatch',
+  // HTTP API
+  'not_found',
+  'bad_request',
+  'no_images',
+  'empty_file',
+  'unsupported_format',
+  'corrupt_image',
+  'image_too_large',
+  'file_too_large',
+  'too_many_files',
+  'queue_full',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** Codes a volunteer may report in `task:error` (a subset of ErrorCode). */
+export const TASK_FAILURE_CODES = ['undecodable', 'inference_failed', 'model_mismatch'] as const;
+export type TaskFailureCode = (typeof TASK_FAILURE_CODES)[number];
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && (ERROR_CODES as readonly string[]).includes(value);
+}
+
+/**
+ * A typed error with a wire code. Throw it anywhere on the server; the HTTP and
+ * socket boundaries turn it into `{ code, message }` and never leak stacks.
+ *
+ * @example throw new TabgridError('not_found', `job ${id} does not exist`, 404)
+ */
+export class TabgridError extends Error {
+  override readonly name = 'TabgridError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** HTTP status when this error reaches the HTTP API. */
+    readonly status = 400,
+  ) {
+    super(message);
+  }
+}

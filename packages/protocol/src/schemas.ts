@@ -1,0 +1,216 @@
+/**
+ * Payload schemas. Every inbound payload is parsed with one of these at the
+ * server boundary, and the TypeScript types below are derived from them, so a
+ * shape is written down exactly once (PROTOCOL.md rule P2).
+ */
+import { z } from 'zod';
+import { TASK_FAILURE_CODES } from './errors';
+
+/** Limits that are part of the contract. */
+export const LIMITS = {
+  /** Most detections one result may carry. */
+  maxDetections: 300,
+  /** Longest free-text message a volunteer may send. */
+  maxMessageLength: 500,
+  /** Largest inbound socket payload, bytes (enforced by Socket.IO's maxHttpBufferSize). */
+  maxSocketPayloadBytes: 256 * 1024,
+} as const;
+
+const id = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'ids are [A-Za-z0-9_-]');
+const finite = z.number().refine(Number.isFinite, 'must be a finite number');
+
+/** A box in pixels of the original image: `[x1, y1, x2, y2]`, x1 <= x2, y1 <= y2. */
+export const BoxSchema = z
+  .tuple([finite, finite, finite, finite])
+  .refine(([x1, y1, x2, y2]) => x1 <= x2 && y1 <= y2, 'box must be [x1, y1, x2, y2] with x1<=x2, y1<=y2');
+
+export const DetectionSchema = z.object({
+  label: z.string().min(1).max(64),
+  score: finite.pipe(z.number().min(0).max(1)),
+  box: BoxSchema,
+});
+export type Detection = z.infer<typeof DetectionSchema>;
+
+// ---------------------------------------------------------------- handshake
+
+/** `socket.handshake.auth` of a volunteer connection. */
+export const VolunteerAuthSchema = z.object({
+  protocolVersion: z.number().int(),
+  /** Persistent id the volunteer keeps across reconnects (localStorage / agent state). */
+  volunteerId: id,
+  kind: z.enum(['browser', 'agent']),
+  /** Free-form description of the runtime (backend, threads), shown in the live view. */
+  runtime: z.string().max(200).optional(),
+});
+export type VolunteerAuth = z.infer<typeof VolunteerAuthSchema>;
+
+/** `socket.handshake.auth` of a live-view / dashboard connection. */
+export const LiveAuthSchema = z.object({ protocolVersion: z.number().int() });
+export type LiveAuth = z.infer<typeof LiveAuthSchema>;
+
+// ---------------------------------------------------------- volunteer -> server
+
+export const TaskResultSchema = z.object({
+  assignmentId: id,
+  detections: z.array(DetectionSchema).max(LIMITS.maxDetections),
+  /** Time the volunteer spent in `session.run` (plus pre/post-processing), ms. */
+  inferenceMs: finite.pipe(z.number().min(0).max(600_000)),
+});
+export type TaskResult = z.infer<typeof TaskResultSchema>;
+
+export const TaskErrorSchema = z.object({
+  assignmentId: id,
+  code: z.enum(TASK_FAILURE_CODES),
+  message: z.string().max(LIMITS.maxMessageLength),
+});
+export type TaskErrorReport = z.infer<typeof TaskErrorSchema>;
+
+export const HeartbeatSchema = z.object({
+  assignmentIds: z.array(id).max(16),
+});
+export type Heartbeat = z.infer<typeof HeartbeatSchema>;
+
+export const VolunteerStateSchema = z.object({
+  /** false = paused: keep the connection, take no new tasks. */
+  accepting: z.boolean(),
+});
+export type VolunteerState = z.infer<typeof VolunteerStateSchema>;
+
+// ---------------------------------------------------------- live -> server
+
+export const JobWatchSchema = z.object({ jobId: id });
+export type JobWatch = z.infer<typeof JobWatchSchema>;
+
+// ---------------------------------------------------------- server -> clients
+// (Outbound shapes. Schemas too, so tests and the HTTP client can validate them.)
+
+export const ModelInfoSchema = z.object({
+  url: z.string(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  bytes: z.number().int(),
+  labels: z.array(z.string()),
+  inputSize: z.number().int(),
+});
+export type ModelInfo = z.infer<typeof ModelInfoSchema>;
+
+export const HelloSchema = z.object({
+  volunteerId: id,
+  model: ModelInfoSchema,
+  /** An assignment lapses this long after its last renewal. */
+  leaseMs: z.number().int(),
+  /** Renew held leases this often (half the lease). */
+  heartbeatMs: z.number().int(),
+  /** The server never gives one volunteer more than this many tasks at once. */
+  maxInFlight: z.number().int(),
+});
+export type Hello = z.infer<typeof HelloSchema>;
+
+export const TaskAssignmentSchema = z.object({
+  assignmentId: id,
+  taskId: id,
+  jobId: id,
+  name: z.string(),
+  width: z.number().int(),
+  height: z.number().int(),
+  mime: z.string(),
+  imageSha256: z.string(),
+  /** The original image bytes (binary Socket.IO attachment, never base64). */
+  image: z.custom<ArrayBuffer | Uint8Array>((v) => v instanceof ArrayBuffer || v instanceof Uint8Array),
+  leaseMs: z.number().int(),
+});
+export type TaskAssignment = z.infer<typeof TaskAssignmentSchema>;
+
+export const TASK_STATUSES = ['queued', 'running', 'done', 'failed'] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+const epochMs = z.number().nullable();
+
+export const TaskViewSchema = z.object({
+  id,
+  name: z.string(),
+  status: z.enum(TASK_STATUSES),
+  width: z.number().int(),
+  height: z.number().int(),
+  detections: z.array(DetectionSchema),
+  timings: z.object({
+    submittedAt: epochMs,
+    assignedAt: epochMs,
+    ackedAt: epochMs,
+    completedAt: epochMs,
+  }),
+  /** How many assignments this task has had. */
+  attempts: z.number().int(),
+  /** Why the task failed, when status is `failed`. */
+  error: z.object({ code: z.string(), message: z.string() }).nullable(),
+});
+export type TaskView = z.infer<typeof TaskViewSchema>;
+
+export const JobViewSchema = z.object({
+  id,
+  status: z.enum(TASK_STATUSES),
+  createdAt: z.number(),
+  tasks: z.array(TaskViewSchema),
+});
+export type JobView = z.infer<typeof JobViewSchema>;
+
+export const JobCreatedSchema = z.object({
+  id,
+  tasks: z.array(z.object({ id, name: z.string() })),
+});
+export type JobCreated = z.infer<typeof JobCreatedSchema>;
+
+export const ApiErrorSchema = z.object({
+  error: z.object({ code: z.string(), message: z.string() }),
+});
+export type ApiError = z.infer<typeof ApiErrorSchema>;
+
+export const LatencySummarySchema = z.object({
+  count: z.number().int(),
+  p50: z.number().nullable(),
+  p95: z.number().nullable(),
+  p99: z.number().nullable(),
+});
+export type LatencySummary = z.infer<typeof LatencySummarySchema>;
+
+export const LiveStatsSchema = z.object({
+  at: z.number(),
+  volunteersOnline: z.number().int(),
+  tasks: z.object({
+    queued: z.number().int(),
+    running: z.number().int(),
+    done: z.number().int(),
+    failed: z.number().int(),
+  }),
+  /** Over the last minute: assign -> ack. */
+  ackLatencyMs: LatencySummarySchema,
+  /** Over the last minute: submitted -> result stored. */
+  resultLatencyMs: LatencySummarySchema,
+  /** Over the last minute: inference time the volunteers reported. */
+  inferenceMs: LatencySummarySchema,
+  /** Results stored in the last minute. */
+  resultsLastMinute: z.number().int(),
+});
+export type LiveStats = z.infer<typeof LiveStatsSchema>;
+
+export const LiveResultSchema = z.object({
+  jobId: id,
+  taskId: id,
+  name: z.string(),
+  width: z.number().int(),
+  height: z.number().int(),
+  /** Where the original image can be fetched (the public API route). */
+  imageUrl: z.string(),
+  detections: z.array(DetectionSchema),
+  volunteerId: z.string(),
+  inferenceMs: z.number(),
+  /** submitted -> stored, ms. */
+  latencyMs: z.number(),
+  completedAt: z.number(),
+});
+export type LiveResult = z.infer<typeof LiveResultSchema>;
+
+export const LiveSnapshotSchema = z.object({
+  stats: LiveStatsSchema,
+  recent: z.array(LiveResultSchema),
+});
+export type LiveSnapshot = z.infer<typeof LiveSnapshotSchema>;
