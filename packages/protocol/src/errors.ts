@@ -17,6 +17,10 @@ export const ERROR_CODES = [
   'lease_expired',
   'task_completed',
   'impossible_result',
+  'ack_timeout',
+  'volunteer_left',
+  'attempts_exhausted',
+  'deadline_exceeded',
   // failures a volunteer reports about a task
   'undecodable',
   'inference_failed',
@@ -31,6 +35,7 @@ export const ERROR_CODES = [
   'image_too_large',
   'file_too_large',
   'too_many_files',
+  'invalid_file_name',
   'queue_full',
 ] as const;
 

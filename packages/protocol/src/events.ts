@@ -36,15 +36,9 @@ export interface VolunteerServerToClient {
 
 export interface VolunteerClientToServer {
   /** Renew held leases; the answer lists the ones that are no longer held. */
-  'task:heartbeat': (
-    payload: Heartbeat,
-    ack: AckCallback<{ renewed: string[]; lost: string[] }>,
-  ) => void;
+  'task:heartbeat': (payload: Heartbeat, ack: AckCallback<{ renewed: string[]; lost: string[] }>) => void;
   /** Idempotent: a replay is acknowledged with `duplicate: true` and ignored. */
-  'task:result': (
-    payload: TaskResult,
-    ack: AckCallback<{ accepted: boolean; duplicate: boolean }>,
-  ) => void;
+  'task:result': (payload: TaskResult, ack: AckCallback<{ accepted: boolean; duplicate: boolean }>) => void;
   /** The volunteer could not process the task; it is retried elsewhere. */
   'task:error': (payload: TaskErrorReport, ack: AckCallback<{ requeued: boolean }>) => void;
   /** Pause / resume taking new tasks without disconnecting. */

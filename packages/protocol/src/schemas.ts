@@ -16,7 +16,11 @@ export const LIMITS = {
   maxSocketPayloadBytes: 256 * 1024,
 } as const;
 
-const id = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'ids are [A-Za-z0-9_-]');
+const id = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_-]+$/, 'ids are [A-Za-z0-9_-]');
 const finite = z.number().refine(Number.isFinite, 'must be a finite number');
 
 /** A box in pixels of the original image: `[x1, y1, x2, y2]`, x1 <= x2, y1 <= y2. */

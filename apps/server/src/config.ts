@@ -1,0 +1,92 @@
+import path from 'node:path';
+
+/** Every tunable of the server, with its default. Read from the environment by `loadConfig`. */
+export interface ServerConfig {
+  /** @defaultValue 8080 (env PORT); 0 picks a free port (tests). */
+  port: number;
+  /** @defaultValue '0.0.0.0' (env HOST) */
+  host: string;
+  /** SQLite database and content-addressed images. @defaultValue './data' (env TABGRID_DATA_DIR) */
+  dataDir: string;
+  /** Where `yolox_nano.onnx` and `coco-labels.txt` are. @defaultValue 'public/models' (env TABGRID_MODEL_DIR) */
+  modelDir: string;
+  /** The built web app. @defaultValue 'dist' (env TABGRID_STATIC_DIR) */
+  staticDir: string;
+  /** A volunteer must acknowledge an assignment within this. @defaultValue 1000 (env TABGRID_ACK_TIMEOUT_MS) */
+  ackTimeoutMs: number;
+  /** A lease lapses this long after its last renewal. @defaultValue 10000 (env TABGRID_LEASE_MS) */
+  leaseMs: number;
+  /** How often lapsed leases are looked for. @defaultValue 250 */
+  leaseCheckMs: number;
+  /** Tasks one volunteer may hold at once (one running, one prefetched). @defaultValue 2 */
+  maxInFlight: number;
+  /** Assignments a task may have before it fails. @defaultValue 10 (env TABGRID_MAX_ATTEMPTS) */
+  maxAttempts: number;
+  /** Volunteer failure reports (e.g. undecodable) before a task fails with that reason. @defaultValue 3 */
+  maxFailureReports: number;
+  /** A task not done this long after submission fails. @defaultValue 3_600_000 (env TABGRID_TASK_DEADLINE_MS) */
+  taskDeadlineMs: number;
+  /** Largest accepted file, bytes. @defaultValue 20 MB (env TABGRID_MAX_FILE_BYTES) */
+  maxFileBytes: number;
+  /** Most files in one upload. @defaultValue 100 (env TABGRID_MAX_FILES) */
+  maxFiles: number;
+  /** Largest accepted image, in pixels (decompression-bomb guard). @defaultValue 50 MP (env TABGRID_MAX_PIXELS) */
+  maxPixels: number;
+  /** Queued tasks above which uploads get 429. @defaultValue 10000 (env TABGRID_MAX_QUEUED) */
+  maxQueued: number;
+  /** Inbound socket events per second per connection before `rate_limited`. @defaultValue 50 */
+  socketEventsPerSecond: number;
+  /** pino level. @defaultValue 'info' (env LOG_LEVEL) */
+  logLevel: string;
+}
+
+export const DEFAULT_CONFIG: ServerConfig = {
+  port: 8080,
+  host: '0.0.0.0',
+  dataDir: './data',
+  modelDir: 'public/models',
+  staticDir: 'dist',
+  ackTimeoutMs: 1000,
+  leaseMs: 10_000,
+  leaseCheckMs: 250,
+  maxInFlight: 2,
+  maxAttempts: 10,
+  maxFailureReports: 3,
+  taskDeadlineMs: 3_600_000,
+  maxFileBytes: 20 * 1024 * 1024,
+  maxFiles: 100,
+  maxPixels: 50_000_000,
+  maxQueued: 10_000,
+  socketEventsPerSecond: 50,
+  logLevel: 'info',
+};
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
+  return value;
+}
+
+/** Reads the configuration from environment variables (see README "Configuration"). */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.cwd()): ServerConfig {
+  const d = DEFAULT_CONFIG;
+  return {
+    ...d,
+    port: int(env, 'PORT', d.port),
+    host: env.HOST || d.host,
+    dataDir: path.resolve(root, env.TABGRID_DATA_DIR || d.dataDir),
+    modelDir: path.resolve(root, env.TABGRID_MODEL_DIR || d.modelDir),
+    staticDir: path.resolve(root, env.TABGRID_STATIC_DIR || d.staticDir),
+    ackTimeoutMs: int(env, 'TABGRID_ACK_TIMEOUT_MS', d.ackTimeoutMs),
+    leaseMs: int(env, 'TABGRID_LEASE_MS', d.leaseMs),
+    maxAttempts: int(env, 'TABGRID_MAX_ATTEMPTS', d.maxAttempts),
+    taskDeadlineMs: int(env, 'TABGRID_TASK_DEADLINE_MS', d.taskDeadlineMs),
+    maxFileBytes: int(env, 'TABGRID_MAX_FILE_BYTES', d.maxFileBytes),
+    maxFiles: int(env, 'TABGRID_MAX_FILES', d.maxFiles),
+    maxPixels: int(env, 'TABGRID_MAX_PIXELS', d.maxPixels),
+    maxQueued: int(env, 'TABGRID_MAX_QUEUED', d.maxQueued),
+    logLevel: env.LOG_LEVEL || d.logLevel,
+  };
+}

@@ -1,0 +1,330 @@
+import type { Socket } from 'socket.io';
+import {
+  fail,
+  ok,
+  type Ack,
+  type ErrorCode,
+  type Hello,
+  type ModelInfo,
+  type TaskErrorReport,
+  type TaskResult,
+  type VolunteerClientToServer,
+  type VolunteerServerToClient,
+} from '@tabgrid/protocol';
+import type { FastifyBaseLogger } from 'fastify';
+import type { ServerConfig } from '../config';
+import type { LiveStatsTracker } from '../live/live-stats';
+import type { BlobStore } from '../storage/blob-store';
+import type { SchedulerStore } from './store';
+import type { AssignmentRecord, EndedLease, TaskRecord } from './types';
+import { impossibleResultReason } from './validate-result';
+
+export type VolunteerSocket = Socket<VolunteerClientToServer, VolunteerServerToClient>;
+
+/** What the scheduler tells the outside world (the live namespace implements it). */
+export interface SchedulerEvents {
+  resultStored(task: TaskRecord, assignment: AssignmentRecord): void;
+  taskChanged(task: TaskRecord): void;
+}
+
+/** One connected volunteer, as the dispatcher sees it. */
+export class VolunteerSession {
+  readonly held = new Set<string>();
+  accepting = true;
+  tasksDone = 0;
+  constructor(
+    readonly id: string,
+    readonly socket: VolunteerSocket,
+    readonly kind: string,
+  ) {}
+}
+
+export type SchedulerConfig = Pick<ServerConfig, 'ackTimeoutMs' | 'leaseMs' | 'maxInFlight' | 'leaseCheckMs'>;
+
+/**
+ * Pushes queued tasks to connected volunteers and keeps their leases:
+ * least-loaded volunteers first, at most `maxInFlight` each (one running, one
+ * prefetched), every offer acked within `ackTimeoutMs`, leases renewed by
+ * heartbeat, lapsed or orphaned work returned to the queue at once.
+ */
+export class Scheduler {
+  private readonly sessions = new Map<string, VolunteerSession>();
+  /** Accepting volunteers indexed by how many tasks they hold (0 .. maxInFlight-1). */
+  private readonly byLoad: Set<VolunteerSession>[];
+  private readonly labels: ReadonlySet<string>;
+  private pumping = false;
+  private pumpAgain = false;
+  private timers: NodeJS.Timeout[] = [];
+  private stopped = false;
+
+  constructor(
+    private readonly store: SchedulerStore,
+    private readonly blobs: BlobStore,
+    private readonly config: SchedulerConfig,
+    private readonly model: ModelInfo,
+    private readonly stats: LiveStatsTracker,
+    private readonly events: SchedulerEvents,
+    private readonly log: FastifyBaseLogger,
+  ) {
+    this.byLoad = Array.from({ length: config.maxInFlight }, () => new Set());
+    this.labels = new Set(model.labels);
+  }
+
+  get volunteersOnline(): number {
+    return this.sessions.size;
+  }
+
+  start(): void {
+    this.timers.push(
+      setInterval(() => this.checkLeases(), this.config.leaseCheckMs),
+      setInterval(() => this.store.failOverdue(Date.now()).forEach((t) => this.events.taskChanged(t)), 5_000),
+    );
+    for (const t of this.timers) t.unref();
+  }
+
+  hello(volunteerId: string): Hello {
+    return {
+      volunteerId,
+      model: this.model,
+      leaseMs: this.config.leaseMs,
+      heartbeatMs: Math.floor(this.config.leaseMs / 2),
+      maxInFlight: this.config.maxInFlight,
+    };
+  }
+
+  // ----------------------------------------------------------- membership
+
+  /** A volunteer's handshake was accepted. A second connection with the same id replaces the first. */
+  connect(volunteerId: string, kind: string, socket: VolunteerSocket): VolunteerSession {
+    const previous = this.sessions.get(volunteerId);
+    if (previous) {
+      this.log.info({ volunteerId }, 'volunteer reconnected; dropping its previous connection');
+      this.disconnect(previous.socket);
+      previous.socket.disconnect(true);
+    }
+    const session = new VolunteerSession(volunteerId, socket, kind);
+    this.sessions.set(volunteerId, session);
+    this.reindex(session);
+    socket.emit('hello', this.hello(volunteerId));
+    this.pump();
+    return session;
+  }
+
+  /** The connection closed: every lease it held is returned to the queue now. */
+  disconnect(socket: VolunteerSocket): void {
+    const volunteerId = socket.data.volunteerId as string | undefined;
+    if (!volunteerId) return;
+    const session = this.sessions.get(volunteerId);
+    if (!session || session.socket !== socket) return;
+    this.sessions.delete(volunteerId);
+    this.unindex(session);
+    const ended = this.store.releaseVolunteer(volunteerId, Date.now());
+    session.held.clear();
+    for (const e of ended) this.leaseEnded(e, false);
+    this.pump();
+  }
+
+  setAccepting(session: VolunteerSession, accepting: boolean): void {
+    session.accepting = accepting;
+    this.reindex(session);
+    if (accepting) this.pump();
+  }
+
+  // ----------------------------------------------------------- dispatch
+
+  /** Assigns queued tasks to volunteers with room, least loaded first. Re-entrant calls coalesce. */
+  pump(): void {
+    if (this.stopped) return;
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.pumpAgain = false;
+        const skip = new Set<VolunteerSession>();
+        for (;;) {
+          if (this.store.queuedCount === 0) break;
+          const session = this.leastLoaded(skip);
+          if (!session) break;
+          const next = this.store.assignNext(session.id, Date.now(), this.config.ackTimeoutMs);
+          if (!next) {
+            skip.add(session); // everything queued is excluded for this volunteer
+            continue;
+          }
+          session.held.add(next.assignment.id);
+          this.reindex(session);
+          this.events.taskChanged(next.task);
+          void this.offer(session, next.task, next.assignment);
+        }
+      } while (this.pumpAgain);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private leastLoaded(skip: ReadonlySet<VolunteerSession>): VolunteerSession | null {
+    for (const level of this.byLoad) {
+      for (const s of level) if (!skip.has(s)) return s;
+    }
+    return null;
+  }
+
+  private async offer(session: VolunteerSession, task: TaskRecord, assignment: AssignmentRecord): Promise<void> {
+    let image: Buffer;
+    try {
+      image = await this.blobs.get(task.imageSha256);
+    } catch (err) {
+      this.log.error({ err, taskId: task.id }, 'image blob missing');
+      const ended = this.store.release(assignment.id, 'internal', Date.now());
+      if (ended) this.leaseEnded(ended, false);
+      return;
+    }
+    if (!session.held.has(assignment.id) || session.socket.disconnected) return;
+    let answer: Ack<{ accepted: true }>;
+    try {
+      answer = await session.socket.timeout(this.config.ackTimeoutMs).emitWithAck('task:assign', {
+        assignmentId: assignment.id,
+        taskId: task.id,
+        jobId: task.jobId,
+        name: task.name,
+        width: task.width,
+        height: task.height,
+        mime: task.mime,
+        imageSha256: task.imageSha256,
+        image,
+        leaseMs: this.config.leaseMs,
+      });
+    } catch {
+      this.log.warn({ volunteerId: session.id, assignmentId: assignment.id }, 'no ack in time; requeueing');
+      const ended = this.store.release(assignment.id, 'ack_timeout', Date.now());
+      if (ended) this.leaseEnded(ended, true);
+      return;
+    }
+    const now = Date.now();
+    if (!answer || answer.ok !== true) {
+      const ended = this.store.release(assignment.id, 'volunteer_left', now);
+      if (ended) this.leaseEnded(ended, false);
+      return;
+    }
+    const acked = this.store.ack(assignment.id, now, this.config.leaseMs);
+    if (acked?.ackedAt != null) this.stats.ack.add(acked.ackedAt - acked.assignedAt, now);
+  }
+
+  // ----------------------------------------------------------- volunteer reports
+
+  heartbeat(session: VolunteerSession, assignmentIds: string[]): { renewed: string[]; lost: string[] } {
+    return this.store.renew(session.id, assignmentIds, Date.now(), this.config.leaseMs);
+  }
+
+  result(session: VolunteerSession, payload: TaskResult): Ack<{ accepted: boolean; duplicate: boolean }> {
+    const now = Date.now();
+    const assignment = this.store.getAssignment(payload.assignmentId);
+    if (!assignment || assignment.volunteerId !== session.id) {
+      return fail('not_holder', `assignment ${payload.assignmentId} is not held by this volunteer`);
+    }
+    const task = this.store.getTask(assignment.taskId)!;
+    if (task.status !== 'done') {
+      const reason = impossibleResultReason(payload.detections, task, this.labels);
+      if (reason) {
+        this.log.warn({ volunteerId: session.id, assignmentId: assignment.id, reason }, 'impossible result rejected');
+        const ended = this.store.release(assignment.id, 'impossible_result', now);
+        if (ended) this.leaseEnded(ended, false);
+        return fail('impossible_result', reason);
+      }
+    }
+    const outcome = this.store.complete(assignment.id, session.id, payload.detections, payload.inferenceMs, now);
+    switch (outcome.kind) {
+      case 'rejected':
+        return fail(outcome.code, outcome.message);
+      case 'duplicate':
+        return ok({ accepted: false, duplicate: true });
+      case 'accepted': {
+        this.dropHeld(outcome.assignment);
+        session.tasksDone++;
+        for (const other of outcome.superseded) {
+          this.dropHeld(other);
+          this.sessions.get(other.volunteerId)?.socket.emit('task:cancel', {
+            assignmentId: other.id,
+            reason: 'task_completed',
+          });
+        }
+        this.stats.result.add(now - outcome.task.submittedAt, now);
+        this.stats.inference.add(payload.inferenceMs, now);
+        this.events.resultStored(outcome.task, outcome.assignment);
+        this.events.taskChanged(outcome.task);
+        this.pump();
+        return ok({ accepted: true, duplicate: false });
+      }
+    }
+  }
+
+  taskError(session: VolunteerSession, payload: TaskErrorReport): Ack<{ requeued: boolean }> {
+    const outcome = this.store.reportFailure(
+      payload.assignmentId,
+      session.id,
+      payload.code,
+      payload.message,
+      Date.now(),
+    );
+    if (outcome.kind === 'rejected') return fail(outcome.code, outcome.message);
+    this.dropHeld(outcome.assignment);
+    this.events.taskChanged(outcome.task);
+    this.pump();
+    return ok({ requeued: outcome.task.status === 'queued' });
+  }
+
+  // ----------------------------------------------------------- leases
+
+  private checkLeases(): void {
+    const ended = this.store.lapseExpired(Date.now());
+    for (const e of ended) this.leaseEnded(e, true);
+    if (ended.length > 0) this.pump();
+  }
+
+  /** Bookkeeping after a lease ended without a result. */
+  private leaseEnded(ended: EndedLease, tellVolunteer: boolean): void {
+    this.dropHeld(ended.assignment);
+    if (tellVolunteer) {
+      this.sessions.get(ended.assignment.volunteerId)?.socket.emit('task:cancel', {
+        assignmentId: ended.assignment.id,
+        reason: (ended.assignment.outcome ?? 'lease_expired') as ErrorCode,
+      });
+    }
+    this.events.taskChanged(ended.task);
+    this.pump();
+  }
+
+  private dropHeld(assignment: AssignmentRecord): void {
+    const session = this.sessions.get(assignment.volunteerId);
+    if (session?.held.delete(assignment.id)) this.reindex(session);
+  }
+
+  private unindex(session: VolunteerSession): void {
+    for (const level of this.byLoad) level.delete(session);
+  }
+
+  private reindex(session: VolunteerSession): void {
+    this.unindex(session);
+    if (this.sessions.get(session.id) !== session || !session.accepting) return;
+    this.byLoad[session.held.size]?.add(session);
+  }
+
+  /**
+   * Graceful shutdown: stop dispatching, hand every lease back to the queue
+   * (so a restart picks them up at once) and tell volunteers.
+   */
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    const now = Date.now();
+    for (const session of this.sessions.values()) {
+      for (const id of [...session.held]) {
+        const ended = this.store.release(id, 'shutting_down', now);
+        if (ended) session.socket.emit('task:cancel', { assignmentId: id, reason: 'shutting_down' });
+      }
+      session.held.clear();
+    }
+  }
+}

@@ -1,0 +1,452 @@
+import { randomBytes } from 'node:crypto';
+import type { Detection, ErrorCode, JobView, LiveResult, TaskView } from '@tabgrid/protocol';
+import type { Db } from '../storage/database';
+import { FairQueue } from './fair-queue';
+import type {
+  AssignmentRecord,
+  AssignmentStatus,
+  CompleteOutcome,
+  EndedLease,
+  FailureOutcome,
+  NewTask,
+  RetryPolicy,
+  TaskCounts,
+  TaskRecord,
+} from './types';
+
+export const newId = (prefix: string) => `${prefix}_${randomBytes(9).toString('base64url')}`;
+
+interface TaskRow {
+  id: string;
+  job_id: string;
+  idx: number;
+  name: string;
+  image_sha256: string;
+  mime: string;
+  width: number;
+  height: number;
+  status: TaskRecord['status'];
+  submitted_at: number;
+  completed_at: number | null;
+  attempts: number;
+  failure_reports: number;
+  result_json: string | null;
+  result_assignment_id: string | null;
+  error_code: string | null;
+  error_message: string | null;
+}
+
+interface AssignmentRow {
+  id: string;
+  task_id: string;
+  volunteer_id: string;
+  status: AssignmentStatus;
+  assigned_at: number;
+  acked_at: number | null;
+  lease_expires_at: number;
+  ended_at: number | null;
+  outcome: string | null;
+  inference_ms: number | null;
+}
+
+const toTask = (r: TaskRow): TaskRecord => ({
+  id: r.id,
+  jobId: r.job_id,
+  idx: r.idx,
+  name: r.name,
+  imageSha256: r.image_sha256,
+  mime: r.mime,
+  width: r.width,
+  height: r.height,
+  status: r.status,
+  submittedAt: r.submitted_at,
+  completedAt: r.completed_at,
+  attempts: r.attempts,
+  failureReports: r.failure_reports,
+  detections: r.result_json ? (JSON.parse(r.result_json) as Detection[]) : null,
+  resultAssignmentId: r.result_assignment_id,
+  errorCode: r.error_code,
+  errorMessage: r.error_message,
+});
+
+const toAssignment = (r: AssignmentRow): AssignmentRecord => ({
+  id: r.id,
+  taskId: r.task_id,
+  volunteerId: r.volunteer_id,
+  status: r.status,
+  assignedAt: r.assigned_at,
+  ackedAt: r.acked_at,
+  leaseExpiresAt: r.lease_expires_at,
+  endedAt: r.ended_at,
+  outcome: r.outcome,
+  inferenceMs: r.inference_ms,
+});
+
+/**
+ * All scheduling state — jobs, tasks, assignments (leases) and the queue —
+ * behind one module. Every state change is one SQLite transaction; the
+ * in-memory FairQueue is only an index over tasks whose status is `queued`.
+ * A multi-instance deployment replaces this class, not its callers.
+ *
+ * Task states: queued -> running -> done | failed, and running -> queued when
+ * its lease ends without a result (see ARCHITECTURE.md, "Life of a task").
+ */
+export class SchedulerStore {
+  private readonly queue = new FairQueue();
+  /** Volunteers that reported a failure on a task: it is retried elsewhere. */
+  private readonly excluded = new Map<string, Set<string>>();
+  private readonly s;
+
+  constructor(
+    private readonly db: Db,
+    private readonly policy: RetryPolicy,
+  ) {
+    this.s = {
+      insertJob: db.prepare('INSERT INTO jobs (id, seq, created_at) VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs), ?)'),
+      insertTask: db.prepare(
+        `INSERT INTO tasks (id, job_id, idx, name, image_sha256, mime, width, height, status, submitted_at)
+         VALUES (@id, @jobId, @idx, @name, @imageSha256, @mime, @width, @height, 'queued', @submittedAt)`,
+      ),
+      task: db.prepare<[string], TaskRow>('SELECT * FROM tasks WHERE id = ?'),
+      jobTasks: db.prepare<[string], TaskRow>('SELECT * FROM tasks WHERE job_id = ? ORDER BY idx'),
+      job: db.prepare<[string], { id: string; created_at: number }>('SELECT id, created_at FROM jobs WHERE id = ?'),
+      assignment: db.prepare<[string], AssignmentRow>('SELECT * FROM assignments WHERE id = ?'),
+      latestAssignment: db.prepare<[string], AssignmentRow>(
+        'SELECT * FROM assignments WHERE task_id = ? ORDER BY assigned_at DESC, rowid DESC LIMIT 1',
+      ),
+      liveForTask: db.prepare<[string], AssignmentRow>(
+        "SELECT * FROM assignments WHERE task_id = ? AND status IN ('offered', 'acked')",
+      ),
+      liveForVolunteer: db.prepare<[string], AssignmentRow>(
+        "SELECT * FROM assignments WHERE volunteer_id = ? AND status IN ('offered', 'acked')",
+      ),
+      expired: db.prepare<[number], AssignmentRow>(
+        "SELECT * FROM assignments WHERE status IN ('offered', 'acked') AND lease_expires_at < ?",
+      ),
+      allLive: db.prepare<[], AssignmentRow>("SELECT * FROM assignments WHERE status IN ('offered', 'acked')"),
+      insertAssignment: db.prepare(
+        `INSERT INTO assignments (id, task_id, volunteer_id, status, assigned_at, lease_expires_at)
+         VALUES (?, ?, ?, 'offered', ?, ?)`,
+      ),
+      startTask: db.prepare("UPDATE tasks SET status = 'running', attempts = attempts + 1 WHERE id = ? AND status = 'queued'"),
+      ack: db.prepare(
+        "UPDATE assignments SET status = 'acked', acked_at = ?, lease_expires_at = ? WHERE id = ? AND status = 'offered'",
+      ),
+      renew: db.prepare(
+        "UPDATE assignments SET lease_expires_at = ? WHERE id = ? AND volunteer_id = ? AND status IN ('offered', 'acked')",
+      ),
+      endAssignment: db.prepare(
+        'UPDATE assignments SET status = ?, ended_at = ?, outcome = ?, inference_ms = COALESCE(?, inference_ms) WHERE id = ?',
+      ),
+      requeueTask: db.prepare("UPDATE tasks SET status = 'queued' WHERE id = ? AND status = 'running'"),
+      completeTask: db.prepare(
+        `UPDATE tasks SET status = 'done', completed_at = ?, result_json = ?, result_assignment_id = ?
+         WHERE id = ? AND status IN ('queued', 'running')`,
+      ),
+      failTask: db.prepare(
+        `UPDATE tasks SET status = 'failed', completed_at = ?, error_code = ?, error_message = ?
+         WHERE id = ? AND status IN ('queued', 'running')`,
+      ),
+      countFailure: db.prepare('UPDATE tasks SET failure_reports = failure_reports + 1 WHERE id = ?'),
+      counts: db.prepare<[], { status: TaskRecord['status']; n: number }>(
+        'SELECT status, COUNT(*) AS n FROM tasks GROUP BY status',
+      ),
+      queuedInOrder: db.prepare<[], { id: string; job_id: string }>(
+        `SELECT t.id, t.job_id FROM tasks t JOIN jobs j ON j.id = t.job_id
+         WHERE t.status = 'queued' ORDER BY j.seq, t.idx`,
+      ),
+      overdueQueued: db.prepare<[number], TaskRow>("SELECT * FROM tasks WHERE status = 'queued' AND submitted_at < ?"),
+      recentDone: db.prepare<[number], TaskRow>(
+        "SELECT * FROM tasks WHERE status = 'done' ORDER BY completed_at DESC LIMIT ?",
+      ),
+    };
+  }
+
+  // ------------------------------------------------------------------ jobs
+
+  /** Records a job and its tasks (all queued) in one transaction. */
+  createJob(tasks: NewTask[], now: number): { id: string; tasks: { id: string; name: string }[] } {
+    const jobId = newId('job');
+    const created = tasks.map((t, idx) => ({ ...t, id: newId('task'), jobId, idx, submittedAt: now }));
+    this.db.transaction(() => {
+      this.s.insertJob.run(jobId, now);
+      for (const t of created) this.s.insertTask.run(t);
+    })();
+    for (const t of created) this.queue.pushBack(jobId, t.id);
+    return { id: jobId, tasks: created.map((t) => ({ id: t.id, name: t.name })) };
+  }
+
+  getTask(taskId: string): TaskRecord | null {
+    const row = this.s.task.get(taskId);
+    return row ? toTask(row) : null;
+  }
+
+  getAssignment(assignmentId: string): AssignmentRecord | null {
+    const row = this.s.assignment.get(assignmentId);
+    return row ? toAssignment(row) : null;
+  }
+
+  /** The public view of a job (the `GET /api/jobs/:id` body), or null. */
+  getJob(jobId: string): JobView | null {
+    const job = this.s.job.get(jobId);
+    if (!job) return null;
+    const tasks = this.s.jobTasks.all(jobId).map((row) => this.taskView(toTask(row)));
+    return { id: job.id, status: jobStatus(tasks), createdAt: job.created_at, tasks };
+  }
+
+  taskView(task: TaskRecord): TaskView {
+    const a =
+      (task.resultAssignmentId && this.s.assignment.get(task.resultAssignmentId)) ||
+      this.s.latestAssignment.get(task.id);
+    return {
+      id: task.id,
+      name: task.name,
+      status: task.status,
+      width: task.width,
+      height: task.height,
+      detections: task.detections ?? [],
+      timings: {
+        submittedAt: task.submittedAt,
+        assignedAt: a ? a.assigned_at : null,
+        ackedAt: a ? a.acked_at : null,
+        completedAt: task.completedAt,
+      },
+      attempts: task.attempts,
+      error: task.errorCode ? { code: task.errorCode, message: task.errorMessage ?? '' } : null,
+    };
+  }
+
+  /** The newest stored results, for the live view's snapshot. */
+  recentResults(limit: number): LiveResult[] {
+    return this.s.recentDone.all(limit).map((row) => {
+      const task = toTask(row);
+      const a = task.resultAssignmentId ? this.getAssignment(task.resultAssignmentId) : null;
+      return liveResult(task, a);
+    });
+  }
+
+  counts(): TaskCounts {
+    const counts: TaskCounts = { queued: 0, running: 0, done: 0, failed: 0 };
+    for (const { status, n } of this.s.counts.all()) counts[status] = n;
+    return counts;
+  }
+
+  get queuedCount(): number {
+    return this.queue.size;
+  }
+
+  // ------------------------------------------------------------------ leases
+
+  /**
+   * Offers the next task (fair across jobs) to a volunteer: records an
+   * `offered` assignment whose lease lasts `offerMs` (the ack timeout).
+   */
+  assignNext(volunteerId: string, now: number, offerMs: number): { task: TaskRecord; assignment: AssignmentRecord } | null {
+    for (;;) {
+      const next = this.queue.take((taskId) => !this.excluded.get(taskId)?.has(volunteerId));
+      if (!next) return null;
+      const assignmentId = newId('asg');
+      const started = this.db.transaction(() => {
+        if (this.s.startTask.run(next.taskId).changes === 0) return false; // no longer queued
+        this.s.insertAssignment.run(assignmentId, next.taskId, volunteerId, now, now + offerMs);
+        return true;
+      })();
+      if (!started) continue;
+      return { task: this.getTask(next.taskId)!, assignment: this.getAssignment(assignmentId)! };
+    }
+  }
+
+  /** The volunteer acknowledged the offer: the lease now runs `leaseMs`. Null if it had already ended. */
+  ack(assignmentId: string, now: number, leaseMs: number): AssignmentRecord | null {
+    if (this.s.ack.run(now, now + leaseMs, assignmentId).changes === 0) return null;
+    return this.getAssignment(assignmentId);
+  }
+
+  /** Heartbeat: extends the leases this volunteer still holds. */
+  renew(volunteerId: string, assignmentIds: string[], now: number, leaseMs: number): { renewed: string[]; lost: string[] } {
+    const renewed: string[] = [];
+    const lost: string[] = [];
+    this.db.transaction(() => {
+      for (const id of assignmentIds) {
+        (this.s.renew.run(now + leaseMs, id, volunteerId).changes > 0 ? renewed : lost).push(id);
+      }
+    })();
+    return { renewed, lost };
+  }
+
+  /**
+   * Ends one live assignment without a result (`ack_timeout`, `volunteer_left`,
+   * `lease_expired`) and puts its task back in the queue — or fails the task
+   * when it has used up its attempts or its deadline.
+   */
+  release(assignmentId: string, outcome: ErrorCode, now: number): EndedLease | null {
+    return this.db.transaction(() => {
+      const row = this.s.assignment.get(assignmentId);
+      if (!row || (row.status !== 'offered' && row.status !== 'acked')) return null;
+      const status: AssignmentStatus = outcome === 'lease_expired' || outcome === 'ack_timeout' ? 'lapsed' : 'released';
+      this.s.endAssignment.run(status, now, outcome, null, assignmentId);
+      const task = this.requeueOrFail(row.task_id, now);
+      return { assignment: this.getAssignment(assignmentId)!, task };
+    })();
+  }
+
+  /** A volunteer disconnected: all its leases end at once and their tasks are requeued. */
+  releaseVolunteer(volunteerId: string, now: number): EndedLease[] {
+    return this.s.liveForVolunteer
+      .all(volunteerId)
+      .map((a) => this.release(a.id, 'volunteer_left', now))
+      .filter((e): e is EndedLease => e !== null);
+  }
+
+  /** Lease checker: every lease not renewed in time lapses. */
+  lapseExpired(now: number): EndedLease[] {
+    return this.s.expired
+      .all(now)
+      .map((a) => this.release(a.id, a.status === 'offered' ? 'ack_timeout' : 'lease_expired', now))
+      .filter((e): e is EndedLease => e !== null);
+  }
+
+  /** Queued tasks past their deadline fail (nobody could run them in time). */
+  failOverdue(now: number): TaskRecord[] {
+    const rows = this.s.overdueQueued.all(now - this.policy.taskDeadlineMs);
+    return rows.map((row) => {
+      this.s.failTask.run(now, 'deadline_exceeded', `not done within ${this.policy.taskDeadlineMs} ms`, row.id);
+      this.queue.remove(row.job_id, row.id);
+      return this.getTask(row.id)!;
+    });
+  }
+
+  /**
+   * A volunteer's result. The first valid result completes the task, even from
+   * a lease that already lapsed (a late result beats a re-run); replays and
+   * later results are acknowledged as duplicates and change nothing.
+   */
+  complete(
+    assignmentId: string,
+    volunteerId: string,
+    detections: Detection[],
+    inferenceMs: number,
+    now: number,
+  ): CompleteOutcome {
+    return this.db.transaction((): CompleteOutcome => {
+      const a = this.s.assignment.get(assignmentId);
+      if (!a || a.volunteer_id !== volunteerId) {
+        return { kind: 'rejected', code: 'not_holder', message: `assignment ${assignmentId} is not held by this volunteer` };
+      }
+      const task = toTask(this.s.task.get(a.task_id)!);
+      if (task.status === 'done') return { kind: 'duplicate', task };
+      if (task.status === 'failed') {
+        return { kind: 'rejected', code: 'task_completed', message: `task ${task.id} already failed` };
+      }
+      if (a.status === 'failed' || a.status === 'superseded' || a.status === 'completed') {
+        return { kind: 'rejected', code: 'not_holder', message: `assignment ${assignmentId} has ended (${a.status})` };
+      }
+      this.s.completeTask.run(now, JSON.stringify(detections), assignmentId, task.id);
+      this.s.endAssignment.run('completed', now, null, inferenceMs, assignmentId);
+      const superseded = this.s.liveForTask.all(task.id).map((other) => {
+        this.s.endAssignment.run('superseded', now, 'task_completed', null, other.id);
+        return toAssignment({ ...other, status: 'superseded' });
+      });
+      if (task.status === 'queued') this.queue.remove(task.jobId, task.id);
+      this.excluded.delete(task.id);
+      return {
+        kind: 'accepted',
+        task: this.getTask(task.id)!,
+        assignment: this.getAssignment(assignmentId)!,
+        superseded,
+      };
+    })();
+  }
+
+  /**
+   * A volunteer could not process its task (`undecodable`, …). The task is
+   * retried on another volunteer, and fails with that code after
+   * `maxFailureReports` such reports.
+   */
+  reportFailure(assignmentId: string, volunteerId: string, code: ErrorCode, message: string, now: number): FailureOutcome {
+    return this.db.transaction((): FailureOutcome => {
+      const a = this.s.assignment.get(assignmentId);
+      if (!a || a.volunteer_id !== volunteerId || (a.status !== 'offered' && a.status !== 'acked')) {
+        return { kind: 'rejected', code: 'not_holder', message: `assignment ${assignmentId} is not held by this volunteer` };
+      }
+      this.s.endAssignment.run('failed', now, code, null, assignmentId);
+      this.s.countFailure.run(a.task_id);
+      const reports = this.getTask(a.task_id)!.failureReports;
+      let task: TaskRecord;
+      if (reports >= this.policy.maxFailureReports) {
+        this.s.failTask.run(now, code, `${reports} volunteers reported ${code}: ${message}`.slice(0, 500), a.task_id);
+        this.excluded.delete(a.task_id);
+        task = this.getTask(a.task_id)!;
+      } else {
+        let set = this.excluded.get(a.task_id);
+        if (!set) this.excluded.set(a.task_id, (set = new Set()));
+        set.add(volunteerId);
+        task = this.requeueOrFail(a.task_id, now);
+      }
+      return { kind: 'recorded', task, assignment: this.getAssignment(assignmentId)! };
+    })();
+  }
+
+  /**
+   * Start-up after a crash or restart: every lease that was live is treated as
+   * lapsed, running tasks go back to the queue, and the queue index is rebuilt
+   * from the database in job order.
+   */
+  recover(now: number): { lapsed: number; queued: number } {
+    let lapsed = 0;
+    this.db.transaction(() => {
+      for (const a of this.s.allLive.all()) {
+        this.s.endAssignment.run('lapsed', now, 'lease_expired', null, a.id);
+        this.s.requeueTask.run(a.task_id);
+        lapsed++;
+      }
+      // A running task without a live assignment cannot exist, but be safe.
+      this.db.prepare("UPDATE tasks SET status = 'queued' WHERE status = 'running'").run();
+    })();
+    for (const { id, job_id } of this.s.queuedInOrder.all()) this.queue.pushBack(job_id, id);
+    return { lapsed, queued: this.queue.size };
+  }
+
+  private requeueOrFail(taskId: string, now: number): TaskRecord {
+    const task = this.getTask(taskId)!;
+    if (task.status !== 'running') return task;
+    const live = this.s.liveForTask.all(taskId).length;
+    if (live > 0) return task; // another lease still runs it
+    if (task.attempts >= this.policy.maxAttempts) {
+      this.s.failTask.run(now, 'attempts_exhausted', `no result after ${task.attempts} assignments`, taskId);
+    } else if (now - task.submittedAt > this.policy.taskDeadlineMs) {
+      this.s.failTask.run(now, 'deadline_exceeded', `not done within ${this.policy.taskDeadlineMs} ms`, taskId);
+    } else {
+      this.s.requeueTask.run(taskId);
+      this.queue.pushFront(task.jobId, taskId);
+    }
+    return this.getTask(taskId)!;
+  }
+}
+
+/**
+ * Job status from its tasks: `queued` until one starts, `running` while any is
+ * unfinished, then `done` — or `failed` if any task failed.
+ */
+export function jobStatus(tasks: readonly Pick<TaskView, 'status'>[]): JobView['status'] {
+  if (tasks.every((t) => t.status === 'queued')) return 'queued';
+  if (tasks.some((t) => t.status === 'queued' || t.status === 'running')) return 'running';
+  return tasks.some((t) => t.status === 'failed') ? 'failed' : 'done';
+}
+
+export function liveResult(task: TaskRecord, assignment: AssignmentRecord | null): LiveResult {
+  const completedAt = task.completedAt ?? 0;
+  return {
+    jobId: task.jobId,
+    taskId: task.id,
+    name: task.name,
+    width: task.width,
+    height: task.height,
+    imageUrl: `/api/jobs/${task.jobId}/tasks/${task.id}/image`,
+    detections: task.detections ?? [],
+    volunteerId: assignment?.volunteerId ?? '',
+    inferenceMs: assignment?.inferenceMs ?? 0,
+    latencyMs: completedAt - task.submittedAt,
+    completedAt,
+  };
+}

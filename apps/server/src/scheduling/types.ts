@@ -1,0 +1,75 @@
+import type { Detection, ErrorCode, TaskStatus } from '@tabgrid/protocol';
+
+export type AssignmentStatus = 'offered' | 'acked' | 'completed' | 'lapsed' | 'released' | 'failed' | 'superseded';
+/** Assignment states that hold a lease. */
+export const LIVE_ASSIGNMENT: readonly AssignmentStatus[] = ['offered', 'acked'];
+
+export interface NewTask {
+  name: string;
+  imageSha256: string;
+  mime: string;
+  width: number;
+  height: number;
+}
+
+export interface TaskRecord {
+  id: string;
+  jobId: string;
+  idx: number;
+  name: string;
+  imageSha256: string;
+  mime: string;
+  width: number;
+  height: number;
+  status: TaskStatus;
+  submittedAt: number;
+  completedAt: number | null;
+  attempts: number;
+  failureReports: number;
+  detections: Detection[] | null;
+  resultAssignmentId: string | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+}
+
+export interface AssignmentRecord {
+  id: string;
+  taskId: string;
+  volunteerId: string;
+  status: AssignmentStatus;
+  assignedAt: number;
+  ackedAt: number | null;
+  leaseExpiresAt: number;
+  endedAt: number | null;
+  outcome: string | null;
+  inferenceMs: number | null;
+}
+
+/** An assignment that stopped holding a lease, and what became of its task. */
+export interface EndedLease {
+  assignment: AssignmentRecord;
+  task: TaskRecord;
+}
+
+export type CompleteOutcome =
+  | { kind: 'accepted'; task: TaskRecord; assignment: AssignmentRecord; superseded: AssignmentRecord[] }
+  | { kind: 'duplicate'; task: TaskRecord }
+  | { kind: 'rejected'; code: ErrorCode; message: string };
+
+export type FailureOutcome =
+  | { kind: 'recorded'; task: TaskRecord; assignment: AssignmentRecord }
+  | { kind: 'rejected'; code: ErrorCode; message: string };
+
+export interface TaskCounts {
+  queued: number;
+  running: number;
+  done: number;
+  failed: number;
+}
+
+/** Limits the store applies when a task would go back to the queue. */
+export interface RetryPolicy {
+  maxAttempts: number;
+  maxFailureReports: number;
+  taskDeadlineMs: number;
+}

@@ -1,0 +1,94 @@
+import { fail, type Ack, type ErrorCode } from '@tabgrid/protocol';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Socket } from 'socket.io';
+import type { z } from 'zod';
+
+/** Token bucket: `ratePerSecond` sustained, bursts of twice that. */
+export class RateLimiter {
+  private tokens: number;
+  private last = Date.now();
+  dropped = 0;
+
+  constructor(private readonly ratePerSecond: number) {
+    this.tokens = ratePerSecond * 2;
+  }
+
+  take(now = Date.now()): boolean {
+    this.tokens = Math.min(this.ratePerSecond * 2, this.tokens + ((now - this.last) / 1000) * this.ratePerSecond);
+    this.last = now;
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return true;
+    }
+    this.dropped++;
+    return false;
+  }
+}
+
+/** An Error that Socket.IO middleware passes to the client as `connect_error` with `err.data`. */
+export function handshakeError(code: ErrorCode, message: string): Error {
+  return Object.assign(new Error(message), { data: { code, message } });
+}
+
+/** Short, safe description of a schema failure (never raw input). */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 3)
+    .map((i) => `${i.path.join('.') || '(payload)'}: ${i.message}`)
+    .join('; ');
+}
+
+/**
+ * Wraps every inbound event of one socket: rate limit, schema validation,
+ * a typed ack for anything that goes wrong, no stack traces on the wire, and
+ * an `unknown_event` answer for names the protocol does not define. A socket
+ * that keeps flooding after being rate-limited is disconnected.
+ */
+export class SocketGuard {
+  private readonly limiter: RateLimiter;
+
+  constructor(
+    private readonly socket: Socket,
+    known: readonly string[],
+    ratePerSecond: number,
+    private readonly log: FastifyBaseLogger,
+  ) {
+    this.limiter = new RateLimiter(ratePerSecond);
+    const names = new Set(known);
+    socket.onAny((event: string, ...args: unknown[]) => {
+      if (names.has(event)) return;
+      this.log.warn({ event: String(event).slice(0, 64) }, 'unknown event rejected');
+      if (!this.allow()) return;
+      const ack = args.at(-1);
+      if (typeof ack === 'function') ack(fail('unknown_event', `unknown event "${String(event).slice(0, 64)}"`));
+    });
+  }
+
+  private allow(): boolean {
+    if (this.limiter.take()) return true;
+    if (this.limiter.dropped > 1000) {
+      this.log.warn('flooding socket disconnected');
+      this.socket.disconnect(true);
+    }
+    return false;
+  }
+
+  /** Registers a handler for an event whose payload must match `schema` and that answers with an ack. */
+  on<S extends z.ZodType, T>(event: string, schema: S, handler: (payload: z.infer<S>) => Ack<T>): void {
+    this.socket.on(event, (payload: unknown, ack: unknown) => {
+      const reply = typeof ack === 'function' ? (ack as (r: Ack<T>) => void) : () => undefined;
+      if (!this.allow()) return reply(fail('rate_limited', 'too many events; slow down'));
+      const parsed = schema.safeParse(payload);
+      if (!parsed.success) {
+        this.log.warn({ event, issues: describeIssues(parsed.error) }, 'invalid payload rejected');
+        return reply(fail('invalid_payload', describeIssues(parsed.error)));
+      }
+      try {
+        reply(handler(parsed.data));
+      } catch (err) {
+        this.log.error({ err, event }, 'handler failed');
+        reply(fail('internal', 'internal error'));
+      }
+    });
+  }
+}

@@ -1,0 +1,76 @@
+import Database from 'better-sqlite3';
+import fs from 'node:fs';
+import path from 'node:path';
+
+export type Db = Database.Database;
+
+/**
+ * Schema migrations, applied in order; `user_version` records how many ran.
+ * Append only: never edit a migration that has shipped.
+ */
+const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE jobs (
+    id          TEXT PRIMARY KEY,
+    seq         INTEGER NOT NULL UNIQUE,
+    created_at  INTEGER NOT NULL
+  );
+  CREATE TABLE tasks (
+    id              TEXT PRIMARY KEY,
+    job_id          TEXT NOT NULL REFERENCES jobs(id),
+    idx             INTEGER NOT NULL,
+    name            TEXT NOT NULL,
+    image_sha256    TEXT NOT NULL,
+    mime            TEXT NOT NULL,
+    width           INTEGER NOT NULL,
+    height          INTEGER NOT NULL,
+    status          TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed')),
+    submitted_at    INTEGER NOT NULL,
+    completed_at    INTEGER,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    failure_reports INTEGER NOT NULL DEFAULT 0,
+    result_json     TEXT,
+    result_assignment_id TEXT,
+    error_code      TEXT,
+    error_message   TEXT,
+    UNIQUE (job_id, idx)
+  );
+  CREATE INDEX tasks_by_status ON tasks(status);
+  CREATE TABLE assignments (
+    id               TEXT PRIMARY KEY,
+    task_id          TEXT NOT NULL REFERENCES tasks(id),
+    volunteer_id     TEXT NOT NULL,
+    status           TEXT NOT NULL CHECK (status IN ('offered', 'acked', 'completed', 'lapsed', 'released', 'failed', 'superseded')),
+    assigned_at      INTEGER NOT NULL,
+    acked_at         INTEGER,
+    lease_expires_at INTEGER NOT NULL,
+    ended_at         INTEGER,
+    outcome          TEXT,
+    inference_ms     REAL
+  );
+  CREATE INDEX assignments_by_task ON assignments(task_id);
+  CREATE INDEX assignments_live ON assignments(status, lease_expires_at) WHERE status IN ('offered', 'acked');
+  `,
+];
+
+/**
+ * Opens (creating if needed) the SQLite database in WAL mode and migrates it.
+ * `synchronous = FULL` so that a committed transaction survives power loss,
+ * which the "no accepted upload is lost" promise relies on.
+ */
+export function openDatabase(dataDir: string): Db {
+  fs.mkdirSync(dataDir, { recursive: true });
+  const db = new Database(path.join(dataDir, 'tabgrid.sqlite'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  const version = db.pragma('user_version', { simple: true }) as number;
+  for (let v = version; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+  return db;
+}
