@@ -71,17 +71,15 @@ export async function startServer(config: ServerConfig): Promise<Tabgrid> {
   const liveNsp: LiveNamespace = io.of(NAMESPACES.live);
   const volunteerNsp: VolunteerNamespace = io.of(NAMESPACES.volunteer);
   // The hub needs the scheduler's volunteer count and the scheduler needs the hub's events.
-  let scheduler: Scheduler | undefined;
-  const hub = new LiveHub(
+  const hub: LiveHub = new LiveHub(
     liveNsp,
     store,
     stats,
-    () => scheduler?.volunteersOnline ?? 0,
+    () => sched.volunteersOnline,
     config.socketEventsPerSecond,
     app.log.child({ ns: 'live' }),
   );
-  scheduler = new Scheduler(store, blobs, config, model, stats, hub, app.log.child({ ns: 'scheduler' }));
-  const sched = scheduler;
+  const sched: Scheduler = new Scheduler(store, blobs, config, model, stats, hub, app.log.child({ ns: 'scheduler' }));
   attachVolunteerNamespace(
     volunteerNsp,
     sched,
@@ -115,9 +113,10 @@ export async function startServer(config: ServerConfig): Promise<Tabgrid> {
         shuttingDown = true;
         sched.stop();
         hub.stop();
-        io.disconnectSockets(true);
-        await app.close();
+        // io.close() disconnects every client and closes the HTTP server; app.close() then
+        // runs Fastify's onClose hooks.
         await new Promise<void>((resolve) => io.close(() => resolve()));
+        await app.close();
         db.close();
       })();
       return closing;

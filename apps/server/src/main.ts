@@ -9,7 +9,9 @@ import { loadConfig } from './config';
 async function main(): Promise<void> {
   const config = loadConfig();
   const server = await startServer(config);
-  console.log(`Tabgrid is up: dashboard ${server.url}/  volunteer ${server.url}/volunteer  live ${server.url}/live`);
+  console.log(
+    `Tabgrid is up: dashboard ${server.url}/  volunteer ${server.url}/volunteer  live ${server.url}/live`,
+  );
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -13,7 +13,7 @@ export interface LetterboxGeometry {
  * Letterbox geometry exactly as upstream YOLOX computes it:
  * `r = min(416 / w, 416 / h)`, resized size `int(w * r) x int(h * r)`.
  *
- * @example letterboxGeometry(810, 1080) // { scale: 0.3851.., width: 311, height: 416 }
+ * @example letterboxGeometry(810, 1080) // { scale: 0.3851.., width: 312, height: 416 } (810 * r is exactly 312.0)
  */
 export function letterboxGeometry(width: number, height: number, size = INPUT_SIZE): LetterboxGeometry {
   if (!(width > 0 && height > 0)) throw new RangeError(`image size must be positive, got ${width}x${height}`);
@@ -42,7 +42,10 @@ export interface Pixels {
  *
  * @returns a Float32Array of length `3 * size * size` (NCHW, N = 1)
  */
-export function letterboxToTensor(pixels: Pixels, size = INPUT_SIZE): { tensor: Float32Array; geometry: LetterboxGeometry } {
+export function letterboxToTensor(
+  pixels: Pixels,
+  size = INPUT_SIZE,
+): { tensor: Float32Array; geometry: LetterboxGeometry } {
   const { data, width: sw, height: sh, channels } = pixels;
   if (data.length < sw * sh * channels) {
     throw new RangeError(`pixel buffer holds ${data.length} bytes, expected ${sw * sh * channels}`);

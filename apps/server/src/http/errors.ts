@@ -37,6 +37,8 @@ export function installErrorHandler(app: FastifyInstance): void {
     return reply.status(500).send(errorBody('internal', 'internal error'));
   });
   app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send(errorBody('not_found', `no route for ${request.method} ${request.url.split('?')[0]}`)),
+    reply
+      .status(404)
+      .send(errorBody('not_found', `no route for ${request.method} ${request.url.split('?')[0]}`)),
   );
 }

@@ -24,11 +24,19 @@ interface Deps {
 export function checkFileName(name: string, index: number): string {
   if (name === '') return `image-${index + 1}`;
   if (/[/\\]/.test(name) || name.includes('\0') || name === '.' || name === '..') {
-    throw new TabgridError('invalid_file_name', `images[${index}]: file names may not contain path separators`, 400);
+    throw new TabgridError(
+      'invalid_file_name',
+      `images[${index}]: file names may not contain path separators`,
+      400,
+    );
   }
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(name) || name.length > 255) {
-    throw new TabgridError('invalid_file_name', `images[${index}]: file name is too long or has control characters`, 400);
+    throw new TabgridError(
+      'invalid_file_name',
+      `images[${index}]: file name is too long or has control characters`,
+      400,
+    );
   }
   return name;
 }
@@ -44,14 +52,22 @@ export function registerJobRoutes(app: FastifyInstance, deps: Deps): void {
   app.post('/api/jobs', async (request, reply) => {
     if (deps.isShuttingDown()) throw new TabgridError('shutting_down', 'server is shutting down', 503);
     if (!request.isMultipart()) {
-      throw new TabgridError('bad_request', 'send multipart/form-data with one or more file parts named "images"', 415);
+      throw new TabgridError(
+        'bad_request',
+        'send multipart/form-data with one or more file parts named "images"',
+        415,
+      );
     }
     const declared = Number(request.headers['content-length'] ?? 0);
     if (declared > config.maxFiles * config.maxFileBytes + ENVELOPE_BYTES) {
       throw new TabgridError('file_too_large', `request body of ${declared} bytes is over the limit`, 413);
     }
     if (store.queuedCount >= config.maxQueued) {
-      throw new TabgridError('queue_full', `the queue is full (${store.queuedCount} tasks); retry later`, 429);
+      throw new TabgridError(
+        'queue_full',
+        `the queue is full (${store.queuedCount} tasks); retry later`,
+        429,
+      );
     }
 
     const files: { name: string; bytes: Buffer }[] = [];
@@ -59,7 +75,11 @@ export function registerJobRoutes(app: FastifyInstance, deps: Deps): void {
       if (part.type !== 'file') continue;
       if (part.fieldname !== 'images') {
         part.file.resume();
-        throw new TabgridError('bad_request', `unexpected file part "${part.fieldname.slice(0, 64)}"; name it "images"`, 400);
+        throw new TabgridError(
+          'bad_request',
+          `unexpected file part "${part.fieldname.slice(0, 64)}"; name it "images"`,
+          400,
+        );
       }
       const index = files.length;
       const name = checkFileName(part.filename ?? '', index);
@@ -68,19 +88,30 @@ export function registerJobRoutes(app: FastifyInstance, deps: Deps): void {
         bytes = await part.toBuffer();
       } catch (err) {
         if ((err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') {
-          throw new TabgridError('file_too_large', `images[${index}] (${name}): over ${config.maxFileBytes} bytes`, 413);
+          throw new TabgridError(
+            'file_too_large',
+            `images[${index}] (${name}): over ${config.maxFileBytes} bytes`,
+            413,
+          );
         }
         throw err;
       }
       files.push({ name, bytes });
     }
-    if (files.length === 0) throw new TabgridError('no_images', 'no file parts named "images" in the request', 400);
+    if (files.length === 0)
+      throw new TabgridError('no_images', 'no file parts named "images" in the request', 400);
 
     const tasks: NewTask[] = [];
     for (const [index, file] of files.entries()) {
       try {
         const image = await validateImage(file.bytes, config.maxPixels);
-        tasks.push({ name: file.name, imageSha256: '', mime: image.mime, width: image.width, height: image.height });
+        tasks.push({
+          name: file.name,
+          imageSha256: '',
+          mime: image.mime,
+          width: image.width,
+          height: image.height,
+        });
       } catch (err) {
         if (err instanceof TabgridError) {
           throw new TabgridError(err.code, `images[${index}] (${file.name}): ${err.message}`, err.status);
@@ -89,7 +120,11 @@ export function registerJobRoutes(app: FastifyInstance, deps: Deps): void {
       }
     }
     if (store.queuedCount + tasks.length > config.maxQueued) {
-      throw new TabgridError('queue_full', `the queue cannot take ${tasks.length} more tasks; retry later`, 429);
+      throw new TabgridError(
+        'queue_full',
+        `the queue cannot take ${tasks.length} more tasks; retry later`,
+        429,
+      );
     }
     // Bytes are durable (fsync) before the job row exists and before 201 is sent.
     for (const [index, file] of files.entries()) tasks[index]!.imageSha256 = await blobs.put(file.bytes);
@@ -106,16 +141,23 @@ export function registerJobRoutes(app: FastifyInstance, deps: Deps): void {
     return job;
   });
 
-  app.get<{ Params: { id: string; taskId: string } }>('/api/jobs/:id/tasks/:taskId/image', async (request, reply) => {
-    const { id, taskId } = request.params;
-    const task = ID.test(taskId) ? store.getTask(taskId) : null;
-    if (!task || task.jobId !== id) throw new TabgridError('not_found', `task ${taskId.slice(0, 64)} of job ${id.slice(0, 64)} does not exist`, 404);
-    const bytes = await blobs.get(task.imageSha256);
-    return reply
-      .header('Content-Type', task.mime)
-      .header('Cache-Control', 'public, max-age=31536000, immutable')
-      .header('ETag', `"${task.imageSha256}"`)
-      .send(bytes);
-  });
+  app.get<{ Params: { id: string; taskId: string } }>(
+    '/api/jobs/:id/tasks/:taskId/image',
+    async (request, reply) => {
+      const { id, taskId } = request.params;
+      const task = ID.test(taskId) ? store.getTask(taskId) : null;
+      if (!task || task.jobId !== id)
+        throw new TabgridError(
+          'not_found',
+          `task ${taskId.slice(0, 64)} of job ${id.slice(0, 64)} does not exist`,
+          404,
+        );
+      const bytes = await blobs.get(task.imageSha256);
+      return reply
+        .header('Content-Type', task.mime)
+        .header('Cache-Control', 'public, max-age=31536000, immutable')
+        .header('ETag', `"${task.imageSha256}"`)
+        .send(bytes);
+    },
+  );
 }
-

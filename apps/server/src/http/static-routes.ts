@@ -21,7 +21,11 @@ export function installIsolationHeaders(app: FastifyInstance): void {
 }
 
 /** Serves the built web app (`dist/`) and the model files (`/models/`). */
-export async function registerStaticRoutes(app: FastifyInstance, staticDir: string, modelDir: string): Promise<void> {
+export async function registerStaticRoutes(
+  app: FastifyInstance,
+  staticDir: string,
+  modelDir: string,
+): Promise<void> {
   await app.register(fastifyStatic, {
     root: modelDir,
     prefix: '/models/',
@@ -50,6 +54,8 @@ export async function registerStaticRoutes(app: FastifyInstance, staticDir: stri
     },
   });
   for (const page of PAGES) {
-    app.get(page, async (_request, reply) => reply.header('Cache-Control', 'no-cache').sendFile('index.html', staticDir));
+    app.get(page, async (_request, reply) =>
+      reply.header('Cache-Control', 'no-cache').sendFile('index.html', staticDir),
+    );
   }
 }

@@ -171,7 +171,11 @@ export class Scheduler {
     return null;
   }
 
-  private async offer(session: VolunteerSession, task: TaskRecord, assignment: AssignmentRecord): Promise<void> {
+  private async offer(
+    session: VolunteerSession,
+    task: TaskRecord,
+    assignment: AssignmentRecord,
+  ): Promise<void> {
     let image: Buffer;
     try {
       image = await this.blobs.get(task.imageSha256);
@@ -228,13 +232,22 @@ export class Scheduler {
     if (task.status !== 'done') {
       const reason = impossibleResultReason(payload.detections, task, this.labels);
       if (reason) {
-        this.log.warn({ volunteerId: session.id, assignmentId: assignment.id, reason }, 'impossible result rejected');
+        this.log.warn(
+          { volunteerId: session.id, assignmentId: assignment.id, reason },
+          'impossible result rejected',
+        );
         const ended = this.store.release(assignment.id, 'impossible_result', now);
         if (ended) this.leaseEnded(ended, false);
         return fail('impossible_result', reason);
       }
     }
-    const outcome = this.store.complete(assignment.id, session.id, payload.detections, payload.inferenceMs, now);
+    const outcome = this.store.complete(
+      assignment.id,
+      session.id,
+      payload.detections,
+      payload.inferenceMs,
+      now,
+    );
     switch (outcome.kind) {
       case 'rejected':
         return fail(outcome.code, outcome.message);

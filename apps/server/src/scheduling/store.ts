@@ -102,14 +102,18 @@ export class SchedulerStore {
     private readonly policy: RetryPolicy,
   ) {
     this.s = {
-      insertJob: db.prepare('INSERT INTO jobs (id, seq, created_at) VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs), ?)'),
+      insertJob: db.prepare(
+        'INSERT INTO jobs (id, seq, created_at) VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs), ?)',
+      ),
       insertTask: db.prepare(
         `INSERT INTO tasks (id, job_id, idx, name, image_sha256, mime, width, height, status, submitted_at)
          VALUES (@id, @jobId, @idx, @name, @imageSha256, @mime, @width, @height, 'queued', @submittedAt)`,
       ),
       task: db.prepare<[string], TaskRow>('SELECT * FROM tasks WHERE id = ?'),
       jobTasks: db.prepare<[string], TaskRow>('SELECT * FROM tasks WHERE job_id = ? ORDER BY idx'),
-      job: db.prepare<[string], { id: string; created_at: number }>('SELECT id, created_at FROM jobs WHERE id = ?'),
+      job: db.prepare<[string], { id: string; created_at: number }>(
+        'SELECT id, created_at FROM jobs WHERE id = ?',
+      ),
       assignment: db.prepare<[string], AssignmentRow>('SELECT * FROM assignments WHERE id = ?'),
       latestAssignment: db.prepare<[string], AssignmentRow>(
         'SELECT * FROM assignments WHERE task_id = ? ORDER BY assigned_at DESC, rowid DESC LIMIT 1',
@@ -123,12 +127,16 @@ export class SchedulerStore {
       expired: db.prepare<[number], AssignmentRow>(
         "SELECT * FROM assignments WHERE status IN ('offered', 'acked') AND lease_expires_at < ?",
       ),
-      allLive: db.prepare<[], AssignmentRow>("SELECT * FROM assignments WHERE status IN ('offered', 'acked')"),
+      allLive: db.prepare<[], AssignmentRow>(
+        "SELECT * FROM assignments WHERE status IN ('offered', 'acked')",
+      ),
       insertAssignment: db.prepare(
         `INSERT INTO assignments (id, task_id, volunteer_id, status, assigned_at, lease_expires_at)
          VALUES (?, ?, ?, 'offered', ?, ?)`,
       ),
-      startTask: db.prepare("UPDATE tasks SET status = 'running', attempts = attempts + 1 WHERE id = ? AND status = 'queued'"),
+      startTask: db.prepare(
+        "UPDATE tasks SET status = 'running', attempts = attempts + 1 WHERE id = ? AND status = 'queued'",
+      ),
       ack: db.prepare(
         "UPDATE assignments SET status = 'acked', acked_at = ?, lease_expires_at = ? WHERE id = ? AND status = 'offered'",
       ),
@@ -155,7 +163,9 @@ export class SchedulerStore {
         `SELECT t.id, t.job_id FROM tasks t JOIN jobs j ON j.id = t.job_id
          WHERE t.status = 'queued' ORDER BY j.seq, t.idx`,
       ),
-      overdueQueued: db.prepare<[number], TaskRow>("SELECT * FROM tasks WHERE status = 'queued' AND submitted_at < ?"),
+      overdueQueued: db.prepare<[number], TaskRow>(
+        "SELECT * FROM tasks WHERE status = 'queued' AND submitted_at < ?",
+      ),
       recentDone: db.prepare<[number], TaskRow>(
         "SELECT * FROM tasks WHERE status = 'done' ORDER BY completed_at DESC LIMIT ?",
       ),
@@ -241,7 +251,11 @@ export class SchedulerStore {
    * Offers the next task (fair across jobs) to a volunteer: records an
    * `offered` assignment whose lease lasts `offerMs` (the ack timeout).
    */
-  assignNext(volunteerId: string, now: number, offerMs: number): { task: TaskRecord; assignment: AssignmentRecord } | null {
+  assignNext(
+    volunteerId: string,
+    now: number,
+    offerMs: number,
+  ): { task: TaskRecord; assignment: AssignmentRecord } | null {
     for (;;) {
       const next = this.queue.take((taskId) => !this.excluded.get(taskId)?.has(volunteerId));
       if (!next) return null;
@@ -263,7 +277,12 @@ export class SchedulerStore {
   }
 
   /** Heartbeat: extends the leases this volunteer still holds. */
-  renew(volunteerId: string, assignmentIds: string[], now: number, leaseMs: number): { renewed: string[]; lost: string[] } {
+  renew(
+    volunteerId: string,
+    assignmentIds: string[],
+    now: number,
+    leaseMs: number,
+  ): { renewed: string[]; lost: string[] } {
     const renewed: string[] = [];
     const lost: string[] = [];
     this.db.transaction(() => {
@@ -283,7 +302,8 @@ export class SchedulerStore {
     return this.db.transaction(() => {
       const row = this.s.assignment.get(assignmentId);
       if (!row || (row.status !== 'offered' && row.status !== 'acked')) return null;
-      const status: AssignmentStatus = outcome === 'lease_expired' || outcome === 'ack_timeout' ? 'lapsed' : 'released';
+      const status: AssignmentStatus =
+        outcome === 'lease_expired' || outcome === 'ack_timeout' ? 'lapsed' : 'released';
       this.s.endAssignment.run(status, now, outcome, null, assignmentId);
       const task = this.requeueOrFail(row.task_id, now);
       return { assignment: this.getAssignment(assignmentId)!, task };
@@ -310,7 +330,12 @@ export class SchedulerStore {
   failOverdue(now: number): TaskRecord[] {
     const rows = this.s.overdueQueued.all(now - this.policy.taskDeadlineMs);
     return rows.map((row) => {
-      this.s.failTask.run(now, 'deadline_exceeded', `not done within ${this.policy.taskDeadlineMs} ms`, row.id);
+      this.s.failTask.run(
+        now,
+        'deadline_exceeded',
+        `not done within ${this.policy.taskDeadlineMs} ms`,
+        row.id,
+      );
       this.queue.remove(row.job_id, row.id);
       return this.getTask(row.id)!;
     });
@@ -331,7 +356,11 @@ export class SchedulerStore {
     return this.db.transaction((): CompleteOutcome => {
       const a = this.s.assignment.get(assignmentId);
       if (!a || a.volunteer_id !== volunteerId) {
-        return { kind: 'rejected', code: 'not_holder', message: `assignment ${assignmentId} is not held by this volunteer` };
+        return {
+          kind: 'rejected',
+          code: 'not_holder',
+          message: `assignment ${assignmentId} is not held by this volunteer`,
+        };
       }
       const task = toTask(this.s.task.get(a.task_id)!);
       if (task.status === 'done') return { kind: 'duplicate', task };
@@ -339,7 +368,11 @@ export class SchedulerStore {
         return { kind: 'rejected', code: 'task_completed', message: `task ${task.id} already failed` };
       }
       if (a.status === 'failed' || a.status === 'superseded' || a.status === 'completed') {
-        return { kind: 'rejected', code: 'not_holder', message: `assignment ${assignmentId} has ended (${a.status})` };
+        return {
+          kind: 'rejected',
+          code: 'not_holder',
+          message: `assignment ${assignmentId} has ended (${a.status})`,
+        };
       }
       this.s.completeTask.run(now, JSON.stringify(detections), assignmentId, task.id);
       this.s.endAssignment.run('completed', now, null, inferenceMs, assignmentId);
@@ -363,18 +396,33 @@ export class SchedulerStore {
    * retried on another volunteer, and fails with that code after
    * `maxFailureReports` such reports.
    */
-  reportFailure(assignmentId: string, volunteerId: string, code: ErrorCode, message: string, now: number): FailureOutcome {
+  reportFailure(
+    assignmentId: string,
+    volunteerId: string,
+    code: ErrorCode,
+    message: string,
+    now: number,
+  ): FailureOutcome {
     return this.db.transaction((): FailureOutcome => {
       const a = this.s.assignment.get(assignmentId);
       if (!a || a.volunteer_id !== volunteerId || (a.status !== 'offered' && a.status !== 'acked')) {
-        return { kind: 'rejected', code: 'not_holder', message: `assignment ${assignmentId} is not held by this volunteer` };
+        return {
+          kind: 'rejected',
+          code: 'not_holder',
+          message: `assignment ${assignmentId} is not held by this volunteer`,
+        };
       }
       this.s.endAssignment.run('failed', now, code, null, assignmentId);
       this.s.countFailure.run(a.task_id);
       const reports = this.getTask(a.task_id)!.failureReports;
       let task: TaskRecord;
       if (reports >= this.policy.maxFailureReports) {
-        this.s.failTask.run(now, code, `${reports} volunteers reported ${code}: ${message}`.slice(0, 500), a.task_id);
+        this.s.failTask.run(
+          now,
+          code,
+          `${reports} volunteers reported ${code}: ${message}`.slice(0, 500),
+          a.task_id,
+        );
         this.excluded.delete(a.task_id);
         task = this.getTask(a.task_id)!;
       } else {
@@ -415,7 +463,12 @@ export class SchedulerStore {
     if (task.attempts >= this.policy.maxAttempts) {
       this.s.failTask.run(now, 'attempts_exhausted', `no result after ${task.attempts} assignments`, taskId);
     } else if (now - task.submittedAt > this.policy.taskDeadlineMs) {
-      this.s.failTask.run(now, 'deadline_exceeded', `not done within ${this.policy.taskDeadlineMs} ms`, taskId);
+      this.s.failTask.run(
+        now,
+        'deadline_exceeded',
+        `not done within ${this.policy.taskDeadlineMs} ms`,
+        taskId,
+      );
     } else {
       this.s.requeueTask.run(taskId);
       this.queue.pushFront(task.jobId, taskId);

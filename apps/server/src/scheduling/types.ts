@@ -1,6 +1,7 @@
 import type { Detection, ErrorCode, TaskStatus } from '@tabgrid/protocol';
 
-export type AssignmentStatus = 'offered' | 'acked' | 'completed' | 'lapsed' | 'released' | 'failed' | 'superseded';
+export type AssignmentStatus =
+  'offered' | 'acked' | 'completed' | 'lapsed' | 'released' | 'failed' | 'superseded';
 /** Assignment states that hold a lease. */
 export const LIVE_ASSIGNMENT: readonly AssignmentStatus[] = ['offered', 'acked'];
 

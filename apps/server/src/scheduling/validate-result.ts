@@ -16,7 +16,12 @@ export function impossibleResultReason(
   for (const [i, d] of detections.entries()) {
     if (!labels.has(d.label)) return `detection ${i}: unknown label "${d.label.slice(0, 64)}"`;
     const [x1, y1, x2, y2] = d.box;
-    if (x1 < -EDGE_SLACK || y1 < -EDGE_SLACK || x2 > image.width + EDGE_SLACK || y2 > image.height + EDGE_SLACK) {
+    if (
+      x1 < -EDGE_SLACK ||
+      y1 < -EDGE_SLACK ||
+      x2 > image.width + EDGE_SLACK ||
+      y2 > image.height + EDGE_SLACK
+    ) {
       return `detection ${i}: box [${d.box.join(', ')}] lies outside the ${image.width}x${image.height} image`;
     }
   }

@@ -14,7 +14,10 @@ export class RateLimiter {
   }
 
   take(now = Date.now()): boolean {
-    this.tokens = Math.min(this.ratePerSecond * 2, this.tokens + ((now - this.last) / 1000) * this.ratePerSecond);
+    this.tokens = Math.min(
+      this.ratePerSecond * 2,
+      this.tokens + ((now - this.last) / 1000) * this.ratePerSecond,
+    );
     this.last = now;
     if (this.tokens >= 1) {
       this.tokens -= 1;
@@ -60,7 +63,8 @@ export class SocketGuard {
       this.log.warn({ event: String(event).slice(0, 64) }, 'unknown event rejected');
       if (!this.allow()) return;
       const ack = args.at(-1);
-      if (typeof ack === 'function') ack(fail('unknown_event', `unknown event "${String(event).slice(0, 64)}"`));
+      if (typeof ack === 'function')
+        ack(fail('unknown_event', `unknown event "${String(event).slice(0, 64)}"`));
     });
   }
 

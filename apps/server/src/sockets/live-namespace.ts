@@ -47,7 +47,10 @@ export class LiveHub implements SchedulerEvents {
       next();
     });
     nsp.on('connection', (socket) => {
-      socket.emit('live:snapshot', { stats: this.currentStats(), recent: store.recentResults(RECENT_RESULTS) });
+      socket.emit('live:snapshot', {
+        stats: this.currentStats(),
+        recent: store.recentResults(RECENT_RESULTS),
+      });
       const guard = new SocketGuard(socket, LIVE_CLIENT_EVENTS, eventsPerSecond, log);
       guard.on('job:watch', JobWatchSchema, ({ jobId }) => {
         const job = store.getJob(jobId);

@@ -38,7 +38,11 @@ export async function validateImage(bytes: Buffer, maxPixels: number): Promise<V
   }
   const mime = meta.format ? ACCEPTED_FORMATS[meta.format] : undefined;
   if (!mime) {
-    throw new TabgridError('unsupported_format', `${meta.format ?? 'this'} images are not accepted (JPEG, PNG, WebP)`, 415);
+    throw new TabgridError(
+      'unsupported_format',
+      `${meta.format ?? 'this'} images are not accepted (JPEG, PNG, WebP)`,
+      415,
+    );
   }
   const width = meta.width ?? 0;
   const height = meta.height ?? 0;

@@ -1,0 +1,118 @@
+import {
+  PROTOCOL_VERSION,
+  type Detection,
+  type Hello,
+  type TaskAssignment,
+  type VolunteerClientToServer,
+  type VolunteerServerToClient,
+} from '@tabgrid/protocol';
+import { io, type Socket } from 'socket.io-client';
+
+/**
+ * How a scripted volunteer behaves — the failure fixtures of the fault suite:
+ * - `honest`: acks, heartbeats, answers after `delayMs` with `detections`
+ * - `no-ack`: never acknowledges an assignment
+ * - `ack-then-silent`: acks, heartbeats, never answers
+ * - `no-heartbeat`: acks, never heartbeats, never answers
+ * - `undecodable`: acks, then reports `task:error` undecodable
+ */
+export type Behaviour = 'honest' | 'no-ack' | 'ack-then-silent' | 'no-heartbeat' | 'undecodable';
+
+export interface FakeVolunteerOptions {
+  id: string;
+  behaviour?: Behaviour;
+  delayMs?: number;
+  detections?: (task: TaskAssignment) => Detection[];
+  /** socket.io-client reconnection (off by default in tests). */
+  reconnection?: boolean;
+}
+
+/** A real socket.io-client peer speaking the volunteer protocol, with a scripted behaviour. */
+export class FakeVolunteer {
+  readonly socket: Socket<VolunteerServerToClient, VolunteerClientToServer>;
+  readonly assigned: TaskAssignment[] = [];
+  readonly cancelled: string[] = [];
+  readonly held = new Set<string>();
+  readonly results: { assignmentId: string; ack: unknown }[] = [];
+  behaviour: Behaviour;
+  hello: Hello | null = null;
+  private heartbeat: NodeJS.Timeout | null = null;
+
+  constructor(
+    url: string,
+    private readonly options: FakeVolunteerOptions,
+  ) {
+    this.behaviour = options.behaviour ?? 'honest';
+    this.socket = io(`${url}/volunteer`, {
+      auth: {
+        protocolVersion: PROTOCOL_VERSION,
+        volunteerId: options.id,
+        kind: 'agent',
+        runtime: 'test fixture',
+      },
+      transports: ['websocket'],
+      reconnection: options.reconnection ?? false,
+    });
+    this.socket.on('hello', (hello) => {
+      this.hello = hello;
+      if (this.heartbeat) clearInterval(this.heartbeat);
+      this.heartbeat = setInterval(() => {
+        if (this.behaviour === 'no-heartbeat' || this.held.size === 0) return;
+        this.socket.emit('task:heartbeat', { assignmentIds: [...this.held] }, () => undefined);
+      }, hello.heartbeatMs);
+    });
+    this.socket.on('task:cancel', ({ assignmentId }) => {
+      this.cancelled.push(assignmentId);
+      this.held.delete(assignmentId);
+    });
+    this.socket.on('task:assign', (task, ack) => {
+      this.assigned.push(task);
+      if (this.behaviour === 'no-ack') return;
+      this.held.add(task.assignmentId);
+      ack({ ok: true, data: { accepted: true } });
+      if (this.behaviour === 'honest') setTimeout(() => void this.answer(task), options.delayMs ?? 5);
+      if (this.behaviour === 'undecodable') {
+        setTimeout(() => {
+          this.held.delete(task.assignmentId);
+          this.socket.emit(
+            'task:error',
+            { assignmentId: task.assignmentId, code: 'undecodable', message: 'cannot decode' },
+            () => undefined,
+          );
+        }, 5);
+      }
+    });
+  }
+
+  static async connect(url: string, options: FakeVolunteerOptions): Promise<FakeVolunteer> {
+    const v = new FakeVolunteer(url, options);
+    await new Promise<void>((resolve, reject) => {
+      v.socket.once('hello', () => resolve());
+      v.socket.once('connect_error', reject);
+    });
+    return v;
+  }
+
+  /** Sends the scripted result for a task (also usable by hand for late/duplicate results). */
+  async answer(task: TaskAssignment, detections?: Detection[]): Promise<unknown> {
+    const payload = {
+      assignmentId: task.assignmentId,
+      detections: detections ?? this.options.detections?.(task) ?? defaultDetections(task),
+      inferenceMs: 1,
+    };
+    const ack = await this.socket.timeout(5000).emitWithAck('task:result', payload);
+    this.held.delete(task.assignmentId);
+    this.results.push({ assignmentId: task.assignmentId, ack });
+    return ack;
+  }
+
+  close(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.socket.close();
+  }
+}
+
+/** A plausible result: one box inside the image. */
+export function defaultDetections(task: Pick<TaskAssignment, 'width' | 'height'>): Detection[] {
+  return [{ label: 'person', score: 0.9, box: [0, 0, Math.min(10, task.width), Math.min(10, task.height)] }];
+}

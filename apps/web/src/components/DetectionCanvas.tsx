@@ -1,0 +1,116 @@
+import type { Detection } from '@tabgrid/protocol';
+import { useEffect, useRef, useState } from 'react';
+import { formatScore } from '../lib/format';
+import { classColor } from './classColor';
+
+export interface DetectionCanvasProps {
+  /** Image URL (same origin) or a decoded bitmap. */
+  source: string | ImageBitmap | null;
+  detections: readonly Detection[];
+  /** Boxes below this score are not drawn. @defaultValue 0.5 */
+  minScore?: number;
+  /** Fit inside this box (CSS px). @defaultValue 480 x 360 */
+  maxWidth?: number;
+  maxHeight?: number;
+  /** Size the boxes refer to; defaults to the image's natural size. */
+  imageWidth?: number;
+  imageHeight?: number;
+  className?: string;
+  'data-testid'?: string;
+}
+
+type Drawable = { image: CanvasImageSource; width: number; height: number };
+
+function useDrawable(source: string | ImageBitmap | null): { drawable: Drawable | null; failed: boolean } {
+  const [state, setState] = useState<{ drawable: Drawable | null; failed: boolean }>({
+    drawable: null,
+    failed: false,
+  });
+  useEffect(() => {
+    if (!source) {
+      setState({ drawable: null, failed: false });
+      return;
+    }
+    if (typeof source !== 'string') {
+      setState({ drawable: { image: source, width: source.width, height: source.height }, failed: false });
+      return;
+    }
+    let live = true;
+    const img = new Image();
+    img.decoding = 'async';
+    img.onload = () =>
+      live &&
+      setState({
+        drawable: { image: img, width: img.naturalWidth, height: img.naturalHeight },
+        failed: false,
+      });
+    img.onerror = () => live && setState({ drawable: null, failed: true });
+    img.src = source;
+    return () => {
+      live = false;
+    };
+  }, [source]);
+  return state;
+}
+
+/** Draws an image scaled to fit, with one box + "label score" tag per detection. */
+export function DetectionCanvas(props: DetectionCanvasProps) {
+  const { source, detections, minScore = 0.5, maxWidth = 480, maxHeight = 360 } = props;
+  const canvasRef = useRef<HTMLCanvasElement>(null);
+  const { drawable, failed } = useDrawable(source);
+
+  useEffect(() => {
+    const canvas = canvasRef.current;
+    if (!canvas) return;
+    const ctx = canvas.getContext('2d');
+    if (!ctx) return;
+    const dpr = window.devicePixelRatio || 1;
+    const srcW = drawable?.width ?? props.imageWidth ?? 4;
+    const srcH = drawable?.height ?? props.imageHeight ?? 3;
+    const scale = Math.min(maxWidth / srcW, maxHeight / srcH, 1);
+    const cssW = Math.max(1, Math.round(srcW * scale));
+    const cssH = Math.max(1, Math.round(srcH * scale));
+    canvas.style.width = `${cssW}px`;
+    canvas.style.height = `${cssH}px`;
+    canvas.width = Math.round(cssW * dpr);
+    canvas.height = Math.round(cssH * dpr);
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.fillStyle = '#e5e7eb';
+    ctx.fillRect(0, 0, cssW, cssH);
+    if (!drawable) return;
+    ctx.drawImage(drawable.image, 0, 0, cssW, cssH);
+
+    // Boxes are in pixels of the image the detector saw.
+    const boxScaleX = cssW / (props.imageWidth ?? drawable.width);
+    const boxScaleY = cssH / (props.imageHeight ?? drawable.height);
+    ctx.font = '600 12px system-ui, sans-serif';
+    ctx.textBaseline = 'top';
+    const shown = detections.filter((d) => d.score >= minScore).sort((a, b) => a.score - b.score);
+    for (const d of shown) {
+      const [x1, y1, x2, y2] = d.box;
+      const x = x1 * boxScaleX;
+      const y = y1 * boxScaleY;
+      const w = (x2 - x1) * boxScaleX;
+      const h = (y2 - y1) * boxScaleY;
+      const color = classColor(d.label);
+      ctx.lineWidth = 2;
+      ctx.strokeStyle = color;
+      ctx.strokeRect(x, y, w, h);
+      const text = `${d.label} ${formatScore(d.score)}`;
+      const tw = ctx.measureText(text).width + 6;
+      const ty = y >= 16 ? y - 16 : y;
+      const tx = Math.max(0, Math.min(x, cssW - tw)); // keep the tag inside the canvas
+      ctx.fillStyle = color;
+      ctx.fillRect(tx, ty, tw, 16);
+      ctx.fillStyle = '#fff';
+      ctx.fillText(text, tx + 3, ty + 2);
+    }
+  }, [drawable, detections, minScore, maxWidth, maxHeight, props.imageWidth, props.imageHeight]);
+
+  return (
+    <div className={`detection-canvas ${props.className ?? ''}`}>
+      <canvas ref={canvasRef} data-testid={props['data-testid']} />
+      {failed && <div className="detection-canvas__error">image unavailable</div>}
+    </div>
+  );
+}

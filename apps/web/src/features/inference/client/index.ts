@@ -1,0 +1,3 @@
+export { InferenceClient, type InferenceClientOptions } from './inferenceClient';
+export { InferenceError, toInferenceError, type InferenceErrorCode } from '../shared/errors';
+export type { DetectOutput, DetectTimings, InitInfo, InitOptions } from '../shared/api';

@@ -1,0 +1,48 @@
+import { DetectionCanvas } from '../../components/DetectionCanvas';
+import { formatMs, formatScore } from '../../lib/format';
+import { StatsPanel } from './StatsPanel';
+import { MAX_RESULTS, useLiveFeed } from './useLiveFeed';
+
+export function LivePage() {
+  const { connected, stats, results } = useLiveFeed();
+  return (
+    <section className="page live">
+      <header className="page__header">
+        <h1>Live</h1>
+        <p className="muted">
+          Results as volunteers return them (newest first, last {MAX_RESULTS}).{' '}
+          <span data-testid="live-connection">{connected ? 'connected' : 'connecting…'}</span>
+        </p>
+      </header>
+      <StatsPanel stats={stats} />
+      <div className="results">
+        {results.length === 0 && <p className="muted">No results yet.</p>}
+        {results.map((r) => {
+          const shown = r.detections.filter((d) => d.score >= 0.5);
+          return (
+            <figure key={`${r.jobId}/${r.taskId}`} className="task" data-testid="live-result">
+              <DetectionCanvas source={r.imageUrl} detections={r.detections} maxWidth={300} maxHeight={220} />
+              <figcaption>
+                <div className="task__title">
+                  <span title={r.name}>{r.name}</span>
+                  <span className="muted small">{new Date(r.completedAt).toLocaleTimeString()}</span>
+                </div>
+                <div className="muted small">
+                  inference {formatMs(r.inferenceMs)} · total {formatMs(r.latencyMs)} ·{' '}
+                  {r.volunteerId.slice(0, 10)}
+                </div>
+                <ul className="detections">
+                  {shown.map((d, i) => (
+                    <li key={i} data-testid="detection-label">
+                      {d.label} {formatScore(d.score)}
+                    </li>
+                  ))}
+                </ul>
+              </figcaption>
+            </figure>
+          );
+        })}
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,105 @@
+import type { LatencySummary, LiveStats } from '@tabgrid/protocol';
+import { formatMs } from '../../lib/format';
+
+/** The public reference network: acks within 1 s, results within 4 s. */
+export const REFERENCE = { ackMs: 1000, resultMs: 4000 } as const;
+
+function Figure({
+  label,
+  value,
+  testId,
+  hint,
+}: {
+  label: string;
+  value: string | number;
+  testId: string;
+  hint?: string;
+}) {
+  return (
+    <div className="figure">
+      <dt>{label}</dt>
+      <dd data-testid={testId}>{value}</dd>
+      {hint && <div className="muted small">{hint}</div>}
+    </div>
+  );
+}
+
+function LatencyRow({
+  name,
+  summary,
+  referenceMs,
+  testId,
+}: {
+  name: string;
+  summary: LatencySummary;
+  referenceMs: number;
+  testId: string;
+}) {
+  const within = summary.p95 == null ? null : summary.p95 <= referenceMs;
+  return (
+    <tr>
+      <th scope="row">{name}</th>
+      <td data-testid={`${testId}-p50`}>{formatMs(summary.p50)}</td>
+      <td data-testid={`${testId}-p95`}>{formatMs(summary.p95)}</td>
+      <td>{summary.count}</td>
+      <td className="reference" data-testid={`${testId}-reference`}>
+        ≤ {formatMs(referenceMs)}{' '}
+        {within == null ? (
+          <span className="muted">no data</span>
+        ) : within ? (
+          <span className="ok">✓ within</span>
+        ) : (
+          <span className="bad">✗ slower</span>
+        )}
+      </td>
+    </tr>
+  );
+}
+
+export function StatsPanel({ stats }: { stats: LiveStats | null }) {
+  if (!stats) return <p className="muted">Waiting for figures…</p>;
+  return (
+    <div className="stats">
+      <dl className="figures">
+        <Figure label="Volunteers online" value={stats.volunteersOnline} testId="volunteers-online" />
+        <Figure label="Queued" value={stats.tasks.queued} testId="tasks-queued" />
+        <Figure label="Running" value={stats.tasks.running} testId="tasks-running" />
+        <Figure label="Done" value={stats.tasks.done} testId="tasks-done" />
+        <Figure label="Failed" value={stats.tasks.failed} testId="tasks-failed" />
+        <Figure label="Results / min" value={stats.resultsLastMinute} testId="results-last-minute" />
+        <Figure
+          label="Inference p50"
+          value={formatMs(stats.inferenceMs.p50)}
+          testId="inference-p50"
+          hint="reported by volunteers"
+        />
+      </dl>
+      <table className="latency">
+        <caption>Latency over the last minute (reference: the public reference network)</caption>
+        <thead>
+          <tr>
+            <th />
+            <th>p50</th>
+            <th>p95</th>
+            <th>n</th>
+            <th>reference (p95)</th>
+          </tr>
+        </thead>
+        <tbody>
+          <LatencyRow
+            name="Ack (assign → ack)"
+            summary={stats.ackLatencyMs}
+            referenceMs={REFERENCE.ackMs}
+            testId="ack-latency"
+          />
+          <LatencyRow
+            name="Result (upload → result)"
+            summary={stats.resultLatencyMs}
+            referenceMs={REFERENCE.resultMs}
+            testId="result-latency"
+          />
+        </tbody>
+      </table>
+    </div>
+  );
+}

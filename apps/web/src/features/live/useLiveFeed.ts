@@ -1,0 +1,43 @@
+import type { LiveResult, LiveStats } from '@tabgrid/protocol';
+import { useEffect, useState } from 'react';
+import { createLiveSocket } from '../../lib/socket';
+
+export const MAX_RESULTS = 24;
+
+export interface LiveFeed {
+  connected: boolean;
+  stats: LiveStats | null;
+  /** Newest first, at most MAX_RESULTS. */
+  results: LiveResult[];
+}
+
+const key = (r: LiveResult) => `${r.jobId}/${r.taskId}`;
+
+/** `/live` pushes only: snapshot on connect, then results and ~1/s stats. */
+export function useLiveFeed(): LiveFeed {
+  const [feed, setFeed] = useState<LiveFeed>({ connected: false, stats: null, results: [] });
+
+  useEffect(() => {
+    const socket = createLiveSocket();
+    socket.on('connect', () => setFeed((f) => ({ ...f, connected: true })));
+    socket.on('disconnect', () => setFeed((f) => ({ ...f, connected: false })));
+    socket.on('live:snapshot', ({ stats, recent }) => {
+      const sorted = [...recent].sort((a, b) => b.completedAt - a.completedAt).slice(0, MAX_RESULTS);
+      setFeed((f) => ({ ...f, stats, results: sorted }));
+    });
+    socket.on('live:stats', (stats) => setFeed((f) => ({ ...f, stats })));
+    socket.on('live:result', (result) =>
+      setFeed((f) => ({
+        ...f,
+        results: [result, ...f.results.filter((r) => key(r) !== key(result))].slice(0, MAX_RESULTS),
+      })),
+    );
+    socket.connect();
+    return () => {
+      socket.removeAllListeners();
+      socket.disconnect();
+    };
+  }, []);
+
+  return feed;
+}
