@@ -1,0 +1,64 @@
+import { expect, type Locator, type Page } from '@playwright/test';
+import { JobCreatedSchema, type JobCreated } from '@tabgrid/protocol';
+import { canvasHasContent } from './VolunteerPage';
+
+/** The requester's dashboard (`/`). */
+export class DashboardPage {
+  readonly fileInput: Locator;
+  readonly dropZone: Locator;
+  readonly jobCards: Locator;
+  readonly uploadError: Locator;
+
+  constructor(readonly page: Page) {
+    this.fileInput = page.getByTestId('file-input');
+    this.dropZone = page.getByTestId('drop-zone');
+    this.jobCards = page.getByTestId('job-card');
+    this.uploadError = page.getByTestId('upload-error');
+  }
+
+  async goto(): Promise<void> {
+    await this.page.goto('/');
+    await expect(this.dropZone).toBeVisible();
+  }
+
+  /** Picks files in the file input; returns the job the page's `POST /api/jobs` created. */
+  async upload(files: string | string[]): Promise<JobCreated> {
+    const response = this.page.waitForResponse(
+      (r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/api/jobs',
+    );
+    await this.fileInput.setInputFiles(files);
+    const res = await response;
+    expect(res.status(), await res.text()).toBe(201);
+    return JobCreatedSchema.parse(await res.json());
+  }
+
+  jobCard(id: string): JobCard {
+    return new JobCard(this.page.locator(`[data-testid="job-card"][data-job-id="${id}"]`));
+  }
+}
+
+export class JobCard {
+  readonly status: Locator;
+  readonly progress: Locator;
+  readonly detectionLabels: Locator;
+  readonly canvases: Locator;
+  readonly downloadJson: Locator;
+
+  constructor(readonly root: Locator) {
+    this.status = root.getByTestId('job-status');
+    this.progress = root.getByTestId('job-progress');
+    this.detectionLabels = root.getByTestId('detection-label');
+    this.canvases = root.locator('canvas');
+    this.downloadJson = root.getByTestId('download-json');
+  }
+
+  /** Labels listed on the card (the text before the score). */
+  async labels(): Promise<string[]> {
+    const texts = await this.detectionLabels.allInnerTexts();
+    return texts.map((t) => t.trim().split(/\s+/)[0] ?? '');
+  }
+
+  async canvasHasContent(index = 0): Promise<boolean> {
+    return canvasHasContent(this.canvases.nth(index));
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * End-to-end tests: real Chromium tabs against a real server on the built web app.
+ * Run with `npm run test:e2e` (vite build, then playwright test). The measurement
+ * spec (`e2e/measure.spec.ts`) only runs with TABGRID_MEASURE=1.
+ */
+import path from 'node:path';
+import { defineConfig } from '@playwright/test';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from './e2e/support/chromium';
+
+/** Fixed, unlikely-to-clash port (others use 8080, 8091...). Override with TABGRID_E2E_PORT. */
+const PORT = Number(process.env.TABGRID_E2E_PORT ?? 8787);
+const BASE_URL = `http://127.0.0.1:${PORT}`;
+/** A fresh data directory per run, so earlier jobs never leak into a test. */
+const DATA_DIR = path.join('.tmp', `e2e-data-${Date.now()}-${process.pid}`);
+
+export default defineConfig({
+  testDir: 'e2e',
+  workers: 1,
+  fullyParallel: false,
+  retries: process.env.CI ? 1 : 0,
+  reporter: 'list',
+  timeout: 90_000,
+  expect: { timeout: 30_000 },
+  use: {
+    baseURL: BASE_URL,
+    trace: 'on-first-retry',
+    launchOptions: { executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS },
+  },
+  webServer: {
+    command: 'npx tsx apps/server/src/main.ts',
+    url: `${BASE_URL}/healthz`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: 'pipe',
+    stderr: 'pipe',
+    env: {
+      PORT: String(PORT),
+      HOST: '127.0.0.1',
+      TABGRID_DATA_DIR: DATA_DIR,
+      LOG_LEVEL: 'warn',
+    },
+  },
+});
