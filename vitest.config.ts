@@ -29,7 +29,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'integration',
-          include: ['apps/server/test/**/*.test.ts', 'apps/agent/test/**/*.test.ts'],
+          include: ['apps/server/test/**/*.test.ts', 'apps/agent/test/**/*.test.ts', 'bench/**/*.test.ts'],
           environment: 'node',
           testTimeout: 60_000,
           hookTimeout: 60_000,

@@ -8,6 +8,7 @@ import { installErrorHandler } from './http/errors';
 import { installIsolationHeaders, registerStaticRoutes } from './http/static-routes';
 import { LiveStatsTracker } from './live/live-stats';
 import { readModelInfo } from './model-info';
+import { ServerMetrics } from './observability/metrics';
 import { Scheduler } from './scheduling/scheduler';
 import { SchedulerStore } from './scheduling/store';
 import { LiveHub, type LiveNamespace } from './sockets/live-namespace';
@@ -42,7 +43,8 @@ export async function startServer(config: ServerConfig): Promise<Tabgrid> {
   const store = new SchedulerStore(db, config);
   const recovered = store.recover(Date.now());
   const blobs = new BlobStore(config.dataDir);
-  const stats = new LiveStatsTracker();
+  const metrics = new ServerMetrics();
+  const stats = new LiveStatsTracker(metrics.sink);
   let shuttingDown = false;
   const isShuttingDown = () => shuttingDown;
 
@@ -79,7 +81,15 @@ export async function startServer(config: ServerConfig): Promise<Tabgrid> {
     config.socketEventsPerSecond,
     app.log.child({ ns: 'live' }),
   );
-  const sched: Scheduler = new Scheduler(store, blobs, config, model, stats, hub, app.log.child({ ns: 'scheduler' }));
+  const sched: Scheduler = new Scheduler(
+    store,
+    blobs,
+    config,
+    model,
+    stats,
+    hub,
+    app.log.child({ ns: 'scheduler' }),
+  );
   attachVolunteerNamespace(
     volunteerNsp,
     sched,
@@ -87,6 +97,10 @@ export async function startServer(config: ServerConfig): Promise<Tabgrid> {
     app.log.child({ ns: 'volunteer' }),
   );
 
+  metrics.bindGauges({ volunteersOnline: () => sched.volunteersOnline, queueDepth: () => store.queuedCount });
+  app.get('/metrics', async (_request, reply) =>
+    reply.type(metrics.contentType).send(await metrics.render()),
+  );
   app.get('/healthz', async () => ({ status: 'ok', volunteersOnline: sched.volunteersOnline }));
   registerJobRoutes(app, { config, store, blobs, onJobCreated: () => sched.pump(), isShuttingDown });
   await registerStaticRoutes(app, config.staticDir, config.modelDir);

@@ -22,6 +22,8 @@ export interface ServerConfig {
   maxInFlight: number;
   /** Assignments a task may have before it fails. @defaultValue 10 (env TABGRID_MAX_ATTEMPTS) */
   maxAttempts: number;
+  /** How often queued tasks are checked against their deadline. @defaultValue 5000 */
+  deadlineCheckMs: number;
   /** Volunteer failure reports (e.g. undecodable) before a task fails with that reason. @defaultValue 3 */
   maxFailureReports: number;
   /** A task not done this long after submission fails. @defaultValue 3_600_000 (env TABGRID_TASK_DEADLINE_MS) */
@@ -51,6 +53,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   leaseCheckMs: 250,
   maxInFlight: 2,
   maxAttempts: 10,
+  deadlineCheckMs: 5000,
   maxFailureReports: 3,
   taskDeadlineMs: 3_600_000,
   maxFileBytes: 20 * 1024 * 1024,

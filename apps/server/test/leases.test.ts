@@ -130,6 +130,30 @@ describe('leases (PROTOCOL.md T1-T6)', () => {
     });
   });
 
+  it('fails a queued task that nobody ran before its deadline', async () => {
+    server = await startTestServer({ taskDeadlineMs: 200, deadlineCheckMs: 50 });
+    const job = await server.createJob(['dog.jpg']);
+    const failed = await server.waitForJob(job.id, 5000);
+    expect(failed.tasks[0]).toMatchObject({
+      status: 'failed',
+      attempts: 0,
+      error: { code: 'deadline_exceeded' },
+    });
+  });
+
+  it('fails a running task whose lease ends after its deadline instead of requeueing it', async () => {
+    server = await startTestServer({ taskDeadlineMs: 300, leaseMs: 400, leaseCheckMs: 50 });
+    const v = await join('v-deadline', { behaviour: 'no-heartbeat' });
+    const job = await server.createJob(['dog.jpg']);
+    await until(() => v.assigned.length === 1, 5000, 'assignment');
+    const failed = await server.waitForJob(job.id, 5000);
+    expect(failed.tasks[0]).toMatchObject({
+      status: 'failed',
+      attempts: 1,
+      error: { code: 'deadline_exceeded' },
+    });
+  });
+
   it('hands leases back on graceful shutdown', async () => {
     server = await startTestServer();
     const v = await join('v-shutdown', { behaviour: 'ack-then-silent' });

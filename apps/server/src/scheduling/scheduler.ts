@@ -39,7 +39,10 @@ export class VolunteerSession {
   ) {}
 }
 
-export type SchedulerConfig = Pick<ServerConfig, 'ackTimeoutMs' | 'leaseMs' | 'maxInFlight' | 'leaseCheckMs'>;
+export type SchedulerConfig = Pick<
+  ServerConfig,
+  'ackTimeoutMs' | 'leaseMs' | 'maxInFlight' | 'leaseCheckMs' | 'deadlineCheckMs'
+>;
 
 /**
  * Pushes queued tasks to connected volunteers and keeps their leases:
@@ -77,7 +80,11 @@ export class Scheduler {
   start(): void {
     this.timers.push(
       setInterval(() => this.checkLeases(), this.config.leaseCheckMs),
-      setInterval(() => this.store.failOverdue(Date.now()).forEach((t) => this.events.taskChanged(t)), 5_000),
+      setInterval(() => {
+        const overdue = this.store.failOverdue(Date.now());
+        this.stats.sink.overdue(overdue);
+        overdue.forEach((t) => this.events.taskChanged(t));
+      }, this.config.deadlineCheckMs),
     );
     for (const t of this.timers) t.unref();
   }
@@ -118,6 +125,7 @@ export class Scheduler {
     if (!session || session.socket !== socket) return;
     this.sessions.delete(volunteerId);
     this.unindex(session);
+    this.stats.sink.volunteerLeft(volunteerId);
     const ended = this.store.releaseVolunteer(volunteerId, Date.now());
     session.held.clear();
     for (const e of ended) this.leaseEnded(e, false);
@@ -187,6 +195,7 @@ export class Scheduler {
     }
     if (!session.held.has(assignment.id) || session.socket.disconnected) return;
     let answer: Ack<{ accepted: true }>;
+    this.stats.sink.offering(session.id);
     try {
       answer = await session.socket.timeout(this.config.ackTimeoutMs).emitWithAck('task:assign', {
         assignmentId: assignment.id,
@@ -223,6 +232,7 @@ export class Scheduler {
   }
 
   result(session: VolunteerSession, payload: TaskResult): Ack<{ accepted: boolean; duplicate: boolean }> {
+    const receivedAt = performance.now();
     const now = Date.now();
     const assignment = this.store.getAssignment(payload.assignmentId);
     if (!assignment || assignment.volunteerId !== session.id) {
@@ -265,6 +275,7 @@ export class Scheduler {
         }
         this.stats.result.add(now - outcome.task.submittedAt, now);
         this.stats.inference.add(payload.inferenceMs, now);
+        this.stats.sink.taskDone(session.id, receivedAt, this.store.queuedCount > 0);
         this.events.resultStored(outcome.task, outcome.assignment);
         this.events.taskChanged(outcome.task);
         this.pump();
@@ -282,6 +293,7 @@ export class Scheduler {
       Date.now(),
     );
     if (outcome.kind === 'rejected') return fail(outcome.code, outcome.message);
+    this.stats.sink.taskReported(outcome.task, payload.code);
     this.dropHeld(outcome.assignment);
     this.events.taskChanged(outcome.task);
     this.pump();
@@ -298,6 +310,7 @@ export class Scheduler {
 
   /** Bookkeeping after a lease ended without a result. */
   private leaseEnded(ended: EndedLease, tellVolunteer: boolean): void {
+    this.stats.sink.leaseEnded(ended);
     this.dropHeld(ended.assignment);
     if (tellVolunteer) {
       this.sessions.get(ended.assignment.volunteerId)?.socket.emit('task:cancel', {

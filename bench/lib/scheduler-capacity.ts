@@ -1,0 +1,233 @@
+/**
+ * Section 4: scheduler capacity with simulated volunteers. N socket.io-client
+ * peers spread over child processes (bench/sim/volunteer-swarm.ts), each
+ * answering after a fixed delay, against one server child process.
+ *
+ * Steps: measure server memory (after GC) -> connect N idle volunteers ->
+ * measure again (per-connection cost) -> pause them, queue T tiny photos over
+ * the HTTP API -> resume all and time until T results are stored. Dispatch
+ * overhead, ack latency and event-loop lag come from the server's /metrics,
+ * scraped just before the resume and after the last result.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import sharp from 'sharp';
+import { REPO_ROOT } from '../../scripts/assets';
+import { countBetween, quantileBetween, value } from './prom';
+import { startBenchServer, type MemoryProbe } from './server';
+import { round1, sleep } from './stats';
+
+export interface CapacityOptions {
+  volunteers: number;
+  processes: number;
+  tasks: number;
+  answerDelayMs: number;
+  port: number;
+  timeoutMs: number;
+}
+
+export interface CapacityResult {
+  volunteers: number;
+  processes: number;
+  tasks: number;
+  answerDelayMs: number;
+  connected: number;
+  connectFailed: number;
+  connectSeconds: number;
+  uploadSeconds: number;
+  /** All T results stored before the timeout (false: timed out, or no progress for 20 s). */
+  completed: boolean;
+  tasksDone: number;
+  runSeconds: number;
+  /** T / (resume -> last result). */
+  tasksPerSecond: number;
+  /** Between 10 % and 90 % of the results (excludes ramp-up and tail). */
+  steadyTasksPerSecond: number;
+  /** From the tabgrid_dispatch_overhead_seconds histogram (interpolated within buckets), ms. */
+  dispatchOverheadMs: { p50: number; p99: number; count: number };
+  /** From tabgrid_ack_latency_seconds over the run, ms (1 ms resolution at source). */
+  ackMs: { p50: number; p99: number };
+  /** nodejs_eventloop_lag_* (monitorEventLoopDelay, 10 ms resolution) over the run, ms. */
+  eventLoopLagMs: { p50: number; p99: number; max: number };
+  requeued: number;
+  failed: number;
+  memory: {
+    before: MemoryProbe;
+    after: MemoryProbe;
+    /** (RSS after connecting - before) / N, KB. */
+    rssPerVolunteerKB: number;
+    heapPerVolunteerKB: number;
+  };
+}
+
+interface Swarm {
+  child: ChildProcess;
+  request<T>(msg: object, replyType: string): Promise<T>;
+}
+
+function startSwarm(url: string, count: number, prefix: string, delayMs: number): Swarm {
+  const child = fork('bench/sim/volunteer-swarm.ts', [url, String(count), prefix, String(delayMs)], {
+    cwd: REPO_ROOT,
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return {
+    child,
+    request<T>(msg: object, replyType: string) {
+      return new Promise<T>((resolve, reject) => {
+        const onMessage = (m: unknown) => {
+          if ((m as { type?: string }).type !== replyType) return;
+          child.off('message', onMessage);
+          child.off('exit', onExit);
+          resolve(m as T);
+        };
+        const onExit = (code: number | null) => reject(new Error(`volunteer swarm exited with ${code}`));
+        child.on('message', onMessage);
+        child.once('exit', onExit);
+        child.send(msg);
+      });
+    },
+  };
+}
+
+const KB = 1024;
+/** Give up on a run when no result has been stored for this long (e.g. an ack-timeout storm). */
+const STALL_MS = 20_000;
+
+export async function schedulerCapacity(options: CapacityOptions): Promise<CapacityResult> {
+  const { volunteers: n, processes, tasks, answerDelayMs } = options;
+  const server = await startBenchServer({
+    port: options.port,
+    env: { TABGRID_MAX_QUEUED: String(tasks + 1000), LOG_LEVEL: 'error' },
+  });
+  const swarms: Swarm[] = [];
+  try {
+    const photo = new Uint8Array(
+      await sharp({ create: { width: 64, height: 48, channels: 3, background: '#6a8' } })
+        .jpeg()
+        .toBuffer(),
+    );
+    await sleep(500);
+    const before = await server.memory();
+
+    const t0 = performance.now();
+    for (let p = 0; p < processes; p++) {
+      const count = Math.floor(n / processes) + (p < n % processes ? 1 : 0);
+      swarms.push(startSwarm(server.url, count, `sim${p}`, answerDelayMs));
+    }
+    const joined = await Promise.all(
+      swarms.map((s) => s.request<{ ok: number; failed: number }>({ type: 'connect' }, 'connected')),
+    );
+    const connectSeconds = (performance.now() - t0) / 1000;
+    const connected = joined.reduce((a, j) => a + j.ok, 0);
+    const connectFailed = joined.reduce((a, j) => a + j.failed, 0);
+    await sleep(1000);
+    const after = await server.memory();
+
+    // Pause everyone, queue the work, then release it all at once.
+    await Promise.all(swarms.map((s) => s.request({ type: 'state', accepting: false }, 'state-sent')));
+    await sleep(Math.min(3000, 300 + n / 5));
+    const t1 = performance.now();
+    const batches = Math.ceil(tasks / 100);
+    let nextBatch = 0;
+    const uploader = async () => {
+      while (nextBatch < batches) {
+        const b = nextBatch++;
+        const size = Math.min(100, tasks - b * 100);
+        await server.upload(
+          Array.from({ length: size }, (_, i) => ({ name: `p${b}-${i}.jpg`, bytes: photo })),
+        );
+      }
+    };
+    await Promise.all([uploader(), uploader()]);
+    const uploadSeconds = (performance.now() - t1) / 1000;
+
+    const m0 = await server.metrics();
+    const start = performance.now();
+    await Promise.all(swarms.map((s) => s.request({ type: 'state', accepting: true }, 'state-sent')));
+    const samples: { t: number; done: number }[] = [];
+    let done = 0;
+    let lastProgress = performance.now();
+    while (
+      done < tasks &&
+      performance.now() - start < options.timeoutMs &&
+      performance.now() - lastProgress < STALL_MS
+    ) {
+      await sleep(100);
+      const stats = await Promise.all(
+        swarms.map((s) => s.request<{ done: number }>({ type: 'stats' }, 'stats')),
+      );
+      const now = stats.reduce((a, s) => a + s.done, 0);
+      if (now > done) lastProgress = performance.now();
+      done = now;
+      samples.push({ t: performance.now() - start, done });
+    }
+    const runSeconds = (samples.at(-1)?.t ?? 0) / 1000;
+    const m1 = await server.metrics();
+
+    const crossing = (fraction: number) => samples.find((s) => s.done >= fraction * tasks);
+    const a = crossing(0.1);
+    const b = crossing(0.9);
+    const steady = a && b && b.t > a.t ? (b.done - a.done) / ((b.t - a.t) / 1000) : Number.NaN;
+    const ms = (seconds: number) => round1(seconds * 1000);
+    let requeued = 0;
+    let failed = 0;
+    for (const [key, v] of m1) {
+      if (!key.startsWith('tabgrid_tasks_total{')) continue;
+      if (key.includes('outcome="requeued"')) requeued += v - (m0.get(key) ?? 0);
+      if (key.includes('outcome="failed"')) failed += v - (m0.get(key) ?? 0);
+    }
+    return {
+      volunteers: n,
+      processes,
+      tasks,
+      answerDelayMs,
+      connected,
+      connectFailed,
+      connectSeconds: round1(connectSeconds),
+      uploadSeconds: round1(uploadSeconds),
+      completed: done >= tasks,
+      tasksDone: done,
+      runSeconds: round1(runSeconds),
+      tasksPerSecond: Math.round(done / Math.max(runSeconds, 1e-3)),
+      steadyTasksPerSecond: Math.round(steady),
+      dispatchOverheadMs: {
+        p50: ms(quantileBetween(m0, m1, 'tabgrid_dispatch_overhead_seconds', 0.5)),
+        p99: ms(quantileBetween(m0, m1, 'tabgrid_dispatch_overhead_seconds', 0.99)),
+        count: countBetween(m0, m1, 'tabgrid_dispatch_overhead_seconds_count'),
+      },
+      ackMs: {
+        p50: ms(quantileBetween(m0, m1, 'tabgrid_ack_latency_seconds', 0.5)),
+        p99: ms(quantileBetween(m0, m1, 'tabgrid_ack_latency_seconds', 0.99)),
+      },
+      eventLoopLagMs: {
+        p50: ms(value(m1, 'nodejs_eventloop_lag_p50_seconds')),
+        p99: ms(value(m1, 'nodejs_eventloop_lag_p99_seconds')),
+        max: ms(value(m1, 'nodejs_eventloop_lag_max_seconds')),
+      },
+      requeued,
+      failed,
+      memory: {
+        before,
+        after,
+        rssPerVolunteerKB: round1((after.rss - before.rss) / KB / Math.max(1, connected)),
+        heapPerVolunteerKB: round1((after.heapUsed - before.heapUsed) / KB / Math.max(1, connected)),
+      },
+    };
+  } finally {
+    await Promise.all(
+      swarms.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            if (s.child.exitCode !== null) return resolve();
+            s.child.once('exit', () => resolve());
+            s.child.send({ type: 'close' });
+            setTimeout(() => {
+              s.child.kill('SIGKILL');
+              resolve();
+            }, 5000).unref();
+          }),
+      ),
+    );
+    await server.stop();
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * The real server as a child process (fresh data dir), for every benchmark
+ * section: started with `--expose-gc` and the IPC memory probe.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { JobCreatedSchema, JobViewSchema, type JobCreated, type JobView } from '@tabgrid/protocol';
+import { REPO_ROOT } from '../../scripts/assets';
+import { parseProm, type Samples } from './prom';
+import { sleep, waitFor } from './stats';
+
+export interface MemoryProbe {
+  rss: number;
+  heapUsed: number;
+  external: number;
+  gc: boolean;
+}
+
+export interface BenchServer {
+  url: string;
+  port: number;
+  pid: number;
+  metrics(): Promise<Samples>;
+  memory(): Promise<MemoryProbe>;
+  upload(files: { name: string; bytes: Uint8Array }[]): Promise<JobCreated>;
+  getJob(id: string): Promise<JobView>;
+  waitForJob(id: string, timeoutMs: number, everyMs?: number): Promise<JobView>;
+  /** Last lines the server printed (for error messages). */
+  logTail(): string;
+  stop(): Promise<void>;
+}
+
+export interface ServerOptions {
+  port: number;
+  env?: Record<string, string>;
+}
+
+export async function startBenchServer(options: ServerOptions): Promise<BenchServer> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'tabgrid-bench-'));
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['--expose-gc', '--import', 'tsx', '--import', './bench/sim/server-probe.ts', 'apps/server/src/main.ts'],
+    {
+      cwd: REPO_ROOT,
+      env: {
+        ...process.env,
+        PORT: String(options.port),
+        HOST: '127.0.0.1',
+        TABGRID_DATA_DIR: dataDir,
+        LOG_LEVEL: 'warn',
+        ...options.env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    },
+  );
+  const tail: string[] = [];
+  const keep = (chunk: Buffer) => {
+    tail.push(...chunk.toString().split('\n').filter(Boolean));
+    if (tail.length > 40) tail.splice(0, tail.length - 40);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  const url = `http://127.0.0.1:${options.port}`;
+  try {
+    await waitFor(
+      async () => {
+        if (exited) throw new Error(`server exited early:\n${tail.join('\n')}`);
+        return fetch(`${url}/healthz`).then(
+          (r) => r.ok,
+          () => false,
+        );
+      },
+      60_000,
+      'the server to start',
+      100,
+    );
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+
+  const server: BenchServer = {
+    url,
+    port: options.port,
+    pid: child.pid!,
+    async metrics() {
+      return parseProm(await (await fetch(`${url}/metrics`)).text());
+    },
+    memory() {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('memory probe timed out')), 30_000);
+        const onMessage = (msg: unknown) => {
+          const m = msg as MemoryProbe & { type?: string };
+          if (m?.type !== 'memory') return;
+          clearTimeout(timer);
+          child.off('message', onMessage);
+          resolve({ rss: m.rss, heapUsed: m.heapUsed, external: m.external, gc: m.gc });
+        };
+        child.on('message', onMessage);
+        child.send({ type: 'memory' });
+      });
+    },
+    async upload(files) {
+      const form = new FormData();
+      for (const f of files) {
+        form.append('images', new Blob([f.bytes as Uint8Array<ArrayBuffer>], { type: 'image/jpeg' }), f.name);
+      }
+      const res = await fetch(`${url}/api/jobs`, { method: 'POST', body: form });
+      if (res.status !== 201) throw new Error(`upload failed: ${res.status} ${await res.text()}`);
+      return JobCreatedSchema.parse(await res.json());
+    },
+    async getJob(id) {
+      const res = await fetch(`${url}/api/jobs/${id}`);
+      if (res.status !== 200) throw new Error(`GET job ${id}: ${res.status}`);
+      return JobViewSchema.parse(await res.json());
+    },
+    async waitForJob(id, timeoutMs, everyMs = 25) {
+      return waitFor(
+        async () => {
+          const job = await server.getJob(id);
+          return job.status === 'done' || job.status === 'failed' ? job : null;
+        },
+        timeoutMs,
+        `job ${id}`,
+        everyMs,
+      );
+    },
+    logTail: () => tail.join('\n'),
+    async stop() {
+      if (!exited) {
+        const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+        child.kill('SIGTERM');
+        await Promise.race([gone, sleep(10_000)]);
+        if (!exited) child.kill('SIGKILL');
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  return server;
+}
+
+export const readBytes = (file: string) => new Uint8Array(readFileSync(file));

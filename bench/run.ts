@@ -1,0 +1,43 @@
+/**
+ * `npm run bench` — performance figures for Tabgrid on this machine; writes bench/results.json.
+ *
+ *   npm run bench                  full run (a few minutes)
+ *   npm run bench -- --quick       tiny scale, well under a minute of measuring
+ *   npm run bench -- --only=capacity,node-inference   some sections
+ *   npm run bench -- --port=8899 --out=path.json
+ */
+import path from 'node:path';
+import { REPO_ROOT } from '../scripts/assets';
+import { render, runBench, SECTIONS, type Section } from './lib/bench';
+
+function arg(name: string): string | undefined {
+  const hit = process.argv.slice(2).find((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  if (hit === undefined) return undefined;
+  return hit.includes('=') ? hit.slice(hit.indexOf('=') + 1) : '';
+}
+
+async function main(): Promise<void> {
+  const only = arg('only');
+  const sections = only ? (only.split(',') as Section[]) : [...SECTIONS];
+  const unknown = sections.filter((s) => !SECTIONS.includes(s));
+  if (unknown.length > 0)
+    throw new Error(`unknown section(s) ${unknown.join(', ')}; known: ${SECTIONS.join(', ')}`);
+  const out = path.resolve(REPO_ROOT, arg('out') || 'bench/results.json');
+  const results = await runBench({
+    quick: arg('quick') !== undefined,
+    sections,
+    port: Number(arg('port') || 8899),
+    out,
+  });
+  console.log(
+    `\n${render(results)}\n\nwrote ${path.relative(process.cwd(), out)} (${results.meta.durationSeconds} s)`,
+  );
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,117 @@
+/**
+ * A child process holding many simulated volunteers: real socket.io-client
+ * peers speaking the volunteer protocol that ack at once and answer each task
+ * after a fixed delay (no inference). Driven by its parent over IPC:
+ *
+ *   parent -> { type: 'connect' } | { type: 'state', accepting } | { type: 'stats' } | { type: 'close' }
+ *   child  -> { type: 'connected', ok, failed } | { type: 'stats', done, assigned, errors } | { type: 'state-sent' }
+ *
+ * Usage (spawned by bench/lib/scheduler-capacity.ts with an IPC channel):
+ *   tsx bench/sim/volunteer-swarm.ts <url> <count> <idPrefix> <answerDelayMs>
+ */
+import {
+  PROTOCOL_VERSION,
+  type VolunteerClientToServer,
+  type VolunteerServerToClient,
+} from '@tabgrid/protocol';
+import { io, type Socket } from 'socket.io-client';
+
+type Peer = Socket<VolunteerServerToClient, VolunteerClientToServer>;
+
+const [url, countArg, idPrefix, delayArg] = process.argv.slice(2);
+const count = Number(countArg);
+const delayMs = Number(delayArg);
+/** Connections opened at once while ramping up. */
+const CONNECT_CONCURRENCY = 100;
+const HEARTBEAT_SLOTS = 20;
+
+const peers: Peer[] = [];
+const held: Set<string>[] = [];
+let done = 0;
+let assigned = 0;
+let errors = 0;
+let heartbeatMs = 5000;
+
+function open(i: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket: Peer = io(`${url}/volunteer`, {
+      auth: {
+        protocolVersion: PROTOCOL_VERSION,
+        volunteerId: `${idPrefix}-${i}`,
+        kind: 'agent',
+        runtime: 'bench swarm',
+      },
+      transports: ['websocket'],
+      reconnection: false,
+      forceNew: true,
+    });
+    const mine = new Set<string>();
+    peers[i] = socket;
+    held[i] = mine;
+    socket.once('hello', (hello) => {
+      heartbeatMs = hello.heartbeatMs;
+      resolve(true);
+    });
+    socket.once('connect_error', () => resolve(false));
+    socket.on('task:cancel', ({ assignmentId }) => mine.delete(assignmentId));
+    socket.on('task:assign', (task, ack) => {
+      assigned++;
+      mine.add(task.assignmentId);
+      ack({ ok: true, data: { accepted: true } });
+      setTimeout(() => {
+        socket.emit(
+          'task:result',
+          { assignmentId: task.assignmentId, detections: [], inferenceMs: delayMs },
+          (answer) => {
+            mine.delete(task.assignmentId);
+            if (answer.ok) done++;
+            else errors++;
+          },
+        );
+      }, delayMs);
+    });
+  });
+}
+
+async function connectAll(): Promise<void> {
+  let next = 0;
+  let ok = 0;
+  let failed = 0;
+  const lane = async () => {
+    while (next < count) {
+      const i = next++;
+      if (await open(i)) ok++;
+      else failed++;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONNECT_CONCURRENCY, count) }, lane));
+  process.send?.({ type: 'connected', ok, failed });
+}
+
+// Heartbeats for held leases, spread over the interval in slots.
+let slot = 0;
+setInterval(
+  () => {
+    for (let i = slot; i < peers.length; i += HEARTBEAT_SLOTS) {
+      const mine = held[i];
+      if (mine && mine.size > 0)
+        peers[i]!.emit('task:heartbeat', { assignmentIds: [...mine] }, () => undefined);
+    }
+    slot = (slot + 1) % HEARTBEAT_SLOTS;
+  },
+  Math.max(50, Math.floor(heartbeatMs / HEARTBEAT_SLOTS)),
+).unref();
+
+process.on('message', (msg: unknown) => {
+  const m = msg as { type: string; accepting?: boolean };
+  if (m.type === 'connect') void connectAll();
+  else if (m.type === 'state') {
+    for (const p of peers) p.emit('volunteer:state', { accepting: m.accepting === true }, () => undefined);
+    process.send?.({ type: 'state-sent' });
+  } else if (m.type === 'stats') process.send?.({ type: 'stats', done, assigned, errors });
+  else if (m.type === 'close') {
+    for (const p of peers) p.close();
+    setTimeout(() => process.exit(0), 100);
+  }
+});
+process.on('disconnect', () => process.exit(0));
