@@ -24,6 +24,9 @@ export function errorBody(code: ErrorCode, message: string): ApiError {
  */
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | TabgridError, request, reply) => {
+    // Refused before its body was read (size limits, bad file name, …): the rest of the body
+    // would be taken for the next request on this keep-alive connection, so close it.
+    if (!request.raw.complete) void reply.header('connection', 'close');
     if (err instanceof TabgridError) {
       if (err.code === 'queue_full') void reply.header('Retry-After', '5');
       return reply.status(err.status).send(errorBody(err.code, err.message));

@@ -71,7 +71,8 @@ export function registerJobRoutes(app: FastifyInstance, deps: Deps): void {
     }
 
     const files: { name: string; bytes: Buffer }[] = [];
-    for await (const part of request.parts()) {
+    // preservePath: busboy would otherwise cut "../x.jpg" down to "x.jpg" before checkFileName sees it.
+    for await (const part of request.parts({ preservePath: true })) {
       if (part.type !== 'file') continue;
       if (part.fieldname !== 'images') {
         part.file.resume();
@@ -84,10 +85,17 @@ export function registerJobRoutes(app: FastifyInstance, deps: Deps): void {
       const index = files.length;
       const name = checkFileName(part.filename ?? '', index);
       let bytes: Buffer;
+      // Past the limit busboy discards the rest of the file but ends the stream only at the next
+      // boundary, so toBuffer() would wait for the whole (possibly endless) body: stop right here.
+      let overLimit = false;
+      part.file.once('limit', () => {
+        overLimit = true;
+        part.file.destroy();
+      });
       try {
         bytes = await part.toBuffer();
       } catch (err) {
-        if ((err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') {
+        if (overLimit || (err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') {
           throw new TabgridError(
             'file_too_large',
             `images[${index}] (${name}): over ${config.maxFileBytes} bytes`,

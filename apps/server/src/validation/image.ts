@@ -20,7 +20,7 @@ export interface ValidImage {
  * and a sane size, using libvips (sharp) rather than hand-written parsing:
  * the header is read first (format and pixel count, so a decompression bomb is
  * refused before anything is decoded), then the image is decoded in full with
- * `failOn: 'truncated'`, so truncated and corrupt files are refused too.
+ * `failOn: 'warning'`, so truncated and corrupt files are refused too.
  *
  * @throws TabgridError `empty_file`, `unsupported_format`, `image_too_large`, `corrupt_image`
  */
@@ -55,7 +55,9 @@ export async function validateImage(bytes: Buffer, maxPixels: number): Promise<V
     );
   }
   try {
-    await sharp(bytes, { limitInputPixels: maxPixels, failOn: 'truncated' })
+    // failOn 'warning' (sharp's default, which the agent's decoder uses too): libjpeg reports damaged
+    // entropy-coded data only as a warning, and such files are refused by volunteers as undecodable.
+    await sharp(bytes, { limitInputPixels: maxPixels, failOn: 'warning' })
       .resize(16, 16, { fit: 'fill' })
       .raw()
       .toBuffer();

@@ -1,0 +1,99 @@
+/**
+ * Restart recovery at the store level: a second SchedulerStore opened on the
+ * same data directory while leases are still live (as after a crash) treats
+ * them as lapsed, requeues their tasks in job order, keeps stored results and
+ * still accepts nothing twice. (The real-process crash test is in faults/.)
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DEFAULT_CONFIG } from '../src/config';
+import { SchedulerStore } from '../src/scheduling/store';
+import { openDatabase, type Db } from '../src/storage/database';
+
+const sha = 'a'.repeat(64);
+const task = (name: string) => ({ name, imageSha256: sha, mime: 'image/jpeg', width: 100, height: 80 });
+const dog = [{ label: 'dog', score: 0.9, box: [1, 2, 30, 40] as [number, number, number, number] }];
+
+const open: Db[] = [];
+afterEach(() => {
+  for (const db of open.splice(0)) if (db.open) db.close();
+});
+
+function openStore(dataDir: string): { db: Db; store: SchedulerStore } {
+  const db = openDatabase(dataDir);
+  open.push(db);
+  return { db, store: new SchedulerStore(db, DEFAULT_CONFIG) };
+}
+
+describe('SchedulerStore.recover after a crash', () => {
+  it('lapses live leases, requeues their tasks in job order and keeps stored results', () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tabgrid-recover-'));
+    const t0 = 1_000_000;
+    const before = openStore(dataDir);
+    before.store.recover(t0); // fresh start
+    const job1 = before.store.createJob([task('a'), task('b'), task('c')], t0);
+    const job2 = before.store.createJob([task('d')], t0 + 1);
+
+    const a = before.store.assignNext('v1', t0 + 10, 1000)!; // job1 a
+    const d = before.store.assignNext('v2', t0 + 11, 1000)!; // fair: job2 d
+    const b = before.store.assignNext('v1', t0 + 12, 1000)!; // job1 b
+    expect([a.task.name, d.task.name, b.task.name]).toEqual(['a', 'd', 'b']);
+    before.store.ack(a.assignment.id, t0 + 20, 10_000);
+    before.store.ack(d.assignment.id, t0 + 21, 10_000);
+    // b stays `offered`; a is completed; d stays `acked`: two live leases.
+    expect(before.store.complete(a.assignment.id, 'v1', dog, 12, t0 + 30).kind).toBe('accepted');
+    expect(before.store.counts()).toEqual({ queued: 1, running: 2, done: 1, failed: 0 });
+
+    // "Crash": the first connection is never closed cleanly; a new process opens the same files.
+    const after = openStore(dataDir);
+    const recovered = after.store.recover(t0 + 5_000);
+    expect(recovered).toEqual({ lapsed: 2, queued: 3 });
+    expect(after.store.counts()).toEqual({ queued: 3, running: 0, done: 1, failed: 0 });
+    for (const id of [b.assignment.id, d.assignment.id]) {
+      expect(after.store.getAssignment(id)).toMatchObject({
+        status: 'lapsed',
+        outcome: 'lease_expired',
+        endedAt: t0 + 5_000,
+      });
+    }
+    // The stored result is untouched.
+    expect(after.store.getTask(a.task.id)).toMatchObject({ status: 'done', detections: dog, attempts: 1 });
+    expect(after.store.getAssignment(a.assignment.id)).toMatchObject({
+      status: 'completed',
+      inferenceMs: 12,
+    });
+    expect(after.store.getJob(job1.id)!.tasks.map((t) => t.status)).toEqual(['done', 'queued', 'queued']);
+    expect(after.store.getJob(job2.id)!.status).toBe('queued');
+
+    // The rebuilt queue hands out every unfinished task exactly once, in job order.
+    const next = [1, 2, 3].map((i) => after.store.assignNext(`v${i + 2}`, t0 + 6_000, 1000)!);
+    expect(next.map((n) => n.task.name).sort()).toEqual(['b', 'c', 'd']);
+    expect(after.store.assignNext('v9', t0 + 6_000, 1000)).toBeNull();
+    expect(after.store.getTask(b.task.id)!.attempts).toBe(2); // the lapsed lease counted as an attempt
+
+    // A late result for a lease from before the crash completes the task once; the newer lease
+    // is superseded and its result is a duplicate. The done task never changes.
+    const late = after.store.complete(d.assignment.id, 'v2', dog, 5, t0 + 7_000);
+    expect(late.kind).toBe('accepted');
+    const newerD = next.find((n) => n.task.name === 'd')!;
+    expect(after.store.getAssignment(newerD.assignment.id)!.status).toBe('superseded');
+    expect(
+      after.store.complete(newerD.assignment.id, newerD.assignment.volunteerId, [], 5, t0 + 7_001).kind,
+    ).toBe('duplicate');
+    expect(after.store.complete(a.assignment.id, 'v1', [], 1, t0 + 7_002).kind).toBe('duplicate');
+    expect(after.store.getTask(a.task.id)!.detections).toEqual(dog);
+    expect(after.store.getTask(d.task.id)!.detections).toEqual(dog);
+  });
+
+  it('is idempotent: recovering twice lapses nothing more', () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tabgrid-recover-'));
+    const first = openStore(dataDir);
+    first.store.recover(1);
+    first.store.createJob([task('x'), task('y')], 1);
+    first.store.assignNext('v1', 2, 1000);
+    expect(openStore(dataDir).store.recover(10)).toEqual({ lapsed: 1, queued: 2 });
+    expect(openStore(dataDir).store.recover(20)).toEqual({ lapsed: 0, queued: 2 });
+  });
+});
