@@ -38,10 +38,24 @@ describe('leases (PROTOCOL.md T1-T6)', () => {
     const mute = await join('v-mute', { behaviour: 'no-ack' });
     const job = await server.createJob(['dog.jpg']);
     await until(() => mute.assigned.length === 1, 5000, 'offer');
+    await until(() => server.store.counts().queued === 1, 5000, 'requeue after the ack timeout');
     mute.behaviour = 'honest';
-    // The same volunteer may get it again after the timeout; it now answers.
+    // It gets nothing more until it shows signs of life; then it gets the task again and answers.
+    await mute.socket.timeout(2000).emitWithAck('volunteer:state', { accepting: true });
     const done = await server.waitForJob(job.id, 5000);
     expect(done.tasks[0]!.attempts).toBe(2);
+  });
+
+  it('stops offering to a volunteer that missed an ack until it shows signs of life', async () => {
+    server = await startTestServer({ ackTimeoutMs: 100, leaseCheckMs: 20 });
+    const dead = await join('v-dead', { behaviour: 'no-ack' });
+    const job = await server.createJob(['dog.jpg']);
+    await sleep(1000); // ~10 ack timeouts
+    expect(dead.assigned).toHaveLength(1);
+    expect((await server.getJob(job.id)).tasks[0]).toMatchObject({ status: 'queued', attempts: 1 });
+    dead.behaviour = 'honest';
+    await dead.socket.timeout(2000).emitWithAck('volunteer:state', { accepting: true });
+    expect((await server.waitForJob(job.id, 5000)).tasks[0]!.attempts).toBe(2);
   });
 
   it('re-issues the task of a volunteer that acks and then stops heartbeating', async () => {
@@ -119,8 +133,8 @@ describe('leases (PROTOCOL.md T1-T6)', () => {
   });
 
   it('fails a task after maxAttempts assignments', async () => {
-    server = await startTestServer({ ackTimeoutMs: 100, maxAttempts: 3, leaseCheckMs: 20 });
-    await join('v-never', { behaviour: 'no-ack' });
+    server = await startTestServer({ leaseMs: 150, leaseCheckMs: 20, maxAttempts: 3 });
+    await join('v-never', { behaviour: 'no-heartbeat' });
     const job = await server.createJob(['dog.jpg']);
     const failed = await server.waitForJob(job.id, 5000);
     expect(failed.tasks[0]).toMatchObject({

@@ -31,6 +31,13 @@ export interface SchedulerEvents {
 export class VolunteerSession {
   readonly held = new Set<string>();
   accepting = true;
+  /**
+   * Set when an offer went unacknowledged: no more offers until the volunteer
+   * shows signs of life (any inbound packet, including Socket.IO's pong), so a
+   * connection that died silently does not burn every queued task's attempts
+   * before the ping timeout notices.
+   */
+  unresponsive = false;
   tasksDone = 0;
   constructor(
     readonly id: string,
@@ -38,6 +45,9 @@ export class VolunteerSession {
     readonly kind: string,
   ) {}
 }
+
+/** An offer's lease in the store lasts this many ack timeouts (a backstop; see pump()). */
+const OFFER_BACKSTOP_FACTOR = 3;
 
 export type SchedulerConfig = Pick<
   ServerConfig,
@@ -132,6 +142,14 @@ export class Scheduler {
     this.pump();
   }
 
+  /** Any packet arrived from this volunteer: it is alive, offers may resume. */
+  alive(session: VolunteerSession): void {
+    if (!session.unresponsive) return;
+    session.unresponsive = false;
+    this.reindex(session);
+    this.pump();
+  }
+
   setAccepting(session: VolunteerSession, accepting: boolean): void {
     session.accepting = accepting;
     this.reindex(session);
@@ -156,7 +174,13 @@ export class Scheduler {
           if (this.store.queuedCount === 0) break;
           const session = this.leastLoaded(skip);
           if (!session) break;
-          const next = this.store.assignNext(session.id, Date.now(), this.config.ackTimeoutMs);
+          // The offer's lease in the store is only a backstop: the ack timeout proper starts
+          // when the offer is emitted (socket.timeout below), after the image is read.
+          const next = this.store.assignNext(
+            session.id,
+            Date.now(),
+            OFFER_BACKSTOP_FACTOR * this.config.ackTimeoutMs,
+          );
           if (!next) {
             skip.add(session); // everything queued is excluded for this volunteer
             continue;
@@ -211,6 +235,8 @@ export class Scheduler {
       });
     } catch {
       this.log.warn({ volunteerId: session.id, assignmentId: assignment.id }, 'no ack in time; requeueing');
+      session.unresponsive = true;
+      this.reindex(session);
       const ended = this.store.release(assignment.id, 'ack_timeout', Date.now());
       if (ended) this.leaseEnded(ended, true);
       return;
@@ -333,7 +359,7 @@ export class Scheduler {
 
   private reindex(session: VolunteerSession): void {
     this.unindex(session);
-    if (this.sessions.get(session.id) !== session || !session.accepting) return;
+    if (this.sessions.get(session.id) !== session || !session.accepting || session.unresponsive) return;
     this.byLoad[session.held.size]?.add(session);
   }
 

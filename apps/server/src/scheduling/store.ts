@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Detection, ErrorCode, JobView, LiveResult, TaskView } from '@tabgrid/protocol';
-import type { Db } from '../storage/database';
+import { durably, type Db } from '../storage/database';
 import { FairQueue } from './fair-queue';
 import type {
   AssignmentRecord,
@@ -34,6 +34,12 @@ interface TaskRow {
   result_assignment_id: string | null;
   error_code: string | null;
   error_message: string | null;
+}
+
+/** Timing columns joined onto a task row for its API view. */
+interface TimingColumns {
+  view_assigned_at: number | null;
+  view_acked_at: number | null;
 }
 
 interface AssignmentRow {
@@ -110,14 +116,17 @@ export class SchedulerStore {
          VALUES (@id, @jobId, @idx, @name, @imageSha256, @mime, @width, @height, 'queued', @submittedAt)`,
       ),
       task: db.prepare<[string], TaskRow>('SELECT * FROM tasks WHERE id = ?'),
-      jobTasks: db.prepare<[string], TaskRow>('SELECT * FROM tasks WHERE job_id = ? ORDER BY idx'),
+      jobTasks: db.prepare<[string], TaskRow & TimingColumns>(
+        `SELECT t.*, a.assigned_at AS view_assigned_at, a.acked_at AS view_acked_at
+         FROM tasks t LEFT JOIN assignments a ON a.id = COALESCE(
+           t.result_assignment_id,
+           (SELECT id FROM assignments WHERE task_id = t.id ORDER BY assigned_at DESC, rowid DESC LIMIT 1))
+         WHERE t.job_id = ? ORDER BY t.idx`,
+      ),
       job: db.prepare<[string], { id: string; created_at: number }>(
         'SELECT id, created_at FROM jobs WHERE id = ?',
       ),
       assignment: db.prepare<[string], AssignmentRow>('SELECT * FROM assignments WHERE id = ?'),
-      latestAssignment: db.prepare<[string], AssignmentRow>(
-        'SELECT * FROM assignments WHERE task_id = ? ORDER BY assigned_at DESC, rowid DESC LIMIT 1',
-      ),
       liveForTask: db.prepare<[string], AssignmentRow>(
         "SELECT * FROM assignments WHERE task_id = ? AND status IN ('offered', 'acked')",
       ),
@@ -174,14 +183,14 @@ export class SchedulerStore {
 
   // ------------------------------------------------------------------ jobs
 
-  /** Records a job and its tasks (all queued) in one transaction. */
+  /** Records a job and its tasks (all queued) in one transaction, fsynced before it returns. */
   createJob(tasks: NewTask[], now: number): { id: string; tasks: { id: string; name: string }[] } {
     const jobId = newId('job');
     const created = tasks.map((t, idx) => ({ ...t, id: newId('task'), jobId, idx, submittedAt: now }));
-    this.db.transaction(() => {
+    durably(this.db, () => {
       this.s.insertJob.run(jobId, now);
       for (const t of created) this.s.insertTask.run(t);
-    })();
+    });
     for (const t of created) this.queue.pushBack(jobId, t.id);
     return { id: jobId, tasks: created.map((t) => ({ id: t.id, name: t.name })) };
   }
@@ -196,34 +205,14 @@ export class SchedulerStore {
     return row ? toAssignment(row) : null;
   }
 
-  /** The public view of a job (the `GET /api/jobs/:id` body), or null. */
+  /** The public view of a job (the `GET /api/jobs/:id` body), or null. One query for all its tasks. */
   getJob(jobId: string): JobView | null {
     const job = this.s.job.get(jobId);
     if (!job) return null;
-    const tasks = this.s.jobTasks.all(jobId).map((row) => this.taskView(toTask(row)));
+    const tasks = this.s.jobTasks
+      .all(jobId)
+      .map((row) => taskView(toTask(row), row.view_assigned_at, row.view_acked_at));
     return { id: job.id, status: jobStatus(tasks), createdAt: job.created_at, tasks };
-  }
-
-  taskView(task: TaskRecord): TaskView {
-    const a =
-      (task.resultAssignmentId && this.s.assignment.get(task.resultAssignmentId)) ||
-      this.s.latestAssignment.get(task.id);
-    return {
-      id: task.id,
-      name: task.name,
-      status: task.status,
-      width: task.width,
-      height: task.height,
-      detections: task.detections ?? [],
-      timings: {
-        submittedAt: task.submittedAt,
-        assignedAt: a ? a.assigned_at : null,
-        ackedAt: a ? a.acked_at : null,
-        completedAt: task.completedAt,
-      },
-      attempts: task.attempts,
-      error: task.errorCode ? { code: task.errorCode, message: task.errorMessage ?? '' } : null,
-    };
   }
 
   /** The newest stored results, for the live view's snapshot. */
@@ -475,6 +464,29 @@ export class SchedulerStore {
     }
     return this.getTask(taskId)!;
   }
+}
+
+/**
+ * The API view of one task. `assignedAt`/`ackedAt` are those of the assignment
+ * that produced the result, or of the latest one.
+ */
+function taskView(task: TaskRecord, assignedAt: number | null, ackedAt: number | null): TaskView {
+  return {
+    id: task.id,
+    name: task.name,
+    status: task.status,
+    width: task.width,
+    height: task.height,
+    detections: task.detections ?? [],
+    timings: {
+      submittedAt: task.submittedAt,
+      assignedAt,
+      ackedAt,
+      completedAt: task.completedAt,
+    },
+    attempts: task.attempts,
+    error: task.errorCode ? { code: task.errorCode, message: task.errorMessage ?? '' } : null,
+  };
 }
 
 /**

@@ -49,6 +49,7 @@ export function attachVolunteerNamespace(
     const log = baseLog.child({ volunteerId: socket.data.volunteerId });
     log.info({ kind: socket.data.kind, runtime: socket.data.runtime }, 'volunteer connected');
     const session = scheduler.connect(socket.data.volunteerId, socket.data.kind, socket);
+    socket.conn.on('packet', () => scheduler.alive(session));
     const guard = new SocketGuard(socket, VOLUNTEER_CLIENT_EVENTS, options.eventsPerSecond, log);
     guard.on('task:heartbeat', HeartbeatSchema, (p) => ok(scheduler.heartbeat(session, p.assignmentIds)));
     guard.on('task:result', TaskResultSchema, (p) => scheduler.result(session, p));

@@ -55,14 +55,18 @@ const MIGRATIONS: string[] = [
 
 /**
  * Opens (creating if needed) the SQLite database in WAL mode and migrates it.
- * `synchronous = FULL` so that a committed transaction survives power loss,
- * which the "no accepted upload is lost" promise relies on.
+ *
+ * `synchronous = NORMAL`: every commit is in the WAL before the call returns,
+ * so it survives a crash of this process (SIGKILL); only the fsync is batched
+ * to checkpoints. That keeps lease bookkeeping (assign, ack, heartbeat,
+ * result) off the disk's fsync latency. What must survive power loss as well
+ * — an accepted upload — is written with `durably()`.
  */
 export function openDatabase(dataDir: string): Db {
   fs.mkdirSync(dataDir, { recursive: true });
   const db = new Database(path.join(dataDir, 'tabgrid.sqlite'));
   db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
+  db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   const version = db.pragma('user_version', { simple: true }) as number;
@@ -73,4 +77,17 @@ export function openDatabase(dataDir: string): Db {
     })();
   }
   return db;
+}
+
+/**
+ * Runs `fn` as one transaction committed with `synchronous = FULL` (fsync of
+ * the WAL before returning), for writes that must survive power loss.
+ */
+export function durably<T>(db: Db, fn: () => T): T {
+  db.pragma('synchronous = FULL');
+  try {
+    return db.transaction(fn)();
+  } finally {
+    db.pragma('synchronous = NORMAL');
+  }
 }
