@@ -84,6 +84,21 @@ describe('leases (PROTOCOL.md T1-T6)', () => {
     expect((await server.waitForJob(job.id)).tasks[0]!.attempts).toBe(1);
   });
 
+  it('does not lapse leases because the server itself stalled', async () => {
+    server = await startTestServer({ leaseMs: 400, leaseCheckMs: 50 });
+    const v = await join('v-patient', { behaviour: 'ack-then-silent' });
+    await server.createJob(['dog.jpg']);
+    await until(() => v.held.size === 1, 5000, 'held');
+    await sleep(100);
+    const end = Date.now() + 1500; // block the event loop for 3+ lease periods
+    while (Date.now() < end) {
+      /* busy */
+    }
+    await sleep(300);
+    expect(v.cancelled).toHaveLength(0);
+    expect(server.store.counts()).toMatchObject({ running: 1, queued: 0 });
+  });
+
   it('accepts a late result that arrives before the task completes, and cancels the newer lease', async () => {
     server = await startTestServer({ leaseMs: 300, leaseCheckMs: 50 });
     const late = await join('v-late', { behaviour: 'no-heartbeat' });

@@ -7,6 +7,7 @@ import {
   type Hello,
   type ModelInfo,
   type TaskErrorReport,
+  type TaskAssignment,
   type TaskResult,
   type VolunteerClientToServer,
   type VolunteerServerToClient,
@@ -15,6 +16,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { ServerConfig } from '../config';
 import type { LiveStatsTracker } from '../live/live-stats';
 import type { BlobStore } from '../storage/blob-store';
+import { ImageCache } from '../storage/image-cache';
 import type { SchedulerStore } from './store';
 import type { AssignmentRecord, EndedLease, TaskRecord } from './types';
 import { impossibleResultReason } from './validate-result';
@@ -46,8 +48,19 @@ export class VolunteerSession {
   ) {}
 }
 
-/** An offer's lease in the store lasts this many ack timeouts (a backstop; see pump()). */
-const OFFER_BACKSTOP_FACTOR = 3;
+/** Most offers made in one event-loop turn before yielding to I/O. */
+const PUMP_BATCH = 64;
+
+/**
+ * An offer's lease in the store: only a backstop (the ack timeout proper runs
+ * from the emit, in emitOffer), long enough that a slow image read or a burst
+ * of offers never lapses an offer before it was even sent.
+ */
+const OFFER_BACKSTOP_MS = 30_000;
+/** A lease check this late (ms) means the server stalled (see checkLeases). */
+const STALL_TOLERANCE_MS = 500;
+/** Most leases lapsed per check. */
+const LAPSE_BATCH = 500;
 
 export type SchedulerConfig = Pick<
   ServerConfig,
@@ -67,6 +80,9 @@ export class Scheduler {
   private readonly labels: ReadonlySet<string>;
   private pumping = false;
   private pumpAgain = false;
+  private pumpScheduled = false;
+  private lastLeaseCheck = 0;
+  private readonly images: ImageCache;
   private timers: NodeJS.Timeout[] = [];
   private stopped = false;
 
@@ -79,6 +95,7 @@ export class Scheduler {
     private readonly events: SchedulerEvents,
     private readonly log: FastifyBaseLogger,
   ) {
+    this.images = new ImageCache(blobs);
     this.byLoad = Array.from({ length: config.maxInFlight }, () => new Set());
     this.labels = new Set(model.labels);
   }
@@ -161,30 +178,42 @@ export class Scheduler {
   /** Assigns queued tasks to volunteers with room, least loaded first. Re-entrant calls coalesce. */
   pump(): void {
     if (this.stopped) return;
-    if (this.pumping) {
+    if (this.pumping || this.pumpScheduled) {
       this.pumpAgain = true;
       return;
     }
     this.pumping = true;
+    let offered = 0;
     try {
       do {
         this.pumpAgain = false;
         const skip = new Set<VolunteerSession>();
         for (;;) {
           if (this.store.queuedCount === 0) break;
+          if (offered >= PUMP_BATCH) {
+            // Yield to I/O (acks, results) before offering more: a burst of thousands of
+            // offers in one tick would delay the very acks whose timeouts are running.
+            this.pumpScheduled = true;
+            setImmediate(() => {
+              this.pumpScheduled = false;
+              this.pump();
+            });
+            return;
+          }
           const session = this.leastLoaded(skip);
           if (!session) break;
           // The offer's lease in the store is only a backstop: the ack timeout proper starts
-          // when the offer is emitted (socket.timeout below), after the image is read.
+          // when the offer is emitted (see offer()), after the image is read.
           const next = this.store.assignNext(
             session.id,
             Date.now(),
-            OFFER_BACKSTOP_FACTOR * this.config.ackTimeoutMs,
+            Math.max(OFFER_BACKSTOP_MS, 3 * this.config.ackTimeoutMs),
           );
           if (!next) {
             skip.add(session); // everything queued is excluded for this volunteer
             continue;
           }
+          offered++;
           session.held.add(next.assignment.id);
           this.reindex(session);
           this.events.taskChanged(next.task);
@@ -210,7 +239,7 @@ export class Scheduler {
   ): Promise<void> {
     let image: Buffer;
     try {
-      image = await this.blobs.get(task.imageSha256);
+      image = await this.images.get(task.imageSha256);
     } catch (err) {
       this.log.error({ err, taskId: task.id }, 'image blob missing');
       const ended = this.store.release(assignment.id, 'internal', Date.now());
@@ -218,22 +247,20 @@ export class Scheduler {
       return;
     }
     if (!session.held.has(assignment.id) || session.socket.disconnected) return;
-    let answer: Ack<{ accepted: true }>;
     this.stats.sink.offering(session.id);
-    try {
-      answer = await session.socket.timeout(this.config.ackTimeoutMs).emitWithAck('task:assign', {
-        assignmentId: assignment.id,
-        taskId: task.id,
-        jobId: task.jobId,
-        name: task.name,
-        width: task.width,
-        height: task.height,
-        mime: task.mime,
-        imageSha256: task.imageSha256,
-        image,
-        leaseMs: this.config.leaseMs,
-      });
-    } catch {
+    const answer = await this.emitOffer(session, {
+      assignmentId: assignment.id,
+      taskId: task.id,
+      jobId: task.jobId,
+      name: task.name,
+      width: task.width,
+      height: task.height,
+      mime: task.mime,
+      imageSha256: task.imageSha256,
+      image,
+      leaseMs: this.config.leaseMs,
+    });
+    if (answer === 'timeout') {
       this.log.warn({ volunteerId: session.id, assignmentId: assignment.id }, 'no ack in time; requeueing');
       session.unresponsive = true;
       this.reindex(session);
@@ -249,6 +276,38 @@ export class Scheduler {
     }
     const acked = this.store.ack(assignment.id, now, this.config.leaseMs);
     if (acked?.ackedAt != null) this.stats.ack.add(acked.ackedAt - acked.assignedAt, now);
+  }
+
+  /**
+   * Emits an offer and waits for its ack, at most `ackTimeoutMs` from now. When
+   * the timer fires, the decision waits one `setImmediate`, so that acks already
+   * received but not yet read (the poll phase runs before the check phase) still
+   * count: a busy server must not blame volunteers for its own event-loop lag.
+   * An ack that arrives after the decision is ignored (the lease was released and
+   * the volunteer told with `task:cancel`).
+   */
+  private emitOffer(
+    session: VolunteerSession,
+    payload: TaskAssignment,
+  ): Promise<Ack<{ accepted: true }> | 'timeout'> {
+    return new Promise((resolve) => {
+      let settled = false;
+      const timer = setTimeout(
+        () =>
+          setImmediate(() => {
+            if (settled) return;
+            settled = true;
+            resolve('timeout');
+          }),
+        this.config.ackTimeoutMs,
+      );
+      session.socket.emit('task:assign', payload, (answer) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(answer);
+      });
+    });
   }
 
   // ----------------------------------------------------------- volunteer reports
@@ -329,7 +388,18 @@ export class Scheduler {
   // ----------------------------------------------------------- leases
 
   private checkLeases(): void {
-    const ended = this.store.lapseExpired(Date.now());
+    const now = Date.now();
+    // If this check runs late, the event loop was blocked: heartbeats and acks may be
+    // waiting unread. Extend live leases by the stall instead of lapsing them for it.
+    const stall = this.lastLeaseCheck === 0 ? 0 : now - this.lastLeaseCheck - this.config.leaseCheckMs;
+    this.lastLeaseCheck = now;
+    if (stall > STALL_TOLERANCE_MS) {
+      this.log.warn({ stallMs: stall }, 'event loop stalled; extending live leases');
+      this.store.extendLiveLeases(stall);
+      return;
+    }
+    // Bounded per check so a mass expiry cannot block the loop in one go.
+    const ended = this.store.lapseExpired(now, LAPSE_BATCH);
     for (const e of ended) this.leaseEnded(e, true);
     if (ended.length > 0) this.pump();
   }

@@ -133,8 +133,11 @@ export class SchedulerStore {
       liveForVolunteer: db.prepare<[string], AssignmentRow>(
         "SELECT * FROM assignments WHERE volunteer_id = ? AND status IN ('offered', 'acked')",
       ),
-      expired: db.prepare<[number], AssignmentRow>(
-        "SELECT * FROM assignments WHERE status IN ('offered', 'acked') AND lease_expires_at < ?",
+      expired: db.prepare<[number, number], AssignmentRow>(
+        "SELECT * FROM assignments WHERE status IN ('offered', 'acked') AND lease_expires_at < ? LIMIT ?",
+      ),
+      extendLive: db.prepare(
+        "UPDATE assignments SET lease_expires_at = lease_expires_at + ? WHERE status IN ('offered', 'acked')",
       ),
       allLive: db.prepare<[], AssignmentRow>(
         "SELECT * FROM assignments WHERE status IN ('offered', 'acked')",
@@ -308,11 +311,19 @@ export class SchedulerStore {
   }
 
   /** Lease checker: every lease not renewed in time lapses. */
-  lapseExpired(now: number): EndedLease[] {
+  lapseExpired(now: number, limit = 1000): EndedLease[] {
     return this.s.expired
-      .all(now)
+      .all(now, limit)
       .map((a) => this.release(a.id, a.status === 'offered' ? 'ack_timeout' : 'lease_expired', now))
       .filter((e): e is EndedLease => e !== null);
+  }
+
+  /**
+   * Pushes every live lease's expiry back by `ms`: used when the server itself
+   * stalled, so volunteers are not blamed for renewals it could not read.
+   */
+  extendLiveLeases(ms: number): void {
+    this.s.extendLive.run(ms);
   }
 
   /** Queued tasks past their deadline fail (nobody could run them in time). */
