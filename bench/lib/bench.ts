@@ -240,7 +240,9 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
         ];
     const steps: CapacityResult[] = [];
     results.schedulerCapacity = steps;
-    for (const step of plan) {
+    // TABGRID_BENCH_VOLUNTEERS=10000 runs only the steps of that size (profiling one step).
+    const only = Number(process.env.TABGRID_BENCH_VOLUNTEERS ?? 0);
+    for (const step of plan.filter((p) => !only || p.volunteers === only)) {
       log(`scheduler capacity: ${step.volunteers} simulated volunteers, ${step.tasks} tasks`);
       steps.push(
         await schedulerCapacity({

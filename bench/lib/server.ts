@@ -41,7 +41,16 @@ export async function startBenchServer(options: ServerOptions): Promise<BenchSer
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'tabgrid-bench-'));
   const child: ChildProcess = spawn(
     process.execPath,
-    ['--expose-gc', '--import', 'tsx', '--import', './bench/sim/server-probe.ts', 'apps/server/src/main.ts'],
+    [
+      '--expose-gc',
+      // e.g. TABGRID_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=.tmp/prof" to profile the server
+      ...(process.env.TABGRID_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
+      '--import',
+      'tsx',
+      '--import',
+      './bench/sim/server-probe.ts',
+      'apps/server/src/main.ts',
+    ],
     {
       cwd: REPO_ROOT,
       env: {

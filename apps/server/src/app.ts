@@ -67,8 +67,11 @@ export async function startServer(config: ServerConfig): Promise<Tabgrid> {
   const io = new Server(app.server, {
     serveClient: false,
     maxHttpBufferSize: LIMITS.maxSocketPayloadBytes,
-    pingInterval: 10_000,
-    pingTimeout: 5_000,
+    // Socket.IO's defaults. Dead volunteers are found by their leases (and unacked offers),
+    // so a short ping timeout buys little, and under load it disconnects live peers whose
+    // pongs are waiting unread behind a busy event loop.
+    pingInterval: 25_000,
+    pingTimeout: 20_000,
   });
   const liveNsp: LiveNamespace = io.of(NAMESPACES.live);
   const volunteerNsp: VolunteerNamespace = io.of(NAMESPACES.volunteer);
