@@ -119,7 +119,11 @@ export async function startBenchServer(options: ServerOptions): Promise<BenchSer
         form.append('images', new Blob([f.bytes as Uint8Array<ArrayBuffer>], { type: 'image/jpeg' }), f.name);
       }
       const res = await fetch(`${url}/api/jobs`, { method: 'POST', body: form });
-      if (res.status !== 201) throw new Error(`upload failed: ${res.status} ${await res.text()}`);
+      if (res.status !== 201) {
+        throw new Error(
+          `upload failed: ${res.status} ${await res.text()}\nserver log:\n${tail.slice(-10).join('\n')}`,
+        );
+      }
       return JobCreatedSchema.parse(await res.json());
     },
     async getJob(id) {

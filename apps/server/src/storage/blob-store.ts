@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
@@ -36,7 +36,8 @@ export class BlobStore {
       /* not there yet */
     }
     await fs.mkdir(dir, { recursive: true });
-    const tmp = `${target}.${process.pid}.${Date.now()}.tmp`;
+    // Unique per call: two uploads of the same bytes may be stored at the same moment.
+    const tmp = `${target}.${randomBytes(8).toString('hex')}.tmp`;
     const handle = await fs.open(tmp, 'w');
     try {
       await handle.writeFile(bytes);
@@ -54,7 +55,7 @@ export class BlobStore {
     return sha256;
   }
 
-  get(sha256: string): Promise<Buffer> {
+  async get(sha256: string): Promise<Buffer> {
     return fs.readFile(this.pathOf(sha256));
   }
 }
