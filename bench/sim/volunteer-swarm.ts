@@ -4,10 +4,14 @@
  * after a fixed delay (no inference). Driven by its parent over IPC:
  *
  *   parent -> { type: 'connect' } | { type: 'state', accepting } | { type: 'stats' } | { type: 'close' }
- *   child  -> { type: 'connected', ok, failed } | { type: 'stats', done, assigned, errors } | { type: 'state-sent' }
+ *   child  -> { type: 'connected', ok, failed } | { type: 'stats', done, assigned, errors, rxBytes, txBytes, cpuUs }
+ *             | { type: 'state-sent' }
+ *
+ * rxBytes / txBytes: Engine.IO packet payload bytes received / sent by all peers since they opened;
+ * cpuUs: this process's CPU time (user + system), microseconds.
  *
  * Usage (spawned by bench/lib/scheduler-capacity.ts with an IPC channel):
- *   tsx bench/sim/volunteer-swarm.ts <url> <count> <idPrefix> <answerDelayMs>
+ *   tsx bench/sim/volunteer-swarm.ts <url> <count> <idPrefix> <answerDelayMs | minMs-maxMs> [--parser=default|msgpack]
  */
 import {
   PROTOCOL_VERSION,
@@ -15,12 +19,17 @@ import {
   type VolunteerServerToClient,
 } from '@tabgrid/protocol';
 import { io, type Socket } from 'socket.io-client';
+import * as msgpackParser from 'socket.io-msgpack-parser';
 
 type Peer = Socket<VolunteerServerToClient, VolunteerClientToServer>;
 
-const [url, countArg, idPrefix, delayArg] = process.argv.slice(2);
+const args = process.argv.slice(2);
+const [url, countArg, idPrefix, delayArg = '0'] = args.filter((a) => !a.startsWith('--'));
+const parser = args.find((a) => a.startsWith('--parser='))?.slice('--parser='.length) ?? 'default';
+if (parser !== 'default' && parser !== 'msgpack') throw new Error(`unknown --parser=${parser}`);
 const count = Number(countArg);
-const delayMs = Number(delayArg);
+const [delayMin, delayMax = delayMin] = delayArg.split('-').map(Number) as [number, number?];
+const answerDelay = () => delayMin + Math.random() * (delayMax - delayMin);
 /** Connections opened at once while ramping up. */
 const CONNECT_CONCURRENCY = 100;
 const HEARTBEAT_SLOTS = 20;
@@ -31,6 +40,12 @@ let done = 0;
 let assigned = 0;
 let errors = 0;
 let heartbeatMs = 5000;
+let rxBytes = 0;
+let txBytes = 0;
+const size = (data: unknown) =>
+  typeof data === 'string'
+    ? Buffer.byteLength(data)
+    : ((data as { byteLength?: number } | undefined)?.byteLength ?? 0);
 
 function open(i: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -44,6 +59,11 @@ function open(i: number): Promise<boolean> {
       transports: ['websocket'],
       reconnection: false,
       forceNew: true,
+      ...(parser === 'msgpack' ? { parser: msgpackParser } : {}),
+    });
+    socket.io.once('open', () => {
+      socket.io.engine.on('packet', (p) => (rxBytes += size(p.data)));
+      socket.io.engine.on('packetCreate', (p) => (txBytes += size(p.data)));
     });
     const mine = new Set<string>();
     peers[i] = socket;
@@ -58,10 +78,11 @@ function open(i: number): Promise<boolean> {
       assigned++;
       mine.add(task.assignmentId);
       ack({ ok: true, data: { accepted: true } });
+      const delayMs = answerDelay();
       setTimeout(() => {
         socket.emit(
           'task:result',
-          { assignmentId: task.assignmentId, detections: [], inferenceMs: delayMs },
+          { assignmentId: task.assignmentId, detections: [], inferenceMs: Math.round(delayMs) },
           (answer) => {
             mine.delete(task.assignmentId);
             if (answer.ok) done++;
@@ -108,8 +129,10 @@ process.on('message', (msg: unknown) => {
   else if (m.type === 'state') {
     for (const p of peers) p.emit('volunteer:state', { accepting: m.accepting === true }, () => undefined);
     process.send?.({ type: 'state-sent' });
-  } else if (m.type === 'stats') process.send?.({ type: 'stats', done, assigned, errors });
-  else if (m.type === 'close') {
+  } else if (m.type === 'stats') {
+    const cpu = process.cpuUsage();
+    process.send?.({ type: 'stats', done, assigned, errors, rxBytes, txBytes, cpuUs: cpu.user + cpu.system });
+  } else if (m.type === 'close') {
     for (const p of peers) p.close();
     setTimeout(() => process.exit(0), 100);
   }
