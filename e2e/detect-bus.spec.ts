@@ -31,10 +31,16 @@ test('bus.jpg: two volunteer tabs detect it, dashboard and /live show it, boxes 
     expect(probes[0]!.volunteerId).not.toBe(probes[1]!.volunteerId);
     for (const p of probes) {
       expect(p.crossOriginIsolated, 'volunteer page must be cross-origin isolated').toBe(true);
-      expect(p.numThreads, 'the worker should use WASM threads').toBeGreaterThan(1);
+      // Parallelism comes from a pool of workers (one single-threaded session each by default).
+      expect(p.workers, 'workers in the pool').toBeGreaterThanOrEqual(1);
+      expect(p.numThreads, 'threads per worker').toBeGreaterThanOrEqual(1);
+      expect(p.workers! * p.numThreads!, 'the tab should run inference in parallel').toBeGreaterThanOrEqual(
+        2,
+      );
       expect(p.modelSource).toMatch(/^(network|cache)$/);
     }
     await expect(volunteers[0]!.page.getByTestId('cross-origin-isolated')).toHaveText('true');
+    await expect(volunteers[0]!.poolShape).toHaveText(/^\d+ workers? × \d+ threads?$/);
     await expect
       .poll(async () => (await request.get('/healthz').then((r) => r.json())).volunteersOnline)
       .toBeGreaterThanOrEqual(2);

@@ -76,9 +76,9 @@ test('measure: upload-to-result, browser inference, model load cold vs cached', 
 
     console.log(
       [
-        `[measure] ${RUNS} sequential uploads of bus.jpg, 2 warm volunteer tabs (threads ${probes
-          .map((p) => p?.numThreads)
-          .join('/')}):`,
+        `[measure] ${RUNS} sequential uploads of bus.jpg, 2 warm volunteer tabs (workers x threads ${probes
+          .map((p) => `${p?.workers}x${p?.numThreads}`)
+          .join(' / ')}):`,
         `  upload-to-result, client (POST -> API done, 10 ms polling): median ${fmt(median(clientMs))}  [${clientMs.join(', ')}]`,
         `  upload-to-result, server (submittedAt -> completedAt):      median ${fmt(median(serverMs))}  [${serverMs.join(', ')}]`,
         `  browser inference per photo (${inference.length} samples incl. warm-up): median ${fmt(median(inference))}  [${inference.map((x) => x.toFixed(0)).join(', ')}]`,

@@ -47,6 +47,8 @@ test('a volunteer that is not cross-origin isolated works single-threaded', asyn
     const probe = await volunteer.waitReady();
     expect(probe.crossOriginIsolated).toBe(false);
     expect(probe.numThreads).toBe(1);
+    expect(probe.workers).toBe(1);
+    await expect(volunteer.poolShape).toHaveText('1 worker × 1 thread');
     await expect(volunteer.page.getByTestId('cross-origin-isolated')).toHaveText('false');
 
     const busPath = sampleImage('bus.jpg');

@@ -10,7 +10,10 @@ export interface VolunteerProbe {
   inferenceSamplesMs: number[];
   modelLoadMs: number | null;
   modelSource: 'network' | 'cache' | null;
+  /** WASM threads per inference worker. */
   numThreads: number | null;
+  /** Inference workers in the tab's pool. */
+  workers: number | null;
   crossOriginIsolated: boolean;
   volunteerId: string;
 }
@@ -24,6 +27,7 @@ export class VolunteerPage {
   readonly tasksDone: Locator;
   readonly modelSource: Locator;
   readonly numThreads: Locator;
+  readonly poolShape: Locator;
   readonly canvas: Locator;
   readonly detectionLabels: Locator;
   readonly error: Locator;
@@ -33,6 +37,7 @@ export class VolunteerPage {
     this.tasksDone = page.getByTestId('tasks-done');
     this.modelSource = page.getByTestId('model-source');
     this.numThreads = page.getByTestId('num-threads');
+    this.poolShape = page.getByTestId('pool-shape');
     this.canvas = page.getByTestId('volunteer-canvas');
     this.detectionLabels = page.getByTestId('detection-label');
     this.error = page.getByTestId('volunteer-error');
@@ -69,6 +74,7 @@ export class VolunteerPage {
         modelLoadMs: p.modelLoadMs,
         modelSource: p.modelSource,
         numThreads: p.numThreads,
+        workers: p.workers,
         crossOriginIsolated: p.crossOriginIsolated,
         volunteerId: p.volunteerId,
       };

@@ -18,8 +18,13 @@ export interface ServerConfig {
   leaseMs: number;
   /** How often lapsed leases are looked for. @defaultValue 250 */
   leaseCheckMs: number;
-  /** Tasks one volunteer may hold at once (one running, one prefetched). @defaultValue 2 */
+  /**
+   * Tasks a volunteer with one slot may hold at once (one running, one prefetched). A volunteer
+   * announcing `slots: n` may hold `n + maxInFlight - 1`, at most `maxInFlightCap`. @defaultValue 2
+   */
   maxInFlight: number;
+  /** Hard cap on tasks held by any one volunteer, whatever its slots. @defaultValue 9 (8 slots + 1) */
+  maxInFlightCap: number;
   /** Assignments a task may have before it fails. @defaultValue 10 (env TABGRID_MAX_ATTEMPTS) */
   maxAttempts: number;
   /** How often queued tasks are checked against their deadline. @defaultValue 5000 */
@@ -40,6 +45,13 @@ export interface ServerConfig {
   socketEventsPerSecond: number;
   /** pino level. @defaultValue 'info' (env LOG_LEVEL) */
   logLevel: string;
+  /**
+   * Socket.IO wire format; every client must use the same one. 'msgpack' is an experiment
+   * (bench/experiments/parser.ts, in-process only; no environment variable), not supported by the
+   * product's clients, and it lost: see docs/PERFORMANCE.md.
+   * @defaultValue 'default'
+   */
+  socketParser?: 'default' | 'msgpack';
 }
 
 export const DEFAULT_CONFIG: ServerConfig = {
@@ -52,6 +64,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   leaseMs: 10_000,
   leaseCheckMs: 250,
   maxInFlight: 2,
+  maxInFlightCap: 9,
   maxAttempts: 10,
   deadlineCheckMs: 5000,
   maxFailureReports: 3,
@@ -62,6 +75,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   maxQueued: 10_000,
   socketEventsPerSecond: 50,
   logLevel: 'info',
+  socketParser: 'default',
 };
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {

@@ -107,6 +107,35 @@ describe('task flow over real sockets', () => {
     expect(server.store.counts()).toMatchObject({ running: 2, queued: 2 });
   });
 
+  it('lets a volunteer announcing slots hold slots + 1 tasks (T3)', async () => {
+    server = await startTestServer();
+    const pool = await join('v-slots', { behaviour: 'ack-then-silent', slots: 3 });
+    const single = await join('v-single', { behaviour: 'ack-then-silent' });
+    expect(pool.hello?.maxInFlight).toBe(4);
+    expect(single.hello?.maxInFlight).toBe(2);
+    await server.createJob(Array.from({ length: 8 }, (_, i) => (i % 2 ? 'dog.jpg' : 'bus.jpg')));
+    await until(() => pool.assigned.length === 4 && single.assigned.length === 2, 5000, 'six assignments');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(pool.assigned).toHaveLength(4);
+    expect(pool.held.size).toBe(4);
+    expect(single.assigned).toHaveLength(2);
+    expect(server.store.counts()).toMatchObject({ running: 6, queued: 2 });
+  });
+
+  it('rejects a handshake announcing more than 8 slots', async () => {
+    server = await startTestServer();
+    const socket = io(`${server.url}/volunteer`, {
+      auth: { protocolVersion: PROTOCOL_VERSION, volunteerId: 'v-greedy', kind: 'browser', slots: 9 },
+      transports: ['websocket'],
+      reconnection: false,
+    });
+    const err = await new Promise<Error & { data?: { code: string } }>((resolve) =>
+      socket.on('connect_error', resolve),
+    );
+    expect(err.data?.code).toBe('invalid_payload');
+    socket.close();
+  });
+
   it('spreads work to idle volunteers first', async () => {
     server = await startTestServer();
     const a = await join('v-a', { behaviour: 'ack-then-silent' });

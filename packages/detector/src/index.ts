@@ -5,3 +5,4 @@ export * from './decode';
 export * from './labels';
 export * from './integrity';
 export * from './pipeline';
+export * from './imageHeader';

@@ -101,3 +101,43 @@ export function letterboxToTensor(
   }
   return { tensor, geometry };
 }
+
+/**
+ * Builds the model input from pixels that were already resized to the letterbox
+ * geometry of the original image (e.g. decoded straight to that size by the
+ * browser): copies them into the top-left of a `size x size` square filled with
+ * 114, planar **BGR**, raw 0..255 floats. No resampling here.
+ *
+ * @param original the image size the boxes must refer to (the geometry is computed from it)
+ * @throws RangeError when `pixels` is not exactly `letterboxGeometry(original)` sized
+ */
+export function resizedToTensor(
+  pixels: Pixels,
+  original: { width: number; height: number },
+  size = INPUT_SIZE,
+): { tensor: Float32Array; geometry: LetterboxGeometry } {
+  const geometry = letterboxGeometry(original.width, original.height, size);
+  const { data, width: w, height: h, channels } = pixels;
+  if (w !== geometry.width || h !== geometry.height) {
+    throw new RangeError(
+      `resized pixels are ${w}x${h}, letterbox of ${original.width}x${original.height} is ${geometry.width}x${geometry.height}`,
+    );
+  }
+  if (data.length < w * h * channels) {
+    throw new RangeError(`pixel buffer holds ${data.length} bytes, expected ${w * h * channels}`);
+  }
+  const plane = size * size;
+  const tensor = new Float32Array(3 * plane).fill(PAD_VALUE);
+  for (let y = 0; y < h; y++) {
+    let src = y * w * channels;
+    const out = y * size;
+    for (let x = 0; x < w; x++, src += channels) {
+      const o = out + x;
+      // RGB(A) in, planar BGR out.
+      tensor[o] = data[src + 2]!;
+      tensor[plane + o] = data[src + 1]!;
+      tensor[2 * plane + o] = data[src]!;
+    }
+  }
+  return { tensor, geometry };
+}

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { INPUT_SIZE, NUM_ANCHORS, ROW_SIZE } from './constants';
-import { detect, toDetections } from './pipeline';
+import { letterboxGeometry, letterboxToTensor } from './letterbox';
+import { detect, detectResized, toDetections } from './pipeline';
 
 const LABELS = Array.from({ length: 80 }, (_, i) => (i === 5 ? 'bus' : `c${i}`));
 
@@ -65,5 +66,77 @@ describe('detect', () => {
   it('propagates runner failures', async () => {
     const pixels = { data: new Uint8Array(3), width: 1, height: 1, channels: 3 as const };
     await expect(detect(() => Promise.reject(new Error('boom')), pixels, LABELS)).rejects.toThrow('boom');
+  });
+});
+
+describe('detectResized', () => {
+  /** One detection: stride 32, cell (4, 3), centre (144, 112) in model pixels, 64x96 -> [112, 64, 176, 160]. */
+  const oneBus = async () => {
+    const out = new Float32Array(NUM_ANCHORS * ROW_SIZE);
+    const base = (52 * 52 + 26 * 26 + 3 * 13 + 4) * ROW_SIZE;
+    out.set([0.5, 0.5, Math.log(2), Math.log(3), 0.95], base);
+    out[base + 5 + 5] = 0.9;
+    return out;
+  };
+
+  it('maps boxes back to ORIGINAL pixels with the letterbox scale (810x1080 decoded at 312x416)', async () => {
+    const original = { width: 810, height: 1080 };
+    const g = letterboxGeometry(original.width, original.height);
+    expect([g.width, g.height]).toEqual([312, 416]);
+    const resized = {
+      data: new Uint8Array(g.width * g.height * 4).fill(80),
+      width: 312,
+      height: 416,
+      channels: 4 as const,
+    };
+    const { detections } = await detectResized(oneBus, resized, original, LABELS);
+    const r = g.scale;
+    expect(detections).toHaveLength(1);
+    const box = detections[0]!.box;
+    const expected = [112 / r, 64 / r, 176 / r, 160 / r];
+    box.forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 1));
+    expect(box[3]).toBeLessThanOrEqual(original.height);
+  });
+
+  it('gives the same boxes as detect() on the full-size image', async () => {
+    const width = 832;
+    const height = 624;
+    const full = { data: new Uint8Array(width * height * 3).fill(50), width, height, channels: 3 as const };
+    const resized = {
+      data: new Uint8Array(416 * 312 * 3).fill(50),
+      width: 416,
+      height: 312,
+      channels: 3 as const,
+    };
+    const a = await detect(oneBus, full, LABELS);
+    const b = await detectResized(oneBus, resized, { width, height }, LABELS);
+    expect(b.detections).toEqual(a.detections);
+    expect(b.detections).toEqual([{ label: 'bus', score: 0.855, box: [224, 128, 352, 320] }]);
+  });
+
+  it('builds exactly the tensor letterboxToTensor builds when no resampling is needed (BGR, pad 114)', async () => {
+    const w = 416;
+    const h = 200;
+    const data = new Uint8Array(w * h * 4);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 37) % 256;
+    const pixels = { data, width: w, height: h, channels: 4 as const };
+    let seen: Float32Array | null = null;
+    await detectResized(
+      async (input) => {
+        seen = input;
+        return new Float32Array(NUM_ANCHORS * ROW_SIZE);
+      },
+      pixels,
+      { width: 832, height: 400 },
+      LABELS,
+    );
+    expect(seen).toEqual(letterboxToTensor(pixels).tensor);
+  });
+
+  it('rejects pixels that are not the letterbox size of the original', async () => {
+    const resized = { data: new Uint8Array(416 * 416 * 3), width: 416, height: 416, channels: 3 as const };
+    await expect(detectResized(oneBus, resized, { width: 810, height: 1080 }, LABELS)).rejects.toThrow(
+      RangeError,
+    );
   });
 });

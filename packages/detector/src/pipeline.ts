@@ -1,6 +1,6 @@
 import type { Detection } from '@tabgrid/protocol';
 import { decodeYolox, type DecodeOptions } from './decode';
-import { letterboxToTensor, type Pixels } from './letterbox';
+import { letterboxToTensor, resizedToTensor, type LetterboxGeometry, type Pixels } from './letterbox';
 import type { Scored } from './nms';
 
 /** Runs the model on one `[1, 3, 416, 416]` input; returns the raw `[1, 3549, 85]` output. */
@@ -34,16 +34,43 @@ export async function detect(
   labels: readonly string[],
   options: Pick<DecodeOptions, 'scoreThreshold' | 'iouThreshold'> = {},
 ): Promise<{ detections: Detection[]; timings: DetectTimings }> {
+  return runPipeline(run, () => letterboxToTensor(pixels), pixels, labels, options);
+}
+
+/**
+ * Same as `detect` for pixels already resized to `letterboxGeometry(original)`
+ * (the browser decodes straight to that size): no resampling, and boxes come
+ * back in the ORIGINAL image's pixels.
+ *
+ * @throws RangeError when `resized` does not have the letterbox size of `original`
+ */
+export async function detectResized(
+  run: ModelRunner,
+  resized: Pixels,
+  original: { width: number; height: number },
+  labels: readonly string[],
+  options: Pick<DecodeOptions, 'scoreThreshold' | 'iouThreshold'> = {},
+): Promise<{ detections: Detection[]; timings: DetectTimings }> {
+  return runPipeline(run, () => resizedToTensor(resized, original), original, labels, options);
+}
+
+async function runPipeline(
+  run: ModelRunner,
+  prepare: () => { tensor: Float32Array; geometry: LetterboxGeometry },
+  original: { width: number; height: number },
+  labels: readonly string[],
+  options: Pick<DecodeOptions, 'scoreThreshold' | 'iouThreshold'>,
+): Promise<{ detections: Detection[]; timings: DetectTimings }> {
   const t0 = performance.now();
-  const { tensor, geometry } = letterboxToTensor(pixels);
+  const { tensor, geometry } = prepare();
   const t1 = performance.now();
   const output = await run(tensor);
   const t2 = performance.now();
   const scored = decodeYolox(output, {
     ...options,
     scale: geometry.scale,
-    imageWidth: pixels.width,
-    imageHeight: pixels.height,
+    imageWidth: original.width,
+    imageHeight: original.height,
   });
   const detections = toDetections(scored, labels);
   const t3 = performance.now();

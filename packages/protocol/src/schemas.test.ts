@@ -130,6 +130,14 @@ describe('VolunteerAuthSchema', () => {
     expect(VolunteerAuthSchema.safeParse({ ...auth, volunteerId: '../x' }).success).toBe(false);
     expect(VolunteerAuthSchema.safeParse({ ...auth, protocolVersion: 1.5 }).success).toBe(false);
   });
+
+  it('takes optional slots 1..8 (omitted = 1, left to the server)', () => {
+    expect(VolunteerAuthSchema.parse(auth).slots).toBeUndefined();
+    expect(VolunteerAuthSchema.parse({ ...auth, slots: 4 }).slots).toBe(4);
+    for (const slots of [0, 9, 1.5, '2']) {
+      expect(VolunteerAuthSchema.safeParse({ ...auth, slots }).success, String(slots)).toBe(false);
+    }
+  });
 });
 
 describe('outbound schemas', () => {

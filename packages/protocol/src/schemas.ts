@@ -45,6 +45,11 @@ export const VolunteerAuthSchema = z.object({
   kind: z.enum(['browser', 'agent']),
   /** Free-form description of the runtime (backend, threads), shown in the live view. */
   runtime: z.string().max(200).optional(),
+  /**
+   * How many tasks the volunteer runs at once (e.g. its worker pool size). Omitted = 1. The
+   * server lets it hold `slots + 1` (one prefetched), capped server-side (see `hello.maxInFlight`).
+   */
+  slots: z.number().int().min(1).max(8).optional(),
 });
 export type VolunteerAuth = z.infer<typeof VolunteerAuthSchema>;
 
@@ -104,7 +109,7 @@ export const HelloSchema = z.object({
   leaseMs: z.number().int(),
   /** Renew held leases this often (half the lease). */
   heartbeatMs: z.number().int(),
-  /** The server never gives one volunteer more than this many tasks at once. */
+  /** The server never gives this volunteer more than this many tasks at once (its slots + 1, capped). */
   maxInFlight: z.number().int(),
 });
 export type Hello = z.infer<typeof HelloSchema>;

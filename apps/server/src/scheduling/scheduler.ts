@@ -45,6 +45,8 @@ export class VolunteerSession {
     readonly id: string,
     readonly socket: VolunteerSocket,
     readonly kind: string,
+    /** Most tasks this volunteer may hold at once (its slots + prefetch, capped). */
+    readonly maxInFlight: number,
   ) {}
 }
 
@@ -66,18 +68,18 @@ const LAPSE_BATCH = 500;
 
 export type SchedulerConfig = Pick<
   ServerConfig,
-  'ackTimeoutMs' | 'leaseMs' | 'maxInFlight' | 'leaseCheckMs' | 'deadlineCheckMs'
+  'ackTimeoutMs' | 'leaseMs' | 'maxInFlight' | 'maxInFlightCap' | 'leaseCheckMs' | 'deadlineCheckMs'
 >;
 
 /**
  * Pushes queued tasks to connected volunteers and keeps their leases:
- * least-loaded volunteers first, at most `maxInFlight` each (one running, one
- * prefetched), every offer acked within `ackTimeoutMs`, leases renewed by
+ * least-loaded volunteers first, each at most its own in-flight limit (its
+ * announced slots running plus one prefetched, see `inFlightLimit`), every offer acked within `ackTimeoutMs`, leases renewed by
  * heartbeat, lapsed or orphaned work returned to the queue at once.
  */
 export class Scheduler {
   private readonly sessions = new Map<string, VolunteerSession>();
-  /** Accepting volunteers indexed by how many tasks they hold (0 .. maxInFlight-1). */
+  /** Accepting volunteers with room, indexed by how many tasks they hold (0 .. maxInFlightCap-1). */
   private readonly byLoad: Set<VolunteerSession>[];
   private readonly labels: ReadonlySet<string>;
   private pumping = false;
@@ -100,7 +102,7 @@ export class Scheduler {
     private readonly log: FastifyBaseLogger,
   ) {
     this.images = new ImageCache(blobs);
-    this.byLoad = Array.from({ length: config.maxInFlight }, () => new Set());
+    this.byLoad = Array.from({ length: Math.max(1, config.maxInFlightCap) }, () => new Set());
     this.labels = new Set(model.labels);
   }
 
@@ -120,30 +122,36 @@ export class Scheduler {
     for (const t of this.timers) t.unref();
   }
 
-  hello(volunteerId: string): Hello {
+  /** Tasks a volunteer running `slots` at once may hold: `slots + maxInFlight - 1` (one prefetched by default), capped. */
+  inFlightLimit(slots = 1): number {
+    const wanted = Math.max(1, Math.floor(slots)) + this.config.maxInFlight - 1;
+    return Math.max(1, Math.min(wanted, this.config.maxInFlightCap));
+  }
+
+  hello(session: VolunteerSession): Hello {
     return {
-      volunteerId,
+      volunteerId: session.id,
       model: this.model,
       leaseMs: this.config.leaseMs,
       heartbeatMs: Math.floor(this.config.leaseMs / 2),
-      maxInFlight: this.config.maxInFlight,
+      maxInFlight: session.maxInFlight,
     };
   }
 
   // ----------------------------------------------------------- membership
 
   /** A volunteer's handshake was accepted. A second connection with the same id replaces the first. */
-  connect(volunteerId: string, kind: string, socket: VolunteerSocket): VolunteerSession {
+  connect(volunteerId: string, kind: string, socket: VolunteerSocket, slots = 1): VolunteerSession {
     const previous = this.sessions.get(volunteerId);
     if (previous) {
       this.log.info({ volunteerId }, 'volunteer reconnected; dropping its previous connection');
       this.disconnect(previous.socket);
       previous.socket.disconnect(true);
     }
-    const session = new VolunteerSession(volunteerId, socket, kind);
+    const session = new VolunteerSession(volunteerId, socket, kind, this.inFlightLimit(slots));
     this.sessions.set(volunteerId, session);
     this.reindex(session);
-    socket.emit('hello', this.hello(volunteerId));
+    socket.emit('hello', this.hello(session));
     this.pump();
     return session;
   }
@@ -463,7 +471,7 @@ export class Scheduler {
   private reindex(session: VolunteerSession): void {
     this.unindex(session);
     if (this.sessions.get(session.id) !== session || !session.accepting || session.unresponsive) return;
-    this.byLoad[session.held.size]?.add(session);
+    if (session.held.size < session.maxInFlight) this.byLoad[session.held.size]?.add(session);
   }
 
   /**

@@ -42,13 +42,17 @@ export function attachVolunteerNamespace(
     socket.data.volunteerId = auth.data.volunteerId;
     socket.data.kind = auth.data.kind;
     socket.data.runtime = auth.data.runtime;
+    socket.data.slots = auth.data.slots ?? 1;
     next();
   });
 
   nsp.on('connection', (socket) => {
     const log = baseLog.child({ volunteerId: socket.data.volunteerId });
-    log.info({ kind: socket.data.kind, runtime: socket.data.runtime }, 'volunteer connected');
-    const session = scheduler.connect(socket.data.volunteerId, socket.data.kind, socket);
+    log.info(
+      { kind: socket.data.kind, runtime: socket.data.runtime, slots: socket.data.slots },
+      'volunteer connected',
+    );
+    const session = scheduler.connect(socket.data.volunteerId, socket.data.kind, socket, socket.data.slots);
     socket.conn.on('packet', () => scheduler.alive(session));
     const guard = new SocketGuard(socket, VOLUNTEER_CLIENT_EVENTS, options.eventsPerSecond, log);
     guard.on('task:heartbeat', HeartbeatSchema, (p) => ok(scheduler.heartbeat(session, p.assignmentIds)));

@@ -25,6 +25,8 @@ export interface FakeVolunteerOptions {
   detections?: (task: TaskAssignment) => Detection[];
   /** socket.io-client reconnection (off by default in tests). */
   reconnection?: boolean;
+  /** Tasks run at once, announced in the handshake (omitted = the protocol default, 1). */
+  slots?: number;
 }
 
 /** A real socket.io-client peer speaking the volunteer protocol, with a scripted behaviour. */
@@ -49,6 +51,7 @@ export class FakeVolunteer {
         volunteerId: options.id,
         kind: 'agent',
         runtime: 'test fixture',
+        ...(options.slots === undefined ? {} : { slots: options.slots }),
       },
       transports: ['websocket'],
       reconnection: options.reconnection ?? false,

@@ -90,8 +90,20 @@ export function VolunteerPage() {
           <dd data-testid="backend">{rt ? `${rt.backend}${rt.simd ? ' + SIMD' : ''}` : '—'}</dd>
         </div>
         <div>
-          <dt>Threads</dt>
+          <dt>Workers</dt>
+          <dd data-testid="pool-shape">
+            {rt
+              ? `${rt.workers} worker${rt.workers === 1 ? '' : 's'} × ${rt.numThreads} thread${rt.numThreads === 1 ? '' : 's'}`
+              : '—'}
+          </dd>
+        </div>
+        <div>
+          <dt>Threads per worker</dt>
           <dd data-testid="num-threads">{rt ? rt.numThreads : '—'}</dd>
+        </div>
+        <div>
+          <dt>Running</dt>
+          <dd data-testid="tasks-running">{s.running}</dd>
         </div>
         <div>
           <dt>Cross-origin isolated</dt>

@@ -11,7 +11,7 @@ export interface HeldTask {
 
 /**
  * The volunteer's local FIFO of leases it holds (normally at most maxInFlight:
- * one running, one prefetched; plus results still being reported).
+ * one running per pool worker, one prefetched; plus results still being reported).
  */
 export class HeldTasks {
   private readonly tasks = new Map<string, HeldTask>();

@@ -13,7 +13,10 @@ export interface TabgridProbe {
   inferenceSamplesMs: readonly number[];
   modelLoadMs: number | null;
   modelSource: 'network' | 'cache' | null;
+  /** WASM threads per inference worker. */
   numThreads: number | null;
+  /** Inference workers (sessions) in the pool. */
+  workers: number | null;
   crossOriginIsolated: boolean;
   volunteerId: string;
   selfTest: (options: SelfTestOptions) => ReturnType<typeof selfTest>;
@@ -25,17 +28,24 @@ declare global {
   }
 }
 
-function readThreadsParam(): number | undefined {
-  const raw = new URLSearchParams(location.search).get('threads');
+function readIntParam(name: string): number | undefined {
+  const raw = new URLSearchParams(location.search).get(name);
   const n = raw ? Number.parseInt(raw, 10) : NaN;
   return Number.isFinite(n) && n >= 1 ? n : undefined;
 }
 
+const readThreadsParam = () => readIntParam('threads');
+
 let selfTestClient: InferenceClient | null = null;
 
-/** One controller per page visit; `?autostart=1` starts it, `?threads=N` overrides WASM threads. */
+/**
+ * One controller per page visit; `?autostart=1` starts it, `?workers=K` sets the worker pool size,
+ * `?threads=N` the WASM threads per worker (alone: one worker with N threads).
+ */
 export function useVolunteer(): { controller: VolunteerController; snapshot: VolunteerSnapshot } {
-  const [controller] = useState(() => new VolunteerController({ numThreads: readThreadsParam() }));
+  const [controller] = useState(
+    () => new VolunteerController({ numThreads: readThreadsParam(), workers: readIntParam('workers') }),
+  );
   const snapshot = useSyncExternalStore(controller.subscribe, controller.getSnapshot);
 
   useEffect(() => {
@@ -54,6 +64,7 @@ export function useVolunteer(): { controller: VolunteerController; snapshot: Vol
       modelLoadMs: snapshot.runtime?.loadMs ?? null,
       modelSource: snapshot.runtime?.modelSource ?? null,
       numThreads: snapshot.runtime?.numThreads ?? null,
+      workers: snapshot.runtime?.workers ?? null,
       crossOriginIsolated: self.crossOriginIsolated,
       volunteerId: snapshot.volunteerId,
       selfTest: (options) => {

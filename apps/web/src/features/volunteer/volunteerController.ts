@@ -1,7 +1,7 @@
 /**
  * The volunteer's brain, free of React: socket lifecycle, lease FIFO,
- * heartbeats, one inference at a time in the worker, result reporting with
- * retries. The page renders `getSnapshot()` via useSyncExternalStore.
+ * heartbeats, up to one inference per pool worker at a time, result reporting
+ * with retries. The page renders `getSnapshot()` via useSyncExternalStore.
  */
 import {
   TaskAssignmentSchema,
@@ -11,10 +11,12 @@ import {
   type TaskFailureCode,
 } from '@tabgrid/protocol';
 import {
-  InferenceClient,
+  InferencePool,
+  choosePoolShape,
   toInferenceError,
-  type InitInfo,
   type InferenceErrorCode,
+  type PoolInitInfo,
+  type PoolShape,
 } from '../inference/client';
 import { connectErrorData, createVolunteerSocket, type VolunteerSocket } from '../../lib/socket';
 import { getVolunteerId } from '../../lib/volunteerId';
@@ -42,8 +44,12 @@ export interface VolunteerSnapshot {
   started: boolean;
   connected: boolean;
   paused: boolean;
-  runtime: InitInfo | null;
+  runtime: PoolInitInfo | null;
+  /** Inference workers and WASM threads per worker (known before the model loads). */
+  pool: PoolShape;
   held: number;
+  /** Tasks being inferred right now (at most pool.workers). */
+  running: number;
   tasksDone: number;
   tasksFailed: number;
   lastInferenceMs: number | null;
@@ -52,8 +58,10 @@ export interface VolunteerSnapshot {
 }
 
 export interface VolunteerOptions {
-  /** WASM threads override (e.g. from `?threads=N`). */
+  /** WASM threads per worker override (e.g. from `?threads=N`; alone it means one worker). */
   numThreads?: number;
+  /** Worker pool size override (e.g. from `?workers=K`). */
+  workers?: number;
 }
 
 const RESULT_TIMEOUT_MS = 5000;
@@ -66,7 +74,7 @@ const toTaskFailure = (code: InferenceErrorCode): TaskFailureCode =>
 
 export class VolunteerController {
   private readonly listeners = new Set<() => void>();
-  private readonly inference = new InferenceClient();
+  private readonly inference: InferencePool;
   private readonly held = new HeldTasks();
   private readonly volunteerId = getVolunteerId();
   private readonly inferenceTimes: number[] = [];
@@ -84,11 +92,14 @@ export class VolunteerController {
   private heartbeatTimer: ReturnType<typeof setInterval> | null = null;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private reconnectDelay = 1000;
-  private pumping = false;
+  private running = 0;
 
   private snapshot: VolunteerSnapshot;
 
-  constructor(private readonly options: VolunteerOptions = {}) {
+  constructor(options: VolunteerOptions = {}) {
+    this.inference = new InferencePool(
+      choosePoolShape({ workers: options.workers, threads: options.numThreads }),
+    );
     this.snapshot = {
       status: 'stopped',
       error: null,
@@ -98,7 +109,9 @@ export class VolunteerController {
       connected: false,
       paused: false,
       runtime: null,
+      pool: this.inference.shape,
       held: 0,
+      running: 0,
       tasksDone: 0,
       tasksFailed: 0,
       lastInferenceMs: null,
@@ -122,7 +135,7 @@ export class VolunteerController {
   }
 
   private update(patch: Partial<VolunteerSnapshot>): void {
-    const next = { ...this.snapshot, ...patch, held: this.held.size };
+    const next = { ...this.snapshot, ...patch, held: this.held.size, running: this.running };
     next.status = this.deriveStatus(next);
     this.snapshot = next;
     for (const l of this.listeners) l();
@@ -133,7 +146,7 @@ export class VolunteerController {
     if (!s.started) return 'stopped';
     if (!s.connected) return 'connecting';
     if (this.loadingSha) return 'loading';
-    if (s.current?.running) return 'working';
+    if (s.running > 0) return 'working';
     if (s.paused) return 'paused';
     return 'idle';
   }
@@ -143,13 +156,12 @@ export class VolunteerController {
   start(): void {
     if (this.socket) return;
     const generation = ++this.generation;
-    const threads =
-      this.options.numThreads ??
-      (self.crossOriginIsolated ? Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)) : 1);
+    const { workers, threadsPerWorker } = this.inference.shape;
     const socket = createVolunteerSocket({
       volunteerId: this.volunteerId,
       kind: 'browser',
-      runtime: `onnxruntime-web wasm simd threads=${threads}${self.crossOriginIsolated ? '' : ' (not isolated)'}`,
+      runtime: `onnxruntime-web wasm simd workers=${workers} threads=${threadsPerWorker}${self.crossOriginIsolated ? '' : ' (not isolated)'}`,
+      slots: workers,
     });
     this.socket = socket;
     this.wire(socket, generation);
@@ -216,7 +228,7 @@ export class VolunteerController {
       ack({ ok: true, data: { accepted: true } });
       this.held.add(parsed.data);
       this.update({});
-      void this.pump();
+      this.pump();
     });
 
     socket.on('task:cancel', ({ assignmentId }) => {
@@ -330,14 +342,13 @@ export class VolunteerController {
         modelUrl: hello.model.url,
         sha256: sha,
         labels: hello.model.labels,
-        numThreads: this.options.numThreads,
       });
       if (generation !== this.generation || this.loadingSha !== sha) return;
       this.loadingSha = null;
       this.readySha = sha;
       this.update({ runtime });
       this.syncAccepting();
-      void this.pump();
+      this.pump();
     } catch (err) {
       if (this.loadingSha === sha) this.loadingSha = null;
       if (generation !== this.generation) return;
@@ -354,21 +365,27 @@ export class VolunteerController {
 
   // ------------------------------------------------------------ work loop
 
-  private async pump(): Promise<void> {
-    if (this.pumping) return;
-    this.pumping = true;
-    try {
-      for (;;) {
-        const socket = this.socket;
-        const generation = this.generation;
-        if (!socket || !this.readySha || this.loadingSha) return;
-        const task = this.held.nextQueued();
-        if (!task || !task.image) return;
-        await this.runOne(socket, generation, task);
-      }
-    } finally {
-      this.pumping = false;
+  /** Starts queued tasks, oldest first, while a pool worker is free. */
+  private pump(): void {
+    for (;;) {
+      const socket = this.socket;
+      const generation = this.generation;
+      if (!socket || !this.readySha || this.loadingSha) return;
+      if (this.running >= this.inference.size) return;
+      const task = this.held.nextQueued();
+      if (!task || !task.image) return;
+      this.running += 1;
+      void this.runOne(socket, generation, task).finally(() => {
+        this.running -= 1;
+        this.update({});
+        this.pump();
+      });
     }
+  }
+
+  /** Shows `assignmentId` in the UI if it is the photo on display (the latest started). */
+  private showing(assignmentId: string): boolean {
+    return this.snapshot.current?.assignmentId === assignmentId;
   }
 
   private async runOne(socket: VolunteerSocket, generation: number, task: HeldTask): Promise<void> {
@@ -376,7 +393,7 @@ export class VolunteerController {
     const image = task.image!;
     task.image = null;
     task.state = 'running';
-    const previous = this.finishCurrent();
+    const previous = this.snapshot.current;
     if (previous) URL.revokeObjectURL(previous.url);
     // Blob copies the bytes, so the buffer can be transferred to the worker afterwards.
     const url = URL.createObjectURL(new Blob([image], { type: mime }));
@@ -385,22 +402,24 @@ export class VolunteerController {
     });
 
     try {
-      const out = await this.inference.detect(image, mime);
+      const out = await this.inference.detect(image, mime, width, height);
       if (generation !== this.generation) return;
       const inferenceMs = out.timings.totalMs;
       this.recordInference(inferenceMs);
-      this.update({
-        current: {
-          assignmentId,
-          name,
-          url,
-          width: out.width,
-          height: out.height,
-          detections: out.detections,
-          running: false,
-          inferenceMs,
-        },
-      });
+      if (this.showing(assignmentId)) {
+        this.update({
+          current: {
+            assignmentId,
+            name,
+            url,
+            width: out.width,
+            height: out.height,
+            detections: out.detections,
+            running: false,
+            inferenceMs,
+          },
+        });
+      }
       if (!this.held.has(assignmentId)) return; // cancelled while running: drop the result
       task.state = 'reporting';
       void this.reportResult(socket, generation, assignmentId, out.detections, inferenceMs);
@@ -408,7 +427,7 @@ export class VolunteerController {
       if (generation !== this.generation) return;
       const typed = toInferenceError(err);
       this.update({
-        current: { ...this.snapshot.current!, running: false },
+        ...(this.showing(assignmentId) ? { current: { ...this.snapshot.current!, running: false } } : {}),
         tasksFailed: this.snapshot.tasksFailed + 1,
       });
       if (this.held.has(assignmentId))
@@ -456,7 +475,7 @@ export class VolunteerController {
           notice: res.ok ? 'result not accepted' : `result rejected (${res.code}): ${res.message}`,
         });
       }
-      void this.pump();
+      this.pump();
       return;
     }
     this.held.remove(assignmentId);

@@ -77,8 +77,11 @@ export class InferenceClient {
   }
 
   /** Runs one image. The buffer is transferred to the worker (detached here). */
-  detect(image: ArrayBuffer, mime: string): Promise<DetectOutput> {
-    return this.call((r) => r.detect(Comlink.transfer(image, [image]), mime), this.detectTimeoutMs);
+  detect(image: ArrayBuffer, mime: string, width?: number, height?: number): Promise<DetectOutput> {
+    return this.call(
+      (r) => r.detect(Comlink.transfer(image, [image]), mime, width, height),
+      this.detectTimeoutMs,
+    );
   }
 
   /** Kills the worker (and any running inference). The next call starts a fresh one. */

@@ -21,6 +21,7 @@ export interface InitOptions {
 
 export interface InitInfo {
   backend: 'wasm';
+  /** WASM threads of each worker's session. */
   numThreads: number;
   simd: boolean;
   crossOriginIsolated: boolean;
@@ -42,7 +43,7 @@ export interface DetectTimings {
 
 export interface DetectOutput {
   detections: Detection[];
-  /** Decoded image size (what the boxes refer to). */
+  /** Original image size (what the boxes refer to). */
   width: number;
   height: number;
   timings: DetectTimings;
@@ -51,6 +52,10 @@ export interface DetectOutput {
 /** The one object the worker exposes with `Comlink.expose`. */
 export interface InferenceApi {
   init(options: InitOptions): Promise<InitInfo>;
-  /** Runs one image; calls are queued, one inference at a time. The buffer is transferred. */
-  detect(image: ArrayBuffer, mime: string): Promise<DetectOutput>;
+  /**
+   * Runs one image; calls are queued, one inference at a time. The buffer is transferred.
+   * `width`/`height` (the task's EXIF-oriented size), when given, let the worker decode straight
+   * to the model's letterbox size; boxes always refer to the original size.
+   */
+  detect(image: ArrayBuffer, mime: string, width?: number, height?: number): Promise<DetectOutput>;
 }

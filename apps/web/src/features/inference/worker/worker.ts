@@ -1,13 +1,23 @@
 /**
  * The inference worker: one warm onnxruntime-web session, one inference at a
- * time, pre/post-processing from @tabgrid/detector (the same code the Node
+ * time (the page runs a pool of these for parallelism), pre/post-processing from @tabgrid/detector (the same code the Node
  * agent runs). Exposes exactly one object over Comlink.
  */
 import * as Comlink from 'comlink';
-import { detect, INPUT_NAME, INPUT_SIZE, OUTPUT_NAME, type ModelRunner } from '@tabgrid/detector';
+import {
+  detect,
+  detectResized,
+  INPUT_NAME,
+  INPUT_SIZE,
+  letterboxGeometry,
+  OUTPUT_NAME,
+  readImageSize,
+  type ModelRunner,
+  type Pixels,
+} from '@tabgrid/detector';
 import type { DetectOutput, InferenceApi, InitInfo, InitOptions } from '../shared/api';
 import { InferenceError } from '../shared/errors';
-import { decodeImage } from './decodeImage';
+import { decodeImage, decodeImageResized } from './decodeImage';
 import { loadModel } from './modelLoader';
 import { chooseThreads, configureRuntime, createSession, ort } from './runtime';
 
@@ -69,11 +79,48 @@ async function doInit(options: InitOptions): Promise<InitInfo> {
   return info;
 }
 
-async function runDetect(image: ArrayBuffer, mime: string): Promise<DetectOutput> {
+/** A positive integer size, or null. */
+function validSize(width?: number, height?: number): { width: number; height: number } | null {
+  return width !== undefined &&
+    height !== undefined &&
+    Number.isInteger(width) &&
+    Number.isInteger(height) &&
+    width > 0 &&
+    height > 0
+    ? { width, height }
+    : null;
+}
+
+/**
+ * Decodes straight to the letterbox size when the task's (EXIF-oriented) size is known and the
+ * file's header agrees with it; otherwise, or when the browser decodes to another size, at full size.
+ */
+async function decodeFor(
+  image: ArrayBuffer,
+  mime: string,
+  original: { width: number; height: number } | null,
+): Promise<{ pixels: Pixels; original: { width: number; height: number } | null }> {
+  const blob = new Blob([image], { type: mime });
+  const header = original ? readImageSize(image) : null;
+  if (original && header && header.width === original.width && header.height === original.height) {
+    const geometry = letterboxGeometry(original.width, original.height);
+    const resized = await decodeImageResized(blob, geometry);
+    if (resized) return { pixels: resized, original };
+  }
+  return { pixels: await decodeImage(blob), original: null };
+}
+
+async function runDetect(
+  image: ArrayBuffer,
+  mime: string,
+  width?: number,
+  height?: number,
+): Promise<DetectOutput> {
   const current = loaded;
   if (!current) throw new InferenceError('not_initialized', 'init() must succeed before detect()');
   const t0 = performance.now();
-  const pixels = await decodeImage(image, mime);
+  const decoded = await decodeFor(image, mime, validSize(width, height));
+  const { pixels } = decoded;
   const decodeMs = performance.now() - t0;
   const run: ModelRunner = async (input) => {
     const tensor = new ort.Tensor('float32', input, [1, 3, INPUT_SIZE, INPUT_SIZE]);
@@ -87,11 +134,14 @@ async function runDetect(image: ArrayBuffer, mime: string): Promise<DetectOutput
     return data;
   };
   try {
-    const { detections, timings } = await detect(run, pixels, current.labels);
+    const size = decoded.original ?? pixels;
+    const { detections, timings } = decoded.original
+      ? await detectResized(run, pixels, decoded.original, current.labels)
+      : await detect(run, pixels, current.labels);
     return {
       detections,
-      width: pixels.width,
-      height: pixels.height,
+      width: size.width,
+      height: size.height,
       timings: { decodeMs, ...timings, totalMs: performance.now() - t0 },
     };
   } catch (err) {
@@ -109,8 +159,8 @@ const api: InferenceApi = {
       if (loading === attempt) loading = null;
     });
   },
-  detect(image, mime) {
-    return serial(() => runDetect(image, mime));
+  detect(image, mime, width, height) {
+    return serial(() => runDetect(image, mime, width, height));
   },
 };
 
