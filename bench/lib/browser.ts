@@ -14,6 +14,7 @@ import type { JobView } from '@tabgrid/protocol';
 import { round1, round2, summarize, type Summary } from './stats';
 import type { InferenceConfigResult } from './inference-node';
 import type { BenchServer } from './server';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../../e2e/support/chromium';
 
 /** The part of the volunteer page's `window.__tabgrid` probe the benchmark reads (code below runs in the page). */
 interface Probe {
@@ -25,19 +26,10 @@ interface Probe {
 }
 declare const window: { __tabgrid?: Probe };
 
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = [
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-dev-shm-usage',
-];
+export { CHROMIUM_PATH };
 
 export const launchBrowser = () =>
-  chromium.launch({ executablePath: CHROMIUM_PATH, args: ARGS, headless: true });
+  chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true });
 
 /** Serves the benchmark photo to the page at a same-origin URL. */
 async function routePhoto(context: BrowserContext, server: BenchServer, photo: Uint8Array): Promise<string> {
@@ -122,7 +114,7 @@ async function coldStartOnce(
   const job = await server.upload([{ name: `cold-${profile}.jpg`, bytes: photo }]);
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM_PATH,
-    args: ARGS,
+    args: CHROMIUM_ARGS,
     headless: true,
   });
   try {

@@ -1,17 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { FakeVolunteer } from './support/fake-volunteer';
+import { volunteerPool } from './support/fake-volunteer';
 import { sleep, startTestServer, until, type TestServer } from './support/harness';
 
 let server: TestServer;
-const volunteers: FakeVolunteer[] = [];
-const join = async (id: string, options: Partial<ConstructorParameters<typeof FakeVolunteer>[1]> = {}) => {
-  const v = await FakeVolunteer.connect(server.url, { id, ...options });
-  volunteers.push(v);
-  return v;
-};
+const pool = volunteerPool(() => server.url);
+const join = pool.join;
 
 afterEach(async () => {
-  for (const v of volunteers.splice(0)) v.close();
+  pool.closeAll();
   await server?.close();
 });
 

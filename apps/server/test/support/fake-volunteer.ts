@@ -119,3 +119,22 @@ export class FakeVolunteer {
 export function defaultDetections(task: Pick<TaskAssignment, 'width' | 'height'>): Detection[] {
   return [{ label: 'person', score: 0.9, box: [0, 0, Math.min(10, task.width), Math.min(10, task.height)] }];
 }
+
+/**
+ * The volunteers one test file joins, closed together after each test.
+ *
+ * @example const pool = volunteerPool(() => server.url); afterEach(() => pool.closeAll());
+ */
+export function volunteerPool(url: () => string) {
+  const joined: FakeVolunteer[] = [];
+  return {
+    async join(id: string, options: Partial<FakeVolunteerOptions> = {}): Promise<FakeVolunteer> {
+      const v = await FakeVolunteer.connect(url(), { id, ...options });
+      joined.push(v);
+      return v;
+    },
+    closeAll(): void {
+      for (const v of joined.splice(0)) v.close();
+    },
+  };
+}

@@ -1,21 +1,20 @@
 import type { JobView, TaskView } from '@tabgrid/protocol';
 import { useState } from 'react';
 import { DetectionCanvas } from '../../components/DetectionCanvas';
+import { DetectionList, SHOWN_MIN_SCORE, shownDetections } from '../../components/DetectionList';
 import { ApiRequestError, fetchJob, taskImageUrl } from '../../lib/api';
-import { formatMs, formatScore } from '../../lib/format';
+import { formatMs } from '../../lib/format';
 import { jobProgress } from './jobStore';
 
-const MIN_SCORE = 0.5;
-
 function TaskTile({ jobId, task }: { jobId: string; task: TaskView }) {
-  const shown = task.detections.filter((d) => d.score >= MIN_SCORE);
+  const shown = shownDetections(task.detections);
   const { submittedAt, completedAt } = task.timings;
   return (
     <figure className={`task task--${task.status}`} data-testid="task-tile" data-status={task.status}>
       <DetectionCanvas
         source={taskImageUrl(jobId, task.id)}
         detections={task.detections}
-        minScore={MIN_SCORE}
+        minScore={SHOWN_MIN_SCORE}
         maxWidth={320}
         maxHeight={240}
       />
@@ -33,15 +32,9 @@ function TaskTile({ jobId, task }: { jobId: string; task: TaskView }) {
           </div>
         )}
         {task.status === 'done' && shown.length === 0 && (
-          <div className="muted small">no objects ≥ {MIN_SCORE}</div>
+          <div className="muted small">no objects ≥ {SHOWN_MIN_SCORE}</div>
         )}
-        <ul className="detections">
-          {shown.map((d, i) => (
-            <li key={i} data-testid="detection-label">
-              {d.label} {formatScore(d.score)}
-            </li>
-          ))}
-        </ul>
+        <DetectionList detections={shown} />
       </figcaption>
     </figure>
   );

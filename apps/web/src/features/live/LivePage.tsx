@@ -1,5 +1,6 @@
 import { DetectionCanvas } from '../../components/DetectionCanvas';
-import { formatMs, formatScore } from '../../lib/format';
+import { DetectionList, shownDetections } from '../../components/DetectionList';
+import { formatMs } from '../../lib/format';
 import { StatsPanel } from './StatsPanel';
 import { MAX_RESULTS, useLiveFeed } from './useLiveFeed';
 
@@ -18,7 +19,7 @@ export function LivePage() {
       <div className="results">
         {results.length === 0 && <p className="muted">No results yet.</p>}
         {results.map((r) => {
-          const shown = r.detections.filter((d) => d.score >= 0.5);
+          const shown = shownDetections(r.detections);
           return (
             <figure key={`${r.jobId}/${r.taskId}`} className="task" data-testid="live-result">
               <DetectionCanvas source={r.imageUrl} detections={r.detections} maxWidth={300} maxHeight={220} />
@@ -31,13 +32,7 @@ export function LivePage() {
                   inference {formatMs(r.inferenceMs)} · total {formatMs(r.latencyMs)} ·{' '}
                   {r.volunteerId.slice(0, 10)}
                 </div>
-                <ul className="detections">
-                  {shown.map((d, i) => (
-                    <li key={i} data-testid="detection-label">
-                      {d.label} {formatScore(d.score)}
-                    </li>
-                  ))}
-                </ul>
+                <DetectionList detections={shown} />
               </figcaption>
             </figure>
           );

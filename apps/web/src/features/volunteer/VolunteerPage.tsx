@@ -1,5 +1,6 @@
 import { DetectionCanvas } from '../../components/DetectionCanvas';
-import { formatMs, formatScore } from '../../lib/format';
+import { DetectionList, shownDetections } from '../../components/DetectionList';
+import { formatMs } from '../../lib/format';
 import { useVolunteer } from './useVolunteer';
 import type { VolunteerStatus } from './volunteerController';
 
@@ -16,7 +17,7 @@ const STATUS_TEXT: Record<VolunteerStatus, string> = {
 export function VolunteerPage() {
   const { controller, snapshot: s } = useVolunteer();
   const rt = s.runtime;
-  const shown = s.current?.detections.filter((d) => d.score >= 0.5) ?? [];
+  const shown = s.current ? shownDetections(s.current.detections) : [];
 
   return (
     <section className="page volunteer">
@@ -137,13 +138,7 @@ export function VolunteerPage() {
               {s.volunteerId}
             </p>
           )}
-          <ul className="detections">
-            {shown.map((d, i) => (
-              <li key={i} data-testid="detection-label">
-                {d.label} {formatScore(d.score)}
-              </li>
-            ))}
-          </ul>
+          <DetectionList detections={shown} />
         </div>
       </div>
     </section>
