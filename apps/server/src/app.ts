@@ -132,6 +132,7 @@ export async function startServer(config: ServerConfig): Promise<Tabgrid> {
         shuttingDown = true;
         sched.stop();
         hub.stop();
+        stats.stop();
         // io.close() disconnects every client and closes the HTTP server; app.close() then
         // runs Fastify's onClose hooks.
         await new Promise<void>((resolve) => io.close(() => resolve()));

@@ -1,4 +1,10 @@
-import { PROTOCOL_VERSION, type JobView, type LiveResult, type LiveSnapshot } from '@tabgrid/protocol';
+import {
+  PROTOCOL_VERSION,
+  type JobView,
+  type LiveResult,
+  type LiveSnapshot,
+  type LiveStats,
+} from '@tabgrid/protocol';
 import { io } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { volunteerPool } from './support/fake-volunteer';
@@ -62,6 +68,9 @@ describe('task flow over real sockets', () => {
     });
     const snapshot = await new Promise<LiveSnapshot>((resolve) => live.once('live:snapshot', resolve));
     expect(snapshot.stats.tasks.done).toBe(0);
+    expect(snapshot.stats.requeuedLastMinute).toBe(0);
+    const pushed = await new Promise<LiveStats>((resolve) => live.once('live:stats', resolve));
+    expect(pushed.eventLoopLagMs.p99).toBeGreaterThanOrEqual(0); // a number once the loop was sampled
     const results: LiveResult[] = [];
     live.on('live:result', (r) => results.push(r));
 

@@ -198,6 +198,14 @@ export const LiveStatsSchema = z.object({
   inferenceMs: LatencySummarySchema,
   /** Results stored in the last minute. */
   resultsLastMinute: z.number().int(),
+  /** Leases that ended without a result and put their task back in the queue, last minute. */
+  requeuedLastMinute: z.number().int(),
+  /** The server's event-loop delay since the previous figures (about a second). */
+  eventLoopLagMs: z.object({
+    p50: z.number().nullable(),
+    p99: z.number().nullable(),
+    max: z.number().nullable(),
+  }),
 });
 export type LiveStats = z.infer<typeof LiveStatsSchema>;
 

@@ -1,4 +1,5 @@
 import type { LiveStats } from '@tabgrid/protocol';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { NOOP_SINK, type StatsSink } from '../observability/metrics';
 import type { TaskCounts } from '../scheduling/types';
 import { RollingWindow } from './rolling-window';
@@ -20,11 +21,34 @@ export class LiveStatsTracker {
   readonly ack: RollingWindow;
   readonly result: RollingWindow;
   readonly inference: RollingWindow;
+  readonly requeued = new RollingWindow();
+  /** What the scheduler reports to: the given sink (/metrics), plus the requeue window above. */
+  readonly sink: StatsSink;
+  private readonly loop = monitorEventLoopDelay({ resolution: 10 });
 
-  constructor(readonly sink: StatsSink = NOOP_SINK) {
+  constructor(sink: StatsSink = NOOP_SINK) {
     this.ack = new ForwardingWindow((v) => sink.ack(v));
     this.result = new ForwardingWindow((v) => sink.result(v));
     this.inference = new ForwardingWindow((v) => sink.inference(v));
+    this.sink = {
+      ...sink,
+      leaseEnded: (ended) => {
+        if (ended.task.status === 'queued') this.requeued.add(1);
+        sink.leaseEnded(ended);
+      },
+    };
+    this.loop.enable();
+  }
+
+  /** The event-loop delay since the previous call, in ms. */
+  private loopLag(): LiveStats['eventLoopLagMs'] {
+    const ms = (ns: number) => Math.round(ns / 1e5) / 10;
+    const lag =
+      this.loop.count > 0
+        ? { p50: ms(this.loop.percentile(50)), p99: ms(this.loop.percentile(99)), max: ms(this.loop.max) }
+        : { p50: null, p99: null, max: null };
+    this.loop.reset();
+    return lag;
   }
 
   snapshot(volunteersOnline: number, tasks: TaskCounts, now = Date.now()): LiveStats {
@@ -36,6 +60,12 @@ export class LiveStatsTracker {
       resultLatencyMs: this.result.summary(now),
       inferenceMs: this.inference.summary(now),
       resultsLastMinute: this.result.count(now),
+      requeuedLastMinute: this.requeued.count(now),
+      eventLoopLagMs: this.loopLag(),
     };
+  }
+
+  stop(): void {
+    this.loop.disable();
   }
 }

@@ -73,6 +73,18 @@ export function StatsPanel({ stats }: { stats: LiveStats | null }) {
           testId="inference-p50"
           hint="reported by volunteers"
         />
+        <Figure
+          label="Requeued / min"
+          value={stats.requeuedLastMinute}
+          testId="requeued-last-minute"
+          hint="leases that ended without a result"
+        />
+        <Figure
+          label="Server loop lag p99"
+          value={formatMs(stats.eventLoopLagMs.p99)}
+          testId="event-loop-lag-p99"
+          hint={`max ${formatMs(stats.eventLoopLagMs.max)}`}
+        />
       </dl>
       <table className="latency">
         <caption>Latency over the last minute (reference: the public reference network)</caption>
