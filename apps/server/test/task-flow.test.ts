@@ -14,6 +14,16 @@ let server: TestServer;
 const pool = volunteerPool(() => server.url);
 const join = pool.join;
 
+/** Connects to /volunteer with `auth` and returns the code of the handshake's `connect_error`. */
+async function handshakeRejection(auth: object): Promise<string | undefined> {
+  const socket = io(`${server.url}/volunteer`, { auth, transports: ['websocket'], reconnection: false });
+  const err = await new Promise<Error & { data?: { code: string } }>((resolve) =>
+    socket.on('connect_error', resolve),
+  );
+  socket.close();
+  return err.data?.code;
+}
+
 afterEach(async () => {
   pool.closeAll();
   await server?.close();
@@ -22,30 +32,18 @@ afterEach(async () => {
 describe('task flow over real sockets', () => {
   it('rejects a handshake with another protocol version (P1)', async () => {
     server = await startTestServer();
-    const socket = io(`${server.url}/volunteer`, {
-      auth: { protocolVersion: PROTOCOL_VERSION + 1, volunteerId: 'v-old', kind: 'browser' },
-      transports: ['websocket'],
-      reconnection: false,
+    const code = await handshakeRejection({
+      protocolVersion: PROTOCOL_VERSION + 1,
+      volunteerId: 'v-old',
+      kind: 'browser',
     });
-    const err = await new Promise<Error & { data?: { code: string } }>((resolve) =>
-      socket.on('connect_error', resolve),
-    );
-    expect(err.data?.code).toBe('protocol_version');
-    socket.close();
+    expect(code).toBe('protocol_version');
   });
 
   it('rejects a handshake without a volunteer id', async () => {
     server = await startTestServer();
-    const socket = io(`${server.url}/volunteer`, {
-      auth: { protocolVersion: PROTOCOL_VERSION, kind: 'browser' },
-      transports: ['websocket'],
-      reconnection: false,
-    });
-    const err = await new Promise<Error & { data?: { code: string } }>((resolve) =>
-      socket.on('connect_error', resolve),
-    );
-    expect(err.data?.code).toBe('invalid_payload');
-    socket.close();
+    const code = await handshakeRejection({ protocolVersion: PROTOCOL_VERSION, kind: 'browser' });
+    expect(code).toBe('invalid_payload');
   });
 
   it('announces the model and its SHA-256 in hello', async () => {

@@ -40,11 +40,9 @@ export class VolunteerSession {
    * before the ping timeout notices.
    */
   unresponsive = false;
-  tasksDone = 0;
   constructor(
     readonly id: string,
     readonly socket: VolunteerSocket,
-    readonly kind: string,
     /** Most tasks this volunteer may hold at once (its slots + prefetch, capped). */
     readonly maxInFlight: number,
   ) {}
@@ -141,14 +139,14 @@ export class Scheduler {
   // ----------------------------------------------------------- membership
 
   /** A volunteer's handshake was accepted. A second connection with the same id replaces the first. */
-  connect(volunteerId: string, kind: string, socket: VolunteerSocket, slots = 1): VolunteerSession {
+  connect(volunteerId: string, socket: VolunteerSocket, slots = 1): VolunteerSession {
     const previous = this.sessions.get(volunteerId);
     if (previous) {
       this.log.info({ volunteerId }, 'volunteer reconnected; dropping its previous connection');
       this.disconnect(previous.socket);
       previous.socket.disconnect(true);
     }
-    const session = new VolunteerSession(volunteerId, socket, kind, this.inFlightLimit(slots));
+    const session = new VolunteerSession(volunteerId, socket, this.inFlightLimit(slots));
     this.sessions.set(volunteerId, session);
     this.reindex(session);
     socket.emit('hello', this.hello(session));
@@ -391,7 +389,6 @@ export class Scheduler {
         return ok({ accepted: false, duplicate: true });
       case 'accepted': {
         this.dropHeld(outcome.assignment);
-        session.tasksDone++;
         for (const other of outcome.superseded) {
           this.dropHeld(other);
           this.sessions.get(other.volunteerId)?.socket.emit('task:cancel', {

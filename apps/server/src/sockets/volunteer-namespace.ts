@@ -52,7 +52,7 @@ export function attachVolunteerNamespace(
       { kind: socket.data.kind, runtime: socket.data.runtime, slots: socket.data.slots },
       'volunteer connected',
     );
-    const session = scheduler.connect(socket.data.volunteerId, socket.data.kind, socket, socket.data.slots);
+    const session = scheduler.connect(socket.data.volunteerId, socket, socket.data.slots);
     socket.conn.on('packet', () => scheduler.alive(session));
     const guard = new SocketGuard(socket, VOLUNTEER_CLIENT_EVENTS, options.eventsPerSecond, log);
     guard.on('task:heartbeat', HeartbeatSchema, (p) => ok(scheduler.heartbeat(session, p.assignmentIds)));
