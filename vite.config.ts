@@ -1,8 +1,14 @@
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import react from '@vitejs/plugin-react';
 import { defineConfig, type Plugin } from 'vite';
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+
+/** The installed onnxruntime-web version: its runtime files live in `public/ort/<version>/`. */
+const ORT_VERSION = (
+  JSON.parse(readFileSync(here('./node_modules/onnxruntime-web/package.json'), 'utf8')) as { version: string }
+).version;
 
 /** Cross-origin isolation: required for SharedArrayBuffer, i.e. multi-threaded WASM. */
 const isolationHeaders = {
@@ -14,7 +20,7 @@ const isolationHeaders = {
  * onnxruntime-web's default (used only when `env.wasm.wasmPaths` is unset) is
  * `new URL('ort-wasm-simd-threaded.wasm', import.meta.url)`, which makes Vite
  * emit a second 14 MB copy of the runtime into dist/assets. We always load the
- * runtime from `/ort/` (copied from the installed package), so point the
+ * runtime from `/ort/<version>/` (copied from the installed package), so point the
  * default there too and emit nothing.
  */
 function ortRuntimeFromOwnOrigin(): Plugin {
@@ -26,7 +32,7 @@ function ortRuntimeFromOwnOrigin(): Plugin {
       if (!id.includes('onnxruntime-web')) return null;
       const out = code.replace(
         pattern,
-        (_m, _q, file: string) => `new URL("/ort/${file}", self.location.href)`,
+        (_m, _q, file: string) => `new URL("/ort/${ORT_VERSION}/${file}", self.location.href)`,
       );
       return out === code ? null : { code: out, map: null };
     },

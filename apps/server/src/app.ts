@@ -7,7 +7,7 @@ import { registerJobRoutes } from './http/jobs-routes';
 import { installErrorHandler } from './http/errors';
 import { installIsolationHeaders, registerStaticRoutes } from './http/static-routes';
 import { LiveStatsTracker } from './live/live-stats';
-import { readModelInfo } from './model-info';
+import { MODEL_FILE, readModelInfo } from './model-info';
 import { ServerMetrics } from './observability/metrics';
 import { Scheduler } from './scheduling/scheduler';
 import { SchedulerStore } from './scheduling/store';
@@ -108,7 +108,11 @@ export async function startServer(config: ServerConfig): Promise<Tabgrid> {
   );
   app.get('/healthz', async () => ({ status: 'ok', volunteersOnline: sched.volunteersOnline }));
   registerJobRoutes(app, { config, store, blobs, onJobCreated: () => sched.pump(), isShuttingDown });
-  await registerStaticRoutes(app, config.staticDir, config.modelDir);
+  await registerStaticRoutes(app, config.staticDir, {
+    dir: config.modelDir,
+    file: MODEL_FILE,
+    sha256: model.sha256,
+  });
 
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();

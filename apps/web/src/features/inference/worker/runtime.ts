@@ -13,11 +13,11 @@ let configuredThreads: number | null = null;
 /**
  * Configures onnxruntime-web once (the WASM runtime is initialised by the first
  * session, after which env changes have no effect). Runtime files come from
- * our own origin at `/ort/`.
+ * our own origin at `/ort/<onnxruntime-web version>/` (versioned, so cached for a year).
  */
 export function configureRuntime(threads: number): number {
   if (configuredThreads !== null) return configuredThreads;
-  ort.env.wasm.wasmPaths = new URL('/ort/', self.location.href).href;
+  ort.env.wasm.wasmPaths = new URL(`/ort/${ort.env.versions.web}/`, self.location.href).href;
   ort.env.wasm.numThreads = threads;
   ort.env.wasm.proxy = false; // we already are a worker
   ort.env.logLevel = 'warning';
