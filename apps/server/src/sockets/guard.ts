@@ -1,4 +1,4 @@
-import { fail, type Ack, type ErrorCode } from '@tabgrid/protocol';
+import { TabgridError, fail, type Ack, type ErrorCode } from '@tabgrid/protocol';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Socket } from 'socket.io';
 import type { z } from 'zod';
@@ -90,6 +90,8 @@ export class SocketGuard {
       try {
         reply(handler(parsed.data));
       } catch (err) {
+        // A typed refusal (e.g. storage_unavailable from the scheduler) goes back as such.
+        if (err instanceof TabgridError) return reply(fail(err.code, err.message));
         this.log.error({ err, event }, 'handler failed');
         reply(fail('internal', 'internal error'));
       }
