@@ -14,7 +14,7 @@ export function registerHealthRoute(
 ): void {
   app.get('/healthz', async (_request, reply) => {
     await health.checkNow();
-    const failing = health.failing();
+    const failing = health.failing().map(({ name, error, since }) => ({ name, error, since }));
     const body: Health = {
       status: failing.length === 0 ? 'ok' : 'unhealthy',
       volunteersOnline: volunteersOnline(),

@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { Gauge, type Registry } from 'prom-client';
-import { describeError } from '../storage/storage-errors';
+import { classifyStorageError, describeError, type StorageFault } from '../storage/storage-errors';
 
 /**
  * One dependency the server needs, checked periodically. Today: `database`
@@ -20,6 +20,8 @@ export interface DependencyFailure {
   error: string;
   /** `Date.now()` when it was first seen failing. */
   since: number;
+  /** `full` when the latest error says the disk is full (uploads then get 507, not 503). */
+  fault: StorageFault | null;
 }
 
 /** What the scheduler consults before dispatching, and tells when a store write fails. */
@@ -91,11 +93,13 @@ export class HealthMonitor implements DispatchGate {
   markFailed(name: string, err: unknown): void {
     const known = this.failures.get(name);
     const error = describeError(err);
+    const fault = classifyStorageError(err);
     if (known) {
       known.error = error;
+      known.fault = fault;
       return;
     }
-    this.failures.set(name, { name, error, since: Date.now() });
+    this.failures.set(name, { name, error, since: Date.now(), fault });
     this.log.warn({ dependency: name, error }, 'dependency down');
   }
 
@@ -115,6 +119,12 @@ export class HealthMonitor implements DispatchGate {
 
   isUp(name: string): boolean {
     return !this.failures.has(name);
+  }
+
+  /** How a failing dependency fails, or null while it is up. */
+  failure(name: string): DependencyFailure | null {
+    const f = this.failures.get(name);
+    return f ? { ...f } : null;
   }
 
   dispatchAllowed(): boolean {

@@ -32,7 +32,7 @@ interface Deps {
   minFreeBytes: number;
   blobs: BlobStore;
   store: Pick<SchedulerStore, 'createJob' | 'isImageReferenced'>;
-  health: Pick<HealthMonitor, 'isUp' | 'markFailed'>;
+  health: Pick<HealthMonitor, 'failure' | 'markFailed'>;
   errors: ErrorSink;
   clock: Clock;
 }
@@ -59,7 +59,8 @@ export function uploadStorage(deps: Deps): UploadStorage {
         if (err instanceof LowDiskSpaceError) throw full(err.message);
         throw err;
       }
-      if (!deps.health.isUp('database')) throw unavailable('database unavailable');
+      const db = deps.health.failure('database');
+      if (db) throw db.fault === 'full' ? full(db.error) : unavailable(db.error);
     },
 
     async store(images, tasks) {
