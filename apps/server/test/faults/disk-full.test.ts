@@ -23,7 +23,7 @@ import { fillDisk, listFiles, mountTmpfs } from '../support/tmpfs';
 import { recordFigure } from './figures';
 
 let server: TestServer | null = null;
-let cleanups: (() => void)[] = [];
+const cleanups: (() => void)[] = [];
 const pool = volunteerPool(() => server!.url);
 
 afterEach(async () => {

@@ -186,7 +186,7 @@ describe('store faults under the real scheduler (issue 11)', () => {
     await until(() => v.held.size === 1, 5000, 'held');
     const report = {
       assignmentId: v.assigned[0]!.assignmentId,
-      code: 'undecodable',
+      code: 'undecodable' as const,
       message: 'cannot decode',
     };
     faults.failNext('reportFailure');
