@@ -51,7 +51,7 @@ export type TaskFailureCode = (typeof TASK_FAILURE_CODES)[number];
 /**
  * Codes that mean "the server could not do it now, do the same again later":
  * the request changed nothing. `storage_unavailable` on `task:result` leaves
- * the lease in place (PROTOCOL.md T9).
+ * the lease in place (PROTOCOL.md T11).
  */
 export const RETRYABLE_CODES = ['storage_unavailable', 'rate_limited', 'queue_full'] as const;
 
