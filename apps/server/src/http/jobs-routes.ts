@@ -72,7 +72,6 @@ export function registerJobRoutes(app: FastifyInstance, deps: Deps): void {
         429,
       );
     }
-    await deps.uploads.preflight();
 
     const files: { name: string; bytes: Buffer }[] = [];
     // preservePath: busboy would otherwise cut "../x.jpg" down to "x.jpg" before checkFileName sees it.
@@ -112,6 +111,10 @@ export function registerJobRoutes(app: FastifyInstance, deps: Deps): void {
     }
     if (files.length === 0)
       throw new TabgridError('no_images', 'no file parts named "images" in the request', 400);
+    // Disk space and database health, checked once the body is read (it is only in memory, nothing
+    // is written yet): refusing earlier would close the connection under a client still sending,
+    // which it sees as EPIPE instead of this answer.
+    await deps.uploads.preflight();
 
     const tasks: NewTask[] = [];
     for (const [index, file] of files.entries()) {

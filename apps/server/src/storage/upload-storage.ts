@@ -13,7 +13,7 @@ export const STORAGE_RETRY_AFTER_S = 5;
 
 export interface UploadStorage {
   /**
-   * Before anything of an upload is read or written: refuses it with `507
+   * Before anything of an upload is written (its body is read, into memory): refuses it with `507
    * insufficient_storage` when free disk space is below `minFreeBytes`, or
    * `503 storage_unavailable` while the database is known to be down.
    */

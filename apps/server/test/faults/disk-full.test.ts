@@ -93,7 +93,7 @@ describe('disk full: injected faults (always run)', () => {
     expect((await server.waitForJob(kept.id)).status).toBe('done');
   });
 
-  it('below TABGRID_MIN_FREE_BYTES: uploads get 507 before anything is read, /healthz names the disk, work goes on', async () => {
+  it('below TABGRID_MIN_FREE_BYTES: uploads get 507 before anything is written, /healthz names the disk, work goes on', async () => {
     server = await startTestServer({ healthCheckMs: 60_000 });
     const v = await pool.join('v-running', { behaviour: 'ack-then-silent' });
     const job = await server.createJob(['dog.jpg']);

@@ -132,8 +132,9 @@ describe('store faults under the real scheduler (issue 11)', () => {
 
   it('failOverdue throws: the deadline check runs again and fails the overdue task', async () => {
     await start({ taskDeadlineMs: 200, deadlineCheckMs: 50 });
-    faults.failNext('failOverdue');
+    // Uploaded first: the failure opens the breaker, and uploads meet a 503 until it closes.
     const job = await server.createJob(['dog.jpg']);
+    faults.failNext('failOverdue');
     const failed = await server.waitForJob(job.id, 10_000);
     expect(failed.tasks[0]).toMatchObject({ status: 'failed', error: { code: 'deadline_exceeded' } });
     expectThrown('failOverdue');
