@@ -58,7 +58,7 @@ interface Outcome {
   allDoneAfterMs: number;
 }
 
-/** A volunteer that answers after `delayMs` and resends a result the server could not store. */
+/** A volunteer that answers after 0.6 s and resends a result the server could not store. */
 async function resendingVolunteer(
   url: string,
   id: string,
@@ -66,7 +66,8 @@ async function resendingVolunteer(
 ): Promise<FakeVolunteer> {
   const v = await FakeVolunteer.connect(url, { id, behaviour: 'ack-then-silent', reconnection: true });
   v.socket.on('task:assign', (task: TaskAssignment) => {
-    setTimeout(() => void resend(v, task, counters), 150);
+    // ~0.6 s per task: the first batch (20 tasks, 4 volunteers) is still running when the fault starts.
+    setTimeout(() => void resend(v, task, counters), 600);
   });
   return v;
 }
@@ -108,15 +109,17 @@ async function finish(
   clearedAt: number,
 ): Promise<Pick<Outcome, 'acceptedTasks' | 'tasksDone' | 'lost' | 'doubled' | 'allDoneAfterMs'>> {
   const deadline = Date.now() + 120_000;
-  let views = [];
   for (;;) {
-    views = await Promise.all(
+    const views = await Promise.all(
       jobIds.map(async (id) => JobViewSchema.parse(await (await fetch(`${url}/api/jobs/${id}`)).json())),
     );
     if (views.every((j) => j.status === 'done' || j.status === 'failed') || Date.now() > deadline) break;
     if (!server.alive) break;
     await sleep(100);
   }
+  const views = await Promise.all(
+    jobIds.map(async (id) => JobViewSchema.parse(await (await fetch(`${url}/api/jobs/${id}`)).json())),
+  );
   const allDoneAfterMs = performance.now() - clearedAt;
   const tasks = views.flatMap((j) => j.tasks);
   const doubled = readDb(

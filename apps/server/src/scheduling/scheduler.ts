@@ -187,20 +187,31 @@ export class Scheduler {
   /**
    * `write`, tried again up to WRITE_RETRIES times with backoff if it fails;
    * after that the lease's own expiry settles it (the database stays the truth).
+   * While the breaker is open the write waits without using up its tries: a
+   * locked database would block the event loop for its busy timeout each time.
    */
   private writeWithRetry(where: string, fn: () => void, context: Record<string, unknown>, attempt = 0): void {
     if (this.stopped) return;
-    if (this.write(where, fn, { ...context, attempt })) return;
-    if (attempt + 1 >= WRITE_RETRIES) {
-      this.log.warn({ where, ...context }, 'giving up the write; the lease expiry will settle it');
-      return;
+    let next = attempt;
+    if (this.gate.dispatchAllowed()) {
+      if (this.write(where, fn, { ...context, attempt })) return;
+      next++;
+      if (next >= WRITE_RETRIES) {
+        this.log.warn({ where, ...context }, 'giving up the write; the lease expiry will settle it');
+        return;
+      }
     }
+    this.later(() => this.writeWithRetry(where, fn, context, next), next);
+  }
+
+  /** Runs `fn` after the backoff for try number `attempt` (100 ms, 200 ms, … at most 1.6 s). */
+  private later(fn: () => void, attempt: number): void {
     const timer = setTimeout(
       () => {
         this.retries.delete(timer);
-        this.writeWithRetry(where, fn, context, attempt + 1);
+        fn();
       },
-      RETRY_BASE_MS * 2 ** attempt,
+      RETRY_BASE_MS * 2 ** Math.min(attempt, WRITE_RETRIES - 1),
     );
     timer.unref();
     this.retries.add(timer);
@@ -258,21 +269,17 @@ export class Scheduler {
   private releaseVolunteer(volunteerId: string, attempt = 0): void {
     // Back already: its new connection holds new leases, and the old ones lapse by themselves.
     if (this.stopped || (attempt > 0 && this.sessions.has(volunteerId))) return;
+    if (!this.gate.dispatchAllowed()) {
+      this.later(() => this.releaseVolunteer(volunteerId, attempt), attempt);
+      return;
+    }
     try {
       for (const e of this.store.releaseVolunteer(volunteerId, this.clock.now())) this.leaseEnded(e, false);
     } catch (err) {
       if (err instanceof PartialBatchError) for (const e of err.done) this.leaseEnded(e, false);
       this.fault('scheduler.disconnect', err, { volunteerId, attempt });
       if (attempt + 1 >= WRITE_RETRIES) return;
-      const timer = setTimeout(
-        () => {
-          this.retries.delete(timer);
-          this.releaseVolunteer(volunteerId, attempt + 1);
-        },
-        RETRY_BASE_MS * 2 ** attempt,
-      );
-      timer.unref();
-      this.retries.add(timer);
+      this.later(() => this.releaseVolunteer(volunteerId, attempt + 1), attempt + 1);
     }
   }
 
@@ -686,9 +693,11 @@ export class Scheduler {
     for (const t of this.retries) clearTimeout(t);
     this.retries.clear();
     const now = this.clock.now();
+    // A lease that cannot be handed back now is treated as lapsed by the next start's recovery;
+    // with the database down it is not even tried (each try could wait out the busy timeout).
+    const canWrite = this.gate.dispatchAllowed();
     for (const session of this.sessions.values()) {
-      for (const id of [...session.held]) {
-        // A lease that cannot be handed back now is treated as lapsed by the next start's recovery.
+      for (const id of canWrite ? [...session.held] : []) {
         this.write('scheduler.stop', () => {
           const ended = this.store.release(id, 'shutting_down', now);
           if (ended) session.socket.emit('task:cancel', { assignmentId: id, reason: 'shutting_down' });
