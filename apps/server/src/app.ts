@@ -134,7 +134,7 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
   attachVolunteerNamespace(
     volunteerNsp,
     sched,
-    { eventsPerSecond: config.socketEventsPerSecond, isShuttingDown },
+    { eventsPerSecond: config.socketEventsPerSecond, isShuttingDown, errors },
     app.log.child({ ns: 'volunteer' }),
   );
 

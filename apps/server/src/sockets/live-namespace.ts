@@ -56,7 +56,7 @@ export class LiveHub implements SchedulerEvents {
           recent: store.recentResults(RECENT_RESULTS),
         }),
       );
-      const guard = new SocketGuard(socket, LIVE_CLIENT_EVENTS, eventsPerSecond, log);
+      const guard = new SocketGuard(socket, LIVE_CLIENT_EVENTS, eventsPerSecond, log, errors);
       guard.on('job:watch', JobWatchSchema, ({ jobId }) => {
         const job = store.getJob(jobId);
         if (!job) return fail('not_found', `job ${jobId} does not exist`);

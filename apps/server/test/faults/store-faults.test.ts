@@ -6,7 +6,8 @@
  * counted in /metrics, and the task still completes (or fails for its own
  * reason), without losing its place in the queue.
  */
-import { ApiErrorSchema, HealthSchema } from '@tabgrid/protocol';
+import { ApiErrorSchema, HealthSchema, NAMESPACES, PROTOCOL_VERSION } from '@tabgrid/protocol';
+import { io } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ServerConfig } from '../../src/config';
 import { volunteerPool } from '../support/fake-volunteer';
@@ -240,5 +241,29 @@ describe('store faults under the real scheduler (issue 11)', () => {
     expect(await backgroundErrors()).toMatchObject({ 'scheduler.ack|unknown': 1 });
     const res = await fetch(`${server.url}/api/jobs/nope`);
     expect(ApiErrorSchema.parse(await res.json()).error.code).toBe('not_found');
+  });
+
+  it('a socket handler that throws: typed ack, reported to the error sink, the socket stays usable', async () => {
+    await start();
+    const job = await server.createJob(['dog.jpg']);
+    const live = io(`${server.url}${NAMESPACES.live}`, {
+      auth: { protocolVersion: PROTOCOL_VERSION },
+      transports: ['websocket'],
+      reconnection: false,
+    });
+    try {
+      faults.failNext('getJob', new RangeError('a bug'));
+      expect(await live.timeout(2000).emitWithAck('job:watch', { jobId: job.id })).toEqual({
+        ok: false,
+        code: 'internal',
+        message: 'internal error',
+      });
+      expect(await backgroundErrors()).toMatchObject({ 'socket.job:watch|unknown': 1 });
+      expect(await live.timeout(2000).emitWithAck('job:watch', { jobId: job.id })).toMatchObject({
+        ok: true,
+      });
+    } finally {
+      live.close();
+    }
   });
 });
