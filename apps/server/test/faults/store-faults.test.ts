@@ -170,6 +170,7 @@ describe('store faults under the real scheduler (issue 11)', () => {
     const job = await server.createJob(['bus.jpg']);
     await until(() => v.held.size === 1, 5000, 'held');
     const task = v.assigned[0]!;
+    await until(() => server.store.getAssignment(task.assignmentId)?.status === 'acked', 5000, 'ack stored');
     faults.failNext('complete', sqliteError('SQLITE_FULL'));
     const refused = await v.answer(task);
     expect(refused).toMatchObject({ ok: false, code: 'storage_unavailable' });
