@@ -2,19 +2,25 @@ import fastifyMultipart from '@fastify/multipart';
 import { LIMITS, NAMESPACES } from '@tabgrid/protocol';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Server } from 'socket.io';
+import { systemClock, type Clock } from './clock';
 import type { ServerConfig } from './config';
+import { registerHealthRoute } from './http/health-routes';
 import { registerJobRoutes } from './http/jobs-routes';
 import { installErrorHandler } from './http/errors';
 import { installIsolationHeaders, registerStaticRoutes } from './http/static-routes';
 import { LiveStatsTracker } from './live/live-stats';
 import { MODEL_FILE, readModelInfo } from './model-info';
+import { ErrorSink } from './observability/error-sink';
+import { HealthMonitor } from './observability/health';
 import { ServerMetrics } from './observability/metrics';
 import { Scheduler } from './scheduling/scheduler';
 import { SchedulerStore } from './scheduling/store';
 import { LiveHub, type LiveNamespace } from './sockets/live-namespace';
 import { attachVolunteerNamespace, type VolunteerNamespace } from './sockets/volunteer-namespace';
-import { BlobStore } from './storage/blob-store';
+import { BlobStore, type BlobWriter } from './storage/blob-store';
 import { openDatabase } from './storage/database';
+import { databaseProbe, diskProbe } from './storage/probes';
+import { uploadStorage } from './storage/upload-storage';
 
 /** A running Tabgrid server. */
 export interface Tabgrid {
@@ -25,10 +31,24 @@ export interface Tabgrid {
   io: Server;
   store: SchedulerStore;
   scheduler: Scheduler;
+  /** Background failures: logged and counted (`tabgrid_background_errors_total`). */
+  errors: ErrorSink;
+  /** Dependency probes behind /healthz and the scheduler's circuit breaker. */
+  health: HealthMonitor;
   /** How the start-up recovery went: leases treated as lapsed, tasks queued. */
   recovered: { lapsed: number; queued: number };
   /** Graceful shutdown: stop accepting, hand back leases, close sockets and the database. */
   close(): Promise<void>;
+}
+
+/** Test seams: replace a dependency's behaviour without changing the product's code paths. */
+export interface ServerSeams {
+  /** Wraps the store every component uses (e.g. a wrapper that throws on demand). */
+  wrapStore?: (store: SchedulerStore) => SchedulerStore;
+  /** Writes new blobs' bytes (e.g. one that fails with ENOSPC half-way). */
+  blobWriter?: BlobWriter;
+  /** The scheduler's clock (lease expiry, deadlines, timestamps). @defaultValue the system clock */
+  clock?: Clock;
 }
 
 /**
@@ -37,12 +57,14 @@ export interface Tabgrid {
  *
  * @example const tg = await startServer({ ...DEFAULT_CONFIG, port: 0, dataDir: tmp }); await tg.close();
  */
-export async function startServer(config: ServerConfig): Promise<Tabgrid> {
+export async function startServer(config: ServerConfig, seams: ServerSeams = {}): Promise<Tabgrid> {
+  const clock = seams.clock ?? systemClock;
   const model = readModelInfo(config.modelDir);
-  const db = openDatabase(config.dataDir);
-  const store = new SchedulerStore(db, config);
-  const recovered = store.recover(Date.now());
-  const blobs = new BlobStore(config.dataDir);
+  const db = openDatabase(config.dataDir, config.dbBusyTimeoutMs);
+  const sqliteStore = new SchedulerStore(db, config);
+  const recovered = sqliteStore.recover(clock.now());
+  const store = seams.wrapStore ? seams.wrapStore(sqliteStore) : sqliteStore;
+  const blobs = new BlobStore(config.dataDir, seams.blobWriter);
   const metrics = new ServerMetrics();
   const stats = new LiveStatsTracker(metrics.sink);
   let shuttingDown = false;
@@ -52,6 +74,14 @@ export async function startServer(config: ServerConfig): Promise<Tabgrid> {
     logger: { level: config.logLevel },
     bodyLimit: 1024 * 1024,
   });
+  const errors = new ErrorSink(metrics.registry, app.log.child({ ns: 'errors' }));
+  const dbProbe = databaseProbe(config.dataDir);
+  const health = new HealthMonitor(
+    [dbProbe, diskProbe(config.dataDir, config.minFreeBytes)],
+    config.healthCheckMs,
+    metrics.registry,
+    app.log.child({ ns: 'health' }),
+  );
   installIsolationHeaders(app);
   installErrorHandler(app);
   await app.register(fastifyMultipart, {
@@ -85,6 +115,7 @@ export async function startServer(config: ServerConfig): Promise<Tabgrid> {
     () => sched.volunteersOnline,
     config.socketEventsPerSecond,
     app.log.child({ ns: 'live' }),
+    errors,
   );
   const sched: Scheduler = new Scheduler(
     store,
@@ -94,11 +125,16 @@ export async function startServer(config: ServerConfig): Promise<Tabgrid> {
     stats,
     hub,
     app.log.child({ ns: 'scheduler' }),
+    { errors, gate: health, clock },
   );
+  // The database answered its probe again: leases are extended by the outage, dispatch resumes.
+  health.onRecovered((name, downMs) => {
+    if (name === 'database') sched.resume(downMs);
+  });
   attachVolunteerNamespace(
     volunteerNsp,
     sched,
-    { eventsPerSecond: config.socketEventsPerSecond, isShuttingDown },
+    { eventsPerSecond: config.socketEventsPerSecond, isShuttingDown, errors },
     app.log.child({ ns: 'volunteer' }),
   );
 
@@ -106,8 +142,17 @@ export async function startServer(config: ServerConfig): Promise<Tabgrid> {
   app.get('/metrics', async (_request, reply) =>
     reply.type(metrics.contentType).send(await metrics.render()),
   );
-  app.get('/healthz', async () => ({ status: 'ok', volunteersOnline: sched.volunteersOnline }));
-  registerJobRoutes(app, { config, store, blobs, onJobCreated: () => sched.pump(), isShuttingDown });
+  registerHealthRoute(app, health, () => sched.volunteersOnline);
+  const uploads = uploadStorage({
+    dataDir: config.dataDir,
+    minFreeBytes: config.minFreeBytes,
+    blobs,
+    store,
+    health,
+    errors,
+    clock,
+  });
+  registerJobRoutes(app, { config, store, blobs, uploads, onJobCreated: () => sched.pump(), isShuttingDown });
   await registerStaticRoutes(app, config.staticDir, {
     dir: config.modelDir,
     file: MODEL_FILE,
@@ -117,6 +162,7 @@ export async function startServer(config: ServerConfig): Promise<Tabgrid> {
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
+  health.start();
   sched.start();
   hub.start();
   sched.pump();
@@ -130,10 +176,13 @@ export async function startServer(config: ServerConfig): Promise<Tabgrid> {
     io,
     store,
     scheduler: sched,
+    errors,
+    health,
     recovered,
     close() {
       closing ??= (async () => {
         shuttingDown = true;
+        health.stop();
         sched.stop();
         hub.stop();
         stats.stop();
@@ -141,6 +190,7 @@ export async function startServer(config: ServerConfig): Promise<Tabgrid> {
         // runs Fastify's onClose hooks.
         await new Promise<void>((resolve) => io.close(() => resolve()));
         await app.close();
+        dbProbe.close();
         db.close();
       })();
       return closing;

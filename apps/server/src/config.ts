@@ -43,6 +43,19 @@ export interface ServerConfig {
   maxQueued: number;
   /** Inbound socket events per second per connection before `rate_limited`. @defaultValue 50 */
   socketEventsPerSecond: number;
+  /**
+   * Uploads are refused (507 insufficient_storage) while the data directory's volume has less free
+   * space than this; running work goes on. 0 disables the check. @defaultValue 256 MiB (env TABGRID_MIN_FREE_BYTES)
+   */
+  minFreeBytes: number;
+  /**
+   * How long a database write waits for a lock held by another process before failing with
+   * SQLITE_BUSY. better-sqlite3 waits synchronously, so this is also the longest the event loop
+   * can block on one write. @defaultValue 5000 (env TABGRID_DB_BUSY_TIMEOUT_MS)
+   */
+  dbBusyTimeoutMs: number;
+  /** How often the dependency probes (database write, free disk space) run. @defaultValue 1000 (env TABGRID_HEALTH_CHECK_MS) */
+  healthCheckMs: number;
   /** pino level. @defaultValue 'info' (env LOG_LEVEL) */
   logLevel: string;
   /**
@@ -74,6 +87,9 @@ export const DEFAULT_CONFIG: ServerConfig = {
   maxPixels: 50_000_000,
   maxQueued: 10_000,
   socketEventsPerSecond: 50,
+  minFreeBytes: 256 * 1024 * 1024,
+  dbBusyTimeoutMs: 5000,
+  healthCheckMs: 1000,
   logLevel: 'info',
   socketParser: 'default',
 };
@@ -105,6 +121,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
     maxFiles: int(env, 'TABGRID_MAX_FILES', d.maxFiles),
     maxPixels: int(env, 'TABGRID_MAX_PIXELS', d.maxPixels),
     maxQueued: int(env, 'TABGRID_MAX_QUEUED', d.maxQueued),
+    minFreeBytes: int(env, 'TABGRID_MIN_FREE_BYTES', d.minFreeBytes),
+    dbBusyTimeoutMs: int(env, 'TABGRID_DB_BUSY_TIMEOUT_MS', d.dbBusyTimeoutMs),
+    healthCheckMs: Math.max(10, int(env, 'TABGRID_HEALTH_CHECK_MS', d.healthCheckMs)),
     logLevel: env.LOG_LEVEL || d.logLevel,
   };
 }

@@ -1,8 +1,20 @@
+/**
+ * Leases on an explicit clock (issue 11): the scheduler reads lease expiry
+ * and deadlines from a ManualClock, the timer-driven checks are pushed out of
+ * the way (`leaseCheckMs`/`deadlineCheckMs` of a minute), and each test
+ * advances the clock and runs `checkLeases()` / `checkDeadlines()` itself.
+ * What used to be a wall-clock sleep is now a step the test takes, so the
+ * outcome does not depend on the machine's load. Only the ack timeout (a
+ * network timer from the emit) is still real time.
+ */
 import { afterEach, describe, expect, it } from 'vitest';
-import { volunteerPool } from './support/fake-volunteer';
-import { sleep, startTestServer, until, type TestServer } from './support/harness';
+import type { ServerConfig } from '../src/config';
+import { volunteerPool, type FakeVolunteer } from './support/fake-volunteer';
+import { startTestServer, until, type TestServer } from './support/harness';
+import { ManualClock } from './support/manual-clock';
 
 let server: TestServer;
+let clock: ManualClock;
 const pool = volunteerPool(() => server.url);
 const join = pool.join;
 
@@ -11,18 +23,40 @@ afterEach(async () => {
   await server?.close();
 });
 
-describe('leases (PROTOCOL.md T1-T6)', () => {
-  it('re-assigns the task of a volunteer that disconnects mid-task, at once', async () => {
-    server = await startTestServer();
+/** Only explicit checks: the periodic ones would run on the same clock, at times the test does not choose. */
+const EXPLICIT = { leaseCheckMs: 60_000, deadlineCheckMs: 60_000 } satisfies Partial<ServerConfig>;
+
+async function start(overrides: Partial<ServerConfig> = {}): Promise<TestServer> {
+  clock = new ManualClock();
+  server = await startTestServer({ ...EXPLICIT, ...overrides }, { clock });
+  return server;
+}
+
+/** Resolves once the volunteer's latest assignment is acknowledged in the store (its lease runs leaseMs). */
+async function acked(v: FakeVolunteer, count = 1): Promise<string> {
+  await until(() => v.assigned.length >= count, 5000, `assignment #${count}`);
+  const id = v.assigned[count - 1]!.assignmentId;
+  await until(() => server.store.getAssignment(id)?.status === 'acked', 5000, `ack of #${count}`);
+  return id;
+}
+
+/** Moves the clock and runs one lease check. */
+function advanceAndCheck(ms: number): void {
+  clock.advance(ms);
+  server.scheduler.checkLeases();
+}
+
+describe('leases (PROTOCOL.md T1-T6), on an explicit clock', () => {
+  it('re-assigns the task of a volunteer that disconnects mid-task, at once (the clock never moves)', async () => {
+    await start();
     const quitter = await join('v-quitter', { behaviour: 'ack-then-silent' });
     const job = await server.createJob(['bus.jpg']);
-    await until(() => quitter.assigned.length === 1, 5000, 'first assignment');
+    await acked(quitter);
     const helper = await join('v-helper', { behaviour: 'ack-then-silent' });
     expect(helper.assigned).toHaveLength(0);
-    const t0 = Date.now();
     quitter.close();
+    // No lease can have lapsed (time stands still): only the disconnect hands the task over.
     await until(() => helper.assigned.length === 1, 5000, 're-assignment');
-    expect(Date.now() - t0).toBeLessThan(1000); // not waiting for the lease to lapse (10 s)
     helper.behaviour = 'honest';
     await helper.answer(helper.assigned[0]!);
     const done = await server.waitForJob(job.id);
@@ -30,10 +64,11 @@ describe('leases (PROTOCOL.md T1-T6)', () => {
   });
 
   it('re-queues an assignment that is not acknowledged within the ack timeout', async () => {
-    server = await startTestServer({ ackTimeoutMs: 300 });
+    await start({ ackTimeoutMs: 300 });
     const mute = await join('v-mute', { behaviour: 'no-ack' });
     const job = await server.createJob(['dog.jpg']);
     await until(() => mute.assigned.length === 1, 5000, 'offer');
+    // The offer's backstop lease cannot lapse on a frozen clock: this is the ack timer.
     await until(() => server.store.counts().queued === 1, 5000, 'requeue after the ack timeout');
     mute.behaviour = 'honest';
     // It gets nothing more until it shows signs of life; then it gets the task again and answers.
@@ -43,10 +78,12 @@ describe('leases (PROTOCOL.md T1-T6)', () => {
   });
 
   it('stops offering to a volunteer that missed an ack until it shows signs of life', async () => {
-    server = await startTestServer({ ackTimeoutMs: 100, leaseCheckMs: 20 });
+    await start({ ackTimeoutMs: 100 });
     const dead = await join('v-dead', { behaviour: 'no-ack' });
     const job = await server.createJob(['dog.jpg']);
-    await sleep(1000); // ~10 ack timeouts
+    await until(() => server.store.counts().queued === 1, 5000, 'requeue after the ack timeout');
+    // Dispatch is synchronous: had the volunteer still been eligible, these would assign the task.
+    for (let i = 0; i < 10; i++) server.scheduler.pump();
     expect(dead.assigned).toHaveLength(1);
     expect((await server.getJob(job.id)).tasks[0]).toMatchObject({ status: 'queued', attempts: 1 });
     dead.behaviour = 'honest';
@@ -54,26 +91,41 @@ describe('leases (PROTOCOL.md T1-T6)', () => {
     expect((await server.waitForJob(job.id, 5000)).tasks[0]!.attempts).toBe(2);
   });
 
-  it('re-issues the task of a volunteer that acks and then stops heartbeating', async () => {
-    server = await startTestServer({ leaseMs: 400, leaseCheckMs: 50 });
+  it('re-issues the task of a volunteer that acks and then stops heartbeating, exactly at lease expiry', async () => {
+    const leaseMs = 400;
+    await start({ leaseMs });
     const stalled = await join('v-stalled', { behaviour: 'no-heartbeat' });
     const job = await server.createJob(['person.jpg']);
-    await until(() => stalled.assigned.length === 1, 5000, 'assignment');
-    const t0 = Date.now();
+    const first = await acked(stalled);
     const backup = await join('v-backup');
+    const expiresAt = server.store.getAssignment(first)!.leaseExpiresAt;
+    advanceAndCheck(expiresAt - clock.now()); // at expiry, not past it: still held
+    expect(server.store.counts()).toMatchObject({ running: 1, queued: 0 });
+    expect(backup.assigned).toHaveLength(0);
+    advanceAndCheck(1); // past it: lapsed, re-issued
     const done = await server.waitForJob(job.id, 5000);
     expect(done.tasks[0]!.attempts).toBe(2);
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
     expect(backup.results).toHaveLength(1);
-    expect(stalled.cancelled).toContain(stalled.assigned[0]!.assignmentId);
+    await until(() => stalled.cancelled.includes(first), 5000, 'task:cancel to the stalled volunteer');
   });
 
-  it('keeps a lease alive while the volunteer heartbeats', async () => {
-    server = await startTestServer({ leaseMs: 300, leaseCheckMs: 50 });
+  it('keeps a lease alive while the volunteer heartbeats, over several lease periods', async () => {
+    const leaseMs = 200; // heartbeats every 100 ms of real time
+    await start({ leaseMs });
     const slow = await join('v-slow', { behaviour: 'ack-then-silent' });
     const job = await server.createJob(['dog.jpg']);
-    await until(() => slow.assigned.length === 1, 5000, 'assignment');
-    await sleep(1000); // > 3 lease periods
+    const id = await acked(slow);
+    for (let period = 0; period < 4; period++) {
+      clock.advance(leaseMs * 0.75);
+      // The next heartbeat renews the lease from the new time.
+      await until(
+        () => server.store.getAssignment(id)!.leaseExpiresAt === clock.now() + leaseMs,
+        5000,
+        'renewal',
+      );
+      server.scheduler.checkLeases();
+      expect(server.store.getAssignment(id)!.status).toBe('acked');
+    }
     expect(slow.cancelled).toHaveLength(0);
     expect(server.store.counts().running).toBe(1);
     await slow.answer(slow.assigned[0]!);
@@ -81,26 +133,34 @@ describe('leases (PROTOCOL.md T1-T6)', () => {
   });
 
   it('does not lapse leases because the server itself stalled', async () => {
-    server = await startTestServer({ leaseMs: 400, leaseCheckMs: 50 });
+    const leaseMs = 400;
+    // Periodic checks on: stall detection measures real time between them.
+    await start({ leaseMs, leaseCheckMs: 50 });
     const v = await join('v-patient', { behaviour: 'ack-then-silent' });
     await server.createJob(['dog.jpg']);
-    await until(() => v.held.size === 1, 5000, 'held');
-    await sleep(100);
-    const end = Date.now() + 1500; // block the event loop for 3+ lease periods
-    while (Date.now() < end) {
+    const id = await acked(v);
+    server.scheduler.checkLeases(); // a check on time, so the next one measures the stall from here
+    // Block the event loop for 1 s (2.5 lease periods); the clock moves as far.
+    const end = performance.now() + 1000;
+    while (performance.now() < end) {
       /* busy */
     }
-    await sleep(300);
+    clock.advance(1000);
+    server.scheduler.checkLeases(); // sees the stall: extends live leases by it
+    server.scheduler.checkLeases(); // a normal check right after: nothing has lapsed
+    expect(server.store.getAssignment(id)!.status).toBe('acked');
     expect(v.cancelled).toHaveLength(0);
     expect(server.store.counts()).toMatchObject({ running: 1, queued: 0 });
   });
 
   it('accepts a late result that arrives before the task completes, and cancels the newer lease', async () => {
-    server = await startTestServer({ leaseMs: 300, leaseCheckMs: 50 });
+    const leaseMs = 300;
+    await start({ leaseMs });
     const late = await join('v-late', { behaviour: 'no-heartbeat' });
     const job = await server.createJob(['dog.jpg']);
-    await until(() => late.assigned.length === 1, 5000, 'assignment');
+    await acked(late);
     const second = await join('v-second', { behaviour: 'ack-then-silent' });
+    advanceAndCheck(leaseMs + 1);
     await until(() => second.assigned.length === 1, 5000, 're-issue after lapse');
     const ack = await late.answer(late.assigned[0]!);
     expect(ack).toEqual({ ok: true, data: { accepted: true, duplicate: false } });
@@ -116,7 +176,7 @@ describe('leases (PROTOCOL.md T1-T6)', () => {
   });
 
   it('treats result replays as duplicates: acknowledged, never double-counted', async () => {
-    server = await startTestServer();
+    await start();
     const v = await join('v-replay', { behaviour: 'ack-then-silent' });
     const job = await server.createJob(['bus.jpg']);
     await until(() => v.assigned.length === 1, 5000, 'assignment');
@@ -131,7 +191,7 @@ describe('leases (PROTOCOL.md T1-T6)', () => {
   });
 
   it('retries an undecodable image elsewhere, then fails it with that reason', async () => {
-    server = await startTestServer({ maxFailureReports: 3 });
+    await start({ maxFailureReports: 3 });
     const job = await server.createJob(['000148.jpg']);
     const vs = await Promise.all(
       ['v-u1', 'v-u2', 'v-u3'].map((id) => join(id, { behaviour: 'undecodable' })),
@@ -144,9 +204,14 @@ describe('leases (PROTOCOL.md T1-T6)', () => {
   });
 
   it('fails a task after maxAttempts assignments', async () => {
-    server = await startTestServer({ leaseMs: 150, leaseCheckMs: 20, maxAttempts: 3 });
-    await join('v-never', { behaviour: 'no-heartbeat' });
+    const leaseMs = 150;
+    await start({ leaseMs, maxAttempts: 3 });
+    const v = await join('v-never', { behaviour: 'no-heartbeat' });
     const job = await server.createJob(['dog.jpg']);
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      await acked(v, attempt);
+      advanceAndCheck(leaseMs + 1);
+    }
     const failed = await server.waitForJob(job.id, 5000);
     expect(failed.tasks[0]).toMatchObject({
       status: 'failed',
@@ -155,9 +220,15 @@ describe('leases (PROTOCOL.md T1-T6)', () => {
     });
   });
 
-  it('fails a queued task that nobody ran before its deadline', async () => {
-    server = await startTestServer({ taskDeadlineMs: 200, deadlineCheckMs: 50 });
+  it('fails a queued task that nobody ran before its deadline (and not a moment before)', async () => {
+    const taskDeadlineMs = 200;
+    await start({ taskDeadlineMs });
     const job = await server.createJob(['dog.jpg']);
+    clock.advance(taskDeadlineMs);
+    server.scheduler.checkDeadlines();
+    expect((await server.getJob(job.id)).tasks[0]!.status).toBe('queued');
+    clock.advance(1);
+    server.scheduler.checkDeadlines();
     const failed = await server.waitForJob(job.id, 5000);
     expect(failed.tasks[0]).toMatchObject({
       status: 'failed',
@@ -167,10 +238,11 @@ describe('leases (PROTOCOL.md T1-T6)', () => {
   });
 
   it('fails a running task whose lease ends after its deadline instead of requeueing it', async () => {
-    server = await startTestServer({ taskDeadlineMs: 300, leaseMs: 400, leaseCheckMs: 50 });
+    await start({ taskDeadlineMs: 300, leaseMs: 400 });
     const v = await join('v-deadline', { behaviour: 'no-heartbeat' });
     const job = await server.createJob(['dog.jpg']);
-    await until(() => v.assigned.length === 1, 5000, 'assignment');
+    await acked(v);
+    advanceAndCheck(401);
     const failed = await server.waitForJob(job.id, 5000);
     expect(failed.tasks[0]).toMatchObject({
       status: 'failed',
@@ -180,7 +252,7 @@ describe('leases (PROTOCOL.md T1-T6)', () => {
   });
 
   it('hands leases back on graceful shutdown', async () => {
-    server = await startTestServer();
+    await start();
     const v = await join('v-shutdown', { behaviour: 'ack-then-silent' });
     await server.createJob(['dog.jpg']);
     await until(() => v.held.size === 1, 5000, 'held');

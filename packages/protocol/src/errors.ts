@@ -37,6 +37,9 @@ export const ERROR_CODES = [
   'too_many_files',
   'invalid_file_name',
   'queue_full',
+  // the server's own dependencies (database, disk): retry later, nothing accepted was lost
+  'storage_unavailable',
+  'insufficient_storage',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -44,6 +47,17 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
 /** Codes a volunteer may report in `task:error` (a subset of ErrorCode). */
 export const TASK_FAILURE_CODES = ['undecodable', 'inference_failed', 'model_mismatch'] as const;
 export type TaskFailureCode = (typeof TASK_FAILURE_CODES)[number];
+
+/**
+ * Codes that mean "the server could not do it now, do the same again later":
+ * the request changed nothing. `storage_unavailable` on `task:result` leaves
+ * the lease in place (PROTOCOL.md T11).
+ */
+export const RETRYABLE_CODES = ['storage_unavailable', 'rate_limited', 'queue_full'] as const;
+
+export function isRetryable(code: ErrorCode): boolean {
+  return (RETRYABLE_CODES as readonly string[]).includes(code);
+}
 
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && (ERROR_CODES as readonly string[]).includes(value);

@@ -173,6 +173,17 @@ export const ApiErrorSchema = z.object({
 });
 export type ApiError = z.infer<typeof ApiErrorSchema>;
 
+/** `GET /healthz`: 200 with `status: 'ok'`, or 503 with `status: 'unhealthy'` and the failing dependencies. */
+export const HealthSchema = z.object({
+  status: z.enum(['ok', 'unhealthy']),
+  volunteersOnline: z.number().int(),
+  /** Every dependency probed (`database`, `disk`, …) and whether it answered. */
+  dependencies: z.array(z.object({ name: z.string(), ok: z.boolean() })),
+  /** The failing ones: what went wrong, and since when (ms since the epoch). */
+  failing: z.array(z.object({ name: z.string(), error: z.string(), since: z.number() })),
+});
+export type Health = z.infer<typeof HealthSchema>;
+
 export const LatencySummarySchema = z.object({
   count: z.number().int(),
   p50: z.number().nullable(),

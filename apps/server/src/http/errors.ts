@@ -28,7 +28,8 @@ export function installErrorHandler(app: FastifyInstance): void {
     // would be taken for the next request on this keep-alive connection, so close it.
     if (!request.raw.complete) void reply.header('connection', 'close');
     if (err instanceof TabgridError) {
-      if (err.code === 'queue_full') void reply.header('Retry-After', '5');
+      if (err.code === 'queue_full' || err.code === 'storage_unavailable')
+        void reply.header('Retry-After', '5');
       return reply.status(err.status).send(errorBody(err.code, err.message));
     }
     const mapped = err.code ? FRAMEWORK_CODES[err.code] : undefined;

@@ -5,6 +5,7 @@ import type { ServerConfig } from '../config';
 import type { SchedulerStore } from '../scheduling/store';
 import type { NewTask } from '../scheduling/types';
 import type { BlobStore } from '../storage/blob-store';
+import type { UploadStorage } from '../storage/upload-storage';
 import { validateImage } from '../validation/image';
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -15,6 +16,8 @@ interface Deps {
   config: Pick<ServerConfig, 'maxFileBytes' | 'maxFiles' | 'maxPixels' | 'maxQueued'>;
   store: SchedulerStore;
   blobs: BlobStore;
+  /** Disk-space and database checks, and the all-or-nothing write of an upload. */
+  uploads: UploadStorage;
   /** Called after a job is stored, to dispatch its tasks. */
   onJobCreated: (jobId: string) => void;
   isShuttingDown: () => boolean;
@@ -108,6 +111,10 @@ export function registerJobRoutes(app: FastifyInstance, deps: Deps): void {
     }
     if (files.length === 0)
       throw new TabgridError('no_images', 'no file parts named "images" in the request', 400);
+    // Disk space and database health, checked once the body is read (it is only in memory, nothing
+    // is written yet): refusing earlier would close the connection under a client still sending,
+    // which it sees as EPIPE instead of this answer.
+    await deps.uploads.preflight();
 
     const tasks: NewTask[] = [];
     for (const [index, file] of files.entries()) {
@@ -134,9 +141,10 @@ export function registerJobRoutes(app: FastifyInstance, deps: Deps): void {
         429,
       );
     }
-    // Bytes are durable (fsync) before the job row exists and before 201 is sent.
-    for (const [index, file] of files.entries()) tasks[index]!.imageSha256 = await blobs.put(file.bytes);
-    const job = store.createJob(tasks, Date.now());
+    const job = await deps.uploads.store(
+      files.map((f) => f.bytes),
+      tasks,
+    );
     deps.onJobCreated(job.id);
     const body: JobCreated = job;
     return reply.status(201).send(body);

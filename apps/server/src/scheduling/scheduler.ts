@@ -1,5 +1,6 @@
 import type { Socket } from 'socket.io';
 import {
+  TabgridError,
   fail,
   ok,
   type Ack,
@@ -13,12 +14,16 @@ import {
   type VolunteerServerToClient,
 } from '@tabgrid/protocol';
 import type { FastifyBaseLogger } from 'fastify';
+import { systemClock, type Clock } from '../clock';
 import type { ServerConfig } from '../config';
 import type { LiveStatsTracker } from '../live/live-stats';
+import type { ErrorSink } from '../observability/error-sink';
+import type { DispatchGate } from '../observability/health';
 import type { BlobStore } from '../storage/blob-store';
 import { ImageCache } from '../storage/image-cache';
-import type { SchedulerStore } from './store';
-import type { AssignmentRecord, EndedLease, TaskRecord } from './types';
+import { classifyStorageError } from '../storage/storage-errors';
+import type { TaskStore } from './task-store';
+import { PartialBatchError, type AssignmentRecord, type EndedLease, type TaskRecord } from './types';
 import { impossibleResultReason } from './validate-result';
 
 export type VolunteerSocket = Socket<VolunteerClientToServer, VolunteerServerToClient>;
@@ -63,6 +68,18 @@ const OFFER_BACKSTOP_MS = 30_000;
 const STALL_TOLERANCE_MS = 500;
 /** Most leases lapsed per check. */
 const LAPSE_BATCH = 500;
+/** A lease write (ack, release) that failed is tried again this many times, backing off from RETRY_BASE_MS. */
+const WRITE_RETRIES = 5;
+const RETRY_BASE_MS = 100;
+
+/** How the scheduler reports failures, whether it may dispatch, and what time it is. */
+export interface SchedulerRuntime {
+  errors: ErrorSink;
+  /** The circuit breaker: no dispatch while the database is down. */
+  gate: DispatchGate;
+  /** @defaultValue the system clock */
+  clock?: Clock;
+}
 
 export type SchedulerConfig = Pick<
   ServerConfig,
@@ -88,17 +105,25 @@ export class Scheduler {
   private draining = false;
   private readonly images: ImageCache;
   private timers: NodeJS.Timeout[] = [];
+  private readonly retries = new Set<NodeJS.Timeout>();
   private stopped = false;
+  private readonly clock: Clock;
+  private readonly errors: ErrorSink;
+  private readonly gate: DispatchGate;
 
   constructor(
-    private readonly store: SchedulerStore,
+    private readonly store: TaskStore,
     private readonly blobs: BlobStore,
     private readonly config: SchedulerConfig,
     private readonly model: ModelInfo,
     private readonly stats: LiveStatsTracker,
     private readonly events: SchedulerEvents,
     private readonly log: FastifyBaseLogger,
+    runtime: SchedulerRuntime,
   ) {
+    this.clock = runtime.clock ?? systemClock;
+    this.errors = runtime.errors;
+    this.gate = runtime.gate;
     this.images = new ImageCache(blobs);
     this.byLoad = Array.from({ length: Math.max(1, config.maxInFlightCap) }, () => new Set());
     this.labels = new Set(model.labels);
@@ -111,13 +136,85 @@ export class Scheduler {
   start(): void {
     this.timers.push(
       setInterval(() => this.checkLeases(), this.config.leaseCheckMs),
-      setInterval(() => {
-        const overdue = this.store.failOverdue(Date.now());
-        this.stats.sink.overdue(overdue);
-        overdue.forEach((t) => this.events.taskChanged(t));
-      }, this.config.deadlineCheckMs),
+      setInterval(() => this.checkDeadlines(), this.config.deadlineCheckMs),
     );
     for (const t of this.timers) t.unref();
+  }
+
+  /**
+   * The database is back after `downMs`: leases could not be renewed meanwhile, so
+   * they are pushed back by the outage (as after a stall), then dispatch resumes.
+   */
+  resume(downMs: number): void {
+    if (this.stopped) return;
+    this.log.info({ downMs }, 'database back; extending live leases and resuming dispatch');
+    this.write('scheduler.resume', () => this.store.extendLiveLeases(downMs));
+    this.pump();
+  }
+
+  /** Queued tasks past their deadline fail. Skipped while the database is down. */
+  checkDeadlines(): void {
+    if (this.stopped || !this.gate.dispatchAllowed()) return;
+    this.write('scheduler.deadlines', () => {
+      const overdue = this.store.failOverdue(this.clock.now());
+      this.stats.sink.overdue(overdue);
+      overdue.forEach((t) => this.events.taskChanged(t));
+    });
+  }
+
+  /**
+   * Runs a store write from a background path (timer, offer, disconnect).
+   * If it throws, the error goes to the error sink, and a database fault also
+   * opens the breaker (dispatch pauses until the health probe sees the
+   * database work again). Returns whether it succeeded.
+   */
+  private write(where: string, fn: () => void, context?: Record<string, unknown>): boolean {
+    try {
+      fn();
+      return true;
+    } catch (err) {
+      this.fault(where, err, context);
+      return false;
+    }
+  }
+
+  private fault(where: string, err: unknown, context?: Record<string, unknown>): void {
+    const cause = err instanceof PartialBatchError ? err.cause : err;
+    this.errors.report(where, cause, context);
+    if (classifyStorageError(cause)) this.gate.markFailed('database', cause);
+  }
+
+  /**
+   * `write`, tried again up to WRITE_RETRIES times with backoff if it fails;
+   * after that the lease's own expiry settles it (the database stays the truth).
+   * While the breaker is open the write waits without using up its tries: a
+   * locked database would block the event loop for its busy timeout each time.
+   */
+  private writeWithRetry(where: string, fn: () => void, context: Record<string, unknown>, attempt = 0): void {
+    if (this.stopped) return;
+    let next = attempt;
+    if (this.gate.dispatchAllowed()) {
+      if (this.write(where, fn, { ...context, attempt })) return;
+      next++;
+      if (next >= WRITE_RETRIES) {
+        this.log.warn({ where, ...context }, 'giving up the write; the lease expiry will settle it');
+        return;
+      }
+    }
+    this.later(() => this.writeWithRetry(where, fn, context, next), next);
+  }
+
+  /** Runs `fn` after the backoff for try number `attempt` (100 ms, 200 ms, … at most 1.6 s). */
+  private later(fn: () => void, attempt: number): void {
+    const timer = setTimeout(
+      () => {
+        this.retries.delete(timer);
+        fn();
+      },
+      RETRY_BASE_MS * 2 ** Math.min(attempt, WRITE_RETRIES - 1),
+    );
+    timer.unref();
+    this.retries.add(timer);
   }
 
   /** Tasks a volunteer running `slots` at once may hold: `slots + maxInFlight - 1` (one prefetched by default), capped. */
@@ -163,10 +260,27 @@ export class Scheduler {
     this.sessions.delete(volunteerId);
     this.unindex(session);
     this.stats.sink.volunteerLeft(volunteerId);
-    const ended = this.store.releaseVolunteer(volunteerId, Date.now());
     session.held.clear();
-    for (const e of ended) this.leaseEnded(e, false);
+    this.releaseVolunteer(volunteerId);
     this.pump();
+  }
+
+  /** Returns a departed volunteer's leases to the queue; retried if the database fails meanwhile. */
+  private releaseVolunteer(volunteerId: string, attempt = 0): void {
+    // Back already: its new connection holds new leases, and the old ones lapse by themselves.
+    if (this.stopped || (attempt > 0 && this.sessions.has(volunteerId))) return;
+    if (!this.gate.dispatchAllowed()) {
+      this.later(() => this.releaseVolunteer(volunteerId, attempt), attempt);
+      return;
+    }
+    try {
+      for (const e of this.store.releaseVolunteer(volunteerId, this.clock.now())) this.leaseEnded(e, false);
+    } catch (err) {
+      if (err instanceof PartialBatchError) for (const e of err.done) this.leaseEnded(e, false);
+      this.fault('scheduler.disconnect', err, { volunteerId, attempt });
+      if (attempt + 1 >= WRITE_RETRIES) return;
+      this.later(() => this.releaseVolunteer(volunteerId, attempt + 1), attempt + 1);
+    }
   }
 
   /** Any packet arrived from this volunteer: it is alive, offers may resume. */
@@ -187,7 +301,7 @@ export class Scheduler {
 
   /** Assigns queued tasks to volunteers with room, least loaded first. Re-entrant calls coalesce. */
   pump(): void {
-    if (this.stopped) return;
+    if (this.stopped || !this.gate.dispatchAllowed()) return;
     if (this.pumping || this.pumpScheduled) {
       this.pumpAgain = true;
       return;
@@ -214,11 +328,19 @@ export class Scheduler {
           if (!session) break;
           // The offer's lease in the store is only a backstop: the ack timeout proper starts
           // when the offer is emitted (see offer()), after the image is read.
-          const next = this.store.assignNext(
-            session.id,
-            Date.now(),
-            Math.max(OFFER_BACKSTOP_MS, 3 * this.config.ackTimeoutMs),
-          );
+          let next: ReturnType<TaskStore['assignNext']>;
+          try {
+            next = this.store.assignNext(
+              session.id,
+              this.clock.now(),
+              Math.max(OFFER_BACKSTOP_MS, 3 * this.config.ackTimeoutMs),
+            );
+          } catch (err) {
+            // Nothing changed (the task is still queued); the breaker decides when to try again.
+            this.fault('scheduler.assign', err, { volunteerId: session.id });
+            this.pumpAgain = false;
+            return;
+          }
           if (!next) {
             skip.add(session); // everything queued is excluded for this volunteer
             continue;
@@ -227,7 +349,10 @@ export class Scheduler {
           session.held.add(next.assignment.id);
           this.reindex(session);
           this.events.taskChanged(next.task);
-          void this.offer(session, next.task, next.assignment);
+          this.errors.watch('scheduler.offer', this.offer(session, next.task, next.assignment), {
+            volunteerId: session.id,
+            assignmentId: next.assignment.id,
+          });
         }
       } while (this.pumpAgain);
     } finally {
@@ -251,9 +376,8 @@ export class Scheduler {
     try {
       image = await this.images.get(task.imageSha256);
     } catch (err) {
-      this.log.error({ err, taskId: task.id }, 'image blob missing');
-      const ended = this.store.release(assignment.id, 'internal', Date.now());
-      if (ended) this.leaseEnded(ended, false);
+      this.errors.report('scheduler.image', err, { taskId: task.id });
+      this.endLease(assignment.id, 'internal', false);
       return;
     }
     const payload: TaskAssignment = {
@@ -280,18 +404,36 @@ export class Scheduler {
       this.log.warn({ volunteerId: session.id, assignmentId: assignment.id }, 'no ack in time; requeueing');
       session.unresponsive = true;
       this.reindex(session);
-      const ended = this.store.release(assignment.id, 'ack_timeout', Date.now());
-      if (ended) this.leaseEnded(ended, true);
+      this.endLease(assignment.id, 'ack_timeout', true);
       return;
     }
-    const now = Date.now();
     if (!answer || answer.ok !== true) {
-      const ended = this.store.release(assignment.id, 'volunteer_left', now);
-      if (ended) this.leaseEnded(ended, false);
+      this.endLease(assignment.id, 'volunteer_left', false);
       return;
     }
-    const acked = this.store.ack(assignment.id, now, this.config.leaseMs);
-    if (acked?.ackedAt != null) this.stats.ack.add(acked.ackedAt - acked.assignedAt, now);
+    // If the ack cannot be written, the volunteer still runs the task: its heartbeats renew the
+    // offer's lease and its result completes the task. The write is retried meanwhile.
+    this.writeWithRetry(
+      'scheduler.ack',
+      () => {
+        const now = this.clock.now();
+        const acked = this.store.ack(assignment.id, now, this.config.leaseMs);
+        if (acked?.ackedAt != null) this.stats.ack.add(acked.ackedAt - acked.assignedAt, now);
+      },
+      { volunteerId: session.id, assignmentId: assignment.id },
+    );
+  }
+
+  /** Ends a lease without a result (retried if the write fails; the lease's expiry is the backstop). */
+  private endLease(assignmentId: string, outcome: ErrorCode, tellVolunteer: boolean): void {
+    this.writeWithRetry(
+      'scheduler.release',
+      () => {
+        const ended = this.store.release(assignmentId, outcome, this.clock.now());
+        if (ended) this.leaseEnded(ended, tellVolunteer);
+      },
+      { assignmentId, outcome },
+    );
   }
 
   /**
@@ -351,13 +493,64 @@ export class Scheduler {
 
   // ----------------------------------------------------------- volunteer reports
 
+  /**
+   * Renews the leases. Throws `TabgridError('storage_unavailable')` when the database
+   * cannot take it; the leases are then extended by the outage when it is back (`resume`).
+   */
   heartbeat(session: VolunteerSession, assignmentIds: string[]): { renewed: string[]; lost: string[] } {
-    return this.store.renew(session.id, assignmentIds, Date.now(), this.config.leaseMs);
+    try {
+      this.assertStorage();
+      return this.store.renew(session.id, assignmentIds, this.clock.now(), this.config.leaseMs);
+    } catch (err) {
+      const refused = this.refusal('scheduler.heartbeat', err, session);
+      throw new TabgridError(refused.code, refused.message);
+    }
   }
 
+  /** Fails fast while the breaker is open: a locked database would block the event loop for its busy timeout. */
+  private assertStorage(): void {
+    if (!this.gate.dispatchAllowed()) throw new StorageUnavailable();
+  }
+
+  /** The ack for a volunteer request that failed: `storage_unavailable` (retry) for dependency faults. */
+  private refusal(
+    where: string,
+    err: unknown,
+    session: VolunteerSession,
+  ): Extract<Ack<never>, { ok: false }> {
+    if (err instanceof StorageUnavailable) {
+      return { ok: false, code: 'storage_unavailable', message: err.message };
+    }
+    this.fault(where, err, { volunteerId: session.id });
+    return classifyStorageError(err)
+      ? {
+          ok: false,
+          code: 'storage_unavailable',
+          message: 'the server cannot write to its database right now; send the same again in a few seconds',
+        }
+      : { ok: false, code: 'internal', message: 'internal error' };
+  }
+
+  /**
+   * A volunteer's result. If it cannot be stored (database down), nothing changes:
+   * the lease stays, and the ack is `storage_unavailable`, so the volunteer sends
+   * it again (or the lease lapses and the task runs again).
+   */
   result(session: VolunteerSession, payload: TaskResult): Ack<{ accepted: boolean; duplicate: boolean }> {
+    try {
+      this.assertStorage();
+      return this.storeResult(session, payload);
+    } catch (err) {
+      return this.refusal('scheduler.result', err, session);
+    }
+  }
+
+  private storeResult(
+    session: VolunteerSession,
+    payload: TaskResult,
+  ): Ack<{ accepted: boolean; duplicate: boolean }> {
     const receivedAt = performance.now();
-    const now = Date.now();
+    const now = this.clock.now();
     const assignment = this.store.getAssignment(payload.assignmentId);
     if (!assignment || assignment.volunteerId !== session.id) {
       return fail('not_holder', `assignment ${payload.assignmentId} is not held by this volunteer`);
@@ -408,13 +601,19 @@ export class Scheduler {
   }
 
   taskError(session: VolunteerSession, payload: TaskErrorReport): Ack<{ requeued: boolean }> {
-    const outcome = this.store.reportFailure(
-      payload.assignmentId,
-      session.id,
-      payload.code,
-      payload.message,
-      Date.now(),
-    );
+    let outcome: ReturnType<TaskStore['reportFailure']>;
+    try {
+      this.assertStorage();
+      outcome = this.store.reportFailure(
+        payload.assignmentId,
+        session.id,
+        payload.code,
+        payload.message,
+        this.clock.now(),
+      );
+    } catch (err) {
+      return this.refusal('scheduler.taskError', err, session);
+    }
     if (outcome.kind === 'rejected') return fail(outcome.code, outcome.message);
     this.stats.sink.taskReported(outcome.task, payload.code);
     this.dropHeld(outcome.assignment);
@@ -425,19 +624,32 @@ export class Scheduler {
 
   // ----------------------------------------------------------- leases
 
-  private checkLeases(): void {
-    const now = Date.now();
+  /**
+   * Lapses expired leases (lease expiry is read from the clock). Skipped while the
+   * database is down: heartbeats could not be stored, so volunteers are not blamed.
+   */
+  checkLeases(): void {
+    if (this.stopped) return;
     // If this check runs late, the event loop was blocked: heartbeats and acks may be
     // waiting unread. Extend live leases by the stall instead of lapsing them for it.
-    const stall = this.lastLeaseCheck === 0 ? 0 : now - this.lastLeaseCheck - this.config.leaseCheckMs;
-    this.lastLeaseCheck = now;
+    // A stall is measured on the monotonic wall clock, whatever clock the leases use.
+    const real = performance.now();
+    const stall = this.lastLeaseCheck === 0 ? 0 : real - this.lastLeaseCheck - this.config.leaseCheckMs;
+    this.lastLeaseCheck = real;
+    if (!this.gate.dispatchAllowed()) return;
     if (stall > STALL_TOLERANCE_MS) {
-      this.log.warn({ stallMs: stall }, 'event loop stalled; extending live leases');
-      this.store.extendLiveLeases(stall);
+      this.log.warn({ stallMs: Math.round(stall) }, 'event loop stalled; extending live leases');
+      this.write('scheduler.stall', () => this.store.extendLiveLeases(Math.ceil(stall)));
       return;
     }
     // Bounded per check so a mass expiry cannot block the loop in one go.
-    const ended = this.store.lapseExpired(now, LAPSE_BATCH);
+    let ended: EndedLease[] = [];
+    try {
+      ended = this.store.lapseExpired(this.clock.now(), LAPSE_BATCH);
+    } catch (err) {
+      if (err instanceof PartialBatchError) ended = err.done;
+      this.fault('scheduler.leases', err);
+    }
     for (const e of ended) this.leaseEnded(e, true);
     if (ended.length > 0) this.pump();
   }
@@ -478,13 +690,28 @@ export class Scheduler {
   stop(): void {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
-    const now = Date.now();
+    for (const t of this.retries) clearTimeout(t);
+    this.retries.clear();
+    const now = this.clock.now();
+    // A lease that cannot be handed back now is treated as lapsed by the next start's recovery;
+    // with the database down it is not even tried (each try could wait out the busy timeout).
+    const canWrite = this.gate.dispatchAllowed();
     for (const session of this.sessions.values()) {
-      for (const id of [...session.held]) {
-        const ended = this.store.release(id, 'shutting_down', now);
-        if (ended) session.socket.emit('task:cancel', { assignmentId: id, reason: 'shutting_down' });
+      for (const id of canWrite ? [...session.held] : []) {
+        this.write('scheduler.stop', () => {
+          const ended = this.store.release(id, 'shutting_down', now);
+          if (ended) session.socket.emit('task:cancel', { assignmentId: id, reason: 'shutting_down' });
+        });
       }
       session.held.clear();
     }
+  }
+}
+
+/** The breaker is open: requests that need a database write are refused at once. */
+class StorageUnavailable extends Error {
+  override readonly name = 'StorageUnavailable';
+  constructor() {
+    super('the server cannot write to its database right now; send the same again in a few seconds');
   }
 }

@@ -2,16 +2,18 @@ import { randomBytes } from 'node:crypto';
 import type { Detection, ErrorCode, JobView, LiveResult, TaskView } from '@tabgrid/protocol';
 import { durably, type Db } from '../storage/database';
 import { FairQueue } from './fair-queue';
-import type {
-  AssignmentRecord,
-  AssignmentStatus,
-  CompleteOutcome,
-  EndedLease,
-  FailureOutcome,
-  NewTask,
-  RetryPolicy,
-  TaskCounts,
-  TaskRecord,
+import type { TaskStore } from './task-store';
+import {
+  PartialBatchError,
+  type AssignmentRecord,
+  type AssignmentStatus,
+  type CompleteOutcome,
+  type EndedLease,
+  type FailureOutcome,
+  type NewTask,
+  type RetryPolicy,
+  type TaskCounts,
+  type TaskRecord,
 } from './types';
 
 export const newId = (prefix: string) => `${prefix}_${randomBytes(9).toString('base64url')}`;
@@ -94,11 +96,18 @@ const toAssignment = (r: AssignmentRow): AssignmentRecord => ({
  * in-memory FairQueue is only an index over tasks whose status is `queued`.
  * A multi-instance deployment replaces this class, not its callers.
  *
+ * The index only changes after the transaction that justifies it has
+ * committed (`transact`): a write that fails (SQLITE_BUSY, SQLITE_FULL, …)
+ * leaves both the database and the index as they were, so no queued task
+ * can drop out of the index.
+ *
  * Task states: queued -> running -> done | failed, and running -> queued when
  * its lease ends without a result (see ARCHITECTURE.md, "Life of a task").
  */
-export class SchedulerStore {
+export class SchedulerStore implements TaskStore {
   private readonly queue = new FairQueue();
+  /** Index changes waiting for the current transaction to commit (null outside `transact`). */
+  private afterCommit: (() => void)[] | null = null;
   /** Volunteers that reported a failure on a task: it is retried elsewhere. */
   private readonly excluded = new Map<string, Set<string>>();
   private readonly s;
@@ -127,6 +136,9 @@ export class SchedulerStore {
         'SELECT id, created_at FROM jobs WHERE id = ?',
       ),
       assignment: db.prepare<[string], AssignmentRow>('SELECT * FROM assignments WHERE id = ?'),
+      imageUsed: db.prepare<[string], { one: number }>(
+        'SELECT 1 AS one FROM tasks WHERE image_sha256 = ? LIMIT 1',
+      ),
       liveForTask: db.prepare<[string], AssignmentRow>(
         "SELECT * FROM assignments WHERE task_id = ? AND status IN ('offered', 'acked')",
       ),
@@ -252,11 +264,18 @@ export class SchedulerStore {
       const next = this.queue.take((taskId) => !this.excluded.get(taskId)?.has(volunteerId));
       if (!next) return null;
       const assignmentId = newId('asg');
-      const started = this.db.transaction(() => {
-        if (this.s.startTask.run(next.taskId).changes === 0) return false; // no longer queued
-        this.s.insertAssignment.run(assignmentId, next.taskId, volunteerId, now, now + offerMs);
-        return true;
-      })();
+      let started: boolean;
+      try {
+        started = this.db.transaction(() => {
+          if (this.s.startTask.run(next.taskId).changes === 0) return false; // no longer queued
+          this.s.insertAssignment.run(assignmentId, next.taskId, volunteerId, now, now + offerMs);
+          return true;
+        })();
+      } catch (err) {
+        // Rolled back: the task is still queued in the database, so it goes back to the index.
+        this.queue.pushFront(next.jobId, next.taskId);
+        throw err;
+      }
       if (!started) continue;
       return { task: this.getTask(next.taskId)!, assignment: this.getAssignment(assignmentId)! };
     }
@@ -291,7 +310,7 @@ export class SchedulerStore {
    * when it has used up its attempts or its deadline.
    */
   release(assignmentId: string, outcome: ErrorCode, now: number): EndedLease | null {
-    return this.db.transaction(() => {
+    return this.transact(() => {
       const row = this.s.assignment.get(assignmentId);
       if (!row || (row.status !== 'offered' && row.status !== 'acked')) return null;
       const status: AssignmentStatus =
@@ -299,23 +318,40 @@ export class SchedulerStore {
       this.s.endAssignment.run(status, now, outcome, null, assignmentId);
       const task = this.requeueOrFail(row.task_id, now);
       return { assignment: this.getAssignment(assignmentId)!, task };
-    })();
+    });
   }
 
   /** A volunteer disconnected: all its leases end at once and their tasks are requeued. */
   releaseVolunteer(volunteerId: string, now: number): EndedLease[] {
-    return this.s.liveForVolunteer
-      .all(volunteerId)
-      .map((a) => this.release(a.id, 'volunteer_left', now))
-      .filter((e): e is EndedLease => e !== null);
+    return this.releaseEach(this.s.liveForVolunteer.all(volunteerId), () => 'volunteer_left', now);
   }
 
   /** Lease checker: every lease not renewed in time lapses. */
   lapseExpired(now: number, limit = 1000): EndedLease[] {
-    return this.s.expired
-      .all(now, limit)
-      .map((a) => this.release(a.id, a.status === 'offered' ? 'ack_timeout' : 'lease_expired', now))
-      .filter((e): e is EndedLease => e !== null);
+    return this.releaseEach(
+      this.s.expired.all(now, limit),
+      (a) => (a.status === 'offered' ? 'ack_timeout' : 'lease_expired'),
+      now,
+    );
+  }
+
+  /** Releases each in its own transaction; if one fails, throws PartialBatchError with those already ended. */
+  private releaseEach(rows: AssignmentRow[], outcome: (a: AssignmentRow) => ErrorCode, now: number) {
+    const ended: EndedLease[] = [];
+    for (const a of rows) {
+      try {
+        const e = this.release(a.id, outcome(a), now);
+        if (e) ended.push(e);
+      } catch (err) {
+        throw new PartialBatchError(ended, err);
+      }
+    }
+    return ended;
+  }
+
+  /** Whether any task refers to this image (a failed upload removes only blobs nobody uses). */
+  isImageReferenced(sha256: string): boolean {
+    return this.s.imageUsed.get(sha256) !== undefined;
   }
 
   /**
@@ -353,7 +389,7 @@ export class SchedulerStore {
     inferenceMs: number,
     now: number,
   ): CompleteOutcome {
-    return this.db.transaction((): CompleteOutcome => {
+    return this.transact((): CompleteOutcome => {
       const a = this.s.assignment.get(assignmentId);
       if (!a || a.volunteer_id !== volunteerId) {
         return {
@@ -380,15 +416,15 @@ export class SchedulerStore {
         this.s.endAssignment.run('superseded', now, 'task_completed', null, other.id);
         return toAssignment({ ...other, status: 'superseded' });
       });
-      if (task.status === 'queued') this.queue.remove(task.jobId, task.id);
-      this.excluded.delete(task.id);
+      if (task.status === 'queued') this.onCommit(() => this.queue.remove(task.jobId, task.id));
+      this.onCommit(() => this.excluded.delete(task.id));
       return {
         kind: 'accepted',
         task: this.getTask(task.id)!,
         assignment: this.getAssignment(assignmentId)!,
         superseded,
       };
-    })();
+    });
   }
 
   /**
@@ -403,7 +439,7 @@ export class SchedulerStore {
     message: string,
     now: number,
   ): FailureOutcome {
-    return this.db.transaction((): FailureOutcome => {
+    return this.transact((): FailureOutcome => {
       const a = this.s.assignment.get(assignmentId);
       if (!a || a.volunteer_id !== volunteerId || (a.status !== 'offered' && a.status !== 'acked')) {
         return {
@@ -423,16 +459,18 @@ export class SchedulerStore {
           `${reports} volunteers reported ${code}: ${message}`.slice(0, 500),
           a.task_id,
         );
-        this.excluded.delete(a.task_id);
+        this.onCommit(() => this.excluded.delete(a.task_id));
         task = this.getTask(a.task_id)!;
       } else {
-        let set = this.excluded.get(a.task_id);
-        if (!set) this.excluded.set(a.task_id, (set = new Set()));
-        set.add(volunteerId);
+        this.onCommit(() => {
+          let set = this.excluded.get(a.task_id);
+          if (!set) this.excluded.set(a.task_id, (set = new Set()));
+          set.add(volunteerId);
+        });
         task = this.requeueOrFail(a.task_id, now);
       }
       return { kind: 'recorded', task, assignment: this.getAssignment(assignmentId)! };
-    })();
+    });
   }
 
   /**
@@ -471,9 +509,33 @@ export class SchedulerStore {
       );
     } else {
       this.s.requeueTask.run(taskId);
-      this.queue.pushFront(task.jobId, taskId);
+      this.onCommit(() => this.queue.pushFront(task.jobId, taskId));
     }
     return this.getTask(taskId)!;
+  }
+
+  /**
+   * One transaction whose in-memory index changes (`onCommit`) apply only once
+   * it has committed. A nested call joins the outer transaction.
+   */
+  private transact<T>(fn: () => T): T {
+    if (this.afterCommit) return this.db.transaction(fn)();
+    const ops: (() => void)[] = [];
+    this.afterCommit = ops;
+    let result: T;
+    try {
+      result = this.db.transaction(fn)();
+    } finally {
+      this.afterCommit = null;
+    }
+    for (const op of ops) op();
+    return result;
+  }
+
+  /** Runs `op` after the current transaction commits (at once outside one). */
+  private onCommit(op: () => void): void {
+    if (this.afterCommit) this.afterCommit.push(op);
+    else op();
   }
 }
 

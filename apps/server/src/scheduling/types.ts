@@ -74,3 +74,19 @@ export interface RetryPolicy {
   maxFailureReports: number;
   taskDeadlineMs: number;
 }
+
+/**
+ * A batch of store writes stopped part-way (e.g. SQLITE_BUSY on the third of
+ * ten releases): `done` is what was committed before `cause` was thrown.
+ */
+export class PartialBatchError extends Error {
+  override readonly name = 'PartialBatchError';
+  constructor(
+    readonly done: EndedLease[],
+    override readonly cause: unknown,
+  ) {
+    super(
+      `batch stopped after ${done.length} writes: ${cause instanceof Error ? cause.message : String(cause)}`,
+    );
+  }
+}

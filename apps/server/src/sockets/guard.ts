@@ -1,5 +1,6 @@
-import { fail, type Ack, type ErrorCode } from '@tabgrid/protocol';
+import { TabgridError, fail, type Ack, type ErrorCode } from '@tabgrid/protocol';
 import type { FastifyBaseLogger } from 'fastify';
+import type { ErrorSink } from '../observability/error-sink';
 import type { Socket } from 'socket.io';
 import type { z } from 'zod';
 
@@ -55,6 +56,8 @@ export class SocketGuard {
     known: readonly string[],
     ratePerSecond: number,
     private readonly log: FastifyBaseLogger,
+    /** Where a handler's unexpected error goes (logged and counted); else only logged. */
+    private readonly errors?: ErrorSink,
   ) {
     this.limiter = new RateLimiter(ratePerSecond);
     const names = new Set(known);
@@ -90,7 +93,10 @@ export class SocketGuard {
       try {
         reply(handler(parsed.data));
       } catch (err) {
-        this.log.error({ err, event }, 'handler failed');
+        // A typed refusal (e.g. storage_unavailable from the scheduler) goes back as such.
+        if (err instanceof TabgridError) return reply(fail(err.code, err.message));
+        if (this.errors) this.errors.report(`socket.${event}`, err);
+        else this.log.error({ err, event }, 'handler failed');
         reply(fail('internal', 'internal error'));
       }
     });

@@ -11,6 +11,7 @@ import {
 import type { FastifyBaseLogger } from 'fastify';
 import type { Namespace } from 'socket.io';
 import type { LiveStatsTracker } from '../live/live-stats';
+import type { ErrorSink } from '../observability/error-sink';
 import type { SchedulerEvents } from '../scheduling/scheduler';
 import { liveResult, type SchedulerStore } from '../scheduling/store';
 import type { AssignmentRecord, TaskRecord } from '../scheduling/types';
@@ -37,6 +38,8 @@ export class LiveHub implements SchedulerEvents {
     private readonly volunteersOnline: () => number,
     eventsPerSecond: number,
     log: FastifyBaseLogger,
+    /** Where failures of the hub's timers and snapshots go (a database read can fail too). */
+    private readonly errors?: ErrorSink,
   ) {
     nsp.use((socket, next) => {
       const auth = LiveAuthSchema.safeParse(socket.handshake.auth);
@@ -47,11 +50,13 @@ export class LiveHub implements SchedulerEvents {
       next();
     });
     nsp.on('connection', (socket) => {
-      socket.emit('live:snapshot', {
-        stats: this.currentStats(),
-        recent: store.recentResults(RECENT_RESULTS),
-      });
-      const guard = new SocketGuard(socket, LIVE_CLIENT_EVENTS, eventsPerSecond, log);
+      this.guard('live.snapshot', () =>
+        socket.emit('live:snapshot', {
+          stats: this.currentStats(),
+          recent: store.recentResults(RECENT_RESULTS),
+        }),
+      );
+      const guard = new SocketGuard(socket, LIVE_CLIENT_EVENTS, eventsPerSecond, log, errors);
       guard.on('job:watch', JobWatchSchema, ({ jobId }) => {
         const job = store.getJob(jobId);
         if (!job) return fail('not_found', `job ${jobId} does not exist`);
@@ -66,7 +71,10 @@ export class LiveHub implements SchedulerEvents {
   }
 
   start(intervalMs = 1000): void {
-    this.statsTimer = setInterval(() => this.nsp.emit('live:stats', this.currentStats()), intervalMs);
+    this.statsTimer = setInterval(
+      () => this.guard('live.stats', () => this.nsp.emit('live:stats', this.currentStats())),
+      intervalMs,
+    );
     this.statsTimer.unref();
   }
 
@@ -85,7 +93,19 @@ export class LiveHub implements SchedulerEvents {
 
   taskChanged(task: TaskRecord): void {
     this.pendingJobs.add(task.jobId);
-    this.flushTimer ??= setTimeout(() => this.flushJobs(), JOB_UPDATE_COALESCE_MS);
+    this.flushTimer ??= setTimeout(
+      () => this.guard('live.jobs', () => this.flushJobs()),
+      JOB_UPDATE_COALESCE_MS,
+    );
+  }
+
+  private guard(where: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      if (this.errors) this.errors.report(where, err);
+      else throw err;
+    }
   }
 
   private flushJobs(): void {

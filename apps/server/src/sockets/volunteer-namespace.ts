@@ -12,6 +12,7 @@ import {
 } from '@tabgrid/protocol';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Namespace } from 'socket.io';
+import type { ErrorSink } from '../observability/error-sink';
 import type { Scheduler } from '../scheduling/scheduler';
 import { SocketGuard, describeIssues, handshakeError } from './guard';
 
@@ -24,7 +25,7 @@ export type VolunteerNamespace = Namespace<VolunteerClientToServer, VolunteerSer
 export function attachVolunteerNamespace(
   nsp: VolunteerNamespace,
   scheduler: Scheduler,
-  options: { eventsPerSecond: number; isShuttingDown: () => boolean },
+  options: { eventsPerSecond: number; isShuttingDown: () => boolean; errors?: ErrorSink },
   baseLog: FastifyBaseLogger,
 ): void {
   nsp.use((socket, next) => {
@@ -54,7 +55,13 @@ export function attachVolunteerNamespace(
     );
     const session = scheduler.connect(socket.data.volunteerId, socket, socket.data.slots);
     socket.conn.on('packet', () => scheduler.alive(session));
-    const guard = new SocketGuard(socket, VOLUNTEER_CLIENT_EVENTS, options.eventsPerSecond, log);
+    const guard = new SocketGuard(
+      socket,
+      VOLUNTEER_CLIENT_EVENTS,
+      options.eventsPerSecond,
+      log,
+      options.errors,
+    );
     guard.on('task:heartbeat', HeartbeatSchema, (p) => ok(scheduler.heartbeat(session, p.assignmentIds)));
     guard.on('task:result', TaskResultSchema, (p) => scheduler.result(session, p));
     guard.on('task:error', TaskErrorSchema, (p) => scheduler.taskError(session, p));

@@ -1,18 +1,47 @@
 import { createHash, randomBytes } from 'node:crypto';
+import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+
+/** Writes the bytes of a new blob to its open temporary file. Replaceable to inject faults (tests). */
+export type BlobWriter = (handle: fs.FileHandle, bytes: Uint8Array) => Promise<void>;
+
+const defaultWriter: BlobWriter = (handle, bytes) => handle.writeFile(bytes);
 
 /**
  * Images on disk, content-addressed by SHA-256 (`images/ab/abcdef…`). A blob is
  * written to a temporary file, fsynced, renamed into place and its directory
  * fsynced, so once `put` resolves the bytes survive a crash. The same bytes
  * uploaded twice are stored once. Client file names never reach the file system.
+ * A write that fails (disk full, I/O error) leaves no temporary file behind.
+ *
+ * Uploads write through a `BlobBatch` (`batch()`), so that a job whose
+ * database rows could not be written removes the blobs it alone created.
  */
 export class BlobStore {
   private readonly root: string;
+  /** Blobs that uploads in progress have put but not yet committed or aborted: never removed meanwhile. */
+  private readonly pending = new Map<string, number>();
 
-  constructor(dataDir: string) {
+  constructor(
+    dataDir: string,
+    private readonly writer: BlobWriter = defaultWriter,
+  ) {
     this.root = path.join(dataDir, 'images');
+  }
+
+  /** A set of puts that is committed (kept) or aborted (blobs it created and nobody else uses are removed). */
+  batch(): BlobBatch {
+    return new BlobBatch(this, this.pending);
+  }
+
+  /** Removes a blob at once (synchronously, so no other request can start using it in between). */
+  removeSync(sha256: string): void {
+    try {
+      fsSync.unlinkSync(this.pathOf(sha256));
+    } catch {
+      /* already gone */
+    }
   }
 
   static sha256(bytes: Uint8Array): string {
@@ -26,36 +55,105 @@ export class BlobStore {
 
   /** Stores the bytes durably; returns their SHA-256. */
   async put(bytes: Uint8Array): Promise<string> {
+    return (await this.putNew(bytes)).sha256;
+  }
+
+  /** Like `put`, and says whether this call created the file (false: the bytes were already stored). */
+  async putNew(bytes: Uint8Array): Promise<{ sha256: string; created: boolean }> {
     const sha256 = BlobStore.sha256(bytes);
     const target = this.pathOf(sha256);
     const dir = path.dirname(target);
     try {
       await fs.access(target);
-      return sha256; // already stored (and fsynced when it was first written)
+      return { sha256, created: false }; // already stored (and fsynced when it was first written)
     } catch {
       /* not there yet */
     }
     await fs.mkdir(dir, { recursive: true });
     // Unique per call: two uploads of the same bytes may be stored at the same moment.
     const tmp = `${target}.${randomBytes(8).toString('hex')}.tmp`;
-    const handle = await fs.open(tmp, 'w');
     try {
-      await handle.writeFile(bytes);
-      await handle.sync();
-    } finally {
-      await handle.close();
+      const handle = await fs.open(tmp, 'w');
+      try {
+        await this.writer(handle, bytes);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await fs.rename(tmp, target);
+    } catch (err) {
+      await fs.rm(tmp, { force: true }).catch(() => undefined);
+      throw err;
     }
-    await fs.rename(tmp, target);
     const dirHandle = await fs.open(dir, 'r');
     try {
       await dirHandle.sync();
     } finally {
       await dirHandle.close();
     }
-    return sha256;
+    return { sha256, created: true };
   }
 
   async get(sha256: string): Promise<Buffer> {
     return fs.readFile(this.pathOf(sha256));
+  }
+}
+
+/**
+ * The blobs of one upload. `abort(isReferenced)` removes every blob this batch
+ * created that no other upload in progress has put and no stored task
+ * references, so a failed upload leaves no files behind.
+ */
+export class BlobBatch {
+  private readonly shas: string[] = [];
+  private readonly created = new Set<string>();
+  private open = true;
+
+  constructor(
+    private readonly blobs: BlobStore,
+    private readonly pending: Map<string, number>,
+  ) {}
+
+  async put(bytes: Uint8Array): Promise<string> {
+    const sha256 = BlobStore.sha256(bytes);
+    this.pin(sha256);
+    const { created } = await this.blobs.putNew(bytes);
+    if (created) this.created.add(sha256);
+    return sha256;
+  }
+
+  /** The upload's rows are stored: keep every blob. */
+  commit(): void {
+    this.unpinAll();
+  }
+
+  /** The upload failed: remove the blobs only it created. `isReferenced` must be synchronous. */
+  abort(isReferenced: (sha256: string) => boolean): void {
+    this.unpinAll();
+    for (const sha of this.created) {
+      if ((this.pending.get(sha) ?? 0) > 0) continue;
+      let used = true;
+      try {
+        used = isReferenced(sha);
+      } catch {
+        /* cannot tell (database down): keep the file, it is only an orphan */
+      }
+      if (!used) this.blobs.removeSync(sha);
+    }
+  }
+
+  private pin(sha: string): void {
+    this.shas.push(sha);
+    this.pending.set(sha, (this.pending.get(sha) ?? 0) + 1);
+  }
+
+  private unpinAll(): void {
+    if (!this.open) return;
+    this.open = false;
+    for (const sha of this.shas) {
+      const n = (this.pending.get(sha) ?? 1) - 1;
+      if (n <= 0) this.pending.delete(sha);
+      else this.pending.set(sha, n);
+    }
   }
 }

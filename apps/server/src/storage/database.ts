@@ -56,7 +56,13 @@ const MIGRATIONS: string[] = [
   `
   CREATE INDEX assignments_live_by_volunteer ON assignments(volunteer_id) WHERE status IN ('offered', 'acked');
   `,
+  // 3: one row the health probe (storage/probes.ts) rewrites, to see that a write commits.
+  `
+  CREATE TABLE health_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL);
+  `,
 ];
+
+export const DATABASE_FILE = 'tabgrid.sqlite';
 
 /**
  * Opens (creating if needed) the SQLite database in WAL mode and migrates it.
@@ -67,13 +73,13 @@ const MIGRATIONS: string[] = [
  * result) off the disk's fsync latency. What must survive power loss as well
  * — an accepted upload — is written with `durably()`.
  */
-export function openDatabase(dataDir: string): Db {
+export function openDatabase(dataDir: string, busyTimeoutMs = 5000): Db {
   fs.mkdirSync(dataDir, { recursive: true });
-  const db = new Database(path.join(dataDir, 'tabgrid.sqlite'));
+  const db = new Database(path.join(dataDir, DATABASE_FILE));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
+  db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
   const version = db.pragma('user_version', { simple: true }) as number;
   for (let v = version; v < MIGRATIONS.length; v++) {
     db.transaction(() => {

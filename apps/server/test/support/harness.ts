@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { JobCreatedSchema, JobViewSchema, type JobView } from '@tabgrid/protocol';
-import { startServer, type Tabgrid } from '../../src/app';
+import { startServer, type ServerSeams, type Tabgrid } from '../../src/app';
 import { DEFAULT_CONFIG, type ServerConfig } from '../../src/config';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../../../..');
@@ -24,19 +24,28 @@ export interface TestServer extends Tabgrid {
   waitForJob(id: string, timeoutMs?: number): Promise<JobView>;
 }
 
-/** A real server on a free port with a fresh data directory (or a given one, to test restarts). */
-export async function startTestServer(overrides: Partial<ServerConfig> = {}): Promise<TestServer> {
+/**
+ * A real server on a free port with a fresh data directory (or a given one, to test restarts).
+ * `seams` replace a dependency (store wrapper, blob writer, clock) for fault and clock tests.
+ */
+export async function startTestServer(
+  overrides: Partial<ServerConfig> = {},
+  seams: ServerSeams = {},
+): Promise<TestServer> {
   const dataDir = overrides.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'tabgrid-test-'));
-  const tg = await startServer({
-    ...DEFAULT_CONFIG,
-    port: 0,
-    host: '127.0.0.1',
-    modelDir: MODEL_DIR,
-    staticDir: path.join(REPO_ROOT, 'dist'),
-    logLevel: 'silent',
-    ...overrides,
-    dataDir,
-  });
+  const tg = await startServer(
+    {
+      ...DEFAULT_CONFIG,
+      port: 0,
+      host: '127.0.0.1',
+      modelDir: MODEL_DIR,
+      staticDir: path.join(REPO_ROOT, 'dist'),
+      logLevel: 'silent',
+      ...overrides,
+      dataDir,
+    },
+    seams,
+  );
   const server: TestServer = {
     ...tg,
     dataDir,

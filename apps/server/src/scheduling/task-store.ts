@@ -1,0 +1,49 @@
+import type { Detection, ErrorCode } from '@tabgrid/protocol';
+import type { AssignmentRecord, CompleteOutcome, EndedLease, FailureOutcome, TaskRecord } from './types';
+
+/**
+ * What the scheduler needs from the store of jobs, tasks and leases. Today
+ * `SchedulerStore` (SQLite) implements it; a shared store for several
+ * gateways (Redis, issue #10) would implement the same interface.
+ *
+ * Every method may throw a dependency error (SQLITE_BUSY, SQLITE_FULL, …). A
+ * method that throws has changed nothing (it is one transaction), except the
+ * batch methods `releaseVolunteer` / `lapseExpired`, which throw
+ * `PartialBatchError` carrying what they did end.
+ */
+export interface TaskStore {
+  readonly queuedCount: number;
+  assignNext(
+    volunteerId: string,
+    now: number,
+    offerMs: number,
+  ): { task: TaskRecord; assignment: AssignmentRecord } | null;
+  ack(assignmentId: string, now: number, leaseMs: number): AssignmentRecord | null;
+  renew(
+    volunteerId: string,
+    assignmentIds: string[],
+    now: number,
+    leaseMs: number,
+  ): { renewed: string[]; lost: string[] };
+  release(assignmentId: string, outcome: ErrorCode, now: number): EndedLease | null;
+  releaseVolunteer(volunteerId: string, now: number): EndedLease[];
+  lapseExpired(now: number, limit?: number): EndedLease[];
+  extendLiveLeases(ms: number): void;
+  failOverdue(now: number): TaskRecord[];
+  getTask(taskId: string): TaskRecord | null;
+  getAssignment(assignmentId: string): AssignmentRecord | null;
+  complete(
+    assignmentId: string,
+    volunteerId: string,
+    detections: Detection[],
+    inferenceMs: number,
+    now: number,
+  ): CompleteOutcome;
+  reportFailure(
+    assignmentId: string,
+    volunteerId: string,
+    code: ErrorCode,
+    message: string,
+    now: number,
+  ): FailureOutcome;
+}

@@ -1,0 +1,90 @@
+import { TabgridError } from '@tabgrid/protocol';
+import type { Clock } from '../clock';
+import type { ErrorSink } from '../observability/error-sink';
+import type { HealthMonitor } from '../observability/health';
+import type { SchedulerStore } from '../scheduling/store';
+import type { NewTask } from '../scheduling/types';
+import type { BlobStore } from './blob-store';
+import { assertFreeSpace, LowDiskSpaceError } from './probes';
+import { classifyStorageError } from './storage-errors';
+
+/** Seconds a client is told to wait (`Retry-After`) when the database is unavailable. */
+export const STORAGE_RETRY_AFTER_S = 5;
+
+export interface UploadStorage {
+  /**
+   * Before anything of an upload is written (its body is read, into memory): refuses it with `507
+   * insufficient_storage` when free disk space is below `minFreeBytes`, or
+   * `503 storage_unavailable` while the database is known to be down.
+   */
+  preflight(): Promise<void>;
+  /**
+   * Stores the images and the job's rows, all or nothing: if a write fails,
+   * the blobs this upload alone created are removed, no row exists, and the
+   * error is `507 insufficient_storage` (disk full) or `503
+   * storage_unavailable` (database busy, locked or failing; retry).
+   */
+  store(images: Uint8Array[], tasks: NewTask[]): Promise<ReturnType<SchedulerStore['createJob']>>;
+}
+
+interface Deps {
+  dataDir: string;
+  minFreeBytes: number;
+  blobs: BlobStore;
+  store: Pick<SchedulerStore, 'createJob' | 'isImageReferenced'>;
+  health: Pick<HealthMonitor, 'failure' | 'markFailed'>;
+  errors: ErrorSink;
+  clock: Clock;
+}
+
+const full = (detail: string) =>
+  new TabgridError(
+    'insufficient_storage',
+    `the server is out of disk space (${detail}); nothing was stored. Try again later`,
+    507,
+  );
+const unavailable = (detail: string) =>
+  new TabgridError(
+    'storage_unavailable',
+    `the server cannot store uploads right now (${detail}); nothing was stored. Retry in ${STORAGE_RETRY_AFTER_S} s`,
+    503,
+  );
+
+export function uploadStorage(deps: Deps): UploadStorage {
+  return {
+    async preflight() {
+      try {
+        await assertFreeSpace(deps.dataDir, deps.minFreeBytes);
+      } catch (err) {
+        if (err instanceof LowDiskSpaceError) throw full(err.message);
+        throw err;
+      }
+      const db = deps.health.failure('database');
+      if (db) throw db.fault === 'full' ? full(db.error) : unavailable(db.error);
+    },
+
+    async store(images, tasks) {
+      const batch = deps.blobs.batch();
+      try {
+        // Bytes are durable (fsync) before the job row exists and before 201 is sent.
+        for (const [index, bytes] of images.entries()) tasks[index]!.imageSha256 = await batch.put(bytes);
+        const job = deps.store.createJob(tasks, deps.clock.now());
+        batch.commit();
+        return job;
+      } catch (err) {
+        batch.abort((sha) => deps.store.isImageReferenced(sha));
+        const fault = classifyStorageError(err);
+        if (!fault) throw err;
+        deps.errors.report('http.upload', err);
+        if (fault === 'full') throw full(describe(err));
+        deps.health.markFailed('database', err);
+        throw unavailable(describe(err));
+      }
+    },
+  };
+}
+
+function describe(err: unknown): string {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' ? code : 'write failed';
+}

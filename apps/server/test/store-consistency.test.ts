@@ -1,0 +1,73 @@
+/**
+ * The queue index and SQLite stay consistent when a write fails inside its
+ * transaction (issue 11: tasks stuck `queued` with 0 attempts after
+ * SQLITE_FULL). A temporary trigger makes the real transaction abort half-way.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_CONFIG } from '../src/config';
+import { SchedulerStore } from '../src/scheduling/store';
+import { openDatabase } from '../src/storage/database';
+
+function fresh() {
+  const db = openDatabase(fs.mkdtempSync(path.join(os.tmpdir(), 'tabgrid-consistency-')));
+  const store = new SchedulerStore(db, DEFAULT_CONFIG);
+  const task = { name: 'a.jpg', imageSha256: 'a'.repeat(64), mime: 'image/jpeg', width: 10, height: 10 };
+  const job = store.createJob([task], Date.now());
+  return { db, store, taskId: job.tasks[0]!.id };
+}
+
+/** Makes every INSERT/UPDATE matching `when` on `table` abort its transaction, as a full disk would. */
+function breakWrites(
+  db: ReturnType<typeof openDatabase>,
+  table: string,
+  op: 'INSERT' | 'UPDATE',
+  when = '1',
+) {
+  db.exec(
+    `CREATE TEMP TRIGGER broken BEFORE ${op} ON ${table} WHEN ${when} BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`,
+  );
+  return () => db.exec('DROP TRIGGER temp.broken');
+}
+
+describe('store consistency when a write fails mid-transaction', () => {
+  it('assignNext: the task stays queued in the database and in the index', () => {
+    const { db, store, taskId } = fresh();
+    const repair = breakWrites(db, 'assignments', 'INSERT');
+    expect(() => store.assignNext('v1', Date.now(), 1000)).toThrow(/disk is full/);
+    expect(store.getTask(taskId)).toMatchObject({ status: 'queued', attempts: 0 });
+    expect(store.queuedCount).toBe(1);
+    repair();
+    expect(store.assignNext('v1', Date.now(), 1000)?.task.id).toBe(taskId);
+    db.close();
+  });
+
+  it('release: the lease stays live and the index does not gain a task the database calls running', () => {
+    const { db, store, taskId } = fresh();
+    const offer = store.assignNext('v1', Date.now(), 1000)!;
+    const repair = breakWrites(db, 'assignments', 'UPDATE', "NEW.status = 'released'");
+    expect(() => store.release(offer.assignment.id, 'volunteer_left', Date.now())).toThrow(/disk is full/);
+    expect(store.getAssignment(offer.assignment.id)?.status).toBe('offered');
+    expect(store.getTask(taskId)?.status).toBe('running');
+    expect(store.queuedCount).toBe(0);
+    repair();
+    expect(store.release(offer.assignment.id, 'volunteer_left', Date.now())?.task.status).toBe('queued');
+    expect(store.queuedCount).toBe(1);
+    db.close();
+  });
+
+  it('complete: a failed result write keeps the lease, so the resend is accepted', () => {
+    const { db, store, taskId } = fresh();
+    const offer = store.assignNext('v1', Date.now(), 1000)!;
+    store.ack(offer.assignment.id, Date.now(), 10_000);
+    const repair = breakWrites(db, 'tasks', 'UPDATE', "NEW.status = 'done'");
+    expect(() => store.complete(offer.assignment.id, 'v1', [], 1, Date.now())).toThrow(/disk is full/);
+    expect(store.getAssignment(offer.assignment.id)?.status).toBe('acked');
+    repair();
+    expect(store.complete(offer.assignment.id, 'v1', [], 1, Date.now()).kind).toBe('accepted');
+    expect(store.getTask(taskId)?.status).toBe('done');
+    db.close();
+  });
+});
