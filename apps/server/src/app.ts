@@ -1,11 +1,22 @@
 import fastifyMultipart from '@fastify/multipart';
-import { LIMITS, NAMESPACES } from '@tabgrid/protocol';
+import fastifyRateLimit from '@fastify/rate-limit';
+import { LIMITS, NAMESPACES, TabgridError } from '@tabgrid/protocol';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Server } from 'socket.io';
+import { ensureFirstKey } from './access/bootstrap';
+import { ImageSigner, loadSecret } from './access/image-signer';
+import { JobAccess } from './access/job-access';
+import { KeyStore } from './access/key-store';
+import { checkMetricsAccess } from './access/metrics-guard';
+import { OriginPolicy } from './access/origin-check';
+import { installRequesterAuth } from './access/requester-auth';
 import type { ServerConfig } from './config';
+import { registerImageRoutes } from './http/image-routes';
 import { registerJobRoutes } from './http/jobs-routes';
 import { installErrorHandler } from './http/errors';
-import { installIsolationHeaders, registerStaticRoutes } from './http/static-routes';
+import { registerRequesterRoutes } from './http/requester-routes';
+import { installSecurityHeaders } from './http/security-headers';
+import { registerStaticRoutes } from './http/static-routes';
 import { LiveStatsTracker } from './live/live-stats';
 import { readModelInfo } from './model-info';
 import { ServerMetrics } from './observability/metrics';
@@ -25,6 +36,12 @@ export interface Tabgrid {
   io: Server;
   store: SchedulerStore;
   scheduler: Scheduler;
+  keys: KeyStore;
+  /**
+   * Set on the very first start (no key in the environment or the store): the key created for
+   * the owner, to print once as a sign-in link. Null otherwise.
+   */
+  firstKey: string | null;
   /** How the start-up recovery went: leases treated as lapsed, tasks queued. */
   recovered: { lapsed: number; queued: number };
   /** Graceful shutdown: stop accepting, hand back leases, close sockets and the database. */
@@ -43,6 +60,11 @@ export async function startServer(config: ServerConfig): Promise<Tabgrid> {
   const store = new SchedulerStore(db, config);
   const recovered = store.recover(Date.now());
   const blobs = new BlobStore(config.dataDir);
+  const keys = new KeyStore(db, config.apiKeys);
+  const jobAccess = new JobAccess(db);
+  const firstKey = ensureFirstKey(keys, jobAccess);
+  const signer = new ImageSigner(loadSecret(config.dataDir));
+  const origins = new OriginPolicy(config.allowedOrigins);
   const metrics = new ServerMetrics();
   const stats = new LiveStatsTracker(metrics.sink);
   let shuttingDown = false;
@@ -52,8 +74,19 @@ export async function startServer(config: ServerConfig): Promise<Tabgrid> {
     logger: { level: config.logLevel },
     bodyLimit: 1024 * 1024,
   });
-  installIsolationHeaders(app);
+  await installSecurityHeaders(app);
   installErrorHandler(app);
+  installRequesterAuth(app, keys, origins);
+  await app.register(fastifyRateLimit, {
+    global: false,
+    hook: 'preHandler',
+    errorResponseBuilder: (_request, context) =>
+      new TabgridError(
+        'rate_limited',
+        `at most ${context.max} uploads per minute per key; retry in ${context.after}`,
+        429,
+      ),
+  });
   await app.register(fastifyMultipart, {
     limits: {
       fileSize: config.maxFileBytes,
@@ -67,6 +100,8 @@ export async function startServer(config: ServerConfig): Promise<Tabgrid> {
   const io = new Server(app.server, {
     serveClient: false,
     maxHttpBufferSize: LIMITS.maxSocketPayloadBytes,
+    // Cross-site WebSocket hijacking: a browser page from another origin may not connect.
+    allowRequest: (req, callback) => callback(null, origins.allows(req.headers.origin, req.headers.host)),
     // Socket.IO's defaults. Dead volunteers are found by their leases (and unacked offers),
     // so a short ping timeout buys little, and under load it disconnects live peers whose
     // pongs are waiting unread behind a busy event loop.
@@ -83,6 +118,7 @@ export async function startServer(config: ServerConfig): Promise<Tabgrid> {
     store,
     stats,
     () => sched.volunteersOnline,
+    { keys, jobs: jobAccess, signer },
     config.socketEventsPerSecond,
     app.log.child({ ns: 'live' }),
   );
@@ -103,11 +139,21 @@ export async function startServer(config: ServerConfig): Promise<Tabgrid> {
   );
 
   metrics.bindGauges({ volunteersOnline: () => sched.volunteersOnline, queueDepth: () => store.queuedCount });
-  app.get('/metrics', async (_request, reply) =>
-    reply.type(metrics.contentType).send(await metrics.render()),
-  );
+  app.get('/metrics', async (request, reply) => {
+    checkMetricsAccess(request.headers.authorization, config.metricsToken, keys);
+    return reply.type(metrics.contentType).send(await metrics.render());
+  });
   app.get('/healthz', async () => ({ status: 'ok', volunteersOnline: sched.volunteersOnline }));
-  registerJobRoutes(app, { config, store, blobs, onJobCreated: () => sched.pump(), isShuttingDown });
+  registerJobRoutes(app, {
+    config,
+    store,
+    access: jobAccess,
+    blobs,
+    onJobCreated: () => sched.pump(),
+    isShuttingDown,
+  });
+  registerImageRoutes(app, { store, access: jobAccess, blobs, signer });
+  registerRequesterRoutes(app, { access: jobAccess, scheduler: sched, blobs });
   await registerStaticRoutes(app, config.staticDir, config.modelDir);
 
   await app.listen({ port: config.port, host: config.host });
@@ -126,6 +172,8 @@ export async function startServer(config: ServerConfig): Promise<Tabgrid> {
     io,
     store,
     scheduler: sched,
+    keys,
+    firstKey,
     recovered,
     close() {
       closing ??= (async () => {

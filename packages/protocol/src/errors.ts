@@ -37,6 +37,10 @@ export const ERROR_CODES = [
   'too_many_files',
   'invalid_file_name',
   'queue_full',
+  // access (docs/SECURITY.md)
+  'unauthorized',
+  'forbidden_origin',
+  'cancelled',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -7,19 +7,6 @@ import { errorBody } from './errors';
 /** Client-side routes of the single-page app, all answered with index.html. */
 export const PAGES = ['/', '/dashboard', '/volunteer', '/live'] as const;
 
-/**
- * Cross-origin isolation on every response (pages, assets, API), which WASM
- * threads need (SharedArrayBuffer): COOP same-origin + COEP require-corp, and
- * CORP same-origin so our own assets stay loadable under COEP.
- */
-export function installIsolationHeaders(app: FastifyInstance): void {
-  app.addHook('onSend', async (_request, reply) => {
-    void reply.header('Cross-Origin-Opener-Policy', 'same-origin');
-    void reply.header('Cross-Origin-Embedder-Policy', 'require-corp');
-    void reply.header('Cross-Origin-Resource-Policy', 'same-origin');
-  });
-}
-
 /** Serves the built web app (`dist/`) and the model files (`/models/`). */
 export async function registerStaticRoutes(
   app: FastifyInstance,
