@@ -40,7 +40,7 @@ async function sendImage(
 /**
  * A task's original image, two ways:
  * - `GET /api/jobs/:id/tasks/:taskId/image` with the owner's key (everyone else: 404);
- * - `GET /img/:taskId?exp&sig`, a signed URL that expires, handed out on `/live` for results
+ * - `GET /img/:token`, a sealed URL that expires, handed out on `/live` for results
  *   the viewer may see (an `<img>` cannot send a key). Invalid or expired: 404.
  * Images of deleted jobs are gone (404) either way.
  */
@@ -62,16 +62,10 @@ export function registerImageRoutes(app: FastifyInstance, deps: Deps): void {
     },
   );
 
-  app.get<{ Params: { taskId: string }; Querystring: { exp?: string; sig?: string } }>(
-    '/img/:taskId',
-    async (request, reply) => {
-      const { taskId } = request.params;
-      const { exp = '', sig = '' } = request.query;
-      if (!ID.test(taskId) || !deps.signer.verify(taskId, exp, sig)) throw gone();
-      const task = deps.store.getTask(taskId);
-      if (!task) throw gone();
-      const maxAge = Math.max(0, Math.floor((Number(exp) - Date.now()) / 1000));
-      return sendImage(deps, reply, task, `private, max-age=${maxAge}`);
-    },
-  );
+  app.get<{ Params: { token: string } }>('/img/:token', async (request, reply) => {
+    const taskId = deps.signer.open(request.params.token);
+    const task = taskId && ID.test(taskId) ? deps.store.getTask(taskId) : null;
+    if (!task) throw gone();
+    return sendImage(deps, reply, task, 'private, max-age=600');
+  });
 }
