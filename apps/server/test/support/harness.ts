@@ -40,7 +40,7 @@ export interface TestServer extends Tabgrid {
   ): Promise<{ id: string; tasks: { id: string; name: string }[] }>;
   getJob(id: string, key?: string): Promise<JobView>;
   /** Polls the API until the job is finished (tests only; the product pushes). */
-  waitForJob(id: string, timeoutMs?: number): Promise<JobView>;
+  waitForJob(id: string, timeoutMs?: number, key?: string): Promise<JobView>;
 }
 
 /** A real server on a free port with a fresh data directory (or a given one, to test restarts). */
@@ -90,10 +90,10 @@ export async function startTestServer(overrides: Partial<ServerConfig> = {}): Pr
       if (res.status !== 200) throw new Error(`GET job ${id}: ${res.status}`);
       return JobViewSchema.parse(await res.json());
     },
-    async waitForJob(id, timeoutMs = 20_000) {
+    async waitForJob(id, timeoutMs = 20_000, key) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        const job = await server.getJob(id);
+        const job = await server.getJob(id, key);
         if (job.status === 'done' || job.status === 'failed') return job;
         if (Date.now() > deadline)
           throw new Error(`job ${id} not finished: ${JSON.stringify(job.tasks.map((t) => t.status))}`);
