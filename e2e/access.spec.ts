@@ -81,6 +81,17 @@ test('the model runs under the CSP; sign-in link, public upload, anonymous /live
     await ownLive.goto();
     await expect(ownLive.resultsFor('dog.jpg').first()).toHaveAttribute('data-own', 'true');
 
+    // Deleting the public job from the dashboard takes it off everyone's /live.
+    await dashboard.goto(E2E_KEYS.owner.key);
+    dashboard.page.once('dialog', (dialog) => void dialog.accept());
+    await dashboard.jobCard(publicJob.id).root.getByTestId('delete-job').click();
+    await expect(dashboard.jobCard(publicJob.id).root).toHaveCount(0);
+    await expect(dashboard.jobCard(privateJob.id).root).toBeVisible();
+    await live.page.reload();
+    await expect(live.connection).toHaveText('connected');
+    await expect(live.tasksQueued).toHaveText(/^\d+$/); // the snapshot is on screen
+    await expect(live.resultsFor('bus.jpg')).toHaveCount(0);
+
     expect(violations).toEqual([]);
   } finally {
     await Promise.all([volunteerContext, ownerContext, anonContext].map((c) => c.close()));

@@ -398,6 +398,10 @@ describe('uploads', () => {
     for (const caller of CALLERS) {
       const res = await call(caller, '/api/jobs', { method: 'POST', body: form() });
       expect(res.status, caller).toBe(caller === 'owner' || caller === 'other' ? 201 : 401);
+      if (res.status !== 201) continue;
+      // Let the volunteer finish it before the server closes (no result left in flight).
+      const { id } = JSON.parse(res.text) as { id: string };
+      await server.waitForJob(id, 20_000, headersOf(caller).authorization!.slice('Bearer '.length));
     }
   });
 });
