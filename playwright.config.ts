@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { defineConfig } from '@playwright/test';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from './e2e/support/chromium';
+import { E2E_API_KEYS } from './e2e/support/keys';
 
 /** Fixed, unlikely-to-clash port (others use 8080, 8091...). Override with TABGRID_E2E_PORT. */
 const PORT = Number(process.env.TABGRID_E2E_PORT ?? 8787);
@@ -38,6 +39,7 @@ export default defineConfig({
       HOST: '127.0.0.1',
       TABGRID_DATA_DIR: DATA_DIR,
       LOG_LEVEL: 'warn',
+      TABGRID_API_KEYS: E2E_API_KEYS,
     },
   },
 });

@@ -39,7 +39,8 @@ function ortRuntimeFromOwnOrigin(): Plugin {
   };
 }
 
-const backend = process.env.TABGRID_BACKEND ?? 'http://localhost:8080';
+// 127.0.0.1, not localhost: the server listens on IPv4 loopback by default (HOST).
+const backend = process.env.TABGRID_BACKEND ?? 'http://127.0.0.1:8080';
 
 export default defineConfig({
   root: here('./apps/web'),
@@ -64,6 +65,7 @@ export default defineConfig({
     proxy: {
       '/api': backend,
       '/healthz': backend,
+      '/img': backend,
       '/socket.io': { target: backend, ws: true },
     },
   },

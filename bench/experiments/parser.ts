@@ -21,6 +21,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { startServer } from '../../apps/server/src/app';
 import { DEFAULT_CONFIG } from '../../apps/server/src/config';
+import { benchAuth, benchServerConfig } from '../lib/bench-key';
 import { imagesDir, REPO_ROOT } from '../../scripts/assets';
 import { sleep } from '../lib/stats';
 
@@ -82,6 +83,7 @@ async function once(parser: Parser, photo: Uint8Array, tasks: number): Promise<R
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'tabgrid-parser-'));
   const tg = await startServer({
     ...DEFAULT_CONFIG,
+    ...benchServerConfig(),
     port: 0,
     host: '127.0.0.1',
     dataDir,
@@ -105,7 +107,7 @@ async function once(parser: Parser, photo: Uint8Array, tasks: number): Promise<R
           new Blob([photo as Uint8Array<ArrayBuffer>], { type: 'image/jpeg' }),
           `p${b}-${i}.jpg`,
         );
-      const res = await fetch(`${tg.url}/api/jobs`, { method: 'POST', body: form });
+      const res = await fetch(`${tg.url}/api/jobs`, { method: 'POST', body: form, headers: benchAuth });
       if (res.status !== 201) throw new Error(`upload ${res.status}: ${await res.text()}`);
     }
     const requeuedBefore = await requeuedCount(tg.url);
@@ -137,7 +139,7 @@ async function once(parser: Parser, photo: Uint8Array, tasks: number): Promise<R
 }
 
 async function requeuedCount(url: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+  const text = await (await fetch(`${url}/metrics`, { headers: benchAuth })).text();
   let n = 0;
   for (const line of text.split('\n'))
     if (line.startsWith('tabgrid_tasks_total{') && line.includes('outcome="requeued"'))

@@ -14,6 +14,7 @@ import { PROTOCOL_VERSION, type TaskAssignment } from '@tabgrid/protocol';
 import { io } from 'socket.io-client';
 import { startServer } from '../../apps/server/src/app';
 import { DEFAULT_CONFIG } from '../../apps/server/src/config';
+import { benchAuth, benchServerConfig } from '../lib/bench-key';
 import { imagesDir, REPO_ROOT } from '../../scripts/assets';
 import { sleep } from '../lib/stats';
 
@@ -29,6 +30,7 @@ async function once(maxInFlight: number, latency: number): Promise<number> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'tabgrid-prefetch-'));
   const tg = await startServer({
     ...DEFAULT_CONFIG,
+    ...benchServerConfig(),
     port: 0,
     host: '127.0.0.1',
     dataDir,
@@ -78,7 +80,7 @@ async function once(maxInFlight: number, latency: number): Promise<number> {
     for (let i = 0; i < TASKS; i++)
       form.append('images', new Blob([photo], { type: 'image/jpeg' }), `p${i}.jpg`);
     const t0 = performance.now();
-    const res = await fetch(`${tg.url}/api/jobs`, { method: 'POST', body: form });
+    const res = await fetch(`${tg.url}/api/jobs`, { method: 'POST', body: form, headers: benchAuth });
     if (res.status !== 201) throw new Error(`upload ${res.status}`);
     while (done < TASKS) {
       if (performance.now() - t0 > 60_000) throw new Error(`timeout, done ${done}`);

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { JobCreatedSchema, JobViewSchema, type JobCreated, type JobView } from '@tabgrid/protocol';
 import { REPO_ROOT } from '../../scripts/assets';
+import { benchAuth, benchServerEnv } from './bench-key';
 import { parseProm, type Samples } from './prom';
 import { sleep, waitFor } from './stats';
 
@@ -59,6 +60,7 @@ export async function startBenchServer(options: ServerOptions): Promise<BenchSer
         HOST: '127.0.0.1',
         TABGRID_DATA_DIR: dataDir,
         LOG_LEVEL: 'warn',
+        ...benchServerEnv(),
         ...options.env,
       },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
@@ -97,7 +99,7 @@ export async function startBenchServer(options: ServerOptions): Promise<BenchSer
     port: options.port,
     pid: child.pid!,
     async metrics() {
-      return parseProm(await (await fetch(`${url}/metrics`)).text());
+      return parseProm(await (await fetch(`${url}/metrics`, { headers: benchAuth })).text());
     },
     memory() {
       return new Promise((resolve, reject) => {
@@ -118,7 +120,7 @@ export async function startBenchServer(options: ServerOptions): Promise<BenchSer
       for (const f of files) {
         form.append('images', new Blob([f.bytes as Uint8Array<ArrayBuffer>], { type: 'image/jpeg' }), f.name);
       }
-      const res = await fetch(`${url}/api/jobs`, { method: 'POST', body: form });
+      const res = await fetch(`${url}/api/jobs`, { method: 'POST', body: form, headers: benchAuth });
       if (res.status !== 201) {
         throw new Error(
           `upload failed: ${res.status} ${await res.text()}\nserver log:\n${tail.slice(-10).join('\n')}`,
@@ -127,7 +129,7 @@ export async function startBenchServer(options: ServerOptions): Promise<BenchSer
       return JobCreatedSchema.parse(await res.json());
     },
     async getJob(id) {
-      const res = await fetch(`${url}/api/jobs/${id}`);
+      const res = await fetch(`${url}/api/jobs/${id}`, { headers: benchAuth });
       if (res.status !== 200) throw new Error(`GET job ${id}: ${res.status}`);
       return JobViewSchema.parse(await res.json());
     },

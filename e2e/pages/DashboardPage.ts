@@ -1,5 +1,6 @@
 import { expect, type Locator, type Page } from '@playwright/test';
 import { JobCreatedSchema, type JobCreated } from '@tabgrid/protocol';
+import { E2E_KEYS } from '../support/keys';
 import { canvasHasContent } from './VolunteerPage';
 
 /** The requester's dashboard (`/`). */
@@ -8,16 +9,21 @@ export class DashboardPage {
   readonly dropZone: Locator;
   readonly jobCards: Locator;
   readonly uploadError: Locator;
+  readonly signedInAs: Locator;
+  readonly publicCheckbox: Locator;
 
   constructor(readonly page: Page) {
+    this.signedInAs = page.getByTestId('signed-in-as');
+    this.publicCheckbox = page.getByTestId('public-checkbox');
     this.fileInput = page.getByTestId('file-input');
     this.dropZone = page.getByTestId('drop-zone');
     this.jobCards = page.getByTestId('job-card');
     this.uploadError = page.getByTestId('upload-error');
   }
 
-  async goto(): Promise<void> {
-    await this.page.goto('/');
+  /** Opens the sign-in link (`/#key=…`, as printed on first start) and waits for the dashboard. */
+  async goto(key: string = E2E_KEYS.owner.key): Promise<void> {
+    await this.page.goto(`/#key=${key}`);
     await expect(this.dropZone).toBeVisible();
   }
 

@@ -2,22 +2,28 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect, type APIRequestContext } from '@playwright/test';
 import { JobCreatedSchema, JobViewSchema, type JobCreated, type JobView } from '@tabgrid/protocol';
+import { authHeaders } from './keys';
 
-/** `POST /api/jobs` with one `images` part per file. */
-export async function createJobViaApi(request: APIRequestContext, files: string[]): Promise<JobCreated> {
+/** `POST /api/jobs` with one `images` part per file, as the e2e owner (or `key`). */
+export async function createJobViaApi(
+  request: APIRequestContext,
+  files: string[],
+  options: { key?: string; public?: boolean } = {},
+): Promise<JobCreated> {
   const multipart = new FormData();
+  if (options.public) multipart.append('public', 'true');
   for (const file of files) {
     const bytes = await readFile(file);
     const type = /\.png$/i.test(file) ? 'image/png' : /\.webp$/i.test(file) ? 'image/webp' : 'image/jpeg';
     multipart.append('images', new Blob([bytes], { type }), path.basename(file));
   }
-  const res = await request.post('/api/jobs', { multipart });
+  const res = await request.post('/api/jobs', { multipart, headers: authHeaders(options.key) });
   expect(res.status(), await res.text()).toBe(201);
   return JobCreatedSchema.parse(await res.json());
 }
 
-export async function getJob(request: APIRequestContext, id: string): Promise<JobView> {
-  const res = await request.get(`/api/jobs/${id}`);
+export async function getJob(request: APIRequestContext, id: string, key?: string): Promise<JobView> {
+  const res = await request.get(`/api/jobs/${id}`, { headers: authHeaders(key) });
   expect(res.status()).toBe(200);
   return JobViewSchema.parse(await res.json());
 }

@@ -1,13 +1,24 @@
 import fastifyMultipart from '@fastify/multipart';
-import { LIMITS, NAMESPACES } from '@tabgrid/protocol';
+import fastifyRateLimit from '@fastify/rate-limit';
+import { LIMITS, NAMESPACES, TabgridError } from '@tabgrid/protocol';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Server } from 'socket.io';
 import { systemClock, type Clock } from './clock';
+import { ensureFirstKey } from './access/bootstrap';
+import { ImageSigner, loadSecret } from './access/image-signer';
+import { JobAccess } from './access/job-access';
+import { KeyStore } from './access/key-store';
+import { checkMetricsAccess } from './access/metrics-guard';
+import { OriginPolicy } from './access/origin-check';
+import { installRequesterAuth } from './access/requester-auth';
 import type { ServerConfig } from './config';
 import { registerHealthRoute } from './http/health-routes';
+import { registerImageRoutes } from './http/image-routes';
 import { registerJobRoutes } from './http/jobs-routes';
 import { installErrorHandler } from './http/errors';
-import { installIsolationHeaders, registerStaticRoutes } from './http/static-routes';
+import { registerRequesterRoutes } from './http/requester-routes';
+import { installSecurityHeaders } from './http/security-headers';
+import { registerStaticRoutes } from './http/static-routes';
 import { LiveStatsTracker } from './live/live-stats';
 import { MODEL_FILE, readModelInfo } from './model-info';
 import { ErrorSink } from './observability/error-sink';
@@ -35,6 +46,12 @@ export interface Tabgrid {
   errors: ErrorSink;
   /** Dependency probes behind /healthz and the scheduler's circuit breaker. */
   health: HealthMonitor;
+  keys: KeyStore;
+  /**
+   * Set on the very first start (no key in the environment or the store): the key created for
+   * the owner, to print once as a sign-in link. Null otherwise.
+   */
+  firstKey: string | null;
   /** How the start-up recovery went: leases treated as lapsed, tasks queued. */
   recovered: { lapsed: number; queued: number };
   /** Graceful shutdown: stop accepting, hand back leases, close sockets and the database. */
@@ -65,6 +82,11 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
   const recovered = sqliteStore.recover(clock.now());
   const store = seams.wrapStore ? seams.wrapStore(sqliteStore) : sqliteStore;
   const blobs = new BlobStore(config.dataDir, seams.blobWriter);
+  const keys = new KeyStore(db, config.apiKeys);
+  const jobAccess = new JobAccess(db);
+  const firstKey = ensureFirstKey(keys, jobAccess);
+  const signer = new ImageSigner(loadSecret(config.dataDir));
+  const origins = new OriginPolicy(config.allowedOrigins);
   const metrics = new ServerMetrics();
   const stats = new LiveStatsTracker(metrics.sink);
   let shuttingDown = false;
@@ -82,8 +104,19 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
     metrics.registry,
     app.log.child({ ns: 'health' }),
   );
-  installIsolationHeaders(app);
+  await installSecurityHeaders(app);
   installErrorHandler(app);
+  installRequesterAuth(app, keys, origins);
+  await app.register(fastifyRateLimit, {
+    global: false,
+    hook: 'preHandler',
+    errorResponseBuilder: (_request, context) =>
+      new TabgridError(
+        'rate_limited',
+        `at most ${context.max} uploads per minute per key; retry in ${context.after}`,
+        429,
+      ),
+  });
   await app.register(fastifyMultipart, {
     limits: {
       fileSize: config.maxFileBytes,
@@ -97,6 +130,8 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
   const io = new Server(app.server, {
     serveClient: false,
     maxHttpBufferSize: LIMITS.maxSocketPayloadBytes,
+    // Cross-site WebSocket hijacking: a browser page from another origin may not connect.
+    allowRequest: (req, callback) => callback(null, origins.allows(req.headers.origin, req.headers.host)),
     // Socket.IO's defaults. Dead volunteers are found by their leases (and unacked offers),
     // so a short ping timeout buys little, and under load it disconnects live peers whose
     // pongs are waiting unread behind a busy event loop.
@@ -113,6 +148,7 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
     store,
     stats,
     () => sched.volunteersOnline,
+    { keys, jobs: jobAccess, signer },
     config.socketEventsPerSecond,
     app.log.child({ ns: 'live' }),
     errors,
@@ -139,9 +175,10 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
   );
 
   metrics.bindGauges({ volunteersOnline: () => sched.volunteersOnline, queueDepth: () => store.queuedCount });
-  app.get('/metrics', async (_request, reply) =>
-    reply.type(metrics.contentType).send(await metrics.render()),
-  );
+  app.get('/metrics', async (request, reply) => {
+    checkMetricsAccess(request.headers.authorization, config.metricsToken, keys);
+    return reply.type(metrics.contentType).send(await metrics.render());
+  });
   registerHealthRoute(app, health, () => sched.volunteersOnline);
   const uploads = uploadStorage({
     dataDir: config.dataDir,
@@ -152,7 +189,16 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
     errors,
     clock,
   });
-  registerJobRoutes(app, { config, store, blobs, uploads, onJobCreated: () => sched.pump(), isShuttingDown });
+  registerJobRoutes(app, {
+    config,
+    store,
+    access: jobAccess,
+    uploads,
+    onJobCreated: () => sched.pump(),
+    isShuttingDown,
+  });
+  registerImageRoutes(app, { store, access: jobAccess, blobs, signer });
+  registerRequesterRoutes(app, { access: jobAccess, scheduler: sched, blobs });
   await registerStaticRoutes(app, config.staticDir, {
     dir: config.modelDir,
     file: MODEL_FILE,
@@ -178,6 +224,8 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
     scheduler: sched,
     errors,
     health,
+    keys,
+    firstKey,
     recovered,
     close() {
       closing ??= (async () => {

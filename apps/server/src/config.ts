@@ -1,10 +1,16 @@
 import path from 'node:path';
+import { parseEnvKeys } from './access/api-key';
+import { parseOrigins } from './access/origin-check';
 
 /** Every tunable of the server, with its default. Read from the environment by `loadConfig`. */
 export interface ServerConfig {
   /** @defaultValue 8080 (env PORT); 0 picks a free port (tests). */
   port: number;
-  /** @defaultValue '0.0.0.0' (env HOST) */
+  /**
+   * Listen address. Loopback by default: volunteers need no key and receive the photos, so
+   * opening the server to other machines is a decision (README "Listen address").
+   * @defaultValue '127.0.0.1' (env HOST; '0.0.0.0' for every interface)
+   */
   host: string;
   /** SQLite database and content-addressed images. @defaultValue './data' (env TABGRID_DATA_DIR) */
   dataDir: string;
@@ -41,6 +47,22 @@ export interface ServerConfig {
   maxPixels: number;
   /** Queued tasks above which uploads get 429. @defaultValue 10000 (env TABGRID_MAX_QUEUED) */
   maxQueued: number;
+  /** Requesters' keys from the environment, `name:key,…`. @defaultValue [] (env TABGRID_API_KEYS) */
+  apiKeys: { name: string; key: string }[];
+  /**
+   * Browser origins allowed to call `/api` and open Socket.IO connections. Empty = the server's
+   * own origin (the request's Host). @defaultValue [] (env TABGRID_ALLOWED_ORIGINS)
+   */
+  allowedOrigins: string[];
+  /**
+   * Bearer token for `GET /metrics` (for Prometheus). Unset: `/metrics` takes any requester's
+   * API key instead. @defaultValue undefined (env TABGRID_METRICS_TOKEN)
+   */
+  metricsToken?: string;
+  /** Unfinished tasks one key may have before its uploads get 429. @defaultValue 2000 (env TABGRID_MAX_QUEUED_PER_KEY) */
+  maxQueuedPerKey: number;
+  /** Uploads (`POST /api/jobs`) per key per minute before 429. @defaultValue 60 (env TABGRID_UPLOADS_PER_MINUTE) */
+  uploadsPerMinute: number;
   /** Inbound socket events per second per connection before `rate_limited`. @defaultValue 50 */
   socketEventsPerSecond: number;
   /**
@@ -69,7 +91,7 @@ export interface ServerConfig {
 
 export const DEFAULT_CONFIG: ServerConfig = {
   port: 8080,
-  host: '0.0.0.0',
+  host: '127.0.0.1',
   dataDir: './data',
   modelDir: 'public/models',
   staticDir: 'dist',
@@ -86,6 +108,10 @@ export const DEFAULT_CONFIG: ServerConfig = {
   maxFiles: 100,
   maxPixels: 50_000_000,
   maxQueued: 10_000,
+  apiKeys: [],
+  allowedOrigins: [],
+  maxQueuedPerKey: 2000,
+  uploadsPerMinute: 60,
   socketEventsPerSecond: 50,
   minFreeBytes: 256 * 1024 * 1024,
   dbBusyTimeoutMs: 5000,
@@ -124,6 +150,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
     minFreeBytes: int(env, 'TABGRID_MIN_FREE_BYTES', d.minFreeBytes),
     dbBusyTimeoutMs: int(env, 'TABGRID_DB_BUSY_TIMEOUT_MS', d.dbBusyTimeoutMs),
     healthCheckMs: Math.max(10, int(env, 'TABGRID_HEALTH_CHECK_MS', d.healthCheckMs)),
+    apiKeys: parseEnvKeys(env.TABGRID_API_KEYS),
+    allowedOrigins: parseOrigins(env.TABGRID_ALLOWED_ORIGINS),
+    ...(env.TABGRID_METRICS_TOKEN ? { metricsToken: env.TABGRID_METRICS_TOKEN } : {}),
+    maxQueuedPerKey: int(env, 'TABGRID_MAX_QUEUED_PER_KEY', d.maxQueuedPerKey),
+    uploadsPerMinute: int(env, 'TABGRID_UPLOADS_PER_MINUTE', d.uploadsPerMinute),
     logLevel: env.LOG_LEVEL || d.logLevel,
   };
 }

@@ -1,3 +1,4 @@
+import { signInLink } from './access/bootstrap';
 import { startServer } from './app';
 import { loadConfig } from './config';
 
@@ -22,6 +23,8 @@ async function main(): Promise<void> {
   console.log(
     `Tabgrid is up: dashboard ${server.url}/  volunteer ${server.url}/volunteer  live ${server.url}/live`,
   );
+  // First start only: printed once to the terminal, never to the log (the key is in the fragment).
+  if (server.firstKey) console.log(`\nSign in (shown once): ${signInLink(server.port, server.firstKey)}\n`);
   let stopping = false;
   const stop = (reason: string, code: number) => {
     if (stopping) return;

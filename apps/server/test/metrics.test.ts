@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeVolunteer } from './support/fake-volunteer';
-import { startTestServer, until, type TestServer } from './support/harness';
+import { bearer, startTestServer, until, type TestServer } from './support/harness';
 
 let server: TestServer;
 let volunteer: FakeVolunteer | null = null;
@@ -27,7 +27,7 @@ describe('GET /metrics', () => {
     await server.waitForJob(job.id);
     await until(() => volunteer!.results.length === 1, 5000, 'the result ack');
 
-    const res = await fetch(`${server.url}/metrics`);
+    const res = await fetch(`${server.url}/metrics`, { headers: bearer() });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('text/plain');
     const text = await res.text();
@@ -50,7 +50,7 @@ describe('GET /metrics', () => {
     volunteer = null;
     let text = '';
     await until(async () => {
-      text = await (await fetch(`${server.url}/metrics`)).text();
+      text = await (await fetch(`${server.url}/metrics`, { headers: bearer() })).text();
       return sample(text, 'tabgrid_tasks_total', '{outcome="requeued",reason="volunteer_left"}') === 1;
     });
     expect(sample(text, 'tabgrid_volunteers_online')).toBe(0);

@@ -8,7 +8,7 @@ import {
 import { io } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { volunteerPool } from './support/fake-volunteer';
-import { readImage, startTestServer, until, type TestServer } from './support/harness';
+import { TEST_KEYS, readImage, startTestServer, until, type TestServer } from './support/harness';
 
 let server: TestServer;
 const pool = volunteerPool(() => server.url);
@@ -61,7 +61,7 @@ describe('task flow over real sockets', () => {
   it('uploads, dispatches, stores the result and pushes it to /live and job watchers', async () => {
     server = await startTestServer();
     const live = io(`${server.url}/live`, {
-      auth: { protocolVersion: PROTOCOL_VERSION },
+      auth: { protocolVersion: PROTOCOL_VERSION, apiKey: TEST_KEYS.owner.key },
       transports: ['websocket'],
     });
     const snapshot = await new Promise<LiveSnapshot>((resolve) => live.once('live:snapshot', resolve));
@@ -93,7 +93,7 @@ describe('task flow over real sockets', () => {
     expect(v.assigned[0]!.image.byteLength).toBe(readImage('bus.jpg').length);
 
     await until(() => results.length === 1 && updates.some((u) => u.status === 'done'), 5000, 'live result');
-    expect(results[0]).toMatchObject({ jobId: job.id, taskId: task!.id, volunteerId: 'v-1' });
+    expect(results[0]).toMatchObject({ jobId: job.id, taskId: task!.id, own: true, volunteerId: 'v-1' });
     const image = await fetch(`${server.url}${results[0]!.imageUrl}`);
     expect(image.headers.get('content-type')).toBe('image/jpeg');
     expect(Buffer.from(await image.arrayBuffer()).equals(readImage('bus.jpg'))).toBe(true);

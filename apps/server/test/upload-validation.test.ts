@@ -12,7 +12,7 @@ import { ApiErrorSchema } from '@tabgrid/protocol';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FakeVolunteer } from './support/fake-volunteer';
-import { readImage, startTestServer, type TestServer } from './support/harness';
+import { bearer, readImage, startTestServer, type TestServer } from './support/harness';
 
 /** Small limits so that the size checks can be hit with the sample photos. */
 const MAX_FILE_BYTES = 200 * 1024; // dog.jpg (160 KB) fits, bus.jpg (476 KB) does not
@@ -112,7 +112,7 @@ function partialUpload(
   sent: Buffer,
 ): Promise<{ status: number; body: string; requestFinished: boolean }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(`${url}/api/jobs`, { method: 'POST', headers });
+    const req = http.request(`${url}/api/jobs`, { method: 'POST', headers: { ...headers, ...bearer() } });
     let finished = false;
     req.on('finish', () => (finished = true));
     req.on('response', (res) => {
@@ -231,7 +231,7 @@ describe('bad uploads are refused with a typed 4xx and store nothing', () => {
     const onlyField = new FormData();
     onlyField.append('title', 'no files here');
     await expectRejected(
-      await fetch(`${server.url}/api/jobs`, { method: 'POST', body: onlyField }),
+      await fetch(`${server.url}/api/jobs`, { method: 'POST', body: onlyField, headers: bearer() }),
       400,
       'no_images',
       before,
@@ -245,7 +245,7 @@ describe('bad uploads are refused with a typed 4xx and store nothing', () => {
     await expectRejected(
       await fetch(`${server.url}/api/jobs`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...bearer() },
         body: JSON.stringify({ images: ['dog.jpg'] }),
       }),
       415,

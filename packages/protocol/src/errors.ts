@@ -40,6 +40,10 @@ export const ERROR_CODES = [
   // the server's own dependencies (database, disk): retry later, nothing accepted was lost
   'storage_unavailable',
   'insufficient_storage',
+  // access (docs/SECURITY.md)
+  'unauthorized',
+  'forbidden_origin',
+  'cancelled',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

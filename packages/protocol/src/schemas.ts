@@ -53,8 +53,14 @@ export const VolunteerAuthSchema = z.object({
 });
 export type VolunteerAuth = z.infer<typeof VolunteerAuthSchema>;
 
-/** `socket.handshake.auth` of a live-view / dashboard connection. */
-export const LiveAuthSchema = z.object({ protocolVersion: z.number().int() });
+/**
+ * `socket.handshake.auth` of a live-view / dashboard connection. Without `apiKey` the viewer is
+ * anonymous (public results and figures only); with a valid one it also sees its own jobs.
+ */
+export const LiveAuthSchema = z.object({
+  protocolVersion: z.number().int(),
+  apiKey: z.string().min(1).max(200).optional(),
+});
 export type LiveAuth = z.infer<typeof LiveAuthSchema>;
 
 // ---------------------------------------------------------- volunteer -> server
@@ -221,12 +227,18 @@ export const LiveStatsSchema = z.object({
 export type LiveStats = z.infer<typeof LiveStatsSchema>;
 
 export const LiveResultSchema = z.object({
-  jobId: id,
-  taskId: id,
+  /** Opaque, stable per task; grants nothing (PROTOCOL.md rule L3). */
+  id: z.string(),
+  /** Only on the owner's own results. */
+  jobId: id.optional(),
+  /** Only on the owner's own results. */
+  taskId: id.optional(),
+  /** True when the result is from one of the viewer's own jobs. */
+  own: z.boolean(),
   name: z.string(),
   width: z.number().int(),
   height: z.number().int(),
-  /** Where the original image can be fetched (the public API route). */
+  /** A signed URL of the original image that expires (PROTOCOL.md rule L4). */
   imageUrl: z.string(),
   detections: z.array(DetectionSchema),
   volunteerId: z.string(),
@@ -242,3 +254,50 @@ export const LiveSnapshotSchema = z.object({
   recent: z.array(LiveResultSchema),
 });
 export type LiveSnapshot = z.infer<typeof LiveSnapshotSchema>;
+
+// ---------------------------------------------------------- requester API (HTTP)
+
+/** `GET /api/me`: who the presented key belongs to. */
+export const MeSchema = z.object({
+  name: z.string(),
+  /** Where the key comes from: the environment (`TABGRID_API_KEYS`) or the key store. */
+  source: z.enum(['env', 'store']),
+});
+export type Me = z.infer<typeof MeSchema>;
+
+/** One row of `GET /api/jobs`. */
+export const JobSummarySchema = z.object({
+  id,
+  status: z.enum(TASK_STATUSES),
+  createdAt: z.number(),
+  public: z.boolean(),
+  /** Set once `DELETE /api/jobs/:id` ran: unfinished tasks were cancelled, image bytes freed. */
+  deletedAt: z.number().nullable(),
+  tasks: z.object({
+    total: z.number().int(),
+    queued: z.number().int(),
+    running: z.number().int(),
+    done: z.number().int(),
+    failed: z.number().int(),
+  }),
+});
+export type JobSummary = z.infer<typeof JobSummarySchema>;
+
+/** `GET /api/jobs?limit&cursor`: the caller's jobs, newest first. */
+export const JobListSchema = z.object({
+  jobs: z.array(JobSummarySchema),
+  /** Pass as `cursor` for the next page; null on the last page. */
+  nextCursor: z.string().nullable(),
+});
+export type JobList = z.infer<typeof JobListSchema>;
+
+/** `DELETE /api/jobs/:id`. */
+export const JobDeletedSchema = z.object({
+  id,
+  /** Unfinished tasks cancelled by this call. */
+  cancelled: z.number().int(),
+  /** Image files removed from the server's disk (bytes no other job uses). */
+  imagesDeleted: z.number().int(),
+  deletedAt: z.number(),
+});
+export type JobDeleted = z.infer<typeof JobDeletedSchema>;

@@ -1,21 +1,25 @@
 import { TabgridError, type JobCreated } from '@tabgrid/protocol';
 import type {} from '@fastify/multipart';
 import type { FastifyInstance } from 'fastify';
+import type { JobAccess } from '../access/job-access';
+import { requesterOf } from '../access/requester-auth';
 import type { ServerConfig } from '../config';
 import type { SchedulerStore } from '../scheduling/store';
 import type { NewTask } from '../scheduling/types';
-import type { BlobStore } from '../storage/blob-store';
 import type { UploadStorage } from '../storage/upload-storage';
 import { validateImage } from '../validation/image';
 
-const ID = /^[A-Za-z0-9_-]{1,64}$/;
+export const ID = /^[A-Za-z0-9_-]{1,64}$/;
 /** Multipart overhead allowed on top of the files themselves when checking Content-Length. */
 const ENVELOPE_BYTES = 1024 * 1024;
 
 interface Deps {
-  config: Pick<ServerConfig, 'maxFileBytes' | 'maxFiles' | 'maxPixels' | 'maxQueued'>;
+  config: Pick<
+    ServerConfig,
+    'maxFileBytes' | 'maxFiles' | 'maxPixels' | 'maxQueued' | 'maxQueuedPerKey' | 'uploadsPerMinute'
+  >;
   store: SchedulerStore;
-  blobs: BlobStore;
+  access: JobAccess;
   /** Disk-space and database checks, and the all-or-nothing write of an upload. */
   uploads: UploadStorage;
   /** Called after a job is stored, to dispatch its tasks. */
@@ -44,16 +48,45 @@ export function checkFileName(name: string, index: number): string {
   return name;
 }
 
+/** The `public` form field: on for `true`, `1`, `on` (a checked checkbox), `yes`. */
+const truthy = (value: unknown) => typeof value === 'string' && /^(true|1|on|yes)$/i.test(value.trim());
+
+/** 404 for a job that does not exist or that the requester does not own (ids cannot be probed). */
+export function notFound(id: string): TabgridError {
+  return new TabgridError('not_found', `job ${id.slice(0, 64)} does not exist`, 404);
+}
+
+/** Refuses an upload that would take a requester over its share of the queue. */
+function checkRequesterShare(deps: Deps, owner: string, adding: number): void {
+  const unfinished = deps.access.unfinishedTasks(owner);
+  if (unfinished + adding > deps.config.maxQueuedPerKey) {
+    throw new TabgridError(
+      'queue_full',
+      `this key has ${unfinished} unfinished tasks; at most ${deps.config.maxQueuedPerKey} may wait. Retry later`,
+      429,
+    );
+  }
+}
+
 /**
- * The public HTTP API for requesters (documented in README "HTTP API").
+ * The HTTP API for requesters (documented in README "HTTP API"). Every route needs a key
+ * (see access/requester-auth.ts) and only ever shows the caller's own jobs.
  * Uploads are all-or-nothing: every file is read and fully validated before
  * anything is stored; one bad file rejects the whole request.
  */
 export function registerJobRoutes(app: FastifyInstance, deps: Deps): void {
-  const { config, store, blobs } = deps;
+  const { config, store } = deps;
 
-  app.post('/api/jobs', async (request, reply) => {
+  const uploadLimit = {
+    max: config.uploadsPerMinute,
+    timeWindow: 60_000,
+    keyGenerator: (request: { requester: { name: string } | null; ip: string }) =>
+      request.requester ? `key:${request.requester.name}` : `ip:${request.ip}`,
+  };
+
+  app.post('/api/jobs', { config: { rateLimit: uploadLimit } }, async (request, reply) => {
     if (deps.isShuttingDown()) throw new TabgridError('shutting_down', 'server is shutting down', 503);
+    const owner = requesterOf(request).name;
     if (!request.isMultipart()) {
       throw new TabgridError(
         'bad_request',
@@ -72,11 +105,16 @@ export function registerJobRoutes(app: FastifyInstance, deps: Deps): void {
         429,
       );
     }
+    checkRequesterShare(deps, owner, 1);
 
     const files: { name: string; bytes: Buffer }[] = [];
+    let isPublic = false;
     // preservePath: busboy would otherwise cut "../x.jpg" down to "x.jpg" before checkFileName sees it.
     for await (const part of request.parts({ preservePath: true })) {
-      if (part.type !== 'file') continue;
+      if (part.type !== 'file') {
+        if (part.fieldname === 'public') isPublic = truthy(part.value);
+        continue;
+      }
       if (part.fieldname !== 'images') {
         part.file.resume();
         throw new TabgridError(
@@ -141,9 +179,12 @@ export function registerJobRoutes(app: FastifyInstance, deps: Deps): void {
         429,
       );
     }
+    checkRequesterShare(deps, owner, tasks.length);
+    // Bytes are durable (fsync) before the job row exists and before 201 is sent; all or nothing.
     const job = await deps.uploads.store(
       files.map((f) => f.bytes),
       tasks,
+      { owner, isPublic },
     );
     deps.onJobCreated(job.id);
     const body: JobCreated = job;
@@ -152,28 +193,9 @@ export function registerJobRoutes(app: FastifyInstance, deps: Deps): void {
 
   app.get<{ Params: { id: string } }>('/api/jobs/:id', async (request) => {
     const { id } = request.params;
-    const job = ID.test(id) ? store.getJob(id) : null;
-    if (!job) throw new TabgridError('not_found', `job ${id.slice(0, 64)} does not exist`, 404);
+    const owner = requesterOf(request).name;
+    const job = ID.test(id) && deps.access.owns(owner, id) ? store.getJob(id) : null;
+    if (!job) throw notFound(id);
     return job;
   });
-
-  app.get<{ Params: { id: string; taskId: string } }>(
-    '/api/jobs/:id/tasks/:taskId/image',
-    async (request, reply) => {
-      const { id, taskId } = request.params;
-      const task = ID.test(taskId) ? store.getTask(taskId) : null;
-      if (!task || task.jobId !== id)
-        throw new TabgridError(
-          'not_found',
-          `task ${taskId.slice(0, 64)} of job ${id.slice(0, 64)} does not exist`,
-          404,
-        );
-      const bytes = await blobs.get(task.imageSha256);
-      return reply
-        .header('Content-Type', task.mime)
-        .header('Cache-Control', 'public, max-age=31536000, immutable')
-        .header('ETag', `"${task.imageSha256}"`)
-        .send(bytes);
-    },
-  );
 }

@@ -8,19 +8,6 @@ import type { ServedModel } from '../model-info';
 /** Client-side routes of the single-page app, all answered with index.html. */
 export const PAGES = ['/', '/dashboard', '/volunteer', '/live'] as const;
 
-/**
- * Cross-origin isolation on every response (pages, assets, API), which WASM
- * threads need (SharedArrayBuffer): COOP same-origin + COEP require-corp, and
- * CORP same-origin so our own assets stay loadable under COEP.
- */
-export function installIsolationHeaders(app: FastifyInstance): void {
-  app.addHook('onSend', async (_request, reply) => {
-    void reply.header('Cross-Origin-Opener-Policy', 'same-origin');
-    void reply.header('Cross-Origin-Embedder-Policy', 'require-corp');
-    void reply.header('Cross-Origin-Resource-Policy', 'same-origin');
-  });
-}
-
 /** A year: for URLs whose bytes never change (content-hashed or versioned). */
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 

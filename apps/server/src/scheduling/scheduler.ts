@@ -622,6 +622,23 @@ export class Scheduler {
     return ok({ requeued: outcome.task.status === 'queued' });
   }
 
+  /**
+   * Cancels a job's unfinished tasks (its owner deleted it): queued ones leave the queue,
+   * held ones are taken back with `task:cancel` (`cancelled`). Returns how many were cancelled.
+   */
+  cancelJob(jobId: string): number {
+    const { tasks, leases } = this.store.cancelJob(jobId, this.clock.now());
+    for (const a of leases) {
+      this.dropHeld(a);
+      this.sessions
+        .get(a.volunteerId)
+        ?.socket.emit('task:cancel', { assignmentId: a.id, reason: 'cancelled' });
+    }
+    for (const t of tasks) this.events.taskChanged(t);
+    if (leases.length > 0) this.pump();
+    return tasks.length;
+  }
+
   // ----------------------------------------------------------- leases
 
   /**

@@ -16,6 +16,12 @@ import {
   type TaskRecord,
 } from './types';
 
+/** Who owns a new job and whether its results are shown to the public (see access/). */
+export interface JobAccessFields {
+  owner: string;
+  isPublic: boolean;
+}
+
 export const newId = (prefix: string) => `${prefix}_${randomBytes(9).toString('base64url')}`;
 
 interface TaskRow {
@@ -105,7 +111,8 @@ const toAssignment = (r: AssignmentRow): AssignmentRecord => ({
  * its lease ends without a result (see ARCHITECTURE.md, "Life of a task").
  */
 export class SchedulerStore implements TaskStore {
-  private readonly queue = new FairQueue();
+  /** Fair across requesters first, then across each requester's jobs. */
+  private readonly queue = new FairQueue((jobId) => this.s.jobOwner.get(jobId)?.owner ?? '');
   /** Index changes waiting for the current transaction to commit (null outside `transact`). */
   private afterCommit: (() => void)[] | null = null;
   /** Volunteers that reported a failure on a task: it is retried elsewhere. */
@@ -118,7 +125,12 @@ export class SchedulerStore implements TaskStore {
   ) {
     this.s = {
       insertJob: db.prepare(
-        'INSERT INTO jobs (id, seq, created_at) VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs), ?)',
+        `INSERT INTO jobs (id, seq, created_at, owner, public)
+         VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs), ?, ?, ?)`,
+      ),
+      jobOwner: db.prepare<[string], { owner: string | null }>('SELECT owner FROM jobs WHERE id = ?'),
+      unfinishedOfJob: db.prepare<[string], TaskRow>(
+        "SELECT * FROM tasks WHERE job_id = ? AND status IN ('queued', 'running')",
       ),
       insertTask: db.prepare(
         `INSERT INTO tasks (id, job_id, idx, name, image_sha256, mime, width, height, status, submitted_at)
@@ -190,20 +202,24 @@ export class SchedulerStore implements TaskStore {
       overdueQueued: db.prepare<[number], TaskRow>(
         "SELECT * FROM tasks WHERE status = 'queued' AND submitted_at < ?",
       ),
-      recentDone: db.prepare<[number], TaskRow>(
-        "SELECT * FROM tasks WHERE status = 'done' ORDER BY completed_at DESC LIMIT ?",
-      ),
     };
   }
 
   // ------------------------------------------------------------------ jobs
 
-  /** Records a job and its tasks (all queued) in one transaction, fsynced before it returns. */
-  createJob(tasks: NewTask[], now: number): { id: string; tasks: { id: string; name: string }[] } {
+  /**
+   * Records a job and its tasks (all queued) in one transaction, fsynced before it returns.
+   * `access` names the requester (key name) that owns it and whether its results are public.
+   */
+  createJob(
+    tasks: NewTask[],
+    now: number,
+    access: JobAccessFields = { owner: '', isPublic: false },
+  ): { id: string; tasks: { id: string; name: string }[] } {
     const jobId = newId('job');
     const created = tasks.map((t, idx) => ({ ...t, id: newId('task'), jobId, idx, submittedAt: now }));
     durably(this.db, () => {
-      this.s.insertJob.run(jobId, now);
+      this.s.insertJob.run(jobId, now, access.owner, access.isPublic ? 1 : 0);
       for (const t of created) this.s.insertTask.run(t);
     });
     for (const t of created) this.queue.pushBack(jobId, t.id);
@@ -228,15 +244,6 @@ export class SchedulerStore implements TaskStore {
       .all(jobId)
       .map((row) => taskView(toTask(row), row.view_assigned_at, row.view_acked_at));
     return { id: job.id, status: jobStatus(tasks), createdAt: job.created_at, tasks };
-  }
-
-  /** The newest stored results, for the live view's snapshot. */
-  recentResults(limit: number): LiveResult[] {
-    return this.s.recentDone.all(limit).map((row) => {
-      const task = toTask(row);
-      const a = task.resultAssignmentId ? this.getAssignment(task.resultAssignmentId) : null;
-      return liveResult(task, a);
-    });
   }
 
   counts(): TaskCounts {
@@ -360,6 +367,29 @@ export class SchedulerStore implements TaskStore {
    */
   extendLiveLeases(ms: number): void {
     this.s.extendLive.run(ms);
+  }
+
+  /**
+   * Cancels every unfinished task of a job (status `failed`, code `cancelled`) in one transaction.
+   * Live leases end as `released` with outcome `cancelled`; the caller tells their volunteers.
+   * Finished results are kept. Idempotent.
+   */
+  cancelJob(jobId: string, now: number): { tasks: TaskRecord[]; leases: AssignmentRecord[] } {
+    return this.transact(() => {
+      const tasks: TaskRecord[] = [];
+      const leases: AssignmentRecord[] = [];
+      for (const row of this.s.unfinishedOfJob.all(jobId)) {
+        for (const a of this.s.liveForTask.all(row.id)) {
+          this.s.endAssignment.run('released', now, 'cancelled', null, a.id);
+          leases.push(this.getAssignment(a.id)!);
+        }
+        this.s.failTask.run(now, 'cancelled', 'cancelled by its owner', row.id);
+        if (row.status === 'queued') this.onCommit(() => this.queue.remove(jobId, row.id));
+        this.onCommit(() => this.excluded.delete(row.id));
+        tasks.push(this.getTask(row.id)!);
+      }
+      return { tasks, leases };
+    });
   }
 
   /** Queued tasks past their deadline fail (nobody could run them in time). */
@@ -572,7 +602,13 @@ export function jobStatus(tasks: readonly Pick<TaskView, 'status'>[]): JobView['
   return tasks.some((t) => t.status === 'failed') ? 'failed' : 'done';
 }
 
-export function liveResult(task: TaskRecord, assignment: AssignmentRecord | null): LiveResult {
+/** A stored result before access/ decides who sees it and how (see access/live-visibility.ts). */
+export type StoredResult = Omit<LiveResult, 'id' | 'own' | 'jobId' | 'taskId'> & {
+  jobId: string;
+  taskId: string;
+};
+
+export function liveResult(task: TaskRecord, assignment: AssignmentRecord | null): StoredResult {
   const completedAt = task.completedAt ?? 0;
   return {
     jobId: task.jobId,

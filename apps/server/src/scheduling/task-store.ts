@@ -30,6 +30,8 @@ export interface TaskStore {
   lapseExpired(now: number, limit?: number): EndedLease[];
   extendLiveLeases(ms: number): void;
   failOverdue(now: number): TaskRecord[];
+  /** Ends every unfinished task of a job (its owner deleted it) and the leases on them. */
+  cancelJob(jobId: string, now: number): { tasks: TaskRecord[]; leases: AssignmentRecord[] };
   getTask(taskId: string): TaskRecord | null;
   getAssignment(assignmentId: string): AssignmentRecord | null;
   complete(

@@ -10,6 +10,10 @@ import {
 } from '@tabgrid/protocol';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Namespace } from 'socket.io';
+import type { ImageSigner } from '../access/image-signer';
+import type { JobAccess } from '../access/job-access';
+import type { KeyStore } from '../access/key-store';
+import { visibleResult } from '../access/live-visibility';
 import type { LiveStatsTracker } from '../live/live-stats';
 import type { ErrorSink } from '../observability/error-sink';
 import type { SchedulerEvents } from '../scheduling/scheduler';
@@ -22,9 +26,22 @@ export type LiveNamespace = Namespace<LiveClientToServer, LiveServerToClient>;
 const RECENT_RESULTS = 24;
 const JOB_UPDATE_COALESCE_MS = 50;
 
+/** The room of one requester's connections (dashboard and live pages signed in with its key). */
+const ownerRoom = (name: string) => `owner:${name}`;
+
+/** Access pieces the live namespace needs (see apps/server/src/access/). */
+export interface LiveAccess {
+  keys: KeyStore;
+  jobs: JobAccess;
+  signer: ImageSigner;
+}
+
 /**
- * `/live`: pushes every stored result, the network figures once a second, and
- * `job:update` to the watchers of a job. Nothing here is polled by clients.
+ * `/live`: pushes results, the network figures once a second, and `job:update`
+ * to the watchers of a job. Nothing here is polled by clients. What each
+ * connection sees (PROTOCOL.md rules L1-L6): everyone gets the figures and the
+ * results of public jobs; a connection with an API key also gets its own jobs'
+ * results and may watch its own jobs.
  */
 export class LiveHub implements SchedulerEvents {
   private readonly pendingJobs = new Set<string>();
@@ -36,6 +53,7 @@ export class LiveHub implements SchedulerEvents {
     private readonly store: SchedulerStore,
     private readonly stats: LiveStatsTracker,
     private readonly volunteersOnline: () => number,
+    private readonly access: LiveAccess,
     eventsPerSecond: number,
     log: FastifyBaseLogger,
     /** Where failures of the hub's timers and snapshots go (a database read can fail too). */
@@ -47,18 +65,23 @@ export class LiveHub implements SchedulerEvents {
       if (auth.data.protocolVersion !== PROTOCOL_VERSION) {
         return next(handshakeError('protocol_version', `server speaks protocol ${PROTOCOL_VERSION}`));
       }
+      let requester: string | null = null;
+      if (auth.data.apiKey !== undefined) {
+        requester = access.keys.resolve(auth.data.apiKey)?.name ?? null;
+        if (requester === null) return next(handshakeError('unauthorized', 'this API key is not valid'));
+      }
+      socket.data.requester = requester;
       next();
     });
     nsp.on('connection', (socket) => {
+      const requester = socket.data.requester as string | null;
+      if (requester !== null) void socket.join(ownerRoom(requester));
       this.guard('live.snapshot', () =>
-        socket.emit('live:snapshot', {
-          stats: this.currentStats(),
-          recent: store.recentResults(RECENT_RESULTS),
-        }),
+        socket.emit('live:snapshot', { stats: this.currentStats(), recent: this.recentFor(requester) }),
       );
       const guard = new SocketGuard(socket, LIVE_CLIENT_EVENTS, eventsPerSecond, log, errors);
       guard.on('job:watch', JobWatchSchema, ({ jobId }) => {
-        const job = store.getJob(jobId);
+        const job = requester !== null && access.jobs.owns(requester, jobId) ? store.getJob(jobId) : null;
         if (!job) return fail('not_found', `job ${jobId} does not exist`);
         void socket.join(`job:${jobId}`);
         return ok(job);
@@ -87,8 +110,28 @@ export class LiveHub implements SchedulerEvents {
     return this.stats.snapshot(this.volunteersOnline(), this.store.counts());
   }
 
+  /** The newest results this viewer may see: public ones, plus its own (PROTOCOL.md rule L2). */
+  private recentFor(requester: string | null) {
+    return this.access.jobs.recentVisible(requester, RECENT_RESULTS).flatMap(({ taskId, owner }) => {
+      const task = this.store.getTask(taskId);
+      if (!task) return [];
+      const assignment = task.resultAssignmentId ? this.store.getAssignment(task.resultAssignmentId) : null;
+      const own = requester !== null && owner === requester;
+      return [visibleResult(liveResult(task, assignment), own, this.access.signer)];
+    });
+  }
+
+  /** To the owner's connections with ids; to everyone else only if the job is public, without. */
   resultStored(task: TaskRecord, assignment: AssignmentRecord): void {
-    this.nsp.emit('live:result', liveResult(task, assignment));
+    const job = this.access.jobs.get(task.jobId);
+    if (!job || job.deletedAt !== null) return;
+    const stored = liveResult(task, assignment);
+    const { signer } = this.access;
+    if (job.owner) this.nsp.to(ownerRoom(job.owner)).emit('live:result', visibleResult(stored, true, signer));
+    if (!job.isPublic) return;
+    const anyone = visibleResult(stored, false, signer);
+    if (job.owner) this.nsp.except(ownerRoom(job.owner)).emit('live:result', anyone);
+    else this.nsp.emit('live:result', anyone);
   }
 
   taskChanged(task: TaskRecord): void {

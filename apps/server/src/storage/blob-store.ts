@@ -97,6 +97,17 @@ export class BlobStore {
   async get(sha256: string): Promise<Buffer> {
     return fs.readFile(this.pathOf(sha256));
   }
+
+  /** Removes stored bytes (a deleted job's images nothing else uses). False if they were not there. */
+  async delete(sha256: string): Promise<boolean> {
+    try {
+      await fs.unlink(this.pathOf(sha256));
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
+  }
 }
 
 /**

@@ -60,6 +60,20 @@ const MIGRATIONS: string[] = [
   `
   CREATE TABLE health_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL);
   `,
+  // 4: access (apps/server/src/access/): every job has an owner (a key name) and may be public;
+  // deleted jobs keep their results but not their image bytes. Keys are stored as SHA-256 hashes.
+  `
+  ALTER TABLE jobs ADD COLUMN owner TEXT;
+  ALTER TABLE jobs ADD COLUMN public INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE jobs ADD COLUMN deleted_at INTEGER;
+  CREATE INDEX jobs_by_owner ON jobs(owner, seq);
+  CREATE INDEX tasks_by_image ON tasks(image_sha256);
+  CREATE TABLE api_keys (
+    name        TEXT PRIMARY KEY,
+    key_sha256  TEXT NOT NULL UNIQUE,
+    created_at  INTEGER NOT NULL
+  );
+  `,
 ];
 
 export const DATABASE_FILE = 'tabgrid.sqlite';

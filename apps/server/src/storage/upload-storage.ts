@@ -2,7 +2,7 @@ import { TabgridError } from '@tabgrid/protocol';
 import type { Clock } from '../clock';
 import type { ErrorSink } from '../observability/error-sink';
 import type { HealthMonitor } from '../observability/health';
-import type { SchedulerStore } from '../scheduling/store';
+import type { JobAccessFields, SchedulerStore } from '../scheduling/store';
 import type { NewTask } from '../scheduling/types';
 import type { BlobStore } from './blob-store';
 import { assertFreeSpace, LowDiskSpaceError } from './probes';
@@ -24,7 +24,11 @@ export interface UploadStorage {
    * error is `507 insufficient_storage` (disk full) or `503
    * storage_unavailable` (database busy, locked or failing; retry).
    */
-  store(images: Uint8Array[], tasks: NewTask[]): Promise<ReturnType<SchedulerStore['createJob']>>;
+  store(
+    images: Uint8Array[],
+    tasks: NewTask[],
+    access: JobAccessFields,
+  ): Promise<ReturnType<SchedulerStore['createJob']>>;
 }
 
 interface Deps {
@@ -63,12 +67,12 @@ export function uploadStorage(deps: Deps): UploadStorage {
       if (db) throw db.fault === 'full' ? full(db.error) : unavailable(db.error);
     },
 
-    async store(images, tasks) {
+    async store(images, tasks, access) {
       const batch = deps.blobs.batch();
       try {
         // Bytes are durable (fsync) before the job row exists and before 201 is sent.
         for (const [index, bytes] of images.entries()) tasks[index]!.imageSha256 = await batch.put(bytes);
-        const job = deps.store.createJob(tasks, deps.clock.now());
+        const job = deps.store.createJob(tasks, deps.clock.now(), access);
         batch.commit();
         return job;
       } catch (err) {

@@ -9,6 +9,7 @@ import { JobCreatedSchema, type Detection } from '@tabgrid/protocol';
 import type Database from 'better-sqlite3';
 import { createNativeDetector } from '../../../agent/src/runner';
 import { labelsPath, modelPath, sampleImages } from '../../../../scripts/assets';
+import { bearer } from '../support/harness';
 import { readDb } from '../support/processes';
 
 /** Agents run with one onnxruntime thread (2-core machine shared with the server); so does the reference. */
@@ -59,7 +60,7 @@ export async function uploadPhotos(
   const form = new FormData();
   for (const p of photos)
     form.append('images', new Blob([new Uint8Array(p.bytes)], { type: 'image/jpeg' }), p.name);
-  const res = await fetch(`${url}/api/jobs`, { method: 'POST', body: form });
+  const res = await fetch(`${url}/api/jobs`, { method: 'POST', body: form, headers: bearer() });
   const body = await res.text();
   return {
     status: res.status,

@@ -15,13 +15,32 @@ export const IMAGES_DIR = path.resolve(
 
 export const readImage = (name: string) => fs.readFileSync(path.join(IMAGES_DIR, name));
 
+/** The requester every test server knows (`TABGRID_API_KEYS`-style), and a second one. */
+export const TEST_KEYS = {
+  owner: { name: 'tester', key: 'test-key-tester-0123456789' },
+  other: { name: 'other', key: 'test-key-other-0123456789' },
+} as const;
+export const TEST_API_KEYS = Object.values(TEST_KEYS)
+  .map((k) => `${k.name}:${k.key}`)
+  .join(',');
+
+/** `Authorization: Bearer <key>` (the test owner's key by default). */
+export const bearer = (key: string = TEST_KEYS.owner.key) => ({ authorization: `Bearer ${key}` });
+
 export interface TestServer extends Tabgrid {
   dataDir: string;
-  upload(files: { name: string; bytes: Uint8Array; type?: string; field?: string }[]): Promise<Response>;
-  createJob(names: string[]): Promise<{ id: string; tasks: { id: string; name: string }[] }>;
-  getJob(id: string): Promise<JobView>;
+  /** `POST /api/jobs` as the test owner (or `options.key`; `null` sends no key). */
+  upload(
+    files: { name: string; bytes: Uint8Array; type?: string; field?: string }[],
+    options?: { key?: string | null; fields?: Record<string, string> },
+  ): Promise<Response>;
+  createJob(
+    names: string[],
+    options?: { key?: string; public?: boolean },
+  ): Promise<{ id: string; tasks: { id: string; name: string }[] }>;
+  getJob(id: string, key?: string): Promise<JobView>;
   /** Polls the API until the job is finished (tests only; the product pushes). */
-  waitForJob(id: string, timeoutMs?: number): Promise<JobView>;
+  waitForJob(id: string, timeoutMs?: number, key?: string): Promise<JobView>;
 }
 
 /**
@@ -41,6 +60,7 @@ export async function startTestServer(
       modelDir: MODEL_DIR,
       staticDir: path.join(REPO_ROOT, 'dist'),
       logLevel: 'silent',
+      apiKeys: Object.values(TEST_KEYS).map((k) => ({ ...k })),
       ...overrides,
       dataDir,
     },
@@ -49,8 +69,9 @@ export async function startTestServer(
   const server: TestServer = {
     ...tg,
     dataDir,
-    async upload(files) {
+    async upload(files, options = {}) {
       const form = new FormData();
+      for (const [name, value] of Object.entries(options.fields ?? {})) form.append(name, value);
       for (const f of files) {
         form.append(
           f.field ?? 'images',
@@ -58,22 +79,30 @@ export async function startTestServer(
           f.name,
         );
       }
-      return fetch(`${tg.url}/api/jobs`, { method: 'POST', body: form });
+      const key = options.key === undefined ? TEST_KEYS.owner.key : options.key;
+      return fetch(`${tg.url}/api/jobs`, {
+        method: 'POST',
+        body: form,
+        headers: key === null ? {} : bearer(key),
+      });
     },
-    async createJob(names) {
-      const res = await server.upload(names.map((name) => ({ name, bytes: readImage(name) })));
+    async createJob(names, options = {}) {
+      const res = await server.upload(
+        names.map((name) => ({ name, bytes: readImage(name) })),
+        { ...(options.key ? { key: options.key } : {}), fields: options.public ? { public: 'true' } : {} },
+      );
       if (res.status !== 201) throw new Error(`upload failed: ${res.status} ${await res.text()}`);
       return JobCreatedSchema.parse(await res.json());
     },
-    async getJob(id) {
-      const res = await fetch(`${tg.url}/api/jobs/${id}`);
+    async getJob(id, key) {
+      const res = await fetch(`${tg.url}/api/jobs/${id}`, { headers: bearer(key) });
       if (res.status !== 200) throw new Error(`GET job ${id}: ${res.status}`);
       return JobViewSchema.parse(await res.json());
     },
-    async waitForJob(id, timeoutMs = 20_000) {
+    async waitForJob(id, timeoutMs = 20_000, key) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        const job = await server.getJob(id);
+        const job = await server.getJob(id, key);
         if (job.status === 'done' || job.status === 'failed') return job;
         if (Date.now() > deadline)
           throw new Error(`job ${id} not finished: ${JSON.stringify(job.tasks.map((t) => t.status))}`);

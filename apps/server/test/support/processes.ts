@@ -11,7 +11,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { REPO_ROOT, sleep } from './harness';
+import { REPO_ROOT, TEST_API_KEYS, sleep } from './harness';
 
 export interface Child {
   name: string;
@@ -106,6 +106,7 @@ export async function startServerProcess(
     HOST: '127.0.0.1',
     TABGRID_DATA_DIR: dataDir,
     LOG_LEVEL: 'warn',
+    TABGRID_API_KEYS: TEST_API_KEYS,
     ...env,
   });
   await waitForHealth(`http://127.0.0.1:${port}`, child, timeoutMs);

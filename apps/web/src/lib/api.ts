@@ -2,10 +2,17 @@
 import {
   ApiErrorSchema,
   JobCreatedSchema,
+  JobDeletedSchema,
+  JobListSchema,
   JobViewSchema,
+  MeSchema,
   type JobCreated,
+  type JobDeleted,
+  type JobList,
   type JobView,
+  type Me,
 } from '@tabgrid/protocol';
+import { authHeaders } from './apiKey';
 
 export class ApiRequestError extends Error {
   override readonly name = 'ApiRequestError';
@@ -31,10 +38,11 @@ async function failure(response: Response): Promise<ApiRequestError> {
   return new ApiRequestError(response.status, 'http_error', `HTTP ${response.status} ${response.statusText}`);
 }
 
-async function request(input: string, init?: RequestInit): Promise<Response> {
+/** Every API call carries the signed-in key (`Authorization: Bearer`). */
+async function request(input: string, init: RequestInit = {}): Promise<Response> {
   let response: Response;
   try {
-    response = await fetch(input, init);
+    response = await fetch(input, { ...init, headers: { ...authHeaders(), ...(init.headers ?? {}) } });
   } catch (err) {
     throw new ApiRequestError(
       0,
@@ -46,9 +54,10 @@ async function request(input: string, init?: RequestInit): Promise<Response> {
   return response;
 }
 
-/** `POST /api/jobs` with one `images` part per file. */
-export async function createJob(files: readonly File[]): Promise<JobCreated> {
+/** `POST /api/jobs` with one `images` part per file; `isPublic` shows its results on /live. */
+export async function createJob(files: readonly File[], isPublic = false): Promise<JobCreated> {
   const form = new FormData();
+  if (isPublic) form.append('public', 'true');
   for (const file of files) form.append('images', file, file.name);
   const response = await request('/api/jobs', { method: 'POST', body: form });
   return JobCreatedSchema.parse(await response.json());
@@ -58,6 +67,28 @@ export async function createJob(files: readonly File[]): Promise<JobCreated> {
 export async function fetchJob(id: string): Promise<JobView> {
   const response = await request(`/api/jobs/${encodeURIComponent(id)}`);
   return JobViewSchema.parse(await response.json());
+}
+
+/** `GET /api/me`: who the stored key belongs to. */
+export async function fetchMe(): Promise<Me> {
+  return MeSchema.parse(await (await request('/api/me')).json());
+}
+
+/** `GET /api/jobs`: this requester's jobs, newest first, one page. */
+export async function listJobs(cursor: string | null = null, limit = 20): Promise<JobList> {
+  const query = new URLSearchParams({ limit: String(limit), ...(cursor ? { cursor } : {}) });
+  return JobListSchema.parse(await (await request(`/api/jobs?${query}`)).json());
+}
+
+/** `DELETE /api/jobs/:id`: cancels unfinished tasks, keeps results, frees the images. */
+export async function deleteJob(id: string): Promise<JobDeleted> {
+  const response = await request(`/api/jobs/${encodeURIComponent(id)}`, { method: 'DELETE' });
+  return JobDeletedSchema.parse(await response.json());
+}
+
+/** A task's image fetched with the key (an `<img>` cannot send it), as a blob: URL. */
+export async function fetchImageUrl(url: string): Promise<string> {
+  return URL.createObjectURL(await (await request(url)).blob());
 }
 
 export const taskImageUrl = (jobId: string, taskId: string) =>

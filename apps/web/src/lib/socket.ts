@@ -27,8 +27,9 @@ export function createVolunteerSocket(auth: Omit<VolunteerAuth, 'protocolVersion
   return io(NAMESPACES.volunteer, { ...common, autoConnect: false, auth: fullAuth });
 }
 
-export function createLiveSocket(): LiveSocket {
-  const auth: LiveAuth = { protocolVersion: PROTOCOL_VERSION };
+/** `apiKey`: a signed-in requester also gets its own jobs' results and may watch them. */
+export function createLiveSocket(apiKey: string | null = null): LiveSocket {
+  const auth: LiveAuth = { protocolVersion: PROTOCOL_VERSION, ...(apiKey ? { apiKey } : {}) };
   return io(NAMESPACES.live, { ...common, autoConnect: false, auth });
 }
 

@@ -1,32 +1,58 @@
+import { AccountBar } from '../signin/AccountBar';
+import { SignInPanel } from '../signin/SignInPanel';
+import { useSignIn } from '../signin/useSignIn';
 import { JobCard } from './JobCard';
 import { UploadPanel } from './UploadPanel';
 import { useJobs } from './useJobs';
 
+/** The requester's page: sign in, upload, follow and delete this key's jobs. */
 export function DashboardPage() {
-  const { ids, views, connected, addJob, removeJob } = useJobs();
+  const signIn = useSignIn();
   return (
     <section className="page dashboard">
       <header className="page__header">
         <h1>Detect objects in photos</h1>
-        <p className="muted">
-          Upload photos; volunteers’ browsers find the objects in them. Progress updates live
-          {connected ? '' : ' (reconnecting…)'}.
-        </p>
+        {signIn.status === 'signed-in' && <AccountBar me={signIn.me} onSignOut={signIn.signOut} />}
       </header>
+      {signIn.status === 'checking' && <p className="muted">Signing in…</p>}
+      {signIn.status === 'signed-out' && <SignInPanel error={signIn.error} onSignIn={signIn.signIn} />}
+      {signIn.status === 'signed-in' && <Jobs apiKey={signIn.apiKey} />}
+    </section>
+  );
+}
+
+function Jobs({ apiKey }: { apiKey: string }) {
+  const { ids, views, connected, hasMore, error, addJob, removeJob, loadMore } = useJobs(apiKey);
+  return (
+    <>
+      <p className="muted">
+        Upload photos; volunteers’ browsers find the objects in them. Progress updates live
+        {connected ? '' : ' (reconnecting…)'}.
+      </p>
       <UploadPanel onCreated={addJob} />
+      {error && (
+        <div className="error-box" role="alert">
+          {error}
+        </div>
+      )}
       <div className="jobs" data-testid="job-list">
         {ids.length === 0 && <p className="muted">No jobs yet.</p>}
         {ids.map((id) => {
           const view = views[id];
           return view ? (
-            <JobCard key={id} job={view} onRemove={() => removeJob(id)} />
+            <JobCard key={id} job={view} onDelete={() => removeJob(id)} />
           ) : (
             <article key={id} className="job muted">
               Job <code>{id}</code>: loading…
             </article>
           );
         })}
+        {hasMore && (
+          <button type="button" onClick={loadMore} data-testid="load-more">
+            Older jobs
+          </button>
+        )}
       </div>
-    </section>
+    </>
   );
 }

@@ -5,14 +5,16 @@ import { DetectionList, SHOWN_MIN_SCORE, shownDetections } from '../../component
 import { ApiRequestError, fetchJob, taskImageUrl } from '../../lib/api';
 import { formatMs } from '../../lib/format';
 import { jobProgress } from './jobStore';
+import { useTaskImage } from './useTaskImage';
 
 function TaskTile({ jobId, task }: { jobId: string; task: TaskView }) {
   const shown = shownDetections(task.detections);
   const { submittedAt, completedAt } = task.timings;
+  const image = useTaskImage(taskImageUrl(jobId, task.id));
   return (
     <figure className={`task task--${task.status}`} data-testid="task-tile" data-status={task.status}>
       <DetectionCanvas
-        source={taskImageUrl(jobId, task.id)}
+        source={image}
         detections={task.detections}
         minScore={SHOWN_MIN_SCORE}
         maxWidth={320}
@@ -52,7 +54,7 @@ async function downloadJson(id: string): Promise<void> {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
-export function JobCard({ job, onRemove }: { job: JobView; onRemove: () => void }) {
+export function JobCard({ job, onDelete }: { job: JobView; onDelete: () => Promise<void> }) {
   const { done, failed, total } = jobProgress(job);
   const [error, setError] = useState<string | null>(null);
   const pct = total ? Math.round(((done + failed) / total) * 100) : 0;
@@ -88,8 +90,18 @@ export function JobCard({ job, onRemove }: { job: JobView; onRemove: () => void 
           >
             Download JSON
           </button>
-          <button type="button" className="link" onClick={onRemove} title="Hide this job">
-            Hide
+          <button
+            type="button"
+            className="link"
+            data-testid="delete-job"
+            title="Cancel unfinished photos, keep the results, delete the photos from the server"
+            onClick={() => {
+              const unfinished = job.tasks.some((t) => t.status === 'queued' || t.status === 'running');
+              const what = unfinished ? 'Cancel this job and delete its photos' : 'Delete this job’s photos';
+              if (confirm(`${what} from the server?`)) void onDelete();
+            }}
+          >
+            {job.status === 'queued' || job.status === 'running' ? 'Cancel & delete' : 'Delete'}
           </button>
         </div>
       </header>

@@ -13,6 +13,7 @@ export function UploadPanel({ onCreated }: Props) {
   const [dragging, setDragging] = useState(false);
   const [error, setError] = useState<ApiRequestError | null>(null);
   const [lastInfo, setLastInfo] = useState<string | null>(null);
+  const [isPublic, setIsPublic] = useState(false);
 
   async function upload(list: FileList | null) {
     const files = list ? Array.from(list) : [];
@@ -21,7 +22,7 @@ export function UploadPanel({ onCreated }: Props) {
     setError(null);
     setLastInfo(null);
     try {
-      const created = await createJob(files);
+      const created = await createJob(files, isPublic);
       onCreated(created);
       setLastInfo(
         `Job ${created.id}: ${created.tasks.length} photo${created.tasks.length === 1 ? '' : 's'} queued.`,
@@ -67,6 +68,18 @@ export function UploadPanel({ onCreated }: Props) {
         </label>
         {busy && <p className="muted">Uploading…</p>}
       </div>
+      <p className="notice small" data-testid="privacy-notice">
+        Photos are sent to volunteers’ browsers: the volunteer who processes a photo sees it.
+      </p>
+      <label className="small">
+        <input
+          type="checkbox"
+          checked={isPublic}
+          onChange={(ev) => setIsPublic(ev.currentTarget.checked)}
+          data-testid="public-checkbox"
+        />{' '}
+        Public: show these photos and their results to everyone on the Live page
+      </label>
       {lastInfo && <div className="notice">{lastInfo}</div>}
       {error && (
         <div className="error-box" role="alert" data-testid="upload-error">

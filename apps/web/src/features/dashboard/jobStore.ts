@@ -1,26 +1,5 @@
 import type { JobCreated, JobView } from '@tabgrid/protocol';
 
-const KEY = 'tabgrid.jobs';
-const MAX_JOBS = 20;
-
-/** Job ids this browser submitted, newest first (so a reload keeps the list). */
-export function loadJobIds(): string[] {
-  try {
-    const raw: unknown = JSON.parse(localStorage.getItem(KEY) ?? '[]');
-    return Array.isArray(raw) ? raw.filter((x): x is string => typeof x === 'string').slice(0, MAX_JOBS) : [];
-  } catch {
-    return [];
-  }
-}
-
-export function saveJobIds(ids: readonly string[]): void {
-  try {
-    localStorage.setItem(KEY, JSON.stringify(ids.slice(0, MAX_JOBS)));
-  } catch {
-    // storage disabled: the list lives only in this tab
-  }
-}
-
 /** What we know about a job right after `POST /api/jobs`, before the first view arrives. */
 export function placeholderView(created: JobCreated): JobView {
   return {

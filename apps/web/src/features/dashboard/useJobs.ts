@@ -1,7 +1,8 @@
 import type { JobCreated, JobView } from '@tabgrid/protocol';
 import { useCallback, useEffect, useRef, useState } from 'react';
+import { ApiRequestError, deleteJob, listJobs } from '../../lib/api';
 import { createLiveSocket, type LiveSocket } from '../../lib/socket';
-import { loadJobIds, placeholderView, saveJobIds } from './jobStore';
+import { placeholderView } from './jobStore';
 
 const WATCH_TIMEOUT_MS = 5000;
 
@@ -9,83 +10,123 @@ export interface JobsState {
   ids: string[];
   views: Record<string, JobView | undefined>;
   connected: boolean;
+  /** More (older) jobs on the server. */
+  hasMore: boolean;
+  error: string | null;
 }
 
+const describe = (err: unknown) =>
+  err instanceof ApiRequestError ? `${err.code}: ${err.message}` : String(err);
+
 /**
- * The dashboard's jobs, kept live through `/live`: `job:watch` per job (the ack
- * carries the current view), then `job:update` pushes. Re-watches on reconnect.
- * No polling.
+ * The signed-in requester's jobs: the list from `GET /api/jobs` (so history follows the key,
+ * not the browser), each kept live through `/live` (connected with the key): `job:watch` per
+ * job (the ack carries the current view), then `job:update` pushes. Re-watches on reconnect.
  */
-export function useJobs(): JobsState & {
+export function useJobs(apiKey: string): JobsState & {
   addJob: (created: JobCreated) => void;
-  removeJob: (id: string) => void;
+  removeJob: (id: string) => Promise<void>;
+  loadMore: () => void;
 } {
-  const [ids, setIds] = useState<string[]>(loadJobIds);
+  const [ids, setIds] = useState<string[]>([]);
   const [views, setViews] = useState<Record<string, JobView | undefined>>({});
   const [connected, setConnected] = useState(false);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
   const socketRef = useRef<LiveSocket | null>(null);
   const idsRef = useRef(ids);
   idsRef.current = ids;
 
   const setView = useCallback((view: JobView) => setViews((v) => ({ ...v, [view.id]: view })), []);
 
-  const removeJob = useCallback((id: string) => {
-    setIds((prev) => {
-      const next = prev.filter((x) => x !== id);
-      saveJobIds(next);
-      return next;
-    });
-    socketRef.current?.emit('job:unwatch', { jobId: id });
-  }, []);
-
   const watch = useCallback(
-    (socket: LiveSocket, jobId: string) => {
+    (jobId: string) => {
+      const socket = socketRef.current;
+      if (!socket?.connected) return; // watched on connect
       socket
         .timeout(WATCH_TIMEOUT_MS)
         .emitWithAck('job:watch', { jobId })
         .then((res) => {
           if (res.ok) setView(res.data);
-          else if (res.code === 'not_found') removeJob(jobId);
         })
         .catch(() => {
           // ack timeout: the next reconnect watches again
         });
     },
-    [setView, removeJob],
+    [setView],
+  );
+
+  const addIds = useCallback(
+    (more: string[], atFront: boolean) => {
+      const fresh = more.filter((id) => !idsRef.current.includes(id));
+      setIds((prev) => {
+        const rest = prev.filter((id) => !fresh.includes(id));
+        return atFront ? [...fresh, ...rest] : [...rest, ...fresh];
+      });
+      for (const id of fresh) watch(id);
+    },
+    [watch],
+  );
+
+  const loadPage = useCallback(
+    (from: string | null) => {
+      listJobs(from).then(
+        (page) => {
+          addIds(
+            page.jobs.filter((j) => j.deletedAt === null).map((j) => j.id),
+            false,
+          );
+          setCursor(page.nextCursor);
+        },
+        (err: unknown) => setError(describe(err)),
+      );
+    },
+    [addIds],
   );
 
   useEffect(() => {
-    const socket = createLiveSocket();
+    const socket = createLiveSocket(apiKey);
     socketRef.current = socket;
     socket.on('connect', () => {
       setConnected(true);
-      for (const id of idsRef.current) watch(socket, id);
+      for (const id of idsRef.current) watch(id);
     });
     socket.on('disconnect', () => setConnected(false));
     socket.on('job:update', (view) => {
       if (idsRef.current.includes(view.id)) setView(view);
     });
     socket.connect();
+    loadPage(null);
     return () => {
       socket.removeAllListeners();
       socket.disconnect();
       socketRef.current = null;
     };
-  }, [watch, setView]);
+  }, [apiKey, watch, setView, loadPage]);
 
   const addJob = useCallback(
     (created: JobCreated) => {
       setViews((v) => ({ ...v, [created.id]: v[created.id] ?? placeholderView(created) }));
-      setIds((prev) => {
-        const next = [created.id, ...prev.filter((x) => x !== created.id)];
-        saveJobIds(next);
-        return next;
-      });
-      const socket = socketRef.current;
-      if (socket?.connected) watch(socket, created.id);
+      addIds([created.id], true);
     },
-    [watch],
+    [addIds],
   );
 
-  return { ids, views, connected, addJob, removeJob };
+  const removeJob = useCallback(async (id: string) => {
+    setError(null);
+    try {
+      await deleteJob(id);
+    } catch (err) {
+      setError(describe(err));
+      return;
+    }
+    socketRef.current?.emit('job:unwatch', { jobId: id });
+    setIds((prev) => prev.filter((x) => x !== id));
+  }, []);
+
+  const loadMore = useCallback(() => {
+    if (cursor) loadPage(cursor);
+  }, [cursor, loadPage]);
+
+  return { ids, views, connected, hasMore: cursor !== null, error, addJob, removeJob, loadMore };
 }

@@ -11,7 +11,8 @@ export function LivePage() {
       <header className="page__header">
         <h1>Live</h1>
         <p className="muted">
-          Results as volunteers return them (newest first, last {MAX_RESULTS}).{' '}
+          Results as volunteers return them (newest first, last {MAX_RESULTS}): photos their owners made
+          public, and your own when you are signed in.{' '}
           <span data-testid="live-connection">{connected ? 'connected' : 'connecting…'}</span>
         </p>
       </header>
@@ -21,7 +22,7 @@ export function LivePage() {
         {results.map((r) => {
           const shown = shownDetections(r.detections);
           return (
-            <figure key={`${r.jobId}/${r.taskId}`} className="task" data-testid="live-result">
+            <figure key={r.id} className="task" data-testid="live-result" data-own={r.own}>
               <DetectionCanvas source={r.imageUrl} detections={r.detections} maxWidth={300} maxHeight={220} />
               <figcaption>
                 <div className="task__title">

@@ -1,6 +1,7 @@
-import type { LiveResult, LiveStats } from '@tabgrid/protocol';
+import { PROTOCOL_VERSION, type LiveResult, type LiveStats } from '@tabgrid/protocol';
 import { useEffect, useState } from 'react';
-import { createLiveSocket } from '../../lib/socket';
+import { currentApiKey } from '../../lib/apiKey';
+import { connectErrorData, createLiveSocket } from '../../lib/socket';
 
 export const MAX_RESULTS = 24;
 
@@ -11,16 +12,25 @@ export interface LiveFeed {
   results: LiveResult[];
 }
 
-const key = (r: LiveResult) => `${r.jobId}/${r.taskId}`;
+const key = (r: LiveResult) => r.id;
 
-/** `/live` pushes only: snapshot on connect, then results and ~1/s stats. */
+/**
+ * `/live` pushes only: snapshot on connect, then results and ~1/s stats. Anonymous viewers get
+ * public results; a browser signed in with a key also gets its own jobs' results.
+ */
 export function useLiveFeed(): LiveFeed {
   const [feed, setFeed] = useState<LiveFeed>({ connected: false, stats: null, results: [] });
 
   useEffect(() => {
-    const socket = createLiveSocket();
+    const socket = createLiveSocket(currentApiKey());
     socket.on('connect', () => setFeed((f) => ({ ...f, connected: true })));
     socket.on('disconnect', () => setFeed((f) => ({ ...f, connected: false })));
+    // A key the server does not know (revoked): watch as an anonymous viewer instead.
+    socket.on('connect_error', (err) => {
+      if (connectErrorData(err)?.code !== 'unauthorized') return;
+      socket.auth = { protocolVersion: PROTOCOL_VERSION };
+      socket.connect();
+    });
     socket.on('live:snapshot', ({ stats, recent }) => {
       const sorted = [...recent].sort((a, b) => b.completedAt - a.completedAt).slice(0, MAX_RESULTS);
       setFeed((f) => ({ ...f, stats, results: sorted }));

@@ -25,7 +25,7 @@ export function VolunteerPage() {
         <h1>Volunteer</h1>
         <p className="muted">
           This tab runs YOLOX-Nano object detection on photos that others upload. Nothing leaves your machine
-          except the boxes and labels.
+          except the boxes and labels. You will see the photos you process.
         </p>
       </header>
 

@@ -1,0 +1,47 @@
+import { TabgridError, type JobDeleted, type JobList, type Me } from '@tabgrid/protocol';
+import type { FastifyInstance } from 'fastify';
+import { MAX_PAGE, type JobAccess } from '../access/job-access';
+import { requesterOf } from '../access/requester-auth';
+import type { Scheduler } from '../scheduling/scheduler';
+import type { BlobStore } from '../storage/blob-store';
+import { ID, notFound } from './jobs-routes';
+
+interface Deps {
+  access: JobAccess;
+  scheduler: Pick<Scheduler, 'cancelJob'>;
+  blobs: BlobStore;
+}
+
+/** `GET /api/me`, `GET /api/jobs` (the caller's jobs, newest first, paginated), `DELETE /api/jobs/:id`. */
+export function registerRequesterRoutes(app: FastifyInstance, deps: Deps): void {
+  app.get('/api/me', async (request): Promise<Me> => {
+    const { name, source } = requesterOf(request);
+    return { name, source };
+  });
+
+  app.get<{ Querystring: { limit?: string; cursor?: string } }>(
+    '/api/jobs',
+    async (request): Promise<JobList> => {
+      const { limit: rawLimit = '20', cursor = null } = request.query;
+      const limit = Number(rawLimit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE)
+        throw new TabgridError('bad_request', `limit must be an integer from 1 to ${MAX_PAGE}`, 400);
+      return deps.access.list(requesterOf(request).name, limit, cursor);
+    },
+  );
+
+  /**
+   * Cancels the job's unfinished tasks (volunteers holding them get `task:cancel`), keeps its
+   * finished results, and removes image bytes that no other job uses. Idempotent.
+   */
+  app.delete<{ Params: { id: string } }>('/api/jobs/:id', async (request): Promise<JobDeleted> => {
+    const { id } = request.params;
+    if (!ID.test(id) || !deps.access.owns(requesterOf(request).name, id)) throw notFound(id);
+    const cancelled = deps.scheduler.cancelJob(id);
+    const { deletedAt, freeable } = deps.access.markDeleted(id, Date.now());
+    let imagesDeleted = 0;
+    for (const sha256 of freeable) if (await deps.blobs.delete(sha256)) imagesDeleted++;
+    request.log.info({ jobId: id, cancelled, imagesDeleted }, 'job deleted');
+    return { id, cancelled, imagesDeleted, deletedAt };
+  });
+}

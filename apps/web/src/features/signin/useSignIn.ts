@@ -1,0 +1,54 @@
+import type { Me } from '@tabgrid/protocol';
+import { useCallback, useEffect, useState } from 'react';
+import { ApiRequestError, fetchMe } from '../../lib/api';
+import { clearApiKey, currentApiKey, saveApiKey } from '../../lib/apiKey';
+
+export type SignIn =
+  | { status: 'signed-out'; error: string | null }
+  | { status: 'checking' }
+  | { status: 'signed-in'; me: Me; apiKey: string };
+
+/**
+ * The requester signed in in this browser: checks the stored key with `GET /api/me`.
+ * A key the server refuses (401) is forgotten; a network error keeps it (retry on reload).
+ */
+export function useSignIn(): SignIn & { signIn: (key: string) => void; signOut: () => void } {
+  const [state, setState] = useState<SignIn>(() =>
+    currentApiKey() ? { status: 'checking' } : { status: 'signed-out', error: null },
+  );
+
+  const check = useCallback(() => {
+    const apiKey = currentApiKey();
+    if (!apiKey) {
+      setState({ status: 'signed-out', error: null });
+      return;
+    }
+    setState({ status: 'checking' });
+    fetchMe().then(
+      (me) => setState({ status: 'signed-in', me, apiKey }),
+      (err: unknown) => {
+        if (err instanceof ApiRequestError && err.status === 401) clearApiKey();
+        setState({
+          status: 'signed-out',
+          error: err instanceof ApiRequestError ? `${err.code}: ${err.message}` : String(err),
+        });
+      },
+    );
+  }, []);
+
+  useEffect(check, [check]);
+
+  const signIn = useCallback(
+    (key: string) => {
+      saveApiKey(key);
+      check();
+    },
+    [check],
+  );
+  const signOut = useCallback(() => {
+    clearApiKey();
+    setState({ status: 'signed-out', error: null });
+  }, []);
+
+  return { ...state, signIn, signOut };
+}
