@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { JobViewSchema, type TaskAssignment } from '@tabgrid/protocol';
 import { batchPhotos, uploadPhotos, type Photo } from '../../apps/server/test/faults/batch';
 import { FakeVolunteer } from '../../apps/server/test/support/fake-volunteer';
-import { sleep } from '../../apps/server/test/support/harness';
+import { bearer, sleep } from '../../apps/server/test/support/harness';
 import {
   freePort,
   killAll,
@@ -111,14 +111,18 @@ async function finish(
   const deadline = Date.now() + 120_000;
   for (;;) {
     const views = await Promise.all(
-      jobIds.map(async (id) => JobViewSchema.parse(await (await fetch(`${url}/api/jobs/${id}`)).json())),
+      jobIds.map(async (id) =>
+        JobViewSchema.parse(await (await fetch(`${url}/api/jobs/${id}`, { headers: bearer() })).json()),
+      ),
     );
     if (views.every((j) => j.status === 'done' || j.status === 'failed') || Date.now() > deadline) break;
     if (!server.alive) break;
     await sleep(100);
   }
   const views = await Promise.all(
-    jobIds.map(async (id) => JobViewSchema.parse(await (await fetch(`${url}/api/jobs/${id}`)).json())),
+    jobIds.map(async (id) =>
+      JobViewSchema.parse(await (await fetch(`${url}/api/jobs/${id}`, { headers: bearer() })).json()),
+    ),
   );
   const allDoneAfterMs = performance.now() - clearedAt;
   const tasks = views.flatMap((j) => j.tasks);

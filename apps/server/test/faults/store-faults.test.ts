@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ServerConfig } from '../../src/config';
 import { volunteerPool } from '../support/fake-volunteer';
 import { sqliteError, StoreFaults, type StoreMethod } from '../support/faulty-store';
-import { readImage, startTestServer, until, type TestServer } from '../support/harness';
+import { TEST_KEYS, bearer, readImage, startTestServer, until, type TestServer } from '../support/harness';
 
 let server: TestServer;
 let faults: StoreFaults;
@@ -32,7 +32,7 @@ async function start(overrides: Partial<ServerConfig> = {}): Promise<TestServer>
 
 /** `tabgrid_background_errors_total` samples from /metrics, e.g. `{ 'scheduler.ack|dependency': 1 }`. */
 async function backgroundErrors(): Promise<Record<string, number>> {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const text = await (await fetch(`${server.url}/metrics`, { headers: bearer() })).text();
   const counts: Record<string, number> = {};
   for (const m of text.matchAll(
     /^tabgrid_background_errors_total\{where="([^"]+)",kind="([^"]+)"\} (\d+)/gm,
@@ -240,7 +240,7 @@ describe('store faults under the real scheduler (issue 11)', () => {
     await v.answer(v.assigned[0]!);
     expect((await server.waitForJob(job.id)).status).toBe('done');
     expect(await backgroundErrors()).toMatchObject({ 'scheduler.ack|unknown': 1 });
-    const res = await fetch(`${server.url}/api/jobs/nope`);
+    const res = await fetch(`${server.url}/api/jobs/nope`, { headers: bearer() });
     expect(ApiErrorSchema.parse(await res.json()).error.code).toBe('not_found');
   });
 
@@ -248,7 +248,7 @@ describe('store faults under the real scheduler (issue 11)', () => {
     await start();
     const job = await server.createJob(['dog.jpg']);
     const live = io(`${server.url}${NAMESPACES.live}`, {
-      auth: { protocolVersion: PROTOCOL_VERSION },
+      auth: { protocolVersion: PROTOCOL_VERSION, apiKey: TEST_KEYS.owner.key },
       transports: ['websocket'],
       reconnection: false,
     });
