@@ -106,7 +106,8 @@ async function startStub(hello: (h: Hello) => Hello = (h) => h): Promise<Stub> {
     socket.emit(
       'hello',
       hello({
-        volunteerId: (socket.handshake.auth as VolunteerAuth).volunteerId,
+        volunteerId: (socket.handshake.auth as VolunteerAuth).volunteerId ?? `v_stub${stub.auths.length}`,
+        displayName: 'stub-volunteer-1',
         model: {
           url: '/models/yolox_nano.onnx',
           sha256: await sha256Hex(modelBytes),
@@ -130,7 +131,6 @@ async function startStub(hello: (h: Hello) => Hello = (h) => h): Promise<Stub> {
 function agentFor(stub: Stub, extra: Partial<Parameters<typeof startAgent>[0]> = {}): Agent {
   const agent = startAgent({
     server: stub.url,
-    volunteerId: `agent-test-${Math.random().toString(36).slice(2, 10)}`,
     localModelPath: '/nonexistent/model.onnx', // force the download path
     ackTimeoutMs: 300,
     socketOptions: { reconnection: false, transports: ['websocket'] },
@@ -239,7 +239,7 @@ describe('headless agent', () => {
     const fatal = once<Error>(agent, 'fatal');
     expect((await fatal).message).toMatch(/sha256/);
     expect(agent.stats.refused).toMatch(/server expects a{64}/);
-    expect(agent.socket.connected).toBe(false);
+    expect(agent.socket?.connected ?? false).toBe(false);
   });
 
   it('refuses an explicit --model file that does not match', async () => {
