@@ -6,6 +6,8 @@ import type { ServerConfig } from './config';
 import { registerJobRoutes } from './http/jobs-routes';
 import { installErrorHandler } from './http/errors';
 import { installIsolationHeaders, registerStaticRoutes } from './http/static-routes';
+import { IdentityStore } from './identity/identity-store';
+import { compileTrust } from './identity/network';
 import { LiveStatsTracker } from './live/live-stats';
 import { readModelInfo } from './model-info';
 import { ServerMetrics } from './observability/metrics';
@@ -41,6 +43,7 @@ export async function startServer(config: ServerConfig): Promise<Tabgrid> {
   const model = readModelInfo(config.modelDir);
   const db = openDatabase(config.dataDir);
   const store = new SchedulerStore(db, config);
+  const identities = new IdentityStore(db);
   const recovered = store.recover(Date.now());
   const blobs = new BlobStore(config.dataDir);
   const metrics = new ServerMetrics();
@@ -85,6 +88,7 @@ export async function startServer(config: ServerConfig): Promise<Tabgrid> {
     () => sched.volunteersOnline,
     config.socketEventsPerSecond,
     app.log.child({ ns: 'live' }),
+    (volunteerId) => identities.displayName(volunteerId),
   );
   const sched: Scheduler = new Scheduler(
     store,
@@ -98,7 +102,13 @@ export async function startServer(config: ServerConfig): Promise<Tabgrid> {
   attachVolunteerNamespace(
     volunteerNsp,
     sched,
-    { eventsPerSecond: config.socketEventsPerSecond, isShuttingDown },
+    {
+      eventsPerSecond: config.socketEventsPerSecond,
+      isShuttingDown,
+      identities,
+      maxVolunteersPerIp: config.maxVolunteersPerIp,
+      trustProxy: compileTrust(config.trustProxy),
+    },
     app.log.child({ ns: 'volunteer' }),
   );
 

@@ -40,6 +40,9 @@ export class VolunteerSession {
    * before the ping timeout notices.
    */
   unresponsive = false;
+  /** Public name and client address (apps/server/src/identity). */
+  displayName = '';
+  address = '';
   constructor(
     readonly id: string,
     readonly socket: VolunteerSocket,
@@ -108,6 +111,11 @@ export class Scheduler {
     return this.sessions.size;
   }
 
+  /** The client address of a connected volunteer, if it is connected. */
+  addressOf(volunteerId: string): string | undefined {
+    return this.sessions.get(volunteerId)?.address;
+  }
+
   start(): void {
     this.timers.push(
       setInterval(() => this.checkLeases(), this.config.leaseCheckMs),
@@ -129,6 +137,7 @@ export class Scheduler {
   hello(session: VolunteerSession): Hello {
     return {
       volunteerId: session.id,
+      displayName: session.displayName || session.id,
       model: this.model,
       leaseMs: this.config.leaseMs,
       heartbeatMs: Math.floor(this.config.leaseMs / 2),
@@ -138,18 +147,30 @@ export class Scheduler {
 
   // ----------------------------------------------------------- membership
 
-  /** A volunteer's handshake was accepted. A second connection with the same id replaces the first. */
-  connect(volunteerId: string, socket: VolunteerSocket, slots = 1): VolunteerSession {
+  /**
+   * A volunteer's handshake was accepted. A second connection with the same (verified) identity
+   * replaces the first, which is told so (PROTOCOL.md rule I4). `identity.token` is sent in this
+   * `hello` only (a newly issued identity).
+   */
+  connect(
+    volunteerId: string,
+    socket: VolunteerSocket,
+    slots = 1,
+    identity: { displayName?: string; token?: string; address?: string } = {},
+  ): VolunteerSession {
     const previous = this.sessions.get(volunteerId);
     if (previous) {
       this.log.info({ volunteerId }, 'volunteer reconnected; dropping its previous connection');
       this.disconnect(previous.socket);
+      previous.socket.emit('volunteer:replaced', { message: 'this volunteer connected from elsewhere' });
       previous.socket.disconnect(true);
     }
     const session = new VolunteerSession(volunteerId, socket, this.inFlightLimit(slots));
+    session.displayName = identity.displayName ?? '';
+    session.address = identity.address ?? '';
     this.sessions.set(volunteerId, session);
     this.reindex(session);
-    socket.emit('hello', this.hello(session));
+    socket.emit('hello', { ...this.hello(session), ...(identity.token ? { token: identity.token } : {}) });
     this.pump();
     return session;
   }

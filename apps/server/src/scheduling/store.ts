@@ -219,11 +219,11 @@ export class SchedulerStore {
   }
 
   /** The newest stored results, for the live view's snapshot. */
-  recentResults(limit: number): LiveResult[] {
+  recentResults(limit: number, volunteerName: (volunteerId: string) => string = () => ''): LiveResult[] {
     return this.s.recentDone.all(limit).map((row) => {
       const task = toTask(row);
       const a = task.resultAssignmentId ? this.getAssignment(task.resultAssignmentId) : null;
-      return liveResult(task, a);
+      return liveResult(task, a, a ? volunteerName(a.volunteerId) : '');
     });
   }
 
@@ -510,7 +510,12 @@ export function jobStatus(tasks: readonly Pick<TaskView, 'status'>[]): JobView['
   return tasks.some((t) => t.status === 'failed') ? 'failed' : 'done';
 }
 
-export function liveResult(task: TaskRecord, assignment: AssignmentRecord | null): LiveResult {
+/** The live view's result; `volunteerName` is the volunteer's public display name, never its id. */
+export function liveResult(
+  task: TaskRecord,
+  assignment: AssignmentRecord | null,
+  volunteerName = '',
+): LiveResult {
   const completedAt = task.completedAt ?? 0;
   return {
     jobId: task.jobId,
@@ -520,7 +525,7 @@ export function liveResult(task: TaskRecord, assignment: AssignmentRecord | null
     height: task.height,
     imageUrl: `/api/jobs/${task.jobId}/tasks/${task.id}/image`,
     detections: task.detections ?? [],
-    volunteerId: assignment?.volunteerId ?? '',
+    volunteerName,
     inferenceMs: assignment?.inferenceMs ?? 0,
     latencyMs: completedAt - task.submittedAt,
     completedAt,

@@ -37,6 +37,8 @@ export class LiveHub implements SchedulerEvents {
     private readonly volunteersOnline: () => number,
     eventsPerSecond: number,
     log: FastifyBaseLogger,
+    /** A volunteer's public display name (the id is never published, rule I7). */
+    private readonly volunteerName: (volunteerId: string) => string = () => '',
   ) {
     nsp.use((socket, next) => {
       const auth = LiveAuthSchema.safeParse(socket.handshake.auth);
@@ -49,7 +51,7 @@ export class LiveHub implements SchedulerEvents {
     nsp.on('connection', (socket) => {
       socket.emit('live:snapshot', {
         stats: this.currentStats(),
-        recent: store.recentResults(RECENT_RESULTS),
+        recent: store.recentResults(RECENT_RESULTS, this.volunteerName),
       });
       const guard = new SocketGuard(socket, LIVE_CLIENT_EVENTS, eventsPerSecond, log);
       guard.on('job:watch', JobWatchSchema, ({ jobId }) => {
@@ -80,7 +82,7 @@ export class LiveHub implements SchedulerEvents {
   }
 
   resultStored(task: TaskRecord, assignment: AssignmentRecord): void {
-    this.nsp.emit('live:result', liveResult(task, assignment));
+    this.nsp.emit('live:result', liveResult(task, assignment, this.volunteerName(assignment.volunteerId)));
   }
 
   taskChanged(task: TaskRecord): void {

@@ -34,6 +34,9 @@ export async function startTestServer(overrides: Partial<ServerConfig> = {}): Pr
     modelDir: MODEL_DIR,
     staticDir: path.join(REPO_ROOT, 'dist'),
     logLevel: 'silent',
+    // Every test peer connects from 127.0.0.1: lift the per-address limits (identity tests set them).
+    maxVolunteersPerIp: 1000,
+    maxTasksPerIp: 0,
     ...overrides,
     dataDir,
   });
