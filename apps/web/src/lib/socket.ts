@@ -1,17 +1,17 @@
-/** Typed Socket.IO clients, one per namespace. Event names and payloads come from @tabgrid/protocol only. */
+/**
+ * The page's typed Socket.IO client for `/live`. Event names and payloads come
+ * from @tabgrid/protocol only. (The volunteer's socket lives in its worker:
+ * `features/volunteer/worker`, via @tabgrid/volunteer-client.)
+ */
 import {
   NAMESPACES,
   PROTOCOL_VERSION,
   type LiveAuth,
   type LiveClientToServer,
   type LiveServerToClient,
-  type VolunteerAuth,
-  type VolunteerClientToServer,
-  type VolunteerServerToClient,
 } from '@tabgrid/protocol';
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
 
-export type VolunteerSocket = Socket<VolunteerServerToClient, VolunteerClientToServer>;
 export type LiveSocket = Socket<LiveServerToClient, LiveClientToServer>;
 
 const common: Partial<ManagerOptions & SocketOptions> = {
@@ -22,22 +22,7 @@ const common: Partial<ManagerOptions & SocketOptions> = {
 };
 
 /** Same origin (the Node server, or Vite's dev proxy). Not connected until `.connect()`. */
-export function createVolunteerSocket(auth: Omit<VolunteerAuth, 'protocolVersion'>): VolunteerSocket {
-  const fullAuth: VolunteerAuth = { protocolVersion: PROTOCOL_VERSION, ...auth };
-  return io(NAMESPACES.volunteer, { ...common, autoConnect: false, auth: fullAuth });
-}
-
 export function createLiveSocket(): LiveSocket {
   const auth: LiveAuth = { protocolVersion: PROTOCOL_VERSION };
   return io(NAMESPACES.live, { ...common, autoConnect: false, auth });
-}
-
-/** The `{code, message}` a server middleware attached to a handshake rejection, if any. */
-export function connectErrorData(err: Error): { code: string; message: string } | null {
-  const data = (err as Error & { data?: unknown }).data;
-  if (data && typeof data === 'object' && 'code' in data && typeof data.code === 'string') {
-    const message = 'message' in data && typeof data.message === 'string' ? data.message : err.message;
-    return { code: data.code, message };
-  }
-  return null;
 }

@@ -135,7 +135,7 @@ export function VolunteerPage() {
           {s.current && (
             <p className="muted">
               {s.current.running ? 'running…' : `done in ${formatMs(s.current.inferenceMs)}`} · volunteer{' '}
-              {s.volunteerId}
+              {s.displayName ?? '…'}
             </p>
           )}
           <DetectionList detections={shown} />
