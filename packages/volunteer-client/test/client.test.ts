@@ -199,7 +199,7 @@ describe('VolunteerClient against a real server', () => {
     await c.start();
     expect((await fatal).name).toBe('ModelMismatchError');
     expect(c.state).toMatchObject({ phase: 'refused', error: 'sha256 differs', connected: false });
-    expect(server.scheduler.volunteersOnline).toBe(0);
+    await until(() => server!.scheduler.volunteersOnline === 0, 5000, 'the client to disconnect');
   });
 
   it('reconnects after a server restart and resumes its identity', async () => {
