@@ -38,6 +38,9 @@ export default defineConfig({
       HOST: '127.0.0.1',
       TABGRID_DATA_DIR: DATA_DIR,
       LOG_LEVEL: 'warn',
+      // Every tab connects from 127.0.0.1.
+      TABGRID_MAX_VOLUNTEERS_PER_IP: '1000',
+      TABGRID_MAX_TASKS_PER_IP: '0',
     },
   },
 });
