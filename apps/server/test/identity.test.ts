@@ -134,6 +134,24 @@ describe('volunteer identity', () => {
     expect(await handshake({})).toBe('accepted');
   });
 
+  it('caps the tasks held by all volunteers of one address (I6)', async () => {
+    server = await startTestServer({ maxTasksPerIp: 3 });
+    const silent = [
+      await pool.join('s1', { behaviour: 'ack-then-silent' }),
+      await pool.join('s2', { behaviour: 'ack-then-silent' }),
+    ];
+    const job = await server.createJob(['dog.jpg', 'bus.jpg', 'dog.jpg', 'bus.jpg', 'dog.jpg', 'bus.jpg']);
+    await until(() => silent[0]!.held.size + silent[1]!.held.size === 3, 10_000, '3 tasks held');
+    await new Promise((r) => setTimeout(r, 300));
+    // Each could hold 2 (maxInFlight), but the address may hold only 3.
+    expect(silent[0]!.held.size + silent[1]!.held.size).toBe(3);
+    expect(server.store.counts()).toMatchObject({ running: 3, queued: 3 });
+    // When they leave, their tasks go back and an honest newcomer from the same address gets work.
+    for (const v of silent) v.close();
+    await pool.join('honest');
+    expect((await server.waitForJob(job.id, 30_000)).status).toBe('done');
+  });
+
   it('believes X-Forwarded-For only from a trusted proxy (I5)', async () => {
     // Untrusted peer: the forwarded header is ignored, so every connection is 127.0.0.1.
     server = await startTestServer({ maxVolunteersPerIp: 1 });

@@ -70,7 +70,8 @@ const LAPSE_BATCH = 500;
 export type SchedulerConfig = Pick<
   ServerConfig,
   'ackTimeoutMs' | 'leaseMs' | 'maxInFlight' | 'maxInFlightCap' | 'leaseCheckMs' | 'deadlineCheckMs'
->;
+> &
+  Partial<Pick<ServerConfig, 'maxTasksPerIp'>>;
 
 /**
  * Pushes queued tasks to connected volunteers and keeps their leases:
@@ -80,6 +81,8 @@ export type SchedulerConfig = Pick<
  */
 export class Scheduler {
   private readonly sessions = new Map<string, VolunteerSession>();
+  /** Tasks held per client address (rule I6: at most `maxTasksPerIp`, 0 = no limit). */
+  private readonly heldByAddress = new Map<string, number>();
   /** Accepting volunteers with room, indexed by how many tasks they hold (0 .. maxInFlightCap-1). */
   private readonly byLoad: Set<VolunteerSession>[];
   private readonly labels: ReadonlySet<string>;
@@ -185,6 +188,7 @@ export class Scheduler {
     this.unindex(session);
     this.stats.sink.volunteerLeft(volunteerId);
     const ended = this.store.releaseVolunteer(volunteerId, Date.now());
+    this.countHeld(session, -session.held.size);
     session.held.clear();
     for (const e of ended) this.leaseEnded(e, false);
     this.pump();
@@ -246,6 +250,7 @@ export class Scheduler {
           }
           offered++;
           session.held.add(next.assignment.id);
+          this.countHeld(session, 1);
           this.reindex(session);
           this.events.taskChanged(next.task);
           void this.offer(session, next.task, next.assignment);
@@ -258,7 +263,7 @@ export class Scheduler {
 
   private leastLoaded(skip: ReadonlySet<VolunteerSession>): VolunteerSession | null {
     for (const level of this.byLoad) {
-      for (const s of level) if (!skip.has(s)) return s;
+      for (const s of level) if (!skip.has(s) && this.addressHasRoom(s)) return s;
     }
     return null;
   }
@@ -479,7 +484,21 @@ export class Scheduler {
 
   private dropHeld(assignment: AssignmentRecord): void {
     const session = this.sessions.get(assignment.volunteerId);
-    if (session?.held.delete(assignment.id)) this.reindex(session);
+    if (session?.held.delete(assignment.id)) {
+      this.countHeld(session, -1);
+      this.reindex(session);
+    }
+  }
+
+  private countHeld(session: VolunteerSession, delta: number): void {
+    const n = (this.heldByAddress.get(session.address) ?? 0) + delta;
+    if (n > 0) this.heldByAddress.set(session.address, n);
+    else this.heldByAddress.delete(session.address);
+  }
+
+  private addressHasRoom(session: VolunteerSession): boolean {
+    const max = this.config.maxTasksPerIp ?? 0;
+    return max <= 0 || (this.heldByAddress.get(session.address) ?? 0) < max;
   }
 
   private unindex(session: VolunteerSession): void {
