@@ -140,6 +140,14 @@ function agentFor(stub: Stub, extra: Partial<Parameters<typeof startAgent>[0]> =
   return agent;
 }
 
+async function until(check: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 const once = <T>(agent: Agent, event: 'ready' | 'result' | 'failed' | 'fatal' | 'cancelled') =>
   new Promise<T>((resolve) => {
     const off = agent.on(event, ((value: T) => {
@@ -231,6 +239,24 @@ describe('headless agent', () => {
     expect(stub.results.map((r) => r.assignmentId)).toEqual([first.assignmentId]);
     expect(agent.stats.cancelled).toBe(1);
     expect(stub.heartbeats.flat()).toContain(first.assignmentId);
+  });
+
+  it('--slots 2: announces two slots and runs two tasks at once on two sessions', async () => {
+    const stub = await startStub();
+    const agent = agentFor(stub, { slots: 2 });
+    const socket = await stub.connected;
+    expect(stub.auths[0]).toMatchObject({ slots: 2 });
+    const started: number[] = [];
+    agent.client.on('started', () => started.push(agent.client.state.running));
+    const results: string[] = [];
+    agent.on('result', (r) => results.push(r.assignmentId));
+    const a = assignment(busBytes);
+    const b = assignment(busBytes);
+    await Promise.all([assign(socket, a), assign(socket, b)]);
+    await until(() => results.length === 2);
+    // The second task started while the first was still running.
+    expect(started).toEqual([1, 2]);
+    expect(stub.results.map((r) => r.detections)).toEqual([busReference, busReference]);
   });
 
   it('refuses to work when the model hash differs from the announced one', async () => {
