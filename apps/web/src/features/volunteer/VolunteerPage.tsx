@@ -67,6 +67,10 @@ export function VolunteerPage() {
 
       <dl className="figures">
         <div>
+          <dt>You appear as</dt>
+          <dd data-testid="display-name">{s.displayName ?? '—'}</dd>
+        </div>
+        <div>
           <dt>Tasks done</dt>
           <dd data-testid="tasks-done">{s.tasksDone}</dd>
         </div>
