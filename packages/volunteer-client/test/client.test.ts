@@ -133,7 +133,9 @@ describe('VolunteerClient against a real server', () => {
   });
 
   it('keeps a lease alive with heartbeats while a task runs longer than the lease', async () => {
-    server = await startTestServer({ leaseMs: 600 });
+    // Lease 2 s (heartbeat every 1 s): short enough to outlast several times, long enough that a
+    // loaded test machine's timer lag does not lapse it.
+    server = await startTestServer({ leaseMs: 2000 });
     const runner = new ScriptedRunner(1, 10);
     let release!: () => void;
     runner.gate = new Promise((r) => (release = r));
@@ -142,7 +144,7 @@ describe('VolunteerClient against a real server', () => {
     await phase(c, 'ready');
     const job = await server.createJob(['dog.jpg']);
     await until(() => runner.running === 1, 10_000, 'the task to start');
-    await new Promise((r) => setTimeout(r, 2000)); // > 3 lease times
+    await new Promise((r) => setTimeout(r, 6500)); // > 3 lease times
     release();
     const done = await server.waitForJob(job.id);
     expect(done.tasks[0]).toMatchObject({ status: 'done', attempts: 1 });
