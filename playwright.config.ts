@@ -40,6 +40,9 @@ export default defineConfig({
       TABGRID_DATA_DIR: DATA_DIR,
       LOG_LEVEL: 'warn',
       TABGRID_API_KEYS: E2E_API_KEYS,
+      // Every tab connects from 127.0.0.1.
+      TABGRID_MAX_VOLUNTEERS_PER_IP: '1000',
+      TABGRID_MAX_TASKS_PER_IP: '0',
     },
   },
 });

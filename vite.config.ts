@@ -50,6 +50,7 @@ export default defineConfig({
     alias: {
       '@tabgrid/protocol': here('./packages/protocol/src/index.ts'),
       '@tabgrid/detector': here('./packages/detector/src/index.ts'),
+      '@tabgrid/volunteer-client': here('./packages/volunteer-client/src/index.ts'),
     },
   },
   build: {

@@ -13,6 +13,7 @@ export default defineConfig({
     alias: {
       '@tabgrid/protocol': pkg('protocol'),
       '@tabgrid/detector': pkg('detector'),
+      '@tabgrid/volunteer-client': pkg('volunteer-client'),
     },
   },
   test: {
@@ -21,7 +22,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
-          include: ['packages/**/*.test.ts', 'apps/**/src/**/*.test.ts', 'scripts/**/*.test.ts'],
+          include: ['packages/*/src/**/*.test.ts', 'apps/**/src/**/*.test.ts', 'scripts/**/*.test.ts'],
           environment: 'node',
         },
       },
@@ -29,7 +30,12 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'integration',
-          include: ['apps/server/test/**/*.test.ts', 'apps/agent/test/**/*.test.ts', 'bench/**/*.test.ts'],
+          include: [
+            'apps/server/test/**/*.test.ts',
+            'apps/agent/test/**/*.test.ts',
+            'packages/*/test/**/*.test.ts',
+            'bench/**/*.test.ts',
+          ],
           environment: 'node',
           testTimeout: 60_000,
           hookTimeout: 60_000,

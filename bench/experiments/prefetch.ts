@@ -43,7 +43,6 @@ async function once(maxInFlight: number, latency: number): Promise<number> {
     const socket = io(`${tg.url}/volunteer`, {
       auth: {
         protocolVersion: PROTOCOL_VERSION,
-        volunteerId: `pf-${maxInFlight}-${Date.now()}`,
         kind: 'agent',
         runtime: 'prefetch-exp',
       },

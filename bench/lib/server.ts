@@ -59,6 +59,9 @@ export async function startBenchServer(options: ServerOptions): Promise<BenchSer
         PORT: String(options.port),
         HOST: '127.0.0.1',
         TABGRID_DATA_DIR: dataDir,
+        // Every simulated volunteer and bench tab connects from 127.0.0.1.
+        TABGRID_MAX_VOLUNTEERS_PER_IP: '100000',
+        TABGRID_MAX_TASKS_PER_IP: '0',
         LOG_LEVEL: 'warn',
         ...benchServerEnv(),
         ...options.env,

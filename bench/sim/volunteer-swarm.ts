@@ -52,9 +52,9 @@ function open(i: number): Promise<boolean> {
     const socket: Peer = io(`${url}/volunteer`, {
       auth: {
         protocolVersion: PROTOCOL_VERSION,
-        volunteerId: `${idPrefix}-${i}`,
+        // No credentials: each peer joins as a new volunteer and is issued its own id.
         kind: 'agent',
-        runtime: 'bench swarm',
+        runtime: `bench swarm ${idPrefix}-${i}`,
       },
       transports: ['websocket'],
       reconnection: false,

@@ -15,7 +15,10 @@ export interface VolunteerProbe {
   /** Inference workers in the tab's pool. */
   workers: number | null;
   crossOriginIsolated: boolean;
-  volunteerId: string;
+  /** The server-issued id (private to this browser profile), once joined. */
+  volunteerId: string | null;
+  /** The public display name shown on /live. */
+  displayName: string | null;
 }
 
 /** Cold model downloads + WASM compile on a busy 2-core machine can be slow. */
@@ -45,7 +48,7 @@ export class VolunteerPage {
 
   /**
    * Opens a volunteer in its own browser context, so it has its own
-   * localStorage and therefore its own volunteer id.
+   * IndexedDB and therefore its own server-issued identity.
    */
   static async launch(browser: Browser, query = 'autostart=1'): Promise<VolunteerPage> {
     const context: BrowserContext = await browser.newContext();
@@ -77,6 +80,7 @@ export class VolunteerPage {
         workers: p.workers,
         crossOriginIsolated: p.crossOriginIsolated,
         volunteerId: p.volunteerId,
+        displayName: p.displayName,
       };
     });
   }
@@ -86,6 +90,7 @@ export class VolunteerPage {
     await expect(this.status).toHaveText(/^(idle|working)$/, { timeout });
     await expect(this.modelSource).toHaveText(/^(network|cache)$/, { timeout });
     await expect.poll(async () => (await this.probe())?.modelSource ?? null, { timeout }).not.toBeNull();
+    await expect.poll(async () => (await this.probe())?.displayName ?? null, { timeout }).not.toBeNull();
     const probe = await this.probe();
     if (!probe) throw new Error('window.__tabgrid is not set on /volunteer');
     return probe;

@@ -1,21 +1,22 @@
 /**
- * `npm run agent -- --server http://host:port [--id ID] [--model FILE] [--state FILE] [--threads N]`
+ * `npm run agent -- --server http://host:port [--state FILE] [--slots N] [--model FILE] [--threads N]`
  *
- * A headless volunteer on onnxruntime-node. The volunteer id is `--id`, or the
- * one stored in the state file (`--state`, `$TABGRID_AGENT_STATE`, default
- * `~/.tabgrid-agent.json`), generated on first run.
+ * A headless volunteer on onnxruntime-node. Its identity (server-issued id,
+ * secret token, display name) is kept in the state file (`--state`,
+ * `$TABGRID_AGENT_STATE`, default `~/.tabgrid-agent.json`), issued on first run.
  */
 import { parseArgs } from 'node:util';
 import { startAgent } from './agent';
-import { loadOrCreateVolunteerId, defaultStatePath } from './state';
+import { defaultStatePath, FileIdentityStore } from './state';
 
 const USAGE = `usage: npm run agent -- --server http://host:port [options]
 
   --server URL     Tabgrid server origin (required)
-  --id ID          volunteer id ([A-Za-z0-9_-], max 64); default: stored in the state file
+  --state FILE     where the server-issued identity (id + secret token) is kept
+                   (default $TABGRID_AGENT_STATE or ~/.tabgrid-agent.json; mode 0600)
+  --slots N        tasks run at once, one onnxruntime session each (1-8, default 1)
   --model FILE     use this model file (must match the server's SHA-256)
-  --state FILE     where the generated id is kept (default $TABGRID_AGENT_STATE or ~/.tabgrid-agent.json)
-  --threads N      onnxruntime intra-op threads (default: all cores)
+  --threads N      onnxruntime intra-op threads per session (default: all cores / slots)
   -h, --help       show this help`;
 
 async function main(): Promise<number> {
@@ -25,6 +26,7 @@ async function main(): Promise<number> {
       options: {
         server: { type: 'string' },
         id: { type: 'string' },
+        slots: { type: 'string' },
         model: { type: 'string' },
         state: { type: 'string' },
         threads: { type: 'string' },
@@ -57,16 +59,27 @@ async function main(): Promise<number> {
     return 2;
   }
 
-  let volunteerId: string;
-  try {
-    volunteerId = await loadOrCreateVolunteerId(values.id, values.state ?? defaultStatePath());
-  } catch (err) {
-    console.error(err instanceof Error ? err.message : String(err));
+  const slots = values.slots === undefined ? 1 : Number(values.slots);
+  if (!(Number.isInteger(slots) && slots >= 1 && slots <= 8)) {
+    console.error(`--slots must be an integer from 1 to 8`);
+    return 2;
+  }
+  if (values.id !== undefined) {
+    console.error(
+      '--id is no longer supported: volunteer ids are issued by the server and kept with their secret token in the --state file',
+    );
     return 2;
   }
 
   const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
-  const agent = startAgent({ server, volunteerId, modelPath: values.model, threads, log });
+  const identity = new FileIdentityStore(values.state ?? defaultStatePath(), log);
+  try {
+    await identity.load(); // a corrupt state file is the operator's to fix, not silently replaced
+  } catch (err) {
+    console.error(err instanceof Error ? err.message : String(err));
+    return 2;
+  }
+  const agent = startAgent({ server, identity, slots, modelPath: values.model, threads, log });
 
   return new Promise<number>((resolve) => {
     let stopping = false;

@@ -1,56 +1,79 @@
-/** The agent's persistent volunteer id, kept in a small JSON file outside the repository. */
-import { randomBytes } from 'node:crypto';
+/**
+ * The agent's state file: its server-issued identity (id, secret token,
+ * display name), kept in a small JSON file outside the repository with mode
+ * 0600. Written atomically (temporary file + rename).
+ */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { VolunteerAuthSchema } from '@tabgrid/protocol';
+import { IdentityTokenSchema, VolunteerAuthSchema } from '@tabgrid/protocol';
+import type { IdentityStore, VolunteerIdentity } from '@tabgrid/volunteer-client';
 
 /** `$TABGRID_AGENT_STATE`, else `~/.tabgrid-agent.json`. */
 export function defaultStatePath(): string {
   return process.env.TABGRID_AGENT_STATE?.trim() || path.join(homedir(), '.tabgrid-agent.json');
 }
 
-/** A fresh id like `agent-3f9c0a1b2c4d5e6f`. */
-export const generateVolunteerId = () => `agent-${randomBytes(8).toString('hex')}`;
-
-/** Throws unless `id` is a valid volunteer id. */
-export function checkVolunteerId(id: string): string {
-  const parsed = VolunteerAuthSchema.shape.volunteerId.safeParse(id);
-  if (!parsed.success) throw new Error(`volunteer id "${id}" is invalid: use 1-64 of [A-Za-z0-9_-]`);
-  return parsed.data;
+/** The state file is not JSON, or not an object: an error for the operator, never silently replaced. */
+export class CorruptStateError extends Error {
+  override readonly name = 'CorruptStateError';
 }
 
 /**
- * `explicitId` if given; otherwise the id stored in `statePath`, created (and
- * stored) on first use. A corrupt state file is an error, not silently replaced.
+ * An `IdentityStore` on a JSON file. A missing file is a new volunteer; a file
+ * from protocol 1 (an id without a token) is read as no identity, and replaced
+ * by the server-issued one on the first connection.
  */
-export async function loadOrCreateVolunteerId(
-  explicitId: string | undefined,
-  statePath: string,
-): Promise<string> {
-  if (explicitId !== undefined) return checkVolunteerId(explicitId);
-  let text: string | null = null;
-  try {
-    text = await readFile(statePath, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  if (text !== null) {
+export class FileIdentityStore implements IdentityStore {
+  constructor(
+    readonly statePath: string,
+    private readonly log: (line: string) => void = () => {},
+  ) {}
+
+  /** Throws CorruptStateError for an unreadable file (checked at start-up by `main.ts`). */
+  async load(): Promise<VolunteerIdentity | null> {
+    let text: string;
+    try {
+      text = await readFile(this.statePath, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
     let state: unknown;
     try {
       state = JSON.parse(text);
     } catch {
-      throw new Error(`${statePath} is not valid JSON; fix or delete it, or pass --id`);
+      throw new CorruptStateError(`${this.statePath} is not valid JSON; fix or delete it`);
     }
-    const id = (state as { volunteerId?: unknown } | null)?.volunteerId;
-    if (typeof id !== 'string')
-      throw new Error(`${statePath} has no volunteerId; fix or delete it, or pass --id`);
-    return checkVolunteerId(id);
+    if (!state || typeof state !== 'object')
+      throw new CorruptStateError(`${this.statePath} is not an object`);
+    const { volunteerId, token, displayName } = state as Record<string, unknown>;
+    const idOk = VolunteerAuthSchema.shape.volunteerId.safeParse(volunteerId).success;
+    const tokenOk = IdentityTokenSchema.safeParse(token).success;
+    if (!idOk || !tokenOk) {
+      this.log(`${this.statePath} holds no server-issued identity; the server will issue one`);
+      return null;
+    }
+    return {
+      volunteerId: volunteerId as string,
+      token: token as string,
+      ...(typeof displayName === 'string' ? { displayName } : {}),
+    };
   }
-  const volunteerId = generateVolunteerId();
-  await mkdir(path.dirname(statePath), { recursive: true });
-  const tmp = `${statePath}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify({ volunteerId, createdAt: new Date().toISOString() }, null, 2) + '\n');
-  await rename(tmp, statePath);
-  return volunteerId;
+
+  async save(identity: VolunteerIdentity): Promise<void> {
+    await mkdir(path.dirname(this.statePath), { recursive: true });
+    const tmp = `${this.statePath}.${process.pid}.tmp`;
+    const body = { ...identity, savedAt: new Date().toISOString() };
+    await writeFile(tmp, JSON.stringify(body, null, 2) + '\n', { mode: 0o600 });
+    await rename(tmp, this.statePath);
+  }
+
+  /** Forgets the identity (the server refused it): the file keeps no id until the next `save`. */
+  async clear(): Promise<void> {
+    await mkdir(path.dirname(this.statePath), { recursive: true });
+    await writeFile(this.statePath, JSON.stringify({ clearedAt: new Date().toISOString() }) + '\n', {
+      mode: 0o600,
+    });
+  }
 }

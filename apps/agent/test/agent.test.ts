@@ -106,7 +106,8 @@ async function startStub(hello: (h: Hello) => Hello = (h) => h): Promise<Stub> {
     socket.emit(
       'hello',
       hello({
-        volunteerId: (socket.handshake.auth as VolunteerAuth).volunteerId,
+        volunteerId: (socket.handshake.auth as VolunteerAuth).volunteerId ?? `v_stub${stub.auths.length}`,
+        displayName: 'stub-volunteer-1',
         model: {
           url: '/models/yolox_nano.onnx',
           sha256: await sha256Hex(modelBytes),
@@ -130,7 +131,6 @@ async function startStub(hello: (h: Hello) => Hello = (h) => h): Promise<Stub> {
 function agentFor(stub: Stub, extra: Partial<Parameters<typeof startAgent>[0]> = {}): Agent {
   const agent = startAgent({
     server: stub.url,
-    volunteerId: `agent-test-${Math.random().toString(36).slice(2, 10)}`,
     localModelPath: '/nonexistent/model.onnx', // force the download path
     ackTimeoutMs: 300,
     socketOptions: { reconnection: false, transports: ['websocket'] },
@@ -138,6 +138,14 @@ function agentFor(stub: Stub, extra: Partial<Parameters<typeof startAgent>[0]> =
   });
   cleanups.push(() => agent.stop());
   return agent;
+}
+
+async function until(check: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 const once = <T>(agent: Agent, event: 'ready' | 'result' | 'failed' | 'fatal' | 'cancelled') =>
@@ -233,13 +241,31 @@ describe('headless agent', () => {
     expect(stub.heartbeats.flat()).toContain(first.assignmentId);
   });
 
+  it('--slots 2: announces two slots and runs two tasks at once on two sessions', async () => {
+    const stub = await startStub();
+    const agent = agentFor(stub, { slots: 2 });
+    const socket = await stub.connected;
+    expect(stub.auths[0]).toMatchObject({ slots: 2 });
+    const started: number[] = [];
+    agent.client.on('started', () => started.push(agent.client.state.running));
+    const results: string[] = [];
+    agent.on('result', (r) => results.push(r.assignmentId));
+    const a = assignment(busBytes);
+    const b = assignment(busBytes);
+    await Promise.all([assign(socket, a), assign(socket, b)]);
+    await until(() => results.length === 2);
+    // The second task started while the first was still running.
+    expect(started).toEqual([1, 2]);
+    expect(stub.results.map((r) => r.detections)).toEqual([busReference, busReference]);
+  });
+
   it('refuses to work when the model hash differs from the announced one', async () => {
     const stub = await startStub((h) => ({ ...h, model: { ...h.model, sha256: 'a'.repeat(64) } }));
     const agent = agentFor(stub);
     const fatal = once<Error>(agent, 'fatal');
     expect((await fatal).message).toMatch(/sha256/);
     expect(agent.stats.refused).toMatch(/server expects a{64}/);
-    expect(agent.socket.connected).toBe(false);
+    expect(agent.socket?.connected ?? false).toBe(false);
   });
 
   it('refuses an explicit --model file that does not match', async () => {

@@ -53,7 +53,6 @@ describe('headless agent fidelity', () => {
     const srv = server!;
     const a = startAgent({
       server: srv.url,
-      volunteerId: `agent-fidelity-${Math.random().toString(36).slice(2, 10)}`,
       socketOptions: { transports: ['websocket'] },
     });
     agent = a;

@@ -19,6 +19,8 @@ import { installErrorHandler } from './http/errors';
 import { registerRequesterRoutes } from './http/requester-routes';
 import { installSecurityHeaders } from './http/security-headers';
 import { registerStaticRoutes } from './http/static-routes';
+import { IdentityStore } from './identity/identity-store';
+import { compileTrust } from './identity/network';
 import { LiveStatsTracker } from './live/live-stats';
 import { MODEL_FILE, readModelInfo } from './model-info';
 import { ErrorSink } from './observability/error-sink';
@@ -81,6 +83,7 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
   const sqliteStore = new SchedulerStore(db, config);
   const recovered = sqliteStore.recover(clock.now());
   const store = seams.wrapStore ? seams.wrapStore(sqliteStore) : sqliteStore;
+  const identities = new IdentityStore(db);
   const blobs = new BlobStore(config.dataDir, seams.blobWriter);
   const keys = new KeyStore(db, config.apiKeys);
   const jobAccess = new JobAccess(db);
@@ -152,6 +155,7 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
     config.socketEventsPerSecond,
     app.log.child({ ns: 'live' }),
     errors,
+    (volunteerId) => identities.displayName(volunteerId),
   );
   const sched: Scheduler = new Scheduler(
     store,
@@ -170,7 +174,14 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
   attachVolunteerNamespace(
     volunteerNsp,
     sched,
-    { eventsPerSecond: config.socketEventsPerSecond, isShuttingDown, errors },
+    {
+      eventsPerSecond: config.socketEventsPerSecond,
+      isShuttingDown,
+      errors,
+      identities,
+      maxVolunteersPerIp: config.maxVolunteersPerIp,
+      trustProxy: compileTrust(config.trustProxy),
+    },
     app.log.child({ ns: 'volunteer' }),
   );
 

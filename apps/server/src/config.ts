@@ -78,6 +78,27 @@ export interface ServerConfig {
   dbBusyTimeoutMs: number;
   /** How often the dependency probes (database write, free disk space) run. @defaultValue 1000 (env TABGRID_HEALTH_CHECK_MS) */
   healthCheckMs: number;
+  /**
+   * Volunteers connected at once from one client address; the next handshake is refused with
+   * `too_many_volunteers`. 0 = no limit. @defaultValue 8 (env TABGRID_MAX_VOLUNTEERS_PER_IP)
+   */
+  maxVolunteersPerIp: number;
+  /**
+   * Tasks held at once by all volunteers of one client address; past it their offers wait.
+   * 0 = no limit. @defaultValue 32 (env TABGRID_MAX_TASKS_PER_IP)
+   */
+  maxTasksPerIp: number;
+  /**
+   * Proxies whose `X-Forwarded-For` is believed (addresses, CIDR ranges, or `loopback`,
+   * `linklocal`, `uniquelocal`). Empty: the socket's peer address is the client's.
+   * @defaultValue [] (env TABGRID_TRUST_PROXY, comma-separated)
+   */
+  trustProxy: string[];
+  /**
+   * Reserved for verification (issue 7 §3): replicas must come from distinct networks.
+   * `TABGRID_DISTINCT_NETWORKS=0` turns that off for single-host tests. @defaultValue true
+   */
+  distinctNetworks: boolean;
   /** pino level. @defaultValue 'info' (env LOG_LEVEL) */
   logLevel: string;
   /**
@@ -116,6 +137,10 @@ export const DEFAULT_CONFIG: ServerConfig = {
   minFreeBytes: 256 * 1024 * 1024,
   dbBusyTimeoutMs: 5000,
   healthCheckMs: 1000,
+  maxVolunteersPerIp: 8,
+  maxTasksPerIp: 32,
+  trustProxy: [],
+  distinctNetworks: true,
   logLevel: 'info',
   socketParser: 'default',
 };
@@ -155,6 +180,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
     ...(env.TABGRID_METRICS_TOKEN ? { metricsToken: env.TABGRID_METRICS_TOKEN } : {}),
     maxQueuedPerKey: int(env, 'TABGRID_MAX_QUEUED_PER_KEY', d.maxQueuedPerKey),
     uploadsPerMinute: int(env, 'TABGRID_UPLOADS_PER_MINUTE', d.uploadsPerMinute),
+    maxVolunteersPerIp: int(env, 'TABGRID_MAX_VOLUNTEERS_PER_IP', d.maxVolunteersPerIp),
+    maxTasksPerIp: int(env, 'TABGRID_MAX_TASKS_PER_IP', d.maxTasksPerIp),
+    trustProxy: (env.TABGRID_TRUST_PROXY ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+    distinctNetworks: env.TABGRID_DISTINCT_NETWORKS !== '0',
     logLevel: env.LOG_LEVEL || d.logLevel,
   };
 }

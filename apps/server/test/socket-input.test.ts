@@ -19,10 +19,10 @@ let honestRuns = 0;
 
 const count = (code: string) => (rejections[code] = (rejections[code] ?? 0) + 1);
 
-/** A raw peer with a valid handshake that speaks whatever it is told to. */
-async function rawPeer(id: string): Promise<Socket> {
+/** A raw peer with a valid handshake (a new identity) that speaks whatever it is told to. */
+async function rawPeer(label: string): Promise<Socket> {
   const socket = io(`${server.url}/volunteer`, {
-    auth: { protocolVersion: PROTOCOL_VERSION, volunteerId: id, kind: 'agent', runtime: 'hostile test peer' },
+    auth: { protocolVersion: PROTOCOL_VERSION, kind: 'agent', runtime: `hostile test peer ${label}` },
     transports: ['websocket'],
     reconnection: false,
   });

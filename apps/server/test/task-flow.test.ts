@@ -40,9 +40,9 @@ describe('task flow over real sockets', () => {
     expect(code).toBe('protocol_version');
   });
 
-  it('rejects a handshake without a volunteer id', async () => {
+  it('rejects a handshake without a volunteer kind', async () => {
     server = await startTestServer();
-    const code = await handshakeRejection({ protocolVersion: PROTOCOL_VERSION, kind: 'browser' });
+    const code = await handshakeRejection({ protocolVersion: PROTOCOL_VERSION });
     expect(code).toBe('invalid_payload');
   });
 
@@ -93,7 +93,15 @@ describe('task flow over real sockets', () => {
     expect(v.assigned[0]!.image.byteLength).toBe(readImage('bus.jpg').length);
 
     await until(() => results.length === 1 && updates.some((u) => u.status === 'done'), 5000, 'live result');
-    expect(results[0]).toMatchObject({ jobId: job.id, taskId: task!.id, own: true, volunteerId: 'v-1' });
+    // The live view names the volunteer by its display name, never by its id (rule I7).
+    expect(results[0]).toMatchObject({
+      jobId: job.id,
+      taskId: task!.id,
+      own: true,
+      volunteerName: v.displayName,
+    });
+    expect(v.displayName).toMatch(/^[a-z]+-[a-z]+-\d+$/);
+    expect(JSON.stringify(results[0])).not.toContain(v.volunteerId);
     const image = await fetch(`${server.url}${results[0]!.imageUrl}`);
     expect(image.headers.get('content-type')).toBe('image/jpeg');
     expect(Buffer.from(await image.arrayBuffer()).equals(readImage('bus.jpg'))).toBe(true);
@@ -128,7 +136,7 @@ describe('task flow over real sockets', () => {
   it('rejects a handshake announcing more than 8 slots', async () => {
     server = await startTestServer();
     const socket = io(`${server.url}/volunteer`, {
-      auth: { protocolVersion: PROTOCOL_VERSION, volunteerId: 'v-greedy', kind: 'browser', slots: 9 },
+      auth: { protocolVersion: PROTOCOL_VERSION, kind: 'browser', slots: 9 },
       transports: ['websocket'],
       reconnection: false,
     });

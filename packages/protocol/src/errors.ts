@@ -12,6 +12,9 @@ export const ERROR_CODES = [
   'rate_limited',
   'shutting_down',
   'internal',
+  // volunteer identity (PROTOCOL.md rules I1-I6)
+  'identity_rejected',
+  'too_many_volunteers',
   // task protocol
   'not_holder',
   'lease_expired',

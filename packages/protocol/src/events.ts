@@ -32,6 +32,11 @@ export interface VolunteerServerToClient {
   'task:assign': (payload: TaskAssignment, ack: AckCallback<{ accepted: true }>) => void;
   /** The server took a lease back (lapsed, task done elsewhere, shutdown). Drop the work. */
   'task:cancel': (payload: { assignmentId: string; reason: ErrorCode }) => void;
+  /**
+   * Sent just before the server closes this connection because another connection presented the
+   * same identity (PROTOCOL.md rule I4). The client must not reconnect on its own.
+   */
+  'volunteer:replaced': (payload: { message: string }) => void;
 }
 
 export interface VolunteerClientToServer {

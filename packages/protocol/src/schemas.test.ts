@@ -116,13 +116,22 @@ describe('HeartbeatSchema', () => {
 });
 
 describe('VolunteerAuthSchema', () => {
-  const auth = { protocolVersion: 1, volunteerId: 'agent-1', kind: 'agent', runtime: 'onnxruntime-node cpu' };
+  const auth = { protocolVersion: 2, kind: 'agent', runtime: 'onnxruntime-node cpu' };
+  const token = 'A'.repeat(43);
 
   it('accepts browser and agent volunteers', () => {
     expect(VolunteerAuthSchema.safeParse(auth).success).toBe(true);
     expect(VolunteerAuthSchema.safeParse({ ...auth, kind: 'browser', runtime: undefined }).success).toBe(
       true,
     );
+  });
+
+  it('takes an optional server-issued id and its 43-char base64url token (I1)', () => {
+    expect(VolunteerAuthSchema.parse({ ...auth, volunteerId: 'v_1', token }).token).toBe(token);
+    expect(VolunteerAuthSchema.safeParse({ ...auth, volunteerId: 'v_1', token: 'short' }).success).toBe(
+      false,
+    );
+    expect(VolunteerAuthSchema.safeParse({ ...auth, token: `${'A'.repeat(42)}+` }).success).toBe(false);
   });
 
   it('rejects an unknown kind, a bad id, or a fractional version', () => {
@@ -144,6 +153,7 @@ describe('outbound schemas', () => {
   it('HelloSchema requires a lowercase 64-hex model hash', () => {
     const hello = {
       volunteerId: 'v1',
+      displayName: 'amber-otter-42',
       model: {
         url: '/models/yolox_nano.onnx',
         sha256: 'a'.repeat(64),

@@ -37,11 +37,23 @@ export type Detection = z.infer<typeof DetectionSchema>;
 
 // ---------------------------------------------------------------- handshake
 
-/** `socket.handshake.auth` of a volunteer connection. */
+/** A server-issued identity token: 43 base64url characters (256 random bits). */
+export const IdentityTokenSchema = z
+  .string()
+  .length(43)
+  .regex(/^[A-Za-z0-9_-]+$/, 'tokens are base64url');
+
+/**
+ * `socket.handshake.auth` of a volunteer connection. A new volunteer sends no
+ * `volunteerId`/`token` and is issued both in `hello`; a returning one sends
+ * both (PROTOCOL.md rules I1-I3). One without the other is refused.
+ */
 export const VolunteerAuthSchema = z.object({
   protocolVersion: z.number().int(),
-  /** Persistent id the volunteer keeps across reconnects (localStorage / agent state). */
-  volunteerId: id,
+  /** The server-issued id this volunteer resumes; requires `token`. */
+  volunteerId: id.optional(),
+  /** The secret token issued with `volunteerId`. */
+  token: IdentityTokenSchema.optional(),
   kind: z.enum(['browser', 'agent']),
   /** Free-form description of the runtime (backend, threads), shown in the live view. */
   runtime: z.string().max(200).optional(),
@@ -109,7 +121,15 @@ export const ModelInfoSchema = z.object({
 export type ModelInfo = z.infer<typeof ModelInfoSchema>;
 
 export const HelloSchema = z.object({
+  /** This volunteer's server-issued id (private: never shown to anyone else). */
   volunteerId: id,
+  /**
+   * Only when the identity was issued by this handshake: the secret the volunteer must keep and
+   * present (with `volunteerId`) to resume it. Never sent again.
+   */
+  token: IdentityTokenSchema.optional(),
+  /** The public, pseudonymous name the live view shows for this volunteer. */
+  displayName: z.string().min(1).max(64),
   model: ModelInfoSchema,
   /** An assignment lapses this long after its last renewal. */
   leaseMs: z.number().int(),
@@ -241,7 +261,8 @@ export const LiveResultSchema = z.object({
   /** A signed URL of the original image that expires (PROTOCOL.md rule L4). */
   imageUrl: z.string(),
   detections: z.array(DetectionSchema),
-  volunteerId: z.string(),
+  /** The pseudonymous display name of the volunteer that computed it (never its id). */
+  volunteerName: z.string(),
   inferenceMs: z.number(),
   /** submitted -> stored, ms. */
   latencyMs: z.number(),

@@ -45,6 +45,9 @@ export class VolunteerSession {
    * before the ping timeout notices.
    */
   unresponsive = false;
+  /** Public name and client address (apps/server/src/identity). */
+  displayName = '';
+  address = '';
   constructor(
     readonly id: string,
     readonly socket: VolunteerSocket,
@@ -84,7 +87,8 @@ export interface SchedulerRuntime {
 export type SchedulerConfig = Pick<
   ServerConfig,
   'ackTimeoutMs' | 'leaseMs' | 'maxInFlight' | 'maxInFlightCap' | 'leaseCheckMs' | 'deadlineCheckMs'
->;
+> &
+  Partial<Pick<ServerConfig, 'maxTasksPerIp'>>;
 
 /**
  * Pushes queued tasks to connected volunteers and keeps their leases:
@@ -94,6 +98,8 @@ export type SchedulerConfig = Pick<
  */
 export class Scheduler {
   private readonly sessions = new Map<string, VolunteerSession>();
+  /** Tasks held per client address (rule I6: at most `maxTasksPerIp`, 0 = no limit). */
+  private readonly heldByAddress = new Map<string, number>();
   /** Accepting volunteers with room, indexed by how many tasks they hold (0 .. maxInFlightCap-1). */
   private readonly byLoad: Set<VolunteerSession>[];
   private readonly labels: ReadonlySet<string>;
@@ -131,6 +137,11 @@ export class Scheduler {
 
   get volunteersOnline(): number {
     return this.sessions.size;
+  }
+
+  /** The client address of a connected volunteer, if it is connected. */
+  addressOf(volunteerId: string): string | undefined {
+    return this.sessions.get(volunteerId)?.address;
   }
 
   start(): void {
@@ -226,6 +237,7 @@ export class Scheduler {
   hello(session: VolunteerSession): Hello {
     return {
       volunteerId: session.id,
+      displayName: session.displayName || session.id,
       model: this.model,
       leaseMs: this.config.leaseMs,
       heartbeatMs: Math.floor(this.config.leaseMs / 2),
@@ -235,18 +247,30 @@ export class Scheduler {
 
   // ----------------------------------------------------------- membership
 
-  /** A volunteer's handshake was accepted. A second connection with the same id replaces the first. */
-  connect(volunteerId: string, socket: VolunteerSocket, slots = 1): VolunteerSession {
+  /**
+   * A volunteer's handshake was accepted. A second connection with the same (verified) identity
+   * replaces the first, which is told so (PROTOCOL.md rule I4). `identity.token` is sent in this
+   * `hello` only (a newly issued identity).
+   */
+  connect(
+    volunteerId: string,
+    socket: VolunteerSocket,
+    slots = 1,
+    identity: { displayName?: string; token?: string; address?: string } = {},
+  ): VolunteerSession {
     const previous = this.sessions.get(volunteerId);
     if (previous) {
       this.log.info({ volunteerId }, 'volunteer reconnected; dropping its previous connection');
       this.disconnect(previous.socket);
+      previous.socket.emit('volunteer:replaced', { message: 'this volunteer connected from elsewhere' });
       previous.socket.disconnect(true);
     }
     const session = new VolunteerSession(volunteerId, socket, this.inFlightLimit(slots));
+    session.displayName = identity.displayName ?? '';
+    session.address = identity.address ?? '';
     this.sessions.set(volunteerId, session);
     this.reindex(session);
-    socket.emit('hello', this.hello(session));
+    socket.emit('hello', { ...this.hello(session), ...(identity.token ? { token: identity.token } : {}) });
     this.pump();
     return session;
   }
@@ -260,6 +284,7 @@ export class Scheduler {
     this.sessions.delete(volunteerId);
     this.unindex(session);
     this.stats.sink.volunteerLeft(volunteerId);
+    this.countHeld(session, -session.held.size);
     session.held.clear();
     this.releaseVolunteer(volunteerId);
     this.pump();
@@ -347,6 +372,7 @@ export class Scheduler {
           }
           offered++;
           session.held.add(next.assignment.id);
+          this.countHeld(session, 1);
           this.reindex(session);
           this.events.taskChanged(next.task);
           this.errors.watch('scheduler.offer', this.offer(session, next.task, next.assignment), {
@@ -362,7 +388,7 @@ export class Scheduler {
 
   private leastLoaded(skip: ReadonlySet<VolunteerSession>): VolunteerSession | null {
     for (const level of this.byLoad) {
-      for (const s of level) if (!skip.has(s)) return s;
+      for (const s of level) if (!skip.has(s) && this.addressHasRoom(s)) return s;
     }
     return null;
   }
@@ -687,7 +713,21 @@ export class Scheduler {
 
   private dropHeld(assignment: AssignmentRecord): void {
     const session = this.sessions.get(assignment.volunteerId);
-    if (session?.held.delete(assignment.id)) this.reindex(session);
+    if (session?.held.delete(assignment.id)) {
+      this.countHeld(session, -1);
+      this.reindex(session);
+    }
+  }
+
+  private countHeld(session: VolunteerSession, delta: number): void {
+    const n = (this.heldByAddress.get(session.address) ?? 0) + delta;
+    if (n > 0) this.heldByAddress.set(session.address, n);
+    else this.heldByAddress.delete(session.address);
+  }
+
+  private addressHasRoom(session: VolunteerSession): boolean {
+    const max = this.config.maxTasksPerIp ?? 0;
+    return max <= 0 || (this.heldByAddress.get(session.address) ?? 0) < max;
   }
 
   private unindex(session: VolunteerSession): void {

@@ -608,7 +608,12 @@ export type StoredResult = Omit<LiveResult, 'id' | 'own' | 'jobId' | 'taskId'> &
   taskId: string;
 };
 
-export function liveResult(task: TaskRecord, assignment: AssignmentRecord | null): StoredResult {
+/** A stored result; `volunteerName` is the volunteer's public display name, never its id. */
+export function liveResult(
+  task: TaskRecord,
+  assignment: AssignmentRecord | null,
+  volunteerName = '',
+): StoredResult {
   const completedAt = task.completedAt ?? 0;
   return {
     jobId: task.jobId,
@@ -618,7 +623,7 @@ export function liveResult(task: TaskRecord, assignment: AssignmentRecord | null
     height: task.height,
     imageUrl: `/api/jobs/${task.jobId}/tasks/${task.id}/image`,
     detections: task.detections ?? [],
-    volunteerId: assignment?.volunteerId ?? '',
+    volunteerName,
     inferenceMs: assignment?.inferenceMs ?? 0,
     latencyMs: completedAt - task.submittedAt,
     completedAt,

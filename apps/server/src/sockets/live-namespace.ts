@@ -58,6 +58,8 @@ export class LiveHub implements SchedulerEvents {
     log: FastifyBaseLogger,
     /** Where failures of the hub's timers and snapshots go (a database read can fail too). */
     private readonly errors?: ErrorSink,
+    /** A volunteer's public display name (the id is never published, rule I7). */
+    private readonly volunteerName: (volunteerId: string) => string = () => '',
   ) {
     nsp.use((socket, next) => {
       const auth = LiveAuthSchema.safeParse(socket.handshake.auth);
@@ -117,7 +119,8 @@ export class LiveHub implements SchedulerEvents {
       if (!task) return [];
       const assignment = task.resultAssignmentId ? this.store.getAssignment(task.resultAssignmentId) : null;
       const own = requester !== null && owner === requester;
-      return [visibleResult(liveResult(task, assignment), own, this.access.signer)];
+      const name = assignment ? this.volunteerName(assignment.volunteerId) : '';
+      return [visibleResult(liveResult(task, assignment, name), own, this.access.signer)];
     });
   }
 
@@ -125,7 +128,7 @@ export class LiveHub implements SchedulerEvents {
   resultStored(task: TaskRecord, assignment: AssignmentRecord): void {
     const job = this.access.jobs.get(task.jobId);
     if (!job || job.deletedAt !== null) return;
-    const stored = liveResult(task, assignment);
+    const stored = liveResult(task, assignment, this.volunteerName(assignment.volunteerId));
     const { signer } = this.access;
     if (job.owner) this.nsp.to(ownerRoom(job.owner)).emit('live:result', visibleResult(stored, true, signer));
     if (!job.isPublic) return;

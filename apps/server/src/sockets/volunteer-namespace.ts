@@ -13,22 +13,52 @@ import {
 import type { FastifyBaseLogger } from 'fastify';
 import type { Namespace } from 'socket.io';
 import type { ErrorSink } from '../observability/error-sink';
+import type { IdentityStore } from '../identity/identity-store';
+import { PerAddressCounter, clientAddress, type TrustProxy } from '../identity/network';
 import type { Scheduler } from '../scheduling/scheduler';
 import { SocketGuard, describeIssues, handshakeError } from './guard';
 
 export type VolunteerNamespace = Namespace<VolunteerClientToServer, VolunteerServerToClient>;
 
+export interface VolunteerNamespaceOptions {
+  eventsPerSecond: number;
+  isShuttingDown: () => boolean;
+  identities: IdentityStore;
+  /** Connected volunteers per client address; 0 = no limit (rule I6). */
+  maxVolunteersPerIp: number;
+  /** Which peers' `X-Forwarded-For` is believed (rule I5). */
+  trustProxy: TrustProxy;
+  /** Where unexpected handler errors go (counted in /metrics). */
+  errors?: ErrorSink;
+}
+
 /**
- * `/volunteer`: the handshake checks the protocol version and the volunteer's
- * identity; every event is validated before it reaches the scheduler.
+ * `/volunteer`: the handshake checks the protocol version, the volunteer's
+ * identity (issuing one to a newcomer, refusing an id without its token) and
+ * the per-address limit; every event is validated before it reaches the scheduler.
  */
 export function attachVolunteerNamespace(
   nsp: VolunteerNamespace,
   scheduler: Scheduler,
-  options: { eventsPerSecond: number; isShuttingDown: () => boolean; errors?: ErrorSink },
+  options: VolunteerNamespaceOptions,
   baseLog: FastifyBaseLogger,
 ): void {
+  const perAddress = new PerAddressCounter();
+
   nsp.use((socket, next) => {
+    try {
+      handshake(socket, next);
+    } catch (err) {
+      // e.g. the database is unavailable: refuse clearly (clients retry `internal`), never hang.
+      baseLog.error({ err }, 'volunteer handshake failed');
+      next(handshakeError('internal', 'the server could not check this volunteer; try again'));
+    }
+  });
+
+  const handshake = (
+    socket: Parameters<Parameters<VolunteerNamespace['use']>[0]>[0],
+    next: (err?: Error) => void,
+  ) => {
     if (options.isShuttingDown()) return next(handshakeError('shutting_down', 'server is shutting down'));
     const auth = VolunteerAuthSchema.safeParse(socket.handshake.auth);
     if (!auth.success) return next(handshakeError('invalid_payload', describeIssues(auth.error)));
@@ -40,20 +70,79 @@ export function attachVolunteerNamespace(
         ),
       );
     }
-    socket.data.volunteerId = auth.data.volunteerId;
+    const { volunteerId, token } = auth.data;
+    if ((volunteerId === undefined) !== (token === undefined)) {
+      return next(
+        handshakeError(
+          'identity_rejected',
+          'send volunteerId with its token to resume an identity, or neither to join as a new volunteer',
+        ),
+      );
+    }
+    const now = Date.now();
+    // Rule I2: an id is resumed only with its own token. No takeover, whatever the id.
+    const resumed = volunteerId && token ? options.identities.verify(volunteerId, token, now) : null;
+    if (volunteerId && !resumed) {
+      baseLog.warn({ address: clientAddress(socket.request, options.trustProxy) }, 'identity refused');
+      return next(
+        handshakeError(
+          'identity_rejected',
+          'unknown volunteer id or wrong token: an id can only be resumed with the token issued with it',
+        ),
+      );
+    }
+    // Rule I6: volunteers per address. A connection replacing this identity's own connection
+    // from the same address does not count twice.
+    const address = clientAddress(socket.request, options.trustProxy);
+    const replacing = resumed !== null && scheduler.addressOf(resumed.volunteerId) === address;
+    const max = options.maxVolunteersPerIp;
+    if (max > 0 && !replacing && perAddress.count(address) >= max) {
+      return next(
+        handshakeError(
+          'too_many_volunteers',
+          `at most ${max} volunteers may be connected from one network address`,
+        ),
+      );
+    }
+    const identity = resumed ?? options.identities.create(now);
+    // Counted from here until the connection closes (also if it closes before `connection`).
+    perAddress.add(address);
+    let counted = true;
+    const release = () => {
+      if (counted) perAddress.remove(address);
+      counted = false;
+    };
+    socket.conn.once('close', release);
+    socket.data.releaseAddress = release;
+    socket.data.volunteerId = identity.volunteerId;
+    socket.data.displayName = identity.displayName;
+    socket.data.issuedToken = 'token' in identity ? identity.token : undefined;
+    socket.data.address = address;
     socket.data.kind = auth.data.kind;
     socket.data.runtime = auth.data.runtime;
     socket.data.slots = auth.data.slots ?? 1;
     next();
-  });
+  };
 
   nsp.on('connection', (socket) => {
     const log = baseLog.child({ volunteerId: socket.data.volunteerId });
     log.info(
-      { kind: socket.data.kind, runtime: socket.data.runtime, slots: socket.data.slots },
+      {
+        kind: socket.data.kind,
+        runtime: socket.data.runtime,
+        slots: socket.data.slots,
+        displayName: socket.data.displayName,
+        address: socket.data.address,
+        issued: socket.data.issuedToken !== undefined,
+      },
       'volunteer connected',
     );
-    const session = scheduler.connect(socket.data.volunteerId, socket, socket.data.slots);
+    const session = scheduler.connect(socket.data.volunteerId, socket, socket.data.slots, {
+      displayName: socket.data.displayName,
+      token: socket.data.issuedToken,
+      address: socket.data.address,
+    });
+    socket.data.issuedToken = undefined; // sent once, in hello; never kept
     socket.conn.on('packet', () => scheduler.alive(session));
     const guard = new SocketGuard(
       socket,
@@ -71,6 +160,7 @@ export function attachVolunteerNamespace(
     });
     socket.on('disconnect', (reason) => {
       log.info({ reason }, 'volunteer disconnected');
+      (socket.data.releaseAddress as () => void)();
       scheduler.disconnect(socket);
     });
   });

@@ -74,6 +74,16 @@ const MIGRATIONS: string[] = [
     created_at  INTEGER NOT NULL
   );
   `,
+  // 5: server-issued volunteer identities (apps/server/src/identity/). Only the token's SHA-256 is kept.
+  `
+  CREATE TABLE volunteer_identities (
+    id            TEXT PRIMARY KEY,
+    token_sha256  BLOB NOT NULL,
+    display_name  TEXT NOT NULL UNIQUE,
+    created_at    INTEGER NOT NULL,
+    last_seen_at  INTEGER NOT NULL
+  );
+  `,
 ];
 
 export const DATABASE_FILE = 'tabgrid.sqlite';

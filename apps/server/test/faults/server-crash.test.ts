@@ -121,7 +121,7 @@ describe('server killed mid-batch (real processes)', () => {
     }
     expect(agents.every((a) => a.alive)).toBe(true);
     const after = assignments(dataDir).filter((a) => a.assigned_at >= restartedAt);
-    expect(after.every((x) => agents.some((a) => a.name === x.volunteer_id))).toBe(true);
+    expect(after.every((x) => agents.some((a) => a.volunteerId() === x.volunteer_id))).toBe(true);
 
     // Leases that were live at the crash were treated as lapsed.
     const rows = new Map(assignments(dataDir).map((a) => [a.id, a]));

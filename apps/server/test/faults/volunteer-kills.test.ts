@@ -15,15 +15,7 @@ import {
   statusCounts,
   uploadPhotos,
 } from './batch';
-import {
-  freePort,
-  killAll,
-  poll,
-  startAgentProcess,
-  startServerProcess,
-  tmpDir,
-  type Child,
-} from '../support/processes';
+import { freePort, killAll, poll, startAgentProcess, startServerProcess, tmpDir } from '../support/processes';
 
 const PHOTOS = 50;
 const KILLS = 20;
@@ -67,7 +59,7 @@ describe('volunteers killed mid-inference (real processes)', () => {
     /** Starts a victim, lets it take work, kills it while it holds leases; true if that interrupted work. */
     const killOne = async (k: number): Promise<boolean> => {
       const id = `victim-${++spawned}`;
-      const agent: Child = startAgentProcess(id, url, ['--threads', String(AGENT_THREADS)]);
+      const agent = startAgentProcess(id, url, ['--threads', String(AGENT_THREADS)]);
       // Each victim first completes 1 or 2 tasks, then is killed while it holds the next ones. (Killing
       // victims before they complete anything would hit the same requeued front-of-queue tasks every
       // time and exhaust their maxAttempts (10): that is policy, not what this test is about.)
@@ -77,7 +69,7 @@ describe('volunteers killed mid-inference (real processes)', () => {
           () => {
             if (!agent.alive) throw new Error(`${id} exited early:\n${agent.output()}`);
             if (unfinished() === 0) return 'batch finished';
-            const mine = assignments(dataDir).filter((a) => a.volunteer_id === id);
+            const mine = assignments(dataDir).filter((a) => a.volunteer_id === agent.volunteerId());
             const results = mine.filter((a) => a.status === 'completed').length;
             const live = mine.some((a) => a.status === 'offered' || a.status === 'acked');
             return results >= resultsFirst && live && 'holding work after its results';
@@ -94,7 +86,7 @@ describe('volunteers killed mid-inference (real processes)', () => {
         // The server sees the connection close and hands the leases back at once.
         const mine = await poll(
           () => {
-            const rows = assignments(dataDir).filter((a) => a.volunteer_id === id);
+            const rows = assignments(dataDir).filter((a) => a.volunteer_id === agent.volunteerId());
             return rows.every((a) => a.status !== 'offered' && a.status !== 'acked') && rows;
           },
           30_000,

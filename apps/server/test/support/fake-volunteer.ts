@@ -19,6 +19,10 @@ import { io, type Socket } from 'socket.io-client';
 export type Behaviour = 'honest' | 'no-ack' | 'ack-then-silent' | 'no-heartbeat' | 'undecodable';
 
 export interface FakeVolunteerOptions {
+  /**
+   * A label for this fake. The server issues the real id (see `volunteerId`); connecting again with
+   * the same label to the same server resumes that identity with its token, as a real client does.
+   */
   id: string;
   behaviour?: Behaviour;
   delayMs?: number;
@@ -27,7 +31,18 @@ export interface FakeVolunteerOptions {
   reconnection?: boolean;
   /** Tasks run at once, announced in the handshake (omitted = the protocol default, 1). */
   slots?: number;
+  /**
+   * Present exactly these credentials instead of the label's (identity tests: a stolen id, a
+   * wrong token); `null` joins as a new volunteer even when the label has an identity.
+   */
+  credentials?: { volunteerId?: string; token?: string } | null;
 }
+
+/** Identities issued to labels, per server: `${url}|${label}` -> credentials. */
+const issued = new Map<string, { volunteerId: string; token: string }>();
+
+/** The credentials the server issued to `label` on `url`, if any (identity tests). */
+export const issuedIdentity = (url: string, label: string) => issued.get(`${url}|${label}`);
 
 /** A real socket.io-client peer speaking the volunteer protocol, with a scripted behaviour. */
 export class FakeVolunteer {
@@ -45,10 +60,12 @@ export class FakeVolunteer {
     private readonly options: FakeVolunteerOptions,
   ) {
     this.behaviour = options.behaviour ?? 'honest';
+    const key = `${url}|${options.id}`;
+    const credentials = options.credentials === undefined ? issued.get(key) : options.credentials;
     this.socket = io(`${url}/volunteer`, {
       auth: {
         protocolVersion: PROTOCOL_VERSION,
-        volunteerId: options.id,
+        ...credentials,
         kind: 'agent',
         runtime: 'test fixture',
         ...(options.slots === undefined ? {} : { slots: options.slots }),
@@ -58,6 +75,7 @@ export class FakeVolunteer {
     });
     this.socket.on('hello', (hello) => {
       this.hello = hello;
+      if (hello.token) issued.set(key, { volunteerId: hello.volunteerId, token: hello.token });
       if (this.heartbeat) clearInterval(this.heartbeat);
       this.heartbeat = setInterval(() => {
         if (this.behaviour === 'no-heartbeat' || this.held.size === 0) return;
@@ -85,6 +103,16 @@ export class FakeVolunteer {
         }, 5);
       }
     });
+  }
+
+  /** The server-issued id (after `hello`). */
+  get volunteerId(): string {
+    return this.hello?.volunteerId ?? '';
+  }
+
+  /** The public display name the server assigned (after `hello`). */
+  get displayName(): string {
+    return this.hello?.displayName ?? '';
   }
 
   static async connect(url: string, options: FakeVolunteerOptions): Promise<FakeVolunteer> {

@@ -61,6 +61,9 @@ export async function startTestServer(
       staticDir: path.join(REPO_ROOT, 'dist'),
       logLevel: 'silent',
       apiKeys: Object.values(TEST_KEYS).map((k) => ({ ...k })),
+      // Every test peer connects from 127.0.0.1: lift the per-address limits (identity tests set them).
+      maxVolunteersPerIp: 1000,
+      maxTasksPerIp: 0,
       ...overrides,
       dataDir,
     },

@@ -107,6 +107,8 @@ export async function startServerProcess(
     TABGRID_DATA_DIR: dataDir,
     LOG_LEVEL: 'warn',
     TABGRID_API_KEYS: TEST_API_KEYS,
+    // Every test peer connects from 127.0.0.1.
+    TABGRID_MAX_VOLUNTEERS_PER_IP: '1000',
     ...env,
   });
   await waitForHealth(`http://127.0.0.1:${port}`, child, timeoutMs);
@@ -130,10 +132,36 @@ export async function waitForHealth(url: string, child: Child, timeoutMs = 60_00
   }
 }
 
-/** Starts a real headless agent (`apps/agent/src/main.ts`) with a fixed volunteer id. */
-export function startAgentProcess(id: string, serverUrl: string, extraArgs: string[] = []): Child {
-  return spawnTs(id, 'apps/agent/src/main.ts', ['--server', serverUrl, '--id', id, ...extraArgs], {
-    TABGRID_AGENT_STATE: path.join(os.tmpdir(), `tabgrid-agent-${id}.json`),
+/**
+ * Starts a real headless agent (`npm run agent -- --server URL --state FILE`) named `name`, with a
+ * fresh state file. `volunteerId()` reads the id the server issued it (null until its first hello).
+ */
+export function startAgentProcess(
+  name: string,
+  serverUrl: string,
+  extraArgs: string[] = [],
+): Child & { statePath: string; volunteerId(): string | null } {
+  const statePath = path.join(tmpDir(`tabgrid-agent-${name}-`), 'state.json');
+  const child = spawnTs(name, 'apps/agent/src/main.ts', [
+    '--server',
+    serverUrl,
+    '--state',
+    statePath,
+    ...extraArgs,
+  ]);
+  let volunteerId: string | null = null;
+  return Object.assign(child, {
+    statePath,
+    volunteerId() {
+      if (volunteerId) return volunteerId;
+      try {
+        volunteerId =
+          (JSON.parse(fs.readFileSync(statePath, 'utf8')) as { volunteerId?: string }).volunteerId ?? null;
+      } catch {
+        /* not issued yet */
+      }
+      return volunteerId;
+    },
   });
 }
 

@@ -1,17 +1,17 @@
-/** Typed Socket.IO clients, one per namespace. Event names and payloads come from @tabgrid/protocol only. */
+/**
+ * The page's typed Socket.IO client for `/live`. Event names and payloads come
+ * from @tabgrid/protocol only. (The volunteer's socket lives in its worker:
+ * `features/volunteer/worker`, via @tabgrid/volunteer-client.)
+ */
 import {
   NAMESPACES,
   PROTOCOL_VERSION,
   type LiveAuth,
   type LiveClientToServer,
   type LiveServerToClient,
-  type VolunteerAuth,
-  type VolunteerClientToServer,
-  type VolunteerServerToClient,
 } from '@tabgrid/protocol';
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
 
-export type VolunteerSocket = Socket<VolunteerServerToClient, VolunteerClientToServer>;
 export type LiveSocket = Socket<LiveServerToClient, LiveClientToServer>;
 
 const common: Partial<ManagerOptions & SocketOptions> = {
@@ -21,13 +21,10 @@ const common: Partial<ManagerOptions & SocketOptions> = {
   reconnectionDelayMax: 5000,
 };
 
-/** Same origin (the Node server, or Vite's dev proxy). Not connected until `.connect()`. */
-export function createVolunteerSocket(auth: Omit<VolunteerAuth, 'protocolVersion'>): VolunteerSocket {
-  const fullAuth: VolunteerAuth = { protocolVersion: PROTOCOL_VERSION, ...auth };
-  return io(NAMESPACES.volunteer, { ...common, autoConnect: false, auth: fullAuth });
-}
-
-/** `apiKey`: a signed-in requester also gets its own jobs' results and may watch them. */
+/**
+ * The `/live` socket, same origin (the Node server, or Vite's dev proxy); not connected until
+ * `.connect()`. `apiKey`: a signed-in requester also gets its own jobs' results and may watch them.
+ */
 export function createLiveSocket(apiKey: string | null = null): LiveSocket {
   const auth: LiveAuth = { protocolVersion: PROTOCOL_VERSION, ...(apiKey ? { apiKey } : {}) };
   return io(NAMESPACES.live, { ...common, autoConnect: false, auth });

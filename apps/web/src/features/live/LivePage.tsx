@@ -30,8 +30,7 @@ export function LivePage() {
                   <span className="muted small">{new Date(r.completedAt).toLocaleTimeString()}</span>
                 </div>
                 <div className="muted small">
-                  inference {formatMs(r.inferenceMs)} · total {formatMs(r.latencyMs)} ·{' '}
-                  {r.volunteerId.slice(0, 10)}
+                  inference {formatMs(r.inferenceMs)} · total {formatMs(r.latencyMs)} · {r.volunteerName}
                 </div>
                 <DetectionList detections={shown} />
               </figcaption>

@@ -67,6 +67,10 @@ export function VolunteerPage() {
 
       <dl className="figures">
         <div>
+          <dt>You appear as</dt>
+          <dd data-testid="display-name">{s.displayName ?? '—'}</dd>
+        </div>
+        <div>
           <dt>Tasks done</dt>
           <dd data-testid="tasks-done">{s.tasksDone}</dd>
         </div>
@@ -135,7 +139,7 @@ export function VolunteerPage() {
           {s.current && (
             <p className="muted">
               {s.current.running ? 'running…' : `done in ${formatMs(s.current.inferenceMs)}`} · volunteer{' '}
-              {s.volunteerId}
+              {s.displayName ?? '…'}
             </p>
           )}
           <DetectionList detections={shown} />

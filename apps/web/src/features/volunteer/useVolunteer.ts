@@ -18,7 +18,10 @@ export interface TabgridProbe {
   /** Inference workers (sessions) in the pool. */
   workers: number | null;
   crossOriginIsolated: boolean;
-  volunteerId: string;
+  /** This tab's server-issued volunteer id (private to this browser), once joined. */
+  volunteerId: string | null;
+  /** The public display name others see on /live. */
+  displayName: string | null;
   selfTest: (options: SelfTestOptions) => ReturnType<typeof selfTest>;
 }
 
@@ -44,7 +47,7 @@ let selfTestClient: InferenceClient | null = null;
  */
 export function useVolunteer(): { controller: VolunteerController; snapshot: VolunteerSnapshot } {
   const [controller] = useState(
-    () => new VolunteerController({ numThreads: readThreadsParam(), workers: readIntParam('workers') }),
+    () => new VolunteerController({ threads: readThreadsParam(), workers: readIntParam('workers') }),
   );
   const snapshot = useSyncExternalStore(controller.subscribe, controller.getSnapshot);
 
@@ -60,13 +63,14 @@ export function useVolunteer(): { controller: VolunteerController; snapshot: Vol
       tasksFailed: snapshot.tasksFailed,
       lastInferenceMs: snapshot.lastInferenceMs,
       avgInferenceMs: snapshot.avgInferenceMs,
-      inferenceSamplesMs: [...controller.recentInferenceMs],
+      inferenceSamplesMs: snapshot.inferenceSamplesMs,
       modelLoadMs: snapshot.runtime?.loadMs ?? null,
       modelSource: snapshot.runtime?.modelSource ?? null,
       numThreads: snapshot.runtime?.numThreads ?? null,
       workers: snapshot.runtime?.workers ?? null,
       crossOriginIsolated: self.crossOriginIsolated,
       volunteerId: snapshot.volunteerId,
+      displayName: snapshot.displayName,
       selfTest: (options) => {
         selfTestClient ??= new InferenceClient();
         return selfTest(selfTestClient, { numThreads: readThreadsParam(), ...options });

@@ -18,6 +18,7 @@ import {
 import type { DetectOutput, InferenceApi, InitInfo, InitOptions } from '../shared/api';
 import { InferenceError } from '../shared/errors';
 import { decodeImage, decodeImageResized } from './decodeImage';
+import { warmUpImage } from './warmUp';
 import { loadModel } from './modelLoader';
 import { chooseThreads, configureRuntime, createSession, ort } from './runtime';
 
@@ -76,6 +77,12 @@ async function doInit(options: InitOptions): Promise<InitInfo> {
   };
   loaded = { sha256, labels: options.labels, session, info };
   if (previous) await serial(() => previous.session.release());
+  try {
+    const warm = await warmUpImage();
+    await serial(() => runDetect(warm.bytes, 'image/jpeg', warm.width, warm.height));
+  } catch (err) {
+    console.warn('inference warm-up failed (the first task will warm up instead)', err);
+  }
   return info;
 }
 

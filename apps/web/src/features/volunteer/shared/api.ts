@@ -1,0 +1,65 @@
+/**
+ * The contract between the volunteer page and its socket worker. Lib-agnostic
+ * (no DOM, no WebWorker globals): the page imports only this module, never
+ * the worker's code.
+ */
+import type { Detection } from '@tabgrid/protocol';
+import type { VolunteerClientState } from '@tabgrid/volunteer-client';
+import type { PoolInitInfo, PoolShape } from '../../inference/client';
+
+/** What the page renders: the client's state plus the inference pool's. */
+export interface WorkerSnapshot {
+  client: VolunteerClientState;
+  /** Inference workers and WASM threads per worker (known before the model loads). */
+  pool: PoolShape;
+  /** The pool's runtime, once the model is loaded. */
+  runtime: PoolInitInfo | null;
+  /** Recent inference times (ms), newest last, at most 200. */
+  inferenceSamplesMs: number[];
+}
+
+/** The photo being worked on, for display. `image` is sent once, when the task starts. */
+export type CurrentUpdate =
+  | {
+      kind: 'started';
+      assignmentId: string;
+      name: string;
+      mime: string;
+      width: number;
+      height: number;
+      image: ArrayBuffer;
+    }
+  | {
+      kind: 'finished';
+      assignmentId: string;
+      width: number;
+      height: number;
+      detections: Detection[];
+      inferenceMs: number;
+    }
+  | { kind: 'failed'; assignmentId: string };
+
+export interface VolunteerWorkerOptions {
+  /** Worker pool size override (`?workers=K`). */
+  workers?: number;
+  /** WASM threads per worker override (`?threads=N`; alone it means one worker). */
+  threads?: number;
+}
+
+/** The one object the socket worker exposes with `Comlink.expose`. */
+export interface VolunteerWorkerApi {
+  /**
+   * Creates the client (once). `onState` receives every snapshot, `onCurrent`
+   * the photo on display; both must be wrapped in `Comlink.proxy`.
+   */
+  init(
+    options: VolunteerWorkerOptions,
+    onState: (snapshot: WorkerSnapshot) => void,
+    onCurrent: (update: CurrentUpdate) => void,
+  ): Promise<WorkerSnapshot>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  setPaused(paused: boolean): void;
+  /** Stops and terminates the inference workers. */
+  dispose(): Promise<void>;
+}

@@ -1,0 +1,87 @@
+/**
+ * The volunteer's socket worker: runs the shared `VolunteerClient` (socket,
+ * heartbeats, acks, retries) off the page's main thread, so hidden-tab timer
+ * throttling and React rendering never delay a heartbeat or an ack. It drives
+ * the inference worker pool and keeps the identity in IndexedDB. The page only
+ * renders the snapshots it is sent.
+ */
+import * as Comlink from 'comlink';
+import { VolunteerClient } from '@tabgrid/volunteer-client';
+import { choosePoolShape, InferencePool } from '../../inference/client';
+import type { CurrentUpdate, VolunteerWorkerApi, WorkerSnapshot } from '../shared/api';
+import { IdbIdentityStore } from './idbIdentityStore';
+import { PoolRunner } from './poolRunner';
+
+let client: VolunteerClient | null = null;
+let runner: PoolRunner | null = null;
+let pool: InferencePool | null = null;
+
+function snapshot(): WorkerSnapshot {
+  return {
+    client: client!.state,
+    pool: pool!.shape,
+    runtime: runner?.runtime ?? null,
+    inferenceSamplesMs: [...client!.recentInferenceMs],
+  };
+}
+
+const api: VolunteerWorkerApi = {
+  async init(options, onState, onCurrent) {
+    if (client) return snapshot();
+    pool = new InferencePool(choosePoolShape({ workers: options.workers, threads: options.threads }));
+    const { workers, threadsPerWorker } = pool.shape;
+    runner = new PoolRunner(pool, (task, out) =>
+      onCurrent({
+        kind: 'finished',
+        assignmentId: task.assignmentId,
+        width: out.width,
+        height: out.height,
+        detections: out.detections,
+        inferenceMs: out.inferenceMs,
+      }),
+    );
+    client = new VolunteerClient({
+      server: '', // this origin
+      kind: 'browser',
+      runtime: `onnxruntime-web wasm simd workers=${workers} threads=${threadsPerWorker}${self.crossOriginIsolated ? '' : ' (not isolated)'}`,
+      runner,
+      identity: new IdbIdentityStore(),
+      socketOptions: {
+        transports: ['websocket', 'polling'],
+        reconnectionDelay: 500,
+        reconnectionDelayMax: 5000,
+      },
+    });
+    client.on('state', () => onState(snapshot()));
+    client.on('started', (task) => {
+      // A copy: the original bytes are transferred to an inference worker next.
+      const image =
+        task.image instanceof ArrayBuffer
+          ? task.image.slice(0)
+          : (task.image.buffer.slice(
+              task.image.byteOffset,
+              task.image.byteOffset + task.image.byteLength,
+            ) as ArrayBuffer);
+      const update: CurrentUpdate = {
+        kind: 'started',
+        assignmentId: task.assignmentId,
+        name: task.name,
+        mime: task.mime,
+        width: task.width,
+        height: task.height,
+        image,
+      };
+      onCurrent(Comlink.transfer(update, [image]));
+    });
+    client.on('failed', ({ assignmentId }) => onCurrent({ kind: 'failed', assignmentId }));
+    return snapshot();
+  },
+  start: () => client!.start(),
+  stop: () => client!.stop(),
+  setPaused: (paused) => client!.setPaused(paused),
+  async dispose() {
+    await client?.close();
+  },
+};
+
+Comlink.expose(api);
