@@ -109,7 +109,8 @@ describe('volunteer identity', () => {
   it('never publishes the id on /live: results carry the display name (I7)', async () => {
     server = await startTestServer();
     const v = await pool.join('public');
-    const job = await server.createJob(['dog.jpg']);
+    // Public, so that an anonymous /live viewer gets it (docs/SECURITY.md).
+    const job = await server.createJob(['dog.jpg'], { public: true });
     await server.waitForJob(job.id);
     const live = io(`${server.url}/live`, {
       auth: { protocolVersion: PROTOCOL_VERSION },

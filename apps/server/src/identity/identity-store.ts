@@ -66,7 +66,12 @@ export class IdentityStore {
     // Hash a token even for an unknown id, so both refusals take the same time.
     const matches = tokenMatches(token, row?.token_sha256 ?? Buffer.alloc(32));
     if (!row || !matches) return null;
-    this.s.seen.run(now, volunteerId);
+    try {
+      this.s.seen.run(now, volunteerId);
+    } catch {
+      // Last-seen is informational: a returning volunteer can reconnect while the database
+      // refuses writes (locked, full), and keeps its leases' work going (issue 11).
+    }
     this.names.set(row.id, row.display_name);
     return { volunteerId: row.id, displayName: row.display_name };
   }

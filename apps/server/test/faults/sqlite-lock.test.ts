@@ -97,6 +97,9 @@ describe('SQLite locked by another process (issue 11)', () => {
 
   it('a dispatch that meets the lock keeps the task queued; it runs once the lock is gone', async () => {
     server = await startTestServer({ dbBusyTimeoutMs: BUSY_MS, healthCheckMs: 60_000 });
+    // Registered before the lock (a new identity needs a write); it comes back during the lock.
+    (await pool.join('v-late')).close();
+    await until(() => server.scheduler.volunteersOnline === 0, 5000, 'the volunteer to leave');
     const job = await server.createJob(['person.jpg']);
     const locker = await lockDatabase();
     // The breaker is still closed: this volunteer's connect dispatches, and assignNext meets the lock.
