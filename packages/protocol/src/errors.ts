@@ -87,3 +87,16 @@ export class TabgridError extends Error {
     super(message);
   }
 }
+
+/**
+ * The `{code, message}` a server middleware attached to a Socket.IO handshake rejection
+ * (`connect_error`'s `err.data`), if any.
+ */
+export function connectErrorData(err: Error): { code: string; message: string } | null {
+  const data = (err as Error & { data?: unknown }).data;
+  if (data && typeof data === 'object' && 'code' in data && typeof data.code === 'string') {
+    const message = 'message' in data && typeof data.message === 'string' ? data.message : err.message;
+    return { code: data.code, message };
+  }
+  return null;
+}

@@ -7,6 +7,7 @@
  */
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
 import {
+  connectErrorData,
   fail,
   HelloSchema,
   LIMITS,
@@ -136,16 +137,6 @@ const taskInfo = (a: TaskAssignment): TaskInfo => ({
   width: a.width,
   height: a.height,
 });
-
-/** The `{code, message}` a server middleware attached to a handshake rejection, if any. */
-export function connectErrorData(err: Error): { code: string; message: string } | null {
-  const data = (err as Error & { data?: unknown }).data;
-  if (data && typeof data === 'object' && 'code' in data && typeof data.code === 'string') {
-    const message = 'message' in data && typeof data.message === 'string' ? data.message : err.message;
-    return { code: data.code, message };
-  }
-  return null;
-}
 
 /**
  * One volunteer. `start()` connects (and reconnects with backoff), `stop()`

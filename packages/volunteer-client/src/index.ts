@@ -2,7 +2,6 @@ export {
   VolunteerClient,
   HandshakeRefusedError,
   ModelMismatchError,
-  connectErrorData,
   type TaskInfo,
   type VolunteerClientEvents,
   type VolunteerClientOptions,

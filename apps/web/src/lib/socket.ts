@@ -29,13 +29,3 @@ export function createLiveSocket(apiKey: string | null = null): LiveSocket {
   const auth: LiveAuth = { protocolVersion: PROTOCOL_VERSION, ...(apiKey ? { apiKey } : {}) };
   return io(NAMESPACES.live, { ...common, autoConnect: false, auth });
 }
-
-/** The `{code, message}` a server middleware attached to a handshake rejection, if any. */
-export function connectErrorData(err: Error): { code: string; message: string } | null {
-  const data = (err as Error & { data?: unknown }).data;
-  if (data && typeof data === 'object' && 'code' in data && typeof data.code === 'string') {
-    const message = 'message' in data && typeof data.message === 'string' ? data.message : err.message;
-    return { code: data.code, message };
-  }
-  return null;
-}

@@ -1,7 +1,8 @@
 import { PROTOCOL_VERSION, type LiveResult, type LiveStats } from '@tabgrid/protocol';
 import { useEffect, useState } from 'react';
 import { currentApiKey } from '../../lib/apiKey';
-import { connectErrorData, createLiveSocket } from '../../lib/socket';
+import { connectErrorData } from '@tabgrid/protocol';
+import { createLiveSocket } from '../../lib/socket';
 
 export const MAX_RESULTS = 24;
 
