@@ -103,6 +103,11 @@ describe('POST /api/jobs?partial=1', () => {
       { name: 'notes.jpg', bytes: notAPhoto },
       { name: 'empty.jpg', bytes: Buffer.alloc(0) },
     ]);
+    const body = ApiErrorSchema.parse(await res.clone().json());
+    expect(body.error.rejected?.map((r) => [r.index, r.code])).toEqual([
+      [0, 'unsupported_format'],
+      [1, 'empty_file'],
+    ]);
     await expectError(res, 415, 'unsupported_format');
     expect(imageCount()).toBe(before);
   });

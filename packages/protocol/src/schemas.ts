@@ -178,6 +178,15 @@ export const RejectedFileSchema = z.object({
 });
 export type RejectedFile = z.infer<typeof RejectedFileSchema>;
 
+export const ApiErrorSchema = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    /** A `?partial=1` upload whose every file was bad: each file with its own code. */
+    rejected: z.array(RejectedFileSchema).optional(),
+  }),
+});
+
 /**
  * `POST /api/jobs` (201) and `POST /api/jobs/:id/images` (200): the tasks just stored. `rejected`
  * lists the files left out by `?partial=1` (always empty without it: one bad file fails the request).
@@ -231,9 +240,6 @@ export const CocoExportSchema = z.object({
 });
 export type CocoExport = z.infer<typeof CocoExportSchema>;
 
-export const ApiErrorSchema = z.object({
-  error: z.object({ code: z.string(), message: z.string() }),
-});
 export type ApiError = z.infer<typeof ApiErrorSchema>;
 
 /** `GET /healthz`: 200 with `status: 'ok'`, or 503 with `status: 'unhealthy'` and the failing dependencies. */

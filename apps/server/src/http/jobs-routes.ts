@@ -5,6 +5,7 @@ import { requesterOf } from '../access/requester-auth';
 import type { ServerConfig } from '../config';
 import type { SchedulerStore } from '../scheduling/store';
 import type { UploadStorage } from '../storage/upload-storage';
+import { RejectedUploadError } from './rejected-upload-error';
 import { readUpload, type ReadUpload } from './upload-reader';
 
 export const ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -88,11 +89,8 @@ async function receive(deps: Deps, request: FastifyRequest, owner: string): Prom
   checkRequesterShare(deps, owner, 1);
 
   const upload = await readUpload(request, config, { partial, lengthDeclared: header !== undefined });
-  if (upload.good.length === 0 && upload.firstError) {
-    const { code, message, status } = upload.firstError;
-    const more = upload.rejected.length > 1 ? ` (and ${upload.rejected.length - 1} more bad files)` : '';
-    throw new TabgridError(code, `${message}${more}; nothing was stored`, status);
-  }
+  if (upload.good.length === 0 && upload.firstError)
+    throw new RejectedUploadError(upload.firstError, upload.rejected);
   // Disk space and database health, checked once the body is read (it is only in memory, nothing
   // is written yet): refusing earlier would close the connection under a client still sending,
   // which it sees as EPIPE instead of this answer.
