@@ -4,15 +4,17 @@
  * drawn, the lightbox, the COCO export button, the no-volunteer banner, keyboard focus, the
  * axe-core check and a 390 px phone viewport.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type Page } from '@playwright/test';
-import { CocoExportSchema, type JobView } from '@tabgrid/protocol';
+import { CocoExportSchema, JobCreatedSchema, type JobView } from '@tabgrid/protocol';
+import sharp from 'sharp';
 import { sampleImage } from '../scripts/assets';
 import { DashboardPage, JobCard } from './pages/DashboardPage';
 import { VolunteerPage } from './pages/VolunteerPage';
-import { waitForJob } from './support/api';
+import { getJob, waitForJob } from './support/api';
+import { authHeaders } from './support/keys';
 
 /** axe-core violations of impact serious or critical (the bar in issue 9). */
 async function seriousViolations(page: Page): Promise<string[]> {
@@ -150,4 +152,85 @@ test('partial upload with a bad file, slider and class toggles, lightbox, COCO e
   } finally {
     await volunteer.close();
   }
+});
+
+test('a folder larger than one request becomes one job, sent in parts; cancel & delete from the list', async ({
+  page,
+  request,
+}, testInfo) => {
+  const me = (await (await request.get('/api/me', { headers: authHeaders() })).json()) as {
+    limits: { maxFiles: number };
+  };
+  const count = me.limits.maxFiles + 3;
+  const folder = testInfo.outputPath('photos');
+  await mkdir(folder, { recursive: true });
+  const png = await sharp({ create: { width: 32, height: 24, channels: 3, background: '#3a6' } })
+    .png()
+    .toBuffer();
+  for (let i = 0; i < count; i++)
+    await writeFile(path.join(folder, `p${String(i).padStart(4, '0')}.png`), png);
+  await writeFile(path.join(folder, 'readme.txt'), 'not a photo');
+
+  const dashboard = new DashboardPage(page);
+  await dashboard.goto();
+  const posts: string[] = [];
+  page.on('request', (r) => {
+    if (r.method() === 'POST') posts.push(new URL(r.url()).pathname);
+  });
+  const created = page.waitForResponse(
+    (r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/api/jobs',
+  );
+  await dashboard.folderInput.setInputFiles(folder);
+  const jobId = JobCreatedSchema.parse(await (await created).json()).id;
+  await expect(dashboard.uploadSummary).toContainText(`${count} of ${count + 1} photos queued`);
+  expect(posts).toEqual(['/api/jobs', `/api/jobs/${jobId}/images`]);
+  await expect(dashboard.rejectedFiles).toHaveCount(1);
+  await expect(dashboard.rejectedFiles.first()).toHaveAttribute('data-code', 'unsupported_format');
+  const job = await getJob(request, jobId);
+  expect(job.tasks).toHaveLength(count);
+  expect(job.tasks.map((t) => t.name)).toEqual(
+    Array.from({ length: count }, (_, i) => `p${String(i).padStart(4, '0')}.png`),
+  );
+
+  // Cancel & delete from the job list (nobody is online: its photos are still queued).
+  const card = dashboard.jobCard(jobId);
+  await expect(card.progress).toHaveText(`0/${count}`);
+  page.once('dialog', (d) => void d.accept());
+  await card.root.getByTestId('delete-job').click();
+  await expect(card.root).toHaveCount(0);
+  const list = (await (await request.get('/api/jobs?limit=100', { headers: authHeaders() })).json()) as {
+    jobs: { id: string; deletedAt: number | null }[];
+  };
+  expect(list.jobs.find((j) => j.id === jobId)?.deletedAt).not.toBeNull();
+});
+
+test('an upload shows its progress and can be cancelled before anything is stored', async ({
+  page,
+  request,
+}) => {
+  const before = (await (await request.get('/api/jobs?limit=100', { headers: authHeaders() })).json()) as {
+    jobs: unknown[];
+  };
+  const dashboard = new DashboardPage(page);
+  await dashboard.goto();
+  // Hold the request in the browser, as a slow connection would, until it is cancelled.
+  let held = false;
+  await page.route('**/api/jobs?partial=1', async (route) => {
+    held = true;
+    await new Promise((r) => setTimeout(r, 15_000));
+    await route.continue().catch(() => undefined);
+  });
+  await dashboard.fileInput.setInputFiles(sampleImage('dog.jpg'));
+  const progress = page.getByTestId('upload-progress');
+  await expect(progress).toContainText(/Uploading… \d+ %/);
+  await expect(progress.getByRole('progressbar', { name: 'Upload progress' })).toBeVisible();
+  await expect.poll(() => held).toBe(true);
+  await progress.getByRole('button', { name: 'Cancel' }).click();
+  await expect(dashboard.uploadSummary).toContainText('Upload cancelled; nothing was stored.');
+  await expect(progress).toHaveCount(0);
+  await page.unrouteAll({ behavior: 'ignoreErrors' });
+  const after = (await (await request.get('/api/jobs?limit=100', { headers: authHeaders() })).json()) as {
+    jobs: unknown[];
+  };
+  expect(after.jobs).toHaveLength(before.jobs.length);
 });
