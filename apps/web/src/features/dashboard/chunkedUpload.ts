@@ -1,6 +1,6 @@
 import { isErrorCode, isRetryable, type JobCreated, type Me } from '@tabgrid/protocol';
 import { ApiRequestError } from '../../lib/api';
-import { sendUpload, UploadRefusedError } from './uploadRequest';
+import { RetryLaterError, sendUpload, UploadRefusedError } from './uploadRequest';
 
 /** A file that was not stored, and why (a server error code, or one found before sending). */
 export interface RejectedItem {
@@ -51,8 +51,11 @@ export function planChunks(
   return { chunks, skipped };
 }
 
-const RETRIES = 3;
+const RETRIES = 5;
+/** Pause before sending a refused chunk again, when the server gave no `Retry-After`. */
 const RETRY_DELAY_MS = 5000;
+/** Longest pause honoured (the upload rate limit's window is a minute). */
+const MAX_RETRY_DELAY_MS = 60_000;
 
 const wait = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -67,8 +70,8 @@ const wait = (ms: number, signal: AbortSignal) =>
  * Sends a selection as one job: the first request creates it (`POST /api/jobs?partial=1`), the
  * next add to it (`POST /api/jobs/:id/images?partial=1`). Bad files are listed per file while
  * the good ones are stored. Progress is the fraction of all bytes sent, across chunks. A
- * chunk refused with a retryable code (rate limit, full queue, storage) is sent again after a
- * pause. Cancelling stops at once; chunks already stored stay in the job.
+ * chunk refused with a retryable code (rate limit, full queue, storage) is sent again after
+ * the server's `Retry-After` (up to a minute), at most five times. Cancelling stops at once; chunks already stored stay in the job.
  */
 export async function uploadInChunks(
   files: readonly File[],
@@ -130,7 +133,8 @@ export async function uploadInChunks(
           break;
         }
         if (isErrorCode(error.code) && isRetryable(error.code) && attempt < RETRIES) {
-          await wait(RETRY_DELAY_MS, options.signal);
+          const delay = error instanceof RetryLaterError ? error.retryAfterMs : RETRY_DELAY_MS;
+          await wait(Math.min(Math.max(delay, 1000), MAX_RETRY_DELAY_MS), options.signal);
           if (options.signal.aborted) {
             outcome.cancelled = true;
             return outcome;

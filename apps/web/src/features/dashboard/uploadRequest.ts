@@ -14,6 +14,18 @@ export class UploadRefusedError extends ApiRequestError {
   }
 }
 
+/** Refused for now (`Retry-After` given): the same request may succeed later. */
+export class RetryLaterError extends ApiRequestError {
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(status, code, message);
+  }
+}
+
 /**
  * One multipart upload (`POST /api/jobs` or `POST /api/jobs/:id/images`, `?partial=1`) with
  * upload progress. XMLHttpRequest because fetch reports no upload progress; the key goes in
@@ -62,10 +74,13 @@ export function sendUpload(
         return;
       }
       const { code, message, rejected } = error.data.error;
+      const retryAfterS = Number(xhr.getResponseHeader('retry-after'));
       reject(
         rejected
           ? new UploadRefusedError(xhr.status, code, message, rejected)
-          : new ApiRequestError(xhr.status, code, message),
+          : retryAfterS > 0
+            ? new RetryLaterError(xhr.status, code, message, retryAfterS * 1000)
+            : new ApiRequestError(xhr.status, code, message),
       );
     };
     if (options.signal.aborted) xhr.abort();
