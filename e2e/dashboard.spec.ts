@@ -26,6 +26,20 @@ async function seriousViolations(page: Page): Promise<string[]> {
     .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
 }
 
+/**
+ * `TABGRID_SCREENSHOTS=1 npx playwright test e2e/dashboard.spec.ts` refreshes the README's
+ * screenshots (`docs/screenshots/`), taken in the known state this test builds.
+ */
+async function screenshot(page: Page, name: string): Promise<void> {
+  if (process.env.TABGRID_SCREENSHOTS !== '1') return;
+  await page.getByTestId('job-card').first().scrollIntoViewIfNeeded();
+  // Palette PNGs: a fifth of the size, small enough to commit.
+  const png = await sharp(await page.screenshot())
+    .png({ palette: true, quality: 80, effort: 9 })
+    .toBuffer();
+  await writeFile(path.join('docs/screenshots', `${name}.png`), png);
+}
+
 const visible = (job: JobView, name: string, minScore: number, hidden: string[] = []) =>
   job.tasks
     .find((t) => t.name === name)!
@@ -147,8 +161,10 @@ test('partial upload with a bad file, slider and class toggles, lightbox, COCO e
 
     // With results on screen: no serious axe violations, and no sideways scrolling on a phone.
     expect(await seriousViolations(page)).toEqual([]);
+    await screenshot(page, 'dashboard-desktop');
     await page.setViewportSize({ width: 390, height: 844 });
     await expect.poll(() => dashboard.overflowsHorizontally()).toBe(false);
+    await screenshot(page, 'dashboard-phone');
   } finally {
     await volunteer.close();
   }

@@ -10,6 +10,10 @@ import { Lightbox } from './Lightbox';
 import { altText, classCounts, INITIAL_FILTER, visibleDetections, type ResultFilter } from './resultFilter';
 import { ResultFilters } from './ResultFilters';
 import { useTaskImage } from './useTaskImage';
+import { useViewportWidth } from './useViewportWidth';
+
+/** Page, card and tile padding around a tile's canvas on a narrow screen (CSS px). */
+const TILE_INSET = 100;
 
 function TaskTile({ jobId, task, filter }: { jobId: string; task: TaskView; filter: ResultFilter }) {
   const shown = visibleDetections(task.detections, filter);
@@ -17,6 +21,7 @@ function TaskTile({ jobId, task, filter }: { jobId: string; task: TaskView; filt
   const image = useTaskImage(taskImageUrl(jobId, task.id));
   const [open, setOpen] = useState(false);
   const alt = altText(task.name, shown, task.status);
+  const tileWidth = Math.min(320, useViewportWidth() - TILE_INSET);
   return (
     <figure className={`task task--${task.status}`} data-testid="task-tile" data-status={task.status}>
       <button
@@ -30,7 +35,7 @@ function TaskTile({ jobId, task, filter }: { jobId: string; task: TaskView; filt
           source={image}
           detections={shown}
           minScore={0}
-          maxWidth={320}
+          maxWidth={tileWidth}
           maxHeight={240}
           alt={alt}
           data-testid="task-canvas"
