@@ -254,6 +254,23 @@ describe('GET /api/jobs/:id/export', () => {
     expect(rows.every((r) => r.job_id === jobId)).toBe(true);
   });
 
+  it('lists every photo of an unfinished job: CSV rows with empty detection columns, COCO images without annotations', async () => {
+    pool.closeAll(); // nobody online: the new job stays queued
+    const { id } = await server.createJob(['dog.jpg', 'person.jpg']);
+    const csv = parse(await (await get('csv', TEST_KEYS.owner.key, id)).text(), { columns: true }) as Record<
+      string,
+      string
+    >[];
+    expect(csv.map((r) => [r.file_name, r.status, r.label, r.score])).toEqual([
+      ['dog.jpg', 'queued', '', ''],
+      ['person.jpg', 'queued', '', ''],
+    ]);
+    const coco = CocoExportSchema.parse(await (await get('coco', TEST_KEYS.owner.key, id)).json());
+    expect(coco.images).toHaveLength(2);
+    expect(coco.annotations).toEqual([]);
+    await fetch(`${server.url}/api/jobs/${id}`, { method: 'DELETE', headers: bearer() });
+  });
+
   it('format=json is the GET /api/jobs/:id view', async () => {
     const res = await get('json');
     expect(res.status).toBe(200);
