@@ -11,8 +11,16 @@ export class DashboardPage {
   readonly uploadError: Locator;
   readonly signedInAs: Locator;
   readonly publicCheckbox: Locator;
+  readonly folderInput: Locator;
+  readonly queueBanner: Locator;
+  readonly rejectedFiles: Locator;
+  readonly uploadSummary: Locator;
 
   constructor(readonly page: Page) {
+    this.folderInput = page.getByTestId('folder-input');
+    this.queueBanner = page.getByTestId('queue-banner');
+    this.rejectedFiles = page.getByTestId('rejected-files').locator('li');
+    this.uploadSummary = page.getByTestId('upload-summary');
     this.signedInAs = page.getByTestId('signed-in-as');
     this.publicCheckbox = page.getByTestId('public-checkbox');
     this.fileInput = page.getByTestId('file-input');
@@ -25,6 +33,18 @@ export class DashboardPage {
   async goto(key: string = E2E_KEYS.owner.key): Promise<void> {
     await this.page.goto(`/#key=${key}`);
     await expect(this.dropZone).toBeVisible();
+  }
+
+  /** Whether the page is wider than the viewport (sideways scrolling). */
+  async overflowsHorizontally(): Promise<boolean> {
+    return this.page.evaluate(() => {
+      const root = (
+        globalThis as unknown as {
+          document: { documentElement: { scrollWidth: number; clientWidth: number } };
+        }
+      ).document.documentElement;
+      return root.scrollWidth > root.clientWidth;
+    });
   }
 
   /** Picks files in the file input; returns the job the page's `POST /api/jobs` created. */
@@ -48,14 +68,36 @@ export class JobCard {
   readonly progress: Locator;
   readonly detectionLabels: Locator;
   readonly canvases: Locator;
-  readonly downloadJson: Locator;
+  readonly scoreSlider: Locator;
+  readonly scoreValue: Locator;
+  readonly tiles: Locator;
 
   constructor(readonly root: Locator) {
+    this.scoreSlider = root.getByTestId('score-slider');
+    this.scoreValue = root.getByTestId('score-value');
+    this.tiles = root.getByTestId('task-tile');
     this.status = root.getByTestId('job-status');
     this.progress = root.getByTestId('job-progress');
     this.detectionLabels = root.getByTestId('detection-label');
     this.canvases = root.locator('canvas');
-    this.downloadJson = root.getByTestId('download-json');
+  }
+
+  classToggle(label: string): Locator {
+    return this.root.locator(`[data-testid="class-toggle"][data-label="${label}"]`);
+  }
+
+  exportButton(format: 'coco' | 'csv' | 'json'): Locator {
+    return this.root.getByTestId(`export-${format}`);
+  }
+
+  /** A tile by photo name. */
+  tile(name: string): Locator {
+    return this.tiles.filter({ has: this.root.page().getByTitle(name, { exact: true }) });
+  }
+
+  /** Boxes drawn on a canvas (its `data-boxes`, set by DetectionCanvas after drawing). */
+  static boxesDrawn(canvas: Locator): Promise<number> {
+    return canvas.getAttribute('data-boxes').then((v) => (v === null ? -1 : Number(v)));
   }
 
   /** Labels listed on the card (the text before the score). */

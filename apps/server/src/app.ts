@@ -16,6 +16,7 @@ import { registerHealthRoute } from './http/health-routes';
 import { registerImageRoutes } from './http/image-routes';
 import { registerJobRoutes } from './http/jobs-routes';
 import { installErrorHandler } from './http/errors';
+import { registerExportRoutes } from './http/export-routes';
 import { registerRequesterRoutes } from './http/requester-routes';
 import { installSecurityHeaders } from './http/security-headers';
 import { registerStaticRoutes } from './http/static-routes';
@@ -209,7 +210,13 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
     isShuttingDown,
   });
   registerImageRoutes(app, { store, access: jobAccess, blobs, signer });
-  registerRequesterRoutes(app, { access: jobAccess, scheduler: sched, blobs });
+  registerExportRoutes(app, { store, access: jobAccess, now: () => clock.now() });
+  registerRequesterRoutes(app, {
+    access: jobAccess,
+    scheduler: sched,
+    blobs,
+    limits: { maxFiles: config.maxFiles, maxFileBytes: config.maxFileBytes },
+  });
   await registerStaticRoutes(app, config.staticDir, {
     dir: config.modelDir,
     file: MODEL_FILE,

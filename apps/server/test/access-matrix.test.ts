@@ -157,8 +157,11 @@ describe('HTTP access matrix', () => {
   }
 
   it('GET /api/me names the key; GET /api/jobs lists only the caller’s jobs, newest first', async () => {
-    expect(JSON.parse((await call('owner', '/api/me')).text)).toEqual({ name: 'tester', source: 'env' });
-    expect(JSON.parse((await call('other', '/api/me')).text)).toEqual({ name: 'other', source: 'env' });
+    expect(JSON.parse((await call('owner', '/api/me')).text)).toMatchObject({
+      name: 'tester',
+      source: 'env',
+    });
+    expect(JSON.parse((await call('other', '/api/me')).text)).toMatchObject({ name: 'other', source: 'env' });
     const mine = JobListSchema.parse(JSON.parse((await call('owner', '/api/jobs')).text));
     const ids = mine.jobs.map((j) => j.id);
     expect(ids.indexOf(publicJob.id)).toBeLessThan(ids.indexOf(privateJob.id));

@@ -28,7 +28,7 @@ describe('first start', () => {
     expect(key, first.output()).not.toBe('');
     expect(first.output().split(key).length - 1).toBe(1); // printed once, not logged
     const me = await fetch(`http://127.0.0.1:${port}/api/me`, { headers: bearer(key) });
-    expect(MeSchema.parse(await me.json())).toEqual({ name: 'owner', source: 'store' });
+    expect(MeSchema.parse(await me.json())).toMatchObject({ name: 'owner', source: 'store' });
     expect((await fetch(`http://127.0.0.1:${port}/api/me`)).status).toBe(401);
     await first.kill('SIGTERM');
 

@@ -4,7 +4,7 @@
  * shape is written down exactly once (PROTOCOL.md rule P2).
  */
 import { z } from 'zod';
-import { TASK_FAILURE_CODES } from './errors';
+import { ERROR_CODES, TASK_FAILURE_CODES } from './errors';
 
 /** Limits that are part of the contract. */
 export const LIMITS = {
@@ -188,15 +188,78 @@ export const JobViewSchema = z.object({
 });
 export type JobView = z.infer<typeof JobViewSchema>;
 
+/** A file of an upload that was not stored (`?partial=1`), with the code an all-or-nothing upload would fail with. */
+export const RejectedFileSchema = z.object({
+  /** Position of the file among the request's `images` parts (0-based). */
+  index: z.number().int(),
+  name: z.string(),
+  code: z.enum(ERROR_CODES),
+  message: z.string(),
+});
+export type RejectedFile = z.infer<typeof RejectedFileSchema>;
+
+export const ApiErrorSchema = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    /** A `?partial=1` upload whose every file was bad: each file with its own code. */
+    rejected: z.array(RejectedFileSchema).optional(),
+  }),
+});
+
+/**
+ * `POST /api/jobs` (201) and `POST /api/jobs/:id/images` (200): the tasks just stored. `rejected`
+ * lists the files left out by `?partial=1` (always empty without it: one bad file fails the request).
+ */
 export const JobCreatedSchema = z.object({
   id,
   tasks: z.array(z.object({ id, name: z.string() })),
+  rejected: z.array(RejectedFileSchema).optional(),
 });
 export type JobCreated = z.infer<typeof JobCreatedSchema>;
 
-export const ApiErrorSchema = z.object({
-  error: z.object({ code: z.string(), message: z.string() }),
+/** Query of `POST /api/jobs` and `POST /api/jobs/:id/images`: `partial=1` stores the good files of a mixed batch. */
+export const UploadQuerySchema = z.object({
+  partial: z.enum(['0', '1', 'true', 'false']).optional(),
 });
+export type UploadQuery = z.infer<typeof UploadQuerySchema>;
+
+export const EXPORT_FORMATS = ['coco', 'csv', 'json'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+/** Query of `GET /api/jobs/:id/export`. */
+export const ExportQuerySchema = z.object({ format: z.enum(EXPORT_FORMATS) });
+
+/**
+ * `GET /api/jobs/:id/export?format=coco`: COCO detection results in the dataset layout
+ * (https://cocodataset.org/#format-data). `bbox` is `[x, y, width, height]` in pixels of the
+ * original image; `category_id` is the official COCO id (1..90 with gaps).
+ */
+export const CocoExportSchema = z.object({
+  info: z.object({ description: z.string(), version: z.string(), date_created: z.string() }),
+  licenses: z.array(z.object({ id: z.number().int(), name: z.string(), url: z.string() })),
+  images: z.array(
+    z.object({
+      id: z.number().int(),
+      file_name: z.string(),
+      width: z.number().int(),
+      height: z.number().int(),
+    }),
+  ),
+  annotations: z.array(
+    z.object({
+      id: z.number().int(),
+      image_id: z.number().int(),
+      category_id: z.number().int(),
+      bbox: z.tuple([z.number(), z.number(), z.number(), z.number()]),
+      area: z.number(),
+      score: z.number(),
+      iscrowd: z.literal(0),
+    }),
+  ),
+  categories: z.array(z.object({ id: z.number().int(), name: z.string(), supercategory: z.string() })),
+});
+export type CocoExport = z.infer<typeof CocoExportSchema>;
+
 export type ApiError = z.infer<typeof ApiErrorSchema>;
 
 /** `GET /healthz`: 200 with `status: 'ok'`, or 503 with `status: 'unhealthy'` and the failing dependencies. */
@@ -283,6 +346,13 @@ export const MeSchema = z.object({
   name: z.string(),
   /** Where the key comes from: the environment (`TABGRID_API_KEYS`) or the key store. */
   source: z.enum(['env', 'store']),
+  /** Upload limits, so that a client can send a large folder in chunks and skip oversized files. */
+  limits: z.object({
+    /** Files per upload request (`TABGRID_MAX_FILES`). */
+    maxFiles: z.number().int(),
+    /** Bytes per file (`TABGRID_MAX_FILE_BYTES`). */
+    maxFileBytes: z.number().int(),
+  }),
 });
 export type Me = z.infer<typeof MeSchema>;
 

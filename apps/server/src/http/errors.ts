@@ -1,5 +1,6 @@
 import { TabgridError, type ApiError, type ErrorCode } from '@tabgrid/protocol';
 import type { FastifyError, FastifyInstance } from 'fastify';
+import { RejectedUploadError } from './rejected-upload-error';
 
 /** Errors that Fastify and @fastify/multipart raise, mapped to our codes. */
 const FRAMEWORK_CODES: Record<string, [ErrorCode, number]> = {
@@ -30,7 +31,9 @@ export function installErrorHandler(app: FastifyInstance): void {
     if (err instanceof TabgridError) {
       if (err.code === 'queue_full' || err.code === 'storage_unavailable')
         void reply.header('Retry-After', '5');
-      return reply.status(err.status).send(errorBody(err.code, err.message));
+      const body = errorBody(err.code, err.message);
+      if (err instanceof RejectedUploadError) body.error.rejected = err.rejected;
+      return reply.status(err.status).send(body);
     }
     const mapped = err.code ? FRAMEWORK_CODES[err.code] : undefined;
     if (mapped) return reply.status(mapped[1]).send(errorBody(mapped[0], err.message));

@@ -1,13 +1,12 @@
-import { TabgridError, type JobCreated } from '@tabgrid/protocol';
-import type {} from '@fastify/multipart';
-import type { FastifyInstance } from 'fastify';
+import { TabgridError, UploadQuerySchema, type JobCreated } from '@tabgrid/protocol';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { JobAccess } from '../access/job-access';
 import { requesterOf } from '../access/requester-auth';
 import type { ServerConfig } from '../config';
 import type { SchedulerStore } from '../scheduling/store';
-import type { NewTask } from '../scheduling/types';
 import type { UploadStorage } from '../storage/upload-storage';
-import { validateImage } from '../validation/image';
+import { RejectedUploadError } from './rejected-upload-error';
+import { readUpload, type ReadUpload } from './upload-reader';
 
 export const ID = /^[A-Za-z0-9_-]{1,64}$/;
 /** Multipart overhead allowed on top of the files themselves when checking Content-Length. */
@@ -22,34 +21,10 @@ interface Deps {
   access: JobAccess;
   /** Disk-space and database checks, and the all-or-nothing write of an upload. */
   uploads: UploadStorage;
-  /** Called after a job is stored, to dispatch its tasks. */
+  /** Called after a job is stored or grows, to dispatch its tasks. */
   onJobCreated: (jobId: string) => void;
   isShuttingDown: () => boolean;
 }
-
-/** Client file names are labels only: never paths. */
-export function checkFileName(name: string, index: number): string {
-  if (name === '') return `image-${index + 1}`;
-  if (/[/\\]/.test(name) || name.includes('\0') || name === '.' || name === '..') {
-    throw new TabgridError(
-      'invalid_file_name',
-      `images[${index}]: file names may not contain path separators`,
-      400,
-    );
-  }
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(name) || name.length > 255) {
-    throw new TabgridError(
-      'invalid_file_name',
-      `images[${index}]: file name is too long or has control characters`,
-      400,
-    );
-  }
-  return name;
-}
-
-/** The `public` form field: on for `true`, `1`, `on` (a checked checkbox), `yes`. */
-const truthy = (value: unknown) => typeof value === 'string' && /^(true|1|on|yes)$/i.test(value.trim());
 
 /** 404 for a job that does not exist or that the requester does not own (ids cannot be probed). */
 export function notFound(id: string): TabgridError {
@@ -68,128 +43,119 @@ function checkRequesterShare(deps: Deps, owner: string, adding: number): void {
   }
 }
 
+function checkQueue(deps: Deps, adding: number): void {
+  const queued = deps.store.queuedCount;
+  if (queued + adding > deps.config.maxQueued) {
+    throw new TabgridError(
+      'queue_full',
+      adding <= 1
+        ? `the queue is full (${queued} tasks); retry later`
+        : `the queue cannot take ${adding} more tasks; retry later`,
+      429,
+    );
+  }
+}
+
+/** `?partial=1`, validated. */
+function partialOf(request: FastifyRequest): boolean {
+  const query = UploadQuerySchema.safeParse(request.query);
+  if (!query.success) throw new TabgridError('bad_request', 'partial must be one of 0, 1, true, false', 400);
+  return query.data.partial === '1' || query.data.partial === 'true';
+}
+
+/**
+ * Everything before an upload is stored: the cheap refusals first (shutting down, not multipart,
+ * body too large, queue full), then the body read and every file validated (nothing written),
+ * then disk space and database health, then the queue checks for the real number of files.
+ * A partial upload whose every file was rejected fails with the first file's error.
+ */
+async function receive(deps: Deps, request: FastifyRequest, owner: string): Promise<ReadUpload> {
+  const { config } = deps;
+  if (deps.isShuttingDown()) throw new TabgridError('shutting_down', 'server is shutting down', 503);
+  const partial = partialOf(request);
+  if (!request.isMultipart()) {
+    throw new TabgridError(
+      'bad_request',
+      'send multipart/form-data with one or more file parts named "images"',
+      415,
+    );
+  }
+  const header = request.headers['content-length'];
+  const declared = Number(header ?? 0);
+  if (declared > config.maxFiles * config.maxFileBytes + ENVELOPE_BYTES) {
+    throw new TabgridError('file_too_large', `request body of ${declared} bytes is over the limit`, 413);
+  }
+  checkQueue(deps, 1);
+  checkRequesterShare(deps, owner, 1);
+
+  const upload = await readUpload(request, config, { partial, lengthDeclared: header !== undefined });
+  if (upload.good.length === 0 && upload.firstError)
+    throw new RejectedUploadError(upload.firstError, upload.rejected);
+  // Disk space and database health, checked once the body is read (it is only in memory, nothing
+  // is written yet): refusing earlier would close the connection under a client still sending,
+  // which it sees as EPIPE instead of this answer.
+  await deps.uploads.preflight();
+  checkQueue(deps, upload.good.length);
+  checkRequesterShare(deps, owner, upload.good.length);
+  return upload;
+}
+
 /**
  * The HTTP API for requesters (documented in README "HTTP API"). Every route needs a key
  * (see access/requester-auth.ts) and only ever shows the caller's own jobs.
- * Uploads are all-or-nothing: every file is read and fully validated before
- * anything is stored; one bad file rejects the whole request.
+ * Uploads are all-or-nothing by default: every file is read and fully validated before
+ * anything is stored; one bad file rejects the whole request. `?partial=1` stores the good
+ * files and lists the bad ones (`rejected`, with their codes).
  */
 export function registerJobRoutes(app: FastifyInstance, deps: Deps): void {
-  const { config, store } = deps;
+  const { store } = deps;
 
   const uploadLimit = {
-    max: config.uploadsPerMinute,
+    max: deps.config.uploadsPerMinute,
     timeWindow: 60_000,
     keyGenerator: (request: { requester: { name: string } | null; ip: string }) =>
       request.requester ? `key:${request.requester.name}` : `ip:${request.ip}`,
   };
 
   app.post('/api/jobs', { config: { rateLimit: uploadLimit } }, async (request, reply) => {
-    if (deps.isShuttingDown()) throw new TabgridError('shutting_down', 'server is shutting down', 503);
     const owner = requesterOf(request).name;
-    if (!request.isMultipart()) {
-      throw new TabgridError(
-        'bad_request',
-        'send multipart/form-data with one or more file parts named "images"',
-        415,
-      );
-    }
-    const declared = Number(request.headers['content-length'] ?? 0);
-    if (declared > config.maxFiles * config.maxFileBytes + ENVELOPE_BYTES) {
-      throw new TabgridError('file_too_large', `request body of ${declared} bytes is over the limit`, 413);
-    }
-    if (store.queuedCount >= config.maxQueued) {
-      throw new TabgridError(
-        'queue_full',
-        `the queue is full (${store.queuedCount} tasks); retry later`,
-        429,
-      );
-    }
-    checkRequesterShare(deps, owner, 1);
-
-    const files: { name: string; bytes: Buffer }[] = [];
-    let isPublic = false;
-    // preservePath: busboy would otherwise cut "../x.jpg" down to "x.jpg" before checkFileName sees it.
-    for await (const part of request.parts({ preservePath: true })) {
-      if (part.type !== 'file') {
-        if (part.fieldname === 'public') isPublic = truthy(part.value);
-        continue;
-      }
-      if (part.fieldname !== 'images') {
-        part.file.resume();
-        throw new TabgridError(
-          'bad_request',
-          `unexpected file part "${part.fieldname.slice(0, 64)}"; name it "images"`,
-          400,
-        );
-      }
-      const index = files.length;
-      const name = checkFileName(part.filename ?? '', index);
-      let bytes: Buffer;
-      // Past the limit busboy discards the rest of the file but ends the stream only at the next
-      // boundary, so toBuffer() would wait for the whole (possibly endless) body: stop right here.
-      let overLimit = false;
-      part.file.once('limit', () => {
-        overLimit = true;
-        part.file.destroy();
-      });
-      try {
-        bytes = await part.toBuffer();
-      } catch (err) {
-        if (overLimit || (err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') {
-          throw new TabgridError(
-            'file_too_large',
-            `images[${index}] (${name}): over ${config.maxFileBytes} bytes`,
-            413,
-          );
-        }
-        throw err;
-      }
-      files.push({ name, bytes });
-    }
-    if (files.length === 0)
-      throw new TabgridError('no_images', 'no file parts named "images" in the request', 400);
-    // Disk space and database health, checked once the body is read (it is only in memory, nothing
-    // is written yet): refusing earlier would close the connection under a client still sending,
-    // which it sees as EPIPE instead of this answer.
-    await deps.uploads.preflight();
-
-    const tasks: NewTask[] = [];
-    for (const [index, file] of files.entries()) {
-      try {
-        const image = await validateImage(file.bytes, config.maxPixels);
-        tasks.push({
-          name: file.name,
-          imageSha256: '',
-          mime: image.mime,
-          width: image.width,
-          height: image.height,
-        });
-      } catch (err) {
-        if (err instanceof TabgridError) {
-          throw new TabgridError(err.code, `images[${index}] (${file.name}): ${err.message}`, err.status);
-        }
-        throw err;
-      }
-    }
-    if (store.queuedCount + tasks.length > config.maxQueued) {
-      throw new TabgridError(
-        'queue_full',
-        `the queue cannot take ${tasks.length} more tasks; retry later`,
-        429,
-      );
-    }
-    checkRequesterShare(deps, owner, tasks.length);
+    const { good, rejected, isPublic } = await receive(deps, request, owner);
     // Bytes are durable (fsync) before the job row exists and before 201 is sent; all or nothing.
     const job = await deps.uploads.store(
-      files.map((f) => f.bytes),
-      tasks,
+      good.map((f) => f.bytes),
+      good.map((f) => f.task),
       { owner, isPublic },
     );
     deps.onJobCreated(job.id);
-    const body: JobCreated = job;
+    const body: JobCreated = { ...job, rejected };
     return reply.status(201).send(body);
   });
+
+  /**
+   * Adds photos to one of the caller's jobs (a folder larger than `maxFiles` becomes one job,
+   * sent in chunks). Same validation, limits and errors as `POST /api/jobs`; 404 for a job the
+   * caller does not own; refused once the job was deleted.
+   */
+  app.post<{ Params: { id: string } }>(
+    '/api/jobs/:id/images',
+    { config: { rateLimit: uploadLimit } },
+    async (request) => {
+      const { id } = request.params;
+      const owner = requesterOf(request).name;
+      if (!ID.test(id) || !deps.access.owns(owner, id)) throw notFound(id);
+      if (deps.access.get(id)?.deletedAt != null)
+        throw new TabgridError('bad_request', `job ${id} was deleted; upload to a new job`, 409);
+      const { good, rejected } = await receive(deps, request, owner);
+      const added = await deps.uploads.append(
+        id,
+        good.map((f) => f.bytes),
+        good.map((f) => f.task),
+      );
+      deps.onJobCreated(id);
+      const body: JobCreated = { ...added, rejected };
+      return body;
+    },
+  );
 
   app.get<{ Params: { id: string } }>('/api/jobs/:id', async (request) => {
     const { id } = request.params;

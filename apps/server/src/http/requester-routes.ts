@@ -10,13 +10,15 @@ interface Deps {
   access: JobAccess;
   scheduler: Pick<Scheduler, 'cancelJob'>;
   blobs: BlobStore;
+  /** Upload limits shown in `GET /api/me`. */
+  limits: { maxFiles: number; maxFileBytes: number };
 }
 
 /** `GET /api/me`, `GET /api/jobs` (the caller's jobs, newest first, paginated), `DELETE /api/jobs/:id`. */
 export function registerRequesterRoutes(app: FastifyInstance, deps: Deps): void {
   app.get('/api/me', async (request): Promise<Me> => {
     const { name, source } = requesterOf(request);
-    return { name, source };
+    return { name, source, limits: deps.limits };
   });
 
   app.get<{ Querystring: { limit?: string; cursor?: string } }>(

@@ -137,6 +137,9 @@ export class SchedulerStore implements TaskStore {
          VALUES (@id, @jobId, @idx, @name, @imageSha256, @mime, @width, @height, 'queued', @submittedAt)`,
       ),
       task: db.prepare<[string], TaskRow>('SELECT * FROM tasks WHERE id = ?'),
+      nextIdx: db.prepare<[string], { next: number }>(
+        'SELECT COALESCE(MAX(idx), -1) + 1 AS next FROM tasks WHERE job_id = ?',
+      ),
       jobTasks: db.prepare<[string], TaskRow & TimingColumns>(
         `SELECT t.*, a.assigned_at AS view_assigned_at, a.acked_at AS view_acked_at
          FROM tasks t LEFT JOIN assignments a ON a.id = COALESCE(
@@ -221,6 +224,28 @@ export class SchedulerStore implements TaskStore {
     durably(this.db, () => {
       this.s.insertJob.run(jobId, now, access.owner, access.isPublic ? 1 : 0);
       for (const t of created) this.s.insertTask.run(t);
+    });
+    for (const t of created) this.queue.pushBack(jobId, t.id);
+    return { id: jobId, tasks: created.map((t) => ({ id: t.id, name: t.name })) };
+  }
+
+  /**
+   * Adds tasks (all queued) to an existing job, numbered after its last task, in one
+   * transaction fsynced before it returns. The caller checked that the job exists and is open.
+   */
+  appendTasks(
+    jobId: string,
+    tasks: NewTask[],
+    now: number,
+  ): { id: string; tasks: { id: string; name: string }[] } {
+    const created: (NewTask & { id: string; jobId: string; idx: number; submittedAt: number })[] = [];
+    durably(this.db, () => {
+      const next = this.s.nextIdx.get(jobId)!.next;
+      for (const [i, t] of tasks.entries()) {
+        const task = { ...t, id: newId('task'), jobId, idx: next + i, submittedAt: now };
+        this.s.insertTask.run(task);
+        created.push(task);
+      }
     });
     for (const t of created) this.queue.pushBack(jobId, t.id);
     return { id: jobId, tasks: created.map((t) => ({ id: t.id, name: t.name })) };

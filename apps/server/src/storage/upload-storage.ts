@@ -29,13 +29,19 @@ export interface UploadStorage {
     tasks: NewTask[],
     access: JobAccessFields,
   ): Promise<ReturnType<SchedulerStore['createJob']>>;
+  /** Adds images to an existing job with the same all-or-nothing guarantee and errors as `store`. */
+  append(
+    jobId: string,
+    images: Uint8Array[],
+    tasks: NewTask[],
+  ): Promise<ReturnType<SchedulerStore['appendTasks']>>;
 }
 
 interface Deps {
   dataDir: string;
   minFreeBytes: number;
   blobs: BlobStore;
-  store: Pick<SchedulerStore, 'createJob' | 'isImageReferenced'>;
+  store: Pick<SchedulerStore, 'createJob' | 'appendTasks' | 'isImageReferenced'>;
   health: Pick<HealthMonitor, 'failure' | 'markFailed'>;
   errors: ErrorSink;
   clock: Clock;
@@ -67,25 +73,38 @@ export function uploadStorage(deps: Deps): UploadStorage {
       if (db) throw db.fault === 'full' ? full(db.error) : unavailable(db.error);
     },
 
-    async store(images, tasks, access) {
-      const batch = deps.blobs.batch();
-      try {
-        // Bytes are durable (fsync) before the job row exists and before 201 is sent.
-        for (const [index, bytes] of images.entries()) tasks[index]!.imageSha256 = await batch.put(bytes);
-        const job = deps.store.createJob(tasks, deps.clock.now(), access);
-        batch.commit();
-        return job;
-      } catch (err) {
-        batch.abort((sha) => deps.store.isImageReferenced(sha));
-        const fault = classifyStorageError(err);
-        if (!fault) throw err;
-        deps.errors.report('http.upload', err);
-        if (fault === 'full') throw full(describe(err));
-        deps.health.markFailed('database', err);
-        throw unavailable(describe(err));
-      }
+    store(images, tasks, access) {
+      return writeAllOrNothing(images, tasks, () => deps.store.createJob(tasks, deps.clock.now(), access));
+    },
+
+    append(jobId, images, tasks) {
+      return writeAllOrNothing(images, tasks, () => deps.store.appendTasks(jobId, tasks, deps.clock.now()));
     },
   };
+
+  /** Writes the bytes (durable before any row), then the rows; on failure removes the new blobs. */
+  async function writeAllOrNothing<T>(
+    images: Uint8Array[],
+    tasks: NewTask[],
+    writeRows: () => T,
+  ): Promise<T> {
+    const batch = deps.blobs.batch();
+    try {
+      // Bytes are durable (fsync) before the task rows exist and before the answer is sent.
+      for (const [index, bytes] of images.entries()) tasks[index]!.imageSha256 = await batch.put(bytes);
+      const result = writeRows();
+      batch.commit();
+      return result;
+    } catch (err) {
+      batch.abort((sha) => deps.store.isImageReferenced(sha));
+      const fault = classifyStorageError(err);
+      if (!fault) throw err;
+      deps.errors.report('http.upload', err);
+      if (fault === 'full') throw full(describe(err));
+      deps.health.markFailed('database', err);
+      throw unavailable(describe(err));
+    }
+  }
 }
 
 function describe(err: unknown): string {

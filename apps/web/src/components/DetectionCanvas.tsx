@@ -2,6 +2,7 @@ import type { Detection } from '@tabgrid/protocol';
 import { useEffect, useRef, useState } from 'react';
 import { formatScore } from '../lib/format';
 import { classColor } from './classColor';
+import { placeLabels } from './labelPlacement';
 
 export interface DetectionCanvasProps {
   /** Image URL (same origin) or a decoded bitmap. */
@@ -16,6 +17,11 @@ export interface DetectionCanvasProps {
   imageWidth?: number;
   imageHeight?: number;
   className?: string;
+  /**
+   * Text alternative for screen readers (the canvas gets `role="img"`), e.g. the list of
+   * detections. Without it the canvas is left to the surrounding text.
+   */
+  alt?: string;
   'data-testid'?: string;
 }
 
@@ -85,31 +91,42 @@ export function DetectionCanvas(props: DetectionCanvasProps) {
     const boxScaleY = cssH / (props.imageHeight ?? drawable.height);
     ctx.font = '600 12px system-ui, sans-serif';
     ctx.textBaseline = 'top';
-    const shown = detections.filter((d) => d.score >= minScore).sort((a, b) => a.score - b.score);
-    for (const d of shown) {
+    // Highest score first: the most likely objects get the best label spots.
+    const shown = detections.filter((d) => d.score >= minScore).sort((a, b) => b.score - a.score);
+    const boxes = shown.map((d) => {
       const [x1, y1, x2, y2] = d.box;
-      const x = x1 * boxScaleX;
-      const y = y1 * boxScaleY;
-      const w = (x2 - x1) * boxScaleX;
-      const h = (y2 - y1) * boxScaleY;
-      const color = classColor(d.label);
-      ctx.lineWidth = 2;
-      ctx.strokeStyle = color;
-      ctx.strokeRect(x, y, w, h);
-      const text = `${d.label} ${formatScore(d.score)}`;
-      const tw = ctx.measureText(text).width + 6;
-      const ty = y >= 16 ? y - 16 : y;
-      const tx = Math.max(0, Math.min(x, cssW - tw)); // keep the tag inside the canvas
-      ctx.fillStyle = color;
-      ctx.fillRect(tx, ty, tw, 16);
-      ctx.fillStyle = '#fff';
-      ctx.fillText(text, tx + 3, ty + 2);
+      return { x: x1 * boxScaleX, y: y1 * boxScaleY, w: (x2 - x1) * boxScaleX, h: (y2 - y1) * boxScaleY };
+    });
+    const texts = shown.map((d) => `${d.label} ${formatScore(d.score)}`);
+    const labels = placeLabels(
+      boxes,
+      texts.map((t) => ({ w: ctx.measureText(t).width + 6, h: 16 })),
+      { width: cssW, height: cssH },
+    );
+    ctx.lineWidth = 2;
+    for (const [i, d] of shown.entries()) {
+      const b = boxes[i]!;
+      ctx.strokeStyle = classColor(d.label);
+      ctx.strokeRect(b.x, b.y, b.w, b.h);
     }
+    // Labels after every box, so that no box line crosses a label.
+    for (const [i, d] of shown.entries()) {
+      const l = labels[i]!;
+      ctx.fillStyle = classColor(d.label);
+      ctx.fillRect(l.x, l.y, l.w, l.h);
+      ctx.fillStyle = '#fff';
+      ctx.fillText(texts[i]!, l.x + 3, l.y + 2);
+    }
+    canvas.dataset.boxes = String(shown.length);
   }, [drawable, detections, minScore, maxWidth, maxHeight, props.imageWidth, props.imageHeight]);
 
   return (
     <div className={`detection-canvas ${props.className ?? ''}`}>
-      <canvas ref={canvasRef} data-testid={props['data-testid']} />
+      <canvas
+        ref={canvasRef}
+        data-testid={props['data-testid']}
+        {...(props.alt ? { role: 'img', 'aria-label': props.alt } : {})}
+      />
       {failed && <div className="detection-canvas__error">image unavailable</div>}
     </div>
   );

@@ -6,6 +6,7 @@ import {
   JobListSchema,
   JobViewSchema,
   MeSchema,
+  type ExportFormat,
   type JobCreated,
   type JobDeleted,
   type JobList,
@@ -93,3 +94,22 @@ export async function fetchImageUrl(url: string): Promise<string> {
 
 export const taskImageUrl = (jobId: string, taskId: string) =>
   `/api/jobs/${encodeURIComponent(jobId)}/tasks/${encodeURIComponent(taskId)}/image`;
+
+/**
+ * `GET /api/jobs/:id/export?format=…` fetched with the key (a plain link cannot send it) and
+ * saved through a blob: URL under the server's file name.
+ */
+export async function downloadExport(id: string, format: ExportFormat): Promise<void> {
+  const response = await request(`/api/jobs/${encodeURIComponent(id)}/export?format=${format}`);
+  const disposition = response.headers.get('content-disposition') ?? '';
+  const name =
+    /filename="([^"]+)"/.exec(disposition)?.[1] ?? `tabgrid-${id}.${format === 'csv' ? 'csv' : 'json'}`;
+  const url = URL.createObjectURL(await response.blob());
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}

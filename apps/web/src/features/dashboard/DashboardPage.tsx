@@ -1,7 +1,10 @@
 import { AccountBar } from '../signin/AccountBar';
 import { SignInPanel } from '../signin/SignInPanel';
 import { useSignIn } from '../signin/useSignIn';
+import type { Me } from '@tabgrid/protocol';
+import './dashboard.css';
 import { JobCard } from './JobCard';
+import { QueueBanner } from './QueueBanner';
 import { UploadPanel } from './UploadPanel';
 import { useJobs } from './useJobs';
 
@@ -16,20 +19,25 @@ export function DashboardPage() {
       </header>
       {signIn.status === 'checking' && <p className="muted">Signing in…</p>}
       {signIn.status === 'signed-out' && <SignInPanel error={signIn.error} onSignIn={signIn.signIn} />}
-      {signIn.status === 'signed-in' && <Jobs apiKey={signIn.apiKey} />}
+      {signIn.status === 'signed-in' && <Jobs apiKey={signIn.apiKey} limits={signIn.me.limits} />}
     </section>
   );
 }
 
-function Jobs({ apiKey }: { apiKey: string }) {
-  const { ids, views, connected, hasMore, error, addJob, removeJob, loadMore } = useJobs(apiKey);
+function Jobs({ apiKey, limits }: { apiKey: string; limits: Me['limits'] }) {
+  const { ids, views, connected, hasMore, error, stats, addJob, jobGrew, removeJob, loadMore } =
+    useJobs(apiKey);
   return (
     <>
       <p className="muted">
         Upload photos; volunteers’ browsers find the objects in them. Progress updates live
         {connected ? '' : ' (reconnecting…)'}.
       </p>
-      <UploadPanel onCreated={addJob} />
+      <QueueBanner stats={stats} />
+      <UploadPanel
+        limits={limits}
+        onStored={(created, first) => (first ? addJob(created) : jobGrew(created))}
+      />
       {error && (
         <div className="error-box" role="alert">
           {error}

@@ -1,25 +1,46 @@
 import type { JobView, TaskView } from '@tabgrid/protocol';
-import { useState } from 'react';
+import { useMemo, useState } from 'react';
 import { DetectionCanvas } from '../../components/DetectionCanvas';
-import { DetectionList, SHOWN_MIN_SCORE, shownDetections } from '../../components/DetectionList';
-import { ApiRequestError, fetchJob, taskImageUrl } from '../../lib/api';
+import { DetectionList } from '../../components/DetectionList';
+import { taskImageUrl } from '../../lib/api';
 import { formatMs } from '../../lib/format';
+import { ExportButtons } from './ExportButtons';
 import { jobProgress } from './jobStore';
+import { Lightbox } from './Lightbox';
+import { altText, classCounts, INITIAL_FILTER, visibleDetections, type ResultFilter } from './resultFilter';
+import { ResultFilters } from './ResultFilters';
 import { useTaskImage } from './useTaskImage';
+import { useViewportWidth } from './useViewportWidth';
 
-function TaskTile({ jobId, task }: { jobId: string; task: TaskView }) {
-  const shown = shownDetections(task.detections);
+/** Page, card and tile padding around a tile's canvas on a narrow screen (CSS px). */
+const TILE_INSET = 100;
+
+function TaskTile({ jobId, task, filter }: { jobId: string; task: TaskView; filter: ResultFilter }) {
+  const shown = visibleDetections(task.detections, filter);
   const { submittedAt, completedAt } = task.timings;
   const image = useTaskImage(taskImageUrl(jobId, task.id));
+  const [open, setOpen] = useState(false);
+  const alt = altText(task.name, shown, task.status);
+  const tileWidth = Math.min(320, useViewportWidth() - TILE_INSET);
   return (
     <figure className={`task task--${task.status}`} data-testid="task-tile" data-status={task.status}>
-      <DetectionCanvas
-        source={image}
-        detections={task.detections}
-        minScore={SHOWN_MIN_SCORE}
-        maxWidth={320}
-        maxHeight={240}
-      />
+      <button
+        type="button"
+        className="task__open"
+        onClick={() => setOpen(true)}
+        aria-label={`Enlarge ${task.name}`}
+        data-testid="open-lightbox"
+      >
+        <DetectionCanvas
+          source={image}
+          detections={shown}
+          minScore={0}
+          maxWidth={tileWidth}
+          maxHeight={240}
+          alt={alt}
+          data-testid="task-canvas"
+        />
+      </button>
       <figcaption>
         <div className="task__title">
           <span title={task.name}>{task.name}</span>
@@ -34,30 +55,29 @@ function TaskTile({ jobId, task }: { jobId: string; task: TaskView }) {
           </div>
         )}
         {task.status === 'done' && shown.length === 0 && (
-          <div className="muted small">no objects ≥ {SHOWN_MIN_SCORE}</div>
+          <div className="muted small">no objects at this score and these classes</div>
         )}
         <DetectionList detections={shown} />
       </figcaption>
+      {open && (
+        <Lightbox
+          name={task.name}
+          image={image}
+          detections={shown}
+          alt={alt}
+          onClose={() => setOpen(false)}
+        />
+      )}
     </figure>
   );
 }
 
-async function downloadJson(id: string): Promise<void> {
-  const view = await fetchJob(id);
-  const url = URL.createObjectURL(new Blob([JSON.stringify(view, null, 2)], { type: 'application/json' }));
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = `tabgrid-job-${id}.json`;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
-}
-
 export function JobCard({ job, onDelete }: { job: JobView; onDelete: () => Promise<void> }) {
   const { done, failed, total } = jobProgress(job);
-  const [error, setError] = useState<string | null>(null);
+  const [filter, setFilter] = useState<ResultFilter>(INITIAL_FILTER);
+  const counts = useMemo(() => classCounts(job.tasks, filter.minScore), [job.tasks, filter.minScore]);
   const pct = total ? Math.round(((done + failed) / total) * 100) : 0;
+  const unfinished = job.status === 'queued' || job.status === 'running';
 
   return (
     <article className="job" data-testid="job-card" data-job-id={job.id} data-status={job.status}>
@@ -78,40 +98,35 @@ export function JobCard({ job, onDelete }: { job: JobView; onDelete: () => Promi
           {failed > 0 && <span className="error-text">{failed} failed</span>}
         </div>
         <div className="job__actions">
-          <button
-            type="button"
-            data-testid="download-json"
-            onClick={() => {
-              setError(null);
-              downloadJson(job.id).catch((err: unknown) =>
-                setError(err instanceof ApiRequestError ? `${err.code}: ${err.message}` : String(err)),
-              );
-            }}
-          >
-            Download JSON
-          </button>
+          <ExportButtons jobId={job.id} />
           <button
             type="button"
             className="link"
             data-testid="delete-job"
             title="Cancel unfinished photos, keep the results, delete the photos from the server"
             onClick={() => {
-              const unfinished = job.tasks.some((t) => t.status === 'queued' || t.status === 'running');
               const what = unfinished ? 'Cancel this job and delete its photos' : 'Delete this job’s photos';
               if (confirm(`${what} from the server?`)) void onDelete();
             }}
           >
-            {job.status === 'queued' || job.status === 'running' ? 'Cancel & delete' : 'Delete'}
+            {unfinished ? 'Cancel & delete' : 'Delete'}
           </button>
         </div>
       </header>
-      <div className="progressbar" aria-label={`${pct}%`}>
+      <div
+        className="progressbar"
+        role="progressbar"
+        aria-label="Photos processed"
+        aria-valuemin={0}
+        aria-valuemax={100}
+        aria-valuenow={pct}
+      >
         <div style={{ width: `${pct}%` }} />
       </div>
-      {error && <div className="error-box">{error}</div>}
+      <ResultFilters filter={filter} counts={counts} onChange={setFilter} />
       <div className="tasks">
         {job.tasks.map((t) => (
-          <TaskTile key={t.id} jobId={job.id} task={t} />
+          <TaskTile key={t.id} jobId={job.id} task={t} filter={filter} />
         ))}
       </div>
     </article>

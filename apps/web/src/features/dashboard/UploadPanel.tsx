@@ -1,46 +1,62 @@
-import type { JobCreated } from '@tabgrid/protocol';
+import type { JobCreated, Me } from '@tabgrid/protocol';
 import { useRef, useState, type DragEvent } from 'react';
-import { ApiRequestError, createJob } from '../../lib/api';
+import { uploadInChunks, type UploadOutcome } from './chunkedUpload';
+import { droppedFiles } from './droppedFiles';
 
 interface Props {
-  onCreated: (created: JobCreated) => void;
+  limits: Me['limits'];
+  /** After each stored request: `first` for the one that created the job. */
+  onStored: (created: JobCreated, first: boolean) => void;
 }
 
-/** File picker + drop zone; one POST /api/jobs per batch. */
-export function UploadPanel({ onCreated }: Props) {
-  const inputRef = useRef<HTMLInputElement>(null);
-  const [busy, setBusy] = useState(false);
-  const [dragging, setDragging] = useState(false);
-  const [error, setError] = useState<ApiRequestError | null>(null);
-  const [lastInfo, setLastInfo] = useState<string | null>(null);
-  const [isPublic, setIsPublic] = useState(false);
+const byPath = (a: File, b: File) =>
+  (a.webkitRelativePath || a.name).localeCompare(b.webkitRelativePath || b.name);
 
-  async function upload(list: FileList | null) {
-    const files = list ? Array.from(list) : [];
-    if (files.length === 0) return;
-    setBusy(true);
-    setError(null);
-    setLastInfo(null);
+/**
+ * Files, a folder, or a drop (folders included) become one job, sent in requests of at most
+ * `limits.maxFiles` files with overall progress and a cancel button. Bad files are listed
+ * one by one while the good ones are stored (`?partial=1`).
+ */
+export function UploadPanel({ limits, onStored }: Props) {
+  const filesRef = useRef<HTMLInputElement>(null);
+  const folderRef = useRef<HTMLInputElement>(null);
+  const abortRef = useRef<AbortController | null>(null);
+  const [progress, setProgress] = useState<number | null>(null);
+  const [dragging, setDragging] = useState(false);
+  const [outcome, setOutcome] = useState<(UploadOutcome & { total: number }) | null>(null);
+  const [isPublic, setIsPublic] = useState(false);
+  const busy = progress !== null;
+
+  async function upload(list: readonly File[]) {
+    const files = [...list].sort(byPath);
+    if (files.length === 0 || busy) return;
+    const abort = new AbortController();
+    abortRef.current = abort;
+    setOutcome(null);
+    setProgress(0);
     try {
-      const created = await createJob(files, isPublic);
-      onCreated(created);
-      setLastInfo(
-        `Job ${created.id}: ${created.tasks.length} photo${created.tasks.length === 1 ? '' : 's'} queued.`,
-      );
-    } catch (err) {
-      setError(err instanceof ApiRequestError ? err : new ApiRequestError(0, 'internal', String(err)));
+      const result = await uploadInChunks(files, {
+        limits,
+        isPublic,
+        signal: abort.signal,
+        onProgress: setProgress,
+        onStored,
+      });
+      setOutcome({ ...result, total: files.length });
     } finally {
-      setBusy(false);
-      if (inputRef.current) inputRef.current.value = '';
+      setProgress(null);
+      abortRef.current = null;
+      for (const input of [filesRef.current, folderRef.current]) if (input) input.value = '';
     }
   }
 
   function onDrop(ev: DragEvent<HTMLDivElement>) {
     ev.preventDefault();
     setDragging(false);
-    void upload(ev.dataTransfer.files);
+    void droppedFiles(ev.dataTransfer).then(upload);
   }
 
+  const pct = Math.floor((progress ?? 0) * 100);
   return (
     <div className="upload">
       <div
@@ -53,20 +69,46 @@ export function UploadPanel({ onCreated }: Props) {
         onDragLeave={() => setDragging(false)}
         onDrop={onDrop}
       >
-        <p>Drop photos here, or</p>
-        <label className="button primary">
-          Choose photos…
-          <input
-            ref={inputRef}
-            type="file"
-            multiple
-            accept="image/*"
-            data-testid="file-input"
-            disabled={busy}
-            onChange={(ev) => void upload(ev.currentTarget.files)}
-          />
-        </label>
-        {busy && <p className="muted">Uploading…</p>}
+        <p>Drop photos or a folder here, or</p>
+        <div className="upload__pickers">
+          <label className="button primary">
+            Choose photos…
+            <input
+              ref={filesRef}
+              type="file"
+              multiple
+              accept="image/*"
+              data-testid="file-input"
+              disabled={busy}
+              onChange={(ev) => void upload(Array.from(ev.currentTarget.files ?? []))}
+            />
+          </label>
+          <label className="button">
+            Choose a folder…
+            <input
+              ref={(el) => {
+                folderRef.current = el;
+                el?.setAttribute('webkitdirectory', '');
+              }}
+              type="file"
+              data-testid="folder-input"
+              disabled={busy}
+              onChange={(ev) => void upload(Array.from(ev.currentTarget.files ?? []))}
+            />
+          </label>
+        </div>
+        <p className="muted small">
+          Up to {limits.maxFiles} photos go in one request; larger selections are sent in parts, as one job.
+        </p>
+        {busy && (
+          <div className="upload__progress" data-testid="upload-progress">
+            <progress max={100} value={pct} aria-label="Upload progress" />
+            <span role="status">Uploading… {pct} %</span>
+            <button type="button" onClick={() => abortRef.current?.abort()} data-testid="cancel-upload">
+              Cancel
+            </button>
+          </div>
+        )}
       </div>
       <p className="notice small" data-testid="privacy-notice">
         Photos are sent to volunteers’ browsers: the volunteer who processes a photo sees it.
@@ -80,13 +122,46 @@ export function UploadPanel({ onCreated }: Props) {
         />{' '}
         Public: show these photos and their results to everyone on the Live page
       </label>
-      {lastInfo && <div className="notice">{lastInfo}</div>}
+      {outcome && <UploadSummary outcome={outcome} />}
+    </div>
+  );
+}
+
+function UploadSummary({ outcome }: { outcome: UploadOutcome & { total: number } }) {
+  const { jobId, stored, rejected, cancelled, error, total } = outcome;
+  return (
+    <div data-testid="upload-summary">
+      {jobId && (
+        <div className="notice" role="status">
+          Job <code>{jobId}</code>: {stored} of {total} photo{total === 1 ? '' : 's'} queued
+          {cancelled ? ' (upload cancelled; the photos sent so far stay in the job)' : ''}.
+        </div>
+      )}
+      {!jobId && cancelled && (
+        <div className="notice" role="status">
+          Upload cancelled; nothing was stored.
+        </div>
+      )}
       {error && (
         <div className="error-box" role="alert" data-testid="upload-error">
           <strong>
             Upload failed{error.status ? ` (HTTP ${error.status})` : ''}: {error.code}
           </strong>
           <div>{error.message}</div>
+        </div>
+      )}
+      {rejected.length > 0 && (
+        <div className="error-box" role="alert">
+          <strong>
+            {rejected.length} file{rejected.length === 1 ? ' was' : 's were'} not sent:
+          </strong>
+          <ul className="rejected" data-testid="rejected-files">
+            {rejected.map((r, i) => (
+              <li key={i} data-code={r.code}>
+                <span className="rejected__name">{r.name}</span>: <code>{r.code}</code> — {r.message}
+              </li>
+            ))}
+          </ul>
         </div>
       )}
     </div>

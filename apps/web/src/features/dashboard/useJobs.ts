@@ -1,4 +1,4 @@
-import type { JobCreated, JobView } from '@tabgrid/protocol';
+import type { JobCreated, JobView, LiveStats } from '@tabgrid/protocol';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { ApiRequestError, deleteJob, listJobs } from '../../lib/api';
 import { createLiveSocket, type LiveSocket } from '../../lib/socket';
@@ -13,6 +13,8 @@ export interface JobsState {
   /** More (older) jobs on the server. */
   hasMore: boolean;
   error: string | null;
+  /** The latest figures pushed on `/live` (volunteers online, throughput), for the queue banner. */
+  stats: LiveStats | null;
 }
 
 const describe = (err: unknown) =>
@@ -25,6 +27,8 @@ const describe = (err: unknown) =>
  */
 export function useJobs(apiKey: string): JobsState & {
   addJob: (created: JobCreated) => void;
+  /** Photos were added to a job (`POST /api/jobs/:id/images`): fetch its view again. */
+  jobGrew: (created: JobCreated) => void;
   removeJob: (id: string) => Promise<void>;
   loadMore: () => void;
 } {
@@ -33,6 +37,7 @@ export function useJobs(apiKey: string): JobsState & {
   const [connected, setConnected] = useState(false);
   const [cursor, setCursor] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [stats, setStats] = useState<LiveStats | null>(null);
   const socketRef = useRef<LiveSocket | null>(null);
   const idsRef = useRef(ids);
   idsRef.current = ids;
@@ -92,6 +97,8 @@ export function useJobs(apiKey: string): JobsState & {
       for (const id of idsRef.current) watch(id);
     });
     socket.on('disconnect', () => setConnected(false));
+    socket.on('live:snapshot', (snapshot) => setStats(snapshot.stats));
+    socket.on('live:stats', setStats);
     socket.on('job:update', (view) => {
       if (idsRef.current.includes(view.id)) setView(view);
     });
@@ -112,6 +119,20 @@ export function useJobs(apiKey: string): JobsState & {
     [addIds],
   );
 
+  const jobGrew = useCallback(
+    (created: JobCreated) => {
+      setViews((v) => {
+        const view = v[created.id];
+        if (!view) return v;
+        const known = new Set(view.tasks.map((t) => t.id));
+        const added = placeholderView(created).tasks.filter((t) => !known.has(t.id));
+        return { ...v, [created.id]: { ...view, status: 'queued', tasks: [...view.tasks, ...added] } };
+      });
+      watch(created.id);
+    },
+    [watch],
+  );
+
   const removeJob = useCallback(async (id: string) => {
     setError(null);
     try {
@@ -128,5 +149,16 @@ export function useJobs(apiKey: string): JobsState & {
     if (cursor) loadPage(cursor);
   }, [cursor, loadPage]);
 
-  return { ids, views, connected, hasMore: cursor !== null, error, addJob, removeJob, loadMore };
+  return {
+    ids,
+    views,
+    connected,
+    hasMore: cursor !== null,
+    error,
+    stats,
+    addJob,
+    jobGrew,
+    removeJob,
+    loadMore,
+  };
 }

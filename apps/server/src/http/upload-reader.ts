@@ -1,0 +1,157 @@
+import { TabgridError, type RejectedFile } from '@tabgrid/protocol';
+import type {} from '@fastify/multipart';
+import type { FastifyRequest } from 'fastify';
+import type { ServerConfig } from '../config';
+import type { NewTask } from '../scheduling/types';
+import { validateImage } from '../validation/image';
+
+/** A file of an upload that passed every check, ready to be stored. */
+export interface GoodFile {
+  bytes: Buffer;
+  task: NewTask;
+}
+
+export interface ReadUpload {
+  good: GoodFile[];
+  /** Files left out (only with `partial`; without it the first bad file throws). */
+  rejected: RejectedFile[];
+  /** The error of the first rejected file (its HTTP status included), or null. */
+  firstError: TabgridError | null;
+  /** The `public` form field. */
+  isPublic: boolean;
+}
+
+type Limits = Pick<ServerConfig, 'maxFileBytes' | 'maxPixels'>;
+
+/** Client file names are labels only: never paths. */
+export function checkFileName(name: string, index: number): string {
+  if (name === '') return `image-${index + 1}`;
+  if (/[/\\]/.test(name) || name.includes('\0') || name === '.' || name === '..') {
+    throw new TabgridError(
+      'invalid_file_name',
+      `images[${index}]: file names may not contain path separators`,
+      400,
+    );
+  }
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(name) || name.length > 255) {
+    throw new TabgridError(
+      'invalid_file_name',
+      `images[${index}]: file name is too long or has control characters`,
+      400,
+    );
+  }
+  return name;
+}
+
+/** The `public` form field: on for `true`, `1`, `on` (a checked checkbox), `yes`. */
+const truthy = (value: unknown) => typeof value === 'string' && /^(true|1|on|yes)$/i.test(value.trim());
+
+/** A label for a rejected file that is safe to echo back (never a path, never control characters). */
+const safeName = (name: string | undefined, index: number) =>
+  // eslint-disable-next-line no-control-regex
+  (name ?? '').replace(/[\u0000-\u001f\u007f]/g, '').slice(0, 255) || `image-${index + 1}`;
+
+/**
+ * Reads a multipart upload into memory and validates every file (format, decodability, pixel
+ * count). Nothing is stored here. Without `partial` the first bad file throws its TabgridError
+ * (the request is all-or-nothing); with `partial` bad files are listed in `rejected` with the
+ * same code and message. Request-level faults (not multipart, a part not named `images`, too
+ * many files) always throw.
+ *
+ * An oversized file is cut off at once (its stream destroyed) unless `partial` is set and the
+ * body's length was declared: then the rest of it is drained so that the next files can be read.
+ */
+export async function readUpload(
+  request: FastifyRequest,
+  limits: Limits,
+  options: { partial: boolean; lengthDeclared: boolean },
+): Promise<ReadUpload> {
+  const { partial } = options;
+  const read: { index: number; name: string; bytes: Buffer }[] = [];
+  const rejected: RejectedFile[] = [];
+  let isPublic = false;
+  let index = 0;
+  const first: { index: number; error: TabgridError | null } = { index: Infinity, error: null };
+
+  const reject = (i: number, name: string | undefined, err: unknown) => {
+    if (!partial || !(err instanceof TabgridError)) throw err;
+    if (i < first.index) Object.assign(first, { index: i, error: err });
+    rejected.push({ index: i, name: safeName(name, i), code: err.code, message: err.message });
+  };
+
+  // Past the size limit busboy discards the rest of a file but ends its stream only at the next
+  // boundary. Unless the body is bounded (declared length) and the next files are wanted, stop
+  // right there (the stream is destroyed: toBuffer() would wait for a possibly endless body).
+  const drain = partial && options.lengthDeclared;
+  // preservePath: busboy would otherwise cut "../x.jpg" down to "x.jpg" before checkFileName sees it.
+  // (`throwFileSizeLimit` is read per call at run time; the types list it only for files().)
+  const partOptions = { preservePath: true, throwFileSizeLimit: !drain };
+  for await (const part of request.parts(partOptions)) {
+    if (part.type !== 'file') {
+      if (part.fieldname === 'public') isPublic = truthy(part.value);
+      continue;
+    }
+    if (part.fieldname !== 'images') {
+      part.file.resume();
+      throw new TabgridError(
+        'bad_request',
+        `unexpected file part "${part.fieldname.slice(0, 64)}"; name it "images"`,
+        400,
+      );
+    }
+    const i = index++;
+    let name: string;
+    try {
+      name = checkFileName(part.filename ?? '', i);
+    } catch (err) {
+      part.file.resume();
+      reject(i, part.filename, err);
+      continue;
+    }
+    let overLimit = false;
+    part.file.once('limit', () => {
+      overLimit = true;
+      if (!drain) part.file.destroy();
+    });
+    const tooLarge = () =>
+      new TabgridError('file_too_large', `images[${i}] (${name}): over ${limits.maxFileBytes} bytes`, 413);
+    let bytes: Buffer;
+    try {
+      bytes = await part.toBuffer();
+    } catch (err) {
+      if (overLimit || (err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') throw tooLarge();
+      throw err;
+    }
+    if (overLimit || part.file.truncated) reject(i, name, tooLarge());
+    else read.push({ index: i, name, bytes });
+  }
+  if (index === 0) throw new TabgridError('no_images', 'no file parts named "images" in the request', 400);
+
+  const good: GoodFile[] = [];
+  for (const file of read) {
+    try {
+      const image = await validateImage(file.bytes, limits.maxPixels);
+      good.push({
+        bytes: file.bytes,
+        task: {
+          name: file.name,
+          imageSha256: '',
+          mime: image.mime,
+          width: image.width,
+          height: image.height,
+        },
+      });
+    } catch (err) {
+      reject(
+        file.index,
+        file.name,
+        err instanceof TabgridError
+          ? new TabgridError(err.code, `images[${file.index}] (${file.name}): ${err.message}`, err.status)
+          : err,
+      );
+    }
+  }
+  rejected.sort((a, b) => a.index - b.index);
+  return { good, rejected, firstError: first.error, isPublic };
+}
