@@ -1,4 +1,5 @@
 import { expect, type Browser, type BrowserContext, type Locator, type Page } from '@playwright/test';
+import { grantVolunteerConsent } from '../support/consent';
 
 /** What `/volunteer` exposes on `window.__tabgrid` (see apps/web useVolunteer.ts). */
 export interface VolunteerProbe {
@@ -48,10 +49,16 @@ export class VolunteerPage {
 
   /**
    * Opens a volunteer in its own browser context, so it has its own
-   * IndexedDB and therefore its own server-issued identity.
+   * IndexedDB and therefore its own server-issued identity. Consent is
+   * pre-set (autostart needs it) unless `consent: false`.
    */
-  static async launch(browser: Browser, query = 'autostart=1'): Promise<VolunteerPage> {
+  static async launch(
+    browser: Browser,
+    query = 'autostart=1',
+    options: { consent?: boolean } = {},
+  ): Promise<VolunteerPage> {
     const context: BrowserContext = await browser.newContext();
+    if (options.consent !== false) await grantVolunteerConsent(context);
     const volunteer = new VolunteerPage(await context.newPage());
     await volunteer.goto(query);
     return volunteer;
