@@ -35,8 +35,27 @@ export class VolunteerPage {
   readonly canvas: Locator;
   readonly detectionLabels: Locator;
   readonly error: Locator;
+  /** The consent / start control: its accessible name is the automation hook. */
+  readonly startButton: Locator;
+  readonly consentPanel: Locator;
+  readonly plainStatus: Locator;
+  readonly pauseButton: Locator;
+  readonly resumeButton: Locator;
+  readonly workersSelect: Locator;
+  readonly dutySelect: Locator;
+  readonly tallyToday: Locator;
+  readonly tallyTotal: Locator;
 
   constructor(readonly page: Page) {
+    this.startButton = page.getByRole('button', { name: 'Start volunteering', exact: true });
+    this.consentPanel = page.getByTestId('consent-panel');
+    this.plainStatus = page.getByTestId('plain-status');
+    this.pauseButton = page.getByRole('button', { name: 'Pause', exact: true });
+    this.resumeButton = page.getByRole('button', { name: 'Resume', exact: true });
+    this.workersSelect = page.getByTestId('cpu-workers');
+    this.dutySelect = page.getByTestId('cpu-duty');
+    this.tallyToday = page.getByTestId('tally-today');
+    this.tallyTotal = page.getByTestId('tally-total');
     this.status = page.getByTestId('volunteer-status');
     this.tasksDone = page.getByTestId('tasks-done');
     this.modelSource = page.getByTestId('model-source');
