@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useLayoutEffect, useState } from 'react';
 
 export type Theme = 'light' | 'dark';
 const THEME_KEY = 'tabgrid.live.theme';
@@ -29,7 +29,8 @@ export function useTheme(kiosk: boolean): { theme: Theme; toggle(): void } {
 
   const theme: Theme = choice ?? (kiosk || systemDark ? 'dark' : 'light');
 
-  useEffect(() => {
+  // A layout effect: applied before the charts' (passive) effects read the theme's colours.
+  useLayoutEffect(() => {
     document.documentElement.dataset.theme = theme;
     return () => {
       delete document.documentElement.dataset.theme;
