@@ -12,6 +12,7 @@ import { DashboardPage } from './pages/DashboardPage';
 import { LivePage } from './pages/LivePage';
 import { VolunteerPage } from './pages/VolunteerPage';
 import { createJobViaApi, waitForJob } from './support/api';
+import { grantVolunteerConsent } from './support/consent';
 import { recordCspViolations } from './support/csp';
 import { E2E_KEYS } from './support/keys';
 import { canvasHasContent } from './pages/VolunteerPage';
@@ -28,6 +29,7 @@ test('the model runs under the CSP; sign-in link, public upload, anonymous /live
   ).flat();
   try {
     // The volunteer tab loads the model and compiles WASM under the CSP.
+    await grantVolunteerConsent(volunteerContext);
     const volunteer = new VolunteerPage(await volunteerContext.newPage());
     const navigation = await volunteer.page.goto('/volunteer?autostart=1');
     const csp = navigation!.headers()['content-security-policy'] ?? '';

@@ -6,40 +6,17 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import AxeBuilder from '@axe-core/playwright';
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import { CocoExportSchema, JobCreatedSchema, type JobView } from '@tabgrid/protocol';
 import sharp from 'sharp';
 import { sampleImage } from '../scripts/assets';
 import { DashboardPage, JobCard } from './pages/DashboardPage';
 import { VolunteerPage } from './pages/VolunteerPage';
 import { getJob, waitForJob } from './support/api';
+import { seriousAxeViolations } from './support/axe';
 import { authHeaders } from './support/keys';
 
 /** axe-core violations of impact serious or critical (the bar in issue 9). */
-async function seriousViolations(page: Page): Promise<string[]> {
-  const results = await new AxeBuilder({ page })
-    .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'])
-    .analyze();
-  return results.violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-}
-
-/**
- * `TABGRID_SCREENSHOTS=1 npx playwright test e2e/dashboard.spec.ts` refreshes the README's
- * screenshots (`docs/screenshots/`), taken in the known state this test builds.
- */
-async function screenshot(page: Page, name: string): Promise<void> {
-  if (process.env.TABGRID_SCREENSHOTS !== '1') return;
-  await page.getByTestId('job-card').first().scrollIntoViewIfNeeded();
-  // Palette PNGs: a fifth of the size, small enough to commit.
-  const png = await sharp(await page.screenshot())
-    .png({ palette: true, quality: 80, effort: 9 })
-    .toBuffer();
-  await writeFile(path.join('docs/screenshots', `${name}.png`), png);
-}
-
 const visible = (job: JobView, name: string, minScore: number, hidden: string[] = []) =>
   job.tasks
     .find((t) => t.name === name)!
@@ -73,7 +50,7 @@ test('no volunteer online: the banner says so; keyboard focus on the upload cont
   });
   expect(outline).toMatch(/^solid [1-9]/);
 
-  expect(await seriousViolations(page)).toEqual([]);
+  expect(await seriousAxeViolations(page)).toEqual([]);
 });
 
 test('partial upload with a bad file, slider and class toggles, lightbox, COCO export, phone width', async ({
@@ -160,11 +137,9 @@ test('partial upload with a bad file, slider and class toggles, lightbox, COCO e
     expect(coco.annotations.some((a) => a.category_id === 6)).toBe(true); // COCO id 6 = bus
 
     // With results on screen: no serious axe violations, and no sideways scrolling on a phone.
-    expect(await seriousViolations(page)).toEqual([]);
-    await screenshot(page, 'dashboard-desktop');
+    expect(await seriousAxeViolations(page)).toEqual([]);
     await page.setViewportSize({ width: 390, height: 844 });
     await expect.poll(() => dashboard.overflowsHorizontally()).toBe(false);
-    await screenshot(page, 'dashboard-phone');
   } finally {
     await volunteer.close();
   }

@@ -6,6 +6,7 @@
 import { expect, test } from '@playwright/test';
 import { sampleImage } from '../scripts/assets';
 import { VolunteerPage } from './pages/VolunteerPage';
+import { grantVolunteerConsent } from './support/consent';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from './support/chromium';
 import { createJobViaApi, waitForJob } from './support/api';
 import { closeNativeDetector, compareDetections, referenceDetections, summarize } from './support/reference';
@@ -29,6 +30,7 @@ test.afterAll(async () => {
 test('a volunteer that is not cross-origin isolated works single-threaded', async ({ browser, request }) => {
   test.setTimeout(180_000);
   const context = await browser.newContext();
+  await grantVolunteerConsent(context);
   // Strip COOP/COEP from the page itself: without them the document (and so its worker) is not
   // cross-origin isolated. Only the navigation is routed; socket.io long-polling stays untouched.
   await context.route(
@@ -41,6 +43,7 @@ test('a volunteer that is not cross-origin isolated works single-threaded', asyn
       await route.fulfill({ response, headers });
     },
   );
+  await grantVolunteerConsent(context);
   const volunteer = new VolunteerPage(await context.newPage());
   try {
     await volunteer.goto('autostart=1');

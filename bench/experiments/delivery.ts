@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext } from '@playwright/test';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../../e2e/support/chromium';
+import { grantVolunteerConsent } from '../../e2e/support/consent';
 import { summarize } from '../lib/stats';
 
 const SERVER = process.argv[2] ?? 'http://127.0.0.1:8080';
@@ -36,6 +37,7 @@ async function visit(userDataDir: string): Promise<Visit> {
     args: CHROMIUM_ARGS,
     headless: true,
   });
+  await grantVolunteerConsent(context); // autostart needs consent given once on the device
   const byFile: Record<string, number> = {};
   let requests = 0;
   let roundTrips = 0;

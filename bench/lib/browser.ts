@@ -15,6 +15,7 @@ import { round1, round2, summarize, type Summary } from './stats';
 import type { InferenceConfigResult } from './inference-node';
 import type { BenchServer } from './server';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../../e2e/support/chromium';
+import { grantVolunteerConsent } from '../../e2e/support/consent';
 
 /** The part of the volunteer page's `window.__tabgrid` probe the benchmark reads (code below runs in the page). */
 interface Probe {
@@ -118,6 +119,7 @@ async function coldStartOnce(
     headless: true,
   });
   try {
+    await grantVolunteerConsent(context); // autostart needs consent given once on the device
     const page = context.pages()[0] ?? (await context.newPage());
     const t0 = performance.now();
     await page.goto(`${server.url}/volunteer?autostart=1`);
@@ -192,6 +194,7 @@ export async function endToEnd(
     for (let i = 0; i < 2; i++) {
       const context = await browser.newContext();
       contexts.push(context);
+      await grantVolunteerConsent(context);
       await routePhoto(context, server, photo);
       const page = await context.newPage();
       await page.goto(`${server.url}/volunteer?autostart=1&threads=${options.threads}`);

@@ -1,4 +1,5 @@
 import { expect, type Browser, type BrowserContext, type Locator, type Page } from '@playwright/test';
+import { grantVolunteerConsent } from '../support/consent';
 
 /** What `/volunteer` exposes on `window.__tabgrid` (see apps/web useVolunteer.ts). */
 export interface VolunteerProbe {
@@ -34,8 +35,27 @@ export class VolunteerPage {
   readonly canvas: Locator;
   readonly detectionLabels: Locator;
   readonly error: Locator;
+  /** The consent / start control: its accessible name is the automation hook. */
+  readonly startButton: Locator;
+  readonly consentPanel: Locator;
+  readonly plainStatus: Locator;
+  readonly pauseButton: Locator;
+  readonly resumeButton: Locator;
+  readonly workersSelect: Locator;
+  readonly dutySelect: Locator;
+  readonly tallyToday: Locator;
+  readonly tallyTotal: Locator;
 
   constructor(readonly page: Page) {
+    this.startButton = page.getByRole('button', { name: 'Start volunteering', exact: true });
+    this.consentPanel = page.getByTestId('consent-panel');
+    this.plainStatus = page.getByTestId('plain-status');
+    this.pauseButton = page.getByRole('button', { name: 'Pause', exact: true });
+    this.resumeButton = page.getByRole('button', { name: 'Resume', exact: true });
+    this.workersSelect = page.getByTestId('cpu-workers');
+    this.dutySelect = page.getByTestId('cpu-duty');
+    this.tallyToday = page.getByTestId('tally-today');
+    this.tallyTotal = page.getByTestId('tally-total');
     this.status = page.getByTestId('volunteer-status');
     this.tasksDone = page.getByTestId('tasks-done');
     this.modelSource = page.getByTestId('model-source');
@@ -48,10 +68,16 @@ export class VolunteerPage {
 
   /**
    * Opens a volunteer in its own browser context, so it has its own
-   * IndexedDB and therefore its own server-issued identity.
+   * IndexedDB and therefore its own server-issued identity. Consent is
+   * pre-set (autostart needs it) unless `consent: false`.
    */
-  static async launch(browser: Browser, query = 'autostart=1'): Promise<VolunteerPage> {
+  static async launch(
+    browser: Browser,
+    query = 'autostart=1',
+    options: { consent?: boolean } = {},
+  ): Promise<VolunteerPage> {
     const context: BrowserContext = await browser.newContext();
+    if (options.consent !== false) await grantVolunteerConsent(context);
     const volunteer = new VolunteerPage(await context.newPage());
     await volunteer.goto(query);
     return volunteer;

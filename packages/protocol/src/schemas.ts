@@ -333,9 +333,38 @@ export const LiveResultSchema = z.object({
 });
 export type LiveResult = z.infer<typeof LiveResultSchema>;
 
+/**
+ * One point of the live wall's charts (PROTOCOL.md rule L7): the figures of one
+ * `live:stats` tick, reduced to what the charts draw.
+ */
+export const LiveHistoryPointSchema = z.object({
+  at: z.number(),
+  /** Results stored in the minute before `at`. */
+  resultsPerMinute: z.number().int(),
+  volunteersOnline: z.number().int(),
+  /** Submitted -> result stored, over the minute before `at` (ms; null without results). */
+  resultP50: z.number().nullable(),
+  resultP95: z.number().nullable(),
+  /** Assign -> ack p95 over the minute before `at` (ms). */
+  ackP95: z.number().nullable(),
+});
+export type LiveHistoryPoint = z.infer<typeof LiveHistoryPointSchema>;
+
+/** The chart point of one `live:stats` tick (the server's history and the viewer's appends alike). */
+export const liveHistoryPoint = (s: LiveStats): LiveHistoryPoint => ({
+  at: s.at,
+  resultsPerMinute: s.resultsLastMinute,
+  volunteersOnline: s.volunteersOnline,
+  resultP50: s.resultLatencyMs.p50,
+  resultP95: s.resultLatencyMs.p95,
+  ackP95: s.ackLatencyMs.p95,
+});
+
 export const LiveSnapshotSchema = z.object({
   stats: LiveStatsSchema,
   recent: z.array(LiveResultSchema),
+  /** The last 10 minutes, one point per 5 s, oldest first (rule L7). Absent from older servers. */
+  history: z.array(LiveHistoryPointSchema).max(200).optional(),
 });
 export type LiveSnapshot = z.infer<typeof LiveSnapshotSchema>;
 

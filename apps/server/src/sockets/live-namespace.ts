@@ -14,6 +14,7 @@ import type { ImageSigner } from '../access/image-signer';
 import type { JobAccess } from '../access/job-access';
 import type { KeyStore } from '../access/key-store';
 import { visibleResult } from '../access/live-visibility';
+import { LiveHistory } from '../live/live-history';
 import type { LiveStatsTracker } from '../live/live-stats';
 import type { ErrorSink } from '../observability/error-sink';
 import type { SchedulerEvents } from '../scheduling/scheduler';
@@ -47,6 +48,8 @@ export class LiveHub implements SchedulerEvents {
   private readonly pendingJobs = new Set<string>();
   private flushTimer: NodeJS.Timeout | null = null;
   private statsTimer: NodeJS.Timeout | null = null;
+  /** The charts' last 10 minutes, sent in `live:snapshot` (rule L7). */
+  private readonly history = new LiveHistory();
 
   constructor(
     private readonly nsp: LiveNamespace,
@@ -79,7 +82,11 @@ export class LiveHub implements SchedulerEvents {
       const requester = socket.data.requester as string | null;
       if (requester !== null) void socket.join(ownerRoom(requester));
       this.guard('live.snapshot', () =>
-        socket.emit('live:snapshot', { stats: this.currentStats(), recent: this.recentFor(requester) }),
+        socket.emit('live:snapshot', {
+          stats: this.currentStats(),
+          recent: this.recentFor(requester),
+          history: this.history.snapshot(),
+        }),
       );
       const guard = new SocketGuard(socket, LIVE_CLIENT_EVENTS, eventsPerSecond, log, errors);
       guard.on('job:watch', JobWatchSchema, ({ jobId }) => {
@@ -97,7 +104,12 @@ export class LiveHub implements SchedulerEvents {
 
   start(intervalMs = 1000): void {
     this.statsTimer = setInterval(
-      () => this.guard('live.stats', () => this.nsp.emit('live:stats', this.currentStats())),
+      () =>
+        this.guard('live.stats', () => {
+          const stats = this.currentStats();
+          this.history.record(stats);
+          this.nsp.emit('live:stats', stats);
+        }),
       intervalMs,
     );
     this.statsTimer.unref();

@@ -1,130 +1,123 @@
+import { useState } from 'react';
 import { DetectionCanvas } from '../../components/DetectionCanvas';
 import { DetectionList, shownDetections } from '../../components/DetectionList';
 import { formatMs } from '../../lib/format';
+import { choosePoolShape } from '../inference/client';
+import { giveConsent, hasConsent } from './consent';
+import { ConsentPanel } from './ConsentPanel';
+import { ContributionPanel } from './ContributionPanel';
+import { ControlsPanel } from './ControlsPanel';
+import { DetailsPanel } from './DetailsPanel';
+import { PAUSE_TEXT } from './pauseReason';
+import { HOUR_MS, useControls } from './useControls';
+import { useTabStatus, type TabState } from './useTabStatus';
 import { useVolunteer } from './useVolunteer';
-import type { VolunteerStatus } from './volunteerController';
+import type { VolunteerSnapshot } from './volunteerController';
+import '../../components/a11y.css';
+import './volunteer.css';
 
-const STATUS_TEXT: Record<VolunteerStatus, string> = {
-  stopped: 'Not running. Press Start to lend this tab’s CPU.',
-  connecting: 'Connecting to the coordinator…',
-  loading: 'Loading the model…',
-  idle: 'Ready, waiting for photos.',
-  working: 'Detecting objects…',
-  paused: 'Paused: finishing held work, taking no new tasks.',
-  error: 'Stopped because of an error.',
+function plainStatus(s: VolunteerSnapshot, pauseText: string | null): string {
+  if (s.status === 'stopped') return 'Not running.';
+  if (s.status === 'error') return 'Stopped because of a problem (see below).';
+  if (s.status === 'connecting') return 'Connecting…';
+  if (s.status === 'loading') return 'Getting ready: downloading the detector (a few MB, once)…';
+  if (s.status === 'working') return 'Working on a photo.';
+  if (pauseText) return pauseText;
+  if (s.resting) return 'Taking a short break to stay within your limit.';
+  return 'Ready. Waiting for photos to process.';
+}
+
+function tabState(s: VolunteerSnapshot, paused: boolean): TabState {
+  if (s.status === 'stopped' || s.status === 'error') return 'stopped';
+  if (s.status === 'working') return 'working';
+  return paused ? 'paused' : 'idle';
+}
+
+const pinnedWorkers = (): number | null => {
+  const raw = new URLSearchParams(location.search).get('workers');
+  const n = raw ? Number.parseInt(raw, 10) : NaN;
+  return Number.isFinite(n) && n >= 1 ? n : null;
 };
 
 export function VolunteerPage() {
   const { controller, snapshot: s } = useVolunteer();
-  const rt = s.runtime;
+  const { settings, update, reason, tally } = useControls(controller, s);
+  const [consented, setConsented] = useState(hasConsent);
+  const pauseText = reason
+    ? reason === 'pausedForAnHour' && settings.pausedUntil
+      ? `Paused until ${new Date(settings.pausedUntil).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}.`
+      : PAUSE_TEXT[reason]
+    : null;
+  useTabStatus(tabState(s, reason !== null));
   const shown = s.current ? shownDetections(s.current.detections) : [];
+  const ownerPaused = settings.paused || (settings.pausedUntil ?? 0) > Date.now();
+
+  const start = () => {
+    giveConsent();
+    setConsented(true);
+    controller.start();
+  };
 
   return (
     <section className="page volunteer">
       <header className="page__header">
         <h1>Volunteer</h1>
         <p className="muted">
-          This tab runs YOLOX-Nano object detection on photos that others upload. Nothing leaves your machine
-          except the boxes and labels. You will see the photos you process.
+          Lend this browser tab’s spare processor time to find objects in people’s photos.
         </p>
       </header>
 
-      <div className="toolbar">
-        {s.started ? (
-          <button type="button" onClick={() => controller.stop()} data-testid="stop-button">
-            Stop
-          </button>
-        ) : (
-          <button
-            type="button"
-            className="primary"
-            onClick={() => controller.start()}
-            data-testid="start-button"
-          >
-            Start
-          </button>
+      {!consented && <ConsentPanel />}
+
+      <section className="card volunteer__status" aria-labelledby="status-title">
+        <h2 id="status-title" className="visually-hidden">
+          Status
+        </h2>
+        <p className={`volunteer__state volunteer__state--${tabState(s, reason !== null)}`} role="status">
+          <span data-testid="plain-status">{plainStatus(s, pauseText)}</span>
+        </p>
+        <div className="toolbar">
+          {s.started ? (
+            <button type="button" onClick={() => controller.stop()} data-testid="stop-button">
+              Stop
+            </button>
+          ) : (
+            <button type="button" className="primary" onClick={start} data-testid="start-button">
+              Start volunteering
+            </button>
+          )}
+          {ownerPaused ? (
+            <button
+              type="button"
+              onClick={() => update({ paused: false, pausedUntil: null })}
+              data-testid="resume-button"
+            >
+              Resume
+            </button>
+          ) : (
+            <>
+              <button type="button" onClick={() => update({ paused: true })} data-testid="pause-button">
+                Pause
+              </button>
+              <button
+                type="button"
+                onClick={() => update({ pausedUntil: Date.now() + HOUR_MS })}
+                data-testid="pause-hour-button"
+              >
+                Pause for 1 hour
+              </button>
+            </>
+          )}
+        </div>
+        {s.error && (
+          <div className="error-box" role="alert" data-testid="volunteer-error">
+            {s.error}
+          </div>
         )}
-        <button
-          type="button"
-          disabled={!s.started}
-          onClick={() => controller.setPaused(!s.paused)}
-          data-testid="pause-button"
-        >
-          {s.paused ? 'Resume' : 'Pause'}
-        </button>
-        <span className={`status status--${s.status}`} data-testid="volunteer-status">
-          {s.status}
-        </span>
-        <span className="muted">{STATUS_TEXT[s.status]}</span>
-      </div>
+        {s.notice && !s.error && <div className="notice">{s.notice}</div>}
+      </section>
 
-      {s.error && (
-        <div className="error-box" role="alert" data-testid="volunteer-error">
-          {s.error}
-        </div>
-      )}
-      {s.notice && !s.error && <div className="notice">{s.notice}</div>}
-
-      <dl className="figures">
-        <div>
-          <dt>You appear as</dt>
-          <dd data-testid="display-name">{s.displayName ?? '—'}</dd>
-        </div>
-        <div>
-          <dt>Tasks done</dt>
-          <dd data-testid="tasks-done">{s.tasksDone}</dd>
-        </div>
-        <div>
-          <dt>Failed</dt>
-          <dd data-testid="tasks-failed">{s.tasksFailed}</dd>
-        </div>
-        <div>
-          <dt>Held</dt>
-          <dd data-testid="tasks-held">{s.held}</dd>
-        </div>
-        <div>
-          <dt>Last inference</dt>
-          <dd data-testid="last-inference-ms">{formatMs(s.lastInferenceMs)}</dd>
-        </div>
-        <div>
-          <dt>Average inference</dt>
-          <dd data-testid="avg-inference-ms">{formatMs(s.avgInferenceMs)}</dd>
-        </div>
-        <div>
-          <dt>Backend</dt>
-          <dd data-testid="backend">{rt ? `${rt.backend}${rt.simd ? ' + SIMD' : ''}` : '—'}</dd>
-        </div>
-        <div>
-          <dt>Workers</dt>
-          <dd data-testid="pool-shape">
-            {rt
-              ? `${rt.workers} worker${rt.workers === 1 ? '' : 's'} × ${rt.numThreads} thread${rt.numThreads === 1 ? '' : 's'}`
-              : '—'}
-          </dd>
-        </div>
-        <div>
-          <dt>Threads per worker</dt>
-          <dd data-testid="num-threads">{rt ? rt.numThreads : '—'}</dd>
-        </div>
-        <div>
-          <dt>Running</dt>
-          <dd data-testid="tasks-running">{s.running}</dd>
-        </div>
-        <div>
-          <dt>Cross-origin isolated</dt>
-          <dd data-testid="cross-origin-isolated">{String(self.crossOriginIsolated)}</dd>
-        </div>
-        <div>
-          <dt>Model load</dt>
-          <dd data-testid="model-load-ms">{formatMs(rt?.loadMs)}</dd>
-        </div>
-        <div>
-          <dt>Model from</dt>
-          <dd data-testid="model-source">{rt?.modelSource ?? '—'}</dd>
-        </div>
-      </dl>
-
-      <div className="volunteer__work">
+      <div className="volunteer__work card">
         <DetectionCanvas
           source={s.current?.url ?? null}
           detections={s.current?.detections ?? []}
@@ -132,19 +125,31 @@ export function VolunteerPage() {
           imageHeight={s.current?.height}
           maxWidth={640}
           maxHeight={480}
+          className="volunteer__canvas"
           data-testid="volunteer-canvas"
         />
         <div className="volunteer__meta">
-          <h2>{s.current ? s.current.name : 'No photo yet'}</h2>
+          <h2>{s.current ? 'The photo you are working on' : 'No photo yet'}</h2>
           {s.current && (
-            <p className="muted">
-              {s.current.running ? 'running…' : `done in ${formatMs(s.current.inferenceMs)}`} · volunteer{' '}
-              {s.displayName ?? '…'}
+            <p className="muted small volunteer__name" title={s.current.name}>
+              {s.current.name} ·{' '}
+              {s.current.running ? 'looking…' : `done in ${formatMs(s.current.inferenceMs)}`}
             </p>
           )}
           <DetectionList detections={shown} />
         </div>
       </div>
+
+      <ContributionPanel tally={tally} credits={s.credits} displayName={s.displayName} />
+
+      <ControlsPanel
+        settings={settings}
+        update={update}
+        autoWorkers={choosePoolShape({}).workers}
+        pinnedWorkers={pinnedWorkers()}
+      />
+
+      <DetailsPanel s={s} />
     </section>
   );
 }

@@ -1,5 +1,7 @@
 import { useEffect, useState, useSyncExternalStore } from 'react';
 import { InferenceClient } from '../inference/client';
+import { hasConsent } from './consent';
+import { loadSettings } from './settings';
 import { selfTest, type SelfTestOptions } from './selfTest';
 import { VolunteerController, type VolunteerSnapshot } from './volunteerController';
 
@@ -42,17 +44,22 @@ const readThreadsParam = () => readIntParam('threads');
 let selfTestClient: InferenceClient | null = null;
 
 /**
- * One controller per page visit; `?autostart=1` starts it, `?workers=K` sets the worker pool size,
+ * One controller per page visit; `?autostart=1` starts it once consent was given on this device
+ * (see consent.ts), `?workers=K` sets the worker pool size (else the saved CPU budget's),
  * `?threads=N` the WASM threads per worker (alone: one worker with N threads).
  */
 export function useVolunteer(): { controller: VolunteerController; snapshot: VolunteerSnapshot } {
   const [controller] = useState(
-    () => new VolunteerController({ threads: readThreadsParam(), workers: readIntParam('workers') }),
+    () =>
+      new VolunteerController({
+        threads: readThreadsParam(),
+        workers: readIntParam('workers') ?? loadSettings().workers ?? undefined,
+      }),
   );
   const snapshot = useSyncExternalStore(controller.subscribe, controller.getSnapshot);
 
   useEffect(() => {
-    if (new URLSearchParams(location.search).get('autostart') === '1') controller.start();
+    if (new URLSearchParams(location.search).get('autostart') === '1' && hasConsent()) controller.start();
     return () => controller.dispose();
   }, [controller]);
 

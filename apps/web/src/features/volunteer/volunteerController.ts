@@ -48,6 +48,13 @@ export interface VolunteerSnapshot {
   /** Recent inference times (ms), newest last, at most 200. */
   inferenceSamplesMs: number[];
   current: CurrentImage | null;
+  /** Resting between tasks to keep within the CPU budget (the client is paused meanwhile). */
+  resting: boolean;
+  /**
+   * Credits from the server's ledger, when the server reports them; null while
+   * it does not (the contribution panel then shows none).
+   */
+  credits: number | null;
 }
 
 function statusOf(c: VolunteerClientState): VolunteerStatus {
@@ -64,6 +71,12 @@ function statusOf(c: VolunteerClientState): VolunteerStatus {
   }
 }
 
+/** Credits, if the client state carries them (a server with a credit ledger); null otherwise. */
+function creditsOf(c: VolunteerClientState): number | null {
+  const credits = (c as VolunteerClientState & { credits?: unknown }).credits;
+  return typeof credits === 'number' && Number.isFinite(credits) ? credits : null;
+}
+
 interface Connection {
   worker: Worker;
   remote: Comlink.Remote<VolunteerWorkerApi>;
@@ -75,8 +88,11 @@ export class VolunteerController {
   /** The socket worker, created on first use and dropped by `dispose` (React StrictMode remounts). */
   private conn: Connection | null = null;
   private snapshot: VolunteerSnapshot;
+  /** The owner's pause and the duty cycle, re-sent to every new socket worker. */
+  private paused = false;
+  private dutyCycle = 1;
 
-  constructor(private readonly options: VolunteerWorkerOptions = {}) {
+  constructor(private options: VolunteerWorkerOptions = {}) {
     this.snapshot = {
       status: 'stopped',
       error: null,
@@ -96,6 +112,8 @@ export class VolunteerController {
       avgInferenceMs: null,
       inferenceSamplesMs: [],
       current: null,
+      resting: false,
+      credits: null,
     };
   }
 
@@ -121,7 +139,11 @@ export class VolunteerController {
         Comlink.proxy((s: WorkerSnapshot) => mine(() => this.onState(s))),
         Comlink.proxy((u: CurrentUpdate) => mine(() => this.onCurrent(u))),
       )
-      .then((s) => mine(() => this.onState(s)));
+      .then(async (s) => {
+        await remote.setPaused(this.paused);
+        await remote.setDutyCycle(this.dutyCycle);
+        mine(() => this.onState(s));
+      });
     this.conn = conn;
     return conn;
   }
@@ -140,7 +162,7 @@ export class VolunteerController {
     for (const l of this.listeners) l();
   }
 
-  private onState({ client: c, pool, runtime, inferenceSamplesMs }: WorkerSnapshot): void {
+  private onState({ client: c, pool, runtime, inferenceSamplesMs, resting }: WorkerSnapshot): void {
     this.patch({
       status: statusOf(c),
       error: c.error,
@@ -159,6 +181,8 @@ export class VolunteerController {
       lastInferenceMs: c.lastInferenceMs,
       avgInferenceMs: c.avgInferenceMs,
       inferenceSamplesMs,
+      resting,
+      credits: creditsOf(c),
     });
   }
 
@@ -198,7 +222,27 @@ export class VolunteerController {
 
   /** Pause / resume taking new tasks, keeping the connection (held tasks still finish). */
   setPaused(paused: boolean): void {
-    this.command((r) => r.setPaused(paused));
+    this.paused = paused;
+    if (this.conn) this.command((r) => r.setPaused(paused));
+  }
+
+  /** The CPU budget's duty cycle (0 < fraction ≤ 1), see `VolunteerWorkerApi.setDutyCycle`. */
+  setDutyCycle(fraction: number): void {
+    this.dutyCycle = fraction;
+    if (this.conn) this.command((r) => r.setDutyCycle(fraction));
+  }
+
+  /**
+   * A new inference pool size: the pool is fixed per socket worker, so the worker
+   * is replaced (held work is released as on Stop) and restarted if it was running.
+   */
+  setWorkers(workers: number | undefined): void {
+    if (workers === this.options.workers) return;
+    const wasStarted = this.snapshot.started;
+    this.dispose();
+    this.options = { ...this.options, workers };
+    this.patch({ pool: choosePoolShape(this.options) });
+    if (wasStarted) this.start();
   }
 
   /** Stops the volunteer and terminates its workers; call when the page goes away. */

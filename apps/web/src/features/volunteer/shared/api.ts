@@ -16,6 +16,8 @@ export interface WorkerSnapshot {
   runtime: PoolInitInfo | null;
   /** Recent inference times (ms), newest last, at most 200. */
   inferenceSamplesMs: number[];
+  /** Resting between tasks to keep within the CPU budget's duty cycle (not accepting meanwhile). */
+  resting: boolean;
 }
 
 /** The photo being worked on, for display. `image` is sent once, when the task starts. */
@@ -59,7 +61,14 @@ export interface VolunteerWorkerApi {
   ): Promise<WorkerSnapshot>;
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** The owner's pause (the page combines: paused, paused for an hour, hidden tab, on battery). */
   setPaused(paused: boolean): void;
+  /**
+   * The CPU budget's duty cycle, 0 < fraction ≤ 1: after a task that kept a
+   * worker busy for t ms the tab rests (takes no new tasks) t·(1 − f)/f ms,
+   * so busy time stays at most f of wall time.
+   */
+  setDutyCycle(fraction: number): void;
   /** Stops and terminates the inference workers. */
   dispose(): Promise<void>;
 }

@@ -9,12 +9,20 @@ import * as Comlink from 'comlink';
 import { VolunteerClient } from '@tabgrid/volunteer-client';
 import { choosePoolShape, InferencePool } from '../../inference/client';
 import type { CurrentUpdate, VolunteerWorkerApi, WorkerSnapshot } from '../shared/api';
+import { DutyCycle } from './dutyCycle';
 import { IdbIdentityStore } from './idbIdentityStore';
 import { PoolRunner } from './poolRunner';
 
 let client: VolunteerClient | null = null;
 let runner: PoolRunner | null = null;
 let pool: InferencePool | null = null;
+/** The owner's pause, as the page last set it; the client is paused when this or the duty cycle says so. */
+let ownerPaused = false;
+let duty: DutyCycle | null = null;
+
+function applyPause(): void {
+  client?.setPaused(ownerPaused || (duty?.resting ?? false));
+}
 
 function snapshot(): WorkerSnapshot {
   return {
@@ -22,6 +30,7 @@ function snapshot(): WorkerSnapshot {
     pool: pool!.shape,
     runtime: runner?.runtime ?? null,
     inferenceSamplesMs: [...client!.recentInferenceMs],
+    resting: duty?.resting ?? false,
   };
 }
 
@@ -30,7 +39,12 @@ const api: VolunteerWorkerApi = {
     if (client) return snapshot();
     pool = new InferencePool(choosePoolShape({ workers: options.workers, threads: options.threads }));
     const { workers, threadsPerWorker } = pool.shape;
-    runner = new PoolRunner(pool, (task, out) =>
+    duty = new DutyCycle(() => {
+      applyPause();
+      if (client) onState(snapshot());
+    });
+    runner = new PoolRunner(pool, (task, out) => {
+      duty?.taskDone(out.inferenceMs);
       onCurrent({
         kind: 'finished',
         assignmentId: task.assignmentId,
@@ -38,8 +52,8 @@ const api: VolunteerWorkerApi = {
         height: out.height,
         detections: out.detections,
         inferenceMs: out.inferenceMs,
-      }),
-    );
+      });
+    });
     client = new VolunteerClient({
       server: '', // this origin
       kind: 'browser',
@@ -78,7 +92,14 @@ const api: VolunteerWorkerApi = {
   },
   start: () => client!.start(),
   stop: () => client!.stop(),
-  setPaused: (paused) => client!.setPaused(paused),
+  setPaused(paused) {
+    ownerPaused = paused;
+    applyPause();
+  },
+  setDutyCycle(fraction) {
+    duty?.setFraction(fraction);
+    applyPause();
+  },
   async dispose() {
     await client?.close();
   },
