@@ -95,10 +95,25 @@ export interface ServerConfig {
    */
   trustProxy: string[];
   /**
-   * Reserved for verification (issue 7 §3): replicas must come from distinct networks.
+   * Verification (PROTOCOL.md rules V1–V9): replicas must come from distinct networks (/24, /48).
    * `TABGRID_DISTINCT_NETWORKS=0` turns that off for single-host tests. @defaultValue true
    */
   distinctNetworks: boolean;
+  /**
+   * Result verification (probation, replicas, spot checks, referee). Off only for tests of
+   * scheduling with scripted volunteers. @defaultValue true (env TABGRID_VERIFICATION=0 turns it off)
+   */
+  verification: boolean;
+  /** Verified agreements in a row before a volunteer is trusted. @defaultValue 10 (env TABGRID_TRUST_STREAK) */
+  trustStreak: number;
+  /** Spot-check floor for trusted volunteers, in percent. @defaultValue 5 (env TABGRID_SPOT_CHECK_PERCENT) */
+  spotCheckPercent: number;
+  /** A result still waiting for its replica this long (ms) goes to the referee. @defaultValue 3000 (env TABGRID_REFEREE_AFTER_MS) */
+  refereeAfterMs: number;
+  /** Referee worker threads (0 = no referee). @defaultValue 1 (env TABGRID_REFEREE_WORKERS) */
+  refereeWorkers: number;
+  /** Most referee runs started per second. @defaultValue 10 (env TABGRID_REFEREE_BUDGET) */
+  refereeBudget: number;
   /** pino level. @defaultValue 'info' (env LOG_LEVEL) */
   logLevel: string;
   /**
@@ -141,6 +156,12 @@ export const DEFAULT_CONFIG: ServerConfig = {
   maxTasksPerIp: 32,
   trustProxy: [],
   distinctNetworks: true,
+  verification: true,
+  trustStreak: 10,
+  spotCheckPercent: 5,
+  refereeAfterMs: 3000,
+  refereeWorkers: 1,
+  refereeBudget: 10,
   logLevel: 'info',
   socketParser: 'default',
 };
@@ -187,6 +208,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
       .map((s) => s.trim())
       .filter(Boolean),
     distinctNetworks: env.TABGRID_DISTINCT_NETWORKS !== '0',
+    verification: env.TABGRID_VERIFICATION !== '0',
+    trustStreak: Math.max(1, int(env, 'TABGRID_TRUST_STREAK', d.trustStreak)),
+    spotCheckPercent: Math.min(100, int(env, 'TABGRID_SPOT_CHECK_PERCENT', d.spotCheckPercent)),
+    refereeAfterMs: int(env, 'TABGRID_REFEREE_AFTER_MS', d.refereeAfterMs),
+    refereeWorkers: int(env, 'TABGRID_REFEREE_WORKERS', d.refereeWorkers),
+    refereeBudget: int(env, 'TABGRID_REFEREE_BUDGET', d.refereeBudget),
     logLevel: env.LOG_LEVEL || d.logLevel,
   };
 }
