@@ -601,7 +601,7 @@ export class Scheduler {
           { volunteerId: session.id, assignmentId: assignment.id, reason },
           'impossible result rejected',
         );
-        const ended = this.store.release(assignment.id, 'impossible_result', now);
+        const ended = this.store.release(assignment.id, 'impossible_result', now, !!this.verifier);
         if (ended) this.leaseEnded(ended, false);
         if (this.verifier?.caught(session.id, 'impossible', now)) this.backtrack([session.id]);
         return fail('impossible_result', reason);

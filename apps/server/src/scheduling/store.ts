@@ -334,14 +334,14 @@ export class SchedulerStore implements TaskStore {
    * `lease_expired`) and puts its task back in the queue — or fails the task
    * when it has used up its attempts or its deadline.
    */
-  release(assignmentId: string, outcome: ErrorCode, now: number): EndedLease | null {
+  release(assignmentId: string, outcome: ErrorCode, now: number, exclude = false): EndedLease | null {
     return this.transact(() => {
       const row = this.s.assignment.get(assignmentId);
       if (!row || (row.status !== 'offered' && row.status !== 'acked')) return null;
       const status: AssignmentStatus =
         outcome === 'lease_expired' || outcome === 'ack_timeout' ? 'lapsed' : 'released';
       this.s.endAssignment.run(status, now, outcome, null, assignmentId);
-      if (outcome === 'impossible_result') this.exclude(row.task_id, row.volunteer_id);
+      if (exclude) this.exclude(row.task_id, row.volunteer_id);
       const task = this.requeueOrFail(row.task_id, now);
       return { assignment: this.getAssignment(assignmentId)!, task };
     });

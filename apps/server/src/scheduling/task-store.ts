@@ -32,7 +32,8 @@ export interface TaskStore {
     now: number,
     leaseMs: number,
   ): { renewed: string[]; lost: string[] };
-  release(assignmentId: string, outcome: ErrorCode, now: number): EndedLease | null;
+  /** `exclude`: the task is not offered to this volunteer again (a quarantined sender, rule V6). */
+  release(assignmentId: string, outcome: ErrorCode, now: number, exclude?: boolean): EndedLease | null;
   releaseVolunteer(volunteerId: string, now: number): EndedLease[];
   lapseExpired(now: number, limit?: number): EndedLease[];
   extendLiveLeases(ms: number): void;

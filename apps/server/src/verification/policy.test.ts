@@ -87,5 +87,8 @@ describe('settling a task', () => {
     expect(s.refereed).toBe(true);
     expect(s.wrong.map((c) => c.by)).toEqual(['liar']);
     expect(s.agreeing.map((c) => c.by)).toEqual([REFEREE, 'a']);
+    expect(s.winner.by).toBe('a'); // the volunteer's own agreeing result is published
+    const alone = settle([cand('liar', lie), cand(REFEREE, honest, '')], true);
+    expect(alone.kind === 'final' && alone.winner.by).toBe(REFEREE);
   });
 });

@@ -50,7 +50,7 @@ export function independent(a: Candidate, b: Candidate, distinctNetworks: boolea
 
 /**
  * Settles a task's candidate results. The referee, when it ran, is the truth: every volunteer
- * result agreeing with it is correct, every other one wrong. Otherwise the task is final once two
+ * result agreeing with it is correct (the first such is published), every other one wrong. Otherwise the task is final once two
  * independent results from volunteers not in quarantine agree; results that disagree with that
  * pair are wrong. A quarantined volunteer's result is never counted, but it is judged.
  */
@@ -63,9 +63,11 @@ export function settle(
   if (referee) {
     const others = candidates.filter((c) => c !== referee);
     const agreeing = others.filter((c) => agree(c.detections, referee.detections, rule));
+    // Publish an agreeing volunteer's own result (what requesters see stays the volunteers' work,
+    // and e2e fidelity checks stay meaningful); the referee's only when none agrees.
     return {
       kind: 'final',
-      winner: referee,
+      winner: agreeing.find((c) => !c.quarantined) ?? referee,
       agreeing: [referee, ...agreeing.filter((c) => !c.quarantined)],
       wrong: others.filter((c) => !agreeing.includes(c)),
       refereed: true,
