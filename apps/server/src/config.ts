@@ -39,6 +39,13 @@ export interface ServerConfig {
   maxFailureReports: number;
   /** A task not done this long after submission fails. @defaultValue 3_600_000 (env TABGRID_TASK_DEADLINE_MS) */
   taskDeadlineMs: number;
+  /**
+   * Wall-clock cap on one assignment, even while heartbeats arrive: past it the lease is no longer
+   * renewed and lapses, so a volunteer that acks and heartbeats but never answers cannot hold a
+   * task forever (and the task deadline then applies when it is requeued).
+   * @defaultValue 600000 (10 min, generous for slow phones; env TABGRID_MAX_ASSIGNMENT_MS)
+   */
+  maxAssignmentMs: number;
   /** Largest accepted file, bytes. @defaultValue 20 MB (env TABGRID_MAX_FILE_BYTES) */
   maxFileBytes: number;
   /** Most files in one upload. @defaultValue 100 (env TABGRID_MAX_FILES) */
@@ -140,6 +147,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   deadlineCheckMs: 5000,
   maxFailureReports: 3,
   taskDeadlineMs: 3_600_000,
+  maxAssignmentMs: 600_000,
   maxFileBytes: 20 * 1024 * 1024,
   maxFiles: 100,
   maxPixels: 50_000_000,
@@ -189,6 +197,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
     leaseMs: int(env, 'TABGRID_LEASE_MS', d.leaseMs),
     maxAttempts: int(env, 'TABGRID_MAX_ATTEMPTS', d.maxAttempts),
     taskDeadlineMs: int(env, 'TABGRID_TASK_DEADLINE_MS', d.taskDeadlineMs),
+    maxAssignmentMs: Math.max(1000, int(env, 'TABGRID_MAX_ASSIGNMENT_MS', d.maxAssignmentMs)),
     maxFileBytes: int(env, 'TABGRID_MAX_FILE_BYTES', d.maxFileBytes),
     maxFiles: int(env, 'TABGRID_MAX_FILES', d.maxFiles),
     maxPixels: int(env, 'TABGRID_MAX_PIXELS', d.maxPixels),

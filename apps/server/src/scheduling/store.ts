@@ -181,8 +181,10 @@ export class SchedulerStore implements TaskStore {
       ack: db.prepare(
         "UPDATE assignments SET status = 'acked', acked_at = ?, lease_expires_at = ? WHERE id = ? AND status = 'offered'",
       ),
+      // Capped at assigned_at + maxAssignmentMs: heartbeats cannot hold a task forever.
       renew: db.prepare(
-        "UPDATE assignments SET lease_expires_at = ? WHERE id = ? AND volunteer_id = ? AND status IN ('offered', 'acked')",
+        `UPDATE assignments SET lease_expires_at = MIN(?, assigned_at + ?)
+         WHERE id = ? AND volunteer_id = ? AND status IN ('offered', 'acked')`,
       ),
       endAssignment: db.prepare(
         'UPDATE assignments SET status = ?, ended_at = ?, outcome = ?, inference_ms = COALESCE(?, inference_ms) WHERE id = ?',
@@ -323,7 +325,8 @@ export class SchedulerStore implements TaskStore {
     const lost: string[] = [];
     this.db.transaction(() => {
       for (const id of assignmentIds) {
-        (this.s.renew.run(now + leaseMs, id, volunteerId).changes > 0 ? renewed : lost).push(id);
+        const cap = this.policy.maxAssignmentMs ?? Number.MAX_SAFE_INTEGER;
+        (this.s.renew.run(now + leaseMs, cap, id, volunteerId).changes > 0 ? renewed : lost).push(id);
       }
     })();
     return { renewed, lost };

@@ -86,6 +86,8 @@ export interface RetryPolicy {
   maxAttempts: number;
   maxFailureReports: number;
   taskDeadlineMs: number;
+  /** An assignment's lease is never renewed past `assignedAt + maxAssignmentMs`. @defaultValue no cap */
+  maxAssignmentMs?: number;
 }
 
 /**
