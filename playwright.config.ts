@@ -43,6 +43,9 @@ export default defineConfig({
       // Every tab connects from 127.0.0.1.
       TABGRID_MAX_VOLUNTEERS_PER_IP: '1000',
       TABGRID_MAX_TASKS_PER_IP: '0',
+      // Verification stays on; tabs on one host may verify each other (PROTOCOL.md V3), so the
+      // referee is needed only for a lone tab.
+      TABGRID_DISTINCT_NETWORKS: '0',
     },
   },
 });
