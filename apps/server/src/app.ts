@@ -1,3 +1,4 @@
+import path from 'node:path';
 import fastifyMultipart from '@fastify/multipart';
 import fastifyRateLimit from '@fastify/rate-limit';
 import { LIMITS, NAMESPACES, TabgridError } from '@tabgrid/protocol';
@@ -29,6 +30,9 @@ import { HealthMonitor } from './observability/health';
 import { ServerMetrics } from './observability/metrics';
 import { Scheduler } from './scheduling/scheduler';
 import { SchedulerStore } from './scheduling/store';
+import { Referee } from './verification/referee';
+import { ReputationStore } from './verification/reputation-store';
+import { Verifier } from './verification/verifier';
 import { LiveHub, type LiveNamespace } from './sockets/live-namespace';
 import { attachVolunteerNamespace, type VolunteerNamespace } from './sockets/volunteer-namespace';
 import { BlobStore, type BlobWriter } from './storage/blob-store';
@@ -69,6 +73,8 @@ export interface ServerSeams {
   blobWriter?: BlobWriter;
   /** The scheduler's clock (lease expiry, deadlines, timestamps). @defaultValue the system clock */
   clock?: Clock;
+  /** Verification's spot-check dice, in [0, 1). @defaultValue Math.random */
+  random?: () => number;
 }
 
 /**
@@ -93,6 +99,24 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
   const origins = new OriginPolicy(config.allowedOrigins);
   const metrics = new ServerMetrics();
   const stats = new LiveStatsTracker(metrics.sink);
+  const referee =
+    config.verification && config.refereeWorkers > 0
+      ? new Referee(path.join(config.modelDir, MODEL_FILE), model.labels, {
+          workers: config.refereeWorkers,
+          perSecond: config.refereeBudget,
+        })
+      : null;
+  const verifier = config.verification
+    ? new Verifier(
+        new ReputationStore(db),
+        referee,
+        {
+          distinctNetworks: config.distinctNetworks,
+          trust: { trustStreak: config.trustStreak, spotCheckFloor: config.spotCheckPercent / 100 },
+        },
+        seams.random,
+      )
+    : undefined;
   let shuttingDown = false;
   const isShuttingDown = () => shuttingDown;
 
@@ -166,7 +190,7 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
     stats,
     hub,
     app.log.child({ ns: 'scheduler' }),
-    { errors, gate: health, clock },
+    { errors, gate: health, clock, verifier, refereeAfterMs: config.refereeAfterMs },
   );
   // The database answered its probe again: leases are extended by the outage, dispatch resumes.
   health.onRecovered((name, downMs) => {
@@ -256,6 +280,7 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
         // runs Fastify's onClose hooks.
         await new Promise<void>((resolve) => io.close(() => resolve()));
         await app.close();
+        await referee?.close();
         dbProbe.close();
         db.close();
       })();

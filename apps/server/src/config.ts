@@ -39,6 +39,13 @@ export interface ServerConfig {
   maxFailureReports: number;
   /** A task not done this long after submission fails. @defaultValue 3_600_000 (env TABGRID_TASK_DEADLINE_MS) */
   taskDeadlineMs: number;
+  /**
+   * Wall-clock cap on one assignment, even while heartbeats arrive: past it the lease is no longer
+   * renewed and lapses, so a volunteer that acks and heartbeats but never answers cannot hold a
+   * task forever (and the task deadline then applies when it is requeued).
+   * @defaultValue 600000 (10 min, generous for slow phones; env TABGRID_MAX_ASSIGNMENT_MS)
+   */
+  maxAssignmentMs: number;
   /** Largest accepted file, bytes. @defaultValue 20 MB (env TABGRID_MAX_FILE_BYTES) */
   maxFileBytes: number;
   /** Most files in one upload. @defaultValue 100 (env TABGRID_MAX_FILES) */
@@ -95,10 +102,25 @@ export interface ServerConfig {
    */
   trustProxy: string[];
   /**
-   * Reserved for verification (issue 7 §3): replicas must come from distinct networks.
+   * Verification (PROTOCOL.md rules V1–V9): replicas must come from distinct networks (/24, /48).
    * `TABGRID_DISTINCT_NETWORKS=0` turns that off for single-host tests. @defaultValue true
    */
   distinctNetworks: boolean;
+  /**
+   * Result verification (probation, replicas, spot checks, referee). Off only for tests of
+   * scheduling with scripted volunteers. @defaultValue true (env TABGRID_VERIFICATION=0 turns it off)
+   */
+  verification: boolean;
+  /** Verified agreements in a row before a volunteer is trusted. @defaultValue 10 (env TABGRID_TRUST_STREAK) */
+  trustStreak: number;
+  /** Spot-check floor for trusted volunteers, in percent. @defaultValue 5 (env TABGRID_SPOT_CHECK_PERCENT) */
+  spotCheckPercent: number;
+  /** A result still waiting for its replica this long (ms) goes to the referee. @defaultValue 3000 (env TABGRID_REFEREE_AFTER_MS) */
+  refereeAfterMs: number;
+  /** Referee worker threads (0 = no referee). @defaultValue 1 (env TABGRID_REFEREE_WORKERS) */
+  refereeWorkers: number;
+  /** Most referee runs started per second. @defaultValue 10 (env TABGRID_REFEREE_BUDGET) */
+  refereeBudget: number;
   /** pino level. @defaultValue 'info' (env LOG_LEVEL) */
   logLevel: string;
   /**
@@ -125,6 +147,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   deadlineCheckMs: 5000,
   maxFailureReports: 3,
   taskDeadlineMs: 3_600_000,
+  maxAssignmentMs: 600_000,
   maxFileBytes: 20 * 1024 * 1024,
   maxFiles: 100,
   maxPixels: 50_000_000,
@@ -141,6 +164,12 @@ export const DEFAULT_CONFIG: ServerConfig = {
   maxTasksPerIp: 32,
   trustProxy: [],
   distinctNetworks: true,
+  verification: true,
+  trustStreak: 10,
+  spotCheckPercent: 5,
+  refereeAfterMs: 3000,
+  refereeWorkers: 1,
+  refereeBudget: 10,
   logLevel: 'info',
   socketParser: 'default',
 };
@@ -168,6 +197,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
     leaseMs: int(env, 'TABGRID_LEASE_MS', d.leaseMs),
     maxAttempts: int(env, 'TABGRID_MAX_ATTEMPTS', d.maxAttempts),
     taskDeadlineMs: int(env, 'TABGRID_TASK_DEADLINE_MS', d.taskDeadlineMs),
+    maxAssignmentMs: Math.max(1000, int(env, 'TABGRID_MAX_ASSIGNMENT_MS', d.maxAssignmentMs)),
     maxFileBytes: int(env, 'TABGRID_MAX_FILE_BYTES', d.maxFileBytes),
     maxFiles: int(env, 'TABGRID_MAX_FILES', d.maxFiles),
     maxPixels: int(env, 'TABGRID_MAX_PIXELS', d.maxPixels),
@@ -187,6 +217,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
       .map((s) => s.trim())
       .filter(Boolean),
     distinctNetworks: env.TABGRID_DISTINCT_NETWORKS !== '0',
+    verification: env.TABGRID_VERIFICATION !== '0',
+    trustStreak: Math.max(1, int(env, 'TABGRID_TRUST_STREAK', d.trustStreak)),
+    spotCheckPercent: Math.min(100, int(env, 'TABGRID_SPOT_CHECK_PERCENT', d.spotCheckPercent)),
+    refereeAfterMs: int(env, 'TABGRID_REFEREE_AFTER_MS', d.refereeAfterMs),
+    refereeWorkers: int(env, 'TABGRID_REFEREE_WORKERS', d.refereeWorkers),
+    refereeBudget: int(env, 'TABGRID_REFEREE_BUDGET', d.refereeBudget),
     logLevel: env.LOG_LEVEL || d.logLevel,
   };
 }

@@ -132,6 +132,31 @@ describe('leases (PROTOCOL.md T1-T6), on an explicit clock', () => {
     expect((await server.waitForJob(job.id)).tasks[0]!.attempts).toBe(1);
   });
 
+  it('caps an assignment at maxAssignmentMs even while heartbeats arrive, then runs the task elsewhere', async () => {
+    const leaseMs = 200; // heartbeats every 100 ms of real time
+    await start({ leaseMs, maxAssignmentMs: 500 });
+    const staller = await join('v-staller', { behaviour: 'ack-then-silent' });
+    const job = await server.createJob(['dog.jpg']);
+    const id = await acked(staller);
+    const assignedAt = server.store.getAssignment(id)!.assignedAt;
+    // Heartbeats keep renewing, but never past assignedAt + 500.
+    clock.advance(400);
+    await until(
+      () => server.store.getAssignment(id)!.leaseExpiresAt === assignedAt + 500,
+      5000,
+      'renewal up to the cap',
+    );
+    advanceAndCheck(101);
+    expect(server.store.getAssignment(id)).toMatchObject({ status: 'lapsed', outcome: 'lease_expired' });
+    await until(() => staller.cancelled.includes(id), 5000, 'task:cancel to the staller');
+    staller.close(); // (it would take the requeued task again and stall on it)
+    const honest = await join('v-honest');
+    const done = await server.waitForJob(job.id);
+    expect(done.tasks[0]!.status).toBe('done');
+    expect(done.tasks[0]!.attempts).toBeGreaterThanOrEqual(2);
+    expect(honest.results).toHaveLength(1);
+  });
+
   it('does not lapse leases because the server itself stalled', async () => {
     const leaseMs = 400;
     // Periodic checks on: stall detection measures real time between them.

@@ -160,6 +160,9 @@ export type TaskStatus = (typeof TASK_STATUSES)[number];
 
 const epochMs = z.number().nullable();
 
+export const TASK_VERIFICATIONS = ['replicated', 'refereed', 'trusted', 'spot-checked'] as const;
+export type TaskVerification = (typeof TASK_VERIFICATIONS)[number];
+
 export const TaskViewSchema = z.object({
   id,
   name: z.string(),
@@ -177,6 +180,15 @@ export const TaskViewSchema = z.object({
   attempts: z.number().int(),
   /** Why the task failed, when status is `failed`. */
   error: z.object({ code: z.string(), message: z.string() }).nullable(),
+  /**
+   * How the final result was verified (PROTOCOL.md rule V8): `replicated` (two independent
+   * volunteers agreed), `refereed` (the server's own run settled it), `trusted` (a trusted
+   * volunteer's result, final at once), `spot-checked` (a trusted volunteer's result that a
+   * replica confirmed). Null until the task is done, or when the server runs without verification.
+   */
+  verification: z.enum(TASK_VERIFICATIONS).nullable(),
+  /** How many results agreed with the final one (the server referee counts as one). */
+  agreeing: z.number().int(),
 });
 export type TaskView = z.infer<typeof TaskViewSchema>;
 

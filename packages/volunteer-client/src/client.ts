@@ -10,6 +10,7 @@ import {
   connectErrorData,
   fail,
   HelloSchema,
+  isRetryable,
   LIMITS,
   NAMESPACES,
   ok,
@@ -112,6 +113,9 @@ export class ModelMismatchError extends Error {
 class AckTimeoutError extends Error {
   override readonly name = 'AckTimeoutError';
 }
+
+/** First wait before resending a report refused with a retryable code (doubles each time, ≤ 4 s). */
+const RETRYABLE_BASE_MS = 250;
 
 /** Refusals worth retrying later: socket.io does not retry middleware rejections itself. */
 const TRANSIENT_CODES = new Set(['rate_limited', 'shutting_down', 'internal', 'too_many_volunteers']);
@@ -531,7 +535,10 @@ export class VolunteerClient {
     );
   }
 
-  /** Emits with a timeout, retrying on timeout while the work is still current (5 s, 5 attempts). */
+  /**
+   * Emits with a timeout, retrying while the work is still current (5 s, 5 attempts) on a timeout
+   * and on a retryable refusal (`storage_unavailable`, …: PROTOCOL.md T11), after a backoff.
+   */
   private async report<E extends 'task:result' | 'task:error'>(
     work: Work,
     event: E,
@@ -540,7 +547,11 @@ export class VolunteerClient {
     for (let attempt = 1; attempt <= this.maxReportAttempts; attempt++) {
       if (!this.isCurrent(work)) return null;
       try {
-        return await this.request(event, payload, this.ackTimeoutMs);
+        const ack = await this.request(event, payload, this.ackTimeoutMs);
+        if (ack.ok || !isRetryable(ack.code) || attempt === this.maxReportAttempts) return ack;
+        this.update({ reportRetries: this.current.reportRetries + 1 });
+        this.log(`${event} ${work.assignment.assignmentId}: ${ack.code}, sending again (attempt ${attempt})`);
+        await new Promise((r) => setTimeout(r, Math.min(4000, RETRYABLE_BASE_MS * 2 ** (attempt - 1))));
       } catch (err) {
         if (!(err instanceof AckTimeoutError)) throw err;
         this.update({ reportRetries: this.current.reportRetries + 1 });

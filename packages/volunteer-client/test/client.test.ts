@@ -17,6 +17,7 @@ import {
   type VolunteerClientOptions,
 } from '@tabgrid/volunteer-client';
 import { FakeVolunteer } from '../../../apps/server/test/support/fake-volunteer';
+import { StoreFaults, sqliteError } from '../../../apps/server/test/support/faulty-store';
 import { startTestServer, until, type TestServer } from '../../../apps/server/test/support/harness';
 
 /** A runner that answers one plausible box after `delayMs`, and records concurrency. */
@@ -130,6 +131,24 @@ describe('VolunteerClient against a real server', () => {
     // The runner got the task's image bytes and size.
     expect(runner.ran[0]!.image.byteLength).toBeGreaterThan(1000);
     expect(runner.ran[0]!.width).toBeGreaterThan(0);
+  });
+
+  it('sends a result again when the server answers storage_unavailable (T11), and the task completes once', async () => {
+    const faults = new StoreFaults();
+    server = await startTestServer({ healthCheckMs: 100 }, { wrapStore: faults.wrap });
+    const runner = new ScriptedRunner(1, 20);
+    const c = client({ runner });
+    await c.start();
+    await phase(c, 'ready');
+    faults.failNext('complete', sqliteError('SQLITE_BUSY'), 2);
+    const job = await server.createJob(['bus.jpg']);
+    const done = await server.waitForJob(job.id, 30_000);
+    expect(done.status).toBe('done');
+    expect(faults.thrown.map((t) => t.method)).toEqual(['complete', 'complete']);
+    expect(done.tasks[0]!.attempts).toBe(1); // the same lease: resent, not re-run
+    expect(runner.ran).toHaveLength(1);
+    expect(c.state.reportRetries).toBeGreaterThanOrEqual(2);
+    expect(c.state).toMatchObject({ completed: 1, failed: 0 });
   });
 
   it('keeps a lease alive with heartbeats while a task runs longer than the lease', async () => {

@@ -24,13 +24,15 @@ import { ImageCache } from '../storage/image-cache';
 import { classifyStorageError } from '../storage/storage-errors';
 import type { TaskStore } from './task-store';
 import { PartialBatchError, type AssignmentRecord, type EndedLease, type TaskRecord } from './types';
+import type { Judgement, Verifier } from '../verification/verifier';
 import { impossibleResultReason } from './validate-result';
 
 export type VolunteerSocket = Socket<VolunteerClientToServer, VolunteerServerToClient>;
 
 /** What the scheduler tells the outside world (the live namespace implements it). */
 export interface SchedulerEvents {
-  resultStored(task: TaskRecord, assignment: AssignmentRecord): void;
+  /** `assignment` is null when the server referee's result was published. */
+  resultStored(task: TaskRecord, assignment: AssignmentRecord | null): void;
   taskChanged(task: TaskRecord): void;
 }
 
@@ -82,6 +84,10 @@ export interface SchedulerRuntime {
   gate: DispatchGate;
   /** @defaultValue the system clock */
   clock?: Clock;
+  /** Result verification (apps/server/src/verification); without it every result is final. */
+  verifier?: Verifier;
+  /** A result waiting for its replica this long (ms) goes to the referee. */
+  refereeAfterMs?: number;
 }
 
 export type SchedulerConfig = Pick<
@@ -116,6 +122,10 @@ export class Scheduler {
   private readonly clock: Clock;
   private readonly errors: ErrorSink;
   private readonly gate: DispatchGate;
+  private readonly verifier: Verifier | undefined;
+  private readonly refereeAfterMs: number;
+  /** Tasks whose results wait for a replica: the referee takes over when this fires. */
+  private readonly refereeTimers = new Map<string, NodeJS.Timeout>();
 
   constructor(
     private readonly store: TaskStore,
@@ -130,6 +140,8 @@ export class Scheduler {
     this.clock = runtime.clock ?? systemClock;
     this.errors = runtime.errors;
     this.gate = runtime.gate;
+    this.verifier = runtime.verifier;
+    this.refereeAfterMs = runtime.refereeAfterMs ?? 3000;
     this.images = new ImageCache(blobs);
     this.byLoad = Array.from({ length: Math.max(1, config.maxInFlightCap) }, () => new Set());
     this.labels = new Set(model.labels);
@@ -589,17 +601,20 @@ export class Scheduler {
           { volunteerId: session.id, assignmentId: assignment.id, reason },
           'impossible result rejected',
         );
-        const ended = this.store.release(assignment.id, 'impossible_result', now);
+        const ended = this.store.release(assignment.id, 'impossible_result', now, !!this.verifier);
         if (ended) this.leaseEnded(ended, false);
+        if (this.verifier?.caught(session.id, 'impossible', now)) this.backtrack([session.id]);
         return fail('impossible_result', reason);
       }
     }
+    const judgement = this.judge(session, task, assignment, payload, now);
     const outcome = this.store.complete(
       assignment.id,
       session.id,
       payload.detections,
       payload.inferenceMs,
       now,
+      judgement ? (judgement.kind === 'final' ? judgement.mark : 'replicate') : null,
     );
     switch (outcome.kind) {
       case 'rejected':
@@ -608,6 +623,15 @@ export class Scheduler {
         return ok({ accepted: false, duplicate: true });
       case 'accepted': {
         this.dropHeld(outcome.assignment);
+        if (judgement?.caught.length) this.backtrack(judgement.caught);
+        if (judgement?.kind === 'replicate') {
+          // Kept, not final: the task runs again elsewhere (rule V3). The ack is the same.
+          this.awaitReferee(outcome.task.id);
+          this.events.taskChanged(outcome.task);
+          this.pump();
+          return ok({ accepted: true, duplicate: false });
+        }
+        this.clearReferee(outcome.task.id);
         for (const other of outcome.superseded) {
           this.dropHeld(other);
           this.sessions.get(other.volunteerId)?.socket.emit('task:cancel', {
@@ -636,6 +660,9 @@ export class Scheduler {
         payload.code,
         payload.message,
         this.clock.now(),
+        // Failure reports count only from trusted volunteers (rule V6), so made-up identities
+        // cannot fail a task: it runs elsewhere instead. The ack is the same.
+        !this.verifier || this.verifier.standing(session.id) === 'trusted',
       );
     } catch (err) {
       return this.refusal('scheduler.taskError', err, session);
@@ -663,6 +690,99 @@ export class Scheduler {
     for (const t of tasks) this.events.taskChanged(t);
     if (leases.length > 0) this.pump();
     return tasks.length;
+  }
+
+  // ----------------------------------------------------------- verification
+
+  /** What verification makes of a fresh result (null: verification off, or nothing to judge). */
+  private judge(
+    session: VolunteerSession,
+    task: TaskRecord,
+    assignment: AssignmentRecord,
+    payload: TaskResult,
+    now: number,
+  ): Judgement | null {
+    if (!this.verifier) return null;
+    if (task.status !== 'queued' && task.status !== 'running') return null;
+    if (['completed', 'failed', 'superseded'].includes(assignment.status)) return null;
+    return this.verifier.judge(
+      {
+        taskId: task.id,
+        assignmentId: assignment.id,
+        volunteerId: session.id,
+        address: session.address,
+        detections: payload.detections,
+      },
+      now,
+    );
+  }
+
+  /** Bounded wait (rule V5): if no independent replica settles the task in time, the referee does. */
+  private awaitReferee(taskId: string): void {
+    if (!this.verifier?.referee || this.refereeTimers.has(taskId) || this.stopped) return;
+    const timer = setTimeout(() => {
+      this.refereeTimers.delete(taskId);
+      this.errors.watch('scheduler.referee', this.runReferee(taskId), { taskId });
+    }, this.refereeAfterMs);
+    timer.unref();
+    this.refereeTimers.set(taskId, timer);
+  }
+
+  private clearReferee(taskId: string): void {
+    const timer = this.refereeTimers.get(taskId);
+    if (timer) clearTimeout(timer);
+    this.refereeTimers.delete(taskId);
+  }
+
+  private async runReferee(taskId: string): Promise<void> {
+    const task = this.store.getTask(taskId);
+    if (!task || task.status === 'done' || task.status === 'failed' || !this.verifier) {
+      this.verifier?.forget(taskId);
+      return;
+    }
+    const image = await this.images.get(task.imageSha256);
+    const judgement = await this.verifier.settleByReferee(taskId, image, () => this.clock.now());
+    if (judgement === null) {
+      // Over budget (a third volunteer may break the tie meanwhile), or settled already.
+      if (this.verifier.isPending(taskId)) this.awaitReferee(taskId);
+      return;
+    }
+    if (judgement === 'undecodable' || judgement.kind !== 'final') {
+      this.log.warn({ taskId, judgement }, 'the referee could not settle the task');
+      return;
+    }
+    if (judgement.caught.length) this.backtrack(judgement.caught);
+    const done = this.store.finalize(
+      taskId,
+      judgement.detections,
+      judgement.resultAssignmentId,
+      judgement.mark,
+      this.clock.now(),
+    );
+    if (!done) return;
+    for (const other of done.superseded) {
+      this.dropHeld(other);
+      this.sessions
+        .get(other.volunteerId)
+        ?.socket.emit('task:cancel', { assignmentId: other.id, reason: 'task_completed' });
+    }
+    const by = judgement.resultAssignmentId ? this.store.getAssignment(judgement.resultAssignmentId) : null;
+    this.events.resultStored(done.task, by);
+    this.events.taskChanged(done.task);
+    this.pump();
+  }
+
+  /**
+   * Backtracking (rule V7): every result these newly quarantined volunteers got final on trust
+   * alone is revoked and its task queued again; requesters see the job running again.
+   */
+  private backtrack(volunteerIds: readonly string[]): void {
+    for (const id of volunteerIds) {
+      const reopened = this.store.reopen(this.store.trustedResultsOf(id));
+      if (reopened.length > 0) this.log.warn({ volunteerId: id, reopened: reopened.length }, 'backtracked');
+      for (const t of reopened) this.events.taskChanged(t);
+    }
+    this.pump();
   }
 
   // ----------------------------------------------------------- leases
@@ -748,6 +868,8 @@ export class Scheduler {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     for (const t of this.retries) clearTimeout(t);
+    for (const t of this.refereeTimers.values()) clearTimeout(t);
+    this.refereeTimers.clear();
     this.retries.clear();
     const now = this.clock.now();
     // A lease that cannot be handed back now is treated as lapsed by the next start's recovery;

@@ -14,6 +14,7 @@ import {
   type RetryPolicy,
   type TaskCounts,
   type TaskRecord,
+  type VerificationMark,
 } from './types';
 
 /** Who owns a new job and whether its results are shown to the public (see access/). */
@@ -42,6 +43,8 @@ interface TaskRow {
   result_assignment_id: string | null;
   error_code: string | null;
   error_message: string | null;
+  verification: TaskRecord['verification'];
+  agreeing: number;
 }
 
 /** Timing columns joined onto a task row for its API view. */
@@ -81,6 +84,8 @@ const toTask = (r: TaskRow): TaskRecord => ({
   resultAssignmentId: r.result_assignment_id,
   errorCode: r.error_code,
   errorMessage: r.error_message,
+  verification: r.verification,
+  agreeing: r.agreeing,
 });
 
 const toAssignment = (r: AssignmentRow): AssignmentRecord => ({
@@ -179,15 +184,30 @@ export class SchedulerStore implements TaskStore {
       ack: db.prepare(
         "UPDATE assignments SET status = 'acked', acked_at = ?, lease_expires_at = ? WHERE id = ? AND status = 'offered'",
       ),
+      // Capped at assigned_at + maxAssignmentMs: heartbeats cannot hold a task forever.
       renew: db.prepare(
-        "UPDATE assignments SET lease_expires_at = ? WHERE id = ? AND volunteer_id = ? AND status IN ('offered', 'acked')",
+        `UPDATE assignments SET lease_expires_at = MIN(?, assigned_at + ?)
+         WHERE id = ? AND volunteer_id = ? AND status IN ('offered', 'acked')`,
       ),
       endAssignment: db.prepare(
         'UPDATE assignments SET status = ?, ended_at = ?, outcome = ?, inference_ms = COALESCE(?, inference_ms) WHERE id = ?',
       ),
       requeueTask: db.prepare("UPDATE tasks SET status = 'queued' WHERE id = ? AND status = 'running'"),
+      resultsForTask: db.prepare<[string], { n: number }>(
+        "SELECT COUNT(*) AS n FROM assignments WHERE task_id = ? AND status = 'completed'",
+      ),
+      trustedOf: db.prepare<[string], { id: string }>(
+        `SELECT a.id FROM tasks t JOIN assignments a ON a.id = t.result_assignment_id
+         WHERE t.status = 'done' AND t.verification = 'trusted' AND a.volunteer_id = ?`,
+      ),
+      reopenTask: db.prepare(
+        `UPDATE tasks SET status = 'queued', completed_at = NULL, result_json = NULL,
+           result_assignment_id = NULL, verification = NULL, agreeing = 0
+         WHERE id = ? AND status = 'done' AND result_assignment_id = ?`,
+      ),
       completeTask: db.prepare(
-        `UPDATE tasks SET status = 'done', completed_at = ?, result_json = ?, result_assignment_id = ?
+        `UPDATE tasks SET status = 'done', completed_at = ?, result_json = ?, result_assignment_id = ?,
+           verification = ?, agreeing = ?
          WHERE id = ? AND status IN ('queued', 'running')`,
       ),
       failTask: db.prepare(
@@ -330,7 +350,8 @@ export class SchedulerStore implements TaskStore {
     const lost: string[] = [];
     this.db.transaction(() => {
       for (const id of assignmentIds) {
-        (this.s.renew.run(now + leaseMs, id, volunteerId).changes > 0 ? renewed : lost).push(id);
+        const cap = this.policy.maxAssignmentMs ?? Number.MAX_SAFE_INTEGER;
+        (this.s.renew.run(now + leaseMs, cap, id, volunteerId).changes > 0 ? renewed : lost).push(id);
       }
     })();
     return { renewed, lost };
@@ -341,13 +362,14 @@ export class SchedulerStore implements TaskStore {
    * `lease_expired`) and puts its task back in the queue — or fails the task
    * when it has used up its attempts or its deadline.
    */
-  release(assignmentId: string, outcome: ErrorCode, now: number): EndedLease | null {
+  release(assignmentId: string, outcome: ErrorCode, now: number, exclude = false): EndedLease | null {
     return this.transact(() => {
       const row = this.s.assignment.get(assignmentId);
       if (!row || (row.status !== 'offered' && row.status !== 'acked')) return null;
       const status: AssignmentStatus =
         outcome === 'lease_expired' || outcome === 'ack_timeout' ? 'lapsed' : 'released';
       this.s.endAssignment.run(status, now, outcome, null, assignmentId);
+      if (exclude) this.exclude(row.task_id, row.volunteer_id);
       const task = this.requeueOrFail(row.task_id, now);
       return { assignment: this.getAssignment(assignmentId)!, task };
     });
@@ -443,6 +465,7 @@ export class SchedulerStore implements TaskStore {
     detections: Detection[],
     inferenceMs: number,
     now: number,
+    mark: VerificationMark | 'replicate' | null = null,
   ): CompleteOutcome {
     return this.transact((): CompleteOutcome => {
       const a = this.s.assignment.get(assignmentId);
@@ -458,27 +481,115 @@ export class SchedulerStore implements TaskStore {
       if (task.status === 'failed') {
         return { kind: 'rejected', code: 'task_completed', message: `task ${task.id} already failed` };
       }
-      if (a.status === 'failed' || a.status === 'superseded' || a.status === 'completed') {
+      // A replay of a result already taken (e.g. one waiting for its replica).
+      if (a.status === 'completed') return { kind: 'duplicate', task };
+      if (a.status === 'failed' || a.status === 'superseded') {
         return {
           kind: 'rejected',
           code: 'not_holder',
           message: `assignment ${assignmentId} has ended (${a.status})`,
         };
       }
-      this.s.completeTask.run(now, JSON.stringify(detections), assignmentId, task.id);
       this.s.endAssignment.run('completed', now, null, inferenceMs, assignmentId);
-      const superseded = this.s.liveForTask.all(task.id).map((other) => {
-        this.s.endAssignment.run('superseded', now, 'task_completed', null, other.id);
-        return toAssignment({ ...other, status: 'superseded' });
-      });
-      if (task.status === 'queued') this.onCommit(() => this.queue.remove(task.jobId, task.id));
-      this.onCommit(() => this.excluded.delete(task.id));
+      if (mark === 'replicate') {
+        // Verification needs an independent replica: the task runs again, elsewhere.
+        this.exclude(task.id, volunteerId);
+        if (task.status === 'running' && this.s.liveForTask.all(task.id).length === 0) {
+          this.s.requeueTask.run(task.id);
+          this.onCommit(() => this.queue.pushFront(task.jobId, task.id));
+        }
+        return {
+          kind: 'accepted',
+          task: this.getTask(task.id)!,
+          assignment: this.getAssignment(assignmentId)!,
+          superseded: [],
+        };
+      }
+      const superseded = this.finish(task, detections, assignmentId, mark, now);
       return {
         kind: 'accepted',
         task: this.getTask(task.id)!,
         assignment: this.getAssignment(assignmentId)!,
         superseded,
       };
+    });
+  }
+
+  /**
+   * Verification settled a task without a live assignment (the referee, or a replica that
+   * arrived first): the task is done with `detections`. Null if it had already finished.
+   */
+  finalize(
+    taskId: string,
+    detections: Detection[],
+    resultAssignmentId: string | null,
+    mark: VerificationMark,
+    now: number,
+  ): { task: TaskRecord; superseded: AssignmentRecord[] } | null {
+    return this.transact(() => {
+      const row = this.s.task.get(taskId);
+      if (!row || (row.status !== 'queued' && row.status !== 'running')) return null;
+      const superseded = this.finish(toTask(row), detections, resultAssignmentId, mark, now);
+      return { task: this.getTask(taskId)!, superseded };
+    });
+  }
+
+  /** Marks a task done and ends the other leases on it (inside a transaction). */
+  private finish(
+    task: TaskRecord,
+    detections: Detection[],
+    resultAssignmentId: string | null,
+    mark: VerificationMark | null,
+    now: number,
+  ): AssignmentRecord[] {
+    this.s.completeTask.run(
+      now,
+      JSON.stringify(detections),
+      resultAssignmentId,
+      mark?.verification ?? null,
+      mark?.agreeing ?? 1,
+      task.id,
+    );
+    const superseded = this.s.liveForTask.all(task.id).map((other) => {
+      this.s.endAssignment.run('superseded', now, 'task_completed', null, other.id);
+      return toAssignment({ ...other, status: 'superseded' });
+    });
+    if (task.status === 'queued') this.onCommit(() => this.queue.remove(task.jobId, task.id));
+    this.onCommit(() => this.excluded.delete(task.id));
+    return superseded;
+  }
+
+  /** This volunteer is not offered the task again. */
+  private exclude(taskId: string, volunteerId: string): void {
+    this.onCommit(() => {
+      let set = this.excluded.get(taskId);
+      if (!set) this.excluded.set(taskId, (set = new Set()));
+      set.add(volunteerId);
+    });
+  }
+
+  /** Assignments whose result this volunteer got final on trust alone (no agreeing replica). */
+  trustedResultsOf(volunteerId: string): string[] {
+    return this.s.trustedOf.all(volunteerId).map((r) => r.id);
+  }
+
+  /**
+   * Backtracking (PROTOCOL.md rule V7): done tasks whose result came from one of these
+   * assignments go back to the queue, with their result cleared. Returns the reopened tasks.
+   */
+  reopen(assignmentIds: readonly string[]): TaskRecord[] {
+    return this.transact(() => {
+      const reopened: TaskRecord[] = [];
+      for (const id of assignmentIds) {
+        const a = this.s.assignment.get(id);
+        if (!a) continue;
+        if (this.s.reopenTask.run(a.task_id, id).changes === 0) continue;
+        const task = this.getTask(a.task_id)!;
+        this.exclude(task.id, a.volunteer_id);
+        this.onCommit(() => this.queue.pushFront(task.jobId, task.id));
+        reopened.push(task);
+      }
+      return reopened;
     });
   }
 
@@ -493,6 +604,7 @@ export class SchedulerStore implements TaskStore {
     code: ErrorCode,
     message: string,
     now: number,
+    counts = true,
   ): FailureOutcome {
     return this.transact((): FailureOutcome => {
       const a = this.s.assignment.get(assignmentId);
@@ -504,10 +616,10 @@ export class SchedulerStore implements TaskStore {
         };
       }
       this.s.endAssignment.run('failed', now, code, null, assignmentId);
-      this.s.countFailure.run(a.task_id);
+      if (counts) this.s.countFailure.run(a.task_id);
       const reports = this.getTask(a.task_id)!.failureReports;
       let task: TaskRecord;
-      if (reports >= this.policy.maxFailureReports) {
+      if (counts && reports >= this.policy.maxFailureReports) {
         this.s.failTask.run(
           now,
           code,
@@ -517,11 +629,7 @@ export class SchedulerStore implements TaskStore {
         this.onCommit(() => this.excluded.delete(a.task_id));
         task = this.getTask(a.task_id)!;
       } else {
-        this.onCommit(() => {
-          let set = this.excluded.get(a.task_id);
-          if (!set) this.excluded.set(a.task_id, (set = new Set()));
-          set.add(volunteerId);
-        });
+        this.exclude(a.task_id, volunteerId);
         task = this.requeueOrFail(a.task_id, now);
       }
       return { kind: 'recorded', task, assignment: this.getAssignment(assignmentId)! };
@@ -553,7 +661,8 @@ export class SchedulerStore implements TaskStore {
     if (task.status !== 'running') return task;
     const live = this.s.liveForTask.all(taskId).length;
     if (live > 0) return task; // another lease still runs it
-    if (task.attempts >= this.policy.maxAttempts) {
+    // Assignments that returned a result (kept for verification, rule V3) are not lost attempts.
+    if (task.attempts - this.s.resultsForTask.get(taskId)!.n >= this.policy.maxAttempts) {
       this.s.failTask.run(now, 'attempts_exhausted', `no result after ${task.attempts} assignments`, taskId);
     } else if (now - task.submittedAt > this.policy.taskDeadlineMs) {
       this.s.failTask.run(
@@ -614,6 +723,8 @@ function taskView(task: TaskRecord, assignedAt: number | null, ackedAt: number |
     },
     attempts: task.attempts,
     error: task.errorCode ? { code: task.errorCode, message: task.errorMessage ?? '' } : null,
+    verification: task.status === 'done' ? task.verification : null,
+    agreeing: task.status === 'done' ? task.agreeing : 0,
   };
 }
 

@@ -1,5 +1,12 @@
 import type { Detection, ErrorCode } from '@tabgrid/protocol';
-import type { AssignmentRecord, CompleteOutcome, EndedLease, FailureOutcome, TaskRecord } from './types';
+import type {
+  AssignmentRecord,
+  CompleteOutcome,
+  EndedLease,
+  FailureOutcome,
+  TaskRecord,
+  VerificationMark,
+} from './types';
 
 /**
  * What the scheduler needs from the store of jobs, tasks and leases. Today
@@ -25,7 +32,8 @@ export interface TaskStore {
     now: number,
     leaseMs: number,
   ): { renewed: string[]; lost: string[] };
-  release(assignmentId: string, outcome: ErrorCode, now: number): EndedLease | null;
+  /** `exclude`: the task is not offered to this volunteer again (a quarantined sender, rule V6). */
+  release(assignmentId: string, outcome: ErrorCode, now: number, exclude?: boolean): EndedLease | null;
   releaseVolunteer(volunteerId: string, now: number): EndedLease[];
   lapseExpired(now: number, limit?: number): EndedLease[];
   extendLiveLeases(ms: number): void;
@@ -40,12 +48,28 @@ export interface TaskStore {
     detections: Detection[],
     inferenceMs: number,
     now: number,
+    /** How verification marks the result (`replicate`: keep it, run the task again elsewhere). */
+    mark?: VerificationMark | 'replicate' | null,
   ): CompleteOutcome;
+  /** Verification settled a task outside any live assignment (referee, earlier replica). */
+  finalize(
+    taskId: string,
+    detections: Detection[],
+    resultAssignmentId: string | null,
+    mark: VerificationMark,
+    now: number,
+  ): { task: TaskRecord; superseded: AssignmentRecord[] } | null;
+  /** Backtracking: done tasks whose result came from these assignments are queued again. */
+  reopen(assignmentIds: readonly string[]): TaskRecord[];
+  /** Assignments whose result this volunteer got final on trust alone (no agreeing replica). */
+  trustedResultsOf(volunteerId: string): string[];
   reportFailure(
     assignmentId: string,
     volunteerId: string,
     code: ErrorCode,
     message: string,
     now: number,
+    /** Whether the report counts toward failing the task (false: the task just runs elsewhere). */
+    counts?: boolean,
   ): FailureOutcome;
 }

@@ -1,4 +1,4 @@
-import type { Detection, ErrorCode, TaskStatus } from '@tabgrid/protocol';
+import type { Detection, ErrorCode, TaskStatus, TaskVerification } from '@tabgrid/protocol';
 
 export type AssignmentStatus =
   'offered' | 'acked' | 'completed' | 'lapsed' | 'released' | 'failed' | 'superseded';
@@ -31,6 +31,19 @@ export interface TaskRecord {
   resultAssignmentId: string | null;
   errorCode: string | null;
   errorMessage: string | null;
+  /** How the final result was verified (null until done, or with verification off). */
+  verification: Verification | null;
+  /** Results that agreed with the final one (the referee counts as one). */
+  agreeing: number;
+}
+
+/** How a task's final result was verified (PROTOCOL.md rule V8). */
+export type Verification = TaskVerification;
+
+/** A final result's verification, as recorded with it. */
+export interface VerificationMark {
+  verification: Verification;
+  agreeing: number;
 }
 
 export interface AssignmentRecord {
@@ -73,6 +86,8 @@ export interface RetryPolicy {
   maxAttempts: number;
   maxFailureReports: number;
   taskDeadlineMs: number;
+  /** An assignment's lease is never renewed past `assignedAt + maxAssignmentMs`. @defaultValue no cap */
+  maxAssignmentMs?: number;
 }
 
 /**

@@ -137,10 +137,14 @@ export class LiveHub implements SchedulerEvents {
   }
 
   /** To the owner's connections with ids; to everyone else only if the job is public, without. */
-  resultStored(task: TaskRecord, assignment: AssignmentRecord): void {
+  resultStored(task: TaskRecord, assignment: AssignmentRecord | null): void {
     const job = this.access.jobs.get(task.jobId);
     if (!job || job.deletedAt !== null) return;
-    const stored = liveResult(task, assignment, this.volunteerName(assignment.volunteerId));
+    const stored = liveResult(
+      task,
+      assignment,
+      assignment ? this.volunteerName(assignment.volunteerId) : 'referee',
+    );
     const { signer } = this.access;
     if (job.owner) this.nsp.to(ownerRoom(job.owner)).emit('live:result', visibleResult(stored, true, signer));
     if (!job.isPublic) return;

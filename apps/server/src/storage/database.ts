@@ -84,6 +84,20 @@ const MIGRATIONS: string[] = [
     last_seen_at  INTEGER NOT NULL
   );
   `,
+  // 6: verification (apps/server/src/verification/): how a task's final result was verified, and
+  // each volunteer identity's reputation (streak, trusted, quarantined).
+  `
+  ALTER TABLE tasks ADD COLUMN verification TEXT;
+  ALTER TABLE tasks ADD COLUMN agreeing INTEGER NOT NULL DEFAULT 0;
+  CREATE TABLE volunteer_reputation (
+    volunteer_id    TEXT PRIMARY KEY,
+    streak          INTEGER NOT NULL,
+    verified        INTEGER NOT NULL,
+    invalid         INTEGER NOT NULL,
+    trusted_at      INTEGER,
+    quarantined_at  INTEGER
+  );
+  `,
 ];
 
 export const DATABASE_FILE = 'tabgrid.sqlite';

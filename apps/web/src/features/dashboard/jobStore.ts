@@ -16,6 +16,8 @@ export function placeholderView(created: JobCreated): JobView {
       timings: { submittedAt: null, assignedAt: null, ackedAt: null, completedAt: null },
       attempts: 0,
       error: null,
+      verification: null,
+      agreeing: 0,
     })),
   };
 }

@@ -1,0 +1,34 @@
+/**
+ * A referee worker thread: the agent's onnxruntime-node detector (sharp + the shared
+ * `@tabgrid/detector` pipeline), so the server computes exactly what an honest agent does.
+ * Runs in a worker_threads Worker, never on the event loop that serves sockets.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { createNativeDetector, UndecodableImageError, type NativeDetector } from '../../../agent/src/runner';
+
+export interface RefereeJob {
+  id: number;
+  image: Uint8Array;
+}
+
+export type RefereeReply =
+  | { id: number; kind: 'detections'; detections: import('@tabgrid/protocol').Detection[] }
+  | { id: number; kind: 'undecodable'; message: string }
+  | { id: number; kind: 'error'; message: string };
+
+const { modelPath, labels } = workerData as { modelPath: string; labels: string[] };
+let detector: Promise<NativeDetector> | null = null;
+
+parentPort?.on('message', (job: RefereeJob) => {
+  detector ??= createNativeDetector(modelPath, labels, { threads: 1 });
+  detector
+    .then((d) => d.detect(job.image))
+    .then(
+      (detections): RefereeReply => ({ id: job.id, kind: 'detections', detections }),
+      (err: unknown): RefereeReply =>
+        err instanceof UndecodableImageError
+          ? { id: job.id, kind: 'undecodable', message: err.message }
+          : { id: job.id, kind: 'error', message: err instanceof Error ? err.message : String(err) },
+    )
+    .then((reply) => parentPort?.postMessage(reply));
+});

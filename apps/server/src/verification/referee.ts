@@ -1,0 +1,108 @@
+import { Worker } from 'node:worker_threads';
+import type { Detection } from '@tabgrid/protocol';
+import type { RefereeJob, RefereeReply } from './referee-worker';
+
+export interface RefereeBudget {
+  /** Worker threads, each running one inference at a time (0 = no referee). */
+  workers: number;
+  /** Most referee runs started per second; past it `run` returns null (a third volunteer decides). */
+  perSecond: number;
+}
+
+export type RefereeOutcome =
+  { kind: 'detections'; detections: Detection[] } | { kind: 'undecodable'; message: string };
+
+/**
+ * The server referee (PROTOCOL.md rule V5): the same detector as an honest agent, in worker
+ * threads, within a CPU budget. Each worker holds one onnxruntime session on one thread.
+ */
+export class Referee {
+  private readonly workers: { worker: Worker; busy: number }[] = [];
+  private readonly pending = new Map<number, (reply: RefereeReply) => void>();
+  private nextId = 1;
+  private windowStart = 0;
+  private startedInWindow = 0;
+  private closed = false;
+
+  constructor(
+    private readonly modelPath: string,
+    private readonly labels: readonly string[],
+    private readonly budget: RefereeBudget,
+  ) {}
+
+  get enabled(): boolean {
+    return this.budget.workers > 0 && !this.closed;
+  }
+
+  /** Runs the detector on `image`, or returns null at once when over budget. Rejects on a worker failure. */
+  run(image: Uint8Array, now = Date.now()): Promise<RefereeOutcome> | null {
+    if (!this.enabled) return null;
+    if (now - this.windowStart >= 1000) {
+      this.windowStart = now;
+      this.startedInWindow = 0;
+    }
+    if (this.startedInWindow >= this.budget.perSecond) return null;
+    const slot = this.slot();
+    if (!slot) return null;
+    this.startedInWindow++;
+    slot.busy++;
+    const id = this.nextId++;
+    return new Promise<RefereeOutcome>((resolve, reject) => {
+      this.pending.set(id, (reply) => {
+        slot.busy--;
+        if (reply.kind === 'error') reject(new RefereeError(reply.message));
+        else if (reply.kind === 'undecodable') resolve({ kind: 'undecodable', message: reply.message });
+        else resolve({ kind: 'detections', detections: reply.detections });
+      });
+      const job: RefereeJob = { id, image };
+      slot.worker.postMessage(job);
+    });
+  }
+
+  /** An idle worker (started on first use), or one with a single job queued when all are busy. */
+  private slot(): { worker: Worker; busy: number } | null {
+    const idle = this.workers.find((w) => w.busy === 0);
+    if (idle) return idle;
+    if (this.workers.length < this.budget.workers) return this.spawn();
+    return this.workers.find((w) => w.busy < 2) ?? null;
+  }
+
+  private spawn(): { worker: Worker; busy: number } {
+    const worker = new Worker(new URL('./referee-worker-boot.mjs', import.meta.url), {
+      workerData: { modelPath: this.modelPath, labels: [...this.labels] },
+    });
+    worker.unref();
+    const entry = { worker, busy: 0 };
+    worker.on('message', (reply: RefereeReply) => {
+      const done = this.pending.get(reply.id);
+      this.pending.delete(reply.id);
+      done?.(reply);
+    });
+    worker.on('error', (err) => this.failAll(entry, err));
+    worker.on('exit', () => {
+      const i = this.workers.indexOf(entry);
+      if (i >= 0) this.workers.splice(i, 1);
+    });
+    this.workers.push(entry);
+    return entry;
+  }
+
+  private failAll(entry: { worker: Worker; busy: number }, err: Error): void {
+    const i = this.workers.indexOf(entry);
+    if (i >= 0) this.workers.splice(i, 1);
+    for (const [id, done] of this.pending) {
+      this.pending.delete(id);
+      done({ id, kind: 'error', message: err.message });
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.workers.map((w) => w.worker.terminate()));
+    this.workers.length = 0;
+  }
+}
+
+export class RefereeError extends Error {
+  override readonly name = 'RefereeError';
+}

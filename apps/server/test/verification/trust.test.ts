@@ -1,0 +1,237 @@
+/**
+ * Verification end to end: a real server (verification on, the referee in a worker thread), real
+ * in-process agents (onnxruntime-node over real Socket.IO) and scripted liars (real Socket.IO
+ * peers). Expected detections are computed here with the native detector, never hard-coded; a
+ * result is wrong when it does not agree with them (agreement.ts). A requester watches
+ * `job:update` pushes the whole time.
+ */
+import { readFile } from 'node:fs/promises';
+import { io, type Socket } from 'socket.io-client';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  PROTOCOL_VERSION,
+  type Detection,
+  type JobView,
+  type LiveClientToServer,
+  type LiveServerToClient,
+  type TaskAssignment,
+} from '@tabgrid/protocol';
+import { parseLabels } from '@tabgrid/detector';
+import { createNativeDetector } from '../../../agent/src/runner';
+import { startAgent, type Agent } from '../../../agent/src/agent';
+import { labelsPath, modelPath, sampleImages } from '../../../../scripts/assets';
+import { agree } from '../../src/verification/agreement';
+import type { ServerConfig } from '../../src/config';
+import { FakeVolunteer } from '../support/fake-volunteer';
+import { TEST_KEYS, startTestServer, until, type TestServer } from '../support/harness';
+import { readDb } from '../support/processes';
+
+const photos = sampleImages().map((i) => i.name);
+const reference = new Map<string, Detection[]>();
+
+beforeAll(async () => {
+  const labels = parseLabels(await readFile(labelsPath(), 'utf8'));
+  const native = await createNativeDetector(modelPath(), labels, { threads: 1 });
+  try {
+    for (const image of sampleImages())
+      reference.set(image.name, await native.detect(await readFile(image.path)));
+  } finally {
+    await native.close();
+  }
+}, 60_000);
+
+let server: TestServer | undefined;
+const agents: Agent[] = [];
+const fakes: FakeVolunteer[] = [];
+const watchers: Socket[] = [];
+
+afterEach(async () => {
+  for (const f of fakes.splice(0)) f.close();
+  for (const w of watchers.splice(0)) w.close();
+  await Promise.all(agents.splice(0).map((a) => a.stop()));
+  await server?.close();
+  server = undefined;
+});
+afterAll(() => undefined);
+
+const VERIFYING: Partial<ServerConfig> = { verification: true, refereeAfterMs: 400, refereeBudget: 50 };
+
+async function honestAgent(url: string): Promise<Agent> {
+  const a = startAgent({
+    server: url,
+    threads: 1,
+    socketOptions: { transports: ['websocket'], reconnection: false },
+  });
+  agents.push(a);
+  await new Promise<void>((resolve, reject) => {
+    a.on('ready', () => resolve());
+    a.on('fatal', reject);
+  });
+  return a;
+}
+
+async function liar(url: string, id: string, detections: (t: TaskAssignment) => Detection[], slots = 3) {
+  const f = await FakeVolunteer.connect(url, { id, detections, slots });
+  fakes.push(f);
+  return f;
+}
+
+/** Whether a done task's result is wrong (disagrees with the native detector). */
+const wrongTask = (t: JobView['tasks'][number]) =>
+  t.status === 'done' && !agree(t.detections, reference.get(t.name) ?? []);
+
+/** Watches a job's `job:update` pushes; remembers every wrong result ever shown as final. */
+async function watch(url: string, jobId: string) {
+  const live: Socket<LiveServerToClient, LiveClientToServer> = io(`${url}/live`, {
+    auth: { protocolVersion: PROTOCOL_VERSION, apiKey: TEST_KEYS.owner.key },
+    transports: ['websocket'],
+    // Its own connection: not multiplexed over an in-process agent's (which runs without reconnection).
+    forceNew: true,
+  });
+  watchers.push(live);
+  const seen = { updates: [] as JobView[], wrongShownFinal: new Set<string>() };
+  live.on('job:update', (job) => {
+    if (job.id !== jobId) return;
+    seen.updates.push(job);
+    for (const t of job.tasks) if (wrongTask(t)) seen.wrongShownFinal.add(t.id);
+  });
+  const watched = await live.timeout(15_000).emitWithAck('job:watch', { jobId });
+  expect(watched.ok).toBe(true);
+  return seen;
+}
+
+function reputations(dataDir: string) {
+  return readDb(dataDir, (db) =>
+    db
+      .prepare('SELECT volunteer_id AS id, streak, trusted_at, quarantined_at FROM volunteer_reputation')
+      .all(),
+  ) as { id: string; streak: number; trusted_at: number | null; quarantined_at: number | null }[];
+}
+
+describe('verification', () => {
+  it('a lone honest volunteer still gets its job done: the referee verifies after a bounded wait', async () => {
+    server = await startTestServer({ ...VERIFYING, distinctNetworks: true });
+    await honestAgent(server.url);
+    const job = await server.createJob(photos.slice(0, 4));
+    const seen = await watch(server.url, job.id);
+    const done = await server.waitForJob(job.id, 60_000);
+    expect(done.status).toBe('done');
+    for (const t of done.tasks) {
+      expect(t, t.name).toMatchObject({ verification: 'refereed', agreeing: 2 });
+      expect(wrongTask(t), t.name).toBe(false);
+    }
+    expect(seen.wrongShownFinal.size).toBe(0);
+  });
+
+  it('constant liars beside honest agents: no wrong result ever final, every liar quarantined, no honest one', async () => {
+    server = await startTestServer({ ...VERIFYING, distinctNetworks: false });
+    const url = server.url;
+    let seed = 7;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    let previous: Detection[] = [];
+    const liars = [
+      await liar(url, 'random-boxes', (t) => [
+        { label: 'person', score: 0.9, box: [0, 0, t.width * random(), t.height * random()] },
+        { label: 'car', score: 0.8, box: [t.width / 2, t.height / 2, t.width, t.height] },
+      ]),
+      await liar(url, 'empty', () => []),
+      await liar(url, 'copier', (t) => {
+        const copy = previous;
+        previous = reference.get(t.name) ?? [];
+        return copy.length ? copy : [{ label: 'dog', score: 0.95, box: [1, 1, 50, 50] }];
+      }),
+      await liar(url, 'impossible', (t) => [{ label: 'person', score: 0.9, box: [0, 0, t.width + 500, 10] }]),
+    ];
+    const undecodable = await FakeVolunteer.connect(url, {
+      id: 'false-undecodable',
+      behaviour: 'undecodable',
+    });
+    fakes.push(undecodable);
+    await honestAgent(url);
+    await honestAgent(url);
+
+    const names = [...photos, ...photos];
+    const job = await server.createJob(names);
+    const seen = await watch(url, job.id);
+    // A replay of an earlier result and a result for a task never assigned change nothing.
+    await until(() => liars[0]!.results.length > 0, 30_000, 'a liar answered');
+    const first = liars[0]!.assigned[0]!;
+    expect(await liars[0]!.answer(first)).toMatchObject({ ok: true, data: { duplicate: true } });
+    expect(await liars[1]!.answer(first)).toMatchObject({ ok: false, code: 'not_holder' });
+
+    const done = await server.waitForJob(job.id, 90_000);
+    expect(done.tasks.filter((t) => t.status !== 'done').map((t) => t.error)).toEqual([]);
+    expect(done.tasks.filter(wrongTask).map((t) => t.name)).toEqual([]);
+    expect([...seen.wrongShownFinal]).toEqual([]);
+
+    const reps = reputations(server.dataDir);
+    const liarIds = new Set([...liars, undecodable].map((l) => l.volunteerId));
+    const answered = liars.filter((l) => l.results.length > 0);
+    expect(answered.length).toBeGreaterThan(0);
+    for (const l of answered) {
+      expect(reps.find((r) => r.id === l.volunteerId)?.quarantined_at, l.hello?.displayName).not.toBeNull();
+    }
+    const honest = reps.filter((r) => !liarIds.has(r.id));
+    expect(honest.length).toBe(2);
+    expect(honest.filter((r) => r.quarantined_at !== null)).toEqual([]);
+    // The false `undecodable` reports failed nothing.
+    expect(done.tasks.filter((t) => t.status === 'failed')).toEqual([]);
+  });
+
+  it('a turncoat caught by a spot check has every result it got final on trust revoked and redone', async () => {
+    let spotCheck = false;
+    server = await startTestServer(
+      { ...VERIFYING, distinctNetworks: false, trustStreak: 2, spotCheckPercent: 0 },
+      { random: () => (spotCheck ? 0 : 0.999) },
+    );
+    const url = server.url;
+    let lying = false;
+    const turncoat = await liar(
+      url,
+      'turncoat',
+      (t) => (lying ? [{ label: 'dog', score: 0.9, box: [1, 1, 40, 40] }] : (reference.get(t.name) ?? [])),
+      2,
+    );
+    await honestAgent(url);
+
+    // Honest phase: agreements with the honest agent make the turncoat trusted.
+    const warmup = await server.createJob([...photos, ...photos]);
+    await server.waitForJob(warmup.id, 90_000);
+    const trusted = () =>
+      reputations(server!.dataDir).find((r) => r.id === turncoat.volunteerId)?.trusted_at != null;
+    expect(trusted()).toBe(true);
+
+    // Lying on trust: its results are final at once (no spot checks yet) — wrong ones shown final.
+    lying = true;
+    const before = turncoat.results.length;
+    const victim = await server.createJob([...photos, ...photos]);
+    const seen = await watch(url, victim.id);
+    const once = await server.waitForJob(victim.id, 90_000);
+    expect(turncoat.results.length).toBeGreaterThan(before);
+    const revisedLater = once.tasks.filter(wrongTask).map((t) => t.id);
+    expect(revisedLater.length).toBeGreaterThan(0);
+
+    // A spot check catches it: quarantined, and every trusted-only result of its is requeued.
+    spotCheck = true;
+    const check = await server.createJob(photos.slice(0, 3));
+    await server.waitForJob(check.id, 60_000);
+    await until(
+      () => reputations(server!.dataDir).find((r) => r.id === turncoat.volunteerId)?.quarantined_at != null,
+      30_000,
+      'turncoat quarantined',
+    );
+    await until(
+      async () => (await server!.getJob(victim.id)).tasks.every((t) => !wrongTask(t) && t.status === 'done'),
+      60_000,
+      'victim job revised',
+    );
+    const revised = await server.getJob(victim.id);
+    expect(revised.status).toBe('done');
+    expect(revised.tasks.filter(wrongTask)).toEqual([]);
+    // The requester was told: the job went back to running, then done with the revised results.
+    expect(seen.updates.some((u) => u.status === 'running' && seen.updates.indexOf(u) > 0)).toBe(true);
+    for (const id of revisedLater) {
+      expect(revised.tasks.find((t) => t.id === id)!.verification).not.toBe('trusted');
+    }
+  });
+});
