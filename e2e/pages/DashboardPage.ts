@@ -49,9 +49,16 @@ export class DashboardPage {
 
   /** Picks files in the file input; returns the job the page's `POST /api/jobs` created. */
   async upload(files: string | string[]): Promise<JobCreated> {
-    const response = this.page.waitForResponse(
-      (r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/api/jobs',
-    );
+    // The dashboard's own request (it always asks for a partial upload); not an API call the
+    // test made with `page.request` meanwhile.
+    const response = this.page.waitForResponse((r) => {
+      const url = new URL(r.url());
+      return (
+        r.request().method() === 'POST' &&
+        url.pathname === '/api/jobs' &&
+        url.searchParams.get('partial') === '1'
+      );
+    });
     await this.fileInput.setInputFiles(files);
     const res = await response;
     expect(res.status(), await res.text()).toBe(201);
