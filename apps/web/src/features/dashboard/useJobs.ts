@@ -1,6 +1,6 @@
 import type { JobCreated, JobView, LiveStats } from '@tabgrid/protocol';
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { ApiRequestError, deleteJob, listJobs } from '../../lib/api';
+import { ApiRequestError, deleteJob, fetchJob, listJobs } from '../../lib/api';
 import { createLiveSocket, type LiveSocket } from '../../lib/socket';
 import { placeholderView } from './jobStore';
 
@@ -44,30 +44,39 @@ export function useJobs(apiKey: string): JobsState & {
 
   const setView = useCallback((view: JobView) => setViews((v) => ({ ...v, [view.id]: view })), []);
 
+  /** The job's view from the API, unless a pushed (newer) view is already there. */
+  const fetchView = useCallback((jobId: string) => {
+    fetchJob(jobId).then(
+      (view) => setViews((v) => (v[jobId] ? v : { ...v, [jobId]: view })),
+      () => {
+        // deleted, or the network failed: the next (re)connect watches it again
+      },
+    );
+  }, []);
+
   const watch = useCallback(
     (jobId: string) => {
       const socket = socketRef.current;
-      if (!socket?.connected) return; // watched on connect
+      // Not connected yet: watched on connect; meanwhile the API shows it, so no job waits on
+      // the socket to appear.
+      if (!socket?.connected) return fetchView(jobId);
       socket
         .timeout(WATCH_TIMEOUT_MS)
         .emitWithAck('job:watch', { jobId })
-        .then((res) => {
-          if (res.ok) setView(res.data);
-        })
-        .catch(() => {
-          // ack timeout: the next reconnect watches again
-        });
+        .then((res) => (res.ok ? setView(res.data) : fetchView(jobId)))
+        .catch(() => fetchView(jobId)); // ack timeout: the next reconnect watches again
     },
-    [setView],
+    [setView, fetchView],
   );
 
   const addIds = useCallback(
     (more: string[], atFront: boolean) => {
       const fresh = more.filter((id) => !idsRef.current.includes(id));
-      setIds((prev) => {
-        const rest = prev.filter((id) => !fresh.includes(id));
-        return atFront ? [...fresh, ...rest] : [...rest, ...fresh];
-      });
+      const rest = idsRef.current.filter((id) => !fresh.includes(id));
+      // The ref changes now, not at the next render: a socket that connects in between
+      // watches every known job.
+      idsRef.current = atFront ? [...fresh, ...rest] : [...rest, ...fresh];
+      setIds(idsRef.current);
       for (const id of fresh) watch(id);
     },
     [watch],
