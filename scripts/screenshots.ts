@@ -21,6 +21,7 @@ import { grantVolunteerConsent } from '../e2e/support/consent';
 import { REPO_ROOT, sampleImage } from './assets';
 
 /** The bits of the volunteer page's `window.__tabgrid` probe read here (code below runs in the page). */
+declare const document: { querySelectorAll(selector: string): ArrayLike<{ textContent: string | null }> };
 declare const window: {
   __tabgrid?: { modelSource: string | null; tasksDone: number };
   scrollTo(x: number, y: number): void;
@@ -88,7 +89,16 @@ async function main(): Promise<void> {
         timeout: 120_000,
       });
     }
-    await dashboard.waitForTimeout(1500); // job updates and images settle
+    // Every job final (verified: a lone volunteer's results are refereed after a short wait).
+    await dashboard.waitForFunction(
+      (n) =>
+        Array.from(document.querySelectorAll('[data-testid="job-card"] [data-testid="job-status"]')).filter(
+          (e) => e.textContent === 'done',
+        ).length >= n,
+      PHOTOS.length,
+      { timeout: 120_000 },
+    );
+    await dashboard.waitForTimeout(1500); // images settle
     await dashboard.evaluate(() => window.scrollTo(0, 0));
     await shoot(dashboard, 'dashboard-desktop');
     await dashboard.setViewportSize(PHONE);

@@ -70,6 +70,9 @@ export class Referee {
   private spawn(): { worker: Worker; busy: number } {
     const worker = new Worker(new URL('./referee-worker-boot.mjs', import.meta.url), {
       workerData: { modelPath: this.modelPath, labels: [...this.labels] },
+      // Not the server's own `--import`s (e.g. the bench's IPC probe, a .ts file that this
+      // thread could not load before its loader is registered): the boot file registers tsx.
+      execArgv: [],
     });
     worker.unref();
     const entry = { worker, busy: 0 };
