@@ -29,7 +29,7 @@ import {
 import { Backoff } from './backoff';
 import { Emitter } from './emitter';
 import type { IdentityStore, VolunteerIdentity } from './identity';
-import { toRunnerError, type Runner } from './runner';
+import { toRunnerError, type Runner, type RunnerTask } from './runner';
 import { initialState, type VolunteerClientState } from './state';
 
 export type VolunteerSocket = Socket<VolunteerServerToClient, VolunteerClientToServer>;
@@ -54,14 +54,8 @@ export interface VolunteerClientOptions {
   log?: (line: string) => void;
 }
 
-export interface TaskInfo {
-  assignmentId: string;
-  taskId: string;
-  name: string;
-  mime: string;
-  width: number;
-  height: number;
-}
+/** A held task as the UI sees it: what the runner gets, without the image bytes. */
+export type TaskInfo = Omit<RunnerTask, 'image'>;
 
 export interface VolunteerClientEvents {
   /** Every change: the new immutable snapshot. */
@@ -74,7 +68,7 @@ export interface VolunteerClientEvents {
   ready: [info: { modelSha256: string; modelSource: string; hello: Hello }];
   assigned: [task: TaskInfo];
   /** A task goes to the runner now (`image` is still attached: copy it to keep it). */
-  started: [task: TaskInfo & { image: ArrayBuffer | Uint8Array }];
+  started: [task: RunnerTask];
   /** A result was reported; `accepted`/`duplicate` as the server acked them. */
   result: [
     result: {
