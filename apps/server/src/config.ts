@@ -14,6 +14,13 @@ export interface ServerConfig {
   host: string;
   /** SQLite database and content-addressed images. @defaultValue './data' (env TABGRID_DATA_DIR) */
   dataDir: string;
+  /**
+   * Shared state for several gateway processes (issue #10): when set, jobs, tasks, results,
+   * identities, reputation, credits, keys and ownership live in this Redis 7 instead of the
+   * SQLite database in `dataDir`. @defaultValue null: embedded SQLite (env TABGRID_REDIS_URL,
+   * e.g. `redis://127.0.0.1:6379`)
+   */
+  redisUrl: string | null;
   /** Where `yolox_nano.onnx` and `coco-labels.txt` are. @defaultValue 'public/models' (env TABGRID_MODEL_DIR) */
   modelDir: string;
   /** The built web app. @defaultValue 'dist' (env TABGRID_STATIC_DIR) */
@@ -136,6 +143,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   port: 8080,
   host: '127.0.0.1',
   dataDir: './data',
+  redisUrl: null,
   modelDir: 'public/models',
   staticDir: 'dist',
   ackTimeoutMs: 1000,
@@ -191,6 +199,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
     port: int(env, 'PORT', d.port),
     host: env.HOST || d.host,
     dataDir: path.resolve(root, env.TABGRID_DATA_DIR || d.dataDir),
+    redisUrl: env.TABGRID_REDIS_URL?.trim() || d.redisUrl,
     modelDir: path.resolve(root, env.TABGRID_MODEL_DIR || d.modelDir),
     staticDir: path.resolve(root, env.TABGRID_STATIC_DIR || d.staticDir),
     ackTimeoutMs: int(env, 'TABGRID_ACK_TIMEOUT_MS', d.ackTimeoutMs),
