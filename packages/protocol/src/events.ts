@@ -17,6 +17,7 @@ import type {
   TaskAssignment,
   TaskErrorReport,
   TaskResult,
+  VolunteerCredits,
   VolunteerState,
 } from './schemas';
 
@@ -37,6 +38,11 @@ export interface VolunteerServerToClient {
    * same identity (PROTOCOL.md rule I4). The client must not reconnect on its own.
    */
   'volunteer:replaced': (payload: { message: string }) => void;
+  /**
+   * This volunteer's credit totals (PROTOCOL.md rule C1): after the handshake and whenever its
+   * ledger entries change. Optional: servers without a ledger never send it.
+   */
+  'volunteer:credits': (payload: VolunteerCredits) => void;
 }
 
 export interface VolunteerClientToServer {

@@ -140,6 +140,22 @@ export const HelloSchema = z.object({
 });
 export type Hello = z.infer<typeof HelloSchema>;
 
+/**
+ * `volunteer:credits` (server -> volunteer, optional; rule C1): this volunteer's credit totals from
+ * the server's ledger. 10 credits = one photo inferred at the model's input size (416x416), plus a
+ * quick-return bonus. `pending` credits wait for verification and may still be revoked; `granted`
+ * ones were verified (they too are revoked if backtracking finds the result wrong). `today` counts
+ * entries created since 00:00 UTC.
+ */
+const credit = z.number().int();
+export const VolunteerCreditsSchema = z.object({
+  today: z.object({ pending: credit, granted: credit }),
+  total: z.object({ pending: credit, granted: credit, revoked: credit }),
+  /** Whether this volunteer's quick results currently earn the quick-return bonus. */
+  quickBonus: z.boolean(),
+});
+export type VolunteerCredits = z.infer<typeof VolunteerCreditsSchema>;
+
 export const TaskAssignmentSchema = z.object({
   assignmentId: id,
   taskId: id,
@@ -318,6 +334,14 @@ export const LiveStatsSchema = z.object({
     p99: z.number().nullable(),
     max: z.number().nullable(),
   }),
+  /**
+   * Optional (rule L8): the top 10 volunteers by granted credits, by public display name (never
+   * the id). Omitted by servers without a credit ledger.
+   */
+  leaderboard: z
+    .array(z.object({ displayName: z.string(), credits: z.number().int() }))
+    .max(10)
+    .optional(),
 });
 export type LiveStats = z.infer<typeof LiveStatsSchema>;
 

@@ -98,6 +98,55 @@ const MIGRATIONS: string[] = [
     quarantined_at  INTEGER
   );
   `,
+  // 7: the credit ledger (apps/server/src/ledger/): append-only entries (one per assignment) and
+  // state-change events; the triggers refuse any UPDATE or DELETE of either. Totals and daily
+  // totals are maintained aggregates, recomputable from the entries and events.
+  `
+  CREATE TABLE credit_entries (
+    assignment_id  TEXT PRIMARY KEY,
+    volunteer_id   TEXT NOT NULL,
+    task_id        TEXT NOT NULL,
+    base           INTEGER NOT NULL,
+    bonus          INTEGER NOT NULL,
+    day            INTEGER NOT NULL,
+    at             INTEGER NOT NULL
+  );
+  CREATE INDEX credit_entries_by_volunteer ON credit_entries(volunteer_id, at);
+  CREATE TABLE credit_events (
+    seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+    assignment_id  TEXT NOT NULL REFERENCES credit_entries(assignment_id),
+    volunteer_id   TEXT NOT NULL,
+    state          TEXT NOT NULL CHECK (state IN ('provisional', 'granted', 'revoked')),
+    reason         TEXT,
+    at             INTEGER NOT NULL
+  );
+  CREATE INDEX credit_events_by_entry ON credit_events(assignment_id, seq);
+  CREATE INDEX credit_events_by_volunteer ON credit_events(volunteer_id, seq);
+  CREATE TRIGGER credit_entries_append_only_u BEFORE UPDATE ON credit_entries
+    BEGIN SELECT RAISE(ABORT, 'the credit ledger is append-only'); END;
+  CREATE TRIGGER credit_entries_append_only_d BEFORE DELETE ON credit_entries
+    BEGIN SELECT RAISE(ABORT, 'the credit ledger is append-only'); END;
+  CREATE TRIGGER credit_events_append_only_u BEFORE UPDATE ON credit_events
+    BEGIN SELECT RAISE(ABORT, 'the credit ledger is append-only'); END;
+  CREATE TRIGGER credit_events_append_only_d BEFORE DELETE ON credit_events
+    BEGIN SELECT RAISE(ABORT, 'the credit ledger is append-only'); END;
+  CREATE TABLE credit_totals (
+    volunteer_id   TEXT PRIMARY KEY,
+    pending        INTEGER NOT NULL DEFAULT 0,
+    granted        INTEGER NOT NULL DEFAULT 0,
+    revoked        INTEGER NOT NULL DEFAULT 0,
+    granted_count  INTEGER NOT NULL DEFAULT 0,
+    revoked_count  INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX credit_totals_by_granted ON credit_totals(granted);
+  CREATE TABLE credit_daily (
+    volunteer_id   TEXT NOT NULL,
+    day            INTEGER NOT NULL,
+    pending        INTEGER NOT NULL DEFAULT 0,
+    granted        INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (volunteer_id, day)
+  );
+  `,
 ];
 
 export const DATABASE_FILE = 'tabgrid.sqlite';

@@ -1,0 +1,230 @@
+import type { Db } from '../storage/database';
+import {
+  bonusEligible,
+  canMove,
+  dayOf,
+  DEFAULT_CREDIT_POLICY,
+  emptyTotals,
+  foldTotals,
+  type CreditPolicy,
+} from './policy';
+import type {
+  CreditReason,
+  CreditState,
+  CreditTotals,
+  EntryRef,
+  LeaderboardRow,
+  LedgerEntry,
+  LedgerEvent,
+  LedgerStore,
+  NewEntry,
+  RecordOutcome,
+} from './types';
+
+interface EntryRow {
+  assignment_id: string;
+  volunteer_id: string;
+  task_id: string;
+  base: number;
+  bonus: number;
+  day: number;
+  at: number;
+}
+
+interface TotalsRow {
+  pending: number;
+  granted: number;
+  revoked: number;
+  granted_count: number;
+  revoked_count: number;
+}
+
+/** Runs a synchronous database call as a promise: a throw becomes a rejection, as on Redis. */
+function promised<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (err) {
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  }
+}
+
+/** How one state change moves the aggregates. */
+interface Delta {
+  pending: number;
+  granted: number;
+  revoked: number;
+  grantedCount: number;
+  revokedCount: number;
+}
+
+/** The aggregate change for `credits` moving from `from` (null: a new entry) to `to`. */
+export function deltaOf(from: CreditState | null, to: CreditState, credits: number): Delta {
+  const d: Delta = { pending: 0, granted: 0, revoked: 0, grantedCount: 0, revokedCount: 0 };
+  const move = (s: CreditState, sign: 1 | -1) => {
+    if (s === 'provisional') d.pending += sign * credits;
+    else if (s === 'granted') {
+      d.granted += sign * credits;
+      d.grantedCount += sign;
+    } else {
+      d.revoked += sign * credits;
+      d.revokedCount += sign;
+    }
+  };
+  if (from) move(from, -1);
+  move(to, 1);
+  return d;
+}
+
+/**
+ * The ledger in SQLite (migration 7). Each call is one transaction: the entry or event is appended
+ * and the aggregates (`credit_totals`, `credit_daily`) move with it, or nothing happens.
+ */
+export class SqliteLedgerStore implements LedgerStore {
+  private readonly s;
+
+  constructor(
+    private readonly db: Db,
+    private readonly policy: CreditPolicy = DEFAULT_CREDIT_POLICY,
+  ) {
+    this.s = {
+      entry: db.prepare<[string], EntryRow>('SELECT * FROM credit_entries WHERE assignment_id = ?'),
+      state: db.prepare<[string], { state: CreditState }>(
+        'SELECT state FROM credit_events WHERE assignment_id = ? ORDER BY seq DESC LIMIT 1',
+      ),
+      insertEntry: db.prepare(
+        `INSERT OR IGNORE INTO credit_entries (assignment_id, volunteer_id, task_id, base, bonus, day, at)
+         VALUES (@assignmentId, @volunteerId, @taskId, @base, @bonus, @day, @at)`,
+      ),
+      insertEvent: db.prepare(
+        `INSERT INTO credit_events (assignment_id, volunteer_id, state, reason, at) VALUES (?, ?, ?, ?, ?)`,
+      ),
+      totals: db.prepare<[string], TotalsRow>('SELECT * FROM credit_totals WHERE volunteer_id = ?'),
+      daily: db.prepare<[string, number], { pending: number; granted: number }>(
+        'SELECT pending, granted FROM credit_daily WHERE volunteer_id = ? AND day = ?',
+      ),
+      addTotals: db.prepare(
+        `INSERT INTO credit_totals (volunteer_id, pending, granted, revoked, granted_count, revoked_count)
+         VALUES (@volunteerId, @pending, @granted, @revoked, @grantedCount, @revokedCount)
+         ON CONFLICT(volunteer_id) DO UPDATE SET pending = pending + excluded.pending,
+           granted = granted + excluded.granted, revoked = revoked + excluded.revoked,
+           granted_count = granted_count + excluded.granted_count,
+           revoked_count = revoked_count + excluded.revoked_count`,
+      ),
+      addDaily: db.prepare(
+        `INSERT INTO credit_daily (volunteer_id, day, pending, granted) VALUES (@volunteerId, @day, @pending, @granted)
+         ON CONFLICT(volunteer_id, day) DO UPDATE SET pending = pending + excluded.pending,
+           granted = granted + excluded.granted`,
+      ),
+      entriesOf: db.prepare<[string], EntryRow>(
+        'SELECT * FROM credit_entries WHERE volunteer_id = ? ORDER BY at, rowid',
+      ),
+      eventsOf: db.prepare<
+        [string],
+        { assignment_id: string; state: CreditState; reason: string | null; at: number }
+      >('SELECT assignment_id, state, reason, at FROM credit_events WHERE volunteer_id = ? ORDER BY seq'),
+      board: db.prepare<[number], { volunteer_id: string; granted: number }>(
+        'SELECT volunteer_id, granted FROM credit_totals WHERE granted > 0 ORDER BY granted DESC LIMIT ?',
+      ),
+    };
+  }
+
+  record(
+    entry: NewEntry,
+    state: 'provisional' | 'granted',
+    reason: CreditReason | null,
+  ): Promise<RecordOutcome> {
+    return promised(
+      this.db.transaction((): RecordOutcome => {
+        if (this.s.entry.get(entry.assignmentId)) return { recorded: false, bonus: 0 };
+        const counts = this.s.totals.get(entry.volunteerId);
+        const eligible = bonusEligible(counts?.granted_count ?? 0, counts?.revoked_count ?? 0, this.policy);
+        const base = entry.photos * this.policy.creditsPerPhoto;
+        const bonus = entry.quick && eligible ? entry.photos * this.policy.bonusPerPhoto : 0;
+        const day = dayOf(entry.at);
+        this.s.insertEntry.run({ ...entry, base, bonus, day });
+        this.s.insertEvent.run(entry.assignmentId, entry.volunteerId, state, reason, entry.at);
+        this.apply(entry.volunteerId, day, deltaOf(null, state, base + bonus));
+        return { recorded: true, bonus };
+      }),
+    );
+  }
+
+  grant(ref: EntryRef, reason: CreditReason, at: number): Promise<boolean> {
+    return promised(() => this.move(ref, 'granted', reason, at));
+  }
+
+  revoke(ref: EntryRef, reason: CreditReason, at: number): Promise<boolean> {
+    return promised(() => this.move(ref, 'revoked', reason, at));
+  }
+
+  private move(ref: EntryRef, to: CreditState, reason: CreditReason, at: number): boolean {
+    return this.db.transaction((): boolean => {
+      const entry = this.s.entry.get(ref.assignmentId);
+      if (!entry || entry.volunteer_id !== ref.volunteerId) return false;
+      const from = this.s.state.get(ref.assignmentId)?.state;
+      if (!from || !canMove(from, to)) return false;
+      this.s.insertEvent.run(ref.assignmentId, ref.volunteerId, to, reason, at);
+      this.apply(ref.volunteerId, entry.day, deltaOf(from, to, entry.base + entry.bonus));
+      return true;
+    })();
+  }
+
+  private apply(volunteerId: string, day: number, d: Delta): void {
+    this.s.addTotals.run({ volunteerId, ...d });
+    this.s.addDaily.run({ volunteerId, day, pending: d.pending, granted: d.granted });
+  }
+
+  totals(volunteerId: string, now: number): Promise<CreditTotals> {
+    return promised(() => this.totalsNow(volunteerId, now));
+  }
+
+  private totalsNow(volunteerId: string, now: number): CreditTotals {
+    const day = dayOf(now);
+    const t = this.s.totals.get(volunteerId);
+    if (!t) return emptyTotals(day);
+    const today = this.s.daily.get(volunteerId, day) ?? { pending: 0, granted: 0 };
+    return {
+      day,
+      today: { pending: today.pending, granted: today.granted },
+      total: { pending: t.pending, granted: t.granted, revoked: t.revoked },
+      grantedCount: t.granted_count,
+      revokedCount: t.revoked_count,
+    };
+  }
+
+  async recompute(volunteerId: string, now: number): Promise<CreditTotals> {
+    return foldTotals(await this.entries(volunteerId), await this.events(volunteerId), now);
+  }
+
+  entries(volunteerId: string): Promise<LedgerEntry[]> {
+    return promised(() =>
+      this.s.entriesOf.all(volunteerId).map((r) => ({
+        assignmentId: r.assignment_id,
+        volunteerId: r.volunteer_id,
+        taskId: r.task_id,
+        base: r.base,
+        bonus: r.bonus,
+        day: r.day,
+        at: r.at,
+        state: this.s.state.get(r.assignment_id)!.state,
+      })),
+    );
+  }
+
+  events(volunteerId: string): Promise<LedgerEvent[]> {
+    return promised(() =>
+      this.s.eventsOf.all(volunteerId).map((r) => ({
+        assignmentId: r.assignment_id,
+        state: r.state,
+        reason: r.reason as CreditReason | null,
+        at: r.at,
+      })),
+    );
+  }
+
+  leaderboard(limit: number): Promise<LeaderboardRow[]> {
+    return promised(() =>
+      this.s.board.all(limit).map((r) => ({ volunteerId: r.volunteer_id, granted: r.granted })),
+    );
+  }
+}
