@@ -33,8 +33,13 @@ import { SchedulerStore } from './scheduling/store';
 import { Referee } from './verification/referee';
 import { ReputationStore } from './verification/reputation-store';
 import { Verifier } from './verification/verifier';
+import { CreditKeeper, DEFAULT_CREDIT_POLICY, SqliteLedgerStore, quickReturnMsFor } from './ledger';
 import { LiveHub, type LiveNamespace } from './sockets/live-namespace';
-import { attachVolunteerNamespace, type VolunteerNamespace } from './sockets/volunteer-namespace';
+import {
+  attachVolunteerNamespace,
+  volunteerRoom,
+  type VolunteerNamespace,
+} from './sockets/volunteer-namespace';
 import { BlobStore, type BlobWriter } from './storage/blob-store';
 import { openDatabase } from './storage/database';
 import { databaseProbe, diskProbe } from './storage/probes';
@@ -49,6 +54,8 @@ export interface Tabgrid {
   io: Server;
   store: SchedulerStore;
   scheduler: Scheduler;
+  /** The credit ledger's keeper (apps/server/src/ledger). */
+  credits: CreditKeeper;
   /** Background failures: logged and counted (`tabgrid_background_errors_total`). */
   errors: ErrorSink;
   /** Dependency probes behind /healthz and the scheduler's circuit breaker. */
@@ -170,6 +177,15 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
   });
   const liveNsp: LiveNamespace = io.of(NAMESPACES.live);
   const volunteerNsp: VolunteerNamespace = io.of(NAMESPACES.volunteer);
+  // The credit ledger (apps/server/src/ledger): SQLite here; Redis mode passes a RedisLedgerStore.
+  const creditPolicy = { ...DEFAULT_CREDIT_POLICY, quickReturnMs: quickReturnMsFor(config.maxAssignmentMs) };
+  const credits = new CreditKeeper(new SqliteLedgerStore(db, creditPolicy), {
+    errors,
+    policy: creditPolicy,
+    now: () => clock.now(),
+    displayName: (volunteerId) => identities.displayName(volunteerId),
+    notify: (volunteerId, c) => volunteerNsp.to(volunteerRoom(volunteerId)).emit('volunteer:credits', c),
+  });
   // The hub needs the scheduler's volunteer count and the scheduler needs the hub's events.
   const hub: LiveHub = new LiveHub(
     liveNsp,
@@ -181,6 +197,7 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
     app.log.child({ ns: 'live' }),
     errors,
     (volunteerId) => identities.displayName(volunteerId),
+    () => credits.leaderboard(),
   );
   const sched: Scheduler = new Scheduler(
     store,
@@ -190,7 +207,7 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
     stats,
     hub,
     app.log.child({ ns: 'scheduler' }),
-    { errors, gate: health, clock, verifier, refereeAfterMs: config.refereeAfterMs },
+    { errors, gate: health, clock, verifier, refereeAfterMs: config.refereeAfterMs, credits },
   );
   // The database answered its probe again: leases are extended by the outage, dispatch resumes.
   health.onRecovered((name, downMs) => {
@@ -206,6 +223,7 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
       identities,
       maxVolunteersPerIp: config.maxVolunteersPerIp,
       trustProxy: compileTrust(config.trustProxy),
+      onJoined: (volunteerId) => credits.sendTo(volunteerId),
     },
     app.log.child({ ns: 'volunteer' }),
   );
@@ -264,6 +282,7 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
     io,
     store,
     scheduler: sched,
+    credits,
     errors,
     health,
     keys,
@@ -280,6 +299,7 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
         // runs Fastify's onClose hooks.
         await new Promise<void>((resolve) => io.close(() => resolve()));
         await app.close();
+        await credits.idle();
         await referee?.close();
         dbProbe.close();
         db.close();

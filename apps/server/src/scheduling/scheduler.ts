@@ -25,6 +25,7 @@ import { classifyStorageError } from '../storage/storage-errors';
 import type { TaskStore } from './task-store';
 import { PartialBatchError, type AssignmentRecord, type EndedLease, type TaskRecord } from './types';
 import type { Judgement, Verifier } from '../verification/verifier';
+import type { CreditKeeper } from '../ledger/credit-keeper';
 import { impossibleResultReason } from './validate-result';
 
 export type VolunteerSocket = Socket<VolunteerClientToServer, VolunteerServerToClient>;
@@ -88,6 +89,8 @@ export interface SchedulerRuntime {
   verifier?: Verifier;
   /** A result waiting for its replica this long (ms) goes to the referee. */
   refereeAfterMs?: number;
+  /** The credit ledger (apps/server/src/ledger); without it no credit is kept. */
+  credits?: CreditKeeper;
 }
 
 export type SchedulerConfig = Pick<
@@ -124,6 +127,7 @@ export class Scheduler {
   private readonly gate: DispatchGate;
   private readonly verifier: Verifier | undefined;
   private readonly refereeAfterMs: number;
+  private readonly credits: CreditKeeper | undefined;
   /** Tasks whose results wait for a replica: the referee takes over when this fires. */
   private readonly refereeTimers = new Map<string, NodeJS.Timeout>();
 
@@ -142,6 +146,7 @@ export class Scheduler {
     this.gate = runtime.gate;
     this.verifier = runtime.verifier;
     this.refereeAfterMs = runtime.refereeAfterMs ?? 3000;
+    this.credits = runtime.credits;
     this.images = new ImageCache(blobs);
     this.byLoad = Array.from({ length: Math.max(1, config.maxInFlightCap) }, () => new Set());
     this.labels = new Set(model.labels);
@@ -623,6 +628,7 @@ export class Scheduler {
         return ok({ accepted: false, duplicate: true });
       case 'accepted': {
         this.dropHeld(outcome.assignment);
+        this.credits?.resultAccepted(outcome.assignment, judgement, now);
         if (judgement?.caught.length) this.backtrack(judgement.caught);
         if (judgement?.kind === 'replicate') {
           // Kept, not final: the task runs again elsewhere (rule V3). The ack is the same.
@@ -759,6 +765,7 @@ export class Scheduler {
       judgement.mark,
       this.clock.now(),
     );
+    this.credits?.settled(judgement, this.clock.now());
     if (!done) return;
     for (const other of done.superseded) {
       this.dropHeld(other);
@@ -778,7 +785,9 @@ export class Scheduler {
    */
   private backtrack(volunteerIds: readonly string[]): void {
     for (const id of volunteerIds) {
-      const reopened = this.store.reopen(this.store.trustedResultsOf(id));
+      const revoked = this.store.trustedResultsOf(id);
+      const reopened = this.store.reopen(revoked);
+      this.credits?.caught(id, revoked, this.clock.now());
       if (reopened.length > 0) this.log.warn({ volunteerId: id, reopened: reopened.length }, 'backtracked');
       for (const t of reopened) this.events.taskChanged(t);
     }

@@ -63,6 +63,8 @@ export class LiveHub implements SchedulerEvents {
     private readonly errors?: ErrorSink,
     /** A volunteer's public display name (the id is never published, rule I7). */
     private readonly volunteerName: (volunteerId: string) => string = () => '',
+    /** The top 10 by granted credits, by display name (rule L8); omitted without a ledger. */
+    private readonly leaderboard?: () => { displayName: string; credits: number }[],
   ) {
     nsp.use((socket, next) => {
       const auth = LiveAuthSchema.safeParse(socket.handshake.auth);
@@ -121,7 +123,8 @@ export class LiveHub implements SchedulerEvents {
   }
 
   currentStats() {
-    return this.stats.snapshot(this.volunteersOnline(), this.store.counts());
+    const stats = this.stats.snapshot(this.volunteersOnline(), this.store.counts());
+    return this.leaderboard ? { ...stats, leaderboard: this.leaderboard() } : stats;
   }
 
   /** The newest results this viewer may see: public ones, plus its own (PROTOCOL.md rule L2). */

@@ -30,7 +30,12 @@ export interface VolunteerNamespaceOptions {
   trustProxy: TrustProxy;
   /** Where unexpected handler errors go (counted in /metrics). */
   errors?: ErrorSink;
+  /** A volunteer's connection was accepted and joined its room (the ledger sends its credits). */
+  onJoined?: (volunteerId: string) => void;
 }
+
+/** The Socket.IO room of one volunteer's connection: server pushes addressed to it (`volunteer:credits`). */
+export const volunteerRoom = (volunteerId: string) => `volunteer:${volunteerId}`;
 
 /**
  * `/volunteer`: the handshake checks the protocol version, the volunteer's
@@ -143,6 +148,8 @@ export function attachVolunteerNamespace(
       address: socket.data.address,
     });
     socket.data.issuedToken = undefined; // sent once, in hello; never kept
+    void socket.join(volunteerRoom(socket.data.volunteerId));
+    options.onJoined?.(socket.data.volunteerId);
     socket.conn.on('packet', () => scheduler.alive(session));
     const guard = new SocketGuard(
       socket,

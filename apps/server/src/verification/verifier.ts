@@ -13,6 +13,18 @@ export interface VerifierConfig {
   rule?: AgreementRule;
 }
 
+/** One volunteer result, named for the credit ledger (apps/server/src/ledger). */
+export interface ResultRef {
+  volunteerId: string;
+  assignmentId: string;
+}
+
+/** Whose results a final judgement verified, and whose it rejected (`quarantined`: counted for nothing). */
+export interface SettledResults {
+  agreeing: ResultRef[];
+  rejected: (ResultRef & { quarantined: boolean })[];
+}
+
 /** What a result means (PROTOCOL.md rules V3–V6). */
 export type Judgement =
   /** The task is done with `detections`; `caught` were just quarantined (backtrack their work). */
@@ -23,6 +35,8 @@ export type Judgement =
       /** The volunteer result published (null: the referee's). */
       resultAssignmentId: string | null;
       caught: string[];
+      /** For the credit ledger: the volunteer results verified and rejected by this settlement. */
+      settled: SettledResults;
     }
   /** Keep the result, run the task again on an independent volunteer (or the referee). */
   | { kind: 'replicate'; caught: string[] };
@@ -75,6 +89,7 @@ export class Verifier {
         mark: { verification: 'trusted', agreeing: 1 },
         resultAssignmentId: r.assignmentId,
         caught: [],
+        settled: { agreeing: [{ volunteerId: r.volunteerId, assignmentId: r.assignmentId }], rejected: [] },
       };
     }
     const list = this.pending.get(r.taskId) ?? [];
@@ -155,6 +170,7 @@ export class Verifier {
       },
       resultAssignmentId: winner.by === REFEREE ? null : winner.assignmentId,
       caught,
+      settled: settledResults(list, s.agreeing),
     };
   }
 
@@ -165,4 +181,16 @@ export class Verifier {
     this.reputations.put(volunteerId, after);
     return before.quarantinedAt === null && after.quarantinedAt !== null;
   }
+}
+
+/** The volunteer results a settlement verified (agreeing, counted) and rejected (every other one). */
+function settledResults(list: readonly Pending[], agreeing: readonly Candidate[]): SettledResults {
+  const ref = (c: Pending): ResultRef => ({ volunteerId: c.by, assignmentId: c.assignmentId });
+  const volunteers = list.filter((c) => c.by !== REFEREE);
+  return {
+    agreeing: volunteers.filter((c) => agreeing.includes(c)).map(ref),
+    rejected: volunteers
+      .filter((c) => !agreeing.includes(c))
+      .map((c) => ({ ...ref(c), quarantined: c.quarantined })),
+  };
 }

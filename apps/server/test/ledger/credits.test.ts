@@ -1,0 +1,242 @@
+/**
+ * Credits end to end: a real server with verification on (the referee in a worker thread), real
+ * Socket.IO volunteers scripted with the native detector's own detections (honest) or made-up ones
+ * (liars), the real SQLite ledger. What each volunteer is told (`volunteer:credits`) and what
+ * `/live` shows (`live:stats.leaderboard`) are checked against the ledger itself.
+ */
+import { readFile } from 'node:fs/promises';
+import { io, type Socket } from 'socket.io-client';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  PROTOCOL_VERSION,
+  VolunteerCreditsSchema,
+  type Detection,
+  type LiveClientToServer,
+  type LiveServerToClient,
+  type LiveStats,
+  type TaskAssignment,
+  type VolunteerCredits,
+} from '@tabgrid/protocol';
+import { parseLabels } from '@tabgrid/detector';
+import { createNativeDetector } from '../../../agent/src/runner';
+import { labelsPath, modelPath, sampleImages } from '../../../../scripts/assets';
+import type { ServerConfig } from '../../src/config';
+import type { LedgerEntry } from '../../src/ledger';
+import { FakeVolunteer } from '../support/fake-volunteer';
+import { startTestServer, until, type TestServer } from '../support/harness';
+import { readDb } from '../support/processes';
+
+const photos = sampleImages().map((i) => i.name);
+const reference = new Map<string, Detection[]>();
+const honest = (t: TaskAssignment) => reference.get(t.name) ?? [];
+
+beforeAll(async () => {
+  const labels = parseLabels(await readFile(labelsPath(), 'utf8'));
+  const native = await createNativeDetector(modelPath(), labels, { threads: 1 });
+  try {
+    for (const image of sampleImages())
+      reference.set(image.name, await native.detect(await readFile(image.path)));
+  } finally {
+    await native.close();
+  }
+}, 60_000);
+
+let server: TestServer | undefined;
+const fakes: FakeVolunteer[] = [];
+const sockets: Socket[] = [];
+
+afterEach(async () => {
+  for (const f of fakes.splice(0)) f.close();
+  for (const s of sockets.splice(0)) s.close();
+  await server?.close();
+  server = undefined;
+});
+
+// Quick-return window: a tenth of the assignment cap, at least 1 s (ledger/policy.ts).
+const VERIFYING: Partial<ServerConfig> = {
+  verification: true,
+  refereeAfterMs: 400,
+  refereeBudget: 50,
+  distinctNetworks: false,
+  maxAssignmentMs: 5000,
+};
+
+/** A scripted volunteer that remembers every `volunteer:credits` it was sent. */
+async function volunteer(
+  url: string,
+  id: string,
+  options: { detections?: typeof honest; delayMs?: number; slots?: number } = {},
+) {
+  const f = await FakeVolunteer.connect(url, { id, detections: honest, slots: 3, ...options });
+  fakes.push(f);
+  const told: VolunteerCredits[] = [];
+  f.socket.on('volunteer:credits', (c) => told.push(VolunteerCreditsSchema.parse(c)));
+  return { f, told };
+}
+
+async function ledgerOf(volunteerId: string) {
+  await server!.credits.idle();
+  const ledger = server!.credits.ledger;
+  const now = Date.now();
+  return {
+    entries: await ledger.entries(volunteerId),
+    events: await ledger.events(volunteerId),
+    totals: await ledger.totals(volunteerId, now),
+    recomputed: await ledger.recompute(volunteerId, now),
+  };
+}
+
+const sum = (entries: LedgerEntry[]) => entries.reduce((s, e) => s + e.base + e.bonus, 0);
+
+describe('credits', () => {
+  it('results are provisional until a replica agrees, then granted; a duplicate delivery adds nothing; /live ranks by display name', async () => {
+    server = await startTestServer(VERIFYING);
+    const a = await volunteer(server.url, 'alice');
+    const b = await volunteer(server.url, 'bob');
+    const live: Socket<LiveServerToClient, LiveClientToServer> = io(`${server.url}/live`, {
+      auth: { protocolVersion: PROTOCOL_VERSION },
+      transports: ['websocket'],
+      forceNew: true,
+    });
+    sockets.push(live);
+    let board: LiveStats['leaderboard'];
+    live.on('live:stats', (s) => (board = s.leaderboard));
+
+    const job = await server.createJob(photos);
+    expect((await server.waitForJob(job.id, 60_000)).status).toBe('done');
+
+    // A result delivered again (its first ack lost) is acknowledged as a duplicate: no new entry.
+    const first = a.f.assigned[0]!;
+    expect(await a.f.answer(first)).toMatchObject({ ok: true, data: { duplicate: true } });
+
+    for (const v of [a, b]) {
+      const { entries, events, totals, recomputed } = await ledgerOf(v.f.volunteerId);
+      expect(entries.length).toBe(
+        v.f.results.filter((r) => (r.ack as { data?: { accepted?: boolean } }).data?.accepted).length,
+      );
+      expect(new Set(entries.map((e) => e.assignmentId)).size).toBe(entries.length);
+      // Every entry was written provisional first, and granted by verification.
+      for (const e of entries) {
+        const mine = events.filter((x) => x.assignmentId === e.assignmentId).map((x) => x.state);
+        expect(mine, e.taskId).toEqual(['provisional', 'granted']);
+        expect(e.state).toBe('granted');
+        expect(e.base).toBe(10);
+      }
+      expect(totals).toEqual(recomputed);
+      expect(totals.total).toEqual({ pending: 0, granted: sum(entries), revoked: 0 });
+      expect(totals.today.granted).toBe(sum(entries));
+      // The volunteer was told, and its last message matches the ledger.
+      await until(() => v.told.at(-1)?.total.granted === totals.total.granted, 5000, 'credits pushed');
+      expect(v.told.some((c) => c.total.pending > 0)).toBe(true);
+    }
+    const reasons = new Set((await ledgerOf(a.f.volunteerId)).events.map((e) => e.reason));
+    expect([...reasons].every((r) => r === null || r === 'replicated' || r === 'refereed')).toBe(true);
+
+    // /live: the top 10 by display name, never the id, with granted credits.
+    const expected = await Promise.all(
+      [a, b].map(async (v) => ({
+        displayName: v.f.displayName,
+        credits: (await ledgerOf(v.f.volunteerId)).totals.total.granted,
+      })),
+    );
+    await until(() => (board?.length ?? 0) === 2, 10_000, 'leaderboard on live:stats');
+    expect([...board!].sort((x, y) => x.displayName.localeCompare(y.displayName))).toEqual(
+      expected.sort((x, y) => x.displayName.localeCompare(y.displayName)),
+    );
+    const text = JSON.stringify(board);
+    for (const v of [a, b]) expect(text).not.toContain(v.f.volunteerId);
+  }, 120_000);
+
+  it('a turncoat caught by a spot check loses the credit of every result it got on trust; verified credit stays', async () => {
+    let spotCheck = false;
+    server = await startTestServer(
+      { ...VERIFYING, trustStreak: 2, spotCheckPercent: 0 },
+      { random: () => (spotCheck ? 0 : 0.999) },
+    );
+    let lying = false;
+    const turncoat = await volunteer(server.url, 'turncoat', {
+      detections: (t) => (lying ? [{ label: 'dog', score: 0.9, box: [1, 1, 40, 40] }] : honest(t)),
+      slots: 2,
+    });
+    const partner = await volunteer(server.url, 'partner');
+
+    const warmup = await server.createJob([...photos, ...photos]);
+    await server.waitForJob(warmup.id, 90_000);
+    const before = await ledgerOf(turncoat.f.volunteerId);
+    expect(before.totals.total.granted).toBeGreaterThan(0);
+
+    // Trusted now: its lies are final at once, and granted at once (reason `trusted`).
+    lying = true;
+    const victim = await server.createJob([...photos, ...photos]);
+    await server.waitForJob(victim.id, 90_000);
+    const lied = (await ledgerOf(turncoat.f.volunteerId)).events.filter((e) => e.reason === 'trusted');
+    expect(lied.length).toBeGreaterThan(0);
+
+    // Caught: every trusted-only entry is revoked (backtracked), nothing stays pending.
+    spotCheck = true;
+    const check = await server.createJob(photos.slice(0, 3));
+    await server.waitForJob(check.id, 60_000);
+    const quarantined = () =>
+      readDb(server!.dataDir, (db) =>
+        db
+          .prepare('SELECT quarantined_at FROM volunteer_reputation WHERE volunteer_id = ?')
+          .get(turncoat.f.volunteerId),
+      ) as { quarantined_at: number | null } | undefined;
+    await until(() => quarantined()?.quarantined_at != null, 30_000, 'turncoat quarantined');
+    await until(async () => (await server!.getJob(victim.id)).status === 'done', 60_000, 'victim job redone');
+    const after = await ledgerOf(turncoat.f.volunteerId);
+    expect(after.totals).toEqual(after.recomputed);
+    const byId = new Map(after.entries.map((e) => [e.assignmentId, e]));
+    for (const e of lied) {
+      expect(byId.get(e.assignmentId)!.state, e.assignmentId).toBe('revoked');
+      expect(after.events.filter((x) => x.assignmentId === e.assignmentId).at(-1)!.reason).toBe(
+        'backtracked',
+      );
+    }
+    expect(after.entries.filter((e) => e.state === 'provisional')).toEqual([]);
+    expect(after.totals.total.revoked).toBeGreaterThanOrEqual(lied.length * 10);
+    // What a replica or the referee verified keeps its credit; everything final on trust alone
+    // was revoked, honest or not (backtracking cannot tell them apart; the tasks are redone).
+    const grantReason = (e: LedgerEntry) =>
+      before.events.find((x) => x.assignmentId === e.assignmentId && x.state === 'granted')?.reason;
+    const verifiedBefore = before.entries.filter(
+      (e) => e.state === 'granted' && grantReason(e) !== 'trusted',
+    );
+    expect(verifiedBefore.length).toBeGreaterThan(0);
+    expect(after.totals.total.granted).toBe(sum(verifiedBefore));
+    for (const e of verifiedBefore) expect(byId.get(e.assignmentId)!.state).toBe('granted');
+    // The partner lost nothing.
+    const p = await ledgerOf(partner.f.volunteerId);
+    expect(p.totals.total.revoked).toBe(0);
+    expect(p.totals).toEqual(p.recomputed);
+    await until(
+      () => turncoat.told.at(-1)?.total.revoked === after.totals.total.revoked,
+      5000,
+      'revocation pushed',
+    );
+  }, 240_000);
+
+  it('the quick-return bonus goes to quick volunteers with 10 verified results, never to slow ones', async () => {
+    server = await startTestServer(VERIFYING);
+    const quick = await volunteer(server.url, 'quick', { slots: 4 });
+    // Slower than the 1 s quick-return window (maxAssignmentMs 5 s / 10, at least 1 s).
+    const slow = await volunteer(server.url, 'slow', { delayMs: 1100, slots: 4 });
+    const warmup = await server.createJob([...photos, ...photos]);
+    await server.waitForJob(warmup.id, 90_000);
+    const job = await server.createJob([...photos, ...photos]);
+    await server.waitForJob(job.id, 90_000);
+
+    const q = await ledgerOf(quick.f.volunteerId);
+    const s = await ledgerOf(slow.f.volunteerId);
+    expect(s.entries.length).toBeGreaterThan(0);
+    expect(s.entries.filter((e) => e.bonus > 0)).toEqual([]);
+    // Until it had 10 granted entries, no bonus; later quick ones get +5 per photo.
+    const ordered = [...q.entries].sort((x, y) => x.at - y.at);
+    expect(ordered.slice(0, 10).every((e) => e.bonus === 0)).toBe(true);
+    expect(ordered.some((e) => e.bonus === 5)).toBe(true);
+    expect(q.totals).toEqual(q.recomputed);
+    expect(q.totals.total.granted).toBe(sum(q.entries.filter((e) => e.state === 'granted')));
+    await until(() => quick.told.at(-1)?.quickBonus === true, 5000, 'bonus eligibility pushed');
+    expect(slow.told.every((c) => c.total.pending + c.total.granted <= sum(s.entries))).toBe(true);
+  }, 240_000);
+});
