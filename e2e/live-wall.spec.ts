@@ -2,7 +2,8 @@
  * The live wall (issue 9): the charts grow with every pushed `live:stats` (no
  * polling: the page makes no HTTP request after loading), a new public result
  * arrives with its boxes, kiosk mode hides the navigation and defaults to the
- * dark theme, and none of it breaks the CSP (uPlot draws on canvas).
+ * dark theme, and none of it breaks the CSP (uPlot draws on canvas). The volunteer tab shows its
+ * credits and the wall its leaderboard (issue 7 §4).
  */
 import { expect, test } from '@playwright/test';
 import { sampleImage } from '../scripts/assets';
@@ -51,6 +52,35 @@ test('the charts update from pushed figures and a public result animates in with
       .toBeGreaterThanOrEqual(1);
     expect(job.id).toBeTruthy();
     expect(requests, 'the live page polls nothing').toEqual([]);
+
+    // Credits (issue 7 §4): the tab shows its ledger totals, pushed by the server; /live ranks
+    // volunteers by display name, never by id, with the same granted figure.
+    const vp = volunteer.page;
+    await expect
+      .poll(async () => Number(await vp.getByTestId('credits-total-granted').textContent()), {
+        timeout: 30_000,
+      })
+      .toBeGreaterThanOrEqual(10);
+    await expect(vp.getByTestId('credits-total-pending')).toHaveText(/^\d+$/);
+    await expect(vp.getByTestId('credits-explained')).toContainText('revoked');
+    const probe = (await volunteer.probe())!;
+    const board = live.page.getByTestId('leaderboard');
+    await expect(board.locator('li').first()).toBeVisible({ timeout: 30_000 });
+    const rows = await board.locator('li').allTextContents();
+    expect(rows.length).toBeLessThanOrEqual(10);
+    expect(rows.join('\n')).not.toContain(probe.volunteerId!);
+    const credits = (row: string) => Number(/(\d+) credits$/.exec(row.trim())?.[1]);
+    for (const row of rows) expect(credits(row), row).toBeGreaterThan(0);
+    // Ours is listed unless ten others have more (the e2e server is shared by every spec).
+    await expect
+      .poll(async () => {
+        const now = await board.locator('li').allTextContents();
+        const mine = now.find((r) => r.trim().startsWith(`${probe.displayName!} `));
+        const granted = Number(await vp.getByTestId('credits-total-granted').textContent());
+        if (mine) return credits(mine) === granted;
+        return now.length === 10 && now.every((r) => credits(r) >= granted);
+      })
+      .toBe(true);
 
     // Operator figures sit in a collapsed panel.
     const operator = live.page.getByTestId('operator-panel');

@@ -14,6 +14,7 @@ import {
   type VolunteerSocket,
 } from '@tabgrid/volunteer-client';
 import { NodeRunnerPool, type NodeRunnerPoolOptions } from './runner-pool';
+import type { VolunteerCredits } from '@tabgrid/protocol';
 
 export { DEFAULT_LOCAL_MODEL } from './runner-pool';
 export { ModelMismatchError } from '@tabgrid/volunteer-client';
@@ -54,6 +55,8 @@ export interface AgentStats {
   /** Work dropped because the connection was lost before it was reported. */
   dropped: number;
   lastInferenceMs: number | null;
+  /** Credits from the server's ledger (`volunteer:credits`), once it sent them. */
+  credits: VolunteerCredits | null;
 }
 
 export type AgentEvents = Pick<
@@ -130,6 +133,7 @@ export function startAgent(options: AgentOptions): Agent {
         reportRetries: s.reportRetries,
         dropped: s.dropped,
         lastInferenceMs: s.lastInferenceMs,
+        credits: s.credits,
       };
     },
     on: (event, listener) => client.on(event, listener),

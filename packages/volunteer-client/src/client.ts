@@ -17,12 +17,14 @@ import {
   PROTOCOL_VERSION,
   TaskAssignmentSchema,
   TaskResultSchema,
+  VolunteerCreditsSchema,
   type Detection,
   type ErrorCode,
   type Hello,
   type TaskAssignment,
   type TaskFailureCode,
   type VolunteerAuth,
+  type VolunteerCredits,
   type VolunteerClientToServer,
   type VolunteerServerToClient,
 } from '@tabgrid/protocol';
@@ -395,6 +397,13 @@ export class VolunteerClient {
     socket.on('task:cancel', ({ assignmentId, reason }: { assignmentId: string; reason: ErrorCode }) => {
       if (live()) this.cancel(assignmentId, reason);
     });
+
+    socket.on('volunteer:credits', (payload) => {
+      const parsed = VolunteerCreditsSchema.safeParse(payload);
+      if (!live() || !parsed.success) return;
+      if (this.current.credits === null) this.log(`credits: ${creditsLine(parsed.data)}`);
+      this.update({ credits: parsed.data });
+    });
   }
 
   private scheduleReconnect(socket: VolunteerSocket, delayMs = this.backoff.delay()): void {
@@ -628,7 +637,10 @@ export class VolunteerClient {
       completed: this.current.completed + 1,
       duplicates: this.current.duplicates + (ack.data.duplicate ? 1 : 0),
     });
-    this.log(`task ${taskId} (${a.name}): ${detections.length} detections in ${inferenceMs.toFixed(1)} ms`);
+    const credits = this.current.credits ? ` · credits ${creditsLine(this.current.credits)}` : '';
+    this.log(
+      `task ${taskId} (${a.name}): ${detections.length} detections in ${inferenceMs.toFixed(1)} ms${credits}`,
+    );
     this.events.emit('result', { assignmentId, taskId, detections, inferenceMs, ...ack.data });
   }
 
@@ -667,4 +679,12 @@ export class VolunteerClient {
     if (this.recent.length > 200) this.recent.shift();
     this.update({ lastInferenceMs: ms, avgInferenceMs: this.inferenceSum / this.inferenceCount });
   }
+}
+
+/** Credits for a status line: granted (verified) and pending (may still be revoked), today and in all. */
+export function creditsLine(c: VolunteerCredits): string {
+  return (
+    `${c.total.granted} granted + ${c.total.pending} pending in all, ` +
+    `${c.today.granted} + ${c.today.pending} today${c.quickBonus ? ', quick-return bonus on' : ''}`
+  );
 }

@@ -1,5 +1,6 @@
 export {
   VolunteerClient,
+  creditsLine,
   HandshakeRefusedError,
   ModelMismatchError,
   type TaskInfo,

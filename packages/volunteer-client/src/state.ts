@@ -1,4 +1,5 @@
 /** The volunteer client's observable state: one immutable snapshot per change. */
+import type { VolunteerCredits } from '@tabgrid/protocol';
 
 /**
  * - `stopped`: not started, or stopped (by the owner, or replaced by another connection)
@@ -49,6 +50,11 @@ export interface VolunteerClientState {
   error: string | null;
   /** The wire code behind `error`, when the server sent one. */
   errorCode: string | null;
+  /**
+   * This volunteer's credits from the server's ledger (`volunteer:credits`, PROTOCOL.md rule C1);
+   * null until the server sends them (servers without a ledger never do).
+   */
+  credits: VolunteerCredits | null;
 }
 
 export function initialState(slots: number): VolunteerClientState {
@@ -76,5 +82,6 @@ export function initialState(slots: number): VolunteerClientState {
     notice: null,
     error: null,
     errorCode: null,
+    credits: null,
   };
 }

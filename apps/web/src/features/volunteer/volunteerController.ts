@@ -5,7 +5,7 @@
  * timer or lease lives on the main thread.
  */
 import * as Comlink from 'comlink';
-import type { Detection } from '@tabgrid/protocol';
+import type { Detection, VolunteerCredits } from '@tabgrid/protocol';
 import type { VolunteerClientState } from '@tabgrid/volunteer-client';
 import { choosePoolShape, type PoolInitInfo, type PoolShape } from '../inference/client';
 import type { CurrentUpdate, VolunteerWorkerApi, VolunteerWorkerOptions, WorkerSnapshot } from './shared/api';
@@ -51,10 +51,10 @@ export interface VolunteerSnapshot {
   /** Resting between tasks to keep within the CPU budget (the client is paused meanwhile). */
   resting: boolean;
   /**
-   * Credits from the server's ledger, when the server reports them; null while
-   * it does not (the contribution panel then shows none).
+   * Credits from the server's ledger (`volunteer:credits`), when the server reports them; null
+   * while it does not (the contribution panel then shows none).
    */
-  credits: number | null;
+  credits: VolunteerCredits | null;
 }
 
 function statusOf(c: VolunteerClientState): VolunteerStatus {
@@ -69,12 +69,6 @@ function statusOf(c: VolunteerClientState): VolunteerStatus {
       if (c.running > 0) return 'working';
       return c.paused ? 'paused' : 'idle';
   }
-}
-
-/** Credits, if the client state carries them (a server with a credit ledger); null otherwise. */
-function creditsOf(c: VolunteerClientState): number | null {
-  const credits = (c as VolunteerClientState & { credits?: unknown }).credits;
-  return typeof credits === 'number' && Number.isFinite(credits) ? credits : null;
 }
 
 interface Connection {
@@ -182,7 +176,7 @@ export class VolunteerController {
       avgInferenceMs: c.avgInferenceMs,
       inferenceSamplesMs,
       resting,
-      credits: creditsOf(c),
+      credits: c.credits,
     });
   }
 
