@@ -7,12 +7,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type TestRedis } from '../../test/support/redis';
-import { openDatabase, type Db } from '../storage/database';
-import { DAY_MS, DEFAULT_CREDIT_POLICY } from './policy';
-import { RedisLedgerStore } from './redis-ledger';
-import { SqliteLedgerStore } from './sqlite-ledger';
-import type { CreditReason, LedgerStore, NewEntry } from './types';
+import { startRedis, type TestRedis } from '../support/redis';
+import { openDatabase, type Db } from '../../src/storage/database';
+import { DAY_MS, DEFAULT_CREDIT_POLICY } from '../../src/ledger/policy';
+import { RedisLedgerStore } from '../../src/ledger/redis-ledger';
+import { SqliteLedgerStore } from '../../src/ledger/sqlite-ledger';
+import type { CreditReason, LedgerStore, NewEntry } from '../../src/ledger/types';
 
 let redisServer: TestRedis;
 let redis: Redis;
