@@ -33,7 +33,7 @@ export function creditsView(t: CreditTotals, policy: CreditPolicy): VolunteerCre
 
 /**
  * Turns what the scheduler and the verifier decide into ledger entries (PROTOCOL.md rules C1-C3):
- * an accepted result is a provisional entry; a final judgement grants the agreeing results and
+ * an accepted result is a provisional entry (granted at once when it is final on arrival); a final judgement grants the agreeing results and
  * revokes the others; a volunteer caught lying loses its provisional entries and the results
  * backtracking revoked. Ledger writes are queued in order and never block the caller: a failure
  * goes to the error sink (the task's outcome does not depend on credit).
@@ -69,8 +69,16 @@ export class CreditKeeper {
         await this.ledger.record(entry, 'granted', 'unverified');
         return;
       }
-      await this.ledger.record(entry, 'provisional', null);
-      if (judgement.kind === 'final') await this.apply(judgement, now, touched);
+      // Final on arrival and agreeing (trusted, or the replica that settled its task): it never
+      // waited, so it is recorded granted in one step; everything else starts provisional.
+      const final = judgement.kind === 'final' ? judgement : null;
+      const agrees = final?.settled.agreeing.some((r) => r.assignmentId === ref.assignmentId) ?? false;
+      await this.ledger.record(
+        entry,
+        agrees ? 'granted' : 'provisional',
+        agrees ? final!.mark.verification : null,
+      );
+      if (final) await this.apply(final, now, touched);
     });
   }
 

@@ -1,5 +1,5 @@
 /**
- * Credits end to end: a real server with verification on (the referee in a worker thread), real
+ * Credits end to end: a real server with verification on (replicas settle every task), real
  * Socket.IO volunteers scripted with the native detector's own detections (honest) or made-up ones
  * (liars), the real SQLite ledger. What each volunteer is told (`volunteer:credits`) and what
  * `/live` shows (`live:stats.leaderboard`) are checked against the ledger itself.
@@ -54,11 +54,12 @@ afterEach(async () => {
   server = undefined;
 });
 
-// Quick-return window: a tenth of the assignment cap, at least 1 s (ledger/policy.ts).
+// Quick-return window: a tenth of the assignment cap, at least 1 s (ledger/policy.ts). Two honest
+// volunteers settle every task by replication, so no referee: closing a server while its referee
+// worker is mid-inference can abort the test process (onnxruntime-node in a terminated thread).
 const VERIFYING: Partial<ServerConfig> = {
   verification: true,
-  refereeAfterMs: 400,
-  refereeBudget: 50,
+  refereeWorkers: 0,
   distinctNetworks: false,
   maxAssignmentMs: 5000,
 };
@@ -117,10 +118,11 @@ describe('credits', () => {
         v.f.results.filter((r) => (r.ack as { data?: { accepted?: boolean } }).data?.accepted).length,
       );
       expect(new Set(entries.map((e) => e.assignmentId)).size).toBe(entries.length);
-      // Every entry was written provisional first, and granted by verification.
+      // A result that waited for its replica was provisional, then granted; the replica that
+      // settled a task was granted on arrival. Nothing else.
       for (const e of entries) {
         const mine = events.filter((x) => x.assignmentId === e.assignmentId).map((x) => x.state);
-        expect(mine, e.taskId).toEqual(['provisional', 'granted']);
+        expect([['provisional', 'granted'], ['granted']], e.taskId).toContainEqual(mine);
         expect(e.state).toBe('granted');
         expect(e.base).toBe(10);
       }
@@ -131,8 +133,9 @@ describe('credits', () => {
       await until(() => v.told.at(-1)?.total.granted === totals.total.granted, 5000, 'credits pushed');
       expect(v.told.some((c) => c.total.pending > 0)).toBe(true);
     }
-    const reasons = new Set((await ledgerOf(a.f.volunteerId)).events.map((e) => e.reason));
-    expect([...reasons].every((r) => r === null || r === 'replicated' || r === 'refereed')).toBe(true);
+    const all = [...(await ledgerOf(a.f.volunteerId)).events, ...(await ledgerOf(b.f.volunteerId)).events];
+    expect(all.filter((e) => e.state === 'provisional').length).toBeGreaterThan(0);
+    expect(new Set(all.map((e) => e.reason))).toEqual(new Set([null, 'replicated']));
 
     // /live: the top 10 by display name, never the id, with granted credits.
     const expected = await Promise.all(
@@ -165,6 +168,8 @@ describe('credits', () => {
       slots: 2,
     });
     const partner = await volunteer(server.url, 'partner');
+    // Without a referee, a third honest volunteer breaks the tie when the turncoat is spot-checked.
+    await volunteer(server.url, 'witness');
 
     const warmup = await server.createJob([...photos, ...photos]);
     await server.waitForJob(warmup.id, 90_000);
