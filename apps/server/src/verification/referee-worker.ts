@@ -4,7 +4,7 @@
  * Runs in a worker_threads Worker, never on the event loop that serves sockets.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { createNativeDetector, UndecodableImageError, type NativeDetector } from '../../../agent/src/runner';
+import { createNativeDetector, UndecodableImageError, type NativeDetector } from '@tabgrid/node-runner';
 
 export interface RefereeJob {
   id: number;
