@@ -31,7 +31,9 @@ import { ServerMetrics } from './observability/metrics';
 import { Scheduler } from './scheduling/scheduler';
 import { SchedulerStore } from './scheduling/store';
 import { Referee } from './verification/referee';
+import { DEFAULT_REFEREE_RETRY } from './verification/referee-retry';
 import { ReputationStore } from './verification/reputation-store';
+import { VerificationMetrics } from './verification/verification-metrics';
 import { Verifier } from './verification/verifier';
 import { LiveHub, type LiveNamespace } from './sockets/live-namespace';
 import { attachVolunteerNamespace, type VolunteerNamespace } from './sockets/volunteer-namespace';
@@ -75,6 +77,8 @@ export interface ServerSeams {
   clock?: Clock;
   /** Verification's spot-check dice, in [0, 1). @defaultValue Math.random */
   random?: () => number;
+  /** The referee's model file (e.g. a missing one: every referee run fails). @defaultValue the served model */
+  refereeModel?: string;
 }
 
 /**
@@ -99,9 +103,10 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
   const origins = new OriginPolicy(config.allowedOrigins);
   const metrics = new ServerMetrics();
   const stats = new LiveStatsTracker(metrics.sink);
+  const verificationMetrics = new VerificationMetrics(metrics.registry);
   const referee =
     config.verification && config.refereeWorkers > 0
-      ? new Referee(path.join(config.modelDir, MODEL_FILE), model.labels, {
+      ? new Referee(seams.refereeModel ?? path.join(config.modelDir, MODEL_FILE), model.labels, {
           workers: config.refereeWorkers,
           perSecond: config.refereeBudget,
         })
@@ -113,6 +118,12 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
         {
           distinctNetworks: config.distinctNetworks,
           trust: { trustStreak: config.trustStreak, spotCheckFloor: config.spotCheckPercent / 100 },
+          retry: {
+            ...DEFAULT_REFEREE_RETRY,
+            baseMs: config.refereeAfterMs,
+            maxFailures: config.refereeMaxFailures,
+          },
+          metrics: verificationMetrics,
         },
         seams.random,
       )
@@ -190,7 +201,14 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
     stats,
     hub,
     app.log.child({ ns: 'scheduler' }),
-    { errors, gate: health, clock, verifier, refereeAfterMs: config.refereeAfterMs },
+    {
+      errors,
+      gate: health,
+      clock,
+      verifier,
+      refereeAfterMs: config.refereeAfterMs,
+      metrics: verificationMetrics,
+    },
   );
   // The database answered its probe again: leases are extended by the outage, dispatch resumes.
   health.onRecovered((name, downMs) => {

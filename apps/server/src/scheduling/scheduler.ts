@@ -25,6 +25,8 @@ import { classifyStorageError } from '../storage/storage-errors';
 import type { TaskStore } from './task-store';
 import { PartialBatchError, type AssignmentRecord, type EndedLease, type TaskRecord } from './types';
 import type { Judgement, Verifier } from '../verification/verifier';
+import { StallPolicy } from '../verification/stall-policy';
+import type { VerificationMetrics } from '../verification/verification-metrics';
 import { impossibleResultReason } from './validate-result';
 
 export type VolunteerSocket = Socket<VolunteerClientToServer, VolunteerServerToClient>;
@@ -53,9 +55,13 @@ export class VolunteerSession {
   constructor(
     readonly id: string,
     readonly socket: VolunteerSocket,
-    /** Most tasks this volunteer may hold at once (its slots + prefetch, capped). */
-    readonly maxInFlight: number,
-  ) {}
+    /** Most tasks its slots ask for (slots + prefetch, capped); `maxInFlight` may be lower (rule V11). */
+    readonly wantedInFlight: number,
+  ) {
+    this.maxInFlight = wantedInFlight;
+  }
+  /** Most tasks this volunteer may hold at once now. */
+  maxInFlight: number;
 }
 
 /** Most offers made in one event-loop turn before yielding to I/O. */
@@ -88,6 +94,8 @@ export interface SchedulerRuntime {
   verifier?: Verifier;
   /** A result waiting for its replica this long (ms) goes to the referee. */
   refereeAfterMs?: number;
+  /** Counts stalls (rule V11) on /metrics. */
+  metrics?: VerificationMetrics;
 }
 
 export type SchedulerConfig = Pick<
@@ -126,6 +134,9 @@ export class Scheduler {
   private readonly refereeAfterMs: number;
   /** Tasks whose results wait for a replica: the referee takes over when this fires. */
   private readonly refereeTimers = new Map<string, NodeJS.Timeout>();
+  /** Volunteers that keep stalling lose slots (rule V11). */
+  private readonly stalls = new StallPolicy();
+  private readonly metrics: VerificationMetrics | undefined;
 
   constructor(
     private readonly store: TaskStore,
@@ -142,6 +153,7 @@ export class Scheduler {
     this.gate = runtime.gate;
     this.verifier = runtime.verifier;
     this.refereeAfterMs = runtime.refereeAfterMs ?? 3000;
+    this.metrics = runtime.metrics;
     this.images = new ImageCache(blobs);
     this.byLoad = Array.from({ length: Math.max(1, config.maxInFlightCap) }, () => new Set());
     this.labels = new Set(model.labels);
@@ -278,6 +290,7 @@ export class Scheduler {
       previous.socket.disconnect(true);
     }
     const session = new VolunteerSession(volunteerId, socket, this.inFlightLimit(slots));
+    session.maxInFlight = this.stalls.limit(volunteerId, session.wantedInFlight);
     session.displayName = identity.displayName ?? '';
     session.address = identity.address ?? '';
     this.sessions.set(volunteerId, session);
@@ -622,6 +635,7 @@ export class Scheduler {
       case 'duplicate':
         return ok({ accepted: false, duplicate: true });
       case 'accepted': {
+        this.stallEnded(session);
         this.dropHeld(outcome.assignment);
         if (judgement?.caught.length) this.backtrack(judgement.caught);
         if (judgement?.kind === 'replicate') {
@@ -661,14 +675,22 @@ export class Scheduler {
         payload.message,
         this.clock.now(),
         // Failure reports count only from trusted volunteers (rule V6), so made-up identities
-        // cannot fail a task: it runs elsewhere instead. The ack is the same.
-        !this.verifier || this.verifier.standing(session.id) === 'trusted',
+        // cannot fail a task: it runs elsewhere instead. The ack is the same. `undecodable` never
+        // counts: the server decoded the image at upload, the referee checks the claim (rule V10).
+        !this.verifier ||
+          (payload.code !== 'undecodable' && this.verifier.standing(session.id) === 'trusted'),
       );
     } catch (err) {
       return this.refusal('scheduler.taskError', err, session);
     }
     if (outcome.kind === 'rejected') return fail(outcome.code, outcome.message);
     this.stats.sink.taskReported(outcome.task, payload.code);
+    if (this.verifier && payload.code === 'undecodable') {
+      this.errors.watch('scheduler.undecodable', this.checkUndecodable(session.id, outcome.task), {
+        volunteerId: session.id,
+        taskId: outcome.task.id,
+      });
+    }
     this.dropHeld(outcome.assignment);
     this.events.taskChanged(outcome.task);
     this.pump();
@@ -717,13 +739,22 @@ export class Scheduler {
     );
   }
 
+  /** Rule V10: a false `undecodable` report is a wrong result (quarantine and backtracking). */
+  private async checkUndecodable(volunteerId: string, task: TaskRecord): Promise<void> {
+    const image = await this.images.get(task.imageSha256);
+    if (await this.verifier?.checkUndecodable(volunteerId, image, () => this.clock.now())) {
+      this.log.warn({ volunteerId, taskId: task.id }, 'false undecodable report; volunteer quarantined');
+      this.backtrack([volunteerId]);
+    }
+  }
+
   /** Bounded wait (rule V5): if no independent replica settles the task in time, the referee does. */
-  private awaitReferee(taskId: string): void {
+  private awaitReferee(taskId: string, delayMs = this.refereeAfterMs): void {
     if (!this.verifier?.referee || this.refereeTimers.has(taskId) || this.stopped) return;
     const timer = setTimeout(() => {
       this.refereeTimers.delete(taskId);
       this.errors.watch('scheduler.referee', this.runReferee(taskId), { taskId });
-    }, this.refereeAfterMs);
+    }, delayMs);
     timer.unref();
     this.refereeTimers.set(taskId, timer);
   }
@@ -740,17 +771,23 @@ export class Scheduler {
       this.verifier?.forget(taskId);
       return;
     }
-    const image = await this.images.get(task.imageSha256);
-    const judgement = await this.verifier.settleByReferee(taskId, image, () => this.clock.now());
-    if (judgement === null) {
-      // Over budget (a third volunteer may break the tie meanwhile), or settled already.
-      if (this.verifier.isPending(taskId)) this.awaitReferee(taskId);
+    let judgement: Awaited<ReturnType<Verifier['settleByReferee']>>;
+    try {
+      const image = await this.images.get(task.imageSha256);
+      judgement = await this.verifier.settleByReferee(taskId, image, () => this.clock.now());
+    } catch (err) {
+      this.errors.report('scheduler.referee', err, { taskId });
+      judgement = 'failed';
+    }
+    if (judgement === null) return; // settled already
+    if (judgement === 'failed' || judgement === 'over_budget') {
+      // Tried again with backoff (rule V9); a third volunteer may break the tie meanwhile.
+      const delay = this.verifier.retryAfter(taskId, judgement);
+      if (judgement === 'failed') this.log.warn({ taskId, retryInMs: delay }, 'referee run failed');
+      if (delay !== null && this.verifier.isPending(taskId)) this.awaitReferee(taskId, delay);
       return;
     }
-    if (judgement === 'undecodable' || judgement.kind !== 'final') {
-      this.log.warn({ taskId, judgement }, 'the referee could not settle the task');
-      return;
-    }
+    if (judgement.kind !== 'final') return;
     if (judgement.caught.length) this.backtrack(judgement.caught);
     const done = this.store.finalize(
       taskId,
@@ -813,8 +850,26 @@ export class Scheduler {
       if (err instanceof PartialBatchError) ended = err.done;
       this.fault('scheduler.leases', err);
     }
-    for (const e of ended) this.leaseEnded(e, true);
+    for (const e of ended) {
+      if (e.assignment.outcome === 'lease_expired') this.stalled(e.assignment.volunteerId);
+      this.leaseEnded(e, true);
+    }
     if (ended.length > 0) this.pump();
+  }
+
+  /** An acked lease lapsed (rule V11): the volunteer may hold fewer tasks until it answers again. */
+  private stalled(volunteerId: string): void {
+    const session = this.sessions.get(volunteerId);
+    this.stalls.stalled(volunteerId, session?.wantedInFlight ?? this.config.maxInFlightCap);
+    this.metrics?.stalls.inc();
+    if (session) this.stallEnded(session, false);
+  }
+
+  /** Recomputes a volunteer's task limit; `answered`: it returned a result (one halving undone). */
+  private stallEnded(session: VolunteerSession, answered = true): void {
+    if (answered) this.stalls.answered(session.id);
+    session.maxInFlight = this.stalls.limit(session.id, session.wantedInFlight);
+    this.reindex(session);
   }
 
   /** Bookkeeping after a lease ended without a result. */

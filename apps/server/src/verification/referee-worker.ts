@@ -20,8 +20,12 @@ const { modelPath, labels } = workerData as { modelPath: string; labels: string[
 let detector: Promise<NativeDetector> | null = null;
 
 parentPort?.on('message', (job: RefereeJob) => {
-  detector ??= createNativeDetector(modelPath, labels, { threads: 1 });
-  detector
+  const loading = (detector ??= createNativeDetector(modelPath, labels, { threads: 1 }));
+  // A session that failed to load is loaded again on the next job (the failure may pass).
+  loading.catch(() => {
+    if (detector === loading) detector = null;
+  });
+  loading
     .then((d) => d.detect(job.image))
     .then(
       (detections): RefereeReply => ({ id: job.id, kind: 'detections', detections }),
