@@ -29,9 +29,10 @@ import { ErrorSink } from './observability/error-sink';
 import { HealthMonitor } from './observability/health';
 import { ServerMetrics } from './observability/metrics';
 import { Scheduler } from './scheduling/scheduler';
-import { SchedulerStore } from './scheduling/store';
+import { newId, SchedulerStore } from './scheduling/store';
 import { Referee } from './verification/referee';
 import { DEFAULT_REFEREE_RETRY } from './verification/referee-retry';
+import { CanaryDesk, DEFAULT_CANARIES } from './verification/canaries';
 import { ReputationStore } from './verification/reputation-store';
 import { VerificationMetrics } from './verification/verification-metrics';
 import { Verifier } from './verification/verifier';
@@ -128,6 +129,15 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
         seams.random,
       )
     : undefined;
+  const canaries =
+    verifier && referee
+      ? new CanaryDesk(
+          referee,
+          { ...DEFAULT_CANARIES, rate: config.canaryPercent / 100 },
+          { task: () => newId('task'), assignment: () => newId('asg') },
+          verificationMetrics,
+        )
+      : undefined;
   let shuttingDown = false;
   const isShuttingDown = () => shuttingDown;
 
@@ -208,6 +218,7 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
       verifier,
       refereeAfterMs: config.refereeAfterMs,
       metrics: verificationMetrics,
+      canaries,
     },
   );
   // The database answered its probe again: leases are extended by the outage, dispatch resumes.

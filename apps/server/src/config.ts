@@ -134,6 +134,12 @@ export interface ServerConfig {
    * @defaultValue 5 (env TABGRID_REFEREE_MAX_FAILURES)
    */
   refereeMaxFailures: number;
+  /**
+   * Canaries (rule V12): percent of offers to volunteers not in quarantine that are known-answer
+   * tasks, when one is ready (quarantined volunteers get only canaries; they need the referee).
+   * @defaultValue 2 (env TABGRID_CANARY_PERCENT)
+   */
+  canaryPercent: number;
   /** pino level. @defaultValue 'info' (env LOG_LEVEL) */
   logLevel: string;
   /**
@@ -185,6 +191,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   refereeWorkers: 1,
   refereeBudget: 10,
   refereeMaxFailures: 5,
+  canaryPercent: 2,
   logLevel: 'info',
   socketParser: 'default',
 };
@@ -240,6 +247,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
     refereeWorkers: int(env, 'TABGRID_REFEREE_WORKERS', d.refereeWorkers),
     refereeBudget: int(env, 'TABGRID_REFEREE_BUDGET', d.refereeBudget),
     refereeMaxFailures: Math.max(1, int(env, 'TABGRID_REFEREE_MAX_FAILURES', d.refereeMaxFailures)),
+    canaryPercent: Math.min(100, Math.max(0, int(env, 'TABGRID_CANARY_PERCENT', d.canaryPercent))),
     logLevel: env.LOG_LEVEL || d.logLevel,
   };
 }

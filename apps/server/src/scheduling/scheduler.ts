@@ -25,6 +25,7 @@ import { classifyStorageError } from '../storage/storage-errors';
 import type { TaskStore } from './task-store';
 import { PartialBatchError, type AssignmentRecord, type EndedLease, type TaskRecord } from './types';
 import type { Judgement, Verifier } from '../verification/verifier';
+import type { CanaryDesk } from '../verification/canaries';
 import { StallPolicy } from '../verification/stall-policy';
 import type { VerificationMetrics } from '../verification/verification-metrics';
 import { impossibleResultReason } from './validate-result';
@@ -96,6 +97,8 @@ export interface SchedulerRuntime {
   refereeAfterMs?: number;
   /** Counts stalls (rule V11) on /metrics. */
   metrics?: VerificationMetrics;
+  /** Known-answer tasks (rule V12); without it quarantined volunteers get ordinary tasks. */
+  canaries?: CanaryDesk;
 }
 
 export type SchedulerConfig = Pick<
@@ -137,6 +140,7 @@ export class Scheduler {
   /** Volunteers that keep stalling lose slots (rule V11). */
   private readonly stalls = new StallPolicy();
   private readonly metrics: VerificationMetrics | undefined;
+  private readonly canaries: CanaryDesk | undefined;
 
   constructor(
     private readonly store: TaskStore,
@@ -154,6 +158,7 @@ export class Scheduler {
     this.verifier = runtime.verifier;
     this.refereeAfterMs = runtime.refereeAfterMs ?? 3000;
     this.metrics = runtime.metrics;
+    this.canaries = runtime.canaries;
     this.images = new ImageCache(blobs);
     this.byLoad = Array.from({ length: Math.max(1, config.maxInFlightCap) }, () => new Set());
     this.labels = new Set(model.labels);
@@ -311,6 +316,7 @@ export class Scheduler {
     this.stats.sink.volunteerLeft(volunteerId);
     this.countHeld(session, -session.held.size);
     session.held.clear();
+    this.canaries?.endVolunteer(volunteerId);
     this.releaseVolunteer(volunteerId);
     this.pump();
   }
@@ -376,6 +382,15 @@ export class Scheduler {
           }
           const session = this.leastLoaded(skip);
           if (!session) break;
+          const canary = this.canaryFor(session);
+          if (canary === 'none') {
+            skip.add(session); // quarantined, and no canary ready: nothing for it (rule V12)
+            continue;
+          }
+          if (canary) {
+            offered++;
+            continue;
+          }
           // The offer's lease in the store is only a backstop: the ack timeout proper starts
           // when the offer is emitted (see offer()), after the image is read.
           let next: ReturnType<TaskStore['assignNext']>;
@@ -431,6 +446,7 @@ export class Scheduler {
       this.endLease(assignment.id, 'internal', false);
       return;
     }
+    this.canaries?.observe(task, image);
     const payload: TaskAssignment = {
       assignmentId: assignment.id,
       taskId: task.id,
@@ -443,13 +459,7 @@ export class Scheduler {
       image,
       leaseMs: this.config.leaseMs,
     };
-    const answer = await new Promise<Ack<{ accepted: true }> | 'timeout' | 'gone'>((resolve) =>
-      this.sendSoon(() => {
-        if (!session.held.has(assignment.id) || session.socket.disconnected) return resolve('gone');
-        this.stats.sink.offering(session.id);
-        void this.emitOffer(session, payload).then(resolve);
-      }),
-    );
+    const answer = await this.deliver(session, payload);
     if (answer === 'gone') return;
     if (answer === 'timeout') {
       this.log.warn({ volunteerId: session.id, assignmentId: assignment.id }, 'no ack in time; requeueing');
@@ -472,6 +482,20 @@ export class Scheduler {
         if (acked?.ackedAt != null) this.stats.ack.add(acked.ackedAt - acked.assignedAt, now);
       },
       { volunteerId: session.id, assignmentId: assignment.id },
+    );
+  }
+
+  /** Sends an offer (in the outbox's turn) and waits for its ack; `gone` if it ended meanwhile. */
+  private deliver(
+    session: VolunteerSession,
+    payload: TaskAssignment,
+  ): Promise<Ack<{ accepted: true }> | 'timeout' | 'gone'> {
+    return new Promise((resolve) =>
+      this.sendSoon(() => {
+        if (!session.held.has(payload.assignmentId) || session.socket.disconnected) return resolve('gone');
+        this.stats.sink.offering(session.id);
+        void this.emitOffer(session, payload).then(resolve);
+      }),
     );
   }
 
@@ -551,7 +575,11 @@ export class Scheduler {
   heartbeat(session: VolunteerSession, assignmentIds: string[]): { renewed: string[]; lost: string[] } {
     try {
       this.assertStorage();
-      return this.store.renew(session.id, assignmentIds, this.clock.now(), this.config.leaseMs);
+      const now = this.clock.now();
+      const canaries = this.canaries?.renew(session.id, assignmentIds, now, this.config.leaseMs) ?? [];
+      const real = canaries.length ? assignmentIds.filter((id) => !canaries.includes(id)) : assignmentIds;
+      const renewed = this.store.renew(session.id, real, now, this.config.leaseMs);
+      return { renewed: [...renewed.renewed, ...canaries], lost: renewed.lost };
     } catch (err) {
       const refused = this.refusal('scheduler.heartbeat', err, session);
       throw new TabgridError(refused.code, refused.message);
@@ -602,6 +630,7 @@ export class Scheduler {
   ): Ack<{ accepted: boolean; duplicate: boolean }> {
     const receivedAt = performance.now();
     const now = this.clock.now();
+    if (this.canaries?.owns(payload.assignmentId)) return this.canaryResult(session, payload, now);
     const assignment = this.store.getAssignment(payload.assignmentId);
     if (!assignment || assignment.volunteerId !== session.id) {
       return fail('not_holder', `assignment ${payload.assignmentId} is not held by this volunteer`);
@@ -665,6 +694,7 @@ export class Scheduler {
   }
 
   taskError(session: VolunteerSession, payload: TaskErrorReport): Ack<{ requeued: boolean }> {
+    if (this.canaries?.owns(payload.assignmentId)) return this.canaryError(session, payload);
     let outcome: ReturnType<TaskStore['reportFailure']>;
     try {
       this.assertStorage();
@@ -809,6 +839,85 @@ export class Scheduler {
     this.pump();
   }
 
+  // ----------------------------------------------------------- canaries (rule V12)
+
+  /**
+   * Offers a canary instead of a real task when due: always to a quarantined volunteer, at the
+   * canary rate to others. `none`: quarantined and no canary is ready (it gets nothing).
+   */
+  private canaryFor(session: VolunteerSession): boolean | 'none' {
+    if (!this.canaries || !this.verifier) return false;
+    const quarantined = this.verifier.standing(session.id) === 'quarantined';
+    if (!this.canaries.wanted(quarantined)) return false;
+    const payload = this.canaries.take(session.id, this.clock.now(), this.config.leaseMs);
+    if (!payload) return quarantined ? 'none' : false;
+    session.held.add(payload.assignmentId);
+    this.countHeld(session, 1);
+    this.reindex(session);
+    const offered = async () => {
+      const answer = await this.deliver(session, payload);
+      if (answer === 'timeout') {
+        session.unresponsive = true;
+        this.endCanary(session.id, payload.assignmentId, 'ack_timeout');
+      } else if (answer !== 'gone' && (!answer || answer.ok !== true)) {
+        this.endCanary(session.id, payload.assignmentId, null);
+      }
+    };
+    this.errors.watch('scheduler.offer', offered(), { volunteerId: session.id, canary: true });
+    return true;
+  }
+
+  /** A canary's lease ended without a result; `reason`: tell the volunteer with `task:cancel`. */
+  private endCanary(volunteerId: string, assignmentId: string, reason: ErrorCode | null): void {
+    this.canaries?.end(assignmentId);
+    const session = this.sessions.get(volunteerId);
+    if (session?.held.delete(assignmentId)) {
+      this.countHeld(session, -1);
+      this.reindex(session);
+      if (reason) session.socket.emit('task:cancel', { assignmentId, reason });
+    }
+    this.pump();
+  }
+
+  /** A canary's result: acked as a real one would be; a wrong or impossible one is caught. */
+  private canaryResult(
+    session: VolunteerSession,
+    payload: TaskResult,
+    now: number,
+  ): Ack<{ accepted: boolean; duplicate: boolean }> {
+    const desk = this.canaries!;
+    const size = desk.heldBy(payload.assignmentId, session.id);
+    if (!size) {
+      return desk.answeredBy(payload.assignmentId) === session.id
+        ? ok({ accepted: false, duplicate: true })
+        : fail('not_holder', `assignment ${payload.assignmentId} is not held by this volunteer`);
+    }
+    const reason = impossibleResultReason(payload.detections, size, this.labels);
+    if (reason) this.metrics?.canaries.inc({ outcome: 'failed' });
+    const verdict = reason ? 'failed' : desk.judge(payload.assignmentId, session.id, payload.detections);
+    this.endCanary(session.id, payload.assignmentId, null);
+    if (verdict === 'passed') {
+      this.stallEnded(session);
+      this.verifier?.canaryPassed(session.id, now);
+    } else if (this.verifier?.caught(session.id, reason ? 'impossible' : 'wrong', now)) {
+      this.log.warn({ volunteerId: session.id }, 'canary answered wrong; volunteer quarantined');
+      this.backtrack([session.id]);
+    }
+    return reason ? fail('impossible_result', reason) : ok({ accepted: true, duplicate: false });
+  }
+
+  /** A failure report on a canary: `undecodable` is false (the server made the image), others end it. */
+  private canaryError(session: VolunteerSession, payload: TaskErrorReport): Ack<{ requeued: boolean }> {
+    if (!this.canaries?.heldBy(payload.assignmentId, session.id)) {
+      return fail('not_holder', `assignment ${payload.assignmentId} is not held by this volunteer`);
+    }
+    this.endCanary(session.id, payload.assignmentId, null);
+    if (payload.code === 'undecodable' && this.verifier?.caught(session.id, 'wrong', this.clock.now())) {
+      this.backtrack([session.id]);
+    }
+    return ok({ requeued: true });
+  }
+
   /**
    * Backtracking (rule V7): every result these newly quarantined volunteers got final on trust
    * alone is revoked and its task queued again; requesters see the job running again.
@@ -853,6 +962,10 @@ export class Scheduler {
     for (const e of ended) {
       if (e.assignment.outcome === 'lease_expired') this.stalled(e.assignment.volunteerId);
       this.leaseEnded(e, true);
+    }
+    for (const c of this.canaries?.lapse(this.clock.now()) ?? []) {
+      this.stalled(c.volunteerId);
+      this.endCanary(c.volunteerId, c.assignmentId, 'lease_expired');
     }
     if (ended.length > 0) this.pump();
   }

@@ -9,6 +9,8 @@ export class VerificationMetrics {
   readonly undecodableClaims: Counter<'verdict'>;
   /** Acked leases that lapsed (the volunteer's limit was halved, rule V11). */
   readonly stalls: Counter;
+  /** Canaries (rule V12): `made`, `unmade`, `passed`, `failed`, `lapsed`. */
+  readonly canaries: Counter<'outcome'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -27,6 +29,12 @@ export class VerificationMetrics {
     this.stalls = new Counter({
       name: 'tabgrid_volunteer_stalls_total',
       help: 'Acked leases that lapsed without a result; each halves the volunteer task limit until it answers again.',
+      registers,
+    });
+    this.canaries = new Counter({
+      name: 'tabgrid_canaries_total',
+      help: 'Known-answer tasks: made, unmade (referee busy or failed), passed, failed (the volunteer is quarantined), lapsed.',
+      labelNames: ['outcome'],
       registers,
     });
   }

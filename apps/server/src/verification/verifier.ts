@@ -176,6 +176,11 @@ export class Verifier {
     return this.record(volunteerId, verdict, now);
   }
 
+  /** A canary answered right (rule V12): a verified result, like an agreeing replica. */
+  canaryPassed(volunteerId: string, now: number): void {
+    this.record(volunteerId, 'agreed', now);
+  }
+
   /** The task ended otherwise (cancelled, failed): drop what waited for it. */
   forget(taskId: string): void {
     this.pending.delete(taskId);

@@ -49,6 +49,8 @@ const VERIFYING: Partial<ServerConfig> = {
   distinctNetworks: false,
   refereeAfterMs: 300,
   refereeBudget: 50,
+  // Canaries (V12) are tested on their own (canaries.test.ts).
+  canaryPercent: 0,
 };
 
 async function honestAgent(url: string): Promise<Agent> {
@@ -99,7 +101,7 @@ describe('verification gaps', () => {
   it('a referee that keeps failing is retried with backoff, then gives up, and a third volunteer breaks the tie (V9)', async () => {
     expect(busy.length).toBeGreaterThan(0);
     server = await startTestServer(
-      { ...VERIFYING, refereeMaxFailures: 3 },
+      { ...VERIFYING, refereeMaxFailures: 2 },
       { refereeModel: '/nonexistent/referee-model.onnx' },
     );
     const s = server;
@@ -107,14 +109,14 @@ describe('verification gaps', () => {
     await honestAgent(s.url);
     const job = await s.createJob(busy.slice(0, 2));
     await until(() => liar.results.length === 2, 30_000, 'the liar answered both');
-    // The honest agent and the liar disagree; the referee fails 3 times per task (300, 600 ms
-    // apart: the failures are counted, the waits are not asserted), then gives up on both tasks.
+    // The honest agent and the liar disagree; the referee fails twice per task (600 ms apart:
+    // the failures are counted, the waits are not asserted), then gives up on both tasks.
     await until(
       async () => (await metric(s, 'tabgrid_referee_runs_total', 'outcome="gave_up"')) >= 2,
-      30_000,
+      60_000,
       'referee gave up',
     );
-    expect(await metric(s, 'tabgrid_referee_runs_total', 'outcome="failed"')).toBeGreaterThanOrEqual(6);
+    expect(await metric(s, 'tabgrid_referee_runs_total', 'outcome="failed"')).toBeGreaterThanOrEqual(4);
     expect(await metric(s, 'tabgrid_referee_runs_total', 'outcome="settled"')).toBe(0);
     const waiting = await s.getJob(job.id);
     expect(waiting.tasks.filter((t) => t.status === 'done')).toEqual([]);
@@ -128,7 +130,7 @@ describe('verification gaps', () => {
       expect(wrongTask(t), t.name).toBe(false);
     }
     expect(quarantined(s, liar.volunteerId)).toBe(true);
-  });
+  }, 120_000);
 
   it('a false undecodable report is caught by the referee, quarantines its sender and fails nothing (V10)', async () => {
     server = await startTestServer({ ...VERIFYING, maxFailureReports: 1 });
@@ -145,7 +147,7 @@ describe('verification gaps', () => {
     const done = await s.waitForJob(job.id, 60_000);
     expect(done.tasks[0]).toMatchObject({ status: 'done', verification: 'refereed' });
     expect(wrongTask(done.tasks[0]!)).toBe(false);
-  });
+  }, 120_000);
 
   it('a volunteer that keeps stalling loses slots, and gets them back as it answers (V11)', async () => {
     const clock = new ManualClock();
@@ -190,5 +192,5 @@ describe('verification gaps', () => {
     await staller.answer(staller.assigned[5]!, []);
     await staller.answer(staller.assigned[6]!, []);
     await until(() => holding() === 4, 5000, 'back to four tasks');
-  });
+  }, 120_000);
 });
