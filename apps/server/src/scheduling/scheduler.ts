@@ -895,11 +895,13 @@ export class Scheduler {
     const reason = impossibleResultReason(payload.detections, size, this.labels);
     if (reason) this.metrics?.canaries.inc({ outcome: 'failed' });
     const verdict = reason ? 'failed' : desk.judge(payload.assignmentId, session.id, payload.detections);
+    // Judged before the slot frees (endCanary pumps): a caught liar gets no real task meanwhile.
+    const caught =
+      verdict !== 'passed' && !!this.verifier?.caught(session.id, reason ? 'impossible' : 'wrong', now);
+    if (verdict === 'passed') this.verifier?.canaryPassed(session.id, now);
     this.endCanary(session.id, payload.assignmentId, null);
-    if (verdict === 'passed') {
-      this.stallEnded(session);
-      this.verifier?.canaryPassed(session.id, now);
-    } else if (this.verifier?.caught(session.id, reason ? 'impossible' : 'wrong', now)) {
+    if (verdict === 'passed') this.stallEnded(session);
+    if (caught) {
       this.log.warn({ volunteerId: session.id }, 'canary answered wrong; volunteer quarantined');
       this.backtrack([session.id]);
     }
@@ -911,10 +913,10 @@ export class Scheduler {
     if (!this.canaries?.heldBy(payload.assignmentId, session.id)) {
       return fail('not_holder', `assignment ${payload.assignmentId} is not held by this volunteer`);
     }
+    const caught =
+      payload.code === 'undecodable' && !!this.verifier?.caught(session.id, 'wrong', this.clock.now());
     this.endCanary(session.id, payload.assignmentId, null);
-    if (payload.code === 'undecodable' && this.verifier?.caught(session.id, 'wrong', this.clock.now())) {
-      this.backtrack([session.id]);
-    }
+    if (caught) this.backtrack([session.id]);
     return ok({ requeued: true });
   }
 
