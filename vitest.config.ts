@@ -14,6 +14,7 @@ export default defineConfig({
       '@tabgrid/protocol': pkg('protocol'),
       '@tabgrid/detector': pkg('detector'),
       '@tabgrid/volunteer-client': pkg('volunteer-client'),
+      '@tabgrid/node-runner': pkg('node-runner'),
     },
   },
   test: {

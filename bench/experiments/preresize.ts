@@ -13,7 +13,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { parseLabels } from '@tabgrid/detector';
 import type { Detection } from '@tabgrid/protocol';
-import { createNativeDetector } from '../../apps/agent/src/runner';
+import { createNativeDetector } from '@tabgrid/node-runner';
 import { imagesDir, labelsPath, modelPath } from '../../scripts/assets';
 
 export const PRERESIZED_DIR = path.join(os.tmpdir(), 'tabgrid-preresized');

@@ -14,7 +14,7 @@ import {
   parseLabels,
   type ModelRunner,
 } from '@tabgrid/detector';
-import { createOrtRunner, decodeImage } from '../../apps/agent/src/runner';
+import { createOrtRunner, decodeImage } from '@tabgrid/node-runner';
 import { labelsPath, modelPath } from '../../scripts/assets';
 
 const [runtime, threadsArg, runsArg, warmupArg, image] = process.argv.slice(2);

@@ -102,6 +102,11 @@ export class JobCard {
     return this.tiles.filter({ has: this.root.page().getByTitle(name, { exact: true }) });
   }
 
+  /** A tile's verification line (PROTOCOL.md V8): `data-verification` and `data-agreeing`. */
+  verification(name: string): Locator {
+    return this.tile(name).getByTestId('task-verification');
+  }
+
   /** Boxes drawn on a canvas (its `data-boxes`, set by DetectionCanvas after drawing). */
   static boxesDrawn(canvas: Locator): Promise<number> {
     return canvas.getAttribute('data-boxes').then((v) => (v === null ? -1 : Number(v)));

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Detection } from '@tabgrid/protocol';
 import { iou, parseLabels } from '@tabgrid/detector';
-import { createNativeDetector, type NativeDetector } from '../../apps/agent/src/runner';
+import { createNativeDetector, type NativeDetector } from '@tabgrid/node-runner';
 import { labelsPath, modelPath } from '../../scripts/assets';
 
 export interface MatchOptions {

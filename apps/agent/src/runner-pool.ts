@@ -16,7 +16,7 @@ import {
   type RunnerOutput,
   type RunnerTask,
 } from '@tabgrid/volunteer-client';
-import { createOrtRunner, decodeImage, UndecodableImageError, type OrtRunner } from './runner';
+import { createOrtRunner, decodeImage, UndecodableImageError, type OrtRunner } from '@tabgrid/node-runner';
 
 /** The model `install-assets.mjs` puts in `public/models/`, used when its hash matches the server's. */
 export const DEFAULT_LOCAL_MODEL = fileURLToPath(

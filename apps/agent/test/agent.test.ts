@@ -22,7 +22,7 @@ import {
 import { parseLabels, sha256Hex } from '@tabgrid/detector';
 import { labelsPath, modelPath, sampleImage } from '../../../scripts/assets';
 import { startAgent, type Agent } from '../src/agent';
-import { createNativeDetector } from '../src/runner';
+import { createNativeDetector } from '@tabgrid/node-runner';
 
 type StubSocket = Socket<VolunteerClientToServer, VolunteerServerToClient>;
 

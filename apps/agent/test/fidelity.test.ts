@@ -11,7 +11,7 @@ import { iou, parseLabels } from '@tabgrid/detector';
 import { labelsPath, modelPath, sampleImages } from '../../../scripts/assets';
 import { startTestServer, type TestServer } from '../../server/test/support/harness';
 import { startAgent, type Agent } from '../src/agent';
-import { createNativeDetector } from '../src/runner';
+import { createNativeDetector } from '@tabgrid/node-runner';
 
 const MIN_SCORE = 0.5;
 const MIN_IOU = 0.8;

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DetectionSchema, type Detection } from '@tabgrid/protocol';
 import { parseLabels } from '@tabgrid/detector';
 import { labelsPath, modelPath, sampleImage, sampleImages } from '../../../scripts/assets';
-import { createNativeDetector, type NativeDetector } from '../src/runner';
+import { createNativeDetector, type NativeDetector } from '@tabgrid/node-runner';
 
 let native: NativeDetector;
 const results = new Map<string, Detection[]>();

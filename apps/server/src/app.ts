@@ -29,9 +29,12 @@ import { ErrorSink } from './observability/error-sink';
 import { HealthMonitor } from './observability/health';
 import { ServerMetrics } from './observability/metrics';
 import { Scheduler } from './scheduling/scheduler';
-import { SchedulerStore } from './scheduling/store';
+import { newId, SchedulerStore } from './scheduling/store';
 import { Referee } from './verification/referee';
+import { DEFAULT_REFEREE_RETRY } from './verification/referee-retry';
+import { CanaryDesk, DEFAULT_CANARIES } from './verification/canaries';
 import { ReputationStore } from './verification/reputation-store';
+import { VerificationMetrics } from './verification/verification-metrics';
 import { Verifier } from './verification/verifier';
 import { CreditKeeper, DEFAULT_CREDIT_POLICY, SqliteLedgerStore, quickReturnMsFor } from './ledger';
 import { LiveHub, type LiveNamespace } from './sockets/live-namespace';
@@ -82,6 +85,8 @@ export interface ServerSeams {
   clock?: Clock;
   /** Verification's spot-check dice, in [0, 1). @defaultValue Math.random */
   random?: () => number;
+  /** The referee's model file (e.g. a missing one: every referee run fails). @defaultValue the served model */
+  refereeModel?: string;
 }
 
 /**
@@ -106,9 +111,10 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
   const origins = new OriginPolicy(config.allowedOrigins);
   const metrics = new ServerMetrics();
   const stats = new LiveStatsTracker(metrics.sink);
+  const verificationMetrics = new VerificationMetrics(metrics.registry);
   const referee =
     config.verification && config.refereeWorkers > 0
-      ? new Referee(path.join(config.modelDir, MODEL_FILE), model.labels, {
+      ? new Referee(seams.refereeModel ?? path.join(config.modelDir, MODEL_FILE), model.labels, {
           workers: config.refereeWorkers,
           perSecond: config.refereeBudget,
         })
@@ -120,10 +126,25 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
         {
           distinctNetworks: config.distinctNetworks,
           trust: { trustStreak: config.trustStreak, spotCheckFloor: config.spotCheckPercent / 100 },
+          retry: {
+            ...DEFAULT_REFEREE_RETRY,
+            baseMs: config.refereeAfterMs,
+            maxFailures: config.refereeMaxFailures,
+          },
+          metrics: verificationMetrics,
         },
         seams.random,
       )
     : undefined;
+  const canaries =
+    verifier && referee
+      ? new CanaryDesk(
+          referee,
+          { ...DEFAULT_CANARIES, rate: config.canaryPercent / 100 },
+          { task: () => newId('task'), assignment: () => newId('asg') },
+          verificationMetrics,
+        )
+      : undefined;
   let shuttingDown = false;
   const isShuttingDown = () => shuttingDown;
 
@@ -207,7 +228,16 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
     stats,
     hub,
     app.log.child({ ns: 'scheduler' }),
-    { errors, gate: health, clock, verifier, refereeAfterMs: config.refereeAfterMs, credits },
+    {
+      errors,
+      gate: health,
+      clock,
+      verifier,
+      refereeAfterMs: config.refereeAfterMs,
+      metrics: verificationMetrics,
+      canaries,
+      credits,
+    },
   );
   // The database answered its probe again: leases are extended by the outage, dispatch resumes.
   health.onRecovered((name, downMs) => {

@@ -128,6 +128,18 @@ export interface ServerConfig {
   refereeWorkers: number;
   /** Most referee runs started per second. @defaultValue 10 (env TABGRID_REFEREE_BUDGET) */
   refereeBudget: number;
+  /**
+   * Failed referee runs on one task (retried with backoff from `refereeAfterMs`, doubling, at most
+   * 60 s apart) before the referee gives up on it and a third volunteer decides (rule V9).
+   * @defaultValue 5 (env TABGRID_REFEREE_MAX_FAILURES)
+   */
+  refereeMaxFailures: number;
+  /**
+   * Canaries (rule V12): percent of offers to volunteers not in quarantine that are known-answer
+   * tasks, when one is ready (quarantined volunteers get only canaries; they need the referee).
+   * @defaultValue 2 (env TABGRID_CANARY_PERCENT)
+   */
+  canaryPercent: number;
   /** pino level. @defaultValue 'info' (env LOG_LEVEL) */
   logLevel: string;
   /**
@@ -178,6 +190,8 @@ export const DEFAULT_CONFIG: ServerConfig = {
   refereeAfterMs: 3000,
   refereeWorkers: 1,
   refereeBudget: 10,
+  refereeMaxFailures: 5,
+  canaryPercent: 2,
   logLevel: 'info',
   socketParser: 'default',
 };
@@ -232,6 +246,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
     refereeAfterMs: int(env, 'TABGRID_REFEREE_AFTER_MS', d.refereeAfterMs),
     refereeWorkers: int(env, 'TABGRID_REFEREE_WORKERS', d.refereeWorkers),
     refereeBudget: int(env, 'TABGRID_REFEREE_BUDGET', d.refereeBudget),
+    refereeMaxFailures: Math.max(1, int(env, 'TABGRID_REFEREE_MAX_FAILURES', d.refereeMaxFailures)),
+    canaryPercent: Math.min(100, Math.max(0, int(env, 'TABGRID_CANARY_PERCENT', d.canaryPercent))),
     logLevel: env.LOG_LEVEL || d.logLevel,
   };
 }

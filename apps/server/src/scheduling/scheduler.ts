@@ -26,6 +26,9 @@ import type { TaskStore } from './task-store';
 import { PartialBatchError, type AssignmentRecord, type EndedLease, type TaskRecord } from './types';
 import type { Judgement, Verifier } from '../verification/verifier';
 import type { CreditKeeper } from '../ledger/credit-keeper';
+import type { CanaryDesk } from '../verification/canaries';
+import { StallPolicy } from '../verification/stall-policy';
+import type { VerificationMetrics } from '../verification/verification-metrics';
 import { impossibleResultReason } from './validate-result';
 
 export type VolunteerSocket = Socket<VolunteerClientToServer, VolunteerServerToClient>;
@@ -54,9 +57,13 @@ export class VolunteerSession {
   constructor(
     readonly id: string,
     readonly socket: VolunteerSocket,
-    /** Most tasks this volunteer may hold at once (its slots + prefetch, capped). */
-    readonly maxInFlight: number,
-  ) {}
+    /** Most tasks its slots ask for (slots + prefetch, capped); `maxInFlight` may be lower (rule V11). */
+    readonly wantedInFlight: number,
+  ) {
+    this.maxInFlight = wantedInFlight;
+  }
+  /** Most tasks this volunteer may hold at once now. */
+  maxInFlight: number;
 }
 
 /** Most offers made in one event-loop turn before yielding to I/O. */
@@ -91,6 +98,10 @@ export interface SchedulerRuntime {
   refereeAfterMs?: number;
   /** The credit ledger (apps/server/src/ledger); without it no credit is kept. */
   credits?: CreditKeeper;
+  /** Counts stalls (rule V11) on /metrics. */
+  metrics?: VerificationMetrics;
+  /** Known-answer tasks (rule V12); without it quarantined volunteers get ordinary tasks. */
+  canaries?: CanaryDesk;
 }
 
 export type SchedulerConfig = Pick<
@@ -130,6 +141,10 @@ export class Scheduler {
   private readonly credits: CreditKeeper | undefined;
   /** Tasks whose results wait for a replica: the referee takes over when this fires. */
   private readonly refereeTimers = new Map<string, NodeJS.Timeout>();
+  /** Volunteers that keep stalling lose slots (rule V11). */
+  private readonly stalls = new StallPolicy();
+  private readonly metrics: VerificationMetrics | undefined;
+  private readonly canaries: CanaryDesk | undefined;
 
   constructor(
     private readonly store: TaskStore,
@@ -147,6 +162,8 @@ export class Scheduler {
     this.verifier = runtime.verifier;
     this.refereeAfterMs = runtime.refereeAfterMs ?? 3000;
     this.credits = runtime.credits;
+    this.metrics = runtime.metrics;
+    this.canaries = runtime.canaries;
     this.images = new ImageCache(blobs);
     this.byLoad = Array.from({ length: Math.max(1, config.maxInFlightCap) }, () => new Set());
     this.labels = new Set(model.labels);
@@ -283,6 +300,7 @@ export class Scheduler {
       previous.socket.disconnect(true);
     }
     const session = new VolunteerSession(volunteerId, socket, this.inFlightLimit(slots));
+    session.maxInFlight = this.stalls.limit(volunteerId, session.wantedInFlight);
     session.displayName = identity.displayName ?? '';
     session.address = identity.address ?? '';
     this.sessions.set(volunteerId, session);
@@ -303,6 +321,7 @@ export class Scheduler {
     this.stats.sink.volunteerLeft(volunteerId);
     this.countHeld(session, -session.held.size);
     session.held.clear();
+    this.canaries?.endVolunteer(volunteerId);
     this.releaseVolunteer(volunteerId);
     this.pump();
   }
@@ -368,6 +387,15 @@ export class Scheduler {
           }
           const session = this.leastLoaded(skip);
           if (!session) break;
+          const canary = this.canaryFor(session);
+          if (canary === 'none') {
+            skip.add(session); // quarantined, and no canary ready: nothing for it (rule V12)
+            continue;
+          }
+          if (canary) {
+            offered++;
+            continue;
+          }
           // The offer's lease in the store is only a backstop: the ack timeout proper starts
           // when the offer is emitted (see offer()), after the image is read.
           let next: ReturnType<TaskStore['assignNext']>;
@@ -423,6 +451,7 @@ export class Scheduler {
       this.endLease(assignment.id, 'internal', false);
       return;
     }
+    this.canaries?.observe(task, image);
     const payload: TaskAssignment = {
       assignmentId: assignment.id,
       taskId: task.id,
@@ -435,13 +464,7 @@ export class Scheduler {
       image,
       leaseMs: this.config.leaseMs,
     };
-    const answer = await new Promise<Ack<{ accepted: true }> | 'timeout' | 'gone'>((resolve) =>
-      this.sendSoon(() => {
-        if (!session.held.has(assignment.id) || session.socket.disconnected) return resolve('gone');
-        this.stats.sink.offering(session.id);
-        void this.emitOffer(session, payload).then(resolve);
-      }),
-    );
+    const answer = await this.deliver(session, payload);
     if (answer === 'gone') return;
     if (answer === 'timeout') {
       this.log.warn({ volunteerId: session.id, assignmentId: assignment.id }, 'no ack in time; requeueing');
@@ -464,6 +487,20 @@ export class Scheduler {
         if (acked?.ackedAt != null) this.stats.ack.add(acked.ackedAt - acked.assignedAt, now);
       },
       { volunteerId: session.id, assignmentId: assignment.id },
+    );
+  }
+
+  /** Sends an offer (in the outbox's turn) and waits for its ack; `gone` if it ended meanwhile. */
+  private deliver(
+    session: VolunteerSession,
+    payload: TaskAssignment,
+  ): Promise<Ack<{ accepted: true }> | 'timeout' | 'gone'> {
+    return new Promise((resolve) =>
+      this.sendSoon(() => {
+        if (!session.held.has(payload.assignmentId) || session.socket.disconnected) return resolve('gone');
+        this.stats.sink.offering(session.id);
+        void this.emitOffer(session, payload).then(resolve);
+      }),
     );
   }
 
@@ -543,7 +580,11 @@ export class Scheduler {
   heartbeat(session: VolunteerSession, assignmentIds: string[]): { renewed: string[]; lost: string[] } {
     try {
       this.assertStorage();
-      return this.store.renew(session.id, assignmentIds, this.clock.now(), this.config.leaseMs);
+      const now = this.clock.now();
+      const canaries = this.canaries?.renew(session.id, assignmentIds, now, this.config.leaseMs) ?? [];
+      const real = canaries.length ? assignmentIds.filter((id) => !canaries.includes(id)) : assignmentIds;
+      const renewed = this.store.renew(session.id, real, now, this.config.leaseMs);
+      return { renewed: [...renewed.renewed, ...canaries], lost: renewed.lost };
     } catch (err) {
       const refused = this.refusal('scheduler.heartbeat', err, session);
       throw new TabgridError(refused.code, refused.message);
@@ -594,6 +635,7 @@ export class Scheduler {
   ): Ack<{ accepted: boolean; duplicate: boolean }> {
     const receivedAt = performance.now();
     const now = this.clock.now();
+    if (this.canaries?.owns(payload.assignmentId)) return this.canaryResult(session, payload, now);
     const assignment = this.store.getAssignment(payload.assignmentId);
     if (!assignment || assignment.volunteerId !== session.id) {
       return fail('not_holder', `assignment ${payload.assignmentId} is not held by this volunteer`);
@@ -627,6 +669,7 @@ export class Scheduler {
       case 'duplicate':
         return ok({ accepted: false, duplicate: true });
       case 'accepted': {
+        this.stallEnded(session);
         this.dropHeld(outcome.assignment);
         this.credits?.resultAccepted(outcome.assignment, judgement, now);
         if (judgement?.caught.length) this.backtrack(judgement.caught);
@@ -657,6 +700,7 @@ export class Scheduler {
   }
 
   taskError(session: VolunteerSession, payload: TaskErrorReport): Ack<{ requeued: boolean }> {
+    if (this.canaries?.owns(payload.assignmentId)) return this.canaryError(session, payload);
     let outcome: ReturnType<TaskStore['reportFailure']>;
     try {
       this.assertStorage();
@@ -667,14 +711,22 @@ export class Scheduler {
         payload.message,
         this.clock.now(),
         // Failure reports count only from trusted volunteers (rule V6), so made-up identities
-        // cannot fail a task: it runs elsewhere instead. The ack is the same.
-        !this.verifier || this.verifier.standing(session.id) === 'trusted',
+        // cannot fail a task: it runs elsewhere instead. The ack is the same. `undecodable` never
+        // counts: the server decoded the image at upload, the referee checks the claim (rule V10).
+        !this.verifier ||
+          (payload.code !== 'undecodable' && this.verifier.standing(session.id) === 'trusted'),
       );
     } catch (err) {
       return this.refusal('scheduler.taskError', err, session);
     }
     if (outcome.kind === 'rejected') return fail(outcome.code, outcome.message);
     this.stats.sink.taskReported(outcome.task, payload.code);
+    if (this.verifier && payload.code === 'undecodable') {
+      this.errors.watch('scheduler.undecodable', this.checkUndecodable(session.id, outcome.task), {
+        volunteerId: session.id,
+        taskId: outcome.task.id,
+      });
+    }
     this.dropHeld(outcome.assignment);
     this.events.taskChanged(outcome.task);
     this.pump();
@@ -723,13 +775,22 @@ export class Scheduler {
     );
   }
 
+  /** Rule V10: a false `undecodable` report is a wrong result (quarantine and backtracking). */
+  private async checkUndecodable(volunteerId: string, task: TaskRecord): Promise<void> {
+    const image = await this.images.get(task.imageSha256);
+    if (await this.verifier?.checkUndecodable(volunteerId, image, () => this.clock.now())) {
+      this.log.warn({ volunteerId, taskId: task.id }, 'false undecodable report; volunteer quarantined');
+      this.backtrack([volunteerId]);
+    }
+  }
+
   /** Bounded wait (rule V5): if no independent replica settles the task in time, the referee does. */
-  private awaitReferee(taskId: string): void {
+  private awaitReferee(taskId: string, delayMs = this.refereeAfterMs): void {
     if (!this.verifier?.referee || this.refereeTimers.has(taskId) || this.stopped) return;
     const timer = setTimeout(() => {
       this.refereeTimers.delete(taskId);
       this.errors.watch('scheduler.referee', this.runReferee(taskId), { taskId });
-    }, this.refereeAfterMs);
+    }, delayMs);
     timer.unref();
     this.refereeTimers.set(taskId, timer);
   }
@@ -746,17 +807,23 @@ export class Scheduler {
       this.verifier?.forget(taskId);
       return;
     }
-    const image = await this.images.get(task.imageSha256);
-    const judgement = await this.verifier.settleByReferee(taskId, image, () => this.clock.now());
-    if (judgement === null) {
-      // Over budget (a third volunteer may break the tie meanwhile), or settled already.
-      if (this.verifier.isPending(taskId)) this.awaitReferee(taskId);
+    let judgement: Awaited<ReturnType<Verifier['settleByReferee']>>;
+    try {
+      const image = await this.images.get(task.imageSha256);
+      judgement = await this.verifier.settleByReferee(taskId, image, () => this.clock.now());
+    } catch (err) {
+      this.errors.report('scheduler.referee', err, { taskId });
+      judgement = 'failed';
+    }
+    if (judgement === null) return; // settled already
+    if (judgement === 'failed' || judgement === 'over_budget') {
+      // Tried again with backoff (rule V9); a third volunteer may break the tie meanwhile.
+      const delay = this.verifier.retryAfter(taskId, judgement);
+      if (judgement === 'failed') this.log.warn({ taskId, retryInMs: delay }, 'referee run failed');
+      if (delay !== null && this.verifier.isPending(taskId)) this.awaitReferee(taskId, delay);
       return;
     }
-    if (judgement === 'undecodable' || judgement.kind !== 'final') {
-      this.log.warn({ taskId, judgement }, 'the referee could not settle the task');
-      return;
-    }
+    if (judgement.kind !== 'final') return;
     if (judgement.caught.length) this.backtrack(judgement.caught);
     const done = this.store.finalize(
       taskId,
@@ -777,6 +844,87 @@ export class Scheduler {
     this.events.resultStored(done.task, by);
     this.events.taskChanged(done.task);
     this.pump();
+  }
+
+  // ----------------------------------------------------------- canaries (rule V12)
+
+  /**
+   * Offers a canary instead of a real task when due: always to a quarantined volunteer, at the
+   * canary rate to others. `none`: quarantined and no canary is ready (it gets nothing).
+   */
+  private canaryFor(session: VolunteerSession): boolean | 'none' {
+    if (!this.canaries || !this.verifier) return false;
+    const quarantined = this.verifier.standing(session.id) === 'quarantined';
+    if (!this.canaries.wanted(quarantined)) return false;
+    const payload = this.canaries.take(session.id, this.clock.now(), this.config.leaseMs);
+    if (!payload) return quarantined ? 'none' : false;
+    session.held.add(payload.assignmentId);
+    this.countHeld(session, 1);
+    this.reindex(session);
+    const offered = async () => {
+      const answer = await this.deliver(session, payload);
+      if (answer === 'timeout') {
+        session.unresponsive = true;
+        this.endCanary(session.id, payload.assignmentId, 'ack_timeout');
+      } else if (answer !== 'gone' && (!answer || answer.ok !== true)) {
+        this.endCanary(session.id, payload.assignmentId, null);
+      }
+    };
+    this.errors.watch('scheduler.offer', offered(), { volunteerId: session.id, canary: true });
+    return true;
+  }
+
+  /** A canary's lease ended without a result; `reason`: tell the volunteer with `task:cancel`. */
+  private endCanary(volunteerId: string, assignmentId: string, reason: ErrorCode | null): void {
+    this.canaries?.end(assignmentId);
+    const session = this.sessions.get(volunteerId);
+    if (session?.held.delete(assignmentId)) {
+      this.countHeld(session, -1);
+      this.reindex(session);
+      if (reason) session.socket.emit('task:cancel', { assignmentId, reason });
+    }
+    this.pump();
+  }
+
+  /** A canary's result: acked as a real one would be; a wrong or impossible one is caught. */
+  private canaryResult(
+    session: VolunteerSession,
+    payload: TaskResult,
+    now: number,
+  ): Ack<{ accepted: boolean; duplicate: boolean }> {
+    const desk = this.canaries!;
+    const size = desk.heldBy(payload.assignmentId, session.id);
+    if (!size) {
+      return desk.answeredBy(payload.assignmentId) === session.id
+        ? ok({ accepted: false, duplicate: true })
+        : fail('not_holder', `assignment ${payload.assignmentId} is not held by this volunteer`);
+    }
+    const reason = impossibleResultReason(payload.detections, size, this.labels);
+    if (reason) this.metrics?.canaries.inc({ outcome: 'failed' });
+    const verdict = reason ? 'failed' : desk.judge(payload.assignmentId, session.id, payload.detections);
+    // Judged before the slot frees (endCanary pumps): a caught liar gets no real task meanwhile.
+    const caught =
+      verdict !== 'passed' && !!this.verifier?.caught(session.id, reason ? 'impossible' : 'wrong', now);
+    if (verdict === 'passed') this.verifier?.canaryPassed(session.id, now);
+    this.endCanary(session.id, payload.assignmentId, null);
+    if (verdict === 'passed') this.stallEnded(session);
+    if (caught) {
+      this.log.warn({ volunteerId: session.id }, 'canary answered wrong; volunteer quarantined');
+      this.backtrack([session.id]);
+    }
+    return reason ? fail('impossible_result', reason) : ok({ accepted: true, duplicate: false });
+  }
+
+  /** A failure report on a canary: `undecodable` is false (the server made the image), others end it. */
+  private canaryError(session: VolunteerSession, payload: TaskErrorReport): Ack<{ requeued: boolean }> {
+    if (!this.canaries?.heldBy(payload.assignmentId, session.id)) {
+      return fail('not_holder', `assignment ${payload.assignmentId} is not held by this volunteer`);
+    }
+    const caught =
+      payload.code === 'undecodable' && !!this.verifier?.caught(session.id, 'wrong', this.clock.now());
+    this.endCanary(session.id, payload.assignmentId, null);
+    if (caught) this.backtrack([session.id]);
+    return ok({ requeued: true });
   }
 
   /**
@@ -822,8 +970,30 @@ export class Scheduler {
       if (err instanceof PartialBatchError) ended = err.done;
       this.fault('scheduler.leases', err);
     }
-    for (const e of ended) this.leaseEnded(e, true);
+    for (const e of ended) {
+      if (e.assignment.outcome === 'lease_expired') this.stalled(e.assignment.volunteerId);
+      this.leaseEnded(e, true);
+    }
+    for (const c of this.canaries?.lapse(this.clock.now()) ?? []) {
+      this.stalled(c.volunteerId);
+      this.endCanary(c.volunteerId, c.assignmentId, 'lease_expired');
+    }
     if (ended.length > 0) this.pump();
+  }
+
+  /** An acked lease lapsed (rule V11): the volunteer may hold fewer tasks until it answers again. */
+  private stalled(volunteerId: string): void {
+    const session = this.sessions.get(volunteerId);
+    this.stalls.stalled(volunteerId, session?.wantedInFlight ?? this.config.maxInFlightCap);
+    this.metrics?.stalls.inc();
+    if (session) this.stallEnded(session, false);
+  }
+
+  /** Recomputes a volunteer's task limit; `answered`: it returned a result (one halving undone). */
+  private stallEnded(session: VolunteerSession, answered = true): void {
+    if (answered) this.stalls.answered(session.id);
+    session.maxInFlight = this.stalls.limit(session.id, session.wantedInFlight);
+    this.reindex(session);
   }
 
   /** Bookkeeping after a lease ended without a result. */

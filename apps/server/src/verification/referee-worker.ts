@@ -4,7 +4,7 @@
  * Runs in a worker_threads Worker, never on the event loop that serves sockets.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { createNativeDetector, UndecodableImageError, type NativeDetector } from '../../../agent/src/runner';
+import { createNativeDetector, UndecodableImageError, type NativeDetector } from '@tabgrid/node-runner';
 
 export interface RefereeJob {
   id: number;
@@ -20,8 +20,12 @@ const { modelPath, labels } = workerData as { modelPath: string; labels: string[
 let detector: Promise<NativeDetector> | null = null;
 
 parentPort?.on('message', (job: RefereeJob) => {
-  detector ??= createNativeDetector(modelPath, labels, { threads: 1 });
-  detector
+  const loading = (detector ??= createNativeDetector(modelPath, labels, { threads: 1 }));
+  // A session that failed to load is loaded again on the next job (the failure may pass).
+  loading.catch(() => {
+    if (detector === loading) detector = null;
+  });
+  loading
     .then((d) => d.detect(job.image))
     .then(
       (detections): RefereeReply => ({ id: job.id, kind: 'detections', detections }),

@@ -4,13 +4,23 @@ import { DEFAULT_AGREEMENT, type AgreementRule } from './agreement';
 import { networkOf } from './network';
 import { REFEREE, settle, treatment, type Candidate, type Treatment } from './policy';
 import type { Referee } from './referee';
+import {
+  DEFAULT_REFEREE_RETRY,
+  RefereeRetries,
+  type RefereeMiss,
+  type RefereeRetryPolicy,
+} from './referee-retry';
 import { standing, updateReputation, type Standing, type TrustPolicy, type Verdict } from './reputation';
 import type { ReputationStore } from './reputation-store';
+import type { VerificationMetrics } from './verification-metrics';
 
 export interface VerifierConfig {
   distinctNetworks: boolean;
   trust: TrustPolicy;
   rule?: AgreementRule;
+  /** Referee retries (rule V9). @defaultValue DEFAULT_REFEREE_RETRY */
+  retry?: RefereeRetryPolicy;
+  metrics?: VerificationMetrics;
 }
 
 /** One volunteer result, named for the credit ledger (apps/server/src/ledger). */
@@ -54,6 +64,7 @@ interface Pending extends Candidate {
 export class Verifier {
   private readonly pending = new Map<string, Pending[]>();
   private readonly rule: AgreementRule;
+  private readonly retries: RefereeRetries;
 
   constructor(
     private readonly reputations: ReputationStore,
@@ -62,6 +73,7 @@ export class Verifier {
     private readonly random: () => number = Math.random,
   ) {
     this.rule = config.rule ?? DEFAULT_AGREEMENT;
+    this.retries = new RefereeRetries(config.retry ?? DEFAULT_REFEREE_RETRY);
   }
 
   standing(volunteerId: string): Standing {
@@ -82,7 +94,7 @@ export class Verifier {
     const rep = this.reputations.get(r.volunteerId);
     const how = treatment(rep, this.random(), this.config.trust);
     if (how === 'final') {
-      this.pending.delete(r.taskId);
+      this.forget(r.taskId);
       return {
         kind: 'final',
         detections: r.detections,
@@ -114,20 +126,27 @@ export class Verifier {
 
   /**
    * The referee's own result settles a waiting task (rule V5). Null when the task is no longer
-   * waiting or the referee is over budget; `undecodable` when the server cannot decode it either.
+   * waiting; a `RefereeMiss` when the referee did not settle it this time (over budget, or the run
+   * failed, including an image the server cannot decode again): ask `retryAfter` when to try again.
    */
   async settleByReferee(
     taskId: string,
     image: Uint8Array,
     now: () => number,
-  ): Promise<Judgement | 'undecodable' | null> {
+  ): Promise<Judgement | RefereeMiss | null> {
     if (!this.isPending(taskId)) return null;
     const run = this.referee?.run(image);
-    if (!run) return null;
-    const outcome = await run;
+    if (!run) return 'over_budget';
+    let outcome: Awaited<typeof run>;
+    try {
+      outcome = await run;
+    } catch {
+      return 'failed';
+    }
     const list = this.pending.get(taskId);
     if (!list) return null; // settled meanwhile
-    if (outcome.kind === 'undecodable') return 'undecodable';
+    if (outcome.kind === 'undecodable') return 'failed';
+    this.config.metrics?.refereeMiss('settled');
     const withReferee: Pending[] = [
       ...list,
       {
@@ -142,20 +161,51 @@ export class Verifier {
     return this.settle(taskId, withReferee, now());
   }
 
+  /**
+   * The referee missed a waiting task: the wait (ms) before it tries again, with backoff, or null
+   * when it gives up after its failures (rule V9: the task waits for a third volunteer instead).
+   */
+  retryAfter(taskId: string, miss: RefereeMiss): number | null {
+    this.config.metrics?.refereeMiss(miss);
+    const delay = this.retries.next(taskId, miss);
+    if (delay === null) this.config.metrics?.refereeMiss('gave_up');
+    return delay;
+  }
+
+  /**
+   * A volunteer reported `undecodable` for an image the server decoded at upload (rule V10): the
+   * referee decodes it again. If it can, the report was false and counts as a wrong result
+   * (quarantine; true when this newly quarantined the volunteer). Without a referee run (none,
+   * over budget, failed) the volunteer gets the benefit of the doubt; the report never fails the task.
+   */
+  async checkUndecodable(volunteerId: string, image: Uint8Array, now: () => number): Promise<boolean> {
+    const run = this.referee?.run(image);
+    const outcome = run ? await run.catch(() => null) : null;
+    const verdict = !outcome ? 'unchecked' : outcome.kind === 'undecodable' ? 'confirmed' : 'false';
+    this.config.metrics?.undecodableClaims.inc({ verdict });
+    return verdict === 'false' && this.record(volunteerId, 'wrong', now());
+  }
+
   /** A volunteer sent something the model cannot produce: quarantined at once (rule V6). */
   caught(volunteerId: string, verdict: Extract<Verdict, 'impossible' | 'wrong'>, now: number): boolean {
     return this.record(volunteerId, verdict, now);
   }
 
+  /** A canary answered right (rule V12): a verified result, like an agreeing replica. */
+  canaryPassed(volunteerId: string, now: number): void {
+    this.record(volunteerId, 'agreed', now);
+  }
+
   /** The task ended otherwise (cancelled, failed): drop what waited for it. */
   forget(taskId: string): void {
     this.pending.delete(taskId);
+    this.retries.forget(taskId);
   }
 
   private settle(taskId: string, list: Pending[], now: number): Judgement {
     const s = settle(list, this.config.distinctNetworks, this.rule);
     if (s.kind === 'pending') return { kind: 'replicate', caught: [] };
-    this.pending.delete(taskId);
+    this.forget(taskId);
     const caught: string[] = [];
     for (const c of s.agreeing) if (c.by !== REFEREE) this.record(c.by, 'agreed', now);
     for (const c of s.wrong) if (c.by !== REFEREE && this.record(c.by, 'wrong', now)) caught.push(c.by);

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { parseLabels } from '@tabgrid/detector';
 import { JobCreatedSchema, type Detection } from '@tabgrid/protocol';
 import type Database from 'better-sqlite3';
-import { createNativeDetector } from '../../../agent/src/runner';
+import { createNativeDetector } from '@tabgrid/node-runner';
 import { labelsPath, modelPath, sampleImages } from '../../../../scripts/assets';
 import { bearer } from '../support/harness';
 import { readDb } from '../support/processes';

@@ -18,7 +18,7 @@ import {
   type VolunteerCredits,
 } from '@tabgrid/protocol';
 import { parseLabels } from '@tabgrid/detector';
-import { createNativeDetector } from '../../../agent/src/runner';
+import { createNativeDetector } from '@tabgrid/node-runner';
 import { startAgent } from '../../../agent/src/agent';
 import { MemoryIdentityStore } from '@tabgrid/volunteer-client';
 import { labelsPath, modelPath, sampleImages } from '../../../../scripts/assets';

@@ -10,7 +10,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Detection } from '@tabgrid/protocol';
 import { parseLabels } from '@tabgrid/detector';
-import { createNativeDetector, type NativeDetector } from '../../../agent/src/runner';
+import { createNativeDetector, type NativeDetector } from '@tabgrid/node-runner';
 import { labelsPath, modelPath, sampleImages } from '../../../../scripts/assets';
 import { agree, disagreements, DEFAULT_AGREEMENT } from '../../src/verification/agreement';
 

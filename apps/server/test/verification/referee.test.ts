@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseLabels } from '@tabgrid/detector';
-import { createNativeDetector } from '../../../agent/src/runner';
+import { createNativeDetector } from '@tabgrid/node-runner';
 import { labelsPath, modelPath, sampleImages } from '../../../../scripts/assets';
 import { Referee } from '../../src/verification/referee';
 

@@ -17,7 +17,7 @@ import {
   type TaskAssignment,
 } from '@tabgrid/protocol';
 import { parseLabels } from '@tabgrid/detector';
-import { createNativeDetector } from '../../../agent/src/runner';
+import { createNativeDetector } from '@tabgrid/node-runner';
 import { startAgent, type Agent } from '../../../agent/src/agent';
 import { labelsPath, modelPath, sampleImages } from '../../../../scripts/assets';
 import { agree } from '../../src/verification/agreement';

@@ -11,6 +11,7 @@ import { altText, classCounts, INITIAL_FILTER, visibleDetections, type ResultFil
 import { ResultFilters } from './ResultFilters';
 import { useTaskImage } from './useTaskImage';
 import { useViewportWidth } from './useViewportWidth';
+import { verificationLabel } from './verificationLabel';
 
 /** Page, card and tile padding around a tile's canvas on a narrow screen (CSS px). */
 const TILE_INSET = 100;
@@ -48,6 +49,16 @@ function TaskTile({ jobId, task, filter }: { jobId: string; task: TaskView; filt
         </div>
         {task.status === 'done' && submittedAt != null && completedAt != null && (
           <div className="muted small">done in {formatMs(completedAt - submittedAt)}</div>
+        )}
+        {task.status === 'done' && task.verification && (
+          <div
+            className="muted small"
+            data-testid="task-verification"
+            data-verification={task.verification}
+            data-agreeing={task.agreeing}
+          >
+            {verificationLabel(task.verification, task.agreeing)}
+          </div>
         )}
         {task.error && (
           <div className="error-text small">

@@ -1,4 +1,7 @@
 /**
+ * `@tabgrid/node-runner`: used by the agent, the server referee, the tests and the bench (one
+ * implementation, so they all compute the same detections; apps never import each other).
+ *
  * The Node side of the detector: image decoding with sharp and an
  * onnxruntime-node CPU session. Pre/post-processing is the shared
  * `@tabgrid/detector` code the browser worker runs too.

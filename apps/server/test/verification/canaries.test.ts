@@ -1,0 +1,140 @@
+/**
+ * Canaries (PROTOCOL.md rule V12) with real parts: a real server and referee (worker thread), a
+ * real in-process agent and scripted liars over real Socket.IO. A canary's answer comes from the
+ * referee on the transformed copy; an honest agent must agree with it, a liar must not.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import sharp from 'sharp';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { TaskAssignmentSchema, type Detection, type JobView } from '@tabgrid/protocol';
+import { parseLabels } from '@tabgrid/detector';
+import { createNativeDetector } from '@tabgrid/node-runner';
+import { startAgent, type Agent } from '../../../agent/src/agent';
+import { labelsPath, modelPath, sampleImages } from '../../../../scripts/assets';
+import { agree } from '../../src/verification/agreement';
+import type { ServerConfig } from '../../src/config';
+import { FakeVolunteer } from '../support/fake-volunteer';
+import { bearer, startTestServer, until, type TestServer } from '../support/harness';
+import { readDb } from '../support/processes';
+
+const reference = new Map<string, Detection[]>();
+const photos = sampleImages().map((i) => i.name);
+
+beforeAll(async () => {
+  const labels = parseLabels(await readFile(labelsPath(), 'utf8'));
+  const native = await createNativeDetector(modelPath(), labels, { threads: 1 });
+  try {
+    for (const image of sampleImages())
+      reference.set(image.name, await native.detect(await readFile(image.path)));
+  } finally {
+    await native.close();
+  }
+}, 60_000);
+
+let server: TestServer | undefined;
+const agents: Agent[] = [];
+const fakes: FakeVolunteer[] = [];
+
+afterEach(async () => {
+  for (const f of fakes.splice(0)) f.close();
+  await Promise.all(agents.splice(0).map((a) => a.stop()));
+  await server?.close();
+  server = undefined;
+});
+
+const VERIFYING: Partial<ServerConfig> = {
+  verification: true,
+  distinctNetworks: false,
+  refereeAfterMs: 300,
+  refereeBudget: 50,
+};
+
+async function honestAgent(url: string): Promise<Agent> {
+  const a = startAgent({
+    server: url,
+    threads: 1,
+    socketOptions: { transports: ['websocket'], reconnection: false },
+  });
+  agents.push(a);
+  await new Promise<void>((resolve, reject) => {
+    a.on('ready', () => resolve());
+    a.on('fatal', reject);
+  });
+  return a;
+}
+
+async function metric(s: TestServer, name: string, labels: string): Promise<number> {
+  const text = await (await fetch(`${s.url}/metrics`, { headers: bearer() })).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}} `));
+  return line ? Number(line.split(' ').pop()) : 0;
+}
+
+function reputation(s: TestServer, volunteerId: string) {
+  return readDb(s.dataDir, (db) =>
+    db
+      .prepare('SELECT quarantined_at AS q, verified FROM volunteer_reputation WHERE volunteer_id = ?')
+      .get(volunteerId),
+  ) as { q: number | null; verified: number } | undefined;
+}
+
+const wrongTask = (t: JobView['tasks'][number]) =>
+  t.status === 'done' && !agree(t.detections, reference.get(t.name) ?? []);
+
+describe('canaries (V12)', () => {
+  it('a quarantined volunteer gets only canaries, shaped like real tasks, that never reach a job', async () => {
+    server = await startTestServer({ ...VERIFYING, canaryPercent: 0 });
+    const s = server;
+    const liar = await FakeVolunteer.connect(s.url, { id: 'empty-liar', detections: () => [] });
+    fakes.push(liar);
+    await honestAgent(s.url);
+    const first = await s.createJob(photos);
+    await until(() => reputation(s, liar.volunteerId)?.q != null, 60_000, 'liar quarantined');
+    await s.waitForJob(first.id, 90_000);
+
+    const second = await s.createJob([...photos, ...photos]);
+    const done = await s.waitForJob(second.id, 120_000);
+    expect(done.tasks.filter((t) => t.status !== 'done')).toEqual([]);
+    expect(done.tasks.filter(wrongTask).map((t) => t.name)).toEqual([]);
+
+    // Offered after the second job existed (the first job's tasks were all done by then).
+    const later = liar.assigned.filter((a) => a.jobId === second.id);
+    expect(later.length).toBeGreaterThan(0);
+    const taskIds = new Set(done.tasks.map((t) => t.id));
+    for (const a of later) {
+      // Not a task of any job: a canary, with the job id and a name of a real task.
+      expect(s.store.getTask(a.taskId)).toBeNull();
+      expect(taskIds.has(a.taskId)).toBe(false);
+      expect(photos).toContain(a.name);
+      expect(TaskAssignmentSchema.safeParse(a).success).toBe(true);
+      expect(a.taskId).toMatch(/^task_[\w-]{12}$/);
+      const bytes = Buffer.from(a.image as Uint8Array);
+      expect(createHash('sha256').update(bytes).digest('hex')).toBe(a.imageSha256);
+      const meta = await sharp(bytes).metadata();
+      expect([meta.width, meta.height]).toEqual([a.width, a.height]);
+      expect(`image/${meta.format}`).toBe(a.mime);
+    }
+    // Its empty answers were judged against the referee's: caught again, nothing else happened.
+    expect(await metric(s, 'tabgrid_canaries_total', 'outcome="failed"')).toBeGreaterThan(0);
+  }, 240_000);
+
+  it('an honest agent agrees with canaries made from crops, flips and rescales; its job is unaffected', async () => {
+    server = await startTestServer({ ...VERIFYING, canaryPercent: 100 });
+    const s = server;
+    await honestAgent(s.url);
+    const job = await s.createJob([...photos, ...photos]);
+    const done = await s.waitForJob(job.id, 120_000);
+    expect(done.tasks.filter((t) => t.status !== 'done')).toEqual([]);
+    expect(done.tasks.filter(wrongTask).map((t) => t.name)).toEqual([]);
+    expect(done.tasks.length).toBe(photos.length * 2);
+    const passed = await metric(s, 'tabgrid_canaries_total', 'outcome="passed"');
+    const failed = await metric(s, 'tabgrid_canaries_total', 'outcome="failed"');
+    console.log(`[canaries] honest agent: ${passed} passed, ${failed} failed`);
+    expect(passed).toBeGreaterThan(0);
+    expect(failed).toBe(0);
+    const reps = readDb(s.dataDir, (db) =>
+      db.prepare('SELECT quarantined_at AS q FROM volunteer_reputation').all(),
+    ) as { q: number | null }[];
+    expect(reps.filter((r) => r.q !== null)).toEqual([]);
+  }, 240_000);
+});
