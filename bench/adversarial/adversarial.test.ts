@@ -50,7 +50,7 @@ describe('adversarial suite (CI scale)', () => {
     const observed = await runSuite({
       server: { url: server.url, dataDir: server.dataDir },
       apiKey: TEST_KEYS.owner.key,
-      tasks: 60,
+      tasks: 40,
       maxTasks: 200,
       wave: 20,
       honestAgents: 3,
@@ -69,13 +69,15 @@ describe('adversarial suite (CI scale)', () => {
       1,
     );
 
-    expect(f.tasks.total, context).toBeGreaterThanOrEqual(60);
+    expect(f.tasks.total, context).toBeGreaterThanOrEqual(40);
     expect(f.tasks.failed, context).toBe(0);
     expect(f.wrongFinalAtEnd.count, context).toBe(0);
     expect(f.wrongEverShownFinal.constant, context).toBe(0);
     for (const l of f.liars.filter((l) => RESULT_LIARS.includes(l.kind))) {
       expect(l.tasksAnswered, `${l.name} answered nothing\n${context}`).toBeGreaterThan(0);
       expect(l.quarantined, `${l.name} not quarantined\n${context}`).toBe(true);
+      // Within its first 3 results (the cap on unverified work, verifier.ts maxUnverified).
+      expect(l.tasksBeforeQuarantine, `${l.name}\n${context}`).toBeLessThanOrEqual(3);
     }
     const turncoat = f.liars.find((l) => l.kind === 'turncoat')!;
     expect(turncoat.afterTurn, context).not.toBeNull();

@@ -28,6 +28,8 @@ const r3 = (v: number) => Math.round(v * 1000) / 1000;
 export interface LiarFigures {
   name: string;
   kind: LiarKind;
+  /** Turncoats: the fraction of tasks it lies on once turned. */
+  lieRate: number | null;
   volunteerId: string | null;
   quarantined: boolean;
   /** Distinct tasks it answered (result or failure report) before it was quarantined; null if never. */
@@ -162,6 +164,7 @@ export function computeFigures(o: SuiteObservations): AdversarialFigures {
     return {
       name: l.name,
       kind: l.kind,
+      lieRate: l.spec.lieRate ?? null,
       volunteerId: l.volunteerId,
       quarantined: q !== null,
       tasksBeforeQuarantine: before,
