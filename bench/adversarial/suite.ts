@@ -95,7 +95,6 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteObservations> {
     const agentStates = Array.from({ length: o.honestAgents }, (_, i) =>
       path.join(o.workDir, `agent-${i}.json`),
     );
-    agentStates.forEach((state, i) => procs.push(startHonestAgent(`agent-${i}`, url, state)));
     const turnFile = (i: number) => path.join(o.workDir, `turn-${i}`);
     const startLiarProc = (spec: LiarSpec, i: number) => {
       const extraArgs = ['--seed', String(1000 + i)];
@@ -112,20 +111,27 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteObservations> {
       liars[i] = liar;
       procs.push(liar);
     };
-    // Everyone starts at once (the takeover needs its victim's id first).
+    // A few processes at a time: dozens of cold starts at once on 2 cores time each other out.
+    const BATCH = 6;
+    for (let from = 0; from < agentStates.length; from += BATCH) {
+      const batch = agentStates.slice(from, from + BATCH);
+      const started = batch.map((state, j) => startHonestAgent(`agent-${from + j}`, url, state));
+      procs.push(...started);
+      await until(
+        () => batch.every((s) => stateId(s) !== null),
+        300_000,
+        'honest agents to connect',
+        started,
+      );
+    }
+    // Then the liars (the takeover needs its victim's id).
     o.liars.forEach((spec, i) => spec.kind !== 'takeover' && startLiarProc(spec, i));
-    await until(
-      () => agentStates.every((s) => stateId(s) !== null),
-      180_000,
-      'honest agents to connect',
-      procs,
-    );
     log(`${o.honestAgents} honest agents connected`);
     o.liars.forEach((spec, i) => spec.kind === 'takeover' && startLiarProc(spec, i));
     if (o.extraHonest) extra = await o.extraHonest();
     await until(
       () => liars.every((l) => l.kind === 'takeover' || l.volunteerId() !== null),
-      120_000,
+      300_000,
       'liars to connect',
       liars,
     );
