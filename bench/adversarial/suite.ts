@@ -92,6 +92,9 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteObservations> {
   const startedAt = Date.now();
   const photos = new Map<string, Photo>();
   try {
+    // Made before anyone connects: in a 39-agent run, making them between waves once stalled
+    // the orchestrator (sharp never called back).
+    const allPhotos = await variedPhotos(0, Math.max(o.tasks, o.maxTasks));
     const agentStates = Array.from({ length: o.honestAgents }, (_, i) =>
       path.join(o.workDir, `agent-${i}.json`),
     );
@@ -181,7 +184,7 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteObservations> {
       }
       if (more && open < o.wave * 2) {
         const n = Math.min(o.wave, Math.max(o.tasks, o.maxTasks) - submitted);
-        const wave = await variedPhotos(submitted, n);
+        const wave = allPhotos.slice(submitted, submitted + n);
         const form = new FormData();
         for (const p of wave) {
           photos.set(p.name, p);
