@@ -4,11 +4,12 @@
  *   npm run bench                  full run (a few minutes)
  *   npm run bench -- --quick       tiny scale, well under a minute of measuring
  *   npm run bench -- --only=capacity,node-inference   some sections
+ *   npm run bench -- --only=adversarial   liars against verification (opt-in, about 20 min)
  *   npm run bench -- --port=8899 --out=path.json
  */
 import path from 'node:path';
 import { REPO_ROOT } from '../scripts/assets';
-import { render, runBench, SECTIONS, type Section } from './lib/bench';
+import { DEFAULT_SECTIONS, render, runBench, SECTIONS, type Section } from './lib/bench';
 
 function arg(name: string): string | undefined {
   const hit = process.argv.slice(2).find((a) => a === `--${name}` || a.startsWith(`--${name}=`));
@@ -18,7 +19,7 @@ function arg(name: string): string | undefined {
 
 async function main(): Promise<void> {
   const only = arg('only');
-  const sections = only ? (only.split(',') as Section[]) : [...SECTIONS];
+  const sections = only ? (only.split(',') as Section[]) : [...DEFAULT_SECTIONS];
   const unknown = sections.filter((s) => !SECTIONS.includes(s));
   if (unknown.length > 0)
     throw new Error(`unknown section(s) ${unknown.join(', ')}; known: ${SECTIONS.join(', ')}`);

@@ -20,6 +20,8 @@ import {
 } from './browser';
 import { nodeInference, type InferenceConfigResult } from './inference-node';
 import { schedulerCapacity, type CapacityResult } from './scheduler-capacity';
+import { adversarialSection, type AdversarialResult } from '../adversarial/section';
+import { adversarialGoals, renderAdversarial } from '../adversarial/goals';
 import { startBenchServer } from './server';
 import { round1, round2 } from './stats';
 
@@ -29,8 +31,11 @@ export const SECTIONS = [
   'cold-start',
   'end-to-end',
   'capacity',
+  'adversarial',
 ] as const;
 export type Section = (typeof SECTIONS)[number];
+/** What `npm run bench` runs without `--only`: the adversarial suite (about 20 min) is opt-in. */
+export const DEFAULT_SECTIONS: readonly Section[] = SECTIONS.filter((s) => s !== 'adversarial');
 
 export interface BenchOptions {
   quick: boolean;
@@ -84,6 +89,8 @@ export interface BenchResults {
   coldStart: ColdStartRun[] | null;
   endToEnd: EndToEndResult | null;
   schedulerCapacity: CapacityResult[] | null;
+  /** `--only=adversarial`: liars against verification, and latency with verification on/off. */
+  adversarial: AdversarialResult | null;
   goals: GoalRow[];
   /** Sections that failed, with the error (the others still ran). */
   errors: { section: Section; message: string }[];
@@ -153,6 +160,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     coldStart: null,
     endToEnd: null,
     schedulerCapacity: null,
+    adversarial: null,
     goals: [],
     errors: [],
   };
@@ -255,6 +263,11 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     }
   });
 
+  await attempt('adversarial', async () => {
+    ensureWebBuild(log);
+    results.adversarial = await adversarialSection({ quick: q, port: options.port + 2, log });
+  });
+
   results.goals = goals(results);
   results.meta.durationSeconds = Math.round((Date.now() - started) / 1000);
   if (options.out) {
@@ -325,6 +338,7 @@ function goals(r: BenchResults): GoalRow[] {
       met: check(cached && cached.toFirstResultMs <= 1500),
       how: 'open /volunteer?autostart=1 with a task queued -> first result, persistent profile reopened',
     },
+    ...adversarialGoals(r.adversarial),
   ];
 }
 
@@ -409,6 +423,7 @@ export function render(r: BenchResults): string {
       '',
     );
   }
+  if (r.adversarial) out.push(...renderAdversarial(r.adversarial), '');
   if (r.schedulerCapacity) {
     out.push(
       'Scheduler capacity (simulated volunteers answer after 50 ms; server and swarm share the machine)',

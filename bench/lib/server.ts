@@ -23,6 +23,8 @@ export interface BenchServer {
   url: string;
   port: number;
   pid: number;
+  /** The server's fresh data directory (its SQLite database), removed by `stop()`. */
+  dataDir: string;
   metrics(): Promise<Samples>;
   memory(): Promise<MemoryProbe>;
   upload(files: { name: string; bytes: Uint8Array }[]): Promise<JobCreated>;
@@ -101,6 +103,7 @@ export async function startBenchServer(options: ServerOptions): Promise<BenchSer
     url,
     port: options.port,
     pid: child.pid!,
+    dataDir,
     async metrics() {
       return parseProm(await (await fetch(`${url}/metrics`, { headers: benchAuth })).text());
     },

@@ -431,9 +431,15 @@ export class Scheduler {
     }
   }
 
-  private leastLoaded(skip: ReadonlySet<VolunteerSession>): VolunteerSession | null {
+  /** Adds the volunteers it passes over for their verification cap to `skip` (one look per pump). */
+  private leastLoaded(skip: Set<VolunteerSession>): VolunteerSession | null {
     for (const level of this.byLoad) {
-      for (const s of level) if (!skip.has(s) && this.addressHasRoom(s)) return s;
+      for (const s of level) {
+        // A volunteer not trusted yet: not past its cap of unverified work (verifier.ts, maxUnverified).
+        if (skip.has(s) || !this.addressHasRoom(s)) continue;
+        if (this.verifier?.mayTakeMore(s.id, s.held.size) ?? true) return s;
+        skip.add(s);
+      }
     }
     return null;
   }

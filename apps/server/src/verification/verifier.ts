@@ -18,6 +18,12 @@ export interface VerifierConfig {
   distinctNetworks: boolean;
   trust: TrustPolicy;
   rule?: AgreementRule;
+  /**
+   * Tasks a volunteer not trusted may hold plus results of its awaiting a verdict, before it gets
+   * no new offers (0 = no cap). Without it a greedy liar answers all it holds, and what it gets as
+   * each answer frees a slot, before the first verdict. @defaultValue 3 (DEFAULT_MAX_UNVERIFIED)
+   */
+  maxUnverified?: number;
   /** Referee retries (rule V9). @defaultValue DEFAULT_REFEREE_RETRY */
   retry?: RefereeRetryPolicy;
   metrics?: VerificationMetrics;
@@ -34,6 +40,9 @@ export interface SettledResults {
   agreeing: ResultRef[];
   rejected: (ResultRef & { quarantined: boolean })[];
 }
+
+/** Issue 7's goal: a constant liar is quarantined within its first 3 results. */
+export const DEFAULT_MAX_UNVERIFIED = 3;
 
 /** What a result means (PROTOCOL.md rules V3–V6). */
 export type Judgement =
@@ -63,6 +72,8 @@ interface Pending extends Candidate {
  */
 export class Verifier {
   private readonly pending = new Map<string, Pending[]>();
+  /** Per volunteer, how many of its results are in `pending`. */
+  private readonly unverified = new Map<string, number>();
   private readonly rule: AgreementRule;
   private readonly retries: RefereeRetries;
 
@@ -80,6 +91,16 @@ export class Verifier {
     return standing(this.reputations.get(volunteerId));
   }
 
+  /**
+   * Whether a volunteer holding `held` tasks may get another offer: trusted, or its held tasks
+   * and results awaiting a verdict are under the cap (`maxUnverified`).
+   */
+  mayTakeMore(volunteerId: string, held: number): boolean {
+    const max = this.config.maxUnverified ?? DEFAULT_MAX_UNVERIFIED;
+    if (max <= 0 || held + (this.unverified.get(volunteerId) ?? 0) < max) return true;
+    return this.standing(volunteerId) === 'trusted';
+  }
+
   /** A fresh, plausible result from a volunteer. */
   judge(
     r: {
@@ -94,7 +115,7 @@ export class Verifier {
     const rep = this.reputations.get(r.volunteerId);
     const how = treatment(rep, this.random(), this.config.trust);
     if (how === 'final') {
-      this.forget(r.taskId);
+      this.drop(r.taskId);
       return {
         kind: 'final',
         detections: r.detections,
@@ -114,6 +135,7 @@ export class Verifier {
         assignmentId: r.assignmentId,
         treatment: how,
       });
+      this.unverified.set(r.volunteerId, (this.unverified.get(r.volunteerId) ?? 0) + 1);
     }
     this.pending.set(r.taskId, list);
     return this.settle(r.taskId, list, now);
@@ -198,6 +220,15 @@ export class Verifier {
 
   /** The task ended otherwise (cancelled, failed): drop what waited for it. */
   forget(taskId: string): void {
+    this.drop(taskId);
+  }
+
+  private drop(taskId: string): void {
+    for (const c of this.pending.get(taskId) ?? []) {
+      const n = (this.unverified.get(c.by) ?? 1) - 1;
+      if (n > 0) this.unverified.set(c.by, n);
+      else this.unverified.delete(c.by);
+    }
     this.pending.delete(taskId);
     this.retries.forget(taskId);
   }
@@ -205,7 +236,7 @@ export class Verifier {
   private settle(taskId: string, list: Pending[], now: number): Judgement {
     const s = settle(list, this.config.distinctNetworks, this.rule);
     if (s.kind === 'pending') return { kind: 'replicate', caught: [] };
-    this.forget(taskId);
+    this.drop(taskId);
     const caught: string[] = [];
     for (const c of s.agreeing) if (c.by !== REFEREE) this.record(c.by, 'agreed', now);
     for (const c of s.wrong) if (c.by !== REFEREE && this.record(c.by, 'wrong', now)) caught.push(c.by);

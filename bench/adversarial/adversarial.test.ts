@@ -1,0 +1,95 @@
+/**
+ * The adversarial suite, short version for CI (the bench runs the long one: `npm run bench --
+ * --only=adversarial`). A real server with verification on; real honest agent processes and a
+ * liar process of every kind, among them a turncoat; photos varied at run time; ground truth from
+ * the server-side reference. Asserts the outcomes that must hold, never a timing.
+ *
+ * The trust streak is shortened (3) and the spot-check floor raised (25 %) so the turncoat turns
+ * and is caught within the run; the assignment cap (T4a) is shortened so stalled tasks come back.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  REPO_ROOT,
+  startTestServer,
+  TEST_KEYS,
+  type TestServer,
+} from '../../apps/server/test/support/harness';
+import { CONSTANT_KINDS, type LiarKind } from './kinds';
+import { computeFigures, type AdversarialFigures } from './report';
+import { runSuite, type LiarSpec } from './suite';
+
+let server: TestServer | undefined;
+const workDir = mkdtempSync(path.join(os.tmpdir(), 'tabgrid-adversarial-'));
+afterAll(async () => {
+  await server?.close();
+  rmSync(workDir, { recursive: true, force: true });
+});
+
+/** Liars whose lies are results (the others report failures or never answer). */
+const RESULT_LIARS: readonly LiarKind[] = ['random', 'empty', 'copy', 'replay', 'unassigned', 'impossible'];
+
+describe('adversarial suite (CI scale)', () => {
+  it('liars of every kind and a turncoat beside honest agents: no wrong result final, liars quarantined, honest ones not', async () => {
+    server = await startTestServer({
+      verification: true,
+      distinctNetworks: false,
+      trustStreak: 3,
+      spotCheckPercent: 25,
+      refereeAfterMs: 1000,
+      refereeBudget: 20,
+      maxAssignmentMs: 8000,
+    });
+    const liars: LiarSpec[] = [
+      ...CONSTANT_KINDS.map((kind) => ({ kind })),
+      { kind: 'takeover' },
+      { kind: 'turncoat', lieRate: 0.5 },
+    ];
+    const observed = await runSuite({
+      server: { url: server.url, dataDir: server.dataDir },
+      apiKey: TEST_KEYS.owner.key,
+      tasks: 40,
+      maxTasks: 200,
+      wave: 20,
+      honestAgents: 3,
+      liars,
+      workDir,
+      timeoutMs: 150_000,
+      log: (line) => console.log(`${new Date().toISOString()} ${line}`),
+    });
+    const f: AdversarialFigures = computeFigures(observed);
+    // The figures of the last CI-scale run, for a look after the fact (never committed: .tmp/).
+    mkdirSync(path.join(REPO_ROOT, '.tmp'), { recursive: true });
+    writeFileSync(path.join(REPO_ROOT, '.tmp', 'adversarial-ci.json'), `${JSON.stringify(f, null, 2)}\n`);
+    const context = JSON.stringify(
+      { ...f, liars: f.liars.map((l) => ({ ...l, volunteerId: undefined })) },
+      null,
+      1,
+    );
+
+    expect(f.tasks.total, context).toBeGreaterThanOrEqual(40);
+    expect(f.tasks.failed, context).toBe(0);
+    expect(f.wrongFinalAtEnd.count, context).toBe(0);
+    expect(f.wrongEverShownFinal.constant, context).toBe(0);
+    for (const l of f.liars.filter((l) => RESULT_LIARS.includes(l.kind))) {
+      expect(l.tasksAnswered, `${l.name} answered nothing\n${context}`).toBeGreaterThan(0);
+      expect(l.quarantined, `${l.name} not quarantined\n${context}`).toBe(true);
+      // Within its first 3 results (the cap on unverified work, verifier.ts maxUnverified).
+      expect(l.tasksBeforeQuarantine, `${l.name}\n${context}`).toBeLessThanOrEqual(3);
+    }
+    const turncoat = f.liars.find((l) => l.kind === 'turncoat')!;
+    expect(turncoat.afterTurn, context).not.toBeNull();
+    expect(turncoat.quarantined, context).toBe(true);
+    expect(f.honest.identities, context).toBe(3);
+    expect(f.honest.quarantined, context).toBe(0);
+    // Protocol-level attacks were refused, and never counted.
+    expect(f.takeover.accepted, context).toBe(0);
+    expect(f.takeover.refusals.identity_rejected ?? 0, context).toBeGreaterThan(0);
+    const unassigned = f.liars.find((l) => l.kind === 'unassigned')!;
+    expect(unassigned.answers.not_holder ?? 0, context).toBeGreaterThan(0);
+    const replay = f.liars.find((l) => l.kind === 'replay')!;
+    expect((replay.answers.duplicate ?? 0) + (replay.answers.not_holder ?? 0), context).toBeGreaterThan(0);
+  }, 240_000);
+});
