@@ -11,6 +11,11 @@ export interface RefereeJob {
   image: Uint8Array;
 }
 
+/** Sent by `Referee.close()`: finish what runs, release the session, then exit. */
+export interface RefereeClose {
+  close: true;
+}
+
 export type RefereeReply =
   | { id: number; kind: 'detections'; detections: import('@tabgrid/protocol').Detection[] }
   | { id: number; kind: 'undecodable'; message: string }
@@ -18,14 +23,31 @@ export type RefereeReply =
 
 const { modelPath, labels } = workerData as { modelPath: string; labels: string[] };
 let detector: Promise<NativeDetector> | null = null;
+/** The job in progress (jobs run one after another on this thread's one session). */
+let running: Promise<unknown> = Promise.resolve();
 
-parentPort?.on('message', (job: RefereeJob) => {
+// Terminating a thread while onnxruntime-node runs in it can abort the whole process
+// ("terminate called after throwing an instance of 'Napi::Error'"): on close the thread
+// lets its job finish, releases the session and leaves on its own.
+async function closeGracefully(): Promise<void> {
+  await running.catch(() => undefined);
+  const d = await detector?.catch(() => null);
+  await d?.close().catch(() => undefined);
+  parentPort?.close();
+}
+
+parentPort?.on('message', (message: RefereeJob | RefereeClose) => {
+  if ('close' in message) {
+    void closeGracefully();
+    return;
+  }
+  const job = message;
   const loading = (detector ??= createNativeDetector(modelPath, labels, { threads: 1 }));
   // A session that failed to load is loaded again on the next job (the failure may pass).
   loading.catch(() => {
     if (detector === loading) detector = null;
   });
-  loading
+  running = loading
     .then((d) => d.detect(job.image))
     .then(
       (detections): RefereeReply => ({ id: job.id, kind: 'detections', detections }),

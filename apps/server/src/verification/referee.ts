@@ -1,6 +1,9 @@
 import { Worker } from 'node:worker_threads';
 import type { Detection } from '@tabgrid/protocol';
-import type { RefereeJob, RefereeReply } from './referee-worker';
+import type { RefereeClose, RefereeJob, RefereeReply } from './referee-worker';
+
+/** How long `close()` lets a worker finish its run before terminating it. */
+const CLOSE_GRACE_MS = 10_000;
 
 export interface RefereeBudget {
   /** Worker threads, each running one inference at a time (0 = no referee). */
@@ -99,9 +102,24 @@ export class Referee {
     }
   }
 
+  /**
+   * Asks each worker to finish its run, release its session and exit; terminates only a worker
+   * that has not left after CLOSE_GRACE_MS (terminating one mid-inference can abort the process).
+   */
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all(this.workers.map((w) => w.worker.terminate()));
+    const leaving = this.workers.map(async ({ worker }) => {
+      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+      const bye: RefereeClose = { close: true };
+      worker.postMessage(bye);
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => {
+        timer = setTimeout(() => resolve('late'), CLOSE_GRACE_MS);
+      });
+      if ((await Promise.race([exited, late])) === 'late') await worker.terminate();
+      clearTimeout(timer);
+    });
+    await Promise.all(leaving);
     this.workers.length = 0;
   }
 }
