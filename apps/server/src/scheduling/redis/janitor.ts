@@ -14,6 +14,9 @@ export interface JanitorOptions {
 
 type ConsumerInfo = (string | number)[];
 
+/** Deletes the lock only if this gateway still holds it. */
+const UNLOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
 /**
  * Moves the stream entries of dead gateways to this one. Any live gateway may run it; a lock
  * (`SET NX PX`) makes one sweep at a time. A gateway is dead when its liveness key expired: its
@@ -33,6 +36,15 @@ export class Janitor {
     const locked = await this.redis.set(KEYS.janitorLock, this.gatewayId, 'PX', this.options.lockMs, 'NX');
     this.meter.roundTrip();
     if (locked !== 'OK') return [];
+    try {
+      return await this.sweepLocked();
+    } finally {
+      await this.redis.eval(UNLOCK, 1, KEYS.janitorLock, this.gatewayId);
+      this.meter.roundTrip();
+    }
+  }
+
+  private async sweepLocked(): Promise<Entry[]> {
     const claimed: Entry[] = [];
     const consumers = (await this.redis.xinfo('CONSUMERS', KEYS.stream, KEYS.group)) as ConsumerInfo[];
     this.meter.roundTrip();

@@ -132,7 +132,10 @@ export async function jobTasks(
   return { createdAt: Number(created), tasks };
 }
 
-/** The API view of a job; `fresher` overlays tasks this gateway holds and has not written yet. */
+/**
+ * The API view of a job; `fresher` overlays unfinished tasks with this gateway's state not yet
+ * written (it is ahead of Redis by at most one pipeline).
+ */
 export async function getJob(
   redis: Redis,
   meter: RedisMeter,
@@ -142,7 +145,9 @@ export async function getJob(
   const job = await jobTasks(redis, meter, jobId);
   if (!job) return null;
   const tasks = job.tasks.map((stored) => {
-    const t = fresher(stored.id) ?? stored;
+    // A final state in Redis wins (write-once): a local one may be a dropped duplicate.
+    const final = stored.status === 'done' || stored.status === 'failed';
+    const t = (!final && fresher(stored.id)) || stored;
     return taskView(t as TaskRecord, t.view.assignedAt, t.view.ackedAt);
   });
   return { id: jobId, status: jobStatus(tasks), createdAt: job.createdAt, tasks };

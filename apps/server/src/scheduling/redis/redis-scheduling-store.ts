@@ -88,6 +88,7 @@ export class RedisSchedulingStore extends LocalCache implements SchedulingStore 
       surplusEveryMs: options.surplusEveryMs ?? 1000,
       onError,
     };
+    reader.on('error', (err: unknown) => onError('redis.reader', err));
     this.liveness = new Liveness(redis, options.gatewayId, ttl, meter, (err) =>
       onError('redis.liveness', err),
     );

@@ -131,7 +131,10 @@ export class WriteBehind implements CacheSink {
         const [err] = replies[i++] ?? [new Error('no reply')];
         const enqueueErr = p.options.enqueue ? (replies[i++]?.[0] ?? null) : null;
         if (err || enqueueErr) failed.push(p);
-        else if (p.options.ackEntry) this.acks.add(p.options.ackEntry);
+        else {
+          if (p.options.ackEntry) this.acks.add(p.options.ackEntry);
+          if (replies[i - (p.options.enqueue ? 2 : 1)]?.[1] === 0) this.meter.duplicatesDropped++;
+        }
       }
       if (acks.length > 0 && (replies[i]?.[0] || replies[i + 1]?.[0])) ackFailed = true;
       if (failed.length > 0 || ackFailed) {
