@@ -1,6 +1,6 @@
 import type { JobView } from '@tabgrid/protocol';
 import type { TaskStore } from './task-store';
-import type { NewTask, TaskCounts } from './types';
+import type { NewTask, TaskCounts, TaskRecord } from './types';
 
 /** Who owns a new job and whether its results are shown to the public (see access/). */
 export interface JobAccessFields {
@@ -10,6 +10,19 @@ export interface JobAccessFields {
 
 /** A value now (SQLite) or later (Redis): callers always `await` it. */
 export type MaybePromise<T> = T | Promise<T>;
+
+/**
+ * Runs `fn` with the value now, or when the promise resolves (keeping SQLite synchronous);
+ * a rejection goes to `onError`.
+ */
+export function whenReady<T>(
+  value: MaybePromise<T>,
+  fn: (v: T) => void,
+  onError: (err: unknown) => void,
+): void {
+  if (value instanceof Promise) value.then(fn, onError);
+  else fn(value);
+}
 
 /** A job just stored: its id and its tasks' ids, in upload order. */
 export interface CreatedJob {
@@ -28,6 +41,10 @@ export interface JobRecords {
   getJob(jobId: string): MaybePromise<JobView | null>;
   /** Tasks by status over every job (live statistics). */
   counts(): MaybePromise<TaskCounts>;
+  /** Tasks waiting to run over every gateway (the `queue_full` limit). */
+  queueDepth(): MaybePromise<number>;
+  /** Any task by id, wherever it runs (image routes); `getTask` knows only this process's. */
+  findTask(taskId: string): MaybePromise<TaskRecord | null>;
   /** Whether any task refers to this image (a failed upload removes only blobs nobody uses). */
   isImageReferenced(sha256: string): MaybePromise<boolean>;
 }

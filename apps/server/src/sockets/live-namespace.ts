@@ -18,8 +18,9 @@ import { LiveHistory } from '../live/live-history';
 import type { LiveStatsTracker } from '../live/live-stats';
 import type { ErrorSink } from '../observability/error-sink';
 import type { SchedulerEvents } from '../scheduling/scheduler';
-import { liveResult, type SchedulerStore } from '../scheduling/store';
-import type { AssignmentRecord, TaskRecord } from '../scheduling/types';
+import { whenReady, type SchedulingStore } from '../scheduling/scheduling-store';
+import { liveResult } from '../scheduling/store';
+import type { AssignmentRecord, TaskCounts, TaskRecord } from '../scheduling/types';
 import { SocketGuard, describeIssues, handshakeError } from './guard';
 
 export type LiveNamespace = Namespace<LiveClientToServer, LiveServerToClient>;
@@ -50,10 +51,12 @@ export class LiveHub implements SchedulerEvents {
   private statsTimer: NodeJS.Timeout | null = null;
   /** The charts' last 10 minutes, sent in `live:snapshot` (rule L7). */
   private readonly history = new LiveHistory();
+  /** The latest task counts (a shared store answers later: the figures lag by one read). */
+  private counts: TaskCounts = { queued: 0, running: 0, done: 0, failed: 0 };
 
   constructor(
     private readonly nsp: LiveNamespace,
-    private readonly store: SchedulerStore,
+    private readonly store: SchedulingStore,
     private readonly stats: LiveStatsTracker,
     private readonly volunteersOnline: () => number,
     private readonly access: LiveAccess,
@@ -89,8 +92,9 @@ export class LiveHub implements SchedulerEvents {
         }),
       );
       const guard = new SocketGuard(socket, LIVE_CLIENT_EVENTS, eventsPerSecond, log, errors);
-      guard.on('job:watch', JobWatchSchema, ({ jobId }) => {
-        const job = requester !== null && access.jobs.owns(requester, jobId) ? store.getJob(jobId) : null;
+      guard.on('job:watch', JobWatchSchema, async ({ jobId }) => {
+        const job =
+          requester !== null && access.jobs.owns(requester, jobId) ? await store.getJob(jobId) : null;
         if (!job) return fail('not_found', `job ${jobId} does not exist`);
         void socket.join(`job:${jobId}`);
         return ok(job);
@@ -121,7 +125,12 @@ export class LiveHub implements SchedulerEvents {
   }
 
   currentStats() {
-    return this.stats.snapshot(this.volunteersOnline(), this.store.counts());
+    whenReady(
+      this.store.counts(),
+      (c) => (this.counts = c),
+      (err) => this.errors?.report('live.counts', err),
+    );
+    return this.stats.snapshot(this.volunteersOnline(), this.counts);
   }
 
   /** The newest results this viewer may see: public ones, plus its own (PROTOCOL.md rule L2). */
@@ -175,8 +184,11 @@ export class LiveHub implements SchedulerEvents {
     for (const jobId of this.pendingJobs) {
       const room = `job:${jobId}`;
       if ((this.nsp.adapter.rooms.get(room)?.size ?? 0) === 0) continue;
-      const job = this.store.getJob(jobId);
-      if (job) this.nsp.to(room).emit('job:update', job);
+      whenReady(
+        this.store.getJob(jobId),
+        (job) => job && this.nsp.to(room).emit('job:update', job),
+        (err) => this.errors?.report('live.jobs', err),
+      );
     }
     this.pendingJobs.clear();
   }

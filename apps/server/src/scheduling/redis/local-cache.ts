@@ -469,11 +469,15 @@ export class LocalCache implements TaskStore {
     this.active.delete(task.id);
     this.entries.delete(task.id);
     this.finished.add(task.id);
+    this.released();
     if (this.finished.size > RETAIN_FINISHED) {
       const oldest = this.finished.values().next().value as string;
       this.forget(oldest);
     }
   }
+
+  /** A cached task finished or left: there is room to claim another (the store wakes its reader). */
+  protected released(): void {}
 
   /** Drops a task and its assignments from memory. */
   private forget(taskId: string): void {
@@ -485,7 +489,7 @@ export class LocalCache implements TaskStore {
     this.byTask.delete(taskId);
     this.tasks.delete(taskId);
     this.entries.delete(taskId);
-    this.active.delete(taskId);
+    if (this.active.delete(taskId)) this.released();
     this.finished.delete(taskId);
   }
 }

@@ -10,6 +10,7 @@ import { Liveness } from './liveness';
 import { LocalCache } from './local-cache';
 import { RedisMeter } from './meter';
 import type { ScriptedRedis } from './scripts';
+import { recordOf } from './stored-task';
 import { loadTasks, readEntries, type Entry } from './stream-claims';
 import { WriteBehind } from './write-behind';
 
@@ -159,6 +160,17 @@ export class RedisSchedulingStore extends LocalCache implements SchedulingStore 
     return jobs.counts(this.redis, this.meter);
   }
 
+  queueDepth(): Promise<number> {
+    return jobs.queueDepth(this.redis, this.meter);
+  }
+
+  async findTask(taskId: string): Promise<TaskRecord | null> {
+    const local = this.peek(taskId);
+    if (local && local.status !== 'done' && local.status !== 'failed') return recordOf(local);
+    const stored = await jobs.findTask(this.redis, this.meter, taskId);
+    return stored ? recordOf(stored) : local ? recordOf(local) : null;
+  }
+
   isImageReferenced(sha256: string): Promise<boolean> {
     return jobs.isImageReferenced(this.redis, this.meter, sha256);
   }
@@ -230,15 +242,23 @@ export class RedisSchedulingStore extends LocalCache implements SchedulingStore 
 
   // ------------------------------------------------------------------ internals
 
+  private target(): number {
+    return this.options.demand ? this.options.demand() : this.options.maxBatch;
+  }
+
   private want(): number {
-    const target = this.options.demand ? this.options.demand() : this.options.maxBatch;
-    return Math.min(this.options.maxBatch, target - this.unfinishedCount);
+    return Math.min(this.options.maxBatch, this.target() - this.unfinishedCount);
+  }
+
+  protected override released(): void {
+    this.wake?.();
   }
 
   private async readLoop(): Promise<void> {
     while (!this.closing) {
       const want = this.want();
-      if (want <= 0) {
+      // Batches: wait until a quarter of the target is free, unless nothing is left to offer.
+      if (want <= 0 || (want < this.target() / 4 && this.queuedCount > 0)) {
         await new Promise<void>((resolve) => {
           this.wake = resolve;
           setTimeout(resolve, 250).unref();
