@@ -63,6 +63,10 @@ export class RedisSchedulingStore extends LocalCache implements SchedulingStore 
   private wake: (() => void) | null = null;
   private loop: Promise<void> | null = null;
   private surplusSeen = false;
+  /** Entries asked for by reads under way. */
+  private reserved = 0;
+  /** The read loop's current read. */
+  private claiming: Promise<number> | null = null;
 
   constructor(
     private readonly redis: ScriptedRedis,
@@ -200,9 +204,10 @@ export class RedisSchedulingStore extends LocalCache implements SchedulingStore 
   async settle(): Promise<void> {
     await Promise.allSettled([...this.inflight]);
     await this.writer.settle();
-    const want = this.want();
-    if (want > 0) {
-      await this.admitEntries(await readEntries(this.redis, this.meter, this.gatewayId, want, '>', 0));
+    for (;;) {
+      await this.claiming?.catch(() => {});
+      const want = this.want();
+      if (want <= 0 || (await this.claim(this.redis, want, 0)) === 0) break;
     }
     await this.writer.settle();
   }
@@ -246,8 +251,20 @@ export class RedisSchedulingStore extends LocalCache implements SchedulingStore 
     return this.options.demand ? this.options.demand() : this.options.maxBatch;
   }
 
+  /** Entries to ask for now: demand less what is held and what reads under way may bring. */
   private want(): number {
-    return Math.min(this.options.maxBatch, this.target() - this.unfinishedCount);
+    return Math.min(this.options.maxBatch, this.target() - this.unfinishedCount - this.reserved);
+  }
+
+  /** One read of up to `count` new entries, reserved while it runs (reads never over-claim). */
+  private async claim(conn: Redis, count: number, blockMs: number): Promise<number> {
+    this.reserved += count;
+    try {
+      const entries = await readEntries(conn, this.meter, this.gatewayId, count, '>', blockMs);
+      return (await this.admitEntries(entries)).cached;
+    } finally {
+      this.reserved -= count;
+    }
   }
 
   protected override released(): void {
@@ -267,15 +284,8 @@ export class RedisSchedulingStore extends LocalCache implements SchedulingStore 
         continue;
       }
       try {
-        const entries = await readEntries(
-          this.reader,
-          this.meter,
-          this.gatewayId,
-          want,
-          '>',
-          this.options.blockMs,
-        );
-        await this.admitEntries(entries);
+        this.claiming = this.claim(this.reader, want, this.options.blockMs);
+        await this.claiming;
       } catch (err) {
         if (this.closing) break;
         this.options.onError?.('redis.claim', err);
