@@ -324,7 +324,9 @@ export class RedisSchedulingStore extends LocalCache implements SchedulingStore 
       if (this.closing) return;
       void Promise.resolve()
         .then(fn)
-        .catch((err: unknown) => this.options.onError?.('redis.background', err));
+        .catch((err: unknown) => {
+          if (!this.closing) this.options.onError?.('redis.background', err);
+        });
     }, ms);
     timer.unref();
     this.timers.push(timer);
