@@ -6,8 +6,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { Server } from 'socket.io';
 import { systemClock, type Clock } from './clock';
 import { ensureFirstKey } from './access/bootstrap';
-import { ImageSigner, loadSecret } from './access/image-signer';
-import { JobAccess } from './access/job-access';
+import { ImageSigner } from './access/image-signer';
 import { KeyStore } from './access/key-store';
 import { checkMetricsAccess } from './access/metrics-guard';
 import { OriginPolicy } from './access/origin-check';
@@ -29,15 +28,14 @@ import { ErrorSink } from './observability/error-sink';
 import { HealthMonitor } from './observability/health';
 import { ServerMetrics } from './observability/metrics';
 import { Scheduler } from './scheduling/scheduler';
-import { SchedulerStore } from './scheduling/store';
+import type { SchedulerStore } from './scheduling/store';
 import { Referee } from './verification/referee';
-import { ReputationStore } from './verification/reputation-store';
 import { Verifier } from './verification/verifier';
 import { LiveHub, type LiveNamespace } from './sockets/live-namespace';
 import { attachVolunteerNamespace, type VolunteerNamespace } from './sockets/volunteer-namespace';
-import { BlobStore, type BlobWriter } from './storage/blob-store';
-import { openDatabase } from './storage/database';
-import { databaseProbe, diskProbe } from './storage/probes';
+import { openBackend, type BackendKind } from './storage/backend';
+import type { BlobWriter } from './storage/blob-store';
+import { diskProbe } from './storage/probes';
 import { uploadStorage } from './storage/upload-storage';
 
 /** A running Tabgrid server. */
@@ -54,6 +52,10 @@ export interface Tabgrid {
   /** Dependency probes behind /healthz and the scheduler's circuit breaker. */
   health: HealthMonitor;
   keys: KeyStore;
+  /** Where state lives (`sqlite`, or `redis` with `TABGRID_REDIS_URL`). */
+  backend: BackendKind;
+  /** This process's name among gateways (`TABGRID_GATEWAY_ID`, else random per start). */
+  gatewayId: string;
   /**
    * Set on the very first start (no key in the environment or the store): the key created for
    * the owner, to print once as a sign-in link. Null otherwise.
@@ -78,24 +80,36 @@ export interface ServerSeams {
 }
 
 /**
- * Starts one server process: HTTP API, built web app, Socket.IO, scheduler,
- * on SQLite in `config.dataDir`. Pass `port: 0` to pick a free port (tests).
+ * Starts one server process: HTTP API, built web app, Socket.IO, scheduler, on the backend
+ * `config` picks (storage/backend.ts: SQLite in `config.dataDir`, or Redis with
+ * `config.redisUrl`). Pass `port: 0` to pick a free port (tests).
  *
  * @example const tg = await startServer({ ...DEFAULT_CONFIG, port: 0, dataDir: tmp }); await tg.close();
  */
 export async function startServer(config: ServerConfig, seams: ServerSeams = {}): Promise<Tabgrid> {
   const clock = seams.clock ?? systemClock;
   const model = readModelInfo(config.modelDir);
-  const db = openDatabase(config.dataDir, config.dbBusyTimeoutMs);
-  const sqliteStore = new SchedulerStore(db, config);
-  const recovered = sqliteStore.recover(clock.now());
-  const store = seams.wrapStore ? seams.wrapStore(sqliteStore) : sqliteStore;
-  const identities = new IdentityStore(db);
-  const blobs = new BlobStore(config.dataDir, seams.blobWriter);
-  const keys = new KeyStore(db, config.apiKeys);
-  const jobAccess = new JobAccess(db);
-  const firstKey = ensureFirstKey(keys, jobAccess);
-  const signer = new ImageSigner(loadSecret(config.dataDir));
+  // Bound once the logger exists: failures of background store writes, start-up warnings.
+  let errorSink: ErrorSink | null = null;
+  const early: string[] = [];
+  const backend = await openBackend(config, {
+    blobWriter: seams.blobWriter,
+    report: (where, err) => errorSink?.report(where, err),
+    warn: (message) => early.push(message),
+  });
+  const recovered = backend.scheduling.recover(clock.now());
+  const store = seams.wrapStore ? seams.wrapStore(backend.scheduling) : backend.scheduling;
+  const identities = new IdentityStore(backend.identities);
+  const { blobs, jobAccess, reputations } = backend;
+  const keys = new KeyStore(backend.keys, config.apiKeys);
+  let firstKey: string | null;
+  try {
+    firstKey = await ensureFirstKey(keys, jobAccess);
+  } catch (err) {
+    await backend.close();
+    throw err;
+  }
+  const signer = new ImageSigner(backend.secret);
   const origins = new OriginPolicy(config.allowedOrigins);
   const metrics = new ServerMetrics();
   const stats = new LiveStatsTracker(metrics.sink);
@@ -108,7 +122,7 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
       : null;
   const verifier = config.verification
     ? new Verifier(
-        new ReputationStore(db),
+        reputations,
         referee,
         {
           distinctNetworks: config.distinctNetworks,
@@ -125,9 +139,11 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
     bodyLimit: 1024 * 1024,
   });
   const errors = new ErrorSink(metrics.registry, app.log.child({ ns: 'errors' }));
-  const dbProbe = databaseProbe(config.dataDir);
+  errorSink = errors;
+  app.log.info({ backend: backend.kind, gatewayId: backend.gatewayId }, 'storage backend');
+  for (const message of early) app.log.warn(message);
   const health = new HealthMonitor(
-    [dbProbe, diskProbe(config.dataDir, config.minFreeBytes)],
+    [...backend.probes, diskProbe(config.dataDir, config.minFreeBytes)],
     config.healthCheckMs,
     metrics.registry,
     app.log.child({ ns: 'health' }),
@@ -192,9 +208,9 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
     app.log.child({ ns: 'scheduler' }),
     { errors, gate: health, clock, verifier, refereeAfterMs: config.refereeAfterMs },
   );
-  // The database answered its probe again: leases are extended by the outage, dispatch resumes.
+  // The store answered its probe again: leases are extended by the outage, dispatch resumes.
   health.onRecovered((name, downMs) => {
-    if (name === 'database') sched.resume(downMs);
+    if (name === 'database' || name === 'redis') sched.resume(downMs);
   });
   attachVolunteerNamespace(
     volunteerNsp,
@@ -204,6 +220,7 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
       isShuttingDown,
       errors,
       identities,
+      reputations,
       maxVolunteersPerIp: config.maxVolunteersPerIp,
       trustProxy: compileTrust(config.trustProxy),
     },
@@ -212,7 +229,7 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
 
   metrics.bindGauges({ volunteersOnline: () => sched.volunteersOnline, queueDepth: () => store.queuedCount });
   app.get('/metrics', async (request, reply) => {
-    checkMetricsAccess(request.headers.authorization, config.metricsToken, keys);
+    await checkMetricsAccess(request.headers.authorization, config.metricsToken, keys);
     return reply.type(metrics.contentType).send(await metrics.render());
   });
   registerHealthRoute(app, health, () => sched.volunteersOnline);
@@ -267,6 +284,8 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
     errors,
     health,
     keys,
+    backend: backend.kind,
+    gatewayId: backend.gatewayId,
     firstKey,
     recovered,
     close() {
@@ -281,8 +300,8 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
         await new Promise<void>((resolve) => io.close(() => resolve()));
         await app.close();
         await referee?.close();
-        dbProbe.close();
-        db.close();
+        await reputations.flush().catch((err: unknown) => errors.report('shutdown.reputation', err));
+        await backend.close();
       })();
       return closing;
     },

@@ -70,13 +70,22 @@ export class LiveHub implements SchedulerEvents {
       if (auth.data.protocolVersion !== PROTOCOL_VERSION) {
         return next(handshakeError('protocol_version', `server speaks protocol ${PROTOCOL_VERSION}`));
       }
-      let requester: string | null = null;
-      if (auth.data.apiKey !== undefined) {
-        requester = access.keys.resolve(auth.data.apiKey)?.name ?? null;
-        if (requester === null) return next(handshakeError('unauthorized', 'this API key is not valid'));
+      if (auth.data.apiKey === undefined) {
+        socket.data.requester = null;
+        return next();
       }
-      socket.data.requester = requester;
-      next();
+      access.keys.resolve(auth.data.apiKey).then(
+        (requester) => {
+          if (requester === null) return next(handshakeError('unauthorized', 'this API key is not valid'));
+          socket.data.requester = requester.name;
+          next();
+        },
+        (err: unknown) => {
+          // e.g. the key store is unavailable: refuse clearly (clients retry), never hang.
+          errors?.report('live.handshake', err);
+          next(handshakeError('internal', 'the server could not check this key; try again'));
+        },
+      );
     });
     nsp.on('connection', (socket) => {
       const requester = socket.data.requester as string | null;
