@@ -6,7 +6,7 @@ import { openDatabase, type Db } from '../storage/database';
 import { bearerKey, constantTimeEqual, hashKey, parseEnvKeys } from './api-key';
 import { ensureFirstKey, FIRST_KEY_NAME } from './bootstrap';
 import { ImageSigner } from './image-signer';
-import { JobAccess } from './job-access';
+import { SqliteJobAccess } from './sqlite-job-access';
 import { KeyNameError, KeyStore } from './key-store';
 import { OriginPolicy, parseOrigins } from './origin-check';
 import { SqliteKeyBackend } from './sqlite-key-backend';
@@ -62,7 +62,7 @@ describe('API keys', () => {
 
   it('creates the first key only when no key exists anywhere', async () => {
     db = openDatabase(dir());
-    const access = new JobAccess(db);
+    const access = new SqliteJobAccess(db);
     const backend = new SqliteKeyBackend(db);
     expect(
       await ensureFirstKey(new KeyStore(backend, [{ name: 'ci', key: 'env-key-0123456789' }]), access),

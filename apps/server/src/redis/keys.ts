@@ -16,8 +16,14 @@ export const redisKeys = {
   /** String: the name of the key with this SHA-256. */
   apiKeyByHash: (sha256: string) => `${REDIS_PREFIX}{apikeys}:sha256:${sha256}`,
   imageSecret: `${REDIS_PREFIX}secret:image-signer`,
-  jobAccess: (jobId: string) => `${REDIS_PREFIX}{job:${jobId}}:access`,
+  /**
+   * The scheduling store's job hash (id, seq, createdAt, owner, public); access adds
+   * `deletedAt`. Same name as the scheduling store's `KEYS.job`.
+   */
+  jobMeta: (jobId: string) => `${REDIS_PREFIX}{job:${jobId}}:meta`,
+  /** The scheduling store's per-job hash: status → number of tasks. */
+  jobCounts: (jobId: string) => `${REDIS_PREFIX}{job:${jobId}}:counts`,
+  /** Sorted set: an owner's job ids by creation sequence (written with the job). */
   ownerJobs: (owner: string) => `${REDIS_PREFIX}owner:${owner}:jobs`,
-  ownershipSeq: `${REDIS_PREFIX}ownership:seq`,
   healthProbe: (gatewayId: string) => `${REDIS_PREFIX}health:${gatewayId}`,
 } as const;

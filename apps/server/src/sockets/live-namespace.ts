@@ -11,7 +11,7 @@ import {
 import type { FastifyBaseLogger } from 'fastify';
 import type { Namespace } from 'socket.io';
 import type { ImageSigner } from '../access/image-signer';
-import type { JobAccess } from '../access/job-access';
+import type { JobAccess, JobAccessRow } from '../access/job-access';
 import type { KeyStore } from '../access/key-store';
 import { visibleResult } from '../access/live-visibility';
 import { LiveHistory } from '../live/live-history';
@@ -90,16 +90,20 @@ export class LiveHub implements SchedulerEvents {
     nsp.on('connection', (socket) => {
       const requester = socket.data.requester as string | null;
       if (requester !== null) void socket.join(ownerRoom(requester));
-      this.guard('live.snapshot', () =>
-        socket.emit('live:snapshot', {
-          stats: this.currentStats(),
-          recent: this.recentFor(requester),
-          history: this.history.snapshot(),
-        }),
+      this.whenSettled(
+        'live.snapshot',
+        () => this.access.jobs.recentVisible(requester, RECENT_RESULTS),
+        (visible) =>
+          socket.emit('live:snapshot', {
+            stats: this.currentStats(),
+            recent: this.recentFor(requester, visible),
+            history: this.history.snapshot(),
+          }),
       );
       const guard = new SocketGuard(socket, LIVE_CLIENT_EVENTS, eventsPerSecond, log, errors);
-      guard.on('job:watch', JobWatchSchema, ({ jobId }) => {
-        const job = requester !== null && access.jobs.owns(requester, jobId) ? store.getJob(jobId) : null;
+      guard.on('job:watch', JobWatchSchema, async ({ jobId }) => {
+        const job =
+          requester !== null && (await access.jobs.owns(requester, jobId)) ? store.getJob(jobId) : null;
         if (!job) return fail('not_found', `job ${jobId} does not exist`);
         void socket.join(`job:${jobId}`);
         return ok(job);
@@ -134,8 +138,8 @@ export class LiveHub implements SchedulerEvents {
   }
 
   /** The newest results this viewer may see: public ones, plus its own (PROTOCOL.md rule L2). */
-  private recentFor(requester: string | null) {
-    return this.access.jobs.recentVisible(requester, RECENT_RESULTS).flatMap(({ taskId, owner }) => {
+  private recentFor(requester: string | null, visible: Awaited<ReturnType<JobAccess['recentVisible']>>) {
+    return visible.flatMap(({ taskId, owner }) => {
       const task = this.store.getTask(taskId);
       if (!task) return [];
       const assignment = task.resultAssignmentId ? this.store.getAssignment(task.resultAssignmentId) : null;
@@ -147,7 +151,14 @@ export class LiveHub implements SchedulerEvents {
 
   /** To the owner's connections with ids; to everyone else only if the job is public, without. */
   resultStored(task: TaskRecord, assignment: AssignmentRecord | null): void {
-    const job = this.access.jobs.get(task.jobId);
+    this.whenSettled(
+      'live.result',
+      () => this.access.jobs.get(task.jobId),
+      (job) => this.sendResult(task, assignment, job),
+    );
+  }
+
+  private sendResult(task: TaskRecord, assignment: AssignmentRecord | null, job: JobAccessRow | null): void {
     if (!job || job.deletedAt !== null) return;
     const stored = liveResult(
       task,
@@ -167,6 +178,29 @@ export class LiveHub implements SchedulerEvents {
     this.flushTimer ??= setTimeout(
       () => this.guard('live.jobs', () => this.flushJobs()),
       JOB_UPDATE_COALESCE_MS,
+    );
+  }
+
+  /**
+   * Runs `fn` with `value` at once when it is one (SQLite), or once its promise settles (Redis);
+   * failures of either go to the error sink.
+   */
+  private whenSettled<T>(where: string, read: () => T | Promise<T>, fn: (value: T) => void): void {
+    let value: T | Promise<T>;
+    try {
+      value = read();
+    } catch (err) {
+      return this.guard(where, () => {
+        throw err;
+      });
+    }
+    if (!(value instanceof Promise)) return this.guard(where, () => fn(value));
+    value.then(
+      (v) => this.guard(where, () => fn(v)),
+      (err: unknown) =>
+        this.guard(where, () => {
+          throw err;
+        }),
     );
   }
 

@@ -15,7 +15,8 @@ import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { loadSecret } from '../access/image-signer';
 import type { KeyBackend } from '../access/key-backend';
-import { JobAccess } from '../access/job-access';
+import type { JobAccess } from '../access/job-access';
+import { SqliteJobAccess } from '../access/sqlite-job-access';
 import { RedisKeyBackend } from '../access/redis-key-backend';
 import { loadRedisSecret } from '../access/redis-secret';
 import { SqliteKeyBackend } from '../access/sqlite-key-backend';
@@ -95,7 +96,7 @@ export async function openBackend(config: ServerConfig, options: BackendOptions)
     gatewayId,
     db,
     scheduling: new SchedulerStore(db, config),
-    jobAccess: new JobAccess(db),
+    jobAccess: new SqliteJobAccess(db),
     ledger: null,
     blobs,
   };
