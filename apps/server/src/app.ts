@@ -28,7 +28,7 @@ import { ErrorSink } from './observability/error-sink';
 import { HealthMonitor } from './observability/health';
 import { ServerMetrics } from './observability/metrics';
 import { Scheduler } from './scheduling/scheduler';
-import type { SchedulerStore } from './scheduling/store';
+import type { SchedulingStore } from './scheduling/scheduling-store';
 import { Referee } from './verification/referee';
 import { Verifier } from './verification/verifier';
 import { LiveHub, type LiveNamespace } from './sockets/live-namespace';
@@ -45,7 +45,7 @@ export interface Tabgrid {
   port: number;
   app: FastifyInstance;
   io: Server;
-  store: SchedulerStore;
+  store: SchedulingStore;
   scheduler: Scheduler;
   /** Background failures: logged and counted (`tabgrid_background_errors_total`). */
   errors: ErrorSink;
@@ -70,7 +70,7 @@ export interface Tabgrid {
 /** Test seams: replace a dependency's behaviour without changing the product's code paths. */
 export interface ServerSeams {
   /** Wraps the store every component uses (e.g. a wrapper that throws on demand). */
-  wrapStore?: (store: SchedulerStore) => SchedulerStore;
+  wrapStore?: (store: SchedulingStore) => SchedulingStore;
   /** Writes new blobs' bytes (e.g. one that fails with ENOSPC half-way). */
   blobWriter?: BlobWriter;
   /** The scheduler's clock (lease expiry, deadlines, timestamps). @defaultValue the system clock */
@@ -92,12 +92,18 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
   // Bound once the logger exists: failures of background store writes, start-up warnings.
   let errorSink: ErrorSink | null = null;
   const early: string[] = [];
+  // Redis mode claims tasks for the volunteers connected here (bound once the scheduler exists).
+  let demand = () => 0;
   const backend = await openBackend(config, {
     blobWriter: seams.blobWriter,
     report: (where, err) => errorSink?.report(where, err),
     warn: (message) => early.push(message),
+    demand: () => demand(),
+    now: clock.now(),
   });
-  const recovered = backend.scheduling.recover(clock.now());
+  const { recovered } = backend;
+  // Free space is watched where the image bytes go (a shared blob directory in Redis mode).
+  const blobVolume = config.blobDir ?? config.dataDir;
   const store = seams.wrapStore ? seams.wrapStore(backend.scheduling) : backend.scheduling;
   const identities = new IdentityStore(backend.identities);
   const { blobs, jobAccess, reputations } = backend;
@@ -143,7 +149,7 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
   app.log.info({ backend: backend.kind, gatewayId: backend.gatewayId }, 'storage backend');
   for (const message of early) app.log.warn(message);
   const health = new HealthMonitor(
-    [...backend.probes, diskProbe(config.dataDir, config.minFreeBytes)],
+    [...backend.probes, diskProbe(blobVolume, config.minFreeBytes)],
     config.healthCheckMs,
     metrics.registry,
     app.log.child({ ns: 'health' }),
@@ -210,8 +216,13 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
   );
   // The store answered its probe again: leases are extended by the outage, dispatch resumes.
   health.onRecovered((name, downMs) => {
-    if (name === 'database' || name === 'redis') sched.resume(downMs);
+    if (name === backend.storeProbe) sched.resume(downMs);
   });
+  // Tasks claimed from the shared store (Redis mode) are dispatched as they arrive.
+  backend.onWorkAvailable(() => sched.pump());
+  // Up to every local volunteer's largest in-flight window, twice over; none without volunteers
+  // (a gateway nobody is connected to leaves the tasks to the others).
+  demand = () => 2 * config.maxInFlightCap * sched.volunteersOnline;
   attachVolunteerNamespace(
     volunteerNsp,
     sched,
@@ -234,10 +245,11 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
   });
   registerHealthRoute(app, health, () => sched.volunteersOnline);
   const uploads = uploadStorage({
-    dataDir: config.dataDir,
+    dataDir: blobVolume,
     minFreeBytes: config.minFreeBytes,
     blobs,
     store,
+    storeProbe: backend.storeProbe,
     health,
     errors,
     clock,

@@ -3,13 +3,13 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ImageSigner } from '../access/image-signer';
 import type { JobAccess } from '../access/job-access';
 import { requesterOf } from '../access/requester-auth';
-import type { SchedulerStore } from '../scheduling/store';
+import type { SchedulingStore } from '../scheduling/scheduling-store';
 import type { TaskRecord } from '../scheduling/types';
 import type { BlobStore } from '../storage/blob-store';
 import { ID } from './jobs-routes';
 
 interface Deps {
-  store: SchedulerStore;
+  store: Pick<SchedulingStore, 'getTask'>;
   access: JobAccess;
   blobs: BlobStore;
   signer: ImageSigner;

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { JobAccess } from '../access/job-access';
 import { requesterOf } from '../access/requester-auth';
 import type { ServerConfig } from '../config';
-import type { SchedulerStore } from '../scheduling/store';
+import type { SchedulingStore } from '../scheduling/scheduling-store';
 import type { UploadStorage } from '../storage/upload-storage';
 import { RejectedUploadError } from './rejected-upload-error';
 import { readUpload, type ReadUpload } from './upload-reader';
@@ -17,7 +17,7 @@ interface Deps {
     ServerConfig,
     'maxFileBytes' | 'maxFiles' | 'maxPixels' | 'maxQueued' | 'maxQueuedPerKey' | 'uploadsPerMinute'
   >;
-  store: SchedulerStore;
+  store: SchedulingStore;
   access: JobAccess;
   /** Disk-space and database checks, and the all-or-nothing write of an upload. */
   uploads: UploadStorage;
@@ -160,7 +160,7 @@ export function registerJobRoutes(app: FastifyInstance, deps: Deps): void {
   app.get<{ Params: { id: string } }>('/api/jobs/:id', async (request) => {
     const { id } = request.params;
     const owner = requesterOf(request).name;
-    const job = ID.test(id) && (await deps.access.owns(owner, id)) ? store.getJob(id) : null;
+    const job = ID.test(id) && (await deps.access.owns(owner, id)) ? await store.getJob(id) : null;
     if (!job) throw notFound(id);
     return job;
   });

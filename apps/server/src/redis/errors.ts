@@ -3,7 +3,7 @@
  * a command past `commandTimeout`, Redis still loading its AOF, or refusing writes.
  */
 const UNAVAILABLE =
-  /Command timed out|Connection is closed|Stream isn't writeable|max retries per request|^LOADING|^MISCONF|^READONLY|^MASTERDOWN|^CLUSTERDOWN|^TRYAGAIN|ECONNREFUSED|ECONNRESET|Redis is unavailable/;
+  /Command timed out|Connection is closed|Stream isn't writeable|max retries per request|^LOADING|^MISCONF|^READONLY|^MASTERDOWN|^CLUSTERDOWN|^TRYAGAIN|ECONNREFUSED|ECONNRESET|Redis is unavailable|REDIS_UNAVAILABLE/;
 
 export function isRedisUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;

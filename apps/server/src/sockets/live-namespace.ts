@@ -18,8 +18,9 @@ import { LiveHistory } from '../live/live-history';
 import type { LiveStatsTracker } from '../live/live-stats';
 import type { ErrorSink } from '../observability/error-sink';
 import type { SchedulerEvents } from '../scheduling/scheduler';
-import { liveResult, type SchedulerStore } from '../scheduling/store';
-import type { AssignmentRecord, TaskRecord } from '../scheduling/types';
+import type { SchedulingStore } from '../scheduling/scheduling-store';
+import { liveResult } from '../scheduling/store';
+import type { AssignmentRecord, TaskCounts, TaskRecord } from '../scheduling/types';
 import { SocketGuard, describeIssues, handshakeError } from './guard';
 
 export type LiveNamespace = Namespace<LiveClientToServer, LiveServerToClient>;
@@ -48,12 +49,13 @@ export class LiveHub implements SchedulerEvents {
   private readonly pendingJobs = new Set<string>();
   private flushTimer: NodeJS.Timeout | null = null;
   private statsTimer: NodeJS.Timeout | null = null;
+  private lastCounts: TaskCounts = { queued: 0, running: 0, done: 0, failed: 0 };
   /** The charts' last 10 minutes, sent in `live:snapshot` (rule L7). */
   private readonly history = new LiveHistory();
 
   constructor(
     private readonly nsp: LiveNamespace,
-    private readonly store: SchedulerStore,
+    private readonly store: SchedulingStore,
     private readonly stats: LiveStatsTracker,
     private readonly volunteersOnline: () => number,
     private readonly access: LiveAccess,
@@ -103,7 +105,7 @@ export class LiveHub implements SchedulerEvents {
       const guard = new SocketGuard(socket, LIVE_CLIENT_EVENTS, eventsPerSecond, log, errors);
       guard.on('job:watch', JobWatchSchema, async ({ jobId }) => {
         const job =
-          requester !== null && (await access.jobs.owns(requester, jobId)) ? store.getJob(jobId) : null;
+          requester !== null && (await access.jobs.owns(requester, jobId)) ? await store.getJob(jobId) : null;
         if (!job) return fail('not_found', `job ${jobId} does not exist`);
         void socket.join(`job:${jobId}`);
         return ok(job);
@@ -133,8 +135,19 @@ export class LiveHub implements SchedulerEvents {
     if (this.flushTimer) clearTimeout(this.flushTimer);
   }
 
+  /**
+   * Statistics now. Task counts come from the store at once (SQLite) or, when the store answers
+   * asynchronously (Redis), are those of the previous call, refreshed in the background.
+   */
   currentStats() {
-    return this.stats.snapshot(this.volunteersOnline(), this.store.counts());
+    const counts = this.store.counts();
+    if (counts instanceof Promise) {
+      counts.then(
+        (c) => (this.lastCounts = c),
+        (err: unknown) => this.errors?.report('live.counts', err),
+      );
+    } else this.lastCounts = counts;
+    return this.stats.snapshot(this.volunteersOnline(), this.lastCounts);
   }
 
   /** The newest results this viewer may see: public ones, plus its own (PROTOCOL.md rule L2). */
@@ -218,8 +231,13 @@ export class LiveHub implements SchedulerEvents {
     for (const jobId of this.pendingJobs) {
       const room = `job:${jobId}`;
       if ((this.nsp.adapter.rooms.get(room)?.size ?? 0) === 0) continue;
-      const job = this.store.getJob(jobId);
-      if (job) this.nsp.to(room).emit('job:update', job);
+      this.whenSettled(
+        'live.jobs',
+        () => this.store.getJob(jobId),
+        (job) => {
+          if (job) this.nsp.to(room).emit('job:update', job);
+        },
+      );
     }
     this.pendingJobs.clear();
   }

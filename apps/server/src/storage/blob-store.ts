@@ -157,14 +157,20 @@ export class BlobBatch {
     this.unpinAll();
   }
 
-  /** The upload failed: remove the blobs only it created. `isReferenced` must be synchronous. */
-  abort(isReferenced: (sha256: string) => boolean): void {
+  /**
+   * The upload failed: remove the blobs only it created. Removal is synchronous (no other
+   * upload may start using a blob in between), so an `isReferenced` that can only answer later
+   * (Redis) keeps the blob: an orphan file, never a task without its image.
+   */
+  abort(isReferenced: (sha256: string) => boolean | Promise<boolean>): void {
     this.unpinAll();
     for (const sha of this.created) {
       if ((this.pending.get(sha) ?? 0) > 0) continue;
       let used = true;
       try {
-        used = isReferenced(sha);
+        const answer = isReferenced(sha);
+        if (answer instanceof Promise) answer.catch(() => undefined);
+        else used = answer;
       } catch {
         /* cannot tell (database down): keep the file, it is only an orphan */
       }
