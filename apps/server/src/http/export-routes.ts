@@ -23,7 +23,9 @@ export function registerExportRoutes(app: FastifyInstance, deps: Deps): void {
     const query = ExportQuerySchema.safeParse(request.query);
     if (!query.success) throw new TabgridError('bad_request', 'format must be one of coco, csv, json', 400);
     const job =
-      ID.test(id) && deps.access.owns(requesterOf(request).name, id) ? await deps.store.getJob(id) : null;
+      ID.test(id) && (await deps.access.owns(requesterOf(request).name, id))
+        ? await deps.store.getJob(id)
+        : null;
     if (!job) throw notFound(id);
     const { format } = query.data;
     const file = `tabgrid-${id}${format === 'coco' ? '-coco' : ''}.${format === 'csv' ? 'csv' : 'json'}`;

@@ -23,7 +23,7 @@ async function sendImage(
   task: TaskRecord,
   cacheControl: string,
 ): Promise<FastifyReply> {
-  if (deps.access.get(task.jobId)?.deletedAt != null) throw gone();
+  if ((await deps.access.get(task.jobId))?.deletedAt != null) throw gone();
   let bytes: Buffer;
   try {
     bytes = await deps.blobs.get(task.imageSha256);
@@ -51,7 +51,7 @@ export function registerImageRoutes(app: FastifyInstance, deps: Deps): void {
       const { id, taskId } = request.params;
       const owner = requesterOf(request).name;
       const task =
-        ID.test(taskId) && ID.test(id) && deps.access.owns(owner, id)
+        ID.test(taskId) && ID.test(id) && (await deps.access.owns(owner, id))
           ? await deps.store.findTask(taskId)
           : null;
       if (!task || task.jobId !== id)

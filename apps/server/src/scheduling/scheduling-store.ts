@@ -11,19 +11,6 @@ export interface JobAccessFields {
 /** A value now (SQLite) or later (Redis): callers always `await` it. */
 export type MaybePromise<T> = T | Promise<T>;
 
-/**
- * Runs `fn` with the value now, or when the promise resolves (keeping SQLite synchronous);
- * a rejection goes to `onError`.
- */
-export function whenReady<T>(
-  value: MaybePromise<T>,
-  fn: (v: T) => void,
-  onError: (err: unknown) => void,
-): void {
-  if (value instanceof Promise) value.then(fn, onError);
-  else fn(value);
-}
-
 /** A job just stored: its id and its tasks' ids, in upload order. */
 export interface CreatedJob {
   id: string;

@@ -80,7 +80,10 @@ export class SocketGuard {
     return false;
   }
 
-  /** Registers a handler for an event whose payload must match `schema` and that answers with an ack. */
+  /**
+   * Registers a handler for an event whose payload must match `schema` and that answers with an
+   * ack, at once or when its promise settles (a store that answers asynchronously).
+   */
   on<S extends z.ZodType, T>(
     event: string,
     schema: S,
@@ -103,7 +106,6 @@ export class SocketGuard {
       };
       try {
         const answer = handler(parsed.data);
-        // A handler that reads a shared store answers later.
         if (answer instanceof Promise) answer.then(reply, failed);
         else reply(answer);
       } catch (err) {

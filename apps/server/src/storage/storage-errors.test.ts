@@ -3,11 +3,8 @@ import { RedisUnavailableError } from '../scheduling/redis/job-records';
 import { classifyStorageError } from './storage-errors';
 
 describe('classifyStorageError for Redis', () => {
-  it('a disconnected Redis and "not now" replies are unavailable; other replies are bugs', () => {
+  it('a disconnected Redis and a read-only replica are unavailable; other replies are bugs', () => {
     expect(classifyStorageError(new RedisUnavailableError('reconnecting'))).toBe('unavailable');
-    expect(classifyStorageError(new Error("OOM command not allowed when used memory > 'maxmemory'."))).toBe(
-      'unavailable',
-    );
     expect(classifyStorageError(new Error("READONLY You can't write against a read only replica."))).toBe(
       'unavailable',
     );

@@ -1,6 +1,8 @@
+import { isRedisUnavailable } from '../redis/errors';
+
 /**
- * Recognises the errors a server's own dependencies raise (SQLite, Redis, the file
- * system) and says what they mean for a client: out of space (`507
+ * Recognises the errors a server's own dependencies raise (SQLite, the file
+ * system, Redis) and says what they mean for a client: out of space (`507
  * insufficient_storage`) or temporarily unavailable (`503
  * storage_unavailable`, retry later). Anything else is a bug, not a
  * dependency fault.
@@ -12,9 +14,7 @@ export type StorageFault = 'full' | 'unavailable';
 const FULL = new Set(['SQLITE_FULL', 'ENOSPC', 'EDQUOT']);
 /** Codes that mean "the database or disk cannot be used right now". */
 const UNAVAILABLE =
-  /^(SQLITE_(BUSY|LOCKED|IOERR|CANTOPEN|READONLY|PROTOCOL|CORRUPT|NOTADB)|REDIS_UNAVAILABLE|EIO|EROFS|EMFILE|ENFILE|EAGAIN|EBUSY)/;
-/** Redis error replies that mean "not now" (out of memory, a replica, loading, failing over). */
-const REDIS_NOT_NOW = /^(OOM|READONLY|LOADING|MISCONF|BUSY|CLUSTERDOWN|TRYAGAIN|MASTERDOWN) /;
+  /^(SQLITE_(BUSY|LOCKED|IOERR|CANTOPEN|READONLY|PROTOCOL|CORRUPT|NOTADB)|EIO|EROFS|EMFILE|ENFILE|EAGAIN|EBUSY)/;
 
 function codeOf(err: unknown): string {
   if (typeof err !== 'object' || err === null) return '';
@@ -32,8 +32,8 @@ export function classifyStorageError(err: unknown): StorageFault | null {
   const message = err instanceof Error ? err.message : '';
   // A full disk under the WAL may surface as SQLITE_IOERR_WRITE; its message says so.
   if (FULL.has(code) || /database or disk is full|no space left/i.test(message)) return 'full';
-  if (UNAVAILABLE.test(code) || REDIS_NOT_NOW.test(message)) return 'unavailable';
-  if (/database is locked|disk I\/O error/i.test(message)) return 'unavailable';
+  if (UNAVAILABLE.test(code) || /database is locked|disk I\/O error/i.test(message)) return 'unavailable';
+  if (isRedisUnavailable(err)) return 'unavailable';
   return null;
 }
 

@@ -34,6 +34,8 @@ interface Deps {
   minFreeBytes: number;
   blobs: BlobStore;
   store: Pick<SchedulingStore, 'createJob' | 'appendTasks' | 'isImageReferenced'>;
+  /** The health probe of the store (`database` or `redis`): uploads are refused while it fails. */
+  storeProbe: string;
   health: Pick<HealthMonitor, 'failure' | 'markFailed'>;
   errors: ErrorSink;
   clock: Clock;
@@ -61,7 +63,7 @@ export function uploadStorage(deps: Deps): UploadStorage {
         if (err instanceof LowDiskSpaceError) throw full(err.message);
         throw err;
       }
-      const db = deps.health.failure('database');
+      const db = deps.health.failure(deps.storeProbe);
       if (db) throw db.fault === 'full' ? full(db.error) : unavailable(db.error);
     },
 
@@ -100,6 +102,7 @@ export function uploadStorage(deps: Deps): UploadStorage {
     try {
       // Bytes are durable (fsync) before the task rows exist and before the answer is sent.
       for (const [index, bytes] of images.entries()) tasks[index]!.imageSha256 = await batch.put(bytes);
+      // Durable before it resolves (SQLite commit; Redis EXEC with appendfsync always).
       const result = await writeRows();
       batch.commit();
       return result;
@@ -110,7 +113,7 @@ export function uploadStorage(deps: Deps): UploadStorage {
       if (!fault) throw err;
       deps.errors.report('http.upload', err);
       if (fault === 'full') throw full(describe(err));
-      deps.health.markFailed('database', err);
+      deps.health.markFailed(deps.storeProbe, err);
       throw unavailable(describe(err));
     }
   }

@@ -6,6 +6,7 @@ import type { NewTask, TaskCounts, TaskRecord } from '../types';
 import { KEYS } from './keys';
 import type { RedisMeter } from './meter';
 import { decodeTask, encodeTask, NO_VIEW, type StoredTask } from './stored-task';
+import { redisKeys } from '../../redis/keys';
 
 /** Redis is not connected: nothing was sent, so nothing was stored (`503 storage_unavailable`). */
 export class RedisUnavailableError extends Error {
@@ -65,6 +66,8 @@ async function storeTasks(
   multi.hincrby(KEYS.jobCounts(jobId), 'queued', created.length);
   multi.hincrby(KEYS.counts, 'queued', created.length);
   if (seq !== null) multi.zadd(KEYS.jobs, seq, jobId);
+  // The owner's job list (access/redis-job-access.ts), in the same transaction as the job.
+  if (seq !== null && meta?.owner) multi.zadd(redisKeys.ownerJobs(String(meta.owner)), seq, jobId);
   multi.sadd(KEYS.images, ...new Set(created.map((t) => t.imageSha256)));
   for (const t of created) multi.hset(KEYS.taskJob(t.id), t.id, jobId);
   for (const t of created) multi.xadd(KEYS.stream, '*', 'j', jobId, 't', t.id);
