@@ -70,7 +70,8 @@ function completeAll(store: RedisSchedulingStore, volunteer: string, now: number
 describe('Redis scheduling across gateways', () => {
   it("janitor: a dead gateway's claimed and leased tasks move to a live one once its liveness expires", async () => {
     const url = `${server.url}/${++db}`;
-    const a = await gateway(url, { gatewayId: 'gw-a', livenessTtlMs: 400 });
+    // A TTL long enough that gw-a surely still counts as alive at the first sweep, even on a loaded machine.
+    const a = await gateway(url, { gatewayId: 'gw-a', livenessTtlMs: 3000 });
     const job = await a.store.createJob(tasks(3), T0);
     await a.store.settle();
     expect(a.store.queuedCount).toBe(3);
@@ -79,12 +80,12 @@ describe('Redis scheduling across gateways', () => {
     await a.store.settle();
     await a.close(true); // kill -9: its liveness key stays until the TTL ends
 
-    const b = await gateway(url, { gatewayId: 'gw-b', livenessTtlMs: 400 });
+    const b = await gateway(url, { gatewayId: 'gw-b', livenessTtlMs: 3000 });
     await b.store.settle();
     expect(b.store.queuedCount).toBe(0); // everything is pending on gw-a
     expect(await b.store.sweep()).toBe(0); // gw-a still counts as alive
     const died = Date.now();
-    await vi.waitFor(async () => expect(await b.store.sweep()).toBe(3), { timeout: 5000, interval: 100 });
+    await vi.waitFor(async () => expect(await b.store.sweep()).toBe(3), { timeout: 15_000, interval: 100 });
     const movedAfterMs = Date.now() - died;
     expect(b.store.queuedCount).toBe(3);
     const consumers = (await b.redis.xinfo('CONSUMERS', K.stream, K.group)) as unknown[][];
@@ -96,7 +97,7 @@ describe('Redis scheduling across gateways', () => {
     expect(view!.tasks.map((t) => t.status)).toEqual(['done', 'done', 'done']);
     expect(view!.tasks.find((t) => t.id === leased.task.id)!.attempts).toBe(2);
     expect(await pendingCount(b.redis)).toBe(0);
-    console.log(`janitor moved a dead gateway's entries ${movedAfterMs} ms after it died (TTL 400 ms)`);
+    console.log(`janitor moved a dead gateway's entries ${movedAfterMs} ms after it died (TTL 3000 ms)`);
   });
 
   it('surplus: tasks a gateway holds beyond its demand go back to the stream for others', async () => {
@@ -177,5 +178,18 @@ describe('Redis scheduling when Redis itself dies', () => {
     expect(view!.tasks.map((t) => t.status).sort()).toEqual(['done', 'done', 'queued', 'queued']);
     expect(view!.tasks.find((t) => t.id === second.task.id)!.detections).toEqual(box(0.8));
     expect(await pendingCount(b.redis)).toBe(2); // the two queued ones, still claimed by gw-a
+  });
+
+  it('a graceful close does not hang while Redis is down; what it could not hand back is still pending', async () => {
+    const a = await gateway(own.url, { gatewayId: 'gw-c' });
+    await a.store.createJob(tasks(2), T0);
+    await a.store.settle();
+    expect(a.store.queuedCount).toBe(2);
+    await own.kill9();
+    await a.close(false); // would wait forever on a dead Redis without its bound
+    await own.restart();
+    const b = await gateway(own.url, { gatewayId: 'gw-d', demand: () => 0 });
+    const mine = (await b.redis.xpending(K.stream, K.group, '-', '+', 10, 'gw-c')) as unknown[];
+    expect(mine).toHaveLength(2); // the janitor hands them over once gw-c's liveness expires
   });
 });

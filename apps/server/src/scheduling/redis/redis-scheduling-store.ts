@@ -43,6 +43,19 @@ type Resolved = Required<Omit<RedisSchedulingOptions, 'demand' | 'onError'>> &
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
+/** How long a graceful close waits for Redis before giving up (a dead Redis must not hang it). */
+const CLOSE_WAIT_MS = 3000;
+
+/** Resolves when `p` settles or after `ms`, whichever is first; never rejects. */
+const within = (p: Promise<unknown>, ms: number) =>
+  Promise.race([
+    p.then(
+      () => undefined,
+      () => undefined,
+    ),
+    sleep(ms),
+  ]);
+
 /**
  * The scheduling store on Redis, for many gateways (ARCHITECTURE.md, "Redis scheduling"). The
  * synchronous hot path is the `LocalCache` it extends (leases and claimed tasks in memory); this
@@ -228,8 +241,8 @@ export class RedisSchedulingStore extends LocalCache implements SchedulingStore 
 
   /**
    * Graceful stop: queued tasks go back to the stream, pending writes are flushed, the liveness
-   * key is deleted (the janitor moves any entry still pending at once). `crash` stops without any
-   * of that, as `kill -9` would (tests).
+   * key is deleted (the janitor moves any entry still pending at once); each waits at most 3 s for
+   * Redis. `crash` stops without any of that, as `kill -9` would (tests).
    */
   async close(crash = false): Promise<void> {
     this.closing = true;
@@ -237,12 +250,13 @@ export class RedisSchedulingStore extends LocalCache implements SchedulingStore 
     this.wake?.();
     if (!crash) {
       this.giveBack(this.queuedCount);
-      await this.writer.settle();
+      // Bounded: with Redis away, what is not written is redelivered to another gateway.
+      await within(this.writer.settle(), CLOSE_WAIT_MS);
     }
     this.writer.close();
-    await this.liveness.stop(!crash).catch(() => {});
+    await within(this.liveness.stop(!crash), CLOSE_WAIT_MS);
     this.reader.disconnect();
-    await this.loop?.catch(() => {});
+    if (this.loop) await within(this.loop, CLOSE_WAIT_MS);
   }
 
   // ------------------------------------------------------------------ internals
