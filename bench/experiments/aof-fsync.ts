@@ -50,7 +50,8 @@ async function measure(mode: (typeof MODES)[number]) {
       }),
     );
     const perSecond = (WRITES * 5) / ((performance.now() - t0) / 1000);
-    const { store } = await openRedisScheduling(redis.duplicate(), DEFAULT_CONFIG, {
+    const schedulingConn = redis.duplicate();
+    const { store } = await openRedisScheduling(schedulingConn, DEFAULT_CONFIG, {
       gatewayId: `gw-bench-${mode}`,
       demand: () => 0,
     });
@@ -61,6 +62,7 @@ async function measure(mode: (typeof MODES)[number]) {
       jobs.push(performance.now() - t);
     }
     await store.close(true);
+    schedulingConn.disconnect();
     const j = summarize(jobs);
     return {
       mode: mode === 'off' ? 'no AOF' : `appendfsync ${mode}`,
@@ -79,3 +81,4 @@ async function measure(mode: (typeof MODES)[number]) {
 const rows = [];
 for (const mode of MODES) rows.push(await measure(mode));
 console.table(rows);
+process.exit(0);
