@@ -7,7 +7,7 @@
  * const credits = new CreditKeeper(ledger, { errors, displayName, now: () => clock.now() });
  */
 export { CreditKeeper, creditsView, type CreditKeeperOptions, type LeaderRow } from './credit-keeper';
-export { DEFAULT_CREDIT_POLICY, quickReturnMsFor, type CreditPolicy } from './policy';
+export { DEFAULT_CREDIT_POLICY, creditPolicyFor, quickReturnMsFor, type CreditPolicy } from './policy';
 export { RedisLedgerStore } from './redis-ledger';
 export { SqliteLedgerStore } from './sqlite-ledger';
 export type * from './types';

@@ -33,6 +33,11 @@ export function quickReturnMsFor(maxAssignmentMs: number): number {
   return Math.max(1000, Math.floor(maxAssignmentMs / 10));
 }
 
+/** The policy a server runs with: the defaults, with the quick-return window of its assignment cap. */
+export function creditPolicyFor(maxAssignmentMs: number): CreditPolicy {
+  return { ...DEFAULT_CREDIT_POLICY, quickReturnMs: quickReturnMsFor(maxAssignmentMs) };
+}
+
 export const DAY_MS = 86_400_000;
 export const dayOf = (at: number): number => Math.floor(at / DAY_MS);
 
