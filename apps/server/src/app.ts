@@ -23,6 +23,7 @@ import { installSecurityHeaders } from './http/security-headers';
 import { registerStaticRoutes } from './http/static-routes';
 import { IdentityStore } from './identity/identity-store';
 import { compileTrust } from './identity/network';
+import { newGatewayId, openFanout } from './fanout';
 import { LiveStatsTracker } from './live/live-stats';
 import { MODEL_FILE, readModelInfo } from './model-info';
 import { ErrorSink } from './observability/error-sink';
@@ -155,7 +156,12 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
     },
   });
 
+  // Broadcasts and live figures across gateways when they share a Redis (ARCHITECTURE.md "Fan-out").
+  const fanout = await openFanout(config.redisUrl, newGatewayId(), (err) =>
+    errors.report('live.cluster', err),
+  );
   const io = new Server(app.server, {
+    ...(fanout.adapter ? { adapter: fanout.adapter } : {}),
     serveClient: false,
     maxHttpBufferSize: LIMITS.maxSocketPayloadBytes,
     // Cross-site WebSocket hijacking: a browser page from another origin may not connect.
@@ -181,6 +187,7 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
     app.log.child({ ns: 'live' }),
     errors,
     (volunteerId) => identities.displayName(volunteerId),
+    fanout,
   );
   const sched: Scheduler = new Scheduler(
     store,
@@ -280,6 +287,7 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
         // runs Fastify's onClose hooks.
         await new Promise<void>((resolve) => io.close(() => resolve()));
         await app.close();
+        await fanout.close();
         await referee?.close();
         dbProbe.close();
         db.close();

@@ -14,6 +14,7 @@ import type { ImageSigner } from '../access/image-signer';
 import type { JobAccess } from '../access/job-access';
 import type { KeyStore } from '../access/key-store';
 import { visibleResult } from '../access/live-visibility';
+import { LOCAL_FANOUT, type Fanout } from '../fanout';
 import { LiveHistory } from '../live/live-history';
 import type { LiveStatsTracker } from '../live/live-stats';
 import type { ErrorSink } from '../observability/error-sink';
@@ -63,6 +64,8 @@ export class LiveHub implements SchedulerEvents {
     private readonly errors?: ErrorSink,
     /** A volunteer's public display name (the id is never published, rule I7). */
     private readonly volunteerName: (volunteerId: string) => string = () => '',
+    /** Other gateways (ARCHITECTURE.md "Fan-out"): their viewers and their live figures. */
+    private readonly fanout: Fanout = LOCAL_FANOUT,
   ) {
     nsp.use((socket, next) => {
       const auth = LiveAuthSchema.safeParse(socket.handshake.auth);
@@ -108,7 +111,8 @@ export class LiveHub implements SchedulerEvents {
         this.guard('live.stats', () => {
           const stats = this.currentStats();
           this.history.record(stats);
-          this.nsp.emit('live:stats', stats);
+          // This gateway's viewers only: every gateway sends its own viewers the combined figures.
+          this.nsp.local.emit('live:stats', stats);
         }),
       intervalMs,
     );
@@ -121,7 +125,7 @@ export class LiveHub implements SchedulerEvents {
   }
 
   currentStats() {
-    return this.stats.snapshot(this.volunteersOnline(), this.store.counts());
+    return this.fanout.combine(this.stats.snapshot(this.volunteersOnline(), this.store.counts()));
   }
 
   /** The newest results this viewer may see: public ones, plus its own (PROTOCOL.md rule L2). */
@@ -174,7 +178,7 @@ export class LiveHub implements SchedulerEvents {
     this.flushTimer = null;
     for (const jobId of this.pendingJobs) {
       const room = `job:${jobId}`;
-      if ((this.nsp.adapter.rooms.get(room)?.size ?? 0) === 0) continue;
+      if (!this.fanout.mayHaveMembers(this.nsp.adapter.rooms.get(room)?.size ?? 0)) continue;
       const job = this.store.getJob(jobId);
       if (job) this.nsp.to(room).emit('job:update', job);
     }
