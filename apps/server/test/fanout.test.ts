@@ -26,6 +26,7 @@ const cleanups: (() => Promise<void> | void)[] = [];
 beforeAll(async () => {
   redis = await startRedis();
   admin = new Redis(redis.url);
+  admin.on('error', () => {}); // Redis is killed on purpose below; commands retry meanwhile
 });
 afterAll(async () => {
   admin.disconnect();
@@ -82,6 +83,44 @@ describe('the sharded Redis adapter between gateways', () => {
       .emit('job:update', { id: 'job-42' } as unknown as JobView);
     await until(() => updates.length === 1, 5000, 'the update on gateway 3');
     expect(updates).toEqual([{ id: 'job-42' }]);
+  });
+});
+
+describe('while Redis is away', () => {
+  it("keeps delivering to a gateway's own viewers, and across gateways again once Redis is back", async () => {
+    const g1 = await gateway('g1');
+    const g3 = await gateway('g3');
+    for (const g of [g1, g3])
+      g.io.of(NAMESPACES.live).on('connection', (socket) => void socket.join('job:7'));
+    const local = connect(g1.url, NAMESPACES.live);
+    const remote = connect(g3.url, NAMESPACES.live);
+    await Promise.all([local, remote].map((s) => until(() => s.connected, 5000, 'connected')));
+    await until(async () => (await shardChannels()).includes('tg:sio#/live#job:7#'), 5000, 'room channel');
+    const seen = { local: [] as number[], remote: [] as number[] };
+    local.on('job:update', (n: number) => seen.local.push(n));
+    remote.on('job:update', (n: number) => seen.remote.push(n));
+    const emit = (n: number) =>
+      g1.io
+        .of(NAMESPACES.live)
+        .to('job:7')
+        .emit('job:update', n as unknown as JobView);
+
+    await redis.kill9();
+    emit(1);
+    // The publish fails at once (no offline queue), so the local viewer is not held up by Redis.
+    await until(() => seen.local.includes(1), 2000, 'the local update while Redis is down');
+
+    await redis.restart();
+    // The subscriber reconnects and resubscribes by itself; updates cross gateways again.
+    await until(
+      () => {
+        emit(2);
+        return seen.remote.includes(2);
+      },
+      15_000,
+      'an update from gateway 1 on gateway 3 after the restart',
+    );
+    expect(seen.local).toContain(2);
   });
 });
 

@@ -25,8 +25,11 @@ export interface ClusterStatsOptions {
  * hundred commands per second even with 100 gateways, so it needs no sharding.
  */
 export class ClusterStats {
-  private others: LiveStats[] = [];
+  /** The other gateways' last snapshots read, with their expiry. */
+  private others: { expiresAt: number; stats: LiveStats }[] = [];
   private inFlight = false;
+  /** Set after a failed exchange: only the first failure of an outage is reported. */
+  private failing = false;
   private readonly ttlMs: number;
   private readonly now: () => number;
 
@@ -44,12 +47,23 @@ export class ClusterStats {
     if (!this.inFlight) {
       this.inFlight = true;
       this.exchange(own)
-        .catch((err: unknown) => this.options.onError?.(err))
+        .then(
+          () => (this.failing = false),
+          (err: unknown) => {
+            if (!this.failing) this.options.onError?.(err);
+            this.failing = true;
+          },
+        )
         .finally(() => {
           this.inFlight = false;
         });
     }
-    return mergeStats(own, this.others);
+    // Expiry checked here too: while Redis is away no fresh figures arrive, and the others drop out.
+    const now = this.now();
+    return mergeStats(
+      own,
+      this.others.filter((o) => o.expiresAt > now).map((o) => o.stats),
+    );
   }
 
   /** Publishes `own` and reads every gateway's snapshot (exposed for tests). */
@@ -62,13 +76,13 @@ export class ClusterStats {
       .hgetall(LIVE_GATEWAYS_KEY)
       .exec();
     const all = (replies?.[1]?.[1] ?? {}) as Record<string, string>;
-    const others: LiveStats[] = [];
+    const others: { expiresAt: number; stats: LiveStats }[] = [];
     const expired: string[] = [];
     for (const [gateway, raw] of Object.entries(all)) {
       if (gateway === this.gatewayId) continue;
       const parsed = PublishedSchema.safeParse(safeJson(raw));
       if (!parsed.success || parsed.data.expiresAt <= now) expired.push(gateway);
-      else others.push(parsed.data.stats);
+      else others.push(parsed.data);
     }
     this.others = others;
     if (expired.length > 0) await this.redis.hdel(LIVE_GATEWAYS_KEY, ...expired);

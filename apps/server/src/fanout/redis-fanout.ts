@@ -1,5 +1,6 @@
 import { createShardedAdapter } from '@socket.io/redis-adapter';
 import { NAMESPACES } from '@tabgrid/protocol';
+import type { Redis } from 'ioredis';
 import { Adapter } from 'socket.io-adapter';
 import { connectRedis } from '../redis/connection';
 import { ClusterStats } from './cluster-stats';
@@ -34,9 +35,15 @@ export interface RedisFanoutOptions {
  * Two extra connections per gateway: one publishes (adapter + figures), one is the subscriber.
  */
 export async function openRedisFanout(options: RedisFanoutOptions): Promise<Fanout> {
-  const pub = connectRedis(options.redisUrl, 'fanout-pub');
+  // The publisher fails fast while Redis is away instead of queueing: the adapter awaits its
+  // publish before delivering to this gateway's own sockets, so a queued publish would hold local
+  // viewers' updates until Redis is back. Cross-gateway pushes are at most once anyway (pub/sub);
+  // `job:update` carries the whole view, so the next one repairs what a watcher missed.
+  const pub = connectRedis(options.redisUrl, 'fanout-pub', { enableOfflineQueue: false });
+  // The subscriber queues (its SSUBSCRIBEs wait for the connection) and resubscribes on reconnect.
   const sub = connectRedis(options.redisUrl, 'fanout-sub');
-  await Promise.all([pub.ping(), sub.ping()]);
+  for (const conn of [pub, sub]) reportOutages(conn, options.onError);
+  await Promise.all([ready(pub), sub.ping()]);
   const sharded = createShardedAdapter(pub, sub, {
     channelPrefix: FANOUT_CHANNEL_PREFIX,
     subscriptionMode: 'dynamic',
@@ -57,7 +64,23 @@ export async function openRedisFanout(options: RedisFanoutOptions): Promise<Fano
     async close() {
       await stats.withdraw().catch(() => {});
       sub.disconnect();
-      await pub.quit().catch(() => pub.disconnect());
+      pub.disconnect();
     },
   };
+}
+
+/** Reports a connection's first error after each time it was ready (not every retry of an outage). */
+function reportOutages(redis: Redis, onError: ((err: unknown) => void) | undefined): void {
+  let reported = false;
+  redis.on('ready', () => (reported = false));
+  redis.on('error', (err: unknown) => {
+    if (!reported) onError?.(err);
+    reported = true;
+  });
+}
+
+/** Resolves once `redis` is connected (it keeps retrying meanwhile, as every connection does). */
+function ready(redis: Redis): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  return new Promise((resolve) => redis.once('ready', () => resolve()));
 }
