@@ -6,8 +6,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { Server } from 'socket.io';
 import { systemClock, type Clock } from './clock';
 import { ensureFirstKey } from './access/bootstrap';
-import { ImageSigner, loadSecret } from './access/image-signer';
-import { JobAccess } from './access/job-access';
+import { ImageSigner } from './access/image-signer';
 import { KeyStore } from './access/key-store';
 import { checkMetricsAccess } from './access/metrics-guard';
 import { OriginPolicy } from './access/origin-check';
@@ -23,22 +22,21 @@ import { installSecurityHeaders } from './http/security-headers';
 import { registerStaticRoutes } from './http/static-routes';
 import { IdentityStore } from './identity/identity-store';
 import { compileTrust } from './identity/network';
-import { newGatewayId, openFanout } from './fanout';
+import { openFanout } from './fanout';
 import { LiveStatsTracker } from './live/live-stats';
 import { MODEL_FILE, readModelInfo } from './model-info';
 import { ErrorSink } from './observability/error-sink';
 import { HealthMonitor } from './observability/health';
 import { ServerMetrics } from './observability/metrics';
 import { Scheduler } from './scheduling/scheduler';
-import { SchedulerStore } from './scheduling/store';
+import type { SchedulingStore } from './scheduling/scheduling-store';
 import { Referee } from './verification/referee';
-import { ReputationStore } from './verification/reputation-store';
 import { Verifier } from './verification/verifier';
 import { LiveHub, type LiveNamespace } from './sockets/live-namespace';
 import { attachVolunteerNamespace, type VolunteerNamespace } from './sockets/volunteer-namespace';
-import { BlobStore, type BlobWriter } from './storage/blob-store';
-import { openDatabase } from './storage/database';
-import { databaseProbe, diskProbe } from './storage/probes';
+import { openBackend, type BackendKind } from './storage/backend';
+import type { BlobWriter } from './storage/blob-store';
+import { diskProbe } from './storage/probes';
 import { uploadStorage } from './storage/upload-storage';
 
 /** A running Tabgrid server. */
@@ -48,13 +46,17 @@ export interface Tabgrid {
   port: number;
   app: FastifyInstance;
   io: Server;
-  store: SchedulerStore;
+  store: SchedulingStore;
   scheduler: Scheduler;
   /** Background failures: logged and counted (`tabgrid_background_errors_total`). */
   errors: ErrorSink;
   /** Dependency probes behind /healthz and the scheduler's circuit breaker. */
   health: HealthMonitor;
   keys: KeyStore;
+  /** Where state lives (`sqlite`, or `redis` with `TABGRID_REDIS_URL`). */
+  backend: BackendKind;
+  /** This process's name among gateways (`TABGRID_GATEWAY_ID`, else random per start). */
+  gatewayId: string;
   /**
    * Set on the very first start (no key in the environment or the store): the key created for
    * the owner, to print once as a sign-in link. Null otherwise.
@@ -69,7 +71,7 @@ export interface Tabgrid {
 /** Test seams: replace a dependency's behaviour without changing the product's code paths. */
 export interface ServerSeams {
   /** Wraps the store every component uses (e.g. a wrapper that throws on demand). */
-  wrapStore?: (store: SchedulerStore) => SchedulerStore;
+  wrapStore?: (store: SchedulingStore) => SchedulingStore;
   /** Writes new blobs' bytes (e.g. one that fails with ENOSPC half-way). */
   blobWriter?: BlobWriter;
   /** The scheduler's clock (lease expiry, deadlines, timestamps). @defaultValue the system clock */
@@ -79,24 +81,42 @@ export interface ServerSeams {
 }
 
 /**
- * Starts one server process: HTTP API, built web app, Socket.IO, scheduler,
- * on SQLite in `config.dataDir`. Pass `port: 0` to pick a free port (tests).
+ * Starts one server process: HTTP API, built web app, Socket.IO, scheduler, on the backend
+ * `config` picks (storage/backend.ts: SQLite in `config.dataDir`, or Redis with
+ * `config.redisUrl`). Pass `port: 0` to pick a free port (tests).
  *
  * @example const tg = await startServer({ ...DEFAULT_CONFIG, port: 0, dataDir: tmp }); await tg.close();
  */
 export async function startServer(config: ServerConfig, seams: ServerSeams = {}): Promise<Tabgrid> {
   const clock = seams.clock ?? systemClock;
   const model = readModelInfo(config.modelDir);
-  const db = openDatabase(config.dataDir, config.dbBusyTimeoutMs);
-  const sqliteStore = new SchedulerStore(db, config);
-  const recovered = sqliteStore.recover(clock.now());
-  const store = seams.wrapStore ? seams.wrapStore(sqliteStore) : sqliteStore;
-  const identities = new IdentityStore(db);
-  const blobs = new BlobStore(config.dataDir, seams.blobWriter);
-  const keys = new KeyStore(db, config.apiKeys);
-  const jobAccess = new JobAccess(db);
-  const firstKey = ensureFirstKey(keys, jobAccess);
-  const signer = new ImageSigner(loadSecret(config.dataDir));
+  // Bound once the logger exists: failures of background store writes, start-up warnings.
+  let errorSink: ErrorSink | null = null;
+  const early: string[] = [];
+  // Redis mode claims tasks for the volunteers connected here (bound once the scheduler exists).
+  let demand = () => 0;
+  const backend = await openBackend(config, {
+    blobWriter: seams.blobWriter,
+    report: (where, err) => errorSink?.report(where, err),
+    warn: (message) => early.push(message),
+    demand: () => demand(),
+    now: clock.now(),
+  });
+  const { recovered } = backend;
+  // Free space is watched where the image bytes go (a shared blob directory in Redis mode).
+  const blobVolume = config.blobDir ?? config.dataDir;
+  const store = seams.wrapStore ? seams.wrapStore(backend.scheduling) : backend.scheduling;
+  const identities = new IdentityStore(backend.identities);
+  const { blobs, jobAccess, reputations } = backend;
+  const keys = new KeyStore(backend.keys, config.apiKeys);
+  let firstKey: string | null;
+  try {
+    firstKey = await ensureFirstKey(keys, jobAccess);
+  } catch (err) {
+    await backend.close();
+    throw err;
+  }
+  const signer = new ImageSigner(backend.secret);
   const origins = new OriginPolicy(config.allowedOrigins);
   const metrics = new ServerMetrics();
   const stats = new LiveStatsTracker(metrics.sink);
@@ -109,7 +129,7 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
       : null;
   const verifier = config.verification
     ? new Verifier(
-        new ReputationStore(db),
+        reputations,
         referee,
         {
           distinctNetworks: config.distinctNetworks,
@@ -126,9 +146,11 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
     bodyLimit: 1024 * 1024,
   });
   const errors = new ErrorSink(metrics.registry, app.log.child({ ns: 'errors' }));
-  const dbProbe = databaseProbe(config.dataDir);
+  errorSink = errors;
+  app.log.info({ backend: backend.kind, gatewayId: backend.gatewayId }, 'storage backend');
+  for (const message of early) app.log.warn(message);
   const health = new HealthMonitor(
-    [dbProbe, diskProbe(config.dataDir, config.minFreeBytes)],
+    [...backend.probes, diskProbe(blobVolume, config.minFreeBytes)],
     config.healthCheckMs,
     metrics.registry,
     app.log.child({ ns: 'health' }),
@@ -157,7 +179,7 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
   });
 
   // Broadcasts and live figures across gateways when they share a Redis (ARCHITECTURE.md "Fan-out").
-  const fanout = await openFanout(config.redisUrl, newGatewayId(), (err) =>
+  const fanout = await openFanout(config.redisUrl, backend.gatewayId, (err) =>
     errors.report('live.cluster', err),
   );
   const io = new Server(app.server, {
@@ -199,10 +221,15 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
     app.log.child({ ns: 'scheduler' }),
     { errors, gate: health, clock, verifier, refereeAfterMs: config.refereeAfterMs },
   );
-  // The database answered its probe again: leases are extended by the outage, dispatch resumes.
+  // The store answered its probe again: leases are extended by the outage, dispatch resumes.
   health.onRecovered((name, downMs) => {
-    if (name === 'database') sched.resume(downMs);
+    if (name === backend.storeProbe) sched.resume(downMs);
   });
+  // Tasks claimed from the shared store (Redis mode) are dispatched as they arrive.
+  backend.onWorkAvailable(() => sched.pump());
+  // Up to every local volunteer's largest in-flight window, twice over; none without volunteers
+  // (a gateway nobody is connected to leaves the tasks to the others).
+  demand = () => 2 * config.maxInFlightCap * sched.volunteersOnline;
   attachVolunteerNamespace(
     volunteerNsp,
     sched,
@@ -211,6 +238,7 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
       isShuttingDown,
       errors,
       identities,
+      reputations,
       maxVolunteersPerIp: config.maxVolunteersPerIp,
       trustProxy: compileTrust(config.trustProxy),
     },
@@ -219,15 +247,16 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
 
   metrics.bindGauges({ volunteersOnline: () => sched.volunteersOnline, queueDepth: () => store.queuedCount });
   app.get('/metrics', async (request, reply) => {
-    checkMetricsAccess(request.headers.authorization, config.metricsToken, keys);
+    await checkMetricsAccess(request.headers.authorization, config.metricsToken, keys);
     return reply.type(metrics.contentType).send(await metrics.render());
   });
   registerHealthRoute(app, health, () => sched.volunteersOnline);
   const uploads = uploadStorage({
-    dataDir: config.dataDir,
+    dataDir: blobVolume,
     minFreeBytes: config.minFreeBytes,
     blobs,
     store,
+    storeProbe: backend.storeProbe,
     health,
     errors,
     clock,
@@ -274,6 +303,8 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
     errors,
     health,
     keys,
+    backend: backend.kind,
+    gatewayId: backend.gatewayId,
     firstKey,
     recovered,
     close() {
@@ -289,8 +320,8 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
         await app.close();
         await fanout.close();
         await referee?.close();
-        dbProbe.close();
-        db.close();
+        await reputations.flush().catch((err: unknown) => errors.report('shutdown.reputation', err));
+        await backend.close();
       })();
       return closing;
     },

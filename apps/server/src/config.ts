@@ -21,6 +21,29 @@ export interface ServerConfig {
    * e.g. `redis://127.0.0.1:6379`)
    */
   redisUrl: string | null;
+  /**
+   * This gateway process's name in Redis mode (consumer name, liveness key, logs). Set it to
+   * keep one name across restarts. @defaultValue null: `gw-<random>` per start
+   * (env TABGRID_GATEWAY_ID)
+   */
+  gatewayId: string | null;
+  /**
+   * Where image blobs are stored. Several gateways must share it (one NFS/EFS-style directory
+   * mounted at the same path on each, docs/DEPLOY.md). @defaultValue null: `<dataDir>/images`
+   * (env TABGRID_BLOB_DIR)
+   */
+  blobDir: string | null;
+  /**
+   * Longest wait for one Redis command before it fails as `storage_unavailable`.
+   * @defaultValue 5000 (env TABGRID_REDIS_COMMAND_TIMEOUT_MS)
+   */
+  redisCommandTimeoutMs: number;
+  /**
+   * Start even though Redis does not run with `appendonly yes` + `appendfsync always`
+   * (a `201` job could then be lost when Redis is killed). @defaultValue false
+   * (env TABGRID_REDIS_ALLOW_UNSAFE_FSYNC=1)
+   */
+  redisAllowUnsafeFsync: boolean;
   /** Where `yolox_nano.onnx` and `coco-labels.txt` are. @defaultValue 'public/models' (env TABGRID_MODEL_DIR) */
   modelDir: string;
   /** The built web app. @defaultValue 'dist' (env TABGRID_STATIC_DIR) */
@@ -144,6 +167,10 @@ export const DEFAULT_CONFIG: ServerConfig = {
   host: '127.0.0.1',
   dataDir: './data',
   redisUrl: null,
+  gatewayId: null,
+  blobDir: null,
+  redisCommandTimeoutMs: 5000,
+  redisAllowUnsafeFsync: false,
   modelDir: 'public/models',
   staticDir: 'dist',
   ackTimeoutMs: 1000,
@@ -200,6 +227,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
     host: env.HOST || d.host,
     dataDir: path.resolve(root, env.TABGRID_DATA_DIR || d.dataDir),
     redisUrl: env.TABGRID_REDIS_URL?.trim() || d.redisUrl,
+    gatewayId: env.TABGRID_GATEWAY_ID?.trim() || d.gatewayId,
+    blobDir: env.TABGRID_BLOB_DIR ? path.resolve(root, env.TABGRID_BLOB_DIR) : d.blobDir,
+    redisCommandTimeoutMs: Math.max(
+      100,
+      int(env, 'TABGRID_REDIS_COMMAND_TIMEOUT_MS', d.redisCommandTimeoutMs),
+    ),
+    redisAllowUnsafeFsync: env.TABGRID_REDIS_ALLOW_UNSAFE_FSYNC === '1',
     modelDir: path.resolve(root, env.TABGRID_MODEL_DIR || d.modelDir),
     staticDir: path.resolve(root, env.TABGRID_STATIC_DIR || d.staticDir),
     ackTimeoutMs: int(env, 'TABGRID_ACK_TIMEOUT_MS', d.ackTimeoutMs),

@@ -6,9 +6,10 @@ import { openDatabase, type Db } from '../storage/database';
 import { bearerKey, constantTimeEqual, hashKey, parseEnvKeys } from './api-key';
 import { ensureFirstKey, FIRST_KEY_NAME } from './bootstrap';
 import { ImageSigner } from './image-signer';
-import { JobAccess } from './job-access';
+import { SqliteJobAccess } from './sqlite-job-access';
 import { KeyNameError, KeyStore } from './key-store';
 import { OriginPolicy, parseOrigins } from './origin-check';
+import { SqliteKeyBackend } from './sqlite-key-backend';
 
 let db: Db | null = null;
 const dir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'tabgrid-access-'));
@@ -39,35 +40,38 @@ describe('API keys', () => {
     expect(constantTimeEqual('short', 'much longer')).toBe(false);
   });
 
-  it('stores only hashes; resolves env and stored keys; revokes; refuses duplicate names', () => {
+  it('stores only hashes; resolves env and stored keys; revokes; refuses duplicate names', async () => {
     db = openDatabase(dir());
-    const keys = new KeyStore(db, [{ name: 'ci', key: 'env-key-0123456789' }]);
-    const key = keys.create('alice');
+    const keys = new KeyStore(new SqliteKeyBackend(db), [{ name: 'ci', key: 'env-key-0123456789' }]);
+    const key = await keys.create('alice');
     expect(key).toMatch(/^tg_[\w-]{43}$/);
     const rows = db.prepare('SELECT * FROM api_keys').all() as { key_sha256: string }[];
     expect(JSON.stringify(rows)).not.toContain(key);
     expect(rows[0]!.key_sha256).toBe(hashKey(key));
-    expect(keys.resolve(key)).toEqual({ name: 'alice', source: 'store' });
-    expect(keys.resolve('env-key-0123456789')).toEqual({ name: 'ci', source: 'env' });
-    expect(keys.resolve('env-key-0123456780')).toBeNull();
-    expect(() => keys.create('alice')).toThrow(KeyNameError);
-    expect(() => keys.create('ci')).toThrow(KeyNameError);
-    expect(() => keys.create('bad name')).toThrow(KeyNameError);
-    expect(keys.list().map((k) => k.name)).toEqual(['alice']);
-    expect(keys.revoke('alice')).toBe(true);
-    expect(keys.resolve(key)).toBeNull();
-    expect(keys.revoke('alice')).toBe(false);
+    expect(await keys.resolve(key)).toEqual({ name: 'alice', source: 'store' });
+    expect(await keys.resolve('env-key-0123456789')).toEqual({ name: 'ci', source: 'env' });
+    expect(await keys.resolve('env-key-0123456780')).toBeNull();
+    await expect(keys.create('alice')).rejects.toThrow(KeyNameError);
+    await expect(keys.create('ci')).rejects.toThrow(KeyNameError);
+    await expect(keys.create('bad name')).rejects.toThrow(KeyNameError);
+    expect((await keys.list()).map((k) => k.name)).toEqual(['alice']);
+    expect(await keys.revoke('alice')).toBe(true);
+    expect(await keys.resolve(key)).toBeNull();
+    expect(await keys.revoke('alice')).toBe(false);
   });
 
-  it('creates the first key only when no key exists anywhere', () => {
+  it('creates the first key only when no key exists anywhere', async () => {
     db = openDatabase(dir());
-    const access = new JobAccess(db);
-    expect(ensureFirstKey(new KeyStore(db, [{ name: 'ci', key: 'env-key-0123456789' }]), access)).toBeNull();
-    const keys = new KeyStore(db);
-    const first = ensureFirstKey(keys, access);
+    const access = new SqliteJobAccess(db);
+    const backend = new SqliteKeyBackend(db);
+    expect(
+      await ensureFirstKey(new KeyStore(backend, [{ name: 'ci', key: 'env-key-0123456789' }]), access),
+    ).toBeNull();
+    const keys = new KeyStore(backend);
+    const first = await ensureFirstKey(keys, access);
     expect(first).not.toBeNull();
-    expect(keys.resolve(first!)).toEqual({ name: FIRST_KEY_NAME, source: 'store' });
-    expect(ensureFirstKey(keys, access)).toBeNull();
+    expect(await keys.resolve(first!)).toEqual({ name: FIRST_KEY_NAME, source: 'store' });
+    expect(await ensureFirstKey(keys, access)).toBeNull();
   });
 });
 

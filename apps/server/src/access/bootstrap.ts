@@ -1,5 +1,4 @@
-import type { JobAccess } from './job-access';
-import type { KeyStore } from './key-store';
+import { KeyNameError, type KeyStore } from './key-store';
 
 /** Name of the key created on first start. */
 export const FIRST_KEY_NAME = 'owner';
@@ -8,12 +7,22 @@ export const FIRST_KEY_NAME = 'owner';
  * First start: when no key exists anywhere (environment or store), creates one named
  * `owner` and returns it, so the caller can print a sign-in link once (Jupyter style: the
  * key travels in the URL fragment, which browsers never send to the server). Jobs created
- * before keys existed are given to it. Returns null when keys already exist.
+ * before keys existed are given to it (`adoptOrphans`). Returns null when keys already exist,
+ * also when another gateway sharing the store created the first key a moment earlier.
  */
-export function ensureFirstKey(keys: KeyStore, jobs: JobAccess): string | null {
-  if (keys.size > 0) return null;
-  const key = keys.create(FIRST_KEY_NAME);
-  jobs.adoptOrphans(FIRST_KEY_NAME);
+export async function ensureFirstKey(
+  keys: KeyStore,
+  jobs: { adoptOrphans(owner: string): number | Promise<number> },
+): Promise<string | null> {
+  if ((await keys.size()) > 0) return null;
+  let key: string;
+  try {
+    key = await keys.create(FIRST_KEY_NAME);
+  } catch (err) {
+    if (err instanceof KeyNameError) return null; // another gateway was first
+    throw err;
+  }
+  await jobs.adoptOrphans(FIRST_KEY_NAME);
   return key;
 }
 

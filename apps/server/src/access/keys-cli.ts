@@ -1,24 +1,28 @@
 /**
  * `npm run keys -- create <name> | list | revoke <name>`: manages requesters' API keys in the
- * server's database (`TABGRID_DATA_DIR`, default ./data). Works while the server runs (SQLite WAL).
+ * server's store: the database in `TABGRID_DATA_DIR` (default ./data), or Redis when
+ * `TABGRID_REDIS_URL` is set. Works while the server runs (SQLite WAL; Redis is shared).
  * A created key is printed once; only its SHA-256 is stored.
  */
 import { loadConfig } from '../config';
-import { openDatabase } from '../storage/database';
+import { openBackend } from '../storage/backend';
 import { KeyNameError, KeyStore } from './key-store';
 
 const USAGE = 'usage: npm run keys -- create <name> | list | revoke <name>';
 
-function main(argv: string[]): number {
+async function main(argv: string[]): Promise<number> {
   const [command, name] = argv;
   const config = loadConfig();
-  const db = openDatabase(config.dataDir);
+  const backend = await openBackend(config, {
+    report: (where, err) => console.error(where, err),
+    warn: (message) => console.error(`warning: ${message}`),
+  });
   try {
-    const keys = new KeyStore(db, config.apiKeys);
+    const keys = new KeyStore(backend.keys, config.apiKeys);
     switch (command) {
       case 'create': {
         if (!name) break;
-        const key = keys.create(name);
+        const key = await keys.create(name);
         console.log(`Created key "${name}". It is shown only this once:\n\n  ${key}\n`);
         console.log(`Sign in: http://localhost:${config.port}/#key=${key}`);
         console.log(`API:     curl -H "Authorization: Bearer ${key}" http://localhost:${config.port}/api/me`);
@@ -26,12 +30,13 @@ function main(argv: string[]): number {
       }
       case 'list': {
         for (const k of config.apiKeys) console.log(`${k.name}\t(TABGRID_API_KEYS)`);
-        for (const k of keys.list()) console.log(`${k.name}\tcreated ${new Date(k.createdAt).toISOString()}`);
+        for (const k of await keys.list())
+          console.log(`${k.name}\tcreated ${new Date(k.createdAt).toISOString()}`);
         return 0;
       }
       case 'revoke': {
         if (!name) break;
-        if (!keys.revoke(name)) {
+        if (!(await keys.revoke(name))) {
           console.error(`no stored key named "${name}"`);
           return 1;
         }
@@ -48,8 +53,14 @@ function main(argv: string[]): number {
     }
     throw err;
   } finally {
-    db.close();
+    await backend.close();
   }
 }
 
-process.exitCode = main(process.argv.slice(2));
+main(process.argv.slice(2)).then(
+  (code) => (process.exitCode = code),
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exitCode = 1;
+  },
+);

@@ -6,15 +6,15 @@ import type { KeyStore } from './key-store';
  * Who may read `GET /metrics`: a bearer equal to `TABGRID_METRICS_TOKEN` (constant-time), or
  * any requester's API key. Without either: `401 unauthorized`.
  */
-export function checkMetricsAccess(
+export async function checkMetricsAccess(
   authorization: string | undefined,
   metricsToken: string | undefined,
   keys: KeyStore,
-): void {
+): Promise<void> {
   const presented = bearerKey(authorization);
   if (presented !== null) {
     if (metricsToken !== undefined && constantTimeEqual(presented, metricsToken)) return;
-    if (keys.resolve(presented)) return;
+    if (await keys.resolve(presented)) return;
   }
   throw new TabgridError('unauthorized', 'send Authorization: Bearer <metrics token or API key>', 401);
 }

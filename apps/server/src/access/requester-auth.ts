@@ -30,7 +30,7 @@ export function installRequesterAuth(app: FastifyInstance, keys: KeyStore, origi
       throw new TabgridError('forbidden_origin', 'requests from this origin are not allowed', 403);
     }
     const key = bearerKey(request.headers.authorization);
-    const requester = key ? keys.resolve(key) : null;
+    const requester = key ? await keys.resolve(key) : null;
     if (!requester) {
       void reply.header('WWW-Authenticate', 'Bearer realm="tabgrid"');
       throw new TabgridError(

@@ -1,20 +1,13 @@
-import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
 import { LOCAL_FANOUT, type Fanout } from './fanout';
 import { openRedisFanout } from './redis-fanout';
 
 export { LOCAL_FANOUT, type Fanout } from './fanout';
 
-/** A gateway id unique across hosts and restarts: `host:pid:random`. */
-export function newGatewayId(): string {
-  return `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
-}
-
 /**
  * The fan-out for this process, picked once at start-up: in-memory without `redisUrl` (one
  * process, the default), the sharded Redis adapter + aggregated live figures with it.
  *
- * @example const fanout = await openFanout(config.redisUrl, newGatewayId(), (e) => errors.report('live.cluster', e));
+ * @example const fanout = await openFanout(config.redisUrl, backend.gatewayId, (e) => errors.report('live.cluster', e));
  */
 export async function openFanout(
   redisUrl: string | null,

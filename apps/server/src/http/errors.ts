@@ -1,5 +1,6 @@
 import { TabgridError, type ApiError, type ErrorCode } from '@tabgrid/protocol';
 import type { FastifyError, FastifyInstance } from 'fastify';
+import { isRedisUnavailable } from '../redis/errors';
 import { RejectedUploadError } from './rejected-upload-error';
 
 /** Errors that Fastify and @fastify/multipart raise, mapped to our codes. */
@@ -37,6 +38,14 @@ export function installErrorHandler(app: FastifyInstance): void {
     }
     const mapped = err.code ? FRAMEWORK_CODES[err.code] : undefined;
     if (mapped) return reply.status(mapped[1]).send(errorBody(mapped[0], err.message));
+    if (isRedisUnavailable(err)) {
+      // Redis away (not connected, a command timed out): the request can be retried.
+      request.log.warn({ err }, 'request failed: Redis unavailable');
+      void reply.header('Retry-After', '5');
+      return reply
+        .status(503)
+        .send(errorBody('storage_unavailable', 'the server cannot reach its store right now; retry in 5 s'));
+    }
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
       return reply.status(err.statusCode).send(errorBody('bad_request', err.message));
     }

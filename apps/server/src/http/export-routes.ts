@@ -2,13 +2,13 @@ import { ExportQuerySchema, TabgridError } from '@tabgrid/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { JobAccess } from '../access/job-access';
 import { requesterOf } from '../access/requester-auth';
-import type { SchedulerStore } from '../scheduling/store';
+import type { SchedulingStore } from '../scheduling/scheduling-store';
 import { toCoco } from './export/coco';
 import { toCsv } from './export/csv';
 import { ID, notFound } from './jobs-routes';
 
 interface Deps {
-  store: Pick<SchedulerStore, 'getJob'>;
+  store: Pick<SchedulingStore, 'getJob'>;
   access: Pick<JobAccess, 'owns'>;
   now: () => number;
 }
@@ -22,7 +22,10 @@ export function registerExportRoutes(app: FastifyInstance, deps: Deps): void {
     const { id } = request.params;
     const query = ExportQuerySchema.safeParse(request.query);
     if (!query.success) throw new TabgridError('bad_request', 'format must be one of coco, csv, json', 400);
-    const job = ID.test(id) && deps.access.owns(requesterOf(request).name, id) ? deps.store.getJob(id) : null;
+    const job =
+      ID.test(id) && (await deps.access.owns(requesterOf(request).name, id))
+        ? await deps.store.getJob(id)
+        : null;
     if (!job) throw notFound(id);
     const { format } = query.data;
     const file = `tabgrid-${id}${format === 'coco' ? '-coco' : ''}.${format === 'csv' ? 'csv' : 'json'}`;

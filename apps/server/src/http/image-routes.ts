@@ -3,13 +3,13 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ImageSigner } from '../access/image-signer';
 import type { JobAccess } from '../access/job-access';
 import { requesterOf } from '../access/requester-auth';
-import type { SchedulerStore } from '../scheduling/store';
+import type { SchedulingStore } from '../scheduling/scheduling-store';
 import type { TaskRecord } from '../scheduling/types';
 import type { BlobStore } from '../storage/blob-store';
 import { ID } from './jobs-routes';
 
 interface Deps {
-  store: SchedulerStore;
+  store: Pick<SchedulingStore, 'getTask'>;
   access: JobAccess;
   blobs: BlobStore;
   signer: ImageSigner;
@@ -23,7 +23,7 @@ async function sendImage(
   task: TaskRecord,
   cacheControl: string,
 ): Promise<FastifyReply> {
-  if (deps.access.get(task.jobId)?.deletedAt != null) throw gone();
+  if ((await deps.access.get(task.jobId))?.deletedAt != null) throw gone();
   let bytes: Buffer;
   try {
     bytes = await deps.blobs.get(task.imageSha256);
@@ -51,7 +51,9 @@ export function registerImageRoutes(app: FastifyInstance, deps: Deps): void {
       const { id, taskId } = request.params;
       const owner = requesterOf(request).name;
       const task =
-        ID.test(taskId) && ID.test(id) && deps.access.owns(owner, id) ? deps.store.getTask(taskId) : null;
+        ID.test(taskId) && ID.test(id) && (await deps.access.owns(owner, id))
+          ? deps.store.getTask(taskId)
+          : null;
       if (!task || task.jobId !== id)
         throw new TabgridError(
           'not_found',

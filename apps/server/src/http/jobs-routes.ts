@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { JobAccess } from '../access/job-access';
 import { requesterOf } from '../access/requester-auth';
 import type { ServerConfig } from '../config';
-import type { SchedulerStore } from '../scheduling/store';
+import type { SchedulingStore } from '../scheduling/scheduling-store';
 import type { UploadStorage } from '../storage/upload-storage';
 import { RejectedUploadError } from './rejected-upload-error';
 import { readUpload, type ReadUpload } from './upload-reader';
@@ -17,7 +17,7 @@ interface Deps {
     ServerConfig,
     'maxFileBytes' | 'maxFiles' | 'maxPixels' | 'maxQueued' | 'maxQueuedPerKey' | 'uploadsPerMinute'
   >;
-  store: SchedulerStore;
+  store: SchedulingStore;
   access: JobAccess;
   /** Disk-space and database checks, and the all-or-nothing write of an upload. */
   uploads: UploadStorage;
@@ -32,8 +32,8 @@ export function notFound(id: string): TabgridError {
 }
 
 /** Refuses an upload that would take a requester over its share of the queue. */
-function checkRequesterShare(deps: Deps, owner: string, adding: number): void {
-  const unfinished = deps.access.unfinishedTasks(owner);
+async function checkRequesterShare(deps: Deps, owner: string, adding: number): Promise<void> {
+  const unfinished = await deps.access.unfinishedTasks(owner);
   if (unfinished + adding > deps.config.maxQueuedPerKey) {
     throw new TabgridError(
       'queue_full',
@@ -86,7 +86,7 @@ async function receive(deps: Deps, request: FastifyRequest, owner: string): Prom
     throw new TabgridError('file_too_large', `request body of ${declared} bytes is over the limit`, 413);
   }
   checkQueue(deps, 1);
-  checkRequesterShare(deps, owner, 1);
+  await checkRequesterShare(deps, owner, 1);
 
   const upload = await readUpload(request, config, { partial, lengthDeclared: header !== undefined });
   if (upload.good.length === 0 && upload.firstError)
@@ -96,7 +96,7 @@ async function receive(deps: Deps, request: FastifyRequest, owner: string): Prom
   // which it sees as EPIPE instead of this answer.
   await deps.uploads.preflight();
   checkQueue(deps, upload.good.length);
-  checkRequesterShare(deps, owner, upload.good.length);
+  await checkRequesterShare(deps, owner, upload.good.length);
   return upload;
 }
 
@@ -142,8 +142,8 @@ export function registerJobRoutes(app: FastifyInstance, deps: Deps): void {
     async (request) => {
       const { id } = request.params;
       const owner = requesterOf(request).name;
-      if (!ID.test(id) || !deps.access.owns(owner, id)) throw notFound(id);
-      if (deps.access.get(id)?.deletedAt != null)
+      if (!ID.test(id) || !(await deps.access.owns(owner, id))) throw notFound(id);
+      if ((await deps.access.get(id))?.deletedAt != null)
         throw new TabgridError('bad_request', `job ${id} was deleted; upload to a new job`, 409);
       const { good, rejected } = await receive(deps, request, owner);
       const added = await deps.uploads.append(
@@ -160,7 +160,7 @@ export function registerJobRoutes(app: FastifyInstance, deps: Deps): void {
   app.get<{ Params: { id: string } }>('/api/jobs/:id', async (request) => {
     const { id } = request.params;
     const owner = requesterOf(request).name;
-    const job = ID.test(id) && deps.access.owns(owner, id) ? store.getJob(id) : null;
+    const job = ID.test(id) && (await deps.access.owns(owner, id)) ? await store.getJob(id) : null;
     if (!job) throw notFound(id);
     return job;
   });

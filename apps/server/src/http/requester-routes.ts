@@ -38,9 +38,9 @@ export function registerRequesterRoutes(app: FastifyInstance, deps: Deps): void 
    */
   app.delete<{ Params: { id: string } }>('/api/jobs/:id', async (request): Promise<JobDeleted> => {
     const { id } = request.params;
-    if (!ID.test(id) || !deps.access.owns(requesterOf(request).name, id)) throw notFound(id);
+    if (!ID.test(id) || !(await deps.access.owns(requesterOf(request).name, id))) throw notFound(id);
     const cancelled = deps.scheduler.cancelJob(id);
-    const { deletedAt, freeable } = deps.access.markDeleted(id, Date.now());
+    const { deletedAt, freeable } = await deps.access.markDeleted(id, Date.now());
     let imagesDeleted = 0;
     for (const sha256 of freeable) if (await deps.blobs.delete(sha256)) imagesDeleted++;
     request.log.info({ jobId: id, cancelled, imagesDeleted }, 'job deleted');

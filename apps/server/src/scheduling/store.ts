@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Detection, ErrorCode, JobView, LiveResult, TaskView } from '@tabgrid/protocol';
 import { durably, type Db } from '../storage/database';
 import { FairQueue } from './fair-queue';
-import type { TaskStore } from './task-store';
+import type { JobAccessFields, SchedulingStore } from './scheduling-store';
 import {
   PartialBatchError,
   type AssignmentRecord,
@@ -17,11 +17,7 @@ import {
   type VerificationMark,
 } from './types';
 
-/** Who owns a new job and whether its results are shown to the public (see access/). */
-export interface JobAccessFields {
-  owner: string;
-  isPublic: boolean;
-}
+export type { JobAccessFields } from './scheduling-store';
 
 export const newId = (prefix: string) => `${prefix}_${randomBytes(9).toString('base64url')}`;
 
@@ -115,7 +111,7 @@ const toAssignment = (r: AssignmentRow): AssignmentRecord => ({
  * Task states: queued -> running -> done | failed, and running -> queued when
  * its lease ends without a result (see ARCHITECTURE.md, "Life of a task").
  */
-export class SchedulerStore implements TaskStore {
+export class SchedulerStore implements SchedulingStore {
   /** Fair across requesters first, then across each requester's jobs. */
   private readonly queue = new FairQueue((jobId) => this.s.jobOwner.get(jobId)?.owner ?? '');
   /** Index changes waiting for the current transaction to commit (null outside `transact`). */
@@ -707,7 +703,7 @@ export class SchedulerStore implements TaskStore {
  * The API view of one task. `assignedAt`/`ackedAt` are those of the assignment
  * that produced the result, or of the latest one.
  */
-function taskView(task: TaskRecord, assignedAt: number | null, ackedAt: number | null): TaskView {
+export function taskView(task: TaskRecord, assignedAt: number | null, ackedAt: number | null): TaskView {
   return {
     id: task.id,
     name: task.name,

@@ -80,8 +80,15 @@ export class SocketGuard {
     return false;
   }
 
-  /** Registers a handler for an event whose payload must match `schema` and that answers with an ack. */
-  on<S extends z.ZodType, T>(event: string, schema: S, handler: (payload: z.infer<S>) => Ack<T>): void {
+  /**
+   * Registers a handler for an event whose payload must match `schema` and that answers with an
+   * ack, at once or when its promise settles (a store that answers asynchronously).
+   */
+  on<S extends z.ZodType, T>(
+    event: string,
+    schema: S,
+    handler: (payload: z.infer<S>) => Ack<T> | Promise<Ack<T>>,
+  ): void {
     this.socket.on(event, (payload: unknown, ack: unknown) => {
       const reply = typeof ack === 'function' ? (ack as (r: Ack<T>) => void) : () => undefined;
       if (!this.allow()) return reply(fail('rate_limited', 'too many events; slow down'));
@@ -90,14 +97,19 @@ export class SocketGuard {
         this.log.warn({ event, issues: describeIssues(parsed.error) }, 'invalid payload rejected');
         return reply(fail('invalid_payload', describeIssues(parsed.error)));
       }
-      try {
-        reply(handler(parsed.data));
-      } catch (err) {
+      const failed = (err: unknown) => {
         // A typed refusal (e.g. storage_unavailable from the scheduler) goes back as such.
         if (err instanceof TabgridError) return reply(fail(err.code, err.message));
         if (this.errors) this.errors.report(`socket.${event}`, err);
         else this.log.error({ err, event }, 'handler failed');
         reply(fail('internal', 'internal error'));
+      };
+      try {
+        const answer = handler(parsed.data);
+        if (answer instanceof Promise) answer.then(reply, failed);
+        else reply(answer);
+      } catch (err) {
+        failed(err);
       }
     });
   }

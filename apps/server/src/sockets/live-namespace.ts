@@ -11,7 +11,7 @@ import {
 import type { FastifyBaseLogger } from 'fastify';
 import type { Namespace } from 'socket.io';
 import type { ImageSigner } from '../access/image-signer';
-import type { JobAccess } from '../access/job-access';
+import type { JobAccess, JobAccessRow } from '../access/job-access';
 import type { KeyStore } from '../access/key-store';
 import { visibleResult } from '../access/live-visibility';
 import { LOCAL_FANOUT, type Fanout } from '../fanout';
@@ -19,8 +19,9 @@ import { LiveHistory } from '../live/live-history';
 import type { LiveStatsTracker } from '../live/live-stats';
 import type { ErrorSink } from '../observability/error-sink';
 import type { SchedulerEvents } from '../scheduling/scheduler';
-import { liveResult, type SchedulerStore } from '../scheduling/store';
-import type { AssignmentRecord, TaskRecord } from '../scheduling/types';
+import type { SchedulingStore } from '../scheduling/scheduling-store';
+import { liveResult } from '../scheduling/store';
+import type { AssignmentRecord, TaskCounts, TaskRecord } from '../scheduling/types';
 import { SocketGuard, describeIssues, handshakeError } from './guard';
 
 export type LiveNamespace = Namespace<LiveClientToServer, LiveServerToClient>;
@@ -49,12 +50,13 @@ export class LiveHub implements SchedulerEvents {
   private readonly pendingJobs = new Set<string>();
   private flushTimer: NodeJS.Timeout | null = null;
   private statsTimer: NodeJS.Timeout | null = null;
+  private lastCounts: TaskCounts = { queued: 0, running: 0, done: 0, failed: 0 };
   /** The charts' last 10 minutes, sent in `live:snapshot` (rule L7). */
   private readonly history = new LiveHistory();
 
   constructor(
     private readonly nsp: LiveNamespace,
-    private readonly store: SchedulerStore,
+    private readonly store: SchedulingStore,
     private readonly stats: LiveStatsTracker,
     private readonly volunteersOnline: () => number,
     private readonly access: LiveAccess,
@@ -73,27 +75,40 @@ export class LiveHub implements SchedulerEvents {
       if (auth.data.protocolVersion !== PROTOCOL_VERSION) {
         return next(handshakeError('protocol_version', `server speaks protocol ${PROTOCOL_VERSION}`));
       }
-      let requester: string | null = null;
-      if (auth.data.apiKey !== undefined) {
-        requester = access.keys.resolve(auth.data.apiKey)?.name ?? null;
-        if (requester === null) return next(handshakeError('unauthorized', 'this API key is not valid'));
+      if (auth.data.apiKey === undefined) {
+        socket.data.requester = null;
+        return next();
       }
-      socket.data.requester = requester;
-      next();
+      access.keys.resolve(auth.data.apiKey).then(
+        (requester) => {
+          if (requester === null) return next(handshakeError('unauthorized', 'this API key is not valid'));
+          socket.data.requester = requester.name;
+          next();
+        },
+        (err: unknown) => {
+          // e.g. the key store is unavailable: refuse clearly (clients retry), never hang.
+          errors?.report('live.handshake', err);
+          next(handshakeError('internal', 'the server could not check this key; try again'));
+        },
+      );
     });
     nsp.on('connection', (socket) => {
       const requester = socket.data.requester as string | null;
       if (requester !== null) void socket.join(ownerRoom(requester));
-      this.guard('live.snapshot', () =>
-        socket.emit('live:snapshot', {
-          stats: this.currentStats(),
-          recent: this.recentFor(requester),
-          history: this.history.snapshot(),
-        }),
+      this.whenSettled(
+        'live.snapshot',
+        () => this.access.jobs.recentVisible(requester, RECENT_RESULTS),
+        (visible) =>
+          socket.emit('live:snapshot', {
+            stats: this.currentStats(),
+            recent: this.recentFor(requester, visible),
+            history: this.history.snapshot(),
+          }),
       );
       const guard = new SocketGuard(socket, LIVE_CLIENT_EVENTS, eventsPerSecond, log, errors);
-      guard.on('job:watch', JobWatchSchema, ({ jobId }) => {
-        const job = requester !== null && access.jobs.owns(requester, jobId) ? store.getJob(jobId) : null;
+      guard.on('job:watch', JobWatchSchema, async ({ jobId }) => {
+        const job =
+          requester !== null && (await access.jobs.owns(requester, jobId)) ? await store.getJob(jobId) : null;
         if (!job) return fail('not_found', `job ${jobId} does not exist`);
         void socket.join(`job:${jobId}`);
         return ok(job);
@@ -124,13 +139,24 @@ export class LiveHub implements SchedulerEvents {
     if (this.flushTimer) clearTimeout(this.flushTimer);
   }
 
+  /**
+   * Statistics now. Task counts come from the store at once (SQLite) or, when the store answers
+   * asynchronously (Redis), are those of the previous call, refreshed in the background.
+   */
   currentStats() {
-    return this.fanout.combine(this.stats.snapshot(this.volunteersOnline(), this.store.counts()));
+    const counts = this.store.counts();
+    if (counts instanceof Promise) {
+      counts.then(
+        (c) => (this.lastCounts = c),
+        (err: unknown) => this.errors?.report('live.counts', err),
+      );
+    } else this.lastCounts = counts;
+    return this.fanout.combine(this.stats.snapshot(this.volunteersOnline(), this.lastCounts));
   }
 
   /** The newest results this viewer may see: public ones, plus its own (PROTOCOL.md rule L2). */
-  private recentFor(requester: string | null) {
-    return this.access.jobs.recentVisible(requester, RECENT_RESULTS).flatMap(({ taskId, owner }) => {
+  private recentFor(requester: string | null, visible: Awaited<ReturnType<JobAccess['recentVisible']>>) {
+    return visible.flatMap(({ taskId, owner }) => {
       const task = this.store.getTask(taskId);
       if (!task) return [];
       const assignment = task.resultAssignmentId ? this.store.getAssignment(task.resultAssignmentId) : null;
@@ -142,7 +168,14 @@ export class LiveHub implements SchedulerEvents {
 
   /** To the owner's connections with ids; to everyone else only if the job is public, without. */
   resultStored(task: TaskRecord, assignment: AssignmentRecord | null): void {
-    const job = this.access.jobs.get(task.jobId);
+    this.whenSettled(
+      'live.result',
+      () => this.access.jobs.get(task.jobId),
+      (job) => this.sendResult(task, assignment, job),
+    );
+  }
+
+  private sendResult(task: TaskRecord, assignment: AssignmentRecord | null, job: JobAccessRow | null): void {
     if (!job || job.deletedAt !== null) return;
     const stored = liveResult(
       task,
@@ -165,6 +198,29 @@ export class LiveHub implements SchedulerEvents {
     );
   }
 
+  /**
+   * Runs `fn` with `value` at once when it is one (SQLite), or once its promise settles (Redis);
+   * failures of either go to the error sink.
+   */
+  private whenSettled<T>(where: string, read: () => T | Promise<T>, fn: (value: T) => void): void {
+    let value: T | Promise<T>;
+    try {
+      value = read();
+    } catch (err) {
+      return this.guard(where, () => {
+        throw err;
+      });
+    }
+    if (!(value instanceof Promise)) return this.guard(where, () => fn(value));
+    value.then(
+      (v) => this.guard(where, () => fn(v)),
+      (err: unknown) =>
+        this.guard(where, () => {
+          throw err;
+        }),
+    );
+  }
+
   private guard(where: string, fn: () => void): void {
     try {
       fn();
@@ -179,8 +235,13 @@ export class LiveHub implements SchedulerEvents {
     for (const jobId of this.pendingJobs) {
       const room = `job:${jobId}`;
       if (!this.fanout.mayHaveMembers(this.nsp.adapter.rooms.get(room)?.size ?? 0)) continue;
-      const job = this.store.getJob(jobId);
-      if (job) this.nsp.to(room).emit('job:update', job);
+      this.whenSettled(
+        'live.jobs',
+        () => this.store.getJob(jobId),
+        (job) => {
+          if (job) this.nsp.to(room).emit('job:update', job);
+        },
+      );
     }
     this.pendingJobs.clear();
   }

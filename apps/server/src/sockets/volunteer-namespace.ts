@@ -13,7 +13,8 @@ import {
 import type { FastifyBaseLogger } from 'fastify';
 import type { Namespace } from 'socket.io';
 import type { ErrorSink } from '../observability/error-sink';
-import type { IdentityStore } from '../identity/identity-store';
+import type { Identity, IdentityStore } from '../identity/identity-store';
+import type { ReputationStore } from '../verification/reputation-store';
 import { PerAddressCounter, clientAddress, type TrustProxy } from '../identity/network';
 import type { Scheduler } from '../scheduling/scheduler';
 import { SocketGuard, describeIssues, handshakeError } from './guard';
@@ -24,6 +25,8 @@ export interface VolunteerNamespaceOptions {
   eventsPerSecond: number;
   isShuttingDown: () => boolean;
   identities: IdentityStore;
+  /** Loaded for a volunteer before it may get work (a Redis store serves it from memory). */
+  reputations?: Pick<ReputationStore, 'warm'>;
   /** Connected volunteers per client address; 0 = no limit (rule I6). */
   maxVolunteersPerIp: number;
   /** Which peers' `X-Forwarded-For` is believed (rule I5). */
@@ -46,16 +49,14 @@ export function attachVolunteerNamespace(
   const perAddress = new PerAddressCounter();
 
   nsp.use((socket, next) => {
-    try {
-      handshake(socket, next);
-    } catch (err) {
-      // e.g. the database is unavailable: refuse clearly (clients retry `internal`), never hang.
+    handshake(socket, next).catch((err: unknown) => {
+      // e.g. the store is unavailable: refuse clearly (clients retry `internal`), never hang.
       baseLog.error({ err }, 'volunteer handshake failed');
       next(handshakeError('internal', 'the server could not check this volunteer; try again'));
-    }
+    });
   });
 
-  const handshake = (
+  const handshake = async (
     socket: Parameters<Parameters<VolunteerNamespace['use']>[0]>[0],
     next: (err?: Error) => void,
   ) => {
@@ -81,7 +82,7 @@ export function attachVolunteerNamespace(
     }
     const now = Date.now();
     // Rule I2: an id is resumed only with its own token. No takeover, whatever the id.
-    const resumed = volunteerId && token ? options.identities.verify(volunteerId, token, now) : null;
+    const resumed = volunteerId && token ? await options.identities.verify(volunteerId, token, now) : null;
     if (volunteerId && !resumed) {
       baseLog.warn({ address: clientAddress(socket.request, options.trustProxy) }, 'identity refused');
       return next(
@@ -104,8 +105,8 @@ export function attachVolunteerNamespace(
         ),
       );
     }
-    const identity = resumed ?? options.identities.create(now);
-    // Counted from here until the connection closes (also if it closes before `connection`).
+    // Counted from here until the connection closes (also if it closes before `connection`),
+    // and before any await, so concurrent handshakes from one address see each other.
     perAddress.add(address);
     let counted = true;
     const release = () => {
@@ -113,10 +114,19 @@ export function attachVolunteerNamespace(
       counted = false;
     };
     socket.conn.once('close', release);
+    if (socket.conn.readyState === 'closed') release(); // closed while its identity was checked
+    let identity: Identity & { token?: string };
+    try {
+      identity = resumed ?? (await options.identities.create(now));
+      await options.reputations?.warm(identity.volunteerId);
+    } catch (err) {
+      release();
+      throw err;
+    }
     socket.data.releaseAddress = release;
     socket.data.volunteerId = identity.volunteerId;
     socket.data.displayName = identity.displayName;
-    socket.data.issuedToken = 'token' in identity ? identity.token : undefined;
+    socket.data.issuedToken = identity.token;
     socket.data.address = address;
     socket.data.kind = auth.data.kind;
     socket.data.runtime = auth.data.runtime;

@@ -9,7 +9,32 @@ export type BlobWriter = (handle: fs.FileHandle, bytes: Uint8Array) => Promise<v
 const defaultWriter: BlobWriter = (handle, bytes) => handle.writeFile(bytes);
 
 /**
- * Images on disk, content-addressed by SHA-256 (`images/ab/abcdef…`). A blob is
+ * Content-addressed image bytes (SHA-256). One implementation today, `DirectoryBlobStore`: a
+ * local directory (`<dataDir>/images`, the default) or a directory every gateway mounts at the
+ * same path (NFS/EFS-style, `TABGRID_BLOB_DIR`; docs/DEPLOY.md). An object store would be a
+ * second implementation of this interface.
+ */
+export interface BlobStore {
+  /** A set of puts that is committed (kept) or aborted (blobs it created and nobody else uses are removed). */
+  batch(): BlobBatch;
+  /** Removes a blob at once (synchronously, so no other request can start using it in between). */
+  removeSync(sha256: string): void;
+  /** Stores the bytes durably; returns their SHA-256. */
+  put(bytes: Uint8Array): Promise<string>;
+  /** Like `put`, and says whether this call created the blob (false: the bytes were already stored). */
+  putNew(bytes: Uint8Array): Promise<{ sha256: string; created: boolean }>;
+  get(sha256: string): Promise<Buffer>;
+  /** Removes stored bytes (a deleted job's images nothing else uses). False if they were not there. */
+  delete(sha256: string): Promise<boolean>;
+}
+
+export const BlobStore = {
+  /** The content address of `bytes` (hex SHA-256). */
+  sha256: (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex'),
+};
+
+/**
+ * Images on disk, content-addressed by SHA-256 (`<root>/ab/abcdef…`). A blob is
  * written to a temporary file, fsynced, renamed into place and its directory
  * fsynced, so once `put` resolves the bytes survive a crash. The same bytes
  * uploaded twice are stored once. Client file names never reach the file system.
@@ -18,17 +43,15 @@ const defaultWriter: BlobWriter = (handle, bytes) => handle.writeFile(bytes);
  * Uploads write through a `BlobBatch` (`batch()`), so that a job whose
  * database rows could not be written removes the blobs it alone created.
  */
-export class BlobStore {
-  private readonly root: string;
+export class DirectoryBlobStore implements BlobStore {
   /** Blobs that uploads in progress have put but not yet committed or aborted: never removed meanwhile. */
   private readonly pending = new Map<string, number>();
 
+  /** @param root the blobs' directory, e.g. `<dataDir>/images` or the shared `TABGRID_BLOB_DIR` */
   constructor(
-    dataDir: string,
+    private readonly root: string,
     private readonly writer: BlobWriter = defaultWriter,
-  ) {
-    this.root = path.join(dataDir, 'images');
-  }
+  ) {}
 
   /** A set of puts that is committed (kept) or aborted (blobs it created and nobody else uses are removed). */
   batch(): BlobBatch {
@@ -42,10 +65,6 @@ export class BlobStore {
     } catch {
       /* already gone */
     }
-  }
-
-  static sha256(bytes: Uint8Array): string {
-    return createHash('sha256').update(bytes).digest('hex');
   }
 
   private pathOf(sha256: string): string {
@@ -138,14 +157,20 @@ export class BlobBatch {
     this.unpinAll();
   }
 
-  /** The upload failed: remove the blobs only it created. `isReferenced` must be synchronous. */
-  abort(isReferenced: (sha256: string) => boolean): void {
+  /**
+   * The upload failed: remove the blobs only it created. Removal is synchronous (no other
+   * upload may start using a blob in between), so an `isReferenced` that can only answer later
+   * (Redis) keeps the blob: an orphan file, never a task without its image.
+   */
+  abort(isReferenced: (sha256: string) => boolean | Promise<boolean>): void {
     this.unpinAll();
     for (const sha of this.created) {
       if ((this.pending.get(sha) ?? 0) > 0) continue;
       let used = true;
       try {
-        used = isReferenced(sha);
+        const answer = isReferenced(sha);
+        if (answer instanceof Promise) answer.catch(() => undefined);
+        else used = answer;
       } catch {
         /* cannot tell (database down): keep the file, it is only an orphan */
       }

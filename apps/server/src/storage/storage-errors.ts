@@ -1,6 +1,8 @@
+import { isRedisUnavailable } from '../redis/errors';
+
 /**
  * Recognises the errors a server's own dependencies raise (SQLite, the file
- * system) and says what they mean for a client: out of space (`507
+ * system, Redis) and says what they mean for a client: out of space (`507
  * insufficient_storage`) or temporarily unavailable (`503
  * storage_unavailable`, retry later). Anything else is a bug, not a
  * dependency fault.
@@ -31,6 +33,7 @@ export function classifyStorageError(err: unknown): StorageFault | null {
   // A full disk under the WAL may surface as SQLITE_IOERR_WRITE; its message says so.
   if (FULL.has(code) || /database or disk is full|no space left/i.test(message)) return 'full';
   if (UNAVAILABLE.test(code) || /database is locked|disk I\/O error/i.test(message)) return 'unavailable';
+  if (isRedisUnavailable(err)) return 'unavailable';
   return null;
 }
 

@@ -2,7 +2,7 @@ import { TabgridError } from '@tabgrid/protocol';
 import type { Clock } from '../clock';
 import type { ErrorSink } from '../observability/error-sink';
 import type { HealthMonitor } from '../observability/health';
-import type { JobAccessFields, SchedulerStore } from '../scheduling/store';
+import type { CreatedJob, JobAccessFields, SchedulingStore } from '../scheduling/scheduling-store';
 import type { NewTask } from '../scheduling/types';
 import type { BlobStore } from './blob-store';
 import { assertFreeSpace, LowDiskSpaceError } from './probes';
@@ -24,24 +24,18 @@ export interface UploadStorage {
    * error is `507 insufficient_storage` (disk full) or `503
    * storage_unavailable` (database busy, locked or failing; retry).
    */
-  store(
-    images: Uint8Array[],
-    tasks: NewTask[],
-    access: JobAccessFields,
-  ): Promise<ReturnType<SchedulerStore['createJob']>>;
+  store(images: Uint8Array[], tasks: NewTask[], access: JobAccessFields): Promise<CreatedJob>;
   /** Adds images to an existing job with the same all-or-nothing guarantee and errors as `store`. */
-  append(
-    jobId: string,
-    images: Uint8Array[],
-    tasks: NewTask[],
-  ): Promise<ReturnType<SchedulerStore['appendTasks']>>;
+  append(jobId: string, images: Uint8Array[], tasks: NewTask[]): Promise<CreatedJob>;
 }
 
 interface Deps {
   dataDir: string;
   minFreeBytes: number;
   blobs: BlobStore;
-  store: Pick<SchedulerStore, 'createJob' | 'appendTasks' | 'isImageReferenced'>;
+  store: Pick<SchedulingStore, 'createJob' | 'appendTasks' | 'isImageReferenced'>;
+  /** The health probe of the store (`database` or `redis`): uploads are refused while it fails. */
+  storeProbe: string;
   health: Pick<HealthMonitor, 'failure' | 'markFailed'>;
   errors: ErrorSink;
   clock: Clock;
@@ -69,7 +63,7 @@ export function uploadStorage(deps: Deps): UploadStorage {
         if (err instanceof LowDiskSpaceError) throw full(err.message);
         throw err;
       }
-      const db = deps.health.failure('database');
+      const db = deps.health.failure(deps.storeProbe);
       if (db) throw db.fault === 'full' ? full(db.error) : unavailable(db.error);
     },
 
@@ -86,13 +80,14 @@ export function uploadStorage(deps: Deps): UploadStorage {
   async function writeAllOrNothing<T>(
     images: Uint8Array[],
     tasks: NewTask[],
-    writeRows: () => T,
+    writeRows: () => T | Promise<T>,
   ): Promise<T> {
     const batch = deps.blobs.batch();
     try {
       // Bytes are durable (fsync) before the task rows exist and before the answer is sent.
       for (const [index, bytes] of images.entries()) tasks[index]!.imageSha256 = await batch.put(bytes);
-      const result = writeRows();
+      // Durable before it resolves (SQLite commit; Redis EXEC with appendfsync always).
+      const result = await writeRows();
       batch.commit();
       return result;
     } catch (err) {
@@ -101,7 +96,7 @@ export function uploadStorage(deps: Deps): UploadStorage {
       if (!fault) throw err;
       deps.errors.report('http.upload', err);
       if (fault === 'full') throw full(describe(err));
-      deps.health.markFailed('database', err);
+      deps.health.markFailed(deps.storeProbe, err);
       throw unavailable(describe(err));
     }
   }

@@ -1,9 +1,9 @@
-import type { SchedulerStore } from '../../src/scheduling/store';
+import type { SchedulingStore } from '../../src/scheduling/scheduling-store';
 
 /** The store methods a fault can be injected into (everything the scheduler and the HTTP API call). */
 export type StoreMethod = {
-  [K in keyof SchedulerStore]: SchedulerStore[K] extends (...args: never[]) => unknown ? K : never;
-}[keyof SchedulerStore];
+  [K in keyof SchedulingStore]: SchedulingStore[K] extends (...args: never[]) => unknown ? K : never;
+}[keyof SchedulingStore];
 
 const MESSAGES: Record<string, string> = {
   SQLITE_BUSY: 'database is locked',
@@ -40,7 +40,7 @@ export class StoreFaults {
     return [...this.pending.values()].reduce((n, q) => n + q.length, 0);
   }
 
-  readonly wrap = (store: SchedulerStore): SchedulerStore =>
+  readonly wrap = (store: SchedulingStore): SchedulingStore =>
     new Proxy(store, {
       get: (target, prop) => {
         const value: unknown = Reflect.get(target, prop, target);

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { JobCreatedSchema, JobViewSchema, type JobView } from '@tabgrid/protocol';
 import { startServer, type ServerSeams, type Tabgrid } from '../../src/app';
 import { DEFAULT_CONFIG, type ServerConfig } from '../../src/config';
+import type { SchedulerStore } from '../../src/scheduling/store';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../../../..');
 export const MODEL_DIR = path.join(REPO_ROOT, 'public/models');
@@ -27,7 +28,9 @@ export const TEST_API_KEYS = Object.values(TEST_KEYS)
 /** `Authorization: Bearer <key>` (the test owner's key by default). */
 export const bearer = (key: string = TEST_KEYS.owner.key) => ({ authorization: `Bearer ${key}` });
 
-export interface TestServer extends Tabgrid {
+export interface TestServer extends Omit<Tabgrid, 'store'> {
+  /** The SQLite store (test servers run on SQLite unless a test passes `redisUrl`). */
+  store: SchedulerStore;
   dataDir: string;
   /** `POST /api/jobs` as the test owner (or `options.key`; `null` sends no key). */
   upload(
@@ -74,6 +77,7 @@ export async function startTestServer(
   );
   const server: TestServer = {
     ...tg,
+    store: tg.store as SchedulerStore,
     dataDir,
     async upload(files, options = {}) {
       const form = new FormData();

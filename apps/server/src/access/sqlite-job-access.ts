@@ -1,0 +1,125 @@
+import type { JobSummary } from '@tabgrid/protocol';
+import type { Db } from '../storage/database';
+import { decodeCursor, encodeCursor, jobSummary, type JobAccess, type JobAccessRow } from './job-access';
+
+interface SummaryRow {
+  id: string;
+  seq: number;
+  created_at: number;
+  public: number;
+  deleted_at: number | null;
+  total: number;
+  queued: number;
+  running: number;
+  done: number;
+  failed: number;
+}
+
+/**
+ * `JobAccess` on SQLite: read-only queries on the scheduler's tables plus the access columns
+ * (migration 3); the scheduler's own state changes stay in `SchedulerStore`. Answers at once.
+ */
+export class SqliteJobAccess implements JobAccess {
+  private readonly s;
+
+  constructor(db: Db) {
+    this.s = {
+      job: db.prepare<
+        [string],
+        { id: string; owner: string | null; public: number; deleted_at: number | null }
+      >('SELECT id, owner, public, deleted_at FROM jobs WHERE id = ?'),
+      page: db.prepare<[string, number, number], SummaryRow>(
+        `SELECT j.id, j.seq, j.created_at, j.public, j.deleted_at,
+                COUNT(t.id) AS total,
+                COALESCE(SUM(t.status = 'queued'), 0) AS queued,
+                COALESCE(SUM(t.status = 'running'), 0) AS running,
+                COALESCE(SUM(t.status = 'done'), 0) AS done,
+                COALESCE(SUM(t.status = 'failed'), 0) AS failed
+         FROM jobs j LEFT JOIN tasks t ON t.job_id = j.id
+         WHERE j.owner = ? AND j.seq < ?
+         GROUP BY j.id ORDER BY j.seq DESC LIMIT ?`,
+      ),
+      unfinished: db.prepare<[string], { n: number }>(
+        `SELECT COUNT(*) AS n FROM tasks t JOIN jobs j ON j.id = t.job_id
+         WHERE j.owner = ? AND t.status IN ('queued', 'running')`,
+      ),
+      recentVisible: db.prepare<[string, number], { id: string; owner: string | null; public: number }>(
+        `SELECT t.id, j.owner, j.public FROM tasks t JOIN jobs j ON j.id = t.job_id
+         WHERE t.status = 'done' AND j.deleted_at IS NULL AND (j.public = 1 OR j.owner = ?)
+         ORDER BY t.completed_at DESC LIMIT ?`,
+      ),
+      markDeleted: db.prepare('UPDATE jobs SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL'),
+      imagesOnlyHere: db.prepare<[string, string], { sha: string }>(
+        `SELECT DISTINCT t.image_sha256 AS sha FROM tasks t WHERE t.job_id = ?
+         AND NOT EXISTS (SELECT 1 FROM tasks o WHERE o.image_sha256 = t.image_sha256 AND o.job_id != ?
+                         AND o.job_id IN (SELECT id FROM jobs WHERE deleted_at IS NULL))`,
+      ),
+      adopt: db.prepare('UPDATE jobs SET owner = ? WHERE owner IS NULL OR owner = ?'),
+    };
+  }
+
+  get(jobId: string): JobAccessRow | null {
+    const row = this.s.job.get(jobId);
+    return row
+      ? { id: row.id, owner: row.owner, isPublic: row.public === 1, deletedAt: row.deleted_at }
+      : null;
+  }
+
+  /** True when `requester` owns the job. Everyone else is told the job does not exist. */
+  owns(requester: string, jobId: string): boolean {
+    const owner = this.s.job.get(jobId)?.owner;
+    return owner != null && owner !== '' && owner === requester;
+  }
+
+  /** Tasks of this requester not finished yet (its share of the queue). */
+  unfinishedTasks(requester: string): number {
+    return this.s.unfinished.get(requester)!.n;
+  }
+
+  /**
+   * One page of a requester's jobs, newest first. The cursor is the last job's position
+   * (base64url), opaque to clients.
+   */
+  list(
+    requester: string,
+    limit: number,
+    cursor: string | null,
+  ): { jobs: JobSummary[]; nextCursor: string | null } {
+    const before = cursor === null ? Number.MAX_SAFE_INTEGER : decodeCursor(cursor);
+    const rows = this.s.page.all(requester, before, limit + 1);
+    const page = rows.slice(0, limit);
+    const jobs = page.map((r) =>
+      jobSummary(
+        { id: r.id, createdAt: r.created_at, isPublic: r.public === 1, deletedAt: r.deleted_at },
+        { queued: r.queued, running: r.running, done: r.done, failed: r.failed },
+      ),
+    );
+    const last = page.at(-1);
+    return { jobs, nextCursor: rows.length > limit && last ? encodeCursor(last.seq) : null };
+  }
+
+  /** Newest done task ids a viewer may see: public jobs, plus the viewer's own (null = anonymous). */
+  recentVisible(
+    viewer: string | null,
+    limit: number,
+  ): { taskId: string; owner: string | null; isPublic: boolean }[] {
+    return this.s.recentVisible
+      .all(viewer ?? '\u0000', limit)
+      .map((r) => ({ taskId: r.id, owner: r.owner, isPublic: r.public === 1 }));
+  }
+
+  /**
+   * Marks a job deleted and returns the image digests that no other (undeleted) job uses,
+   * which the caller may remove from disk. Idempotent: a second call frees nothing new.
+   */
+  markDeleted(jobId: string, now: number): { deletedAt: number; freeable: string[] } {
+    const first = this.s.markDeleted.run(now, jobId).changes > 0;
+    const deletedAt = this.s.job.get(jobId)?.deleted_at ?? now;
+    return { deletedAt, freeable: first ? this.s.imagesOnlyHere.all(jobId, jobId).map((r) => r.sha) : [] };
+  }
+
+  /** Gives jobs without an owner (created before keys existed) to `owner`. */
+  adoptOrphans(owner: string): number {
+    return this.s.adopt.run(owner, '').changes;
+  }
+}

@@ -1,0 +1,29 @@
+/**
+ * Every Redis key the gateway-wide state uses (identities, reputation, API keys, job ownership,
+ * the image-signing secret), under one prefix `tg:`. Keys of one job carry the hash tag
+ * `{job:ID}` so they share a Redis Cluster slot; the API keys share `{apikeys}` (a small set
+ * updated atomically). The scheduling store's keys are documented with it
+ * (ARCHITECTURE.md, "Redis").
+ */
+export const REDIS_PREFIX = 'tg:';
+
+export const redisKeys = {
+  volunteer: (id: string) => `${REDIS_PREFIX}volunteer:${id}`,
+  volunteerName: (name: string) => `${REDIS_PREFIX}volunteer-name:${name}`,
+  reputation: (id: string) => `${REDIS_PREFIX}reputation:${id}`,
+  /** Hash: key name → `<sha256>:<createdAt>`. */
+  apiKeysByName: `${REDIS_PREFIX}{apikeys}:by-name`,
+  /** String: the name of the key with this SHA-256. */
+  apiKeyByHash: (sha256: string) => `${REDIS_PREFIX}{apikeys}:sha256:${sha256}`,
+  imageSecret: `${REDIS_PREFIX}secret:image-signer`,
+  /**
+   * The scheduling store's job hash (id, seq, createdAt, owner, public); access adds
+   * `deletedAt`. Same name as the scheduling store's `KEYS.job`.
+   */
+  jobMeta: (jobId: string) => `${REDIS_PREFIX}{job:${jobId}}:meta`,
+  /** The scheduling store's per-job hash: status → number of tasks. */
+  jobCounts: (jobId: string) => `${REDIS_PREFIX}{job:${jobId}}:counts`,
+  /** Sorted set: an owner's job ids by creation sequence (written with the job). */
+  ownerJobs: (owner: string) => `${REDIS_PREFIX}owner:${owner}:jobs`,
+  healthProbe: (gatewayId: string) => `${REDIS_PREFIX}health:${gatewayId}`,
+} as const;

@@ -1,0 +1,170 @@
+import type { JobView } from '@tabgrid/protocol';
+import type { Redis } from 'ioredis';
+import { jobStatus, newId, taskView, type JobAccessFields } from '../store';
+import type { CreatedJob } from '../scheduling-store';
+import type { NewTask, TaskCounts, TaskRecord } from '../types';
+import { KEYS } from './keys';
+import type { RedisMeter } from './meter';
+import { decodeTask, encodeTask, NO_VIEW, type StoredTask } from './stored-task';
+import { redisKeys } from '../../redis/keys';
+
+/** Redis is not connected: nothing was sent, so nothing was stored (`503 storage_unavailable`). */
+export class RedisUnavailableError extends Error {
+  override readonly name = 'RedisUnavailableError';
+  readonly code = 'REDIS_UNAVAILABLE';
+  constructor(status: string) {
+    super(`REDIS_UNAVAILABLE: the Redis connection is ${status}`);
+  }
+}
+
+function assertConnected(redis: Redis): void {
+  if (redis.status !== 'ready') throw new RedisUnavailableError(redis.status);
+}
+
+function newTasks(jobId: string, tasks: NewTask[], firstIdx: number, now: number): StoredTask[] {
+  return tasks.map((t, i) => ({
+    id: newId('task'),
+    jobId,
+    idx: firstIdx + i,
+    name: t.name,
+    imageSha256: t.imageSha256,
+    mime: t.mime,
+    width: t.width,
+    height: t.height,
+    status: 'queued',
+    submittedAt: now,
+    completedAt: null,
+    attempts: 0,
+    failureReports: 0,
+    detections: null,
+    resultAssignmentId: null,
+    errorCode: null,
+    errorMessage: null,
+    verification: null,
+    agreeing: 0,
+    view: NO_VIEW,
+    excluded: [],
+  }));
+}
+
+/**
+ * Stores tasks and their stream entries in one MULTI/EXEC. With AOF `appendfsync always`, EXEC
+ * returns only once it is on disk: the caller may answer `201`.
+ */
+async function storeTasks(
+  redis: Redis,
+  meter: RedisMeter,
+  jobId: string,
+  created: StoredTask[],
+  meta: Record<string, string | number> | null,
+  seq: number | null,
+): Promise<void> {
+  const multi = redis.multi();
+  if (meta) multi.hset(KEYS.job(jobId), meta);
+  multi.hset(KEYS.tasks(jobId), Object.fromEntries(created.map((t) => [t.id, encodeTask(t)])));
+  multi.hset(KEYS.status(jobId), Object.fromEntries(created.map((t) => [t.id, 'queued'])));
+  multi.hincrby(KEYS.jobCounts(jobId), 'queued', created.length);
+  multi.hincrby(KEYS.counts, 'queued', created.length);
+  if (seq !== null) multi.zadd(KEYS.jobs, seq, jobId);
+  // The owner's job list (access/redis-job-access.ts), in the same transaction as the job.
+  if (seq !== null && meta?.owner) multi.zadd(redisKeys.ownerJobs(String(meta.owner)), seq, jobId);
+  multi.sadd(KEYS.images, ...new Set(created.map((t) => t.imageSha256)));
+  for (const t of created) multi.xadd(KEYS.stream, '*', 'j', jobId, 't', t.id);
+  const replies = await multi.exec();
+  meter.roundTrip(created.length + 6);
+  const failed = replies?.find(([err]) => err);
+  if (!replies || failed) throw failed?.[0] ?? new Error('redis transaction aborted');
+}
+
+/** A new job with its tasks, all queued, durable before it returns. */
+export async function createJob(
+  redis: Redis,
+  meter: RedisMeter,
+  tasks: NewTask[],
+  now: number,
+  access: JobAccessFields,
+): Promise<CreatedJob> {
+  assertConnected(redis);
+  const jobId = newId('job');
+  const seq = await redis.incr(KEYS.jobSeq);
+  meter.roundTrip();
+  const created = newTasks(jobId, tasks, 0, now);
+  const meta = {
+    id: jobId,
+    seq,
+    createdAt: now,
+    owner: access.owner,
+    public: access.isPublic ? 1 : 0,
+    nextIdx: created.length,
+  };
+  await storeTasks(redis, meter, jobId, created, meta, seq);
+  return { id: jobId, tasks: created.map((t) => ({ id: t.id, name: t.name })) };
+}
+
+/** Adds tasks to an existing job, numbered after its last, durable before it returns. */
+export async function appendTasks(
+  redis: Redis,
+  meter: RedisMeter,
+  jobId: string,
+  tasks: NewTask[],
+  now: number,
+): Promise<CreatedJob> {
+  assertConnected(redis);
+  // Reserve the indices atomically (two uploads to one job at once get distinct ones).
+  const end = await redis.hincrby(KEYS.job(jobId), 'nextIdx', tasks.length);
+  meter.roundTrip();
+  const created = newTasks(jobId, tasks, end - tasks.length, now);
+  await storeTasks(redis, meter, jobId, created, null, null);
+  return { id: jobId, tasks: created.map((t) => ({ id: t.id, name: t.name })) };
+}
+
+/** The stored tasks of a job, in order, or null when there is no such job. */
+export async function jobTasks(
+  redis: Redis,
+  meter: RedisMeter,
+  jobId: string,
+): Promise<{ createdAt: number; tasks: StoredTask[] } | null> {
+  const [[, created], [, all]] = (await redis
+    .pipeline()
+    .hget(KEYS.job(jobId), 'createdAt')
+    .hvals(KEYS.tasks(jobId))
+    .exec()) as [[null, string | null], [null, string[]]];
+  meter.roundTrip(2);
+  if (created === null) return null;
+  const tasks = all.map(decodeTask).sort((a, b) => a.idx - b.idx);
+  return { createdAt: Number(created), tasks };
+}
+
+/**
+ * The API view of a job; `fresher` overlays unfinished tasks with this gateway's state not yet
+ * written (it is ahead of Redis by at most one pipeline).
+ */
+export async function getJob(
+  redis: Redis,
+  meter: RedisMeter,
+  jobId: string,
+  fresher: (taskId: string) => StoredTask | undefined = () => undefined,
+): Promise<JobView | null> {
+  const job = await jobTasks(redis, meter, jobId);
+  if (!job) return null;
+  const tasks = job.tasks.map((stored) => {
+    // A final state in Redis wins (write-once): a local one may be a dropped duplicate.
+    const final = stored.status === 'done' || stored.status === 'failed';
+    const t = (!final && fresher(stored.id)) || stored;
+    return taskView(t as TaskRecord, t.view.assignedAt, t.view.ackedAt);
+  });
+  return { id: jobId, status: jobStatus(tasks), createdAt: job.createdAt, tasks };
+}
+
+export async function counts(redis: Redis, meter: RedisMeter): Promise<TaskCounts> {
+  const raw = await redis.hgetall(KEYS.counts);
+  meter.roundTrip();
+  const n = (k: string) => Number(raw[k] ?? 0);
+  return { queued: n('queued'), running: n('running'), done: n('done'), failed: n('failed') };
+}
+
+export async function isImageReferenced(redis: Redis, meter: RedisMeter, sha256: string): Promise<boolean> {
+  const member = await redis.sismember(KEYS.images, sha256);
+  meter.roundTrip();
+  return member === 1;
+}

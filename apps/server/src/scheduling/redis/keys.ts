@@ -1,0 +1,31 @@
+/**
+ * The Redis key layout of the scheduling store (ARCHITECTURE.md, "Redis scheduling").
+ * Everything starts with `tg:`. A job's keys share the hash tag `{job:ID}`, so under
+ * Redis Cluster they live in one slot and one Lua script may touch them all.
+ */
+export const KEYS = {
+  /** Sorted set: job id → creation sequence (listing, recovery). */
+  jobs: 'tg:jobs',
+  /** Counter behind `tg:jobs`' scores. */
+  jobSeq: 'tg:jobs:seq',
+  /** Hash of task counts by status over every job (live statistics). */
+  counts: 'tg:counts',
+  /** Set of image hashes any task refers to. */
+  images: 'tg:images',
+  /** The task stream; entries `{ j: jobId, t: taskId }`. */
+  stream: 'tg:tasks',
+  /** The stream's consumer group; each gateway is one consumer. */
+  group: 'gateways',
+  /** Held (SET NX PX) by the gateway currently acting as janitor. */
+  janitorLock: 'tg:janitor:lock',
+  /** Per gateway, with a TTL renewed while it lives. */
+  alive: (gatewayId: string) => `tg:gw:${gatewayId}:alive`,
+  /** Hash: id, seq, createdAt, owner, public. */
+  job: (jobId: string) => `tg:{job:${jobId}}:meta`,
+  /** Hash: task id → task JSON (record + view timings). */
+  tasks: (jobId: string) => `tg:{job:${jobId}}:tasks`,
+  /** Hash: task id → status (what the write-once script checks). */
+  status: (jobId: string) => `tg:{job:${jobId}}:status`,
+  /** Hash: status → number of the job's tasks in it. */
+  jobCounts: (jobId: string) => `tg:{job:${jobId}}:counts`,
+} as const;

@@ -1,0 +1,491 @@
+import type { Detection, ErrorCode } from '@tabgrid/protocol';
+import { FairQueue } from '../fair-queue';
+import { newId } from '../store';
+import type { TaskStore } from '../task-store';
+import type {
+  AssignmentRecord,
+  AssignmentStatus,
+  CompleteOutcome,
+  EndedLease,
+  FailureOutcome,
+  RetryPolicy,
+  TaskRecord,
+  VerificationMark,
+} from '../types';
+import { recordOf, type StoredTask } from './stored-task';
+
+/** How a change of a cached task must be written to Redis (see `WriteBehind`). */
+export interface PutOptions {
+  /** The task is final: once stored, this stream entry is acknowledged. */
+  ackEntry?: string;
+  /** Overwrite even a final state (backtracking reopens a done task). */
+  force?: boolean;
+  /** The task leaves this gateway: a new stream entry is added for it (and `ackEntry` acked). */
+  enqueue?: boolean;
+}
+
+/** Where the cache sends every change (write-behind to Redis). */
+export interface CacheSink {
+  put(task: StoredTask, options?: PutOptions): void;
+}
+
+/** How many finished tasks stay in memory (duplicate results, backtracking). */
+const RETAIN_FINISHED = 20_000;
+
+/**
+ * The gateway's share of the task stream, in memory: the tasks it claimed (queued locally in a
+ * FairQueue) and every volunteer lease on them. Implements the synchronous `TaskStore` the
+ * scheduler calls; nothing here waits for Redis — each change goes to the `CacheSink`, which
+ * writes it behind. Results are final in Redis only once the sink stored them (write-once).
+ */
+export class LocalCache implements TaskStore {
+  private readonly tasks = new Map<string, StoredTask>();
+  private readonly assignments = new Map<string, AssignmentRecord>();
+  private readonly byTask = new Map<string, string[]>();
+  private readonly live = new Set<string>();
+  private readonly liveByVolunteer = new Map<string, Set<string>>();
+  private readonly owners = new Map<string, string>();
+  private readonly queue = new FairQueue((jobId) => this.owners.get(jobId) ?? '');
+  /** Stream entry per cached task (acked once its final state is stored). */
+  private readonly entries = new Map<string, string>();
+  /** Unfinished cached tasks (queued or running). */
+  private readonly active = new Set<string>();
+  /** Finished tasks kept for a while, oldest first. */
+  private readonly finished = new Set<string>();
+  /** Volunteer → assignment ids whose result was final on trust alone. */
+  private readonly trusted = new Map<string, Set<string>>();
+
+  constructor(
+    private readonly policy: RetryPolicy,
+    private readonly sink: CacheSink,
+  ) {}
+
+  get queuedCount(): number {
+    return this.queue.size;
+  }
+
+  /** Unfinished tasks this gateway holds (what it has claimed and not yet finished). */
+  get unfinishedCount(): number {
+    return this.active.size;
+  }
+
+  /**
+   * A task claimed from the stream: `cached`, or `final` (done or failed: nothing to run, ack
+   * the entry), or `duplicate` (a second entry for a task cached here: ack it). A task that was
+   * `running` elsewhere lost its lease with its gateway: it is queued again here. `lapsed` tells.
+   */
+  admit(task: StoredTask, entryId: string, owner: string): 'cached' | 'lapsed' | 'final' | 'duplicate' {
+    if (task.status === 'done' || task.status === 'failed') return 'final';
+    if (this.active.has(task.id)) return this.entries.get(task.id) === entryId ? 'cached' : 'duplicate';
+    this.owners.set(task.jobId, owner);
+    const t: StoredTask = { ...task, excluded: [...task.excluded] };
+    this.tasks.set(t.id, t);
+    this.entries.set(t.id, entryId);
+    this.active.add(t.id);
+    this.finished.delete(t.id);
+    if (t.status === 'running') {
+      t.status = 'queued';
+      this.sink.put(t);
+      this.queue.pushFront(t.jobId, t.id);
+      return 'lapsed';
+    }
+    this.queue.pushBack(t.jobId, t.id);
+    return 'cached';
+  }
+
+  /** A cached task's latest state, written to Redis or not (views overlay it). */
+  peek(taskId: string): StoredTask | undefined {
+    return this.tasks.get(taskId);
+  }
+
+  /** Takes up to `n` queued tasks out of this gateway (surplus): they go back to the stream. */
+  giveBack(n: number): number {
+    let given = 0;
+    while (given < n) {
+      const next = this.queue.take();
+      if (!next) break;
+      const task = this.tasks.get(next.taskId)!;
+      this.sink.put(task, { enqueue: true, ackEntry: this.entries.get(task.id) });
+      this.forget(task.id);
+      given++;
+    }
+    return given;
+  }
+
+  assignNext(
+    volunteerId: string,
+    now: number,
+    offerMs: number,
+  ): { task: TaskRecord; assignment: AssignmentRecord } | null {
+    const next = this.queue.take((taskId) => !this.tasks.get(taskId)!.excluded.includes(volunteerId));
+    if (!next) return null;
+    const task = this.tasks.get(next.taskId)!;
+    const a: AssignmentRecord = {
+      id: newId('asg'),
+      taskId: task.id,
+      volunteerId,
+      status: 'offered',
+      assignedAt: now,
+      ackedAt: null,
+      leaseExpiresAt: now + offerMs,
+      endedAt: null,
+      outcome: null,
+      inferenceMs: null,
+    };
+    this.assignments.set(a.id, a);
+    this.byTask.set(task.id, [...(this.byTask.get(task.id) ?? []), a.id]);
+    this.live.add(a.id);
+    let mine = this.liveByVolunteer.get(volunteerId);
+    if (!mine) this.liveByVolunteer.set(volunteerId, (mine = new Set()));
+    mine.add(a.id);
+    task.status = 'running';
+    task.attempts++;
+    task.view = { assignedAt: now, ackedAt: null, inferenceMs: null, volunteerId };
+    this.sink.put(task);
+    return { task: recordOf(task), assignment: { ...a } };
+  }
+
+  ack(assignmentId: string, now: number, leaseMs: number): AssignmentRecord | null {
+    const a = this.assignments.get(assignmentId);
+    if (!a || a.status !== 'offered') return null;
+    a.status = 'acked';
+    a.ackedAt = now;
+    a.leaseExpiresAt = now + leaseMs;
+    const task = this.tasks.get(a.taskId)!;
+    if (task.view.assignedAt === a.assignedAt && task.view.volunteerId === a.volunteerId) {
+      task.view = { ...task.view, ackedAt: now };
+      this.sink.put(task);
+    }
+    return { ...a };
+  }
+
+  renew(
+    volunteerId: string,
+    assignmentIds: string[],
+    now: number,
+    leaseMs: number,
+  ): { renewed: string[]; lost: string[] } {
+    const renewed: string[] = [];
+    const lost: string[] = [];
+    const cap = this.policy.maxAssignmentMs ?? Number.MAX_SAFE_INTEGER;
+    for (const id of assignmentIds) {
+      const a = this.assignments.get(id);
+      if (!a || !this.live.has(id) || a.volunteerId !== volunteerId) {
+        lost.push(id);
+        continue;
+      }
+      a.leaseExpiresAt = Math.min(now + leaseMs, a.assignedAt + cap);
+      renewed.push(id);
+    }
+    return { renewed, lost };
+  }
+
+  release(assignmentId: string, outcome: ErrorCode, now: number, exclude = false): EndedLease | null {
+    const a = this.assignments.get(assignmentId);
+    if (!a || !this.live.has(assignmentId)) return null;
+    const status: AssignmentStatus =
+      outcome === 'lease_expired' || outcome === 'ack_timeout' ? 'lapsed' : 'released';
+    this.end(a, status, now, outcome);
+    const task = this.tasks.get(a.taskId)!;
+    if (exclude) this.exclude(task, a.volunteerId);
+    this.requeueOrFail(task, now);
+    return { assignment: { ...a }, task: recordOf(task) };
+  }
+
+  releaseVolunteer(volunteerId: string, now: number): EndedLease[] {
+    const ids = [...(this.liveByVolunteer.get(volunteerId) ?? [])];
+    return ids.flatMap((id) => this.release(id, 'volunteer_left', now) ?? []);
+  }
+
+  lapseExpired(now: number, limit = 1000): EndedLease[] {
+    const expired: AssignmentRecord[] = [];
+    for (const id of this.live) {
+      const a = this.assignments.get(id)!;
+      if (a.leaseExpiresAt < now) expired.push(a);
+      if (expired.length >= limit) break;
+    }
+    return expired.flatMap(
+      (a) => this.release(a.id, a.status === 'offered' ? 'ack_timeout' : 'lease_expired', now) ?? [],
+    );
+  }
+
+  extendLiveLeases(ms: number): void {
+    for (const id of this.live) this.assignments.get(id)!.leaseExpiresAt += ms;
+  }
+
+  failOverdue(now: number): TaskRecord[] {
+    const failed: TaskRecord[] = [];
+    for (const id of this.active) {
+      const task = this.tasks.get(id)!;
+      if (task.status !== 'queued' || task.submittedAt >= now - this.policy.taskDeadlineMs) continue;
+      this.queue.remove(task.jobId, task.id);
+      this.fail(task, 'deadline_exceeded', `not done within ${this.policy.taskDeadlineMs} ms`, now);
+      failed.push(recordOf(task));
+    }
+    return failed;
+  }
+
+  /** The cached part of a cancel; the store cancels the rest of the job in Redis. */
+  cancelJob(jobId: string, now: number): { tasks: TaskRecord[]; leases: AssignmentRecord[] } {
+    const tasks: TaskRecord[] = [];
+    const leases: AssignmentRecord[] = [];
+    for (const id of [...this.active]) {
+      const task = this.tasks.get(id)!;
+      if (task.jobId !== jobId) continue;
+      for (const a of this.liveOf(task.id)) {
+        this.end(a, 'released', now, 'cancelled');
+        leases.push({ ...a });
+      }
+      if (task.status === 'queued') this.queue.remove(jobId, task.id);
+      this.fail(task, 'cancelled', 'cancelled by its owner', now);
+      tasks.push(recordOf(task));
+    }
+    return { tasks, leases };
+  }
+
+  getTask(taskId: string): TaskRecord | null {
+    const task = this.tasks.get(taskId);
+    return task ? recordOf(task) : null;
+  }
+
+  getAssignment(assignmentId: string): AssignmentRecord | null {
+    const a = this.assignments.get(assignmentId);
+    return a ? { ...a } : null;
+  }
+
+  complete(
+    assignmentId: string,
+    volunteerId: string,
+    detections: Detection[],
+    inferenceMs: number,
+    now: number,
+    mark: VerificationMark | 'replicate' | null = null,
+  ): CompleteOutcome {
+    const a = this.assignments.get(assignmentId);
+    const task = a ? this.tasks.get(a.taskId) : undefined;
+    if (!a || !task || a.volunteerId !== volunteerId) {
+      return {
+        kind: 'rejected',
+        code: 'not_holder',
+        message: `assignment ${assignmentId} is not held by this volunteer`,
+      };
+    }
+    if (task.status === 'done') return { kind: 'duplicate', task: recordOf(task) };
+    if (task.status === 'failed') {
+      return { kind: 'rejected', code: 'task_completed', message: `task ${task.id} already failed` };
+    }
+    if (a.status === 'completed') return { kind: 'duplicate', task: recordOf(task) };
+    if (a.status === 'failed' || a.status === 'superseded') {
+      return {
+        kind: 'rejected',
+        code: 'not_holder',
+        message: `assignment ${assignmentId} has ended (${a.status})`,
+      };
+    }
+    this.end(a, 'completed', now, null, inferenceMs);
+    if (mark === 'replicate') {
+      // Verification needs an independent replica: the task runs again, elsewhere.
+      this.exclude(task, volunteerId);
+      if (task.status === 'running' && this.liveOf(task.id).length === 0) {
+        task.status = 'queued';
+        this.queue.pushFront(task.jobId, task.id);
+      }
+      this.sink.put(task);
+      return { kind: 'accepted', task: recordOf(task), assignment: { ...a }, superseded: [] };
+    }
+    const superseded = this.finish(task, detections, assignmentId, mark, now);
+    return { kind: 'accepted', task: recordOf(task), assignment: { ...a }, superseded };
+  }
+
+  finalize(
+    taskId: string,
+    detections: Detection[],
+    resultAssignmentId: string | null,
+    mark: VerificationMark,
+    now: number,
+  ): { task: TaskRecord; superseded: AssignmentRecord[] } | null {
+    const task = this.tasks.get(taskId);
+    if (!task || (task.status !== 'queued' && task.status !== 'running')) return null;
+    const superseded = this.finish(task, detections, resultAssignmentId, mark, now);
+    return { task: recordOf(task), superseded };
+  }
+
+  trustedResultsOf(volunteerId: string): string[] {
+    return [...(this.trusted.get(volunteerId) ?? [])].filter((id) => {
+      const a = this.assignments.get(id);
+      const task = a && this.tasks.get(a.taskId);
+      return !task || (task.status === 'done' && task.resultAssignmentId === id);
+    });
+  }
+
+  /**
+   * Backtracking: a reopened task is cleared and handed back to the stream (a new entry), so any
+   * gateway may run it again; its exclusions travel with it.
+   */
+  reopen(assignmentIds: readonly string[]): TaskRecord[] {
+    const reopened: TaskRecord[] = [];
+    for (const id of assignmentIds) {
+      const a = this.assignments.get(id);
+      const task = a && this.tasks.get(a.taskId);
+      if (!a || !task || task.status !== 'done' || task.resultAssignmentId !== id) continue;
+      this.trusted.get(a.volunteerId)?.delete(id);
+      task.status = 'queued';
+      task.completedAt = null;
+      task.detections = null;
+      task.resultAssignmentId = null;
+      task.verification = null;
+      task.agreeing = 0;
+      this.exclude(task, a.volunteerId);
+      this.sink.put(task, { force: true, enqueue: true });
+      reopened.push(recordOf(task));
+      this.forget(task.id);
+    }
+    return reopened;
+  }
+
+  reportFailure(
+    assignmentId: string,
+    volunteerId: string,
+    code: ErrorCode,
+    message: string,
+    now: number,
+    counts = true,
+  ): FailureOutcome {
+    const a = this.assignments.get(assignmentId);
+    if (!a || a.volunteerId !== volunteerId || !this.live.has(assignmentId)) {
+      return {
+        kind: 'rejected',
+        code: 'not_holder',
+        message: `assignment ${assignmentId} is not held by this volunteer`,
+      };
+    }
+    this.end(a, 'failed', now, code);
+    const task = this.tasks.get(a.taskId)!;
+    if (counts) task.failureReports++;
+    if (counts && task.failureReports >= this.policy.maxFailureReports) {
+      this.queue.remove(task.jobId, task.id);
+      const text = `${task.failureReports} volunteers reported ${code}: ${message}`.slice(0, 500);
+      this.fail(task, code, text, now);
+    } else {
+      this.exclude(task, volunteerId);
+      this.requeueOrFail(task, now);
+      this.sink.put(task);
+    }
+    return { kind: 'recorded', task: recordOf(task), assignment: { ...a } };
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private liveOf(taskId: string): AssignmentRecord[] {
+    return (this.byTask.get(taskId) ?? [])
+      .filter((id) => this.live.has(id))
+      .map((id) => this.assignments.get(id)!);
+  }
+
+  private end(
+    a: AssignmentRecord,
+    status: AssignmentStatus,
+    now: number,
+    outcome: string | null,
+    inferenceMs?: number,
+  ): void {
+    a.status = status;
+    a.endedAt = now;
+    a.outcome = outcome;
+    if (inferenceMs !== undefined) a.inferenceMs = inferenceMs;
+    this.live.delete(a.id);
+    const mine = this.liveByVolunteer.get(a.volunteerId);
+    mine?.delete(a.id);
+    if (mine?.size === 0) this.liveByVolunteer.delete(a.volunteerId);
+  }
+
+  private exclude(task: StoredTask, volunteerId: string): void {
+    if (!task.excluded.includes(volunteerId)) task.excluded.push(volunteerId);
+  }
+
+  private requeueOrFail(task: StoredTask, now: number): void {
+    if (task.status !== 'running' || this.liveOf(task.id).length > 0) return;
+    const results = (this.byTask.get(task.id) ?? []).filter(
+      (id) => this.assignments.get(id)!.status === 'completed',
+    ).length;
+    if (task.attempts - results >= this.policy.maxAttempts) {
+      this.fail(task, 'attempts_exhausted', `no result after ${task.attempts} assignments`, now);
+    } else if (now - task.submittedAt > this.policy.taskDeadlineMs) {
+      this.fail(task, 'deadline_exceeded', `not done within ${this.policy.taskDeadlineMs} ms`, now);
+    } else {
+      task.status = 'queued';
+      this.queue.pushFront(task.jobId, task.id);
+      this.sink.put(task);
+    }
+  }
+
+  private fail(task: StoredTask, code: string, message: string, now: number): void {
+    task.status = 'failed';
+    task.completedAt = now;
+    task.errorCode = code;
+    task.errorMessage = message;
+    this.retire(task);
+  }
+
+  private finish(
+    task: StoredTask,
+    detections: Detection[],
+    resultAssignmentId: string | null,
+    mark: VerificationMark | null,
+    now: number,
+  ): AssignmentRecord[] {
+    if (task.status === 'queued') this.queue.remove(task.jobId, task.id);
+    const superseded = this.liveOf(task.id).map((other) => {
+      this.end(other, 'superseded', now, 'task_completed');
+      return { ...other };
+    });
+    const by = resultAssignmentId ? this.assignments.get(resultAssignmentId) : undefined;
+    task.status = 'done';
+    task.completedAt = now;
+    task.detections = [...detections];
+    task.resultAssignmentId = resultAssignmentId;
+    task.verification = mark?.verification ?? null;
+    task.agreeing = mark?.agreeing ?? 1;
+    if (by) {
+      task.view = {
+        assignedAt: by.assignedAt,
+        ackedAt: by.ackedAt,
+        inferenceMs: by.inferenceMs,
+        volunteerId: by.volunteerId,
+      };
+      if (mark?.verification === 'trusted') {
+        let set = this.trusted.get(by.volunteerId);
+        if (!set) this.trusted.set(by.volunteerId, (set = new Set()));
+        set.add(by.id);
+      }
+    }
+    this.retire(task);
+    return superseded;
+  }
+
+  /** A finished task: written once (its entry acked after), kept a while for late duplicates. */
+  private retire(task: StoredTask): void {
+    this.sink.put(task, { ackEntry: this.entries.get(task.id) });
+    this.active.delete(task.id);
+    this.entries.delete(task.id);
+    this.finished.add(task.id);
+    if (this.finished.size > RETAIN_FINISHED) {
+      const oldest = this.finished.values().next().value as string;
+      this.forget(oldest);
+    }
+  }
+
+  /** Drops a task and its assignments from memory. */
+  private forget(taskId: string): void {
+    for (const id of this.byTask.get(taskId) ?? []) {
+      const a = this.assignments.get(id);
+      if (a && this.live.has(id)) this.end(a, 'released', a.endedAt ?? 0, 'cancelled');
+      this.assignments.delete(id);
+    }
+    this.byTask.delete(taskId);
+    this.tasks.delete(taskId);
+    this.entries.delete(taskId);
+    this.active.delete(taskId);
+    this.finished.delete(taskId);
+  }
+}

@@ -1,0 +1,309 @@
+import type { JobView } from '@tabgrid/protocol';
+import type { Redis } from 'ioredis';
+import type { SchedulingStore } from '../scheduling-store';
+import type { JobAccessFields } from '../store';
+import type { AssignmentRecord, NewTask, RetryPolicy, TaskCounts, TaskRecord } from '../types';
+import { Janitor } from './janitor';
+import * as jobs from './job-records';
+import { KEYS } from './keys';
+import { Liveness } from './liveness';
+import { LocalCache } from './local-cache';
+import { RedisMeter } from './meter';
+import type { ScriptedRedis } from './scripts';
+import { loadTasks, readEntries, type Entry } from './stream-claims';
+import { WriteBehind } from './write-behind';
+
+export interface RedisSchedulingOptions {
+  /** This gateway's consumer name in the group; unique per live process. */
+  gatewayId: string;
+  /**
+   * How many unfinished tasks this gateway wants to hold (queued + running): reads ask for the
+   * difference. Wire it to the idle capacity of the local volunteers. @defaultValue `maxBatch`
+   */
+  demand?: () => number;
+  /** Most entries claimed per read (`XREADGROUP COUNT`). @defaultValue 256 */
+  maxBatch?: number;
+  /** Liveness key TTL; a dead gateway's entries move after about this long. @defaultValue 5000 */
+  livenessTtlMs?: number;
+  /** How often this gateway tries to be the janitor. @defaultValue half the liveness TTL */
+  janitorEveryMs?: number;
+  /** `XAUTOCLAIM` backstop: entries idle this long move whatever their owner. @defaultValue 10 min */
+  backstopIdleMs?: number;
+  /** Longest blocking read (`XREADGROUP BLOCK`). @defaultValue 1000 */
+  blockMs?: number;
+  /** How often surplus cached tasks are checked (and given back after two checks). @defaultValue 1000 */
+  surplusEveryMs?: number;
+  /** Background Redis errors (they are retried; this only reports them). */
+  onError?: (where: string, err: unknown) => void;
+}
+
+type Resolved = Required<Omit<RedisSchedulingOptions, 'demand' | 'onError'>> &
+  Pick<RedisSchedulingOptions, 'demand' | 'onError'>;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
+/**
+ * The scheduling store on Redis, for many gateways (ARCHITECTURE.md, "Redis scheduling"). The
+ * synchronous hot path is the `LocalCache` it extends (leases and claimed tasks in memory); this
+ * class adds the Redis side: claiming stream entries in batches sized to local demand, the
+ * write-behind of every change, liveness, the janitor, surplus hand-back, and the asynchronous
+ * job records (create, append, views, counts) the HTTP routes await.
+ */
+export class RedisSchedulingStore extends LocalCache implements SchedulingStore {
+  readonly meter: RedisMeter;
+  private readonly writer: WriteBehind;
+  private readonly liveness: Liveness;
+  private readonly janitor: Janitor;
+  private readonly options: Resolved;
+  private readonly listeners: (() => void)[] = [];
+  private readonly inflight = new Set<Promise<unknown>>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private closing = false;
+  private wake: (() => void) | null = null;
+  private loop: Promise<void> | null = null;
+  private surplusSeen = false;
+
+  constructor(
+    private readonly redis: ScriptedRedis,
+    /** A dedicated connection for blocking reads (closed by `close()`). */
+    private readonly reader: Redis,
+    policy: RetryPolicy,
+    options: RedisSchedulingOptions,
+  ) {
+    const meter = new RedisMeter();
+    const onError = options.onError ?? (() => {});
+    const writer = new WriteBehind(redis, meter, (err) => onError('redis.write', err));
+    super(policy, writer);
+    this.meter = meter;
+    this.writer = writer;
+    const ttl = options.livenessTtlMs ?? 5000;
+    this.options = {
+      gatewayId: options.gatewayId,
+      demand: options.demand,
+      maxBatch: options.maxBatch ?? 256,
+      livenessTtlMs: ttl,
+      janitorEveryMs: options.janitorEveryMs ?? Math.max(100, ttl / 2),
+      backstopIdleMs: options.backstopIdleMs ?? 600_000,
+      blockMs: options.blockMs ?? 1000,
+      surplusEveryMs: options.surplusEveryMs ?? 1000,
+      onError,
+    };
+    reader.on('error', (err: unknown) => onError('redis.reader', err));
+    this.liveness = new Liveness(redis, options.gatewayId, ttl, meter, (err) =>
+      onError('redis.liveness', err),
+    );
+    this.janitor = new Janitor(
+      redis,
+      options.gatewayId,
+      { lockMs: this.options.janitorEveryMs, backstopIdleMs: this.options.backstopIdleMs, batch: 500 },
+      meter,
+    );
+  }
+
+  get gatewayId(): string {
+    return this.options.gatewayId;
+  }
+
+  /** Changes not yet stored in Redis (a gauge). */
+  get backlog(): number {
+    return this.writer.backlog;
+  }
+
+  /** Called when claimed tasks arrive (wire it to the scheduler's dispatch). */
+  onTasksAvailable(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  /**
+   * Starts the gateway: liveness first (so no janitor takes what it is recovering), then this
+   * gateway's own pending entries are read back (a restart under the same id), then claiming,
+   * janitor and surplus run in the background.
+   */
+  async start(now: number): Promise<{ lapsed: number; queued: number }> {
+    await this.liveness.start();
+    const recovered = await this.recover(now);
+    this.loop = this.readLoop();
+    this.every(this.options.janitorEveryMs, () => this.sweep());
+    this.every(this.options.surplusEveryMs, async () => this.checkSurplus());
+    return recovered;
+  }
+
+  /** Reads back this gateway's own pending entries; those that were running are queued again. */
+  async recover(_now: number): Promise<{ lapsed: number; queued: number }> {
+    let lapsed = 0;
+    let from = '0';
+    for (;;) {
+      const entries = await readEntries(this.redis, this.meter, this.gatewayId, 500, from, 0);
+      if (entries.length === 0) break;
+      lapsed += (await this.admitEntries(entries)).lapsed;
+      from = entries[entries.length - 1]!.entryId;
+    }
+    return { lapsed, queued: this.queuedCount };
+  }
+
+  // ------------------------------------------------------------------ jobs (async)
+
+  createJob(tasks: NewTask[], now: number, access: JobAccessFields = { owner: '', isPublic: false }) {
+    return this.track(jobs.createJob(this.redis, this.meter, tasks, now, access));
+  }
+
+  appendTasks(jobId: string, tasks: NewTask[], now: number) {
+    return this.track(jobs.appendTasks(this.redis, this.meter, jobId, tasks, now));
+  }
+
+  getJob(jobId: string): Promise<JobView | null> {
+    return jobs.getJob(this.redis, this.meter, jobId, (id) => this.peek(id));
+  }
+
+  counts(): Promise<TaskCounts> {
+    return jobs.counts(this.redis, this.meter);
+  }
+
+  isImageReferenced(sha256: string): Promise<boolean> {
+    return jobs.isImageReferenced(this.redis, this.meter, sha256);
+  }
+
+  /** Ends the job's cached tasks here at once, and every other unfinished one in Redis. */
+  override cancelJob(jobId: string, now: number): { tasks: TaskRecord[]; leases: AssignmentRecord[] } {
+    const local = super.cancelJob(jobId, now);
+    // After the pending writes: a result accepted here before the cancel stays.
+    const remote = this.writer.settle().then(async () => {
+      await this.redis.tgCancelJob(
+        KEYS.tasks(jobId),
+        KEYS.status(jobId),
+        KEYS.jobCounts(jobId),
+        KEYS.counts,
+        now,
+      );
+      this.meter.roundTrip();
+    });
+    void this.track(remote).catch((err: unknown) => this.options.onError?.('redis.cancel', err));
+    return local;
+  }
+
+  /**
+   * Resolves once every change so far is stored in Redis and the cache holds what it can claim
+   * (tests, shutdown).
+   */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.inflight]);
+    await this.writer.settle();
+    const want = this.want();
+    if (want > 0) {
+      await this.admitEntries(await readEntries(this.redis, this.meter, this.gatewayId, want, '>', 0));
+    }
+    await this.writer.settle();
+  }
+
+  /** Gives back `n` queued tasks (default: all) to the stream for other gateways. */
+  async giveBackSurplus(n = this.queuedCount): Promise<number> {
+    const given = this.giveBack(n);
+    await this.writer.settle();
+    return given;
+  }
+
+  /** One janitor sweep now (tests; it also runs on a timer). Returns the entries it moved here. */
+  async sweep(): Promise<number> {
+    const entries = await this.janitor.sweep();
+    await this.admitEntries(entries);
+    return entries.length;
+  }
+
+  /**
+   * Graceful stop: queued tasks go back to the stream, pending writes are flushed, the liveness
+   * key is deleted (the janitor moves any entry still pending at once). `crash` stops without any
+   * of that, as `kill -9` would (tests).
+   */
+  async close(crash = false): Promise<void> {
+    this.closing = true;
+    for (const t of this.timers) clearInterval(t);
+    this.wake?.();
+    if (!crash) {
+      this.giveBack(this.queuedCount);
+      await this.writer.settle();
+    }
+    this.writer.close();
+    await this.liveness.stop(!crash).catch(() => {});
+    this.reader.disconnect();
+    await this.loop?.catch(() => {});
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private want(): number {
+    const target = this.options.demand ? this.options.demand() : this.options.maxBatch;
+    return Math.min(this.options.maxBatch, target - this.unfinishedCount);
+  }
+
+  private async readLoop(): Promise<void> {
+    while (!this.closing) {
+      const want = this.want();
+      if (want <= 0) {
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          setTimeout(resolve, 250).unref();
+        });
+        this.wake = null;
+        continue;
+      }
+      try {
+        const entries = await readEntries(
+          this.reader,
+          this.meter,
+          this.gatewayId,
+          want,
+          '>',
+          this.options.blockMs,
+        );
+        await this.admitEntries(entries);
+      } catch (err) {
+        if (this.closing) break;
+        this.options.onError?.('redis.claim', err);
+        await sleep(200);
+      }
+    }
+  }
+
+  /** Caches claimed entries; acknowledges those with nothing to run. */
+  private async admitEntries(entries: Entry[]): Promise<{ cached: number; lapsed: number }> {
+    if (entries.length === 0) return { cached: 0, lapsed: 0 };
+    const claimed = await loadTasks(this.redis, this.meter, entries);
+    const done: string[] = [];
+    let cached = 0;
+    let lapsed = 0;
+    for (const c of claimed) {
+      const kind = c.task ? this.admit(c.task, c.entryId, c.owner) : 'final';
+      if (kind === 'final' || kind === 'duplicate') done.push(c.entryId);
+      else cached++;
+      if (kind === 'lapsed') lapsed++;
+    }
+    this.writer.ack(done);
+    if (cached > 0) for (const l of this.listeners) l();
+    return { cached, lapsed };
+  }
+
+  /** Gives back what exceeds demand once it has done so for two checks in a row. */
+  private checkSurplus(): void {
+    const excess = Math.min(this.queuedCount, -this.want());
+    if (excess > 0 && this.surplusSeen) this.giveBack(excess);
+    this.surplusSeen = excess > 0;
+  }
+
+  private every(ms: number, fn: () => Promise<unknown> | void): void {
+    const timer = setInterval(() => {
+      if (this.closing) return;
+      void Promise.resolve()
+        .then(fn)
+        .catch((err: unknown) => this.options.onError?.('redis.background', err));
+    }, ms);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inflight.add(p);
+    const drop = () => this.inflight.delete(p);
+    p.then(drop, drop);
+    return p;
+  }
+}

@@ -1,0 +1,80 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * `tgPutTask tasks status jobCounts counts  taskId json newStatus force` — stores a task's JSON
+ * and keeps the status counters. A final state (`done`, `failed`) is written once: a later
+ * write returns 0 and changes nothing (a duplicate result from at-least-once delivery), unless
+ * `force` is 1 (backtracking reopens a done task). Idempotent: a retried write counts nothing twice.
+ */
+const PUT_TASK = `
+local prev = redis.call('HGET', KEYS[2], ARGV[1])
+if (prev == 'done' or prev == 'failed') and ARGV[4] ~= '1' then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if prev ~= ARGV[3] then
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+  if prev then
+    redis.call('HINCRBY', KEYS[3], prev, -1)
+    redis.call('HINCRBY', KEYS[4], prev, -1)
+  end
+  redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
+  redis.call('HINCRBY', KEYS[4], ARGV[3], 1)
+end
+return 1
+`;
+
+/**
+ * `tgCancelJob tasks status jobCounts counts  now` — every unfinished task of the job fails with
+ * code `cancelled`, wherever it is cached. Returns the ids it failed.
+ */
+const CANCEL_JOB = `
+local ids = {}
+local all = redis.call('HGETALL', KEYS[2])
+for i = 1, #all, 2 do
+  local id, prev = all[i], all[i + 1]
+  if prev == 'queued' or prev == 'running' then
+    local t = cjson.decode(redis.call('HGET', KEYS[1], id))
+    t.status = 'failed'
+    t.completedAt = tonumber(ARGV[1])
+    t.errorCode = 'cancelled'
+    t.errorMessage = 'cancelled by its owner'
+    redis.call('HSET', KEYS[1], id, cjson.encode(t))
+    redis.call('HSET', KEYS[2], id, 'failed')
+    redis.call('HINCRBY', KEYS[3], prev, -1)
+    redis.call('HINCRBY', KEYS[4], prev, -1)
+    redis.call('HINCRBY', KEYS[3], 'failed', 1)
+    redis.call('HINCRBY', KEYS[4], 'failed', 1)
+    ids[#ids + 1] = id
+  end
+end
+return ids
+`;
+
+/** A connection with the scheduling scripts defined (EVALSHA, loaded on first use). */
+export type ScriptedRedis = Redis & {
+  tgPutTask(
+    tasks: string,
+    status: string,
+    jobCounts: string,
+    counts: string,
+    taskId: string,
+    json: string,
+    newStatus: string,
+    force: '0' | '1',
+  ): Promise<number>;
+  tgCancelJob(
+    tasks: string,
+    status: string,
+    jobCounts: string,
+    counts: string,
+    now: number,
+  ): Promise<string[]>;
+};
+
+export function defineScripts(redis: Redis): ScriptedRedis {
+  const r = redis as ScriptedRedis;
+  if (typeof r.tgPutTask !== 'function') {
+    redis.defineCommand('tgPutTask', { numberOfKeys: 4, lua: PUT_TASK });
+    redis.defineCommand('tgCancelJob', { numberOfKeys: 4, lua: CANCEL_JOB });
+  }
+  return r;
+}

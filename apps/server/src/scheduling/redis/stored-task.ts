@@ -1,0 +1,40 @@
+import type { TaskRecord } from '../types';
+
+/**
+ * A task as stored in Redis (`tg:{job:ID}:tasks` field): its record plus what its API view and
+ * live result need from the assignment that produced the result, or the latest one (the SQLite
+ * store joins those from its assignments table).
+ */
+export interface StoredTask extends TaskRecord {
+  view: {
+    assignedAt: number | null;
+    ackedAt: number | null;
+    inferenceMs: number | null;
+    volunteerId: string | null;
+  };
+  /** Volunteers that must not get this task again (rule V6), kept across gateways. */
+  excluded: string[];
+}
+
+export const NO_VIEW: StoredTask['view'] = {
+  assignedAt: null,
+  ackedAt: null,
+  inferenceMs: null,
+  volunteerId: null,
+};
+
+export const encodeTask = (task: StoredTask): string => JSON.stringify(task);
+
+export function decodeTask(json: string): StoredTask {
+  const t = JSON.parse(json) as StoredTask;
+  // Lua's cjson (the cancel script) writes an empty array as `{}`.
+  if (t.detections && !Array.isArray(t.detections)) t.detections = [];
+  if (!Array.isArray(t.excluded)) t.excluded = [];
+  return t;
+}
+
+/** The record alone, without the view (what the TaskStore interface returns). */
+export function recordOf(task: StoredTask): TaskRecord {
+  const { view: _view, excluded: _excluded, ...record } = task;
+  return { ...record, detections: record.detections ? [...record.detections] : null };
+}

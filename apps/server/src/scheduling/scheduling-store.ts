@@ -1,0 +1,40 @@
+import type { JobView } from '@tabgrid/protocol';
+import type { TaskStore } from './task-store';
+import type { NewTask, TaskCounts } from './types';
+
+/** Who owns a new job and whether its results are shown to the public (see access/). */
+export interface JobAccessFields {
+  owner: string;
+  isPublic: boolean;
+}
+
+/** A value now (SQLite) or later (Redis): callers always `await` it. */
+export type MaybePromise<T> = T | Promise<T>;
+
+/** A job just stored: its id and its tasks' ids, in upload order. */
+export interface CreatedJob {
+  id: string;
+  tasks: { id: string; name: string }[];
+}
+
+/**
+ * Jobs as the HTTP routes and job watchers see them. SQLite answers at once; Redis answers
+ * once the shared store has (a created job is durable before the promise resolves).
+ */
+export interface JobRecords {
+  createJob(tasks: NewTask[], now: number, access?: JobAccessFields): MaybePromise<CreatedJob>;
+  appendTasks(jobId: string, tasks: NewTask[], now: number): MaybePromise<CreatedJob>;
+  /** The `GET /api/jobs/:id` body, or null. */
+  getJob(jobId: string): MaybePromise<JobView | null>;
+  /** Tasks by status over every job (live statistics). */
+  counts(): MaybePromise<TaskCounts>;
+  /** Whether any task refers to this image (a failed upload removes only blobs nobody uses). */
+  isImageReferenced(sha256: string): MaybePromise<boolean>;
+}
+
+/**
+ * The whole scheduling store: the scheduler's synchronous `TaskStore` plus the job records.
+ * Implemented by `SchedulerStore` (SQLite, one process) and `RedisSchedulingStore` (Redis, many
+ * gateways); both pass the contract suite in `apps/server/test/contract/`.
+ */
+export interface SchedulingStore extends TaskStore, JobRecords {}

@@ -1,0 +1,319 @@
+/**
+ * The scheduling store contract: one suite, run against every implementation (SQLite in
+ * `sqlite-store.test.ts`, Redis in `redis-store.test.ts`). Only the `SchedulingStore` interface
+ * is used, plus `settle()` (Redis writes behind and claims in the background; SQLite has nothing
+ * to wait for) and `restart()` (a crash and a new process on the same data).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { SchedulingStore } from '../../src/scheduling/scheduling-store';
+import type { NewTask, RetryPolicy } from '../../src/scheduling/types';
+
+export interface StoreUnderTest {
+  store: SchedulingStore;
+  /** Everything so far is stored, and the store holds every queued task it may take. */
+  settle(): Promise<void>;
+  /** As after `kill -9` and a new start on the same data (same gateway id for Redis). */
+  restart(): Promise<StoreUnderTest & { recovered: { lapsed: number; queued: number } }>;
+  close(): Promise<void>;
+}
+
+export const POLICY: RetryPolicy = { maxAttempts: 3, maxFailureReports: 2, taskDeadlineMs: 60_000 };
+
+export const image = (n: number): NewTask => ({
+  name: `img-${n}.jpg`,
+  imageSha256: n.toString(16).padStart(64, '0'),
+  mime: 'image/jpeg',
+  width: 64,
+  height: 48,
+});
+
+export const tasks = (n: number) => Array.from({ length: n }, (_, i) => image(i + 1));
+
+export const box = (score: number) => [
+  { label: 'person', score, box: [1, 2, 3, 4] as [number, number, number, number] },
+];
+
+const T0 = 1_700_000_000_000;
+const OFFER = 1000;
+const LEASE = 5000;
+
+export function describeSchedulingStore(name: string, open: () => Promise<StoreUnderTest>): void {
+  describe(`scheduling store contract: ${name}`, () => {
+    const opened: StoreUnderTest[] = [];
+    const start = async () => {
+      const s = await open();
+      opened.push(s);
+      return s;
+    };
+    afterEach(async () => {
+      for (const s of opened.splice(0)) await s.close();
+    });
+
+    it('creates a job whose tasks are queued in order, visible in its view and the counts', async () => {
+      const s = await start();
+      const before = await s.store.counts();
+      const job = await s.store.createJob(tasks(3), T0, { owner: 'alice', isPublic: false });
+      expect(job.tasks.map((t) => t.name)).toEqual(['img-1.jpg', 'img-2.jpg', 'img-3.jpg']);
+      await s.settle();
+      const view = await s.store.getJob(job.id);
+      expect(view).toMatchObject({ id: job.id, status: 'queued', createdAt: T0 });
+      expect(view!.tasks.map((t) => [t.id, t.status, t.attempts])).toEqual(
+        job.tasks.map((t) => [t.id, 'queued', 0]),
+      );
+      const after = await s.store.counts();
+      expect(after.queued - before.queued).toBe(3);
+      expect(s.store.queuedCount).toBe(3);
+      expect(await s.store.getJob('job_doesnotexist')).toBeNull();
+      expect(await s.store.isImageReferenced(image(2).imageSha256)).toBe(true);
+      expect(await s.store.isImageReferenced('f'.repeat(64))).toBe(false);
+
+      const more = await s.store.appendTasks(job.id, [image(9)], T0 + 1);
+      await s.settle();
+      const grown = await s.store.getJob(job.id);
+      expect(grown!.tasks.map((t) => t.id)).toEqual([...job.tasks, ...more.tasks].map((t) => t.id));
+    });
+
+    it('assigns fairly across requesters before jobs, and each task once', async () => {
+      const s = await start();
+      const big = await s.store.createJob(tasks(6), T0, { owner: 'alice', isPublic: false });
+      const small = await s.store.createJob(tasks(2), T0, { owner: 'bob', isPublic: false });
+      await s.settle();
+      const owners: string[] = [];
+      const seen = new Set<string>();
+      for (let i = 0; i < 4; i++) {
+        const next = s.store.assignNext(`v${i}`, T0, OFFER)!;
+        owners.push(next.task.jobId === big.id ? 'alice' : 'bob');
+        seen.add(next.task.id);
+      }
+      expect(owners.filter((o) => o === 'bob')).toHaveLength(2);
+      expect(owners.slice(0, 2).sort()).toEqual(['alice', 'bob']);
+      for (let i = 4; i < 8; i++) seen.add(s.store.assignNext(`v${i}`, T0, OFFER)!.task.id);
+      expect(seen.size).toBe(8);
+      expect(s.store.assignNext('v9', T0, OFFER)).toBeNull();
+      expect(small.tasks.every((t) => seen.has(t.id))).toBe(true);
+    });
+
+    it('acks, renews and lapses leases; a lapsed task is queued again and counts an attempt', async () => {
+      const s = await start();
+      const job = await s.store.createJob(tasks(2), T0);
+      await s.settle();
+      const a = s.store.assignNext('v1', T0, OFFER)!;
+      const b = s.store.assignNext('v2', T0, OFFER)!;
+      expect(a.task).toMatchObject({ status: 'running', attempts: 1 });
+      expect(s.store.ack(a.assignment.id, T0 + 10, LEASE)).toMatchObject({
+        status: 'acked',
+        ackedAt: T0 + 10,
+      });
+      expect(s.store.ack(a.assignment.id, T0 + 11, LEASE)).toBeNull(); // already acked
+      expect(s.store.renew('v1', [a.assignment.id, 'asg_unknown'], T0 + 3000, LEASE)).toEqual({
+        renewed: [a.assignment.id],
+        lost: ['asg_unknown'],
+      });
+      expect(s.store.renew('v2', [a.assignment.id], T0 + 3000, LEASE).lost).toEqual([a.assignment.id]);
+      // b was never acked: its offer lapses first; a's renewed lease later.
+      const first = s.store.lapseExpired(T0 + OFFER + 1);
+      expect(first.map((e) => [e.assignment.id, e.assignment.status, e.assignment.outcome])).toEqual([
+        [b.assignment.id, 'lapsed', 'ack_timeout'],
+      ]);
+      expect(first[0]!.task).toMatchObject({ id: b.task.id, status: 'queued', attempts: 1 });
+      const second = s.store.lapseExpired(T0 + 3000 + LEASE + 1);
+      expect(second.map((e) => e.assignment.outcome)).toEqual(['lease_expired']);
+      expect(s.store.queuedCount).toBe(2);
+      const again = s.store.assignNext('v3', T0 + 9000, OFFER)!;
+      expect(again.task.attempts).toBe(2);
+      await s.settle();
+      const view = await s.store.getJob(job.id);
+      expect(view!.tasks.find((t) => t.id === again.task.id)).toMatchObject({
+        status: 'running',
+        attempts: 2,
+        timings: { assignedAt: T0 + 9000 },
+      });
+    });
+
+    it('completes a task once: the first result wins, a replay is a duplicate, other leases are superseded', async () => {
+      const s = await start();
+      const job = await s.store.createJob(tasks(1), T0);
+      await s.settle();
+      const a = s.store.assignNext('v1', T0, OFFER)!;
+      s.store.ack(a.assignment.id, T0 + 5, LEASE);
+      // Its lease lapses; the task goes to v2; v1's late result still wins (a late result beats a re-run).
+      s.store.lapseExpired(T0 + LEASE + 100);
+      const b = s.store.assignNext('v2', T0 + LEASE + 200, OFFER)!;
+      expect(b.task.id).toBe(a.task.id);
+      const done = s.store.complete(a.assignment.id, 'v1', box(0.9), 42, T0 + LEASE + 300);
+      expect(done.kind).toBe('accepted');
+      if (done.kind !== 'accepted') return;
+      expect(done.task).toMatchObject({ status: 'done', resultAssignmentId: a.assignment.id });
+      expect(done.superseded.map((x) => [x.id, x.status])).toEqual([[b.assignment.id, 'superseded']]);
+      expect(s.store.complete(a.assignment.id, 'v1', box(0.1), 1, T0 + LEASE + 400).kind).toBe('duplicate');
+      expect(s.store.complete(b.assignment.id, 'v2', box(0.2), 1, T0 + LEASE + 400)).toMatchObject({
+        kind: 'duplicate',
+      });
+      expect(s.store.complete(a.assignment.id, 'v9', box(0.2), 1, T0 + LEASE + 400)).toMatchObject({
+        kind: 'rejected',
+        code: 'not_holder',
+      });
+      await s.settle();
+      const view = await s.store.getJob(job.id);
+      expect(view).toMatchObject({ status: 'done' });
+      expect(view!.tasks[0]).toMatchObject({ status: 'done', detections: box(0.9), attempts: 2 });
+    });
+
+    it("releases a departed volunteer's leases and fails a task after its attempts", async () => {
+      const s = await start();
+      await s.store.createJob(tasks(2), T0);
+      await s.settle();
+      s.store.assignNext('v1', T0, OFFER);
+      s.store.assignNext('v1', T0, OFFER);
+      const ended = s.store.releaseVolunteer('v1', T0 + 1);
+      expect(ended.map((e) => [e.assignment.outcome, e.task.status])).toEqual([
+        ['volunteer_left', 'queued'],
+        ['volunteer_left', 'queued'],
+      ]);
+      // Two more lapses each: the third lost attempt fails the task.
+      for (let round = 0; round < 2; round++) {
+        s.store.assignNext('v2', T0 + 10, OFFER);
+        s.store.assignNext('v3', T0 + 10, OFFER);
+        s.store.lapseExpired(T0 + 10 + OFFER + 1);
+      }
+      const failed = s.store.getTask(ended[0]!.task.id)!;
+      expect(failed).toMatchObject({ status: 'failed', errorCode: 'attempts_exhausted', attempts: 3 });
+      expect(s.store.queuedCount).toBe(0);
+    });
+
+    it('reports of failure exclude the reporter and fail the task after enough of them', async () => {
+      const s = await start();
+      await s.store.createJob(tasks(1), T0);
+      await s.settle();
+      const a = s.store.assignNext('v1', T0, OFFER)!;
+      const r = s.store.reportFailure(a.assignment.id, 'v1', 'undecodable', 'bad jpeg', T0 + 1);
+      expect(r).toMatchObject({ kind: 'recorded', task: { status: 'queued', failureReports: 1 } });
+      expect(s.store.assignNext('v1', T0 + 2, OFFER)).toBeNull(); // excluded
+      const b = s.store.assignNext('v2', T0 + 2, OFFER)!;
+      expect(s.store.reportFailure(b.assignment.id, 'v1', 'undecodable', 'x', T0 + 3).kind).toBe('rejected');
+      const r2 = s.store.reportFailure(b.assignment.id, 'v2', 'undecodable', 'bad jpeg', T0 + 3);
+      expect(r2).toMatchObject({ kind: 'recorded', task: { status: 'failed', errorCode: 'undecodable' } });
+    });
+
+    it('verification: a replicate mark runs the task again elsewhere; finalize settles it; a trusted result can be reopened', async () => {
+      const s = await start();
+      const job = await s.store.createJob(tasks(2), T0);
+      await s.settle();
+      const a = s.store.assignNext('v1', T0, OFFER)!;
+      const rep = s.store.complete(a.assignment.id, 'v1', box(0.8), 10, T0 + 1, 'replicate');
+      expect(rep).toMatchObject({
+        kind: 'accepted',
+        task: { status: 'queued' },
+        assignment: { status: 'completed' },
+      });
+      const other = s.store.assignNext('v1', T0 + 2, OFFER)!; // not the replicated one again
+      expect(other.task.id).not.toBe(a.task.id);
+      const replica = s.store.assignNext('v2', T0 + 2, OFFER)!;
+      expect(replica.task.id).toBe(a.task.id);
+      const fin = s.store.finalize(
+        a.task.id,
+        box(0.8),
+        a.assignment.id,
+        { verification: 'replicated', agreeing: 2 },
+        T0 + 3,
+      );
+      expect(fin!.task).toMatchObject({ status: 'done', verification: 'replicated', agreeing: 2 });
+      expect(fin!.superseded.map((x) => x.id)).toEqual([replica.assignment.id]);
+      expect(
+        s.store.finalize(a.task.id, box(0.1), null, { verification: 'refereed', agreeing: 1 }, T0 + 4),
+      ).toBeNull();
+
+      // A trusted volunteer's result, final alone, is reopened when it is caught cheating.
+      const t = s.store.complete(other.assignment.id, 'v1', box(0.5), 10, T0 + 5, {
+        verification: 'trusted',
+        agreeing: 1,
+      });
+      expect(t).toMatchObject({ kind: 'accepted', task: { status: 'done', verification: 'trusted' } });
+      expect(s.store.trustedResultsOf('v1')).toEqual([other.assignment.id]);
+      expect(s.store.trustedResultsOf('v2')).toEqual([]);
+      const reopened = s.store.reopen(s.store.trustedResultsOf('v1'));
+      expect(reopened.map((r) => [r.id, r.status, r.detections])).toEqual([[other.task.id, 'queued', null]]);
+      expect(s.store.reopen([other.assignment.id])).toEqual([]);
+      await s.settle();
+      expect(s.store.assignNext('v1', T0 + 6, OFFER)).toBeNull(); // the cheat is excluded
+      const redo = s.store.assignNext('v3', T0 + 6, OFFER)!;
+      expect(redo.task.id).toBe(other.task.id);
+      s.store.complete(redo.assignment.id, 'v3', box(0.7), 10, T0 + 7);
+      await s.settle();
+      const view = await s.store.getJob(job.id);
+      expect(view!.tasks.map((x) => [x.status, x.verification, x.detections[0]?.score])).toEqual([
+        ['done', 'replicated', 0.8],
+        ['done', null, 0.7],
+      ]);
+    });
+
+    it('cancels a job: unfinished tasks fail, their leases end, finished results stay', async () => {
+      const s = await start();
+      const job = await s.store.createJob(tasks(3), T0);
+      const keep = await s.store.createJob(tasks(1), T0);
+      await s.settle();
+      const picks = [0, 1, 2, 3].map((i) => s.store.assignNext(`v${i}`, T0, OFFER)!);
+      const ofJob = picks.filter((p) => p.task.jobId === job.id);
+      s.store.complete(ofJob[0]!.assignment.id, ofJob[0]!.assignment.volunteerId, box(0.9), 1, T0 + 1);
+      s.store.releaseVolunteer(ofJob[2]!.assignment.volunteerId, T0 + 1); // queued again
+      const { tasks: cancelled, leases } = s.store.cancelJob(job.id, T0 + 2);
+      expect(cancelled.map((t) => [t.status, t.errorCode])).toEqual([
+        ['failed', 'cancelled'],
+        ['failed', 'cancelled'],
+      ]);
+      expect(leases.map((l) => [l.id, l.status, l.outcome])).toEqual([
+        [ofJob[1]!.assignment.id, 'released', 'cancelled'],
+      ]);
+      expect(s.store.cancelJob(job.id, T0 + 3).tasks).toEqual([]); // idempotent
+      await s.settle();
+      const view = await s.store.getJob(job.id);
+      expect(view!.status).toBe('failed');
+      expect(view!.tasks.map((t) => t.status).sort()).toEqual(['done', 'failed', 'failed']);
+      expect((await s.store.getJob(keep.id))!.tasks[0]!.status).toBe('running');
+    });
+
+    it('fails queued tasks past their deadline', async () => {
+      const s = await start();
+      const job = await s.store.createJob(tasks(2), T0);
+      await s.settle();
+      const running = s.store.assignNext('v1', T0, OFFER)!;
+      expect(s.store.failOverdue(T0 + POLICY.taskDeadlineMs - 1)).toEqual([]);
+      const overdue = s.store.failOverdue(T0 + POLICY.taskDeadlineMs + 1);
+      expect(overdue.map((t) => [t.status, t.errorCode])).toEqual([['failed', 'deadline_exceeded']]);
+      expect(overdue[0]!.id).not.toBe(running.task.id);
+      await s.settle();
+      expect((await s.store.getJob(job.id))!.tasks.map((t) => t.status).sort()).toEqual([
+        'failed',
+        'running',
+      ]);
+    });
+
+    it('recovers after a restart: running tasks are queued again, results and jobs stay', async () => {
+      const s = await start();
+      const job = await s.store.createJob(tasks(3), T0);
+      await s.settle();
+      const a = s.store.assignNext('v1', T0, OFFER)!;
+      const b = s.store.assignNext('v2', T0, OFFER)!;
+      s.store.ack(b.assignment.id, T0 + 1, LEASE);
+      s.store.complete(a.assignment.id, 'v1', box(0.9), 5, T0 + 2);
+      await s.settle();
+      const again = await s.restart();
+      opened.push(again);
+      expect(again.recovered).toEqual({ lapsed: 1, queued: 2 });
+      await again.settle();
+      expect(again.store.queuedCount).toBe(2);
+      const view = await again.store.getJob(job.id);
+      expect(view!.tasks.find((t) => t.id === a.task.id)).toMatchObject({
+        status: 'done',
+        detections: box(0.9),
+      });
+      expect(view!.tasks.find((t) => t.id === b.task.id)).toMatchObject({ status: 'queued', attempts: 1 });
+      const ids = [
+        again.store.assignNext('v3', T0 + 10, OFFER),
+        again.store.assignNext('v4', T0 + 10, OFFER),
+      ].map((n) => n!.task.id);
+      expect(ids).toContain(b.task.id);
+      expect(ids).not.toContain(a.task.id);
+    });
+  });
+}

@@ -1,0 +1,32 @@
+/** The scheduling store contract against SQLite (the single-process default). */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { SchedulerStore } from '../../src/scheduling/store';
+import { openDatabase } from '../../src/storage/database';
+import { describeSchedulingStore, POLICY, type StoreUnderTest } from './scheduling-store.contract';
+
+function openAt(
+  dir: string,
+  now: number,
+): StoreUnderTest & { recovered: { lapsed: number; queued: number } } {
+  const db = openDatabase(dir);
+  const store = new SchedulerStore(db, POLICY);
+  const recovered = store.recover(now);
+  return {
+    store,
+    recovered,
+    settle: async () => {},
+    restart: async () => {
+      db.close(); // what survives a crash is what was committed
+      return openAt(dir, now);
+    },
+    close: async () => {
+      if (db.open) db.close();
+    },
+  };
+}
+
+describeSchedulingStore('SQLite', async () =>
+  openAt(fs.mkdtempSync(path.join(os.tmpdir(), 'tabgrid-contract-')), Date.now()),
+);
