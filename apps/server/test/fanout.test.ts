@@ -75,6 +75,10 @@ describe('the sharded Redis adapter between gateways', () => {
     expect(channels.filter((c) => c.includes(NAMESPACES.volunteer))).toEqual([]);
     expect(channels.every((c) => c.startsWith('tg:sio#/live#'))).toBe(true);
 
+    // Gateway 1 sees that someone watches job 42 elsewhere, and that nobody watches job 99.
+    expect(await g1.fanout.hasMembers('job:42', 0)).toBe(true);
+    expect(await g1.fanout.hasMembers('job:99', 0)).toBe(false);
+
     const updates: unknown[] = [];
     watcher.on('job:update', (job: unknown) => updates.push(job));
     g1.io

@@ -23,10 +23,12 @@ export interface Fanout {
    */
   combine(own: LiveStats): LiveStats;
   /**
-   * Whether a room of the live namespace may have members anywhere: its local size in one process;
-   * always true across gateways (a watcher on another gateway is not visible here).
+   * Whether a room of the live namespace has members on any gateway, so that reading and sending
+   * what it would get is worth it: its local size in one process; across gateways, a local member
+   * or another gateway subscribed to the room's channel (`PUBSUB SHARDNUMSUB`, one pipelined
+   * command). False while Redis is away (nothing could be sent to other gateways anyway).
    */
-  mayHaveMembers(localSize: number): boolean;
+  hasMembers(room: string, localSize: number): boolean | Promise<boolean>;
   /** Stops publishing, withdraws this gateway's figures, closes its Redis connections. */
   close(): Promise<void>;
 }
@@ -36,6 +38,6 @@ export const LOCAL_FANOUT: Fanout = {
   kind: 'local',
   adapter: undefined,
   combine: (own) => own,
-  mayHaveMembers: (localSize) => localSize > 0,
+  hasMembers: (_room, localSize) => localSize > 0,
   close: async () => {},
 };

@@ -60,7 +60,12 @@ export async function openRedisFanout(options: RedisFanoutOptions): Promise<Fano
     kind: 'redis',
     adapter,
     combine: (own) => stats.combine(own),
-    mayHaveMembers: () => true,
+    hasMembers: (room, localSize) =>
+      localSize > 0 ||
+      pub
+        .call('PUBSUB', 'SHARDNUMSUB', roomChannel(NAMESPACES.live, room))
+        .then((reply) => Number((reply as [string, number])[1] ?? 0) > 0)
+        .catch(() => false),
     async close() {
       await stats.withdraw().catch(() => {});
       sub.disconnect();
@@ -68,6 +73,9 @@ export async function openRedisFanout(options: RedisFanoutOptions): Promise<Fano
     },
   };
 }
+
+/** The adapter's sharded channel of `room` in `nsp` (`subscriptionMode: 'dynamic'`). */
+export const roomChannel = (nsp: string, room: string) => `${FANOUT_CHANNEL_PREFIX}#${nsp}#${room}#`;
 
 /** Reports a connection's first error after each time it was ready (not every retry of an outage). */
 function reportOutages(redis: Redis, onError: ((err: unknown) => void) | undefined): void {

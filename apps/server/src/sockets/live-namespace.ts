@@ -234,12 +234,20 @@ export class LiveHub implements SchedulerEvents {
     this.flushTimer = null;
     for (const jobId of this.pendingJobs) {
       const room = `job:${jobId}`;
-      if (!this.fanout.mayHaveMembers(this.nsp.adapter.rooms.get(room)?.size ?? 0)) continue;
+      const localSize = this.nsp.adapter.rooms.get(room)?.size ?? 0;
+      // Nobody watching on any gateway: no view read (a Redis job view is the whole job).
       this.whenSettled(
         'live.jobs',
-        () => this.store.getJob(jobId),
-        (job) => {
-          if (job) this.nsp.to(room).emit('job:update', job);
+        () => this.fanout.hasMembers(room, localSize),
+        (watched) => {
+          if (!watched) return;
+          this.whenSettled(
+            'live.jobs',
+            () => this.store.getJob(jobId),
+            (job) => {
+              if (job) this.nsp.to(room).emit('job:update', job);
+            },
+          );
         },
       );
     }
