@@ -524,7 +524,7 @@ export function render(r: BenchResults): string {
           'ack p50/p99 ms',
           'requeued',
           'KB/conn RSS',
-          'Redis cmds/task (upload+run)',
+          'Redis cmds/task incl. Lua (upload+run)',
           'Redis reads/task',
         ],
         r.scale.runs.map((c) => [

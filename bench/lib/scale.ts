@@ -41,7 +41,11 @@ export interface ScaleOptions {
 }
 
 export interface RedisCost {
-  /** Commands Redis executed per task: upload (job + tasks) and run (dispatch -> result stored). */
+  /**
+   * Commands Redis executed per task: upload (job + tasks) and run (dispatch -> result stored).
+   * `INFO commandstats` counts the commands a Lua script runs too (an EVALSHA doing 4 HSET/HINCRBY
+   * counts 5), so this is the work Redis does, not what the gateways send: see `readsPerTask`.
+   */
   commandsPerTask: { upload: number; run: number; total: number };
   /** Read events per task (≈ round trips: a pipeline is one), upload + run. */
   readsPerTask: number;
