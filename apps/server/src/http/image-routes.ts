@@ -9,7 +9,7 @@ import type { BlobStore } from '../storage/blob-store';
 import { ID } from './jobs-routes';
 
 interface Deps {
-  store: Pick<SchedulingStore, 'getTask'>;
+  store: Pick<SchedulingStore, 'findTask'>;
   access: JobAccess;
   blobs: BlobStore;
   signer: ImageSigner;
@@ -52,7 +52,7 @@ export function registerImageRoutes(app: FastifyInstance, deps: Deps): void {
       const owner = requesterOf(request).name;
       const task =
         ID.test(taskId) && ID.test(id) && (await deps.access.owns(owner, id))
-          ? deps.store.getTask(taskId)
+          ? await deps.store.findTask(taskId)
           : null;
       if (!task || task.jobId !== id)
         throw new TabgridError(
@@ -66,7 +66,7 @@ export function registerImageRoutes(app: FastifyInstance, deps: Deps): void {
 
   app.get<{ Params: { token: string } }>('/img/:token', async (request, reply) => {
     const taskId = deps.signer.open(request.params.token);
-    const task = taskId && ID.test(taskId) ? deps.store.getTask(taskId) : null;
+    const task = taskId && ID.test(taskId) ? await deps.store.findTask(taskId) : null;
     if (!task) throw gone();
     return sendImage(deps, reply, task, 'private, max-age=600');
   });

@@ -43,8 +43,8 @@ async function checkRequesterShare(deps: Deps, owner: string, adding: number): P
   }
 }
 
-function checkQueue(deps: Deps, adding: number): void {
-  const queued = deps.store.queuedCount;
+async function checkQueue(deps: Deps, adding: number): Promise<void> {
+  const queued = await deps.store.queueDepth();
   if (queued + adding > deps.config.maxQueued) {
     throw new TabgridError(
       'queue_full',
@@ -85,7 +85,7 @@ async function receive(deps: Deps, request: FastifyRequest, owner: string): Prom
   if (declared > config.maxFiles * config.maxFileBytes + ENVELOPE_BYTES) {
     throw new TabgridError('file_too_large', `request body of ${declared} bytes is over the limit`, 413);
   }
-  checkQueue(deps, 1);
+  await checkQueue(deps, 1);
   await checkRequesterShare(deps, owner, 1);
 
   const upload = await readUpload(request, config, { partial, lengthDeclared: header !== undefined });
@@ -95,7 +95,7 @@ async function receive(deps: Deps, request: FastifyRequest, owner: string): Prom
   // is written yet): refusing earlier would close the connection under a client still sending,
   // which it sees as EPIPE instead of this answer.
   await deps.uploads.preflight();
-  checkQueue(deps, upload.good.length);
+  await checkQueue(deps, upload.good.length);
   await checkRequesterShare(deps, owner, upload.good.length);
   return upload;
 }

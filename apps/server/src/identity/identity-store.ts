@@ -51,7 +51,11 @@ export class IdentityStore {
     if (!row || !matches) return null;
     // Last-seen is informational: a returning volunteer can reconnect while the store
     // refuses writes (locked, full), and keeps its leases' work going (issue 11).
-    await this.backend.touch(volunteerId, now).catch(() => undefined);
+    try {
+      await this.backend.touch(volunteerId, now); // SQLite throws at once, Redis rejects
+    } catch {
+      /* informational only */
+    }
     this.names.set(row.volunteerId, row.displayName);
     return { volunteerId: row.volunteerId, displayName: row.displayName };
   }

@@ -1,6 +1,6 @@
 import type { JobView } from '@tabgrid/protocol';
 import type { TaskStore } from './task-store';
-import type { NewTask, TaskCounts } from './types';
+import type { NewTask, TaskCounts, TaskRecord } from './types';
 
 /** Who owns a new job and whether its results are shown to the public (see access/). */
 export interface JobAccessFields {
@@ -28,6 +28,10 @@ export interface JobRecords {
   getJob(jobId: string): MaybePromise<JobView | null>;
   /** Tasks by status over every job (live statistics). */
   counts(): MaybePromise<TaskCounts>;
+  /** Tasks waiting to run over every gateway (the `queue_full` limit). */
+  queueDepth(): MaybePromise<number>;
+  /** Any task by id, wherever it runs (image routes); `getTask` knows only this process's. */
+  findTask(taskId: string): MaybePromise<TaskRecord | null>;
   /** Whether any task refers to this image (a failed upload removes only blobs nobody uses). */
   isImageReferenced(sha256: string): MaybePromise<boolean>;
 }

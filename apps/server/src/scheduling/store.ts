@@ -297,6 +297,14 @@ export class SchedulerStore implements SchedulingStore {
     return this.queue.size;
   }
 
+  queueDepth(): number {
+    return this.queue.size;
+  }
+
+  findTask(taskId: string): TaskRecord | null {
+    return this.getTask(taskId);
+  }
+
   // ------------------------------------------------------------------ leases
 
   /**

@@ -76,6 +76,22 @@ export function uploadStorage(deps: Deps): UploadStorage {
     },
   };
 
+  /**
+   * The images of these tasks that stored tasks refer to. When the store cannot say (it is the
+   * store that failed), an image counts as used: an orphan blob is harmless, a missing one is not.
+   */
+  async function referencedImages(tasks: NewTask[]): Promise<Set<string>> {
+    const used = new Set<string>();
+    for (const sha of new Set(tasks.map((t) => t.imageSha256).filter((s) => s !== ''))) {
+      try {
+        if (await deps.store.isImageReferenced(sha)) used.add(sha);
+      } catch {
+        used.add(sha);
+      }
+    }
+    return used;
+  }
+
   /** Writes the bytes (durable before any row), then the rows; on failure removes the new blobs. */
   async function writeAllOrNothing<T>(
     images: Uint8Array[],
@@ -91,7 +107,8 @@ export function uploadStorage(deps: Deps): UploadStorage {
       batch.commit();
       return result;
     } catch (err) {
-      batch.abort((sha) => deps.store.isImageReferenced(sha));
+      const used = await referencedImages(tasks);
+      batch.abort((sha) => used.has(sha));
       const fault = classifyStorageError(err);
       if (!fault) throw err;
       deps.errors.report('http.upload', err);

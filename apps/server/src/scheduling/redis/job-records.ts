@@ -69,9 +69,10 @@ async function storeTasks(
   // The owner's job list (access/redis-job-access.ts), in the same transaction as the job.
   if (seq !== null && meta?.owner) multi.zadd(redisKeys.ownerJobs(String(meta.owner)), seq, jobId);
   multi.sadd(KEYS.images, ...new Set(created.map((t) => t.imageSha256)));
+  for (const t of created) multi.hset(KEYS.taskJob(t.id), t.id, jobId);
   for (const t of created) multi.xadd(KEYS.stream, '*', 'j', jobId, 't', t.id);
   const replies = await multi.exec();
-  meter.roundTrip(created.length + 6);
+  meter.roundTrip(2 * created.length + 6);
   const failed = replies?.find(([err]) => err);
   if (!replies || failed) throw failed?.[0] ?? new Error('redis transaction aborted');
 }
@@ -163,7 +164,25 @@ export async function counts(redis: Redis, meter: RedisMeter): Promise<TaskCount
   return { queued: n('queued'), running: n('running'), done: n('done'), failed: n('failed') };
 }
 
+export async function queueDepth(redis: Redis, meter: RedisMeter): Promise<number> {
+  const queued = await redis.hget(KEYS.counts, 'queued');
+  meter.roundTrip();
+  return Number(queued ?? 0);
+}
+
+/** Any stored task by id (found through the task → job index). */
+export async function findTask(redis: Redis, meter: RedisMeter, taskId: string): Promise<StoredTask | null> {
+  const jobId = await redis.hget(KEYS.taskJob(taskId), taskId);
+  meter.roundTrip();
+  if (!jobId) return null;
+  const json = await redis.hget(KEYS.tasks(jobId), taskId);
+  meter.roundTrip();
+  return json ? decodeTask(json) : null;
+}
+
+/** Throws `RedisUnavailableError` rather than waiting when Redis is away (upload clean-up). */
 export async function isImageReferenced(redis: Redis, meter: RedisMeter, sha256: string): Promise<boolean> {
+  assertConnected(redis);
   const member = await redis.sismember(KEYS.images, sha256);
   meter.roundTrip();
   return member === 1;

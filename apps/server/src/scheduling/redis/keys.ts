@@ -20,7 +20,9 @@ export const KEYS = {
   janitorLock: 'tg:janitor:lock',
   /** Per gateway, with a TTL renewed while it lives. */
   alive: (gatewayId: string) => `tg:gw:${gatewayId}:alive`,
-  /** Hash: id, seq, createdAt, owner, public. */
+  /** Hash: task id → job id, in 64 buckets by the id's last character (image routes). */
+  taskJob: (taskId: string) => `tg:task-job:${taskId.slice(-1)}`,
+  /** Hash: id, seq, createdAt, owner, public, nextIdx. */
   job: (jobId: string) => `tg:{job:${jobId}}:meta`,
   /** Hash: task id → task JSON (record + view timings). */
   tasks: (jobId: string) => `tg:{job:${jobId}}:tasks`,

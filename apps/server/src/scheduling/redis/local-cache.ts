@@ -75,7 +75,8 @@ export class LocalCache implements TaskStore {
    * `running` elsewhere lost its lease with its gateway: it is queued again here. `lapsed` tells.
    */
   admit(task: StoredTask, entryId: string, owner: string): 'cached' | 'lapsed' | 'final' | 'duplicate' {
-    if (task.status === 'done' || task.status === 'failed') return 'final';
+    // Finished here (its final state may not be stored yet): nothing to run again.
+    if (task.status === 'done' || task.status === 'failed' || this.finished.has(task.id)) return 'final';
     if (this.active.has(task.id)) return this.entries.get(task.id) === entryId ? 'cached' : 'duplicate';
     this.owners.set(task.jobId, owner);
     const t: StoredTask = { ...task, excluded: [...task.excluded] };
@@ -98,11 +99,16 @@ export class LocalCache implements TaskStore {
     return this.tasks.get(taskId);
   }
 
-  /** Takes up to `n` queued tasks out of this gateway (surplus): they go back to the stream. */
+  /**
+   * Takes up to `n` queued tasks out of this gateway (surplus): they go back to the stream. Tasks
+   * waiting for a verification replica stay (their first result is known only here).
+   */
   giveBack(n: number): number {
     let given = 0;
+    const hasResult = (taskId: string) =>
+      (this.byTask.get(taskId) ?? []).some((id) => this.assignments.get(id)!.status === 'completed');
     while (given < n) {
-      const next = this.queue.take();
+      const next = this.queue.take((taskId) => !hasResult(taskId));
       if (!next) break;
       const task = this.tasks.get(next.taskId)!;
       this.sink.put(task, { enqueue: true, ackEntry: this.entries.get(task.id) });
@@ -469,11 +475,15 @@ export class LocalCache implements TaskStore {
     this.active.delete(task.id);
     this.entries.delete(task.id);
     this.finished.add(task.id);
+    this.released();
     if (this.finished.size > RETAIN_FINISHED) {
       const oldest = this.finished.values().next().value as string;
       this.forget(oldest);
     }
   }
+
+  /** A cached task finished or left: there is room to claim another (the store wakes its reader). */
+  protected released(): void {}
 
   /** Drops a task and its assignments from memory. */
   private forget(taskId: string): void {
@@ -485,7 +495,7 @@ export class LocalCache implements TaskStore {
     this.byTask.delete(taskId);
     this.tasks.delete(taskId);
     this.entries.delete(taskId);
-    this.active.delete(taskId);
+    if (this.active.delete(taskId)) this.released();
     this.finished.delete(taskId);
   }
 }

@@ -10,6 +10,7 @@ import { Liveness } from './liveness';
 import { LocalCache } from './local-cache';
 import { RedisMeter } from './meter';
 import type { ScriptedRedis } from './scripts';
+import { recordOf } from './stored-task';
 import { loadTasks, readEntries, type Entry } from './stream-claims';
 import { WriteBehind } from './write-behind';
 
@@ -62,6 +63,10 @@ export class RedisSchedulingStore extends LocalCache implements SchedulingStore 
   private wake: (() => void) | null = null;
   private loop: Promise<void> | null = null;
   private surplusSeen = false;
+  /** Entries asked for by reads under way. */
+  private reserved = 0;
+  /** The read loop's current read. */
+  private claiming: Promise<number> | null = null;
 
   constructor(
     private readonly redis: ScriptedRedis,
@@ -159,6 +164,17 @@ export class RedisSchedulingStore extends LocalCache implements SchedulingStore 
     return jobs.counts(this.redis, this.meter);
   }
 
+  queueDepth(): Promise<number> {
+    return jobs.queueDepth(this.redis, this.meter);
+  }
+
+  async findTask(taskId: string): Promise<TaskRecord | null> {
+    const local = this.peek(taskId);
+    if (local && local.status !== 'done' && local.status !== 'failed') return recordOf(local);
+    const stored = await jobs.findTask(this.redis, this.meter, taskId);
+    return stored ? recordOf(stored) : local ? recordOf(local) : null;
+  }
+
   isImageReferenced(sha256: string): Promise<boolean> {
     return jobs.isImageReferenced(this.redis, this.meter, sha256);
   }
@@ -188,9 +204,10 @@ export class RedisSchedulingStore extends LocalCache implements SchedulingStore 
   async settle(): Promise<void> {
     await Promise.allSettled([...this.inflight]);
     await this.writer.settle();
-    const want = this.want();
-    if (want > 0) {
-      await this.admitEntries(await readEntries(this.redis, this.meter, this.gatewayId, want, '>', 0));
+    for (;;) {
+      await this.claiming?.catch(() => {});
+      const want = this.want();
+      if (want <= 0 || (await this.claim(this.redis, want, 0)) === 0) break;
     }
     await this.writer.settle();
   }
@@ -230,15 +247,35 @@ export class RedisSchedulingStore extends LocalCache implements SchedulingStore 
 
   // ------------------------------------------------------------------ internals
 
+  private target(): number {
+    return this.options.demand ? this.options.demand() : this.options.maxBatch;
+  }
+
+  /** Entries to ask for now: demand less what is held and what reads under way may bring. */
   private want(): number {
-    const target = this.options.demand ? this.options.demand() : this.options.maxBatch;
-    return Math.min(this.options.maxBatch, target - this.unfinishedCount);
+    return Math.min(this.options.maxBatch, this.target() - this.unfinishedCount - this.reserved);
+  }
+
+  /** One read of up to `count` new entries, reserved while it runs (reads never over-claim). */
+  private async claim(conn: Redis, count: number, blockMs: number): Promise<number> {
+    this.reserved += count;
+    try {
+      const entries = await readEntries(conn, this.meter, this.gatewayId, count, '>', blockMs);
+      return (await this.admitEntries(entries)).cached;
+    } finally {
+      this.reserved -= count;
+    }
+  }
+
+  protected override released(): void {
+    this.wake?.();
   }
 
   private async readLoop(): Promise<void> {
     while (!this.closing) {
       const want = this.want();
-      if (want <= 0) {
+      // Batches: wait until a quarter of the target is free, unless nothing is left to offer.
+      if (want <= 0 || (want < this.target() / 4 && this.queuedCount > 0)) {
         await new Promise<void>((resolve) => {
           this.wake = resolve;
           setTimeout(resolve, 250).unref();
@@ -247,15 +284,8 @@ export class RedisSchedulingStore extends LocalCache implements SchedulingStore 
         continue;
       }
       try {
-        const entries = await readEntries(
-          this.reader,
-          this.meter,
-          this.gatewayId,
-          want,
-          '>',
-          this.options.blockMs,
-        );
-        await this.admitEntries(entries);
+        this.claiming = this.claim(this.reader, want, this.options.blockMs);
+        await this.claiming;
       } catch (err) {
         if (this.closing) break;
         this.options.onError?.('redis.claim', err);
@@ -294,7 +324,9 @@ export class RedisSchedulingStore extends LocalCache implements SchedulingStore 
       if (this.closing) return;
       void Promise.resolve()
         .then(fn)
-        .catch((err: unknown) => this.options.onError?.('redis.background', err));
+        .catch((err: unknown) => {
+          if (!this.closing) this.options.onError?.('redis.background', err);
+        });
     }, ms);
     timer.unref();
     this.timers.push(timer);

@@ -23,6 +23,8 @@ interface ScriptedPipeline {
 
 const MAX_BACKOFF_MS = 2000;
 
+const isFinal = (status: string) => status === 'done' || status === 'failed';
+
 /**
  * Writes the local cache's changes to Redis behind the hot path: every change made in one tick
  * (and all made while a write is in flight) goes out as one pipeline — one round trip for many
@@ -52,7 +54,10 @@ export class WriteBehind implements CacheSink {
   }
 
   put(task: StoredTask, options: PutOptions = {}): void {
-    const before = this.pending.get(task.id)?.options ?? {};
+    const earlier = this.pending.get(task.id);
+    // Write-once here too: an unwritten final state is never replaced by a non-final one.
+    if (earlier && isFinal(earlier.status) && !isFinal(task.status) && !options.force) return;
+    const before = earlier?.options ?? {};
     this.pending.set(task.id, {
       jobId: task.jobId,
       taskId: task.id,

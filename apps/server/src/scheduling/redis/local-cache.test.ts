@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { LocalCache, type CacheSink, type PutOptions } from './local-cache';
+import { NO_VIEW, type StoredTask } from './stored-task';
+
+const POLICY = { maxAttempts: 3, maxFailureReports: 2, taskDeadlineMs: 60_000 };
+
+/** Records what the cache hands to the write-behind (the Redis side is covered in test/contract). */
+class Recorder implements CacheSink {
+  readonly puts: { id: string; status: string; options: PutOptions }[] = [];
+  put(task: StoredTask, options: PutOptions = {}): void {
+    this.puts.push({ id: task.id, status: task.status, options });
+  }
+}
+
+const stored = (id: string, jobId = 'job_1'): StoredTask => ({
+  id,
+  jobId,
+  idx: 0,
+  name: `${id}.jpg`,
+  imageSha256: 'a'.repeat(64),
+  mime: 'image/jpeg',
+  width: 1,
+  height: 1,
+  status: 'queued',
+  submittedAt: 0,
+  completedAt: null,
+  attempts: 0,
+  failureReports: 0,
+  detections: null,
+  resultAssignmentId: null,
+  errorCode: null,
+  errorMessage: null,
+  verification: null,
+  agreeing: 0,
+  view: NO_VIEW,
+  excluded: [],
+});
+
+describe('LocalCache', () => {
+  it('a finished task redelivered before its result is stored is not run again', () => {
+    const sink = new Recorder();
+    const cache = new LocalCache(POLICY, sink);
+    expect(cache.admit(stored('t1'), '1-0', 'alice')).toBe('cached');
+    const offer = cache.assignNext('v1', 10, 1000)!;
+    cache.complete(offer.assignment.id, 'v1', [], 5, 20);
+    expect(sink.puts.at(-1)).toMatchObject({ id: 't1', status: 'done', options: { ackEntry: '1-0' } });
+    // Redis still says `running` (the write is behind): the redelivery must not reopen it.
+    expect(cache.admit({ ...stored('t1'), status: 'running' }, '2-0', 'alice')).toBe('final');
+    expect(cache.queuedCount).toBe(0);
+    expect(cache.admit(stored('t2'), '3-0', 'alice')).toBe('cached');
+    expect(cache.admit(stored('t2'), '4-0', 'alice')).toBe('duplicate');
+  });
+
+  it('gives back queued surplus, but keeps a task waiting for its verification replica', () => {
+    const sink = new Recorder();
+    const cache = new LocalCache(POLICY, sink);
+    cache.admit(stored('t1'), '1-0', 'alice');
+    cache.admit(stored('t2'), '2-0', 'alice');
+    const first = cache.assignNext('v1', 10, 1000)!;
+    cache.complete(first.assignment.id, 'v1', [], 5, 20, 'replicate'); // queued again, excluded for v1
+    expect(cache.queuedCount).toBe(2);
+    expect(cache.giveBack(2)).toBe(1);
+    const back = sink.puts.at(-1)!;
+    expect(back).toMatchObject({ status: 'queued', options: { enqueue: true } });
+    expect(back.id).not.toBe(first.task.id);
+    expect(cache.queuedCount).toBe(1);
+    expect(cache.assignNext('v1', 30, 1000)).toBeNull();
+    expect(cache.assignNext('v2', 30, 1000)!.task.id).toBe(first.task.id);
+  });
+});

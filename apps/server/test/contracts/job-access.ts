@@ -1,0 +1,108 @@
+/**
+ * Contract suite for `JobAccess` (ownership, visibility, the owner's job list, deletion): the
+ * same tests on SQLite and on Redis, with jobs created through each backend's own scheduling
+ * store, as the upload route does. Run by `job-access.test.ts`.
+ */
+import { describe, expect, it } from 'vitest';
+import type { JobAccess } from '../../src/access/job-access';
+import type { SchedulingStore } from '../../src/scheduling/scheduling-store';
+import type { NewTask } from '../../src/scheduling/types';
+
+export interface AccessUnderTest {
+  access: JobAccess;
+  store: SchedulingStore;
+  close(): Promise<void>;
+}
+
+const tasks = (n: number): NewTask[] =>
+  Array.from({ length: n }, (_, i) => ({
+    name: `p${i}.jpg`,
+    imageSha256: `${i}`.padStart(64, 'a'),
+    mime: 'image/jpeg',
+    width: 64,
+    height: 48,
+  }));
+
+export function jobAccessContract(name: string, open: () => Promise<AccessUnderTest>): void {
+  describe(`${name}: job access`, () => {
+    it('the owner owns a job; nobody else does; an unknown job is null', async () => {
+      const { access, store, close } = await open();
+      try {
+        const job = await store.createJob(tasks(2), 1000, { owner: 'alice', isPublic: true });
+        expect(await access.get(job.id)).toEqual({
+          id: job.id,
+          owner: 'alice',
+          isPublic: true,
+          deletedAt: null,
+        });
+        expect(await access.owns('alice', job.id)).toBe(true);
+        expect(await access.owns('bob', job.id)).toBe(false);
+        expect(await access.owns('', job.id)).toBe(false);
+        expect(await access.get('job_missing')).toBeNull();
+        expect(await access.owns('alice', 'job_missing')).toBe(false);
+        const secret = await store.createJob(tasks(1), 1001, { owner: 'bob', isPublic: false });
+        expect(await access.get(secret.id)).toMatchObject({ owner: 'bob', isPublic: false });
+      } finally {
+        await close();
+      }
+    });
+
+    it("lists a requester's own jobs newest first, in pages, with task counts", async () => {
+      const { access, store, close } = await open();
+      try {
+        const ids: string[] = [];
+        for (let i = 0; i < 5; i++)
+          ids.push((await store.createJob(tasks(i + 1), 1000 + i, { owner: 'alice', isPublic: false })).id);
+        await store.createJob(tasks(1), 2000, { owner: 'bob', isPublic: false });
+        const first = await access.list('alice', 2, null);
+        expect(first.jobs.map((j) => j.id)).toEqual([ids[4], ids[3]]);
+        expect(first.jobs[0]).toMatchObject({
+          status: 'queued',
+          createdAt: 1004,
+          public: false,
+          deletedAt: null,
+          tasks: { total: 5, queued: 5, running: 0, done: 0, failed: 0 },
+        });
+        expect(first.nextCursor).not.toBeNull();
+        const second = await access.list('alice', 2, first.nextCursor);
+        expect(second.jobs.map((j) => j.id)).toEqual([ids[2], ids[1]]);
+        const last = await access.list('alice', 2, second.nextCursor);
+        expect(last.jobs.map((j) => j.id)).toEqual([ids[0]]);
+        expect(last.nextCursor).toBeNull();
+        expect((await access.list('carol', 10, null)).jobs).toEqual([]);
+        await expect(Promise.resolve().then(() => access.list('alice', 2, '!!'))).rejects.toThrow(/cursor/);
+      } finally {
+        await close();
+      }
+    });
+
+    it("counts a requester's unfinished tasks across its jobs", async () => {
+      const { access, store, close } = await open();
+      try {
+        expect(await access.unfinishedTasks('alice')).toBe(0);
+        await store.createJob(tasks(3), 1000, { owner: 'alice', isPublic: false });
+        await store.createJob(tasks(2), 1001, { owner: 'alice', isPublic: false });
+        await store.createJob(tasks(4), 1002, { owner: 'bob', isPublic: false });
+        expect(await access.unfinishedTasks('alice')).toBe(5);
+        expect(await access.unfinishedTasks('bob')).toBe(4);
+      } finally {
+        await close();
+      }
+    });
+
+    it('marks a job deleted once: a second deletion keeps the first time', async () => {
+      const { access, store, close } = await open();
+      try {
+        const job = await store.createJob(tasks(1), 1000, { owner: 'alice', isPublic: false });
+        const first = await access.markDeleted(job.id, 5000);
+        expect(first.deletedAt).toBe(5000);
+        const again = await access.markDeleted(job.id, 6000);
+        expect(again).toEqual({ deletedAt: 5000, freeable: [] });
+        expect((await access.get(job.id))?.deletedAt).toBe(5000);
+        expect((await access.list('alice', 10, null)).jobs[0]?.deletedAt).toBe(5000);
+      } finally {
+        await close();
+      }
+    });
+  });
+}
