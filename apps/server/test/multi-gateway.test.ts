@@ -102,16 +102,17 @@ describe('three gateways on one Redis (real processes)', () => {
       TABGRID_GATEWAY_ID: `gw${i + 1}`,
       TABGRID_LEASE_MS: '3000',
     });
-    const gateways: Child[] = [];
-    for (let i = 0; i < 3; i++) {
-      gateways.push(
-        await startServerProcess(`gateway ${i + 1}`, {
-          port: ports[i]!,
-          dataDir: tmpDir(`tabgrid-multi-gw${i + 1}-`),
-          env: env(i),
-        }),
-      );
-    }
+    // Started together, with a generous start-up bound: on a loaded machine tsx's first compile of
+    // the server alone can take most of a minute.
+    const gateways: Child[] = await Promise.all(
+      [0, 1, 2].map((i) =>
+        startServerProcess(
+          `gateway ${i + 1}`,
+          { port: ports[i]!, dataDir: tmpDir(`tabgrid-multi-gw${i + 1}-`), env: env(i) },
+          150_000,
+        ),
+      ),
+    );
     const admin = new Redis(redis.url, { maxRetriesPerRequest: null });
     admin.on('error', () => {}); // Redis is killed on purpose below; commands wait for it
     const context = () => gateways.map((g) => `${g.name}:\n${g.output().slice(-3000)}`).join('\n');
@@ -153,7 +154,7 @@ describe('three gateways on one Redis (real processes)', () => {
         const heldOpen = ids.filter((id) => open.has(id));
         return doneIn(view) >= 3 && heldOpen.length > 0 ? heldOpen : null;
       },
-      60_000,
+      120_000,
       'gateway 2 to hold claimed tasks mid-batch',
       context,
     );
@@ -165,7 +166,7 @@ describe('three gateways on one Redis (real processes)', () => {
         const view = await getJob(urls[0]!, jobA.id);
         return held.every((id) => view.tasks.find((t) => t.id === id)?.status === 'done');
       },
-      60_000,
+      120_000,
       `gateway 2's ${held.length} claimed tasks to finish elsewhere`,
       context,
     );
@@ -175,7 +176,7 @@ describe('three gateways on one Redis (real processes)', () => {
         const view = await getJob(urls[0]!, jobA.id);
         return view.tasks.every((t) => t.status === 'done') ? view : null;
       },
-      60_000,
+      120_000,
       'job A to finish',
       context,
     );
@@ -188,7 +189,7 @@ describe('three gateways on one Redis (real processes)', () => {
     }
     await poll(
       () => viewA.tasks.every((t) => results.get(t.id) === 1) && doneIn(lastView.get(jobA.id)) === PHOTOS_A,
-      10_000,
+      30_000,
       'every result and the final update on gateway 3',
       () => `results: ${JSON.stringify([...results])}\n${context()}`,
     );
@@ -198,7 +199,7 @@ describe('three gateways on one Redis (real processes)', () => {
     expect(b.status, b.body).toBe(201);
     const jobB = b.job!;
     await watch(jobB.id);
-    await poll(async () => doneIn(await getJob(urls[2]!, jobB.id)) >= 3, 60_000, 'job B under way', context);
+    await poll(async () => doneIn(await getJob(urls[2]!, jobB.id)) >= 3, 120_000, 'job B under way', context);
     await redis.kill9();
     const redisDownAt = Date.now();
     // An upload during the outage either waits for Redis or is refused; if it gets 201 it counts.
@@ -218,7 +219,7 @@ describe('three gateways on one Redis (real processes)', () => {
           ? (views as JobView[])
           : null;
       },
-      90_000,
+      150_000,
       'every accepted job to finish after the Redis restart',
       context,
     );
@@ -245,5 +246,5 @@ describe('three gateways on one Redis (real processes)', () => {
         `shared blobs: ${blobs.length}`,
     );
     admin.disconnect();
-  }, 180_000);
+  }, 360_000);
 });
