@@ -5,6 +5,7 @@
  *   npm run bench -- --quick       tiny scale, well under a minute of measuring
  *   npm run bench -- --only=capacity,node-inference   some sections
  *   npm run bench -- --only=adversarial   liars against verification (opt-in, about 20 min)
+ *   npm run bench -- --only=scale  1 gateway SQLite vs 1 gateway Redis vs 3 gateways Redis (docs/SCALING.md)
  *   npm run bench -- --port=8899 --out=path.json
  */
 import path from 'node:path';

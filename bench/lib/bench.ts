@@ -19,6 +19,7 @@ import {
   type EndToEndResult,
 } from './browser';
 import { nodeInference, type InferenceConfigResult } from './inference-node';
+import { SCALE_SETUPS, medianRun, scaleRun, type ScaleResult } from './scale';
 import { schedulerCapacity, type CapacityResult } from './scheduler-capacity';
 import { adversarialSection, type AdversarialResult } from '../adversarial/section';
 import { adversarialGoals, renderAdversarial } from '../adversarial/goals';
@@ -32,6 +33,7 @@ export const SECTIONS = [
   'end-to-end',
   'capacity',
   'adversarial',
+  'scale',
 ] as const;
 export type Section = (typeof SECTIONS)[number];
 /** What `npm run bench` runs without `--only`: the adversarial suite (about 20 min) is opt-in. */
@@ -40,7 +42,7 @@ export const DEFAULT_SECTIONS: readonly Section[] = SECTIONS.filter((s) => s !==
 export interface BenchOptions {
   quick: boolean;
   sections: readonly Section[];
-  /** Port of the server for the browser sections; capacity uses port + 1. */
+  /** Port of the server for the browser sections; capacity uses port + 1, scale port + 10 … + 12. */
   port: number;
   /** Where to write the results; null = do not write. */
   out: string | null;
@@ -91,6 +93,8 @@ export interface BenchResults {
   schedulerCapacity: CapacityResult[] | null;
   /** `--only=adversarial`: liars against verification, and latency with verification on/off. */
   adversarial: AdversarialResult | null;
+  /** 1 gateway SQLite vs 1 gateway Redis vs 3 gateways Redis: every run, and each setup's median. */
+  scale: { runs: ScaleResult[]; medians: ScaleResult[] } | null;
   goals: GoalRow[];
   /** Sections that failed, with the error (the others still ran). */
   errors: { section: Section; message: string }[];
@@ -161,6 +165,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     endToEnd: null,
     schedulerCapacity: null,
     adversarial: null,
+    scale: null,
     goals: [],
     errors: [],
   };
@@ -268,6 +273,40 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     results.adversarial = await adversarialSection({ quick: q, port: options.port + 2, log });
   });
 
+  await attempt('scale', async () => {
+    // TABGRID_BENCH_SCALE_VOLUNTEERS / _TASKS / _ROUNDS override the plan (e.g. a longer run).
+    const env = (name: string, fallback: number) =>
+      Number(process.env[`TABGRID_BENCH_SCALE_${name}`] || fallback);
+    const plan = {
+      volunteers: env('VOLUNTEERS', q ? 90 : 9000),
+      tasks: env('TASKS', q ? 600 : 20_000),
+      rounds: env('ROUNDS', q ? 1 : 3),
+    };
+    const runs: ScaleResult[] = [];
+    results.scale = { runs, medians: [] };
+    for (let round = 1; round <= plan.rounds; round++) {
+      for (const setup of SCALE_SETUPS) {
+        log(
+          `scale, round ${round}/${plan.rounds}: ${setup.name}, ${plan.volunteers} volunteers, ${plan.tasks} tasks`,
+        );
+        runs.push(
+          await scaleRun({
+            setup,
+            volunteers: plan.volunteers,
+            swarms: 3,
+            tasks: plan.tasks,
+            answerDelayMs: 50,
+            basePort: options.port + 10,
+            timeoutMs: q ? 60_000 : 120_000,
+          }),
+        );
+      }
+    }
+    results.scale.medians = SCALE_SETUPS.flatMap(
+      (s) => medianRun(runs.filter((r) => r.setup === s.name)) ?? [],
+    );
+  });
+
   results.goals = goals(results);
   results.meta.durationSeconds = Math.round((Date.now() - started) / 1000);
   if (options.out) {
@@ -283,7 +322,32 @@ function goals(r: BenchResults): GoalRow[] {
   const largest = r.schedulerCapacity?.at(-1);
   const atScale = largest !== undefined && largest.volunteers >= 10_000;
   const check = (ok: boolean | null | undefined) => ok ?? null;
+  const scale = r.scale?.medians ?? [];
+  const sqlite1 = scale.find((s) => s.gateways === 1 && s.redis === null);
+  const redis3 = scale.find((s) => s.gateways === 3);
+  const capacityRatio =
+    sqlite1 && redis3 ? redis3.tasksPerSecond / Math.max(1, sqlite1.tasksPerSecond) : null;
+  const worstReads = scale.some((s) => s.redis)
+    ? Math.max(...scale.flatMap((s) => (s.redis ? [s.redis.readsPerTask] : [])))
+    : null;
   return [
+    {
+      goal: '3 gateways on Redis vs 1 process on SQLite (tasks/s, same run)',
+      target: '>= 90 %',
+      measured:
+        capacityRatio === null || !sqlite1 || !redis3
+          ? 'not run'
+          : `${Math.round(capacityRatio * 100)} % (${redis3.tasksPerSecond} vs ${sqlite1.tasksPerSecond} tasks/s, medians)`,
+      met: check(capacityRatio === null ? null : capacityRatio >= 0.9 && redis3!.completed),
+      how: 'npm run bench -- --only=scale: simulated volunteers, tiny photos, uploads through gateway 1',
+    },
+    {
+      goal: 'Redis round trips per task, amortized',
+      target: '<= 4',
+      measured: worstReads === null ? 'not run' : `${worstReads} read events/task (worst setup)`,
+      met: check(worstReads === null ? null : worstReads <= 4),
+      how: 'INFO stats total_reads_processed delta (one per request batch) / tasks, upload + run',
+    },
     {
       goal: 'Ack latency p99 (2 browser tabs)',
       target: '<= 50 ms',
@@ -457,6 +521,41 @@ export function render(r: BenchResults): string {
           c.connectSeconds,
         ]),
       ),
+      '',
+    );
+  }
+  if (r.scale) {
+    out.push(
+      'Scale-out (simulated volunteers answer after 50 ms; gateways, swarms and Redis share the machine)',
+    );
+    out.push(
+      table(
+        [
+          'setup',
+          'volunteers',
+          'tasks',
+          'tasks/s',
+          'steady/s',
+          'ack p50/p99 ms',
+          'requeued',
+          'KB/conn RSS',
+          'Redis cmds/task incl. Lua (upload+run)',
+          'Redis reads/task',
+        ],
+        r.scale.runs.map((c) => [
+          c.setup,
+          `${c.connected}/${c.volunteers}`,
+          `${c.tasksDone}/${c.tasks}`,
+          c.tasksPerSecond,
+          c.steadyTasksPerSecond,
+          `${c.ackMs.p50} / ${c.ackMs.p99}`,
+          c.requeued,
+          c.rssPerConnectionKB,
+          c.redis ? `${c.redis.commandsPerTask.upload} + ${c.redis.commandsPerTask.run}` : '-',
+          c.redis ? c.redis.readsPerTask : '-',
+        ]),
+      ),
+      `medians (tasks/s): ${r.scale.medians.map((m) => `${m.setup} ${m.tasksPerSecond}`).join(', ')}`,
       '',
     );
   }

@@ -9,12 +9,11 @@
  * overhead, ack latency and event-loop lag come from the server's /metrics,
  * scraped just before the resume and after the last result.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import sharp from 'sharp';
-import { REPO_ROOT } from '../../scripts/assets';
 import { countBetween, quantileBetween, value } from './prom';
 import { startBenchServer, type MemoryProbe } from './server';
 import { round1, sleep } from './stats';
+import { startSwarm, stopSwarms, type Swarm } from './swarm';
 
 export interface CapacityOptions {
   volunteers: number;
@@ -56,36 +55,6 @@ export interface CapacityResult {
     /** (RSS after connecting - before) / N, KB. */
     rssPerVolunteerKB: number;
     heapPerVolunteerKB: number;
-  };
-}
-
-interface Swarm {
-  child: ChildProcess;
-  request<T>(msg: object, replyType: string): Promise<T>;
-}
-
-function startSwarm(url: string, count: number, prefix: string, delayMs: number): Swarm {
-  const child = fork('bench/sim/volunteer-swarm.ts', [url, String(count), prefix, String(delayMs)], {
-    cwd: REPO_ROOT,
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  return {
-    child,
-    request<T>(msg: object, replyType: string) {
-      return new Promise<T>((resolve, reject) => {
-        const onMessage = (m: unknown) => {
-          if ((m as { type?: string }).type !== replyType) return;
-          child.off('message', onMessage);
-          child.off('exit', onExit);
-          resolve(m as T);
-        };
-        const onExit = (code: number | null) => reject(new Error(`volunteer swarm exited with ${code}`));
-        child.on('message', onMessage);
-        child.once('exit', onExit);
-        child.send(msg);
-      });
-    },
   };
 }
 
@@ -214,20 +183,7 @@ export async function schedulerCapacity(options: CapacityOptions): Promise<Capac
       },
     };
   } finally {
-    await Promise.all(
-      swarms.map(
-        (s) =>
-          new Promise<void>((resolve) => {
-            if (s.child.exitCode !== null) return resolve();
-            s.child.once('exit', () => resolve());
-            s.child.send({ type: 'close' });
-            setTimeout(() => {
-              s.child.kill('SIGKILL');
-              resolve();
-            }, 5000).unref();
-          }),
-      ),
-    );
+    await stopSwarms(swarms);
     await server.stop();
   }
 }

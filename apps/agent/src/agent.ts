@@ -31,7 +31,7 @@ export interface AgentOptions extends NodeRunnerPoolOptions {
   ackTimeoutMs?: number;
   /** Attempts per `task:result` / `task:error` before giving up. @defaultValue 5 */
   maxReportAttempts?: number;
-  /** Extra socket.io-client options (tests use `reconnection: false`, `transports`). */
+  /** Extra socket.io-client options (tests use `reconnection: false`); the transport is always WebSocket. */
   socketOptions?: VolunteerClientOptions['socketOptions'];
   /** Receives one human-readable line per notable event. */
   log?: (line: string) => void;

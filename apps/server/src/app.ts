@@ -22,6 +22,7 @@ import { installSecurityHeaders } from './http/security-headers';
 import { registerStaticRoutes } from './http/static-routes';
 import { IdentityStore } from './identity/identity-store';
 import { compileTrust } from './identity/network';
+import { openFanout } from './fanout';
 import { LiveStatsTracker } from './live/live-stats';
 import { MODEL_FILE, readModelInfo } from './model-info';
 import { ErrorSink } from './observability/error-sink';
@@ -206,7 +207,12 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
     },
   });
 
+  // Broadcasts and live figures across gateways when they share a Redis (ARCHITECTURE.md "Fan-out").
+  const fanout = await openFanout(config.redisUrl, backend.gatewayId, (err) =>
+    errors.report('live.cluster', err),
+  );
   const io = new Server(app.server, {
+    ...(fanout.adapter ? { adapter: fanout.adapter } : {}),
     serveClient: false,
     maxHttpBufferSize: LIMITS.maxSocketPayloadBytes,
     // Cross-site WebSocket hijacking: a browser page from another origin may not connect.
@@ -242,6 +248,7 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
     errors,
     (volunteerId) => identities.displayName(volunteerId),
     () => credits.leaderboard(),
+    fanout,
   );
   const sched: Scheduler = new Scheduler(
     store,
@@ -362,6 +369,7 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
         await new Promise<void>((resolve) => io.close(() => resolve()));
         await app.close();
         await credits.idle();
+        await fanout.close();
         await referee?.close();
         await reputations.flush().catch((err: unknown) => errors.report('shutdown.reputation', err));
         await backend.close();

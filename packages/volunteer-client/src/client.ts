@@ -50,7 +50,7 @@ export interface VolunteerClientOptions {
   maxReportAttempts?: number;
   /** Backoff between reconnects after a refusal or a server-side close, ms. @defaultValue [1000, 15000] */
   reconnectDelayMs?: [min: number, max: number];
-  /** Extra socket.io-client options (tests use `reconnection: false`, `transports`). */
+  /** Extra socket.io-client options (tests use `reconnection: false`); `transports` is always `['websocket']`. */
   socketOptions?: Partial<ManagerOptions & SocketOptions>;
   /** Receives one human-readable line per notable event. */
   log?: (line: string) => void;
@@ -235,6 +235,9 @@ export class VolunteerClient {
       : NAMESPACES.volunteer;
     const socket: VolunteerSocket = io(url, {
       ...this.options.socketOptions,
+      // WebSocket only, never long-polling: one TCP connection per volunteer, so any L4 load
+      // balancer can spread volunteers over gateways without sticky sessions (docs/DEPLOY.md).
+      transports: ['websocket'],
       autoConnect: false,
       // A function: read again on every (re)connection, so a newly issued identity is presented.
       auth: (cb) => cb(this.auth()),

@@ -107,6 +107,18 @@ describe('VolunteerClient against a real server', () => {
     expect(second.state.displayName).toBe(displayName);
   });
 
+  it('connects over WebSocket only, even when the caller asks for long-polling (no sticky sessions needed)', async () => {
+    server = await startTestServer();
+    const transports: string[] = [];
+    server.io.engine.on('connection', (conn: { transport: { name: string } }) =>
+      transports.push(conn.transport.name),
+    );
+    const c = client({ socketOptions: { transports: ['polling'] } });
+    await c.start();
+    await phase(c, 'ready');
+    expect(transports).toEqual(['websocket']);
+  });
+
   it('forgets an identity the server refuses and joins anew', async () => {
     server = await startTestServer();
     const identity = new MemoryIdentityStore({ volunteerId: 'v_stolen', token: 'A'.repeat(43) });

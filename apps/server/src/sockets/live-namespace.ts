@@ -14,6 +14,7 @@ import type { ImageSigner } from '../access/image-signer';
 import type { JobAccess, JobAccessRow } from '../access/job-access';
 import type { KeyStore } from '../access/key-store';
 import { visibleResult } from '../access/live-visibility';
+import { LOCAL_FANOUT, type Fanout } from '../fanout';
 import { LiveHistory } from '../live/live-history';
 import type { LiveStatsTracker } from '../live/live-stats';
 import type { ErrorSink } from '../observability/error-sink';
@@ -67,6 +68,8 @@ export class LiveHub implements SchedulerEvents {
     private readonly volunteerName: (volunteerId: string) => string = () => '',
     /** The top 10 by granted credits, by display name (rule L8); omitted without a ledger. */
     private readonly leaderboard?: () => { displayName: string; credits: number }[],
+    /** Other gateways (ARCHITECTURE.md "Fan-out"): their viewers and their live figures. */
+    private readonly fanout: Fanout = LOCAL_FANOUT,
   ) {
     nsp.use((socket, next) => {
       const auth = LiveAuthSchema.safeParse(socket.handshake.auth);
@@ -125,7 +128,8 @@ export class LiveHub implements SchedulerEvents {
         this.guard('live.stats', () => {
           const stats = this.currentStats();
           this.history.record(stats);
-          this.nsp.emit('live:stats', stats);
+          // This gateway's viewers only: every gateway sends its own viewers the combined figures.
+          this.nsp.local.emit('live:stats', stats);
         }),
       intervalMs,
     );
@@ -149,7 +153,7 @@ export class LiveHub implements SchedulerEvents {
         (err: unknown) => this.errors?.report('live.counts', err),
       );
     } else this.lastCounts = counts;
-    const stats = this.stats.snapshot(this.volunteersOnline(), this.lastCounts);
+    const stats = this.fanout.combine(this.stats.snapshot(this.volunteersOnline(), this.lastCounts));
     return this.leaderboard ? { ...stats, leaderboard: this.leaderboard() } : stats;
   }
 
@@ -233,12 +237,20 @@ export class LiveHub implements SchedulerEvents {
     this.flushTimer = null;
     for (const jobId of this.pendingJobs) {
       const room = `job:${jobId}`;
-      if ((this.nsp.adapter.rooms.get(room)?.size ?? 0) === 0) continue;
+      const localSize = this.nsp.adapter.rooms.get(room)?.size ?? 0;
+      // Nobody watching on any gateway: no view read (a Redis job view is the whole job).
       this.whenSettled(
         'live.jobs',
-        () => this.store.getJob(jobId),
-        (job) => {
-          if (job) this.nsp.to(room).emit('job:update', job);
+        () => this.fanout.hasMembers(room, localSize),
+        (watched) => {
+          if (!watched) return;
+          this.whenSettled(
+            'live.jobs',
+            () => this.store.getJob(jobId),
+            (job) => {
+              if (job) this.nsp.to(room).emit('job:update', job);
+            },
+          );
         },
       );
     }

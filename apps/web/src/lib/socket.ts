@@ -15,7 +15,11 @@ import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket
 export type LiveSocket = Socket<LiveServerToClient, LiveClientToServer>;
 
 const common: Partial<ManagerOptions & SocketOptions> = {
+  // WebSocket first (works behind any L4 load balancer without sticky sessions); long-polling only
+  // where a WebSocket cannot be opened, which behind several gateways needs sticky sessions
+  // (docs/DEPLOY.md). Volunteers never poll (packages/volunteer-client).
   transports: ['websocket', 'polling'],
+  tryAllTransports: true,
   reconnection: true,
   reconnectionDelay: 500,
   reconnectionDelayMax: 5000,

@@ -61,7 +61,7 @@ const api: VolunteerWorkerApi = {
       runner,
       identity: new IdbIdentityStore(),
       socketOptions: {
-        transports: ['websocket', 'polling'],
+        // The client itself connects WebSocket-only (no polling: no sticky sessions needed).
         reconnectionDelay: 500,
         reconnectionDelayMax: 5000,
       },
