@@ -470,7 +470,22 @@ export class Scheduler {
       image,
       leaseMs: this.config.leaseMs,
     };
-    const answer = await this.deliver(session, payload);
+    // The ack is written in the ack's own callback, not after this await: a result that arrives
+    // in the same network read as its ack is handled before any continuation here, and would
+    // otherwise complete an assignment whose ack was never recorded (ackedAt null, no ack latency).
+    // If the ack cannot be written, the volunteer still runs the task: its heartbeats renew the
+    // offer's lease and its result completes the task. The write is retried meanwhile.
+    const answer = await this.deliver(session, payload, () =>
+      this.writeWithRetry(
+        'scheduler.ack',
+        () => {
+          const now = this.clock.now();
+          const acked = this.store.ack(assignment.id, now, this.config.leaseMs);
+          if (acked?.ackedAt != null) this.stats.ack.add(acked.ackedAt - acked.assignedAt, now);
+        },
+        { volunteerId: session.id, assignmentId: assignment.id },
+      ),
+    );
     if (answer === 'gone') return;
     if (answer === 'timeout') {
       this.log.warn({ volunteerId: session.id, assignmentId: assignment.id }, 'no ack in time; requeueing');
@@ -481,31 +496,20 @@ export class Scheduler {
     }
     if (!answer || answer.ok !== true) {
       this.endLease(assignment.id, 'volunteer_left', false);
-      return;
     }
-    // If the ack cannot be written, the volunteer still runs the task: its heartbeats renew the
-    // offer's lease and its result completes the task. The write is retried meanwhile.
-    this.writeWithRetry(
-      'scheduler.ack',
-      () => {
-        const now = this.clock.now();
-        const acked = this.store.ack(assignment.id, now, this.config.leaseMs);
-        if (acked?.ackedAt != null) this.stats.ack.add(acked.ackedAt - acked.assignedAt, now);
-      },
-      { volunteerId: session.id, assignmentId: assignment.id },
-    );
   }
 
   /** Sends an offer (in the outbox's turn) and waits for its ack; `gone` if it ended meanwhile. */
   private deliver(
     session: VolunteerSession,
     payload: TaskAssignment,
+    onAccepted?: () => void,
   ): Promise<Ack<{ accepted: true }> | 'timeout' | 'gone'> {
     return new Promise((resolve) =>
       this.sendSoon(() => {
         if (!session.held.has(payload.assignmentId) || session.socket.disconnected) return resolve('gone');
         this.stats.sink.offering(session.id);
-        void this.emitOffer(session, payload).then(resolve);
+        void this.emitOffer(session, payload, onAccepted).then(resolve);
       }),
     );
   }
@@ -556,6 +560,8 @@ export class Scheduler {
   private emitOffer(
     session: VolunteerSession,
     payload: TaskAssignment,
+    /** Runs synchronously in the ack's callback when the volunteer accepted (see `offer`). */
+    onAccepted?: () => void,
   ): Promise<Ack<{ accepted: true }> | 'timeout'> {
     return new Promise((resolve) => {
       let settled = false;
@@ -572,6 +578,7 @@ export class Scheduler {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        if (answer?.ok === true) onAccepted?.();
         resolve(answer);
       });
     });
