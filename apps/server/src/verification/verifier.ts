@@ -93,11 +93,14 @@ export class Verifier {
 
   /**
    * Whether a volunteer holding `held` tasks may get another offer: trusted, or its held tasks
-   * and results awaiting a verdict are under the cap (`maxUnverified`).
+   * and results awaiting a verdict are under the cap (`maxUnverified`). Without a referee the cap
+   * is off: only other volunteers' replicas settle a result then, and two new volunteers each
+   * capped by results that wait for the other would wait for good.
    */
   mayTakeMore(volunteerId: string, held: number): boolean {
     const max = this.config.maxUnverified ?? DEFAULT_MAX_UNVERIFIED;
-    if (max <= 0 || held + (this.unverified.get(volunteerId) ?? 0) < max) return true;
+    if (max <= 0 || !this.referee?.enabled) return true;
+    if (held + (this.unverified.get(volunteerId) ?? 0) < max) return true;
     return this.standing(volunteerId) === 'trusted';
   }
 

@@ -62,7 +62,7 @@ export async function startTestServer(
       host: '127.0.0.1',
       modelDir: MODEL_DIR,
       staticDir: path.join(REPO_ROOT, 'dist'),
-      logLevel: 'silent',
+      logLevel: (process.env.TEST_LOG_LEVEL as 'silent') ?? 'silent',
       apiKeys: Object.values(TEST_KEYS).map((k) => ({ ...k })),
       // Every test peer connects from 127.0.0.1: lift the per-address limits (identity tests set them).
       maxVolunteersPerIp: 1000,
