@@ -56,7 +56,7 @@ describe('adversarial suite (CI scale)', () => {
       honestAgents: 3,
       liars,
       workDir,
-      timeoutMs: 150_000,
+      timeoutMs: 480_000,
       log: (line) => console.log(`${new Date().toISOString()} ${line}`),
     });
     const f: AdversarialFigures = computeFigures(observed);
@@ -91,5 +91,5 @@ describe('adversarial suite (CI scale)', () => {
     expect(unassigned.answers.not_holder ?? 0, context).toBeGreaterThan(0);
     const replay = f.liars.find((l) => l.kind === 'replay')!;
     expect((replay.answers.duplicate ?? 0) + (replay.answers.not_holder ?? 0), context).toBeGreaterThan(0);
-  }, 240_000);
+  }, 600_000);
 });
