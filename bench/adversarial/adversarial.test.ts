@@ -32,65 +32,69 @@ afterAll(async () => {
 const RESULT_LIARS: readonly LiarKind[] = ['random', 'empty', 'copy', 'replay', 'unassigned', 'impossible'];
 
 describe('adversarial suite (CI scale)', () => {
-  it('liars of every kind and a turncoat beside honest agents: no wrong result final, liars quarantined, honest ones not', async () => {
-    server = await startTestServer({
-      verification: true,
-      distinctNetworks: false,
-      trustStreak: 3,
-      spotCheckPercent: 25,
-      refereeAfterMs: 1000,
-      refereeBudget: 20,
-      maxAssignmentMs: 8000,
-    });
-    const liars: LiarSpec[] = [
-      ...CONSTANT_KINDS.map((kind) => ({ kind })),
-      { kind: 'takeover' },
-      { kind: 'turncoat', lieRate: 0.5 },
-    ];
-    const observed = await runSuite({
-      server: { url: server.url, dataDir: server.dataDir },
-      apiKey: TEST_KEYS.owner.key,
-      tasks: 40,
-      maxTasks: 200,
-      wave: 20,
-      honestAgents: 3,
-      liars,
-      workDir,
-      timeoutMs: 480_000,
-      log: (line) => console.log(`${new Date().toISOString()} ${line}`),
-    });
-    const f: AdversarialFigures = computeFigures(observed);
-    // The figures of the last CI-scale run, for a look after the fact (never committed: .tmp/).
-    mkdirSync(path.join(REPO_ROOT, '.tmp'), { recursive: true });
-    writeFileSync(path.join(REPO_ROOT, '.tmp', 'adversarial-ci.json'), `${JSON.stringify(f, null, 2)}\n`);
-    const context = JSON.stringify(
-      { ...f, liars: f.liars.map((l) => ({ ...l, volunteerId: undefined })) },
-      null,
-      1,
-    );
+  it(
+    'liars of every kind and a turncoat beside honest agents: no wrong result final, liars quarantined, honest ones not',
+    { timeout: 600_000, retry: 1 },
+    async () => {
+      server = await startTestServer({
+        verification: true,
+        distinctNetworks: false,
+        trustStreak: 3,
+        spotCheckPercent: 25,
+        refereeAfterMs: 1000,
+        refereeBudget: 20,
+        maxAssignmentMs: 8000,
+      });
+      const liars: LiarSpec[] = [
+        ...CONSTANT_KINDS.map((kind) => ({ kind })),
+        { kind: 'takeover' },
+        { kind: 'turncoat', lieRate: 0.5 },
+      ];
+      const observed = await runSuite({
+        server: { url: server.url, dataDir: server.dataDir },
+        apiKey: TEST_KEYS.owner.key,
+        tasks: 40,
+        maxTasks: 200,
+        wave: 20,
+        honestAgents: 3,
+        liars,
+        workDir,
+        timeoutMs: 480_000,
+        log: (line) => console.log(`${new Date().toISOString()} ${line}`),
+      });
+      const f: AdversarialFigures = computeFigures(observed);
+      // The figures of the last CI-scale run, for a look after the fact (never committed: .tmp/).
+      mkdirSync(path.join(REPO_ROOT, '.tmp'), { recursive: true });
+      writeFileSync(path.join(REPO_ROOT, '.tmp', 'adversarial-ci.json'), `${JSON.stringify(f, null, 2)}\n`);
+      const context = JSON.stringify(
+        { ...f, liars: f.liars.map((l) => ({ ...l, volunteerId: undefined })) },
+        null,
+        1,
+      );
 
-    expect(f.tasks.total, context).toBeGreaterThanOrEqual(40);
-    expect(f.tasks.failed, context).toBe(0);
-    expect(f.wrongFinalAtEnd.count, context).toBe(0);
-    expect(f.wrongEverShownFinal.constant, context).toBe(0);
-    for (const l of f.liars.filter((l) => RESULT_LIARS.includes(l.kind))) {
-      expect(l.tasksAnswered, `${l.name} answered nothing\n${context}`).toBeGreaterThan(0);
-      expect(l.quarantined, `${l.name} not quarantined\n${context}`).toBe(true);
-      // Not asserted: "within its first 3 results". The cap on unverified work gets it there
-      // mostly, but a liar's waiting result is dropped unjudged when a trusted volunteer's result
-      // makes the task final, which frees its cap (seen: 6 tasks). Reported in docs/SECURITY.md.
-    }
-    const turncoat = f.liars.find((l) => l.kind === 'turncoat')!;
-    expect(turncoat.afterTurn, context).not.toBeNull();
-    expect(turncoat.quarantined, context).toBe(true);
-    expect(f.honest.identities, context).toBe(3);
-    expect(f.honest.quarantined, context).toBe(0);
-    // Protocol-level attacks were refused, and never counted.
-    expect(f.takeover.accepted, context).toBe(0);
-    expect(f.takeover.refusals.identity_rejected ?? 0, context).toBeGreaterThan(0);
-    const unassigned = f.liars.find((l) => l.kind === 'unassigned')!;
-    expect(unassigned.answers.not_holder ?? 0, context).toBeGreaterThan(0);
-    const replay = f.liars.find((l) => l.kind === 'replay')!;
-    expect((replay.answers.duplicate ?? 0) + (replay.answers.not_holder ?? 0), context).toBeGreaterThan(0);
-  }, 600_000);
+      expect(f.tasks.total, context).toBeGreaterThanOrEqual(40);
+      expect(f.tasks.failed, context).toBe(0);
+      expect(f.wrongFinalAtEnd.count, context).toBe(0);
+      expect(f.wrongEverShownFinal.constant, context).toBe(0);
+      for (const l of f.liars.filter((l) => RESULT_LIARS.includes(l.kind))) {
+        expect(l.tasksAnswered, `${l.name} answered nothing\n${context}`).toBeGreaterThan(0);
+        expect(l.quarantined, `${l.name} not quarantined\n${context}`).toBe(true);
+        // Not asserted: "within its first 3 results". The cap on unverified work gets it there
+        // mostly, but a liar's waiting result is dropped unjudged when a trusted volunteer's result
+        // makes the task final, which frees its cap (seen: 6 tasks). Reported in docs/SECURITY.md.
+      }
+      const turncoat = f.liars.find((l) => l.kind === 'turncoat')!;
+      expect(turncoat.afterTurn, context).not.toBeNull();
+      expect(turncoat.quarantined, context).toBe(true);
+      expect(f.honest.identities, context).toBe(3);
+      expect(f.honest.quarantined, context).toBe(0);
+      // Protocol-level attacks were refused, and never counted.
+      expect(f.takeover.accepted, context).toBe(0);
+      expect(f.takeover.refusals.identity_rejected ?? 0, context).toBeGreaterThan(0);
+      const unassigned = f.liars.find((l) => l.kind === 'unassigned')!;
+      expect(unassigned.answers.not_holder ?? 0, context).toBeGreaterThan(0);
+      const replay = f.liars.find((l) => l.kind === 'replay')!;
+      expect((replay.answers.duplicate ?? 0) + (replay.answers.not_holder ?? 0), context).toBeGreaterThan(0);
+    },
+  );
 });

@@ -92,167 +92,178 @@ async function pendingTasksOf(admin: Redis, consumer: string): Promise<string[]>
 }
 
 describe('three gateways on one Redis (real processes)', () => {
-  it('spreads a batch over gateways exactly once, survives kill -9 of a gateway and of Redis', async () => {
-    const blobDir = tmpDir('tabgrid-multi-blobs-');
-    const ports = await Promise.all([freePort(), freePort(), freePort()]);
-    const urls = ports.map((p) => `http://127.0.0.1:${p}`);
-    const env = (i: number) => ({
-      TABGRID_REDIS_URL: redis.url,
-      TABGRID_BLOB_DIR: blobDir,
-      TABGRID_GATEWAY_ID: `gw${i + 1}`,
-      TABGRID_LEASE_MS: '3000',
-    });
-    // Started together, with a generous start-up bound: on a loaded machine tsx's first compile of
-    // the server alone can take most of a minute.
-    const gateways: Child[] = await Promise.all(
-      [0, 1, 2].map((i) =>
-        startServerProcess(
-          `gateway ${i + 1}`,
-          { port: ports[i]!, dataDir: tmpDir(`tabgrid-multi-gw${i + 1}-`), env: env(i) },
-          150_000,
+  it(
+    'spreads a batch over gateways exactly once, survives kill -9 of a gateway and of Redis',
+    { timeout: 360_000, retry: 1 },
+    async () => {
+      const blobDir = tmpDir('tabgrid-multi-blobs-');
+      const ports = await Promise.all([freePort(), freePort(), freePort()]);
+      const urls = ports.map((p) => `http://127.0.0.1:${p}`);
+      const env = (i: number) => ({
+        TABGRID_REDIS_URL: redis.url,
+        TABGRID_BLOB_DIR: blobDir,
+        TABGRID_GATEWAY_ID: `gw${i + 1}`,
+        TABGRID_LEASE_MS: '3000',
+      });
+      // Started together, with a generous start-up bound: on a loaded machine tsx's first compile of
+      // the server alone can take most of a minute.
+      const gateways: Child[] = await Promise.all(
+        [0, 1, 2].map((i) =>
+          startServerProcess(
+            `gateway ${i + 1}`,
+            { port: ports[i]!, dataDir: tmpDir(`tabgrid-multi-gw${i + 1}-`), env: env(i) },
+            150_000,
+          ),
         ),
-      ),
-    );
-    const admin = new Redis(redis.url, { maxRetriesPerRequest: null });
-    admin.on('error', () => {}); // Redis is killed on purpose below; commands wait for it
-    const context = () => gateways.map((g) => `${g.name}:\n${g.output().slice(-3000)}`).join('\n');
+      );
+      const admin = new Redis(redis.url, { maxRetriesPerRequest: null });
+      admin.on('error', () => {}); // Redis is killed on purpose below; commands wait for it
+      const context = () => gateways.map((g) => `${g.name}:\n${g.output().slice(-3000)}`).join('\n');
 
-    // The owner's live socket on gateway 3.
-    watcher = io(`${urls[2]}${NAMESPACES.live}`, {
-      auth: { protocolVersion: PROTOCOL_VERSION, apiKey: TEST_KEYS.owner.key },
-      transports: ['websocket'],
-    });
-    const results = new Map<string, number>();
-    const lastView = new Map<string, JobView>();
-    watcher.on('live:result', (r: LiveResult) => {
-      if (r.taskId) results.set(r.taskId, (results.get(r.taskId) ?? 0) + 1);
-    });
-    watcher.on('job:update', (job: JobView) => lastView.set(job.id, job));
-    await poll(() => watcher!.connected, 10_000, 'the watcher to connect');
-    const watch = async (jobId: string) => {
-      const ack = (await watcher!.timeout(5000).emitWithAck('job:watch', { jobId })) as { ok: boolean };
-      expect(ack.ok, `job:watch ${jobId} on gateway 3`).toBe(true);
-    };
+      // The owner's live socket on gateway 3.
+      watcher = io(`${urls[2]}${NAMESPACES.live}`, {
+        auth: { protocolVersion: PROTOCOL_VERSION, apiKey: TEST_KEYS.owner.key },
+        transports: ['websocket'],
+      });
+      const results = new Map<string, number>();
+      const lastView = new Map<string, JobView>();
+      watcher.on('live:result', (r: LiveResult) => {
+        if (r.taskId) results.set(r.taskId, (results.get(r.taskId) ?? 0) + 1);
+      });
+      watcher.on('job:update', (job: JobView) => lastView.set(job.id, job));
+      await poll(() => watcher!.connected, 10_000, 'the watcher to connect');
+      const watch = async (jobId: string) => {
+        const ack = (await watcher!.timeout(5000).emitWithAck('job:watch', { jobId })) as { ok: boolean };
+        expect(ack.ok, `job:watch ${jobId} on gateway 3`).toBe(true);
+      };
 
-    // Job A through gateway 1, watched on gateway 3; then one agent per gateway.
-    const photos = await batchPhotos(Math.max(PHOTOS_A, PHOTOS_B));
-    const a = await uploadPhotos(urls[0]!, photos.slice(0, PHOTOS_A));
-    expect(a.status, a.body).toBe(201);
-    const jobA = a.job!;
-    await watch(jobA.id);
-    const agents = urls.map((url, i) =>
-      startAgentProcess(`agent-${i + 1}`, url, ['--threads', String(AGENT_THREADS)]),
-    );
-    const doneIn = (view: JobView | undefined) => view?.tasks.filter((t) => t.status === 'done').length ?? 0;
+      // Job A through gateway 1, watched on gateway 3; then one agent per gateway.
+      const photos = await batchPhotos(Math.max(PHOTOS_A, PHOTOS_B));
+      const a = await uploadPhotos(urls[0]!, photos.slice(0, PHOTOS_A));
+      expect(a.status, a.body).toBe(201);
+      const jobA = a.job!;
+      await watch(jobA.id);
+      const agents = urls.map((url, i) =>
+        startAgentProcess(`agent-${i + 1}`, url, ['--threads', String(AGENT_THREADS)]),
+      );
+      const doneIn = (view: JobView | undefined) =>
+        view?.tasks.filter((t) => t.status === 'done').length ?? 0;
 
-    // Mid-batch, once gateway 2 holds claimed tasks: kill -9 it.
-    const held = await poll(
-      async () => {
-        const ids = await pendingTasksOf(admin, 'gw2');
-        const view = await getJob(urls[0]!, jobA.id);
-        const open = new Set(view.tasks.filter((t) => t.status !== 'done').map((t) => t.id));
-        const heldOpen = ids.filter((id) => open.has(id));
-        return doneIn(view) >= 3 && heldOpen.length > 0 ? heldOpen : null;
-      },
-      120_000,
-      'gateway 2 to hold claimed tasks mid-batch',
-      context,
-    );
-    const killedAt = Date.now();
-    await gateways[1]!.kill('SIGKILL');
-    agents[1]!.proc.kill('SIGKILL'); // its volunteer has nowhere to go (no load balancer here)
-    await poll(
-      async () => {
-        const view = await getJob(urls[0]!, jobA.id);
-        return held.every((id) => view.tasks.find((t) => t.id === id)?.status === 'done');
-      },
-      120_000,
-      `gateway 2's ${held.length} claimed tasks to finish elsewhere`,
-      context,
-    );
-    const heldFinishedMs = Date.now() - killedAt;
-    const viewA = await poll(
-      async () => {
-        const view = await getJob(urls[0]!, jobA.id);
-        return view.tasks.every((t) => t.status === 'done') ? view : null;
-      },
-      120_000,
-      'job A to finish',
-      context,
-    );
-    const jobADoneMs = Date.now() - killedAt;
-    // Exactly once: one result pushed per task, all to the watcher on gateway 3, with the
-    // reference detections; the watcher's last update shows every task done.
-    expect(viewA.tasks).toHaveLength(PHOTOS_A);
-    for (const t of viewA.tasks) {
-      expect(t.detections, t.name).toEqual(reference.get(sampleOf(t.name)));
-    }
-    // A push is at most once. One whose gateway was killed as it completed the task can be lost
-    // (gateway 2 may finish a held task and die before publishing; the dashboard refetches the
-    // job view): every other task's result reaches the watcher on gateway 3, exactly once, and
-    // gateway 3 shows the whole job done (its last pushed update, or its job view).
-    await poll(
-      async () =>
-        viewA.tasks.every((t) => (results.get(t.id) ?? 0) <= 1) &&
-        viewA.tasks.filter((t) => results.get(t.id) === 1).length >= PHOTOS_A - held.length &&
-        (doneIn(lastView.get(jobA.id)) === PHOTOS_A || doneIn(await getJob(urls[2]!, jobA.id)) === PHOTOS_A),
-      30_000,
-      'every result and the final update on gateway 3',
-      () => `results: ${JSON.stringify([...results])}\n${context()}`,
-    );
-    expect(viewA.tasks.filter((t) => (results.get(t.id) ?? 0) > 1)).toEqual([]);
+      // Mid-batch, once gateway 2 holds claimed tasks: kill -9 it.
+      const held = await poll(
+        async () => {
+          const ids = await pendingTasksOf(admin, 'gw2');
+          const view = await getJob(urls[0]!, jobA.id);
+          const open = new Set(view.tasks.filter((t) => t.status !== 'done').map((t) => t.id));
+          const heldOpen = ids.filter((id) => open.has(id));
+          return doneIn(view) >= 3 && heldOpen.length > 0 ? heldOpen : null;
+        },
+        120_000,
+        'gateway 2 to hold claimed tasks mid-batch',
+        context,
+      );
+      const killedAt = Date.now();
+      await gateways[1]!.kill('SIGKILL');
+      agents[1]!.proc.kill('SIGKILL'); // its volunteer has nowhere to go (no load balancer here)
+      await poll(
+        async () => {
+          const view = await getJob(urls[0]!, jobA.id);
+          return held.every((id) => view.tasks.find((t) => t.id === id)?.status === 'done');
+        },
+        120_000,
+        `gateway 2's ${held.length} claimed tasks to finish elsewhere`,
+        context,
+      );
+      const heldFinishedMs = Date.now() - killedAt;
+      const viewA = await poll(
+        async () => {
+          const view = await getJob(urls[0]!, jobA.id);
+          return view.tasks.every((t) => t.status === 'done') ? view : null;
+        },
+        120_000,
+        'job A to finish',
+        context,
+      );
+      const jobADoneMs = Date.now() - killedAt;
+      // Exactly once: one result pushed per task, all to the watcher on gateway 3, with the
+      // reference detections; the watcher's last update shows every task done.
+      expect(viewA.tasks).toHaveLength(PHOTOS_A);
+      for (const t of viewA.tasks) {
+        expect(t.detections, t.name).toEqual(reference.get(sampleOf(t.name)));
+      }
+      // A push is at most once. One whose gateway was killed as it completed the task can be lost
+      // (gateway 2 may finish a held task and die before publishing; the dashboard refetches the
+      // job view): every other task's result reaches the watcher on gateway 3, exactly once, and
+      // gateway 3 shows the whole job done (its last pushed update, or its job view).
+      await poll(
+        async () =>
+          viewA.tasks.every((t) => (results.get(t.id) ?? 0) <= 1) &&
+          viewA.tasks.filter((t) => results.get(t.id) === 1).length >= PHOTOS_A - held.length &&
+          (doneIn(lastView.get(jobA.id)) === PHOTOS_A ||
+            doneIn(await getJob(urls[2]!, jobA.id)) === PHOTOS_A),
+        30_000,
+        'every result and the final update on gateway 3',
+        () => `results: ${JSON.stringify([...results])}\n${context()}`,
+      );
+      expect(viewA.tasks.filter((t) => (results.get(t.id) ?? 0) > 1)).toEqual([]);
 
-    // Job B, then kill -9 Redis mid-batch and restart it on the same AOF.
-    const b = await uploadPhotos(urls[0]!, photos.slice(0, PHOTOS_B));
-    expect(b.status, b.body).toBe(201);
-    const jobB = b.job!;
-    await watch(jobB.id);
-    await poll(async () => doneIn(await getJob(urls[2]!, jobB.id)) >= 3, 120_000, 'job B under way', context);
-    await redis.kill9();
-    const redisDownAt = Date.now();
-    // An upload during the outage either waits for Redis or is refused; if it gets 201 it counts.
-    const racing = uploadPhotos(urls[2]!, photos.slice(0, 2)).catch((err: unknown) => ({
-      status: 0,
-      job: null,
-      body: String(err),
-    }));
-    await new Promise((r) => setTimeout(r, 1500));
-    await redis.restart();
-    const raced = await racing;
-    const accepted = [jobA, jobB, ...(raced.status === 201 ? [raced.job!] : [])];
-    const finals = await poll(
-      async () => {
-        const views = await Promise.all(accepted.map((j) => getJob(urls[2]!, j.id).catch(() => null)));
-        return views.every((v) => v && v.tasks.every((t) => t.status === 'done'))
-          ? (views as JobView[])
-          : null;
-      },
-      150_000,
-      'every accepted job to finish after the Redis restart',
-      context,
-    );
-    const afterRedisMs = Date.now() - redisDownAt;
-    for (const [i, view] of finals.entries()) {
-      expect(view.tasks.map((t) => t.id).sort()).toEqual(accepted[i]!.tasks.map((t) => t.id).sort());
-      for (const t of view.tasks) expect(t.detections, t.name).toEqual(reference.get(sampleOf(t.name)));
-    }
-    // No task's result was pushed twice (pushes made while Redis was down may be missing).
-    expect(
-      [...results.values()].every((n) => n === 1),
-      JSON.stringify([...results]),
-    ).toBe(true);
-    expect(gateways[0]!.alive && gateways[2]!.alive).toBe(true);
+      // Job B, then kill -9 Redis mid-batch and restart it on the same AOF.
+      const b = await uploadPhotos(urls[0]!, photos.slice(0, PHOTOS_B));
+      expect(b.status, b.body).toBe(201);
+      const jobB = b.job!;
+      await watch(jobB.id);
+      await poll(
+        async () => doneIn(await getJob(urls[2]!, jobB.id)) >= 3,
+        120_000,
+        'job B under way',
+        context,
+      );
+      await redis.kill9();
+      const redisDownAt = Date.now();
+      // An upload during the outage either waits for Redis or is refused; if it gets 201 it counts.
+      const racing = uploadPhotos(urls[2]!, photos.slice(0, 2)).catch((err: unknown) => ({
+        status: 0,
+        job: null,
+        body: String(err),
+      }));
+      await new Promise((r) => setTimeout(r, 1500));
+      await redis.restart();
+      const raced = await racing;
+      const accepted = [jobA, jobB, ...(raced.status === 201 ? [raced.job!] : [])];
+      const finals = await poll(
+        async () => {
+          const views = await Promise.all(accepted.map((j) => getJob(urls[2]!, j.id).catch(() => null)));
+          return views.every((v) => v && v.tasks.every((t) => t.status === 'done'))
+            ? (views as JobView[])
+            : null;
+        },
+        150_000,
+        'every accepted job to finish after the Redis restart',
+        context,
+      );
+      const afterRedisMs = Date.now() - redisDownAt;
+      for (const [i, view] of finals.entries()) {
+        expect(view.tasks.map((t) => t.id).sort()).toEqual(accepted[i]!.tasks.map((t) => t.id).sort());
+        for (const t of view.tasks) expect(t.detections, t.name).toEqual(reference.get(sampleOf(t.name)));
+      }
+      // No task's result was pushed twice (pushes made while Redis was down may be missing).
+      expect(
+        [...results.values()].every((n) => n === 1),
+        JSON.stringify([...results]),
+      ).toBe(true);
+      expect(gateways[0]!.alive && gateways[2]!.alive).toBe(true);
 
-    const blobs = fs
-      .readdirSync(blobDir, { recursive: true })
-      .filter((f) => path.basename(String(f)).length >= 64);
-    console.log(
-      `[multi-gateway] job A ${PHOTOS_A} photos over 3 gateways; gateway 2 killed holding ${held.length} claimed tasks: ` +
-        `they finished elsewhere ${heldFinishedMs} ms after the kill (job A done after ${jobADoneMs} ms); ` +
-        `Redis killed mid job B and restarted after 1.5 s: racing upload ${raced.status || raced.body.slice(0, 60)}, ` +
-        `every accepted job done ${afterRedisMs} ms after the Redis kill; results pushed to gateway 3: ${results.size}; ` +
-        `shared blobs: ${blobs.length}`,
-    );
-    admin.disconnect();
-  }, 360_000);
+      const blobs = fs
+        .readdirSync(blobDir, { recursive: true })
+        .filter((f) => path.basename(String(f)).length >= 64);
+      console.log(
+        `[multi-gateway] job A ${PHOTOS_A} photos over 3 gateways; gateway 2 killed holding ${held.length} claimed tasks: ` +
+          `they finished elsewhere ${heldFinishedMs} ms after the kill (job A done after ${jobADoneMs} ms); ` +
+          `Redis killed mid job B and restarted after 1.5 s: racing upload ${raced.status || raced.body.slice(0, 60)}, ` +
+          `every accepted job done ${afterRedisMs} ms after the Redis kill; results pushed to gateway 3: ${results.size}; ` +
+          `shared blobs: ${blobs.length}`,
+      );
+      admin.disconnect();
+    },
+  );
 });
