@@ -790,8 +790,8 @@ export class Scheduler {
 
   /** Rule V10: a false `undecodable` report is a wrong result (quarantine and backtracking). */
   private async checkUndecodable(volunteerId: string, task: TaskRecord): Promise<void> {
-    const image = await this.images.get(task.imageSha256);
-    if (await this.verifier?.checkUndecodable(volunteerId, image, () => this.clock.now())) {
+    const loadImage = () => this.images.get(task.imageSha256);
+    if (await this.verifier?.checkUndecodable(volunteerId, loadImage, () => this.clock.now())) {
       this.log.warn({ volunteerId, taskId: task.id }, 'false undecodable report; volunteer quarantined');
       this.backtrack([volunteerId]);
     }

@@ -3,7 +3,7 @@ import type { VerificationMark } from '../scheduling/types';
 import { DEFAULT_AGREEMENT, type AgreementRule } from './agreement';
 import { networkOf } from './network';
 import { REFEREE, settle, treatment, type Candidate, type Treatment } from './policy';
-import type { Referee } from './referee';
+import type { Referee, RefereeOutcome } from './referee';
 import {
   DEFAULT_REFEREE_RETRY,
   RefereeRetries,
@@ -43,6 +43,14 @@ export interface SettledResults {
 
 /** Issue 7's goal: a constant liar is quarantined within its first 3 results. */
 export const DEFAULT_MAX_UNVERIFIED = 3;
+
+/** Referee runs tried for one `undecodable` claim refused for the budget (rule V10), ~20 s in all. */
+export const UNDECODABLE_CHECK_TRIES = 8;
+
+const sleep = (ms: number) =>
+  new Promise<void>((resolve) => {
+    setTimeout(resolve, ms).unref();
+  });
 
 /** What a result means (PROTOCOL.md rules V3–V6). */
 export type Judgement =
@@ -116,7 +124,11 @@ export class Verifier {
     now: number,
   ): Judgement {
     const rep = this.reputations.get(r.volunteerId);
-    const how = treatment(rep, this.random(), this.config.trust);
+    let how = treatment(rep, this.random(), this.config.trust);
+    // A result for a task whose earlier result waits for a verdict is that result's replica, even
+    // from a trusted volunteer: taking it as final would drop the waiting result unjudged, and a
+    // turncoat's spot-checked lie would go unpunished whenever a trusted volunteer ran the replica.
+    if (how === 'final' && this.isPending(r.taskId)) how = 'spot-check';
     if (how === 'final') {
       this.drop(r.taskId);
       return {
@@ -138,7 +150,7 @@ export class Verifier {
         assignmentId: r.assignmentId,
         treatment: how,
       });
-      this.unverified.set(r.volunteerId, (this.unverified.get(r.volunteerId) ?? 0) + 1);
+      this.countUnverified(r.volunteerId, 1);
     }
     this.pending.set(r.taskId, list);
     return this.settle(r.taskId, list, now);
@@ -200,12 +212,35 @@ export class Verifier {
   /**
    * A volunteer reported `undecodable` for an image the server decoded at upload (rule V10): the
    * referee decodes it again. If it can, the report was false and counts as a wrong result
-   * (quarantine; true when this newly quarantined the volunteer). Without a referee run (none,
-   * over budget, failed) the volunteer gets the benefit of the doubt; the report never fails the task.
+   * (quarantine; true when this newly quarantined the volunteer). A run refused for the budget is
+   * tried again with backoff (up to UNDECODABLE_CHECK_TRIES times, about 20 s), and the claim
+   * counts toward the volunteer's cap of unverified work (V1) until it is checked, so a volunteer
+   * on probation cannot make many claims before the first verdict. Without a referee run in the
+   * end (none, still over budget, failed) the volunteer gets the benefit of the doubt; the report
+   * never fails the task.
    */
-  async checkUndecodable(volunteerId: string, image: Uint8Array, now: () => number): Promise<boolean> {
-    const run = this.referee?.run(image);
-    const outcome = run ? await run.catch(() => null) : null;
+  async checkUndecodable(
+    volunteerId: string,
+    loadImage: () => Promise<Uint8Array>,
+    now: () => number,
+  ): Promise<boolean> {
+    // Counted at once, before any await: the scheduler offers the next task right after the report.
+    this.countUnverified(volunteerId, 1);
+    let outcome: RefereeOutcome | null = null;
+    try {
+      const image = await loadImage();
+      for (let attempt = 1; ; attempt++) {
+        const run = this.referee?.run(image);
+        if (run) {
+          outcome = await run.catch(() => null);
+          break;
+        }
+        if (!this.referee?.enabled || attempt >= UNDECODABLE_CHECK_TRIES) break;
+        await sleep(Math.min(4000, 250 * 2 ** (attempt - 1)));
+      }
+    } finally {
+      this.countUnverified(volunteerId, -1);
+    }
     const verdict = !outcome ? 'unchecked' : outcome.kind === 'undecodable' ? 'confirmed' : 'false';
     this.config.metrics?.undecodableClaims.inc({ verdict });
     return verdict === 'false' && this.record(volunteerId, 'wrong', now());
@@ -226,12 +261,14 @@ export class Verifier {
     this.drop(taskId);
   }
 
+  private countUnverified(volunteerId: string, delta: number): void {
+    const n = (this.unverified.get(volunteerId) ?? 0) + delta;
+    if (n > 0) this.unverified.set(volunteerId, n);
+    else this.unverified.delete(volunteerId);
+  }
+
   private drop(taskId: string): void {
-    for (const c of this.pending.get(taskId) ?? []) {
-      const n = (this.unverified.get(c.by) ?? 1) - 1;
-      if (n > 0) this.unverified.set(c.by, n);
-      else this.unverified.delete(c.by);
-    }
+    for (const c of this.pending.get(taskId) ?? []) this.countUnverified(c.by, -1);
     this.pending.delete(taskId);
     this.retries.forget(taskId);
   }

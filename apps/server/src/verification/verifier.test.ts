@@ -1,0 +1,138 @@
+import { describe, expect, it } from 'vitest';
+import type { Detection } from '@tabgrid/protocol';
+import { NEW_REPUTATION, type Reputation } from './reputation';
+import type { Referee, RefereeOutcome } from './referee';
+import type { ReputationStore } from './reputation-store';
+import { Verifier } from './verifier';
+
+const bus: Detection = { label: 'bus', score: 0.9, box: [10, 10, 200, 120] };
+const person: Detection = { label: 'person', score: 0.8, box: [50, 40, 80, 150] };
+const truth = [bus, person];
+const lie: Detection[] = [{ label: 'dog', score: 0.7, box: [300, 300, 400, 400] }];
+
+class MemoryReputations implements ReputationStore {
+  readonly map = new Map<string, Reputation>();
+  get(id: string): Reputation {
+    return this.map.get(id) ?? NEW_REPUTATION;
+  }
+  put(id: string, r: Reputation): void {
+    this.map.set(id, r);
+  }
+  async warm(): Promise<void> {}
+  async flush(): Promise<void> {}
+}
+
+const TRUSTED: Reputation = { streak: 50, verified: 50, invalid: 0, trustedAt: 1, quarantinedAt: null };
+
+/** A verifier whose random draws are scripted: 0 picks a trusted result for a spot check, 0.99 does not. */
+function setup(draws: number[]) {
+  const reps = new MemoryReputations();
+  for (const id of ['turncoat', 'honest-a', 'honest-b']) reps.put(id, TRUSTED);
+  const verifier = new Verifier(
+    reps,
+    null,
+    { distinctNetworks: false, trust: { trustStreak: 10, spotCheckFloor: 0.05 } },
+    () => draws.shift() ?? 0.99,
+  );
+  let n = 0;
+  const result = (taskId: string, volunteerId: string, detections: Detection[]) =>
+    verifier.judge(
+      { taskId, assignmentId: `a${++n}`, volunteerId, address: '127.0.0.1', detections },
+      1000 + n,
+    );
+  return { reps, verifier, result };
+}
+
+describe('verifier', () => {
+  it("a trusted volunteer's result for a spot-checked task is its replica, not final at once: a turncoat's lie is judged", () => {
+    const { reps, verifier, result } = setup([0]);
+    // The turncoat's lie is picked for a spot check: it waits for a replica.
+    expect(result('t1', 'turncoat', lie).kind).toBe('replicate');
+    // A trusted honest volunteer runs the replica, not picked for a spot check itself (0.99).
+    // Before the fix this was final at once and the waiting lie was dropped unjudged.
+    const second = result('t1', 'honest-a', truth);
+    expect(second.kind).toBe('replicate');
+    expect(verifier.isPending('t1')).toBe(true);
+    // A third result settles the tie: the turncoat is caught.
+    const third = result('t1', 'honest-b', truth);
+    expect(third.kind).toBe('final');
+    if (third.kind !== 'final') return;
+    expect(third.caught).toEqual(['turncoat']);
+    expect(third.detections).toEqual(truth);
+    expect(reps.get('turncoat').quarantinedAt).not.toBeNull();
+    expect(third.settled.rejected.map((r) => r.volunteerId)).toEqual(['turncoat']);
+    expect(verifier.isPending('t1')).toBe(false);
+  });
+
+  it('a spot-checked result and an agreeing trusted replica settle the task as spot-checked, both verified', () => {
+    const { reps, result } = setup([0]);
+    expect(result('t1', 'turncoat', truth).kind).toBe('replicate');
+    const second = result('t1', 'honest-a', truth);
+    expect(second.kind).toBe('final');
+    if (second.kind !== 'final') return;
+    expect(second.mark).toEqual({ verification: 'spot-checked', agreeing: 2 });
+    expect(second.caught).toEqual([]);
+    expect(second.settled.agreeing.map((r) => r.volunteerId).sort()).toEqual(['honest-a', 'turncoat']);
+    expect(reps.get('turncoat').streak).toBe(51);
+  });
+
+  it('a trusted result for a task with nothing waiting is final at once', () => {
+    const { result } = setup([]);
+    const j = result('t1', 'honest-a', truth);
+    expect(j.kind).toBe('final');
+    if (j.kind === 'final') expect(j.mark).toEqual({ verification: 'trusted', agreeing: 1 });
+  });
+});
+
+describe('verifier: undecodable claims (V10)', () => {
+  it('a claim refused for the referee budget is checked again later, and counts toward the cap until then', async () => {
+    const reps = new MemoryReputations();
+    let calls = 0;
+    // Over budget twice, then the referee decodes the image: the claim was false.
+    const referee = {
+      enabled: true,
+      run(): Promise<RefereeOutcome> | null {
+        calls++;
+        return calls <= 2 ? null : Promise.resolve({ kind: 'detections', detections: truth });
+      },
+    } as unknown as Referee;
+    const verifier = new Verifier(reps, referee, {
+      distinctNetworks: false,
+      trust: { trustStreak: 10, spotCheckFloor: 0.05 },
+      maxUnverified: 3,
+    });
+    expect(verifier.mayTakeMore('claimant', 2)).toBe(true);
+    const checking = verifier.checkUndecodable(
+      'claimant',
+      async () => new Uint8Array([1]),
+      () => 5000,
+    );
+    // While the claim waits for a referee run, it counts as unverified work.
+    expect(verifier.mayTakeMore('claimant', 2)).toBe(false);
+    expect(await checking).toBe(true);
+    expect(calls).toBe(3);
+    expect(reps.get('claimant').quarantinedAt).toBe(5000);
+    expect(verifier.standing('claimant')).toBe('quarantined');
+  });
+
+  it('a claim the referee confirms blames nobody', async () => {
+    const reps = new MemoryReputations();
+    const referee = {
+      enabled: true,
+      run: (): Promise<RefereeOutcome> => Promise.resolve({ kind: 'undecodable', message: 'bad bytes' }),
+    } as unknown as Referee;
+    const verifier = new Verifier(reps, referee, {
+      distinctNetworks: false,
+      trust: { trustStreak: 10, spotCheckFloor: 0.05 },
+    });
+    expect(
+      await verifier.checkUndecodable(
+        'honest',
+        async () => new Uint8Array([1]),
+        () => 5000,
+      ),
+    ).toBe(false);
+    expect(verifier.standing('honest')).toBe('probation');
+    expect(verifier.mayTakeMore('honest', 2)).toBe(true);
+  });
+});
