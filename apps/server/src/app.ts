@@ -147,7 +147,12 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
         referee,
         {
           distinctNetworks: config.distinctNetworks,
-          trust: { trustStreak: config.trustStreak, spotCheckFloor: config.spotCheckPercent / 100 },
+          trust: {
+            trustStreak: config.trustStreak,
+            spotCheckFloor: config.spotCheckPercent / 100,
+            rampChecks: config.trustRampChecks,
+            rampFraction: config.trustRampPercent / 100,
+          },
           retry: {
             ...DEFAULT_REFEREE_RETRY,
             baseMs: config.refereeAfterMs,

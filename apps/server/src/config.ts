@@ -145,6 +145,14 @@ export interface ServerConfig {
   trustStreak: number;
   /** Spot-check floor for trusted volunteers, in percent. @defaultValue 5 (env TABGRID_SPOT_CHECK_PERCENT) */
   spotCheckPercent: number;
+  /**
+   * The trust ramp: verified agreements past the trust streak during which a newly trusted
+   * volunteer is spot-checked at `trustRampPercent` (0 = BOINC's policy alone). Measured trade-off
+   * in docs/SECURITY.md. @defaultValue 40 (env TABGRID_TRUST_RAMP_CHECKS)
+   */
+  trustRampChecks: number;
+  /** Spot-check percentage during the trust ramp. @defaultValue 50 (env TABGRID_TRUST_RAMP_PERCENT) */
+  trustRampPercent: number;
   /** A result still waiting for its replica this long (ms) goes to the referee. @defaultValue 3000 (env TABGRID_REFEREE_AFTER_MS) */
   refereeAfterMs: number;
   /** Referee worker threads (0 = no referee). @defaultValue 1 (env TABGRID_REFEREE_WORKERS) */
@@ -214,6 +222,8 @@ export const DEFAULT_CONFIG: ServerConfig = {
   verification: true,
   trustStreak: 10,
   spotCheckPercent: 5,
+  trustRampChecks: 40,
+  trustRampPercent: 50,
   refereeAfterMs: 3000,
   refereeWorkers: 1,
   refereeBudget: 10,
@@ -277,6 +287,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
     verification: env.TABGRID_VERIFICATION !== '0',
     trustStreak: Math.max(1, int(env, 'TABGRID_TRUST_STREAK', d.trustStreak)),
     spotCheckPercent: Math.min(100, int(env, 'TABGRID_SPOT_CHECK_PERCENT', d.spotCheckPercent)),
+    trustRampChecks: Math.max(0, int(env, 'TABGRID_TRUST_RAMP_CHECKS', d.trustRampChecks)),
+    trustRampPercent: Math.min(100, Math.max(0, int(env, 'TABGRID_TRUST_RAMP_PERCENT', d.trustRampPercent))),
     refereeAfterMs: int(env, 'TABGRID_REFEREE_AFTER_MS', d.refereeAfterMs),
     refereeWorkers: int(env, 'TABGRID_REFEREE_WORKERS', d.refereeWorkers),
     refereeBudget: int(env, 'TABGRID_REFEREE_BUDGET', d.refereeBudget),

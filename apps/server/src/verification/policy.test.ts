@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Detection } from '@tabgrid/protocol';
 import { REFEREE, settle, spotCheckFraction, treatment, type Candidate } from './policy';
-import { NEW_REPUTATION, standing, updateReputation, type Reputation } from './reputation';
+import { DEFAULT_TRUST, NEW_REPUTATION, standing, updateReputation, type Reputation } from './reputation';
 
 const bus: Detection = { label: 'bus', score: 0.9, box: [10, 10, 200, 120] };
 const person: Detection = { label: 'person', score: 0.8, box: [50, 40, 80, 150] };
@@ -41,16 +41,28 @@ describe('replication policy', () => {
     expect(treatment(updateReputation(NEW_REPUTATION, 'wrong', 1), 0.99)).toBe('replicate');
   });
 
-  it('spot-checks a trusted volunteer with max(1/streak, 5 %)', () => {
-    expect(spotCheckFraction(agreedTimes(10))).toBeCloseTo(0.1);
-    expect(spotCheckFraction(agreedTimes(100))).toBeCloseTo(0.05);
+  it('spot-checks a trusted volunteer with max(1/streak, 5 %) without the ramp (BOINC)', () => {
+    const boinc = { ...DEFAULT_TRUST, rampChecks: 0 };
+    expect(spotCheckFraction(agreedTimes(10), boinc)).toBeCloseTo(0.1);
+    expect(spotCheckFraction(agreedTimes(100), boinc)).toBeCloseTo(0.05);
     const r = agreedTimes(10);
-    expect(treatment(r, 0.09)).toBe('spot-check');
-    expect(treatment(r, 0.1)).toBe('final');
+    expect(treatment(r, 0.09, boinc)).toBe('spot-check');
+    expect(treatment(r, 0.1, boinc)).toBe('final');
     let checks = 0;
     const many = agreedTimes(1000);
-    for (let i = 0; i < 10_000; i++) if (treatment(many, i / 10_000) === 'spot-check') checks++;
+    for (let i = 0; i < 10_000; i++) if (treatment(many, i / 10_000, boinc) === 'spot-check') checks++;
     expect(checks).toBe(500);
+  });
+
+  it('spot-checks a newly trusted volunteer at 50 % until its streak is 40 past the trust streak (the ramp)', () => {
+    expect(spotCheckFraction(agreedTimes(10))).toBeCloseTo(0.5);
+    expect(spotCheckFraction(agreedTimes(49))).toBeCloseTo(0.5);
+    expect(spotCheckFraction(agreedTimes(50))).toBeCloseTo(0.05);
+    expect(treatment(agreedTimes(10), 0.49)).toBe('spot-check');
+    expect(treatment(agreedTimes(10), 0.5)).toBe('final');
+    expect(treatment(agreedTimes(50), 0.05)).toBe('final');
+    // The ramp never lowers BOINC's fraction (a trust streak of 1: 1/1 at first).
+    expect(spotCheckFraction(agreedTimes(1), { ...DEFAULT_TRUST, trustStreak: 1 })).toBe(1);
   });
 });
 

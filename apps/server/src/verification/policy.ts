@@ -11,9 +11,14 @@ export type Treatment =
   /** A trusted volunteer's result picked for a spot check: verified like a probation result. */
   | 'spot-check';
 
-/** Spot-check fraction for a trusted volunteer: BOINC's max(1/streak, floor). */
+/**
+ * Spot-check fraction for a trusted volunteer: BOINC's max(1/streak, floor), and at least the
+ * ramp fraction while its streak is within `rampChecks` of the trust streak (the trust ramp).
+ */
 export function spotCheckFraction(r: Reputation, policy: TrustPolicy = DEFAULT_TRUST): number {
-  return Math.min(1, Math.max(1 / Math.max(1, r.streak), policy.spotCheckFloor));
+  const boinc = Math.max(1 / Math.max(1, r.streak), policy.spotCheckFloor);
+  const inRamp = r.streak < policy.trustStreak + (policy.rampChecks ?? 0);
+  return Math.min(1, inRamp ? Math.max(boinc, policy.rampFraction ?? 0.5) : boinc);
 }
 
 /** The replication policy. `random` is in [0, 1) (Math.random in production). */

@@ -25,9 +25,24 @@ export interface TrustPolicy {
   trustStreak: number;
   /** Lowest spot-check fraction for a trusted volunteer: max(1/streak, floor). */
   spotCheckFloor: number;
+  /**
+   * The trust ramp: a newly trusted volunteer is spot-checked at `rampFraction` until this many
+   * more verified agreements extend its streak past `trustStreak` (0 = no ramp: BOINC's policy).
+   * It is what catches a turncoat that turns as soon as it is trusted. @defaultValue 0 when
+   * absent; DEFAULT_TRUST has 40
+   */
+  rampChecks?: number;
+  /** Spot-check fraction during the trust ramp. @defaultValue 0.5 */
+  rampFraction?: number;
 }
 
-export const DEFAULT_TRUST: TrustPolicy = { trustStreak: 10, spotCheckFloor: 0.05 };
+/** The product's defaults (config.ts): BOINC's streak of 10 and 5 % floor, with the trust ramp. */
+export const DEFAULT_TRUST: TrustPolicy = {
+  trustStreak: 10,
+  spotCheckFloor: 0.05,
+  rampChecks: 40,
+  rampFraction: 0.5,
+};
 
 /** What verification learned about one result of a volunteer. */
 export type Verdict =
