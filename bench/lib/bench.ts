@@ -282,10 +282,13 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
       tasks: env('TASKS', q ? 600 : 20_000),
       rounds: env('ROUNDS', q ? 1 : 3),
     };
+    // TABGRID_BENCH_SCALE_SETUPS=sqlite,redis1,redis3 (ids in scale.ts) runs only those setups.
+    const only = (process.env.TABGRID_BENCH_SCALE_SETUPS ?? '').split(',').filter(Boolean);
+    const setups = SCALE_SETUPS.filter((s) => only.length === 0 || only.includes(s.id));
     const runs: ScaleResult[] = [];
     results.scale = { runs, medians: [] };
     for (let round = 1; round <= plan.rounds; round++) {
-      for (const setup of SCALE_SETUPS) {
+      for (const setup of setups) {
         log(
           `scale, round ${round}/${plan.rounds}: ${setup.name}, ${plan.volunteers} volunteers, ${plan.tasks} tasks`,
         );
@@ -302,9 +305,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
         );
       }
     }
-    results.scale.medians = SCALE_SETUPS.flatMap(
-      (s) => medianRun(runs.filter((r) => r.setup === s.name)) ?? [],
-    );
+    results.scale.medians = setups.flatMap((s) => medianRun(runs.filter((r) => r.setup === s.name)) ?? []);
   });
 
   results.goals = goals(results);

@@ -18,14 +18,14 @@ import { quantileBetween, type Samples } from './prom';
 import { counterDelta, redisCounters } from './redis-stats';
 import { startBenchServer, type BenchServer } from './server';
 import { round1, round2, sleep } from './stats';
-import { startSwarm, stopSwarms, type Swarm } from './swarm';
+import { releaseAndTrack, startSwarm, stopSwarms, type Swarm, taskOutcomes } from './swarm';
 
-export type ScaleSetup = { name: string; backend: 'sqlite' | 'redis'; gateways: number };
+export type ScaleSetup = { id: string; name: string; backend: 'sqlite' | 'redis'; gateways: number };
 
 export const SCALE_SETUPS: readonly ScaleSetup[] = [
-  { name: '1 gateway, SQLite', backend: 'sqlite', gateways: 1 },
-  { name: '1 gateway, Redis', backend: 'redis', gateways: 1 },
-  { name: '3 gateways, Redis', backend: 'redis', gateways: 3 },
+  { id: 'sqlite', name: '1 gateway, SQLite', backend: 'sqlite', gateways: 1 },
+  { id: 'redis1', name: '1 gateway, Redis', backend: 'redis', gateways: 1 },
+  { id: 'redis3', name: '3 gateways, Redis', backend: 'redis', gateways: 3 },
 ];
 
 export interface ScaleOptions {
@@ -145,43 +145,16 @@ export async function scaleRun(options: ScaleOptions): Promise<ScaleResult> {
     const r1 = admin ? await redisCounters(admin) : null;
 
     const m0 = sumSamples(await Promise.all(gateways.map((g) => g.metrics())));
-    const start = performance.now();
-    await Promise.all(swarms.map((s) => s.request({ type: 'state', accepting: true }, 'state-sent')));
-    const samples: { t: number; done: number }[] = [];
-    let done = 0;
-    let lastProgress = performance.now();
-    while (
-      done < tasks &&
-      performance.now() - start < options.timeoutMs &&
-      performance.now() - lastProgress < STALL_MS
-    ) {
-      await sleep(100);
-      const stats = await Promise.all(
-        swarms.map((s) => s.request<{ done: number }>({ type: 'stats' }, 'stats')),
-      );
-      const now = stats.reduce((a, s) => a + s.done, 0);
-      if (now > done) lastProgress = performance.now();
-      done = now;
-      samples.push({ t: performance.now() - start, done });
-    }
-    const runSeconds = (samples.at(-1)?.t ?? 0) / 1000;
+    const progress = await releaseAndTrack(swarms, tasks, options.timeoutMs, STALL_MS);
+    const { done, runSeconds } = progress;
     // Let results in flight to Redis land before reading its counters.
     await sleep(500);
     const r2 = admin ? await redisCounters(admin) : null;
     const scrapes = await Promise.all(gateways.map((g) => g.metrics()));
     const m1 = sumSamples(scrapes);
 
-    const crossing = (fraction: number) => samples.find((s) => s.done >= fraction * tasks);
-    const a = crossing(0.1);
-    const b = crossing(0.9);
-    const steady = a && b && b.t > a.t ? (b.done - a.done) / ((b.t - a.t) / 1000) : Number.NaN;
-    let requeued = 0;
-    let failed = 0;
-    for (const [key, v] of m1) {
-      if (!key.startsWith('tabgrid_tasks_total{')) continue;
-      if (key.includes('outcome="requeued"')) requeued += v - (m0.get(key) ?? 0);
-      if (key.includes('outcome="failed"')) failed += v - (m0.get(key) ?? 0);
-    }
+    const steady = progress.steadyTasksPerSecond;
+    const { requeued, failed } = taskOutcomes(m0, m1);
     const sum = (xs: number[]) => xs.reduce((x, y) => x + y, 0);
     let redisCost: RedisCost | null = null;
     if (r0 && r1 && r2) {

@@ -13,7 +13,7 @@ import sharp from 'sharp';
 import { countBetween, quantileBetween, value } from './prom';
 import { startBenchServer, type MemoryProbe } from './server';
 import { round1, sleep } from './stats';
-import { startSwarm, stopSwarms, type Swarm } from './swarm';
+import { releaseAndTrack, startSwarm, stopSwarms, type Swarm, taskOutcomes } from './swarm';
 
 export interface CapacityOptions {
   volunteers: number;
@@ -111,40 +111,13 @@ export async function schedulerCapacity(options: CapacityOptions): Promise<Capac
     const uploadSeconds = (performance.now() - t1) / 1000;
 
     const m0 = await server.metrics();
-    const start = performance.now();
-    await Promise.all(swarms.map((s) => s.request({ type: 'state', accepting: true }, 'state-sent')));
-    const samples: { t: number; done: number }[] = [];
-    let done = 0;
-    let lastProgress = performance.now();
-    while (
-      done < tasks &&
-      performance.now() - start < options.timeoutMs &&
-      performance.now() - lastProgress < STALL_MS
-    ) {
-      await sleep(100);
-      const stats = await Promise.all(
-        swarms.map((s) => s.request<{ done: number }>({ type: 'stats' }, 'stats')),
-      );
-      const now = stats.reduce((a, s) => a + s.done, 0);
-      if (now > done) lastProgress = performance.now();
-      done = now;
-      samples.push({ t: performance.now() - start, done });
-    }
-    const runSeconds = (samples.at(-1)?.t ?? 0) / 1000;
+    const progress = await releaseAndTrack(swarms, tasks, options.timeoutMs, STALL_MS);
+    const { done, runSeconds } = progress;
     const m1 = await server.metrics();
 
-    const crossing = (fraction: number) => samples.find((s) => s.done >= fraction * tasks);
-    const a = crossing(0.1);
-    const b = crossing(0.9);
-    const steady = a && b && b.t > a.t ? (b.done - a.done) / ((b.t - a.t) / 1000) : Number.NaN;
+    const steady = progress.steadyTasksPerSecond;
     const ms = (seconds: number) => round1(seconds * 1000);
-    let requeued = 0;
-    let failed = 0;
-    for (const [key, v] of m1) {
-      if (!key.startsWith('tabgrid_tasks_total{')) continue;
-      if (key.includes('outcome="requeued"')) requeued += v - (m0.get(key) ?? 0);
-      if (key.includes('outcome="failed"')) failed += v - (m0.get(key) ?? 0);
-    }
+    const { requeued, failed } = taskOutcomes(m0, m1);
     return {
       volunteers: n,
       processes,

@@ -53,3 +53,68 @@ export async function stopSwarms(swarms: readonly Swarm[]): Promise<void> {
     ),
   );
 }
+
+/** What `releaseAndTrack` saw: results stored over time, in the swarms' own counts. */
+export interface SwarmProgress {
+  samples: { t: number; done: number }[];
+  done: number;
+  runSeconds: number;
+  /** Tasks/s between 10 % and 90 % of the tasks done (NaN when the run did not get there). */
+  steadyTasksPerSecond: number;
+}
+
+/**
+ * Lets every swarm accept work again and polls their result counts every 100 ms until `tasks`
+ * results are in, `timeoutMs` has passed, or none came for `stallMs`.
+ */
+export async function releaseAndTrack(
+  swarms: readonly Swarm[],
+  tasks: number,
+  timeoutMs: number,
+  stallMs: number,
+): Promise<SwarmProgress> {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const start = performance.now();
+  await Promise.all(swarms.map((s) => s.request({ type: 'state', accepting: true }, 'state-sent')));
+  const samples: { t: number; done: number }[] = [];
+  let done = 0;
+  let lastProgress = performance.now();
+  while (
+    done < tasks &&
+    performance.now() - start < timeoutMs &&
+    performance.now() - lastProgress < stallMs
+  ) {
+    await sleep(100);
+    const stats = await Promise.all(
+      swarms.map((s) => s.request<{ done: number }>({ type: 'stats' }, 'stats')),
+    );
+    const now = stats.reduce((a, s) => a + s.done, 0);
+    if (now > done) lastProgress = performance.now();
+    done = now;
+    samples.push({ t: performance.now() - start, done });
+  }
+  const crossing = (fraction: number) => samples.find((s) => s.done >= fraction * tasks);
+  const a = crossing(0.1);
+  const b = crossing(0.9);
+  return {
+    samples,
+    done,
+    runSeconds: (samples.at(-1)?.t ?? 0) / 1000,
+    steadyTasksPerSecond: a && b && b.t > a.t ? (b.done - a.done) / ((b.t - a.t) / 1000) : Number.NaN,
+  };
+}
+
+/** Tasks requeued and failed between two scrapes of `tabgrid_tasks_total` (summed over gateways). */
+export function taskOutcomes(
+  m0: ReadonlyMap<string, number>,
+  m1: ReadonlyMap<string, number>,
+): { requeued: number; failed: number } {
+  let requeued = 0;
+  let failed = 0;
+  for (const [key, v] of m1) {
+    if (!key.startsWith('tabgrid_tasks_total{')) continue;
+    if (key.includes('outcome="requeued"')) requeued += v - (m0.get(key) ?? 0);
+    if (key.includes('outcome="failed"')) failed += v - (m0.get(key) ?? 0);
+  }
+  return { requeued, failed };
+}
