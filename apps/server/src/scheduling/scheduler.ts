@@ -688,7 +688,11 @@ export class Scheduler {
         if (judgement?.caught.length) this.backtrack(judgement.caught);
         if (judgement?.kind === 'replicate') {
           // Kept, not final: the task runs again elsewhere (rule V3). The ack is the same.
-          this.awaitReferee(outcome.task.id);
+          // Results that disagree go to the referee at once (V5), not after the replica wait.
+          if (this.verifier?.isDisputed(outcome.task.id)) {
+            this.clearReferee(outcome.task.id);
+            this.awaitReferee(outcome.task.id, 0);
+          } else this.awaitReferee(outcome.task.id);
           this.events.taskChanged(outcome.task);
           this.pump();
           return ok({ accepted: true, duplicate: false });

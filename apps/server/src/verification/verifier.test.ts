@@ -48,11 +48,14 @@ describe('verifier', () => {
     const { reps, verifier, result } = setup([0]);
     // The turncoat's lie is picked for a spot check: it waits for a replica.
     expect(result('t1', 'turncoat', lie).kind).toBe('replicate');
+    expect(verifier.isDisputed('t1')).toBe(false); // one result waiting is not a dispute
     // A trusted honest volunteer runs the replica, not picked for a spot check itself (0.99).
     // Before the fix this was final at once and the waiting lie was dropped unjudged.
     const second = result('t1', 'honest-a', truth);
     expect(second.kind).toBe('replicate');
     expect(verifier.isPending('t1')).toBe(true);
+    // Two results that disagree: the scheduler asks the referee at once (V5).
+    expect(verifier.isDisputed('t1')).toBe(true);
     // A third result settles the tie: the turncoat is caught.
     const third = result('t1', 'honest-b', truth);
     expect(third.kind).toBe('final');

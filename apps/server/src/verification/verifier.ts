@@ -162,6 +162,16 @@ export class Verifier {
   }
 
   /**
+   * Whether a waiting task's results disagree: two or more from volunteers not in quarantine, and
+   * still no verdict. The referee should settle it at once (rule V5) rather than after the wait
+   * for a replica: one of them lied, and every moment it stays unjudged it may be answering more.
+   */
+  isDisputed(taskId: string): boolean {
+    const counted = (this.pending.get(taskId) ?? []).filter((c) => !c.quarantined);
+    return new Set(counted.map((c) => c.by)).size >= 2;
+  }
+
+  /**
    * The referee's own result settles a waiting task (rule V5). Null when the task is no longer
    * waiting; a `RefereeMiss` when the referee did not settle it this time (over budget, or the run
    * failed, including an image the server cannot decode again): ask `retryAfter` when to try again.
