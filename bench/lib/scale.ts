@@ -104,6 +104,10 @@ export async function scaleRun(options: ScaleOptions): Promise<ScaleResult> {
           env: {
             TABGRID_MAX_QUEUED: String(tasks + 1000),
             LOG_LEVEL: 'error',
+            // The store and dispatch path, not verification (bench/adversarial measures that): with
+            // it on, every simulated volunteer on 127.0.0.1 and distinct networks required, no
+            // replica could settle a task and only the referee's 10 runs/s gave verdicts.
+            TABGRID_VERIFICATION: '0',
             ...(redis ? { TABGRID_REDIS_URL: redis.url, TABGRID_BLOB_DIR: shared } : {}),
           },
         }),

@@ -66,7 +66,8 @@ export async function schedulerCapacity(options: CapacityOptions): Promise<Capac
   const { volunteers: n, processes, tasks, answerDelayMs } = options;
   const server = await startBenchServer({
     port: options.port,
-    env: { TABGRID_MAX_QUEUED: String(tasks + 1000), LOG_LEVEL: 'error' },
+    // Verification off: this measures dispatch (see scale.ts; bench/adversarial measures verification).
+    env: { TABGRID_MAX_QUEUED: String(tasks + 1000), LOG_LEVEL: 'error', TABGRID_VERIFICATION: '0' },
   });
   const swarms: Swarm[] = [];
   try {
