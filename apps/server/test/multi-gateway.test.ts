@@ -36,7 +36,12 @@ import {
 } from './support/processes';
 import { startRedis, type TestRedis } from './support/redis';
 
-const PHOTOS_A = 24;
+/**
+ * More than two gateways' demand (2 × 8 slots × 1 volunteer = 16 each): with 24, gateways 1 and 3
+ * could claim the whole batch before gateway 2 read the stream, and there was no claimed task to
+ * kill it on (seen in CI and locally, about 1 run in 3).
+ */
+const PHOTOS_A = 60;
 const PHOTOS_B = 18;
 /** The task stream and its consumer group (scheduling/redis/keys.ts); a gateway is a consumer. */
 const STREAM = 'tg:tasks';
@@ -137,17 +142,16 @@ describe('three gateways on one Redis (real processes)', () => {
         expect(ack.ok, `job:watch ${jobId} on gateway 3`).toBe(true);
       };
 
-      // One agent per gateway, each connected (issued an id) before job A goes in through gateway 1,
-      // watched on gateway 3. (Started after the upload, gateway 2's agent once joined so late that
-      // the others had finished the batch: it never held a task, and the kill below never came.)
+      // One agent per gateway, each connected and with its model loaded, before job A goes in
+      // through gateway 1, watched on gateway 3 (see PHOTOS_A).
       const photos = await batchPhotos(Math.max(PHOTOS_A, PHOTOS_B));
       const agents = urls.map((url, i) =>
         startAgentProcess(`agent-${i + 1}`, url, ['--threads', String(AGENT_THREADS)]),
       );
       await poll(
-        () => agents.every((g) => g.volunteerId() !== null),
+        () => agents.every((g) => g.volunteerId() !== null && g.output().includes('model ready')),
         150_000,
-        'the three agents to connect',
+        'the three agents to connect and load the model',
         () => agents.map((g) => `${g.name}:\n${g.output().slice(-2000)}`).join('\n'),
       );
       const a = await uploadPhotos(urls[0]!, photos.slice(0, PHOTOS_A));
@@ -158,17 +162,20 @@ describe('three gateways on one Redis (real processes)', () => {
         view?.tasks.filter((t) => t.status === 'done').length ?? 0;
 
       // Mid-batch, once gateway 2 holds claimed tasks: kill -9 it.
+      let lastSeen = '';
       const held = await poll(
         async () => {
           const ids = await pendingTasksOf(admin, 'gw2');
           const view = await getJob(urls[0]!, jobA.id);
           const open = new Set(view.tasks.filter((t) => t.status !== 'done').map((t) => t.id));
           const heldOpen = ids.filter((id) => open.has(id));
+          lastSeen = `job A: ${doneIn(view)} done, ${open.size} open; gateway 2 pending ${ids.length}, of them open ${heldOpen.length}`;
           return doneIn(view) >= 3 && heldOpen.length > 0 ? heldOpen : null;
         },
         120_000,
         'gateway 2 to hold claimed tasks mid-batch',
-        context,
+        () =>
+          `${lastSeen}\n${context()}\n${agents.map((g) => `${g.name}:\n${g.output().slice(-1500)}`).join('\n')}`,
       );
       const killedAt = Date.now();
       await gateways[1]!.kill('SIGKILL');
