@@ -12,13 +12,20 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import sharp from 'sharp';
 import { startRedis, type TestRedis } from '../../apps/server/test/support/redis';
 import { quantileBetween, type Samples } from './prom';
 import { counterDelta, redisCounters } from './redis-stats';
 import { startBenchServer, type BenchServer } from './server';
 import { round1, round2, sleep } from './stats';
-import { releaseAndTrack, startSwarm, stopSwarms, type Swarm, taskOutcomes } from './swarm';
+import {
+  queuePhotos,
+  releaseAndTrack,
+  startSwarm,
+  stopSwarms,
+  type Swarm,
+  taskOutcomes,
+  tinyPhoto,
+} from './swarm';
 
 export type ScaleSetup = { id: string; name: string; backend: 'sqlite' | 'redis'; gateways: number };
 
@@ -113,11 +120,7 @@ export async function scaleRun(options: ScaleOptions): Promise<ScaleResult> {
         }),
       );
     }
-    const photo = new Uint8Array(
-      await sharp({ create: { width: 64, height: 48, channels: 3, background: '#6a8' } })
-        .jpeg()
-        .toBuffer(),
-    );
+    const photo = await tinyPhoto();
     await sleep(500);
     const before = await Promise.all(gateways.map((g) => g.memory()));
     for (let s = 0; s < options.swarms; s++) {
@@ -134,18 +137,7 @@ export async function scaleRun(options: ScaleOptions): Promise<ScaleResult> {
     await Promise.all(swarms.map((s) => s.request({ type: 'state', accepting: false }, 'state-sent')));
     await sleep(Math.min(3000, 300 + n / 5));
     const r0 = admin ? await redisCounters(admin) : null;
-    const batches = Math.ceil(tasks / 100);
-    let nextBatch = 0;
-    const uploader = async () => {
-      while (nextBatch < batches) {
-        const b = nextBatch++;
-        const size = Math.min(100, tasks - b * 100);
-        await gateways[0]!.upload(
-          Array.from({ length: size }, (_, i) => ({ name: `p${b}-${i}.jpg`, bytes: photo })),
-        );
-      }
-    };
-    await Promise.all([uploader(), uploader()]);
+    await queuePhotos((files) => gateways[0]!.upload(files), photo, tasks);
     const r1 = admin ? await redisCounters(admin) : null;
 
     const m0 = sumSamples(await Promise.all(gateways.map((g) => g.metrics())));

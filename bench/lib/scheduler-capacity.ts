@@ -9,11 +9,18 @@
  * overhead, ack latency and event-loop lag come from the server's /metrics,
  * scraped just before the resume and after the last result.
  */
-import sharp from 'sharp';
 import { countBetween, quantileBetween, value } from './prom';
 import { startBenchServer, type MemoryProbe } from './server';
 import { round1, sleep } from './stats';
-import { releaseAndTrack, startSwarm, stopSwarms, type Swarm, taskOutcomes } from './swarm';
+import {
+  queuePhotos,
+  releaseAndTrack,
+  startSwarm,
+  stopSwarms,
+  type Swarm,
+  taskOutcomes,
+  tinyPhoto,
+} from './swarm';
 
 export interface CapacityOptions {
   volunteers: number;
@@ -71,11 +78,7 @@ export async function schedulerCapacity(options: CapacityOptions): Promise<Capac
   });
   const swarms: Swarm[] = [];
   try {
-    const photo = new Uint8Array(
-      await sharp({ create: { width: 64, height: 48, channels: 3, background: '#6a8' } })
-        .jpeg()
-        .toBuffer(),
-    );
+    const photo = await tinyPhoto();
     await sleep(500);
     const before = await server.memory();
 
@@ -97,18 +100,7 @@ export async function schedulerCapacity(options: CapacityOptions): Promise<Capac
     await Promise.all(swarms.map((s) => s.request({ type: 'state', accepting: false }, 'state-sent')));
     await sleep(Math.min(3000, 300 + n / 5));
     const t1 = performance.now();
-    const batches = Math.ceil(tasks / 100);
-    let nextBatch = 0;
-    const uploader = async () => {
-      while (nextBatch < batches) {
-        const b = nextBatch++;
-        const size = Math.min(100, tasks - b * 100);
-        await server.upload(
-          Array.from({ length: size }, (_, i) => ({ name: `p${b}-${i}.jpg`, bytes: photo })),
-        );
-      }
-    };
-    await Promise.all([uploader(), uploader()]);
+    await queuePhotos((files) => server.upload(files), photo, tasks);
     const uploadSeconds = (performance.now() - t1) / 1000;
 
     const m0 = await server.metrics();

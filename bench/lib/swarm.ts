@@ -3,6 +3,7 @@
  * the capacity and scale sections.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import sharp from 'sharp';
 import { REPO_ROOT } from '../../scripts/assets';
 
 export interface Swarm {
@@ -117,4 +118,30 @@ export function taskOutcomes(
     if (key.includes('outcome="failed"')) failed += v - (m0.get(key) ?? 0);
   }
   return { requeued, failed };
+}
+
+/** The tiny photo (64×48 JPEG) the capacity and scale sections queue: they measure dispatch, not inference. */
+export async function tinyPhoto(): Promise<Uint8Array> {
+  const jpeg = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#6a8' } })
+    .jpeg()
+    .toBuffer();
+  return new Uint8Array(jpeg);
+}
+
+/** Queues `tasks` copies of `photo` as jobs of 100, two uploads in flight at a time. */
+export async function queuePhotos(
+  upload: (files: { name: string; bytes: Uint8Array }[]) => Promise<unknown>,
+  photo: Uint8Array,
+  tasks: number,
+): Promise<void> {
+  const batches = Math.ceil(tasks / 100);
+  let nextBatch = 0;
+  const uploader = async () => {
+    while (nextBatch < batches) {
+      const b = nextBatch++;
+      const size = Math.min(100, tasks - b * 100);
+      await upload(Array.from({ length: size }, (_, i) => ({ name: `p${b}-${i}.jpg`, bytes: photo })));
+    }
+  };
+  await Promise.all([uploader(), uploader()]);
 }

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Detection } from '@tabgrid/protocol';
 import type { VerificationMark } from '../scheduling/types';
 import { DEFAULT_AGREEMENT, type AgreementRule } from './agreement';
@@ -46,11 +47,6 @@ export const DEFAULT_MAX_UNVERIFIED = 3;
 
 /** Referee runs tried for one `undecodable` claim refused for the budget (rule V10), ~20 s in all. */
 export const UNDECODABLE_CHECK_TRIES = 8;
-
-const sleep = (ms: number) =>
-  new Promise<void>((resolve) => {
-    setTimeout(resolve, ms).unref();
-  });
 
 /** What a result means (PROTOCOL.md rules V3–V6). */
 export type Judgement =
@@ -246,7 +242,7 @@ export class Verifier {
           break;
         }
         if (!this.referee?.enabled || attempt >= UNDECODABLE_CHECK_TRIES) break;
-        await sleep(Math.min(4000, 250 * 2 ** (attempt - 1)));
+        await delay(Math.min(4000, 250 * 2 ** (attempt - 1)), undefined, { ref: false });
       }
     } finally {
       this.countUnverified(volunteerId, -1);

@@ -5,7 +5,7 @@ import type { CreatedJob } from '../scheduling-store';
 import type { NewTask, TaskCounts, TaskRecord } from '../types';
 import { KEYS } from './keys';
 import type { RedisMeter } from './meter';
-import { decodeTask, encodeTask, NO_VIEW, type StoredTask } from './stored-task';
+import { decodeTask, encodeTask, newStoredTasks, type StoredTask } from './stored-task';
 import { redisKeys } from '../../redis/keys';
 
 /** Redis is not connected: nothing was sent, so nothing was stored (`503 storage_unavailable`). */
@@ -19,32 +19,6 @@ export class RedisUnavailableError extends Error {
 
 function assertConnected(redis: Redis): void {
   if (redis.status !== 'ready') throw new RedisUnavailableError(redis.status);
-}
-
-function newTasks(jobId: string, tasks: NewTask[], firstIdx: number, now: number): StoredTask[] {
-  return tasks.map((t, i) => ({
-    id: newId('task'),
-    jobId,
-    idx: firstIdx + i,
-    name: t.name,
-    imageSha256: t.imageSha256,
-    mime: t.mime,
-    width: t.width,
-    height: t.height,
-    status: 'queued',
-    submittedAt: now,
-    completedAt: null,
-    attempts: 0,
-    failureReports: 0,
-    detections: null,
-    resultAssignmentId: null,
-    errorCode: null,
-    errorMessage: null,
-    verification: null,
-    agreeing: 0,
-    view: NO_VIEW,
-    excluded: [],
-  }));
 }
 
 /**
@@ -89,7 +63,7 @@ export async function createJob(
   const jobId = newId('job');
   const seq = await redis.incr(KEYS.jobSeq);
   meter.roundTrip();
-  const created = newTasks(jobId, tasks, 0, now);
+  const created = newStoredTasks(jobId, tasks, 0, now);
   const meta = {
     id: jobId,
     seq,
@@ -114,7 +88,7 @@ export async function appendTasks(
   // Reserve the indices atomically (two uploads to one job at once get distinct ones).
   const end = await redis.hincrby(KEYS.job(jobId), 'nextIdx', tasks.length);
   meter.roundTrip();
-  const created = newTasks(jobId, tasks, end - tasks.length, now);
+  const created = newStoredTasks(jobId, tasks, end - tasks.length, now);
   await storeTasks(redis, meter, jobId, created, null, null);
   return { id: jobId, tasks: created.map((t) => ({ id: t.id, name: t.name })) };
 }

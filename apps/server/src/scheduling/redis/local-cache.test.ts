@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LocalCache, type CacheSink, type PutOptions } from './local-cache';
-import { NO_VIEW, type StoredTask } from './stored-task';
+import { newStoredTasks, type StoredTask } from './stored-task';
 
 const POLICY = { maxAttempts: 3, maxFailureReports: 2, taskDeadlineMs: 60_000 };
 
@@ -13,27 +13,13 @@ class Recorder implements CacheSink {
 }
 
 const stored = (id: string, jobId = 'job_1'): StoredTask => ({
+  ...newStoredTasks(
+    jobId,
+    [{ name: `${id}.jpg`, imageSha256: 'a'.repeat(64), mime: 'image/jpeg', width: 1, height: 1 }],
+    0,
+    0,
+  )[0]!,
   id,
-  jobId,
-  idx: 0,
-  name: `${id}.jpg`,
-  imageSha256: 'a'.repeat(64),
-  mime: 'image/jpeg',
-  width: 1,
-  height: 1,
-  status: 'queued',
-  submittedAt: 0,
-  completedAt: null,
-  attempts: 0,
-  failureReports: 0,
-  detections: null,
-  resultAssignmentId: null,
-  errorCode: null,
-  errorMessage: null,
-  verification: null,
-  agreeing: 0,
-  view: NO_VIEW,
-  excluded: [],
 });
 
 describe('LocalCache', () => {

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import type { JobView } from '@tabgrid/protocol';
 import type { Redis } from 'ioredis';
 import type { SchedulingStore } from '../scheduling-store';
@@ -41,7 +42,8 @@ export interface RedisSchedulingOptions {
 type Resolved = Required<Omit<RedisSchedulingOptions, 'demand' | 'onError'>> &
   Pick<RedisSchedulingOptions, 'demand' | 'onError'>;
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+/** Waits `ms` without keeping the process alive. */
+const sleep = (ms: number) => delay(ms, undefined, { ref: false });
 
 /** How long a graceful close waits for Redis before giving up (a dead Redis must not hang it). */
 const CLOSE_WAIT_MS = 3000;

@@ -1,4 +1,5 @@
-import type { TaskRecord } from '../types';
+import { newId } from '../store';
+import type { NewTask, TaskRecord } from '../types';
 
 /**
  * A task as stored in Redis (`tg:{job:ID}:tasks` field): its record plus what its API view and
@@ -22,6 +23,33 @@ export const NO_VIEW: StoredTask['view'] = {
   inferenceMs: null,
   volunteerId: null,
 };
+
+/** New queued tasks of a job, numbered from `firstIdx`, as stored in Redis. */
+export function newStoredTasks(jobId: string, tasks: NewTask[], firstIdx: number, now: number): StoredTask[] {
+  return tasks.map((t, i) => ({
+    id: newId('task'),
+    jobId,
+    idx: firstIdx + i,
+    name: t.name,
+    imageSha256: t.imageSha256,
+    mime: t.mime,
+    width: t.width,
+    height: t.height,
+    status: 'queued',
+    submittedAt: now,
+    completedAt: null,
+    attempts: 0,
+    failureReports: 0,
+    detections: null,
+    resultAssignmentId: null,
+    errorCode: null,
+    errorMessage: null,
+    verification: null,
+    agreeing: 0,
+    view: NO_VIEW,
+    excluded: [],
+  }));
+}
 
 export const encodeTask = (task: StoredTask): string => JSON.stringify(task);
 
