@@ -159,7 +159,8 @@ describe('credits', () => {
   it('a turncoat caught by a spot check loses the credit of every result it got on trust; verified credit stays', async () => {
     let spotCheck = false;
     server = await startTestServer(
-      { ...VERIFYING, trustStreak: 2, spotCheckPercent: 0 },
+      // No canaries: the catch must be the scripted spot check below (see trust.test.ts).
+      { ...VERIFYING, trustStreak: 2, spotCheckPercent: 0, canaryPercent: 0 },
       { random: () => (spotCheck ? 0 : 0.999) },
     );
     let lying = false;
