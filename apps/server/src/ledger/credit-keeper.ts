@@ -101,6 +101,15 @@ export class CreditKeeper {
     });
   }
 
+  /** Backtracking found more of a caught volunteer's results later (on other gateways): revoked. */
+  backtracked(volunteerId: string, assignmentIds: readonly string[], now: number): void {
+    this.enqueue('ledger.backtracked', async (touched) => {
+      touched.add(volunteerId);
+      for (const assignmentId of assignmentIds)
+        await this.ledger.revoke({ volunteerId, assignmentId }, 'backtracked', now);
+    });
+  }
+
   /** Sends a (newly connected) volunteer its totals. */
   sendTo(volunteerId: string): void {
     this.enqueue('ledger.send', (touched) => {

@@ -955,6 +955,16 @@ export class Scheduler {
       this.credits?.caught(id, revoked, this.clock.now());
       if (reopened.length > 0) this.log.warn({ volunteerId: id, reopened: reopened.length }, 'backtracked');
       for (const t of reopened) this.events.taskChanged(t);
+      // Results other gateways accepted (Redis): found and reopened in the shared store.
+      void this.store
+        .reopenElsewhere(id)
+        .then((elsewhere) => {
+          if (elsewhere.revoked.length === 0 || this.stopped) return;
+          this.credits?.backtracked(id, elsewhere.revoked, this.clock.now());
+          this.log.warn({ volunteerId: id, reopened: elsewhere.reopened.length }, 'backtracked elsewhere');
+          for (const t of elsewhere.reopened) this.events.taskChanged(t);
+        })
+        .catch((err: unknown) => this.fault('scheduler.backtrack', err, { volunteerId: id }));
     }
     this.pump();
   }

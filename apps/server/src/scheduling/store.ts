@@ -577,6 +577,11 @@ export class SchedulerStore implements SchedulingStore {
     return this.s.trustedOf.all(volunteerId).map((r) => r.id);
   }
 
+  /** One process sees every result: `trustedResultsOf` found them all. */
+  reopenElsewhere(_volunteerId: string): Promise<{ revoked: string[]; reopened: TaskRecord[] }> {
+    return Promise.resolve({ revoked: [], reopened: [] });
+  }
+
   /**
    * Backtracking (PROTOCOL.md rule V7): done tasks whose result came from one of these
    * assignments go back to the queue, with their result cleared. Returns the reopened tasks.

@@ -63,6 +63,13 @@ export interface TaskStore {
   reopen(assignmentIds: readonly string[]): TaskRecord[];
   /** Assignments whose result this volunteer got final on trust alone (no agreeing replica). */
   trustedResultsOf(volunteerId: string): string[];
+  /**
+   * Backtracking beyond what `trustedResultsOf` sees: this volunteer's results final on trust
+   * alone that another gateway accepted (or this one no longer holds in memory), reopened in the
+   * shared store. Resolves with their assignments and reopened tasks; a store that sees every
+   * result itself (SQLite, one process) has none.
+   */
+  reopenElsewhere(volunteerId: string): Promise<{ revoked: string[]; reopened: TaskRecord[] }>;
   reportFailure(
     assignmentId: string,
     volunteerId: string,

@@ -157,6 +157,52 @@ describe('Redis scheduling when Redis itself dies', () => {
     await own?.stop();
   });
 
+  it("backtracking: a volunteer caught on gateway B loses the trusted results gateway A accepted, though A's memory says done", async () => {
+    const url = `${server.url}/${++db}`;
+    let demandA = 10;
+    const a = await gateway(url, { gatewayId: 'gw-a', demand: () => demandA });
+    const b = await gateway(url, { gatewayId: 'gw-b', demand: () => 0 });
+    const job = await a.store.createJob(tasks(3), T0);
+    await a.store.settle();
+    const trusted = { verification: 'trusted', agreeing: 1 } as const;
+    const lies = [a.store.assignNext('turncoat', T0, 1000)!, a.store.assignNext('turncoat', T0, 1000)!];
+    for (const l of lies) a.store.complete(l.assignment.id, 'turncoat', box(0.1), 1, T0 + 1, trusted);
+    const honest = a.store.assignNext('v2', T0, 1000)!;
+    a.store.complete(honest.assignment.id, 'v2', box(0.9), 1, T0 + 1, trusted);
+    await a.store.settle();
+    expect((await a.store.getJob(job.id))!.status).toBe('done');
+    demandA = 0; // A claims nothing new for now (its reads under way end within their 100 ms block)
+    await new Promise((r) => setTimeout(r, 300));
+
+    // Gateway B catches the turncoat: it holds none of its results in memory.
+    expect(b.store.trustedResultsOf('turncoat')).toEqual([]);
+    const found = await b.store.reopenElsewhere('turncoat');
+    expect(found.revoked.sort()).toEqual(lies.map((l) => l.assignment.id).sort());
+    expect(found.reopened.map((t) => t.status)).toEqual(['queued', 'queued']);
+    expect((await b.store.reopenElsewhere('turncoat')).revoked).toEqual([]); // once only
+
+    // Gateway A still holds its done copies in memory; its view shows Redis' newer state…
+    const seen = await a.store.getJob(job.id);
+    const lieIds = new Set(lies.map((l) => l.task.id));
+    expect(seen!.tasks.filter((t) => lieIds.has(t.id)).map((t) => [t.status, t.detections])).toEqual([
+      ['queued', []],
+      ['queued', []],
+    ]);
+    // …and it runs the reopened tasks when it claims them, not acking them as finished here.
+    demandA = 10;
+    await a.store.settle();
+    expect(a.store.queuedCount).toBe(2);
+    expect(a.store.assignNext('turncoat', T0 + 2, 1000)).toBeNull(); // excluded
+    const redone = completeAll(a.store, 'v3', T0 + 3);
+    expect(redone.sort()).toEqual([...lieIds].sort());
+    await a.store.settle();
+    const view = await a.store.getJob(job.id);
+    expect(view!.tasks.map((t) => [t.status, t.detections[0]?.score])).toEqual(
+      job.tasks.map((t) => ['done', t.id === honest.task.id ? 0.9 : 0.5]),
+    );
+    expect(await pendingCount(a.redis)).toBe(0);
+  });
+
   it('a job that was stored, and results written after the restart, survive kill -9 of Redis', async () => {
     const a = await gateway(own.url, { gatewayId: 'gw-a' });
     const job = await a.store.createJob(tasks(4), T0); // resolved: on disk (appendfsync always)

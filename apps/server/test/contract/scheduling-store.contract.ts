@@ -247,6 +247,44 @@ export function describeSchedulingStore(name: string, open: () => Promise<StoreU
       ]);
     });
 
+    it('backtracking reaches trusted results this process no longer holds (after a restart)', async () => {
+      const s = await start();
+      const job = await s.store.createJob(tasks(2), T0);
+      await s.settle();
+      const trusted = { verification: 'trusted', agreeing: 1 } as const;
+      const lie = s.store.assignNext('v1', T0, OFFER)!;
+      s.store.complete(lie.assignment.id, 'v1', box(0.5), 10, T0 + 1, trusted);
+      const honest = s.store.assignNext('v2', T0, OFFER)!;
+      s.store.complete(honest.assignment.id, 'v2', box(0.6), 10, T0 + 1, trusted);
+      await s.settle();
+
+      // SQLite reads every result back from its database; Redis from the shared trusted index.
+      const r = await s.restart();
+      opened.push(r);
+      const local = r.store.trustedResultsOf('v1');
+      const here = r.store.reopen(local);
+      const elsewhere = await r.store.reopenElsewhere('v1');
+      const reopened = [...here, ...elsewhere.reopened];
+      expect(reopened.map((t) => [t.id, t.status, t.detections])).toEqual([[lie.task.id, 'queued', null]]);
+      expect([...here.map(() => lie.assignment.id), ...elsewhere.revoked]).toEqual([lie.assignment.id]);
+      // Once only: a second search finds nothing left to reopen.
+      expect(r.store.reopen(r.store.trustedResultsOf('v1'))).toEqual([]);
+      expect((await r.store.reopenElsewhere('v1')).reopened).toEqual([]);
+
+      await r.settle();
+      expect(r.store.assignNext('v1', T0 + 2, OFFER)).toBeNull(); // the cheat is excluded
+      const redo = r.store.assignNext('v3', T0 + 2, OFFER)!;
+      expect(redo.task.id).toBe(lie.task.id);
+      r.store.complete(redo.assignment.id, 'v3', box(0.7), 10, T0 + 3);
+      await r.settle();
+      const view = await r.store.getJob(job.id);
+      const byId = new Map(view!.tasks.map((t) => [t.id, t]));
+      expect(byId.get(lie.task.id)).toMatchObject({ status: 'done', verification: null });
+      expect(byId.get(lie.task.id)!.detections[0]?.score).toBe(0.7);
+      expect(byId.get(honest.task.id)).toMatchObject({ status: 'done', verification: 'trusted' });
+      expect(view!.status).toBe('done');
+    });
+
     it('cancels a job: unfinished tasks fail, their leases end, finished results stay', async () => {
       const s = await start();
       const job = await s.store.createJob(tasks(3), T0);

@@ -125,7 +125,9 @@ export async function getJob(
   const tasks = job.tasks.map((stored) => {
     // A final state in Redis wins (write-once): a local one may be a dropped duplicate.
     const final = stored.status === 'done' || stored.status === 'failed';
-    const t = (!final && fresher(stored.id)) || stored;
+    const local = final ? undefined : fresher(stored.id);
+    // …and so does a task reopened elsewhere since this gateway's copy (backtracking).
+    const t = local && (local.reopened ?? 0) >= (stored.reopened ?? 0) ? local : stored;
     return taskView(t as TaskRecord, t.view.assignedAt, t.view.ackedAt);
   });
   return { id: jobId, status: jobStatus(tasks), createdAt: job.createdAt, tasks };

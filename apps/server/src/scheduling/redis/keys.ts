@@ -30,4 +30,30 @@ export const KEYS = {
   status: (jobId: string) => `tg:{job:${jobId}}:status`,
   /** Hash: status → number of the job's tasks in it. */
   jobCounts: (jobId: string) => `tg:{job:${jobId}}:counts`,
+  /**
+   * Sorted set of a volunteer's results final on trust alone, on any gateway (backtracking, rule
+   * V7): members `jobId taskId assignmentId`, scored by completion time. See `TRUSTED_INDEX`.
+   */
+  trusted: (volunteerId: string) => `tg:vol:${volunteerId}:trusted`,
 } as const;
+
+/**
+ * How much of a volunteer's trusted results the index keeps: its latest `keep`, for `ttlMs` after
+ * its latest one. A caught volunteer's lies are recent (a 1 % turncoat is caught within ~3,800
+ * tasks at p95, SECURITY.md), so 10,000 covers them while an always-on volunteer's set stays small.
+ */
+export const TRUSTED_INDEX = { keep: 10_000, ttlMs: 30 * 24 * 3600_000 } as const;
+
+/** A member of `KEYS.trusted`. */
+export interface TrustedRef {
+  jobId: string;
+  taskId: string;
+  assignmentId: string;
+}
+
+export const trustedMember = (r: TrustedRef): string => `${r.jobId} ${r.taskId} ${r.assignmentId}`;
+
+export function parseTrustedMember(member: string): TrustedRef | null {
+  const [jobId, taskId, assignmentId] = member.split(' ');
+  return jobId && taskId && assignmentId ? { jobId, taskId, assignmentId } : null;
+}

@@ -12,6 +12,7 @@ import type {
   TaskRecord,
   VerificationMark,
 } from '../types';
+import type { TrustedRef } from './keys';
 import { recordOf, type StoredTask } from './stored-task';
 
 /** How a change of a cached task must be written to Redis (see `WriteBehind`). */
@@ -22,6 +23,8 @@ export interface PutOptions {
   force?: boolean;
   /** The task leaves this gateway: a new stream entry is added for it (and `ackEntry` acked). */
   enqueue?: boolean;
+  /** The result is final on trust alone: index it under its volunteer (backtracking, rule V7). */
+  trusted?: TrustedRef & { volunteerId: string };
 }
 
 /** Where the cache sends every change (write-behind to Redis). */
@@ -75,6 +78,10 @@ export class LocalCache implements TaskStore {
    * `running` elsewhere lost its lease with its gateway: it is queued again here. `lapsed` tells.
    */
   admit(task: StoredTask, entryId: string, owner: string): 'cached' | 'lapsed' | 'final' | 'duplicate' {
+    // Reopened elsewhere since it finished here (backtracking): the copy in memory is stale.
+    const held = this.tasks.get(task.id);
+    if (held && this.finished.has(task.id) && (task.reopened ?? 0) > (held.reopened ?? 0))
+      this.forget(task.id);
     // Finished here (its final state may not be stored yet): nothing to run again.
     if (task.status === 'done' || task.status === 'failed' || this.finished.has(task.id)) return 'final';
     if (this.active.has(task.id)) return this.entries.get(task.id) === entryId ? 'cached' : 'duplicate';
@@ -316,6 +323,16 @@ export class LocalCache implements TaskStore {
     return { task: recordOf(task), superseded };
   }
 
+  /** Whether this gateway holds the assignment in memory (its backtracking is local). */
+  protected holds(assignmentId: string): boolean {
+    return this.assignments.has(assignmentId);
+  }
+
+  /** Nothing beyond memory here; `RedisSchedulingStore` searches the shared index. */
+  reopenElsewhere(_volunteerId: string): Promise<{ revoked: string[]; reopened: TaskRecord[] }> {
+    return Promise.resolve({ revoked: [], reopened: [] });
+  }
+
   trustedResultsOf(volunteerId: string): string[] {
     return [...(this.trusted.get(volunteerId) ?? [])].filter((id) => {
       const a = this.assignments.get(id);
@@ -341,6 +358,7 @@ export class LocalCache implements TaskStore {
       task.resultAssignmentId = null;
       task.verification = null;
       task.agreeing = 0;
+      task.reopened = (task.reopened ?? 0) + 1;
       this.exclude(task, a.volunteerId);
       this.sink.put(task, { force: true, enqueue: true });
       reopened.push(recordOf(task));
@@ -463,6 +481,13 @@ export class LocalCache implements TaskStore {
         let set = this.trusted.get(by.volunteerId);
         if (!set) this.trusted.set(by.volunteerId, (set = new Set()));
         set.add(by.id);
+        this.retire(task, {
+          volunteerId: by.volunteerId,
+          jobId: task.jobId,
+          taskId: task.id,
+          assignmentId: by.id,
+        });
+        return superseded;
       }
     }
     this.retire(task);
@@ -470,8 +495,8 @@ export class LocalCache implements TaskStore {
   }
 
   /** A finished task: written once (its entry acked after), kept a while for late duplicates. */
-  private retire(task: StoredTask): void {
-    this.sink.put(task, { ackEntry: this.entries.get(task.id) });
+  private retire(task: StoredTask, trusted?: PutOptions['trusted']): void {
+    this.sink.put(task, { ackEntry: this.entries.get(task.id), trusted });
     this.active.delete(task.id);
     this.entries.delete(task.id);
     this.finished.add(task.id);

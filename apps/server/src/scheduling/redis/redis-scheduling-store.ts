@@ -6,12 +6,12 @@ import type { JobAccessFields } from '../store';
 import type { AssignmentRecord, NewTask, RetryPolicy, TaskCounts, TaskRecord } from '../types';
 import { Janitor } from './janitor';
 import * as jobs from './job-records';
-import { KEYS } from './keys';
+import { KEYS, parseTrustedMember, type TrustedRef } from './keys';
 import { Liveness } from './liveness';
 import { LocalCache } from './local-cache';
 import { RedisMeter } from './meter';
 import type { ScriptedRedis } from './scripts';
-import { recordOf } from './stored-task';
+import { decodeTask, recordOf } from './stored-task';
 import { loadTasks, readEntries, type Entry } from './stream-claims';
 import { WriteBehind } from './write-behind';
 
@@ -44,6 +44,9 @@ type Resolved = Required<Omit<RedisSchedulingOptions, 'demand' | 'onError'>> &
 
 /** Waits `ms` without keeping the process alive. */
 const sleep = (ms: number) => delay(ms, undefined, { ref: false });
+
+/** Tries of a backtracking search in Redis before it is given up (~16 s of backoff). */
+const REOPEN_TRIES = 7;
 
 /** How long a graceful close waits for Redis before giving up (a dead Redis must not hang it). */
 const CLOSE_WAIT_MS = 3000;
@@ -192,6 +195,73 @@ export class RedisSchedulingStore extends LocalCache implements SchedulingStore 
 
   isImageReferenced(sha256: string): Promise<boolean> {
     return jobs.isImageReferenced(this.redis, this.meter, sha256);
+  }
+
+  /**
+   * Backtracking beyond this gateway's memory (rule V7): the volunteer's results final on trust
+   * alone that another gateway accepted, or that this one no longer holds, found through their
+   * index (`KEYS.trusted`) and reopened by one script each, all in one pipeline. Those this gateway
+   * holds are left to `reopen` (its copy may be newer than Redis). Retried with backoff while
+   * Redis is away (a lie left final is worse than a late revision).
+   */
+  override async reopenElsewhere(
+    volunteerId: string,
+  ): Promise<{ revoked: string[]; reopened: TaskRecord[] }> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.reopenIndexed(volunteerId);
+      } catch (err) {
+        if (this.closing || attempt >= REOPEN_TRIES - 1) throw err;
+        this.options.onError?.('redis.backtrack', err);
+        await sleep(250 * 2 ** attempt);
+      }
+    }
+  }
+
+  private async reopenIndexed(volunteerId: string): Promise<{ revoked: string[]; reopened: TaskRecord[] }> {
+    const key = KEYS.trusted(volunteerId);
+    const members = await this.redis.zrange(key, 0, -1);
+    this.meter.roundTrip();
+    const refs = members
+      .map((m) => ({ member: m, ref: parseTrustedMember(m) }))
+      .filter((x): x is { member: string; ref: TrustedRef } => !!x.ref && !this.holds(x.ref.assignmentId));
+    if (refs.length === 0) return { revoked: [], reopened: [] };
+    const pipe = this.redis.pipeline() as unknown as {
+      tgReopenTrusted(...args: string[]): unknown;
+      zrem(key: string, ...members: string[]): unknown;
+      exec(): Promise<[Error | null, unknown][] | null>;
+    };
+    for (const { ref } of refs) {
+      pipe.tgReopenTrusted(
+        KEYS.tasks(ref.jobId),
+        KEYS.status(ref.jobId),
+        KEYS.jobCounts(ref.jobId),
+        KEYS.counts,
+        KEYS.stream,
+        ref.taskId,
+        ref.assignmentId,
+        volunteerId,
+        ref.jobId,
+      );
+    }
+    const replies = (await pipe.exec()) ?? [];
+    this.meter.roundTrip(replies.length);
+    const revoked: string[] = [];
+    const reopened: TaskRecord[] = [];
+    const settled: string[] = [];
+    refs.forEach(({ member, ref }, i) => {
+      const [err, json] = replies[i] ?? [new Error('no reply')];
+      if (err) throw err;
+      settled.push(member);
+      if (typeof json !== 'string') return;
+      revoked.push(ref.assignmentId);
+      reopened.push(recordOf(decodeTask(json)));
+    });
+    // Done with: reopened, or not this volunteer's result any more.
+    await this.redis.zrem(key, ...settled);
+    this.meter.roundTrip();
+    if (reopened.length > 0) for (const l of this.listeners) l();
+    return { revoked, reopened };
   }
 
   /** Ends the job's cached tasks here at once, and every other unfinished one in Redis. */

@@ -49,6 +49,58 @@ end
 return ids
 `;
 
+/**
+ * `tgIndexTrusted trusted  score member keep ttlMs` — adds a result final on trust alone to its
+ * volunteer's index, keeps the latest `keep`, and makes the set expire `ttlMs` after the latest.
+ */
+const INDEX_TRUSTED = `
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[3]) + 1))
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1
+`;
+
+/**
+ * `tgReopenTrusted tasks status jobCounts counts stream  taskId assignmentId volunteerId jobId` —
+ * backtracking on any gateway (rule V7): if the task is still done with this assignment's result,
+ * its result is cleared, the volunteer excluded, `reopened` counted up (gateways holding an older
+ * copy in memory drop it), and the task queued on the stream again. Returns its new JSON, or nil
+ * (already reopened, or its result is someone else's: nothing to do).
+ */
+const REOPEN_TRUSTED = `
+if redis.call('HGET', KEYS[2], ARGV[1]) ~= 'done' then return false end
+local json = redis.call('HGET', KEYS[1], ARGV[1])
+if not json then return false end
+local t = cjson.decode(json)
+if t.resultAssignmentId ~= ARGV[2] then return false end
+t.status = 'queued'
+t.completedAt = cjson.null
+t.detections = cjson.null
+t.resultAssignmentId = cjson.null
+t.verification = cjson.null
+t.agreeing = 0
+t.reopened = (tonumber(t.reopened) or 0) + 1
+local excluded = {}
+local seen = false
+if type(t.excluded) == 'table' then
+  for _, v in ipairs(t.excluded) do
+    excluded[#excluded + 1] = v
+    if v == ARGV[3] then seen = true end
+  end
+end
+if not seen then excluded[#excluded + 1] = ARGV[3] end
+t.excluded = excluded
+local out = cjson.encode(t)
+redis.call('HSET', KEYS[1], ARGV[1], out)
+redis.call('HSET', KEYS[2], ARGV[1], 'queued')
+redis.call('HINCRBY', KEYS[3], 'done', -1)
+redis.call('HINCRBY', KEYS[4], 'done', -1)
+redis.call('HINCRBY', KEYS[3], 'queued', 1)
+redis.call('HINCRBY', KEYS[4], 'queued', 1)
+redis.call('XADD', KEYS[5], '*', 'j', ARGV[4], 't', ARGV[1])
+return out
+`;
+
 /** A connection with the scheduling scripts defined (EVALSHA, loaded on first use). */
 export type ScriptedRedis = Redis & {
   tgPutTask(
@@ -68,6 +120,24 @@ export type ScriptedRedis = Redis & {
     counts: string,
     now: number,
   ): Promise<string[]>;
+  tgIndexTrusted(
+    trusted: string,
+    score: number,
+    member: string,
+    keep: number,
+    ttlMs: number,
+  ): Promise<number>;
+  tgReopenTrusted(
+    tasks: string,
+    status: string,
+    jobCounts: string,
+    counts: string,
+    stream: string,
+    taskId: string,
+    assignmentId: string,
+    volunteerId: string,
+    jobId: string,
+  ): Promise<string | null>;
 };
 
 export function defineScripts(redis: Redis): ScriptedRedis {
@@ -75,6 +145,8 @@ export function defineScripts(redis: Redis): ScriptedRedis {
   if (typeof r.tgPutTask !== 'function') {
     redis.defineCommand('tgPutTask', { numberOfKeys: 4, lua: PUT_TASK });
     redis.defineCommand('tgCancelJob', { numberOfKeys: 4, lua: CANCEL_JOB });
+    redis.defineCommand('tgIndexTrusted', { numberOfKeys: 1, lua: INDEX_TRUSTED });
+    redis.defineCommand('tgReopenTrusted', { numberOfKeys: 5, lua: REOPEN_TRUSTED });
   }
   return r;
 }

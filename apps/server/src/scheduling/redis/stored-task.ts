@@ -15,6 +15,11 @@ export interface StoredTask extends TaskRecord {
   };
   /** Volunteers that must not get this task again (rule V6), kept across gateways. */
   excluded: string[];
+  /**
+   * How often backtracking reopened it (rule V7). A gateway holding a copy with a lower count in
+   * memory holds a stale one: it was reopened elsewhere. Absent: 0.
+   */
+  reopened?: number;
 }
 
 export const NO_VIEW: StoredTask['view'] = {
@@ -63,6 +68,6 @@ export function decodeTask(json: string): StoredTask {
 
 /** The record alone, without the view (what the TaskStore interface returns). */
 export function recordOf(task: StoredTask): TaskRecord {
-  const { view: _view, excluded: _excluded, ...record } = task;
+  const { view: _view, excluded: _excluded, reopened: _reopened, ...record } = task;
   return { ...record, detections: record.detections ? [...record.detections] : null };
 }

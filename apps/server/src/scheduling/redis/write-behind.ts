@@ -1,4 +1,4 @@
-import { KEYS } from './keys';
+import { KEYS, TRUSTED_INDEX, trustedMember } from './keys';
 import type { CacheSink, PutOptions } from './local-cache';
 import type { ScriptedRedis } from './scripts';
 import { encodeTask, type StoredTask } from './stored-task';
@@ -15,6 +15,7 @@ interface PendingPut {
 /** A pipeline with the scheduling scripts (ioredis adds defined commands to pipelines too). */
 interface ScriptedPipeline {
   tgPutTask(...args: (string | number)[]): unknown;
+  tgIndexTrusted(...args: (string | number)[]): unknown;
   xadd(...args: string[]): unknown;
   xack(...args: string[]): unknown;
   xdel(...args: string[]): unknown;
@@ -67,6 +68,7 @@ export class WriteBehind implements CacheSink {
         ackEntry: options.ackEntry ?? before.ackEntry,
         force: options.force || before.force,
         enqueue: options.enqueue || before.enqueue,
+        trusted: options.trusted ?? before.trusted,
       },
     });
     this.schedule();
@@ -121,6 +123,16 @@ export class WriteBehind implements CacheSink {
         p.options.force ? '1' : '0',
       );
       if (p.options.enqueue) pipe.xadd(KEYS.stream, '*', 'j', p.jobId, 't', p.taskId);
+      const trusted = p.options.trusted;
+      if (trusted) {
+        pipe.tgIndexTrusted(
+          KEYS.trusted(trusted.volunteerId),
+          Date.now(),
+          trustedMember(trusted),
+          TRUSTED_INDEX.keep,
+          TRUSTED_INDEX.ttlMs,
+        );
+      }
     }
     if (acks.length > 0) {
       pipe.xack(KEYS.stream, KEYS.group, ...acks);
@@ -133,12 +145,14 @@ export class WriteBehind implements CacheSink {
       this.meter.roundTrip(replies.length);
       let i = 0;
       for (const p of puts) {
-        const [err] = replies[i++] ?? [new Error('no reply')];
+        // One reply per command this put queued: the write, then its stream entry and its index.
+        const [err, stored] = replies[i++] ?? [new Error('no reply')];
         const enqueueErr = p.options.enqueue ? (replies[i++]?.[0] ?? null) : null;
-        if (err || enqueueErr) failed.push(p);
+        const indexErr = p.options.trusted ? (replies[i++]?.[0] ?? null) : null;
+        if (err || enqueueErr || indexErr) failed.push(p);
         else {
           if (p.options.ackEntry) this.acks.add(p.options.ackEntry);
-          if (replies[i - (p.options.enqueue ? 2 : 1)]?.[1] === 0) this.meter.duplicatesDropped++;
+          if (stored === 0) this.meter.duplicatesDropped++;
         }
       }
       if (acks.length > 0 && (replies[i]?.[0] || replies[i + 1]?.[0])) ackFailed = true;
@@ -158,6 +172,7 @@ export class WriteBehind implements CacheSink {
           ackEntry: newer.options.ackEntry ?? p.options.ackEntry,
           force: newer.options.force || p.options.force,
           enqueue: newer.options.enqueue || p.options.enqueue,
+          trusted: newer.options.trusted ?? p.options.trusted,
         };
     }
     if (ackFailed) for (const id of acks) this.acks.add(id);

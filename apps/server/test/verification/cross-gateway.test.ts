@@ -1,0 +1,133 @@
+/**
+ * Backtracking across gateways (PROTOCOL.md rule V7, issue 10): two gateways on one real Redis,
+ * each with a real in-process agent (onnxruntime-node over real Socket.IO), and a scripted
+ * turncoat (a real Socket.IO peer). The turncoat earns trust and lies on gateway 1, whose results
+ * go final on trust alone; then it moves to gateway 2 with the same identity and is caught there
+ * by a spot check. Gateway 2 holds none of those lies in memory: it must find them through the
+ * shared index and reopen them, so the victim job on gateway 1 ends with every result right.
+ */
+import type { Detection, JobView, TaskAssignment } from '@tabgrid/protocol';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startAgent, type Agent } from '../../../agent/src/agent';
+import { sampleImages } from '../../../../scripts/assets';
+import type { ServerConfig } from '../../src/config';
+import { agree } from '../../src/verification/agreement';
+import { referenceDetections } from '../faults/batch';
+import { FakeVolunteer, issuedIdentity } from '../support/fake-volunteer';
+import { startTestServer, until, type TestServer } from '../support/harness';
+import { tmpDir } from '../support/processes';
+import { startRedis, type TestRedis } from '../support/redis';
+
+const photos = sampleImages().map((i) => i.name);
+let reference = new Map<string, Detection[]>();
+let redis: TestRedis;
+
+beforeAll(async () => {
+  reference = await referenceDetections();
+  redis = await startRedis();
+}, 60_000);
+afterAll(async () => {
+  await redis?.stop();
+});
+
+const servers: TestServer[] = [];
+const agents: Agent[] = [];
+const fakes: FakeVolunteer[] = [];
+afterEach(async () => {
+  for (const f of fakes.splice(0)) f.close();
+  await Promise.all(agents.splice(0).map((a) => a.stop()));
+  for (const s of servers.splice(0)) await s.close();
+});
+
+async function honestAgent(url: string): Promise<Agent> {
+  const a = startAgent({
+    server: url,
+    threads: 1,
+    socketOptions: { transports: ['websocket'], reconnection: false },
+  });
+  agents.push(a);
+  await new Promise<void>((resolve, reject) => {
+    a.on('ready', () => resolve());
+    a.on('fatal', reject);
+  });
+  return a;
+}
+
+const wrongTask = (t: JobView['tasks'][number]) =>
+  t.status === 'done' && !agree(t.detections, reference.get(t.name) ?? []);
+
+describe('verification across gateways', () => {
+  it('a turncoat caught on gateway 2 has the lies gateway 1 accepted on trust reopened and redone', async () => {
+    let spotCheck = false;
+    const blobDir = tmpDir('tabgrid-xgw-blobs-');
+    const config: Partial<ServerConfig> = {
+      verification: true,
+      refereeAfterMs: 400,
+      refereeBudget: 50,
+      distinctNetworks: false,
+      trustStreak: 2,
+      // Spot checks only when the test says so (the random seam below); no canaries, which could
+      // catch the turncoat on gateway 1 before it moves.
+      spotCheckPercent: 0,
+      canaryPercent: 0,
+      redisUrl: `${redis.url}/1`,
+      blobDir,
+    };
+    const seams = { random: () => (spotCheck ? 0 : 0.999) };
+    const g1 = await startTestServer(config, seams);
+    servers.push(g1);
+    const g2 = await startTestServer(config, seams);
+    servers.push(g2);
+
+    let lying = false;
+    const answer = (t: TaskAssignment): Detection[] =>
+      lying ? [{ label: 'dog', score: 0.9, box: [1, 1, 40, 40] }] : (reference.get(t.name) ?? []);
+    const onG1 = await FakeVolunteer.connect(g1.url, { id: 'turncoat', detections: answer, slots: 2 });
+    fakes.push(onG1);
+    await honestAgent(g1.url);
+
+    // Honest phase on gateway 1: agreements with the honest agent make the turncoat trusted.
+    const warmup = await g1.createJob([...photos, ...photos]);
+    await g1.waitForJob(warmup.id, 90_000);
+
+    // Lying on trust, on gateway 1: its results are final at once.
+    lying = true;
+    const lyingFrom = onG1.results.length;
+    const victim = await g1.createJob([...photos, ...photos]);
+    const once = await g1.waitForJob(victim.id, 90_000);
+    expect(onG1.results.length).toBeGreaterThan(lyingFrom);
+    const lies = once.tasks.filter(wrongTask).map((t) => t.id);
+    expect(lies.length).toBeGreaterThan(0);
+
+    // It moves to gateway 2 with the same identity, where a spot check catches it. Gateway 1's
+    // agent leaves too, so gateway 1 claims no more work: the check runs on gateway 2.
+    onG1.close();
+    await agents.shift()!.stop();
+    const onG2 = await FakeVolunteer.connect(g2.url, {
+      id: 'turncoat-moved',
+      credentials: issuedIdentity(g1.url, 'turncoat')!,
+      detections: answer,
+      slots: 2,
+    });
+    fakes.push(onG2);
+    expect(onG2.volunteerId).toBe(onG1.volunteerId);
+    await honestAgent(g2.url);
+    spotCheck = true;
+    const check = await g2.createJob(photos.slice(0, 3));
+    await g2.waitForJob(check.id, 60_000);
+    expect(onG2.results.length).toBeGreaterThan(0);
+
+    // Gateway 2 backtracks through Redis: the victim job, on either gateway, is revised.
+    await until(
+      async () => (await g1.getJob(victim.id)).tasks.every((t) => t.status === 'done' && !wrongTask(t)),
+      60_000,
+      'victim job revised',
+    );
+    for (const g of [g1, g2]) {
+      const revised = await g.getJob(victim.id);
+      expect(revised.status).toBe('done');
+      expect(revised.tasks.filter(wrongTask)).toEqual([]);
+      for (const id of lies) expect(revised.tasks.find((t) => t.id === id)!.verification).not.toBe('trusted');
+    }
+  }, 240_000);
+});
