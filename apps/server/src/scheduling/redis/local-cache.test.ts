@@ -37,6 +37,31 @@ describe('LocalCache', () => {
     expect(cache.admit(stored('t2'), '4-0', 'alice')).toBe('duplicate');
   });
 
+  it('indexes trusted results for Redis, and forgets them with their tasks (memory stays bounded)', () => {
+    const sink = new Recorder();
+    const cache = new LocalCache(POLICY, sink);
+    const trusted = { verification: 'trusted', agreeing: 1 } as const;
+    const ids: string[] = [];
+    // One more than the finished tasks a cache keeps: the first is forgotten.
+    for (let i = 0; i <= 20_000; i++) {
+      cache.admit(stored(`t${i}`), `${i}-0`, 'alice');
+      const offer = cache.assignNext('v1', i, 1000)!;
+      cache.complete(offer.assignment.id, 'v1', [], 5, i, trusted);
+      ids.push(offer.assignment.id);
+    }
+    expect(sink.puts.at(-1)!.options.trusted).toEqual({
+      volunteerId: 'v1',
+      jobId: 'job_1',
+      taskId: 't20000',
+      assignmentId: ids.at(-1),
+    });
+    const held = cache.trustedResultsOf('v1');
+    expect(held).toHaveLength(20_000);
+    expect(held).not.toContain(ids[0]); // found through Redis' index now (reopenElsewhere)
+    expect(cache.reopen(held)).toHaveLength(20_000);
+    expect(cache.trustedResultsOf('v1')).toEqual([]);
+  });
+
   it('gives back queued surplus, but keeps a task waiting for its verification replica', () => {
     const sink = new Recorder();
     const cache = new LocalCache(POLICY, sink);

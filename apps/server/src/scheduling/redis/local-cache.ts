@@ -516,6 +516,9 @@ export class LocalCache implements TaskStore {
       const a = this.assignments.get(id);
       if (a && this.live.has(id)) this.end(a, 'released', a.endedAt ?? 0, 'cancelled');
       this.assignments.delete(id);
+      // Its trusted result, if any, is found through Redis' index from now on (reopenElsewhere).
+      const trusted = a ? this.trusted.get(a.volunteerId) : undefined;
+      if (a && trusted?.delete(id) && trusted.size === 0) this.trusted.delete(a.volunteerId);
     }
     this.byTask.delete(taskId);
     this.tasks.delete(taskId);
