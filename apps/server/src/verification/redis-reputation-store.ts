@@ -7,7 +7,7 @@ const num = (v: string | undefined): number | null => (v === undefined || v === 
 
 /**
  * Reputation in Redis (`tg:reputation:<volunteerId>`, a hash), served from memory. The
- * handshake awaits `warm` so a volunteer's record is loaded before it can be sent work;
+ * handshake awaits `warm` so a volunteer's record is (re)loaded before it can be sent work;
  * `put` updates memory at once and writes behind (one `HSET`, pipelined by ioredis; a
  * failed write goes to `onError` and is retried with the next `put` of that volunteer,
  * which carries the whole record). Quarantine is a one-way door, so the stored record is
@@ -16,6 +16,8 @@ const num = (v: string | undefined): number | null => (v === undefined || v === 
 export class RedisReputationStore implements ReputationStore {
   private readonly cache = new Map<string, Reputation>();
   private readonly inflight = new Set<Promise<unknown>>();
+  /** Puts per volunteer so far (a read started before the latest put is older than memory). */
+  private readonly puts = new Map<string, number>();
 
   constructor(
     private readonly redis: Redis,
@@ -28,6 +30,7 @@ export class RedisReputationStore implements ReputationStore {
 
   put(volunteerId: string, r: Reputation): void {
     this.cache.set(volunteerId, r);
+    this.puts.set(volunteerId, (this.puts.get(volunteerId) ?? 0) + 1);
     const write = this.redis
       .hset(redisKeys.reputation(volunteerId), {
         streak: r.streak,
@@ -41,14 +44,20 @@ export class RedisReputationStore implements ReputationStore {
     void write.finally(() => this.inflight.delete(write));
   }
 
+  /**
+   * Read again at every handshake, even when held in memory: the volunteer may have worked on
+   * another gateway since, and been quarantined there (a one-way door on every gateway). This
+   * gateway's own writes land first; a `put` during the read is newer and is kept.
+   */
   async warm(volunteerId: string): Promise<void> {
-    if (this.cache.has(volunteerId)) return;
+    await this.flush();
+    const puts = this.puts.get(volunteerId) ?? 0;
     const h = await this.redis.hgetall(redisKeys.reputation(volunteerId));
-    if (this.cache.has(volunteerId)) return; // a put won the race: it is newer
+    if ((this.puts.get(volunteerId) ?? 0) !== puts) return; // a put won the race: it is newer
     this.cache.set(
       volunteerId,
       h.streak === undefined
-        ? NEW_REPUTATION
+        ? (this.cache.get(volunteerId) ?? NEW_REPUTATION)
         : {
             streak: Number(h.streak),
             verified: Number(h.verified),

@@ -50,7 +50,9 @@ export class SqliteReputationStore implements ReputationStore {
     this.cache.set(volunteerId, r);
   }
 
+  /** Read again at every handshake (the contract: another gateway's change holds). */
   warm(volunteerId: string): Promise<void> {
+    this.cache.delete(volunteerId);
     this.get(volunteerId);
     return Promise.resolve();
   }

@@ -166,6 +166,38 @@ export function reputationContract(name: string, open: OpenState): void {
       expect(two.get('v_banned')).toEqual(banned);
     });
 
+    it('a volunteer that comes back to a gateway is read again: a quarantine on another gateway holds', async () => {
+      const { gateway } = await open();
+      const one = gateway().reputations;
+      const two = gateway().reputations;
+      const trusted: Reputation = {
+        streak: 9,
+        verified: 9,
+        invalid: 0,
+        trustedAt: 5000,
+        quarantinedAt: null,
+      };
+      await one.warm('v_moves');
+      one.put('v_moves', trusted);
+      await one.flush();
+      // It leaves gateway one, works on gateway two, and is caught there.
+      await two.warm('v_moves');
+      expect(two.get('v_moves')).toEqual(trusted);
+      two.put('v_moves', { ...trusted, streak: 10, verified: 10 });
+      const caught: Reputation = {
+        streak: 0,
+        verified: 10,
+        invalid: 1,
+        trustedAt: null,
+        quarantinedAt: 9000,
+      };
+      two.put('v_moves', caught);
+      await two.flush();
+      // Back on gateway one, whose memory still says trusted.
+      await one.warm('v_moves');
+      expect(one.get('v_moves')).toEqual(caught);
+    });
+
     it('the latest put wins', async () => {
       const { gateway } = await open();
       const one = gateway().reputations;
