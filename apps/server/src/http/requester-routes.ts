@@ -39,8 +39,12 @@ export function registerRequesterRoutes(app: FastifyInstance, deps: Deps): void 
   app.delete<{ Params: { id: string } }>('/api/jobs/:id', async (request): Promise<JobDeleted> => {
     const { id } = request.params;
     if (!ID.test(id) || !(await deps.access.owns(requesterOf(request).name, id))) throw notFound(id);
-    const cancelled = deps.scheduler.cancelJob(id);
+    // Redis mode: the other gateways' share is cancelled in the background; a failure of it (or
+    // of the mark) answers 503 and the idempotent DELETE may be sent again.
+    const cancelling = deps.scheduler.cancelJob(id);
+    cancelling.catch(() => {}); // awaited below unless the mark fails first
     const { deletedAt, freeable } = await deps.access.markDeleted(id, Date.now());
+    const cancelled = await cancelling;
     let imagesDeleted = 0;
     for (const sha256 of freeable) if (await deps.blobs.delete(sha256)) imagesDeleted++;
     request.log.info({ jobId: id, cancelled, imagesDeleted }, 'job deleted');

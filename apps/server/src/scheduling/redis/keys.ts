@@ -18,6 +18,8 @@ export const KEYS = {
   group: 'gateways',
   /** Held (SET NX PX) by the gateway currently acting as janitor. */
   janitorLock: 'tg:janitor:lock',
+  /** Pub/sub channel: the id of a job just cancelled (every gateway drops its cached tasks). */
+  cancels: 'tg:cancels',
   /** Per gateway, with a TTL renewed while it lives. */
   alive: (gatewayId: string) => `tg:gw:${gatewayId}:alive`,
   /** Hash: task id → job id, in 64 buckets by the id's last character (image routes). */
