@@ -23,6 +23,13 @@ export const redisKeys = {
   jobMeta: (jobId: string) => `${REDIS_PREFIX}{job:${jobId}}:meta`,
   /** The scheduling store's per-job hash: status → number of tasks. */
   jobCounts: (jobId: string) => `${REDIS_PREFIX}{job:${jobId}}:counts`,
+  /** The scheduling store's per-job hash: task id → task JSON. */
+  jobTasks: (jobId: string) => `${REDIS_PREFIX}{job:${jobId}}:tasks`,
+  /**
+   * List of `jobId taskId`, newest first, of tasks that became done (capped; pushed by the
+   * scheduling store's write-once script). Same name as the scheduling store's `KEYS.recentResults`.
+   */
+  recentResults: `${REDIS_PREFIX}live:recent`,
   /** Sorted set: an owner's job ids by creation sequence (written with the job). */
   ownerJobs: (owner: string) => `${REDIS_PREFIX}owner:${owner}:jobs`,
   healthProbe: (gatewayId: string) => `${REDIS_PREFIX}health:${gatewayId}`,

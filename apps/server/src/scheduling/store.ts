@@ -751,7 +751,7 @@ export type StoredResult = Omit<LiveResult, 'id' | 'own' | 'jobId' | 'taskId'> &
 /** A stored result; `volunteerName` is the volunteer's public display name, never its id. */
 export function liveResult(
   task: TaskRecord,
-  assignment: AssignmentRecord | null,
+  assignment: Pick<AssignmentRecord, 'inferenceMs'> | null,
   volunteerName = '',
 ): StoredResult {
   const completedAt = task.completedAt ?? 0;

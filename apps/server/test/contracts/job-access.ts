@@ -11,7 +11,26 @@ import type { NewTask } from '../../src/scheduling/types';
 export interface AccessUnderTest {
   access: JobAccess;
   store: SchedulingStore;
+  /** Until the store's writes are stored and its claims made (Redis); nothing on SQLite. */
+  settle(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Runs every task the store can offer to one volunteer, one after another, 10 ms apart. */
+async function completeAll(s: AccessUnderTest, volunteer: string, from: number): Promise<string[]> {
+  await s.settle();
+  const done: string[] = [];
+  for (
+    let next = s.store.assignNext(volunteer, from, 1000);
+    next;
+    next = s.store.assignNext(volunteer, from, 1000)
+  ) {
+    from += 10;
+    s.store.complete(next.assignment.id, volunteer, [], 1, from);
+    done.push(next.task.id);
+  }
+  await s.settle();
+  return done;
 }
 
 const tasks = (n: number): NewTask[] =>
@@ -87,6 +106,36 @@ export function jobAccessContract(name: string, open: () => Promise<AccessUnderT
         expect(await access.unfinishedTasks('bob')).toBe(4);
       } finally {
         await close();
+      }
+    });
+
+    it("shows a viewer the newest results of public jobs and its own, none of a deleted job's", async () => {
+      const s = await open();
+      try {
+        const shown = await s.store.createJob(tasks(2), 1000, { owner: 'alice', isPublic: true });
+        const secret = await s.store.createJob(tasks(1), 1001, { owner: 'bob', isPublic: false });
+        const gone = await s.store.createJob(tasks(1), 1002, { owner: 'alice', isPublic: true });
+        const waiting = await s.store.createJob(tasks(1), 1003, { owner: 'alice', isPublic: true });
+        const done = await completeAll(s, 'v1', 2000);
+        const ofJob = (job: { tasks: { id: string }[] }) => job.tasks.map((t) => t.id);
+        expect([...done].sort()).toEqual(
+          [...ofJob(shown), ...ofJob(secret), ...ofJob(gone), ...ofJob(waiting)].sort(),
+        );
+        await s.store.appendTasks(waiting.id, tasks(1), 3000); // queued: not a result
+        await s.access.markDeleted(gone.id, 4000);
+
+        const anyone = await s.access.recentVisible(null, 10);
+        expect(anyone.map((r) => r.taskId).sort()).toEqual([...ofJob(shown), ...ofJob(waiting)].sort());
+        expect(anyone.every((r) => r.isPublic && r.owner === 'alice')).toBe(true);
+        const bob = await s.access.recentVisible('bob', 10);
+        expect(bob.map((r) => r.taskId).sort()).toEqual(
+          [...ofJob(shown), ...ofJob(secret), ...ofJob(waiting)].sort(),
+        );
+        // Newest first, and no more than asked for.
+        const newest = done.at(-1) === ofJob(gone)[0] ? done.at(-2) : done.at(-1);
+        expect((await s.access.recentVisible('bob', 1)).map((r) => r.taskId)).toEqual([newest]);
+      } finally {
+        await s.close();
       }
     });
 

@@ -1,10 +1,12 @@
 import type { Redis } from 'ioredis';
 
 /**
- * `tgPutTask tasks status jobCounts counts  taskId json newStatus force` — stores a task's JSON
- * and keeps the status counters. A final state (`done`, `failed`) is written once: a later
- * write returns 0 and changes nothing (a duplicate result from at-least-once delivery), unless
- * `force` is 1 (backtracking reopens a done task). Idempotent: a retried write counts nothing twice.
+ * `tgPutTask tasks status jobCounts counts recent  taskId json newStatus force jobId keep` —
+ * stores a task's JSON and keeps the status counters. A final state (`done`, `failed`) is written
+ * once: a later write returns 0 and changes nothing (a duplicate result from at-least-once
+ * delivery), unless `force` is 1 (backtracking reopens a done task). Idempotent: a retried write
+ * counts nothing twice. A task that becomes `done` is also pushed (`jobId taskId`) on the capped
+ * list of recent results `recent` (the `/live` snapshot), which keeps the newest `keep`.
  */
 const PUT_TASK = `
 local prev = redis.call('HGET', KEYS[2], ARGV[1])
@@ -18,6 +20,10 @@ if prev ~= ARGV[3] then
   end
   redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
   redis.call('HINCRBY', KEYS[4], ARGV[3], 1)
+  if ARGV[3] == 'done' then
+    redis.call('LPUSH', KEYS[5], ARGV[5] .. ' ' .. ARGV[1])
+    redis.call('LTRIM', KEYS[5], 0, tonumber(ARGV[6]) - 1)
+  end
 end
 return 1
 `;
@@ -56,10 +62,13 @@ export type ScriptedRedis = Redis & {
     status: string,
     jobCounts: string,
     counts: string,
+    recent: string,
     taskId: string,
     json: string,
     newStatus: string,
     force: '0' | '1',
+    jobId: string,
+    keep: number,
   ): Promise<number>;
   tgCancelJob(
     tasks: string,
@@ -73,7 +82,7 @@ export type ScriptedRedis = Redis & {
 export function defineScripts(redis: Redis): ScriptedRedis {
   const r = redis as ScriptedRedis;
   if (typeof r.tgPutTask !== 'function') {
-    redis.defineCommand('tgPutTask', { numberOfKeys: 4, lua: PUT_TASK });
+    redis.defineCommand('tgPutTask', { numberOfKeys: 5, lua: PUT_TASK });
     redis.defineCommand('tgCancelJob', { numberOfKeys: 4, lua: CANCEL_JOB });
   }
   return r;
