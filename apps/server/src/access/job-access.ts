@@ -21,6 +21,15 @@ export interface RecentVisible {
   result?: { task: TaskRecord; volunteerId: string | null; inferenceMs: number | null };
 }
 
+/** What {@link JobAccess.markDeleted} decided. */
+export interface DeletedJob {
+  deletedAt: number;
+  /** Image digests no other live job uses: the caller removes their bytes. */
+  freeable: string[];
+  /** Call once those bytes are removed (Redis: uploads of the same bytes wait for it). */
+  freed?: (shas: string[]) => Promise<void>;
+}
+
 /** Largest page of `GET /api/jobs`. */
 export const MAX_PAGE = 100;
 
@@ -55,7 +64,7 @@ export interface JobAccess {
    * Marks a job deleted and returns the image digests that no other (undeleted) job uses,
    * which the caller may remove. Idempotent: a second call frees nothing new.
    */
-  markDeleted(jobId: string, now: number): MaybePromise<{ deletedAt: number; freeable: string[] }>;
+  markDeleted(jobId: string, now: number): MaybePromise<DeletedJob>;
   /** Gives jobs without an owner (created before keys existed) to `owner`. */
   adoptOrphans(owner: string): MaybePromise<number>;
 }

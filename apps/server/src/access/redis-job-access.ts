@@ -6,11 +6,13 @@ import {
   encodeCursor,
   jobSummary,
   type JobAccess,
+  type DeletedJob,
   type JobAccessRow,
   type RecentVisible,
   type StatusCounts,
 } from './job-access';
 import { RecentResults } from './redis-recent-results';
+import { deleteJob, freed } from '../storage/redis-image-refs';
 
 const STATUSES = ['queued', 'running', 'done', 'failed'] as const;
 const META_FIELDS = ['id', 'owner', 'public', 'deletedAt', 'createdAt'] as const;
@@ -39,8 +41,8 @@ function repliesOf(replies: [Error | null, unknown][] | null): unknown[] {
  * the job). Counts come from the job's `tg:{job:ID}:counts`.
  *
  * The recent results of the `/live` snapshot come from a capped list every gateway pushes to
- * (`RecentResults`). Not yet on Redis: freeing a deleted job's images (they stay in the blob
- * directory; the job's images answer 404).
+ * (`RecentResults`); a deletion frees the images no live job uses by reference counts
+ * (`storage/redis-image-refs.ts`).
  */
 export class RedisJobAccess implements JobAccess {
   private readonly recent: RecentResults;
@@ -135,11 +137,14 @@ export class RedisJobAccess implements JobAccess {
       }));
   }
 
-  async markDeleted(jobId: string, now: number): Promise<{ deletedAt: number; freeable: string[] }> {
-    const key = redisKeys.jobMeta(jobId);
-    await this.redis.hsetnx(key, 'deletedAt', now);
-    const deletedAt = Number((await this.redis.hget(key, 'deletedAt')) ?? now);
-    return { deletedAt, freeable: [] };
+  /**
+   * Marks the job deleted once and, that first time, returns its images no live job uses any
+   * more (image reference counts, `storage/redis-image-refs.ts`); `freed` must be called once
+   * their bytes are removed.
+   */
+  async markDeleted(jobId: string, now: number): Promise<DeletedJob> {
+    const { deletedAt, freeable } = await deleteJob(this.redis, jobId, now);
+    return { deletedAt, freeable, freed: (shas) => freed(this.redis, shas) };
   }
 
   /** Jobs on Redis always have an owner (keys existed before Redis mode could run). */

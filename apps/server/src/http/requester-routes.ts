@@ -43,10 +43,18 @@ export function registerRequesterRoutes(app: FastifyInstance, deps: Deps): void 
     // of the mark) answers 503 and the idempotent DELETE may be sent again.
     const cancelling = deps.scheduler.cancelJob(id);
     cancelling.catch(() => {}); // awaited below unless the mark fails first
-    const { deletedAt, freeable } = await deps.access.markDeleted(id, Date.now());
-    const cancelled = await cancelling;
+    const { deletedAt, freeable, freed } = await deps.access.markDeleted(id, Date.now());
+    let cancelled: number;
     let imagesDeleted = 0;
-    for (const sha256 of freeable) if (await deps.blobs.delete(sha256)) imagesDeleted++;
+    try {
+      // The job's tasks are final in Redis and the cancel announced before its images go (if
+      // that failed, they stay: an orphan file, never a task without its image).
+      cancelled = await cancelling;
+      for (const sha256 of freeable) if (await deps.blobs.delete(sha256)) imagesDeleted++;
+    } finally {
+      // Uploads of the same bytes on any gateway wait for this, then write them again.
+      await freed?.(freeable);
+    }
     request.log.info({ jobId: id, cancelled, imagesDeleted }, 'job deleted');
     return { id, cancelled, imagesDeleted, deletedAt };
   });

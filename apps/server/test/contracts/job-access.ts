@@ -139,6 +139,33 @@ export function jobAccessContract(name: string, open: () => Promise<AccessUnderT
       }
     });
 
+    it('a deletion frees the images no live job uses any more, once', async () => {
+      const s = await open();
+      try {
+        const img = (n: number) => tasks(n + 1)[n]!;
+        const a = await s.store.createJob([img(1), img(2), img(2)], 1000, {
+          owner: 'alice',
+          isPublic: false,
+        });
+        const b = await s.store.createJob([img(2)], 1001, { owner: 'bob', isPublic: false });
+        const c = await s.store.createJob([img(3)], 1002, { owner: 'bob', isPublic: false });
+        await s.store.appendTasks(c.id, [img(1)], 1003);
+        const first = await s.access.markDeleted(a.id, 2000);
+        // Image 2 is still used by job b, image 1 by job c (appended).
+        expect(first.freeable).toEqual([]);
+        await first.freed?.(first.freeable);
+        const second = await s.access.markDeleted(c.id, 2001);
+        expect(second.freeable.sort()).toEqual([img(1).imageSha256, img(3).imageSha256].sort());
+        await second.freed?.(second.freeable);
+        expect((await s.access.markDeleted(c.id, 2002)).freeable).toEqual([]); // once
+        const last = await s.access.markDeleted(b.id, 2003);
+        expect(last.freeable).toEqual([img(2).imageSha256]);
+        await last.freed?.(last.freeable);
+      } finally {
+        await s.close();
+      }
+    });
+
     it('marks a job deleted once: a second deletion keeps the first time', async () => {
       const { access, store, close } = await open();
       try {
@@ -146,7 +173,7 @@ export function jobAccessContract(name: string, open: () => Promise<AccessUnderT
         const first = await access.markDeleted(job.id, 5000);
         expect(first.deletedAt).toBe(5000);
         const again = await access.markDeleted(job.id, 6000);
-        expect(again).toEqual({ deletedAt: 5000, freeable: [] });
+        expect(again).toMatchObject({ deletedAt: 5000, freeable: [] });
         expect((await access.get(job.id))?.deletedAt).toBe(5000);
         expect((await access.list('alice', 10, null)).jobs[0]?.deletedAt).toBe(5000);
       } finally {
