@@ -62,8 +62,10 @@ async function storeTasks(
   if (!replies || failed) throw failed?.[0] ?? new Error('redis transaction aborted');
   const announced = replies[0]![1] as (string | null)[];
   const freeing = images.filter((_, i) => announced[i] != null);
-  // Their bytes are being removed, or were: wait until that is over (the caller writes them again).
-  for (const sha of freeing) await untilFreed(redis, sha);
+  // Their bytes are being removed, or were: wait until that is over (the caller writes them
+  // again). The tasks are stored already, so a failed wait must not fail the upload: the bytes
+  // are written again at once instead.
+  for (const sha of freeing) await untilFreed(redis, sha).catch(() => undefined);
   return freeing;
 }
 

@@ -364,7 +364,7 @@ export class RedisSchedulingStore extends LocalCache implements SchedulingStore 
     this.writer.ack(done);
     // A claim read before a cancel that was announced while it ran: drop those tasks at once.
     for (const jobId of new Set(claimed.map((c) => c.task?.jobId ?? ''))) {
-      if (this.cancels.has(jobId)) cached -= this.cancelledElsewhere(jobId);
+      if (this.cancels.has(jobId)) cached = Math.max(0, cached - this.cancelledElsewhere(jobId));
     }
     if (cached > 0) for (const l of this.listeners) l();
     return { cached, lapsed };
