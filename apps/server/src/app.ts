@@ -280,6 +280,8 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
   });
   // Tasks claimed from the shared store (Redis mode) are dispatched as they arrive.
   backend.onWorkAvailable(() => sched.pump());
+  // A job cancelled on another gateway: its volunteers here are told at once.
+  backend.onJobCancelledElsewhere((ended) => sched.endCancelled(ended));
   // Up to every local volunteer's largest in-flight window, twice over; none without volunteers
   // (a gateway nobody is connected to leaves the tasks to the others).
   demand = () => 2 * config.maxInFlightCap * sched.volunteersOnline;

@@ -1,5 +1,6 @@
 import { TabgridError, type JobSummary } from '@tabgrid/protocol';
 import { jobStatus } from '../scheduling/store';
+import type { TaskRecord } from '../scheduling/types';
 
 /** A value now (SQLite) or later (Redis): callers always `await` it. */
 type MaybePromise<T> = T | Promise<T>;
@@ -10,6 +11,23 @@ export interface JobAccessRow {
   owner: string | null;
   isPublic: boolean;
   deletedAt: number | null;
+}
+
+/** One entry of {@link JobAccess.recentVisible}. */
+export interface RecentVisible {
+  taskId: string;
+  owner: string | null;
+  isPublic: boolean;
+  result?: { task: TaskRecord; volunteerId: string | null; inferenceMs: number | null };
+}
+
+/** What {@link JobAccess.markDeleted} decided. */
+export interface DeletedJob {
+  deletedAt: number;
+  /** Image digests no other live job uses: the caller removes their bytes. */
+  freeable: string[];
+  /** Call once those bytes are removed (Redis: uploads of the same bytes wait for it). */
+  freed?: (shas: string[]) => Promise<void>;
 }
 
 /** Largest page of `GET /api/jobs`. */
@@ -36,16 +54,17 @@ export interface JobAccess {
     limit: number,
     cursor: string | null,
   ): MaybePromise<{ jobs: JobSummary[]; nextCursor: string | null }>;
-  /** Newest done task ids a viewer may see: public jobs, plus the viewer's own (null = anonymous). */
-  recentVisible(
-    viewer: string | null,
-    limit: number,
-  ): MaybePromise<{ taskId: string; owner: string | null; isPublic: boolean }[]>;
+  /**
+   * Newest done task ids a viewer may see: public jobs, plus the viewer's own (null = anonymous),
+   * of jobs not deleted. `result` carries the task when it may have run on another gateway (Redis);
+   * without it the caller finds the task in its own store (SQLite).
+   */
+  recentVisible(viewer: string | null, limit: number): MaybePromise<RecentVisible[]>;
   /**
    * Marks a job deleted and returns the image digests that no other (undeleted) job uses,
    * which the caller may remove. Idempotent: a second call frees nothing new.
    */
-  markDeleted(jobId: string, now: number): MaybePromise<{ deletedAt: number; freeable: string[] }>;
+  markDeleted(jobId: string, now: number): MaybePromise<DeletedJob>;
   /** Gives jobs without an owner (created before keys existed) to `owner`. */
   adoptOrphans(owner: string): MaybePromise<number>;
 }

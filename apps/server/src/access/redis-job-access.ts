@@ -1,13 +1,18 @@
 import type { Redis } from 'ioredis';
 import { redisKeys } from '../redis/keys';
+import { recordOf } from '../scheduling/redis/stored-task';
 import {
   decodeCursor,
   encodeCursor,
   jobSummary,
   type JobAccess,
+  type DeletedJob,
   type JobAccessRow,
+  type RecentVisible,
   type StatusCounts,
 } from './job-access';
+import { RecentResults } from './redis-recent-results';
+import { deleteJob, freed } from '../storage/redis-image-refs';
 
 const STATUSES = ['queued', 'running', 'done', 'failed'] as const;
 const META_FIELDS = ['id', 'owner', 'public', 'deletedAt', 'createdAt'] as const;
@@ -35,11 +40,16 @@ function repliesOf(replies: [Error | null, unknown][] | null): unknown[] {
  * sorted set by creation sequence (`tg:owner:<name>:jobs`, written in the same transaction as
  * the job). Counts come from the job's `tg:{job:ID}:counts`.
  *
- * Not yet on Redis: the recent public results on `/live` (an empty list), and freeing a
- * deleted job's images (they stay in the blob directory; the job's images answer 404).
+ * The recent results of the `/live` snapshot come from a capped list every gateway pushes to
+ * (`RecentResults`); a deletion frees the images no live job uses by reference counts
+ * (`storage/redis-image-refs.ts`).
  */
 export class RedisJobAccess implements JobAccess {
-  constructor(private readonly redis: Redis) {}
+  private readonly recent: RecentResults;
+
+  constructor(private readonly redis: Redis) {
+    this.recent = new RecentResults(redis);
+  }
 
   async get(jobId: string): Promise<JobAccessRow | null> {
     const [id, owner, isPublic, deletedAt] = await this.redis.hmget(redisKeys.jobMeta(jobId), ...META_FIELDS);
@@ -104,15 +114,37 @@ export class RedisJobAccess implements JobAccess {
     return { jobs, nextCursor: rows.length > limit && last ? encodeCursor(last.seq) : null };
   }
 
-  recentVisible(): Promise<{ taskId: string; owner: string | null; isPublic: boolean }[]> {
-    return Promise.resolve([]);
+  /**
+   * From the results completed on any gateway (`RecentResults`: the newest 200; their tasks read
+   * at most once a second, their jobs' visibility and deletion on every call): those of public
+   * jobs, and the viewer's own, of jobs not deleted. A viewer's own
+   * private results older than that window are not shown (SQLite mode looks further back).
+   */
+  async recentVisible(viewer: string | null, limit: number): Promise<RecentVisible[]> {
+    const entries = await this.recent.read();
+    return entries
+      .filter((e) => e.deletedAt === null && (e.isPublic || (viewer !== null && e.owner === viewer)))
+      .slice(0, limit)
+      .map(({ task, owner, isPublic }) => ({
+        taskId: task.id,
+        owner,
+        isPublic,
+        result: {
+          task: recordOf(task),
+          volunteerId: task.view.volunteerId,
+          inferenceMs: task.view.inferenceMs,
+        },
+      }));
   }
 
-  async markDeleted(jobId: string, now: number): Promise<{ deletedAt: number; freeable: string[] }> {
-    const key = redisKeys.jobMeta(jobId);
-    await this.redis.hsetnx(key, 'deletedAt', now);
-    const deletedAt = Number((await this.redis.hget(key, 'deletedAt')) ?? now);
-    return { deletedAt, freeable: [] };
+  /**
+   * Marks the job deleted once and, that first time, returns its images no live job uses any
+   * more (image reference counts, `storage/redis-image-refs.ts`); `freed` must be called once
+   * their bytes are removed.
+   */
+  async markDeleted(jobId: string, now: number): Promise<DeletedJob> {
+    const { deletedAt, freeable } = await deleteJob(this.redis, jobId, now);
+    return { deletedAt, freeable, freed: (shas) => freed(this.redis, shas) };
   }
 
   /** Jobs on Redis always have an owner (keys existed before Redis mode could run). */

@@ -39,10 +39,22 @@ export function registerRequesterRoutes(app: FastifyInstance, deps: Deps): void 
   app.delete<{ Params: { id: string } }>('/api/jobs/:id', async (request): Promise<JobDeleted> => {
     const { id } = request.params;
     if (!ID.test(id) || !(await deps.access.owns(requesterOf(request).name, id))) throw notFound(id);
-    const cancelled = deps.scheduler.cancelJob(id);
-    const { deletedAt, freeable } = await deps.access.markDeleted(id, Date.now());
+    // Redis mode: the other gateways' share is cancelled in the background; a failure of it (or
+    // of the mark) answers 503 and the idempotent DELETE may be sent again.
+    const cancelling = deps.scheduler.cancelJob(id);
+    cancelling.catch(() => {}); // awaited below unless the mark fails first
+    const { deletedAt, freeable, freed } = await deps.access.markDeleted(id, Date.now());
+    let cancelled: number;
     let imagesDeleted = 0;
-    for (const sha256 of freeable) if (await deps.blobs.delete(sha256)) imagesDeleted++;
+    try {
+      // The job's tasks are final in Redis and the cancel announced before its images go (if
+      // that failed, they stay: an orphan file, never a task without its image).
+      cancelled = await cancelling;
+      for (const sha256 of freeable) if (await deps.blobs.delete(sha256)) imagesDeleted++;
+    } finally {
+      // Uploads of the same bytes on any gateway wait for this, then write them again.
+      await freed?.(freeable);
+    }
     request.log.info({ jobId: id, cancelled, imagesDeleted }, 'job deleted');
     return { id, cancelled, imagesDeleted, deletedAt };
   });

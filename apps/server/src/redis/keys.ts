@@ -23,6 +23,22 @@ export const redisKeys = {
   jobMeta: (jobId: string) => `${REDIS_PREFIX}{job:${jobId}}:meta`,
   /** The scheduling store's per-job hash: status → number of tasks. */
   jobCounts: (jobId: string) => `${REDIS_PREFIX}{job:${jobId}}:counts`,
+  /** The scheduling store's per-job hash: task id → task JSON. */
+  jobTasks: (jobId: string) => `${REDIS_PREFIX}{job:${jobId}}:tasks`,
+  /**
+   * List of `jobId taskId`, newest first, of tasks that became done (capped; pushed by the
+   * scheduling store's write-once script). Same name as the scheduling store's `KEYS.recentResults`.
+   */
+  recentResults: `${REDIS_PREFIX}live:recent`,
+  /** Hash: image SHA-256 → how many of the job's tasks use it (written with the tasks). */
+  jobImages: (jobId: string) => `${REDIS_PREFIX}{job:${jobId}}:images`,
+  /** Hash: image SHA-256 → tasks of jobs not deleted that use it (a deletion frees those at 0). */
+  imageRefs: `${REDIS_PREFIX}image-refs`,
+  /**
+   * String with a TTL, `freeing` then `freed`: a deletion decided to remove this image's bytes.
+   * An upload that stores tasks using it meanwhile writes the bytes again once they are removed.
+   */
+  imageFreeing: (sha256: string) => `${REDIS_PREFIX}image-freeing:${sha256}`,
   /** Sorted set: an owner's job ids by creation sequence (written with the job). */
   ownerJobs: (owner: string) => `${REDIS_PREFIX}owner:${owner}:jobs`,
   healthProbe: (gatewayId: string) => `${REDIS_PREFIX}health:${gatewayId}`,

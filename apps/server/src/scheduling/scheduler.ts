@@ -752,10 +752,20 @@ export class Scheduler {
 
   /**
    * Cancels a job's unfinished tasks (its owner deleted it): queued ones leave the queue,
-   * held ones are taken back with `task:cancel` (`cancelled`). Returns how many were cancelled.
+   * held ones are taken back with `task:cancel` (`cancelled`). Resolves to how many were
+   * cancelled, on every gateway (Redis mode: once the shared store has them all).
    */
-  cancelJob(jobId: string): number {
-    const { tasks, leases } = this.store.cancelJob(jobId, this.clock.now());
+  async cancelJob(jobId: string): Promise<number> {
+    const { tasks, leases, elsewhere } = this.store.cancelJob(jobId, this.clock.now());
+    this.endCancelled({ tasks, leases });
+    return tasks.length + (elsewhere ? await elsewhere : 0);
+  }
+
+  /**
+   * Takes back cancelled tasks' leases from their volunteers (`task:cancel`) and tells watchers:
+   * after a local cancel, or a cancel another gateway announced (Redis mode).
+   */
+  endCancelled({ tasks, leases }: { tasks: TaskRecord[]; leases: AssignmentRecord[] }): void {
     for (const a of leases) {
       this.dropHeld(a);
       this.sessions
@@ -764,7 +774,6 @@ export class Scheduler {
     }
     for (const t of tasks) this.events.taskChanged(t);
     if (leases.length > 0) this.pump();
-    return tasks.length;
   }
 
   // ----------------------------------------------------------- verification

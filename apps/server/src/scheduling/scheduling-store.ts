@@ -15,6 +15,12 @@ export type MaybePromise<T> = T | Promise<T>;
 export interface CreatedJob {
   id: string;
   tasks: { id: string; name: string }[];
+  /**
+   * Images of these tasks whose bytes a job deletion (on any gateway) was removing when the
+   * tasks were stored (Redis). The store has waited for that removal to end: the caller must
+   * write those bytes again before answering.
+   */
+  freeing?: string[];
 }
 
 /**

@@ -217,7 +217,8 @@ export class SchedulerStore implements SchedulingStore {
       reopenTask: db.prepare(
         `UPDATE tasks SET status = 'queued', completed_at = NULL, result_json = NULL,
            result_assignment_id = NULL, verification = NULL, agreeing = 0
-         WHERE id = ? AND status = 'done' AND result_assignment_id = ?`,
+         WHERE id = ? AND status = 'done' AND result_assignment_id = ?
+           AND job_id NOT IN (SELECT id FROM jobs WHERE deleted_at IS NOT NULL)`,
       ),
       completeTask: db.prepare(
         `UPDATE tasks SET status = 'done', completed_at = ?, result_json = ?, result_assignment_id = ?,
@@ -774,7 +775,7 @@ export type StoredResult = Omit<LiveResult, 'id' | 'own' | 'jobId' | 'taskId'> &
 /** A stored result; `volunteerName` is the volunteer's public display name, never its id. */
 export function liveResult(
   task: TaskRecord,
-  assignment: AssignmentRecord | null,
+  assignment: Pick<AssignmentRecord, 'inferenceMs'> | null,
   volunteerName = '',
 ): StoredResult {
   const completedAt = task.completedAt ?? 0;

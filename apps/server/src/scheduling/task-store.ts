@@ -38,8 +38,15 @@ export interface TaskStore {
   lapseExpired(now: number, limit?: number): EndedLease[];
   extendLiveLeases(ms: number): void;
   failOverdue(now: number): TaskRecord[];
-  /** Ends every unfinished task of a job (its owner deleted it) and the leases on them. */
-  cancelJob(jobId: string, now: number): { tasks: TaskRecord[]; leases: AssignmentRecord[] };
+  /**
+   * Ends every unfinished task of a job (its owner deleted it) and the leases on them held here.
+   * With several gateways (Redis), `elsewhere` resolves to how many more tasks were cancelled in
+   * the shared store (cached by other gateways or not claimed yet); it rejects if that failed.
+   */
+  cancelJob(
+    jobId: string,
+    now: number,
+  ): { tasks: TaskRecord[]; leases: AssignmentRecord[]; elsewhere?: Promise<number> };
   getTask(taskId: string): TaskRecord | null;
   getAssignment(assignmentId: string): AssignmentRecord | null;
   complete(

@@ -11,7 +11,7 @@ import {
 import type { FastifyBaseLogger } from 'fastify';
 import type { Namespace } from 'socket.io';
 import type { ImageSigner } from '../access/image-signer';
-import type { JobAccess, JobAccessRow } from '../access/job-access';
+import type { JobAccess, JobAccessRow, RecentVisible } from '../access/job-access';
 import type { KeyStore } from '../access/key-store';
 import { visibleResult } from '../access/live-visibility';
 import { LOCAL_FANOUT, type Fanout } from '../fanout';
@@ -158,15 +158,27 @@ export class LiveHub implements SchedulerEvents {
   }
 
   /** The newest results this viewer may see: public ones, plus its own (PROTOCOL.md rule L2). */
-  private recentFor(requester: string | null, visible: Awaited<ReturnType<JobAccess['recentVisible']>>) {
-    return visible.flatMap(({ taskId, owner }) => {
-      const task = this.store.getTask(taskId);
-      if (!task) return [];
-      const assignment = task.resultAssignmentId ? this.store.getAssignment(task.resultAssignmentId) : null;
+  private recentFor(requester: string | null, visible: RecentVisible[]) {
+    return visible.flatMap(({ taskId, owner, result }) => {
+      const found = result ?? this.localResult(taskId);
+      if (!found) return [];
       const own = requester !== null && owner === requester;
-      const name = assignment ? this.volunteerName(assignment.volunteerId) : '';
-      return [visibleResult(liveResult(task, assignment, name), own, this.access.signer)];
+      const name = found.volunteerId ? this.volunteerName(found.volunteerId) : '';
+      const stored = liveResult(found.task, { inferenceMs: found.inferenceMs }, name);
+      return [visibleResult(stored, own, this.access.signer)];
     });
+  }
+
+  /** A result from this process's store (SQLite: every task is here). */
+  private localResult(taskId: string): RecentVisible['result'] | null {
+    const task = this.store.getTask(taskId);
+    if (!task) return null;
+    const assignment = task.resultAssignmentId ? this.store.getAssignment(task.resultAssignmentId) : null;
+    return {
+      task,
+      volunteerId: assignment?.volunteerId ?? null,
+      inferenceMs: assignment?.inferenceMs ?? null,
+    };
   }
 
   /** To the owner's connections with ids; to everyone else only if the job is public, without. */

@@ -36,6 +36,7 @@ import { redisProbe } from '../redis/redis-probe';
 import { openRedisScheduling } from '../scheduling/redis';
 import type { SchedulingStore } from '../scheduling/scheduling-store';
 import { SchedulerStore } from '../scheduling/store';
+import type { AssignmentRecord, TaskRecord } from '../scheduling/types';
 import { RedisReputationStore } from '../verification/redis-reputation-store';
 import type { ReputationStore } from '../verification/reputation-store';
 import { SqliteReputationStore } from '../verification/sqlite-reputation-store';
@@ -58,6 +59,13 @@ export interface StorageBackend {
   storeProbe: string;
   /** Calls `listener` when tasks become available to dispatch here (claimed from Redis). */
   onWorkAvailable(listener: () => void): void;
+  /**
+   * Calls `listener` when a job cancelled on another gateway had tasks here (Redis mode): they
+   * are failed already; its leases must be taken back from their volunteers.
+   */
+  onJobCancelledElsewhere(
+    listener: (ended: { tasks: TaskRecord[]; leases: AssignmentRecord[] }) => void,
+  ): void;
   identities: IdentityBackend;
   keys: KeyBackend;
   reputations: ReputationStore;
@@ -120,6 +128,7 @@ export async function openBackend(config: ServerConfig, options: BackendOptions)
       recovered: scheduling.recover(now),
       storeProbe: dbProbe.name,
       onWorkAvailable: () => undefined, // the scheduler pumps after each upload itself
+      onJobCancelledElsewhere: () => undefined, // one process: every cancel is local
       jobAccess: new SqliteJobAccess(db),
       ledger: new SqliteLedgerStore(db, creditPolicyFor(config.maxAssignmentMs)),
       blobs,
@@ -172,6 +181,7 @@ export async function openBackend(config: ServerConfig, options: BackendOptions)
       recovered: opened.recovered,
       storeProbe: 'redis',
       onWorkAvailable: (listener) => store.onTasksAvailable(listener),
+      onJobCancelledElsewhere: (listener) => store.onJobCancelled(listener),
       jobAccess: new RedisJobAccess(redis),
       ledger: new RedisLedgerStore(redis, creditPolicyFor(config.maxAssignmentMs)),
       blobs,

@@ -67,14 +67,43 @@ export function uploadStorage(deps: Deps): UploadStorage {
       if (db) throw db.fault === 'full' ? full(db.error) : unavailable(db.error);
     },
 
-    store(images, tasks, access) {
-      return writeAllOrNothing(images, tasks, () => deps.store.createJob(tasks, deps.clock.now(), access));
+    async store(images, tasks, access) {
+      const created = await writeAllOrNothing(images, tasks, () =>
+        deps.store.createJob(tasks, deps.clock.now(), access),
+      );
+      return rewriteFreed(created, images, tasks);
     },
 
-    append(jobId, images, tasks) {
-      return writeAllOrNothing(images, tasks, () => deps.store.appendTasks(jobId, tasks, deps.clock.now()));
+    async append(jobId, images, tasks) {
+      const created = await writeAllOrNothing(images, tasks, () =>
+        deps.store.appendTasks(jobId, tasks, deps.clock.now()),
+      );
+      return rewriteFreed(created, images, tasks);
     },
   };
+
+  /**
+   * Writes again the bytes a concurrent job deletion removed while the tasks were stored (Redis
+   * mode, `CreatedJob.freeing`): the tasks exist and refer to them. The job is stored whatever
+   * happens here; a failure is reported (those tasks would fail for want of their image).
+   */
+  async function rewriteFreed(
+    created: CreatedJob,
+    images: Uint8Array[],
+    tasks: NewTask[],
+  ): Promise<CreatedJob> {
+    const { freeing = [], ...job } = created;
+    for (const sha of freeing) {
+      const index = tasks.findIndex((t) => t.imageSha256 === sha);
+      if (index < 0) continue;
+      try {
+        await deps.blobs.put(images[index]!);
+      } catch (err) {
+        deps.errors.report('http.upload.rewrite', err);
+      }
+    }
+    return job;
+  }
 
   /**
    * The images of these tasks that stored tasks refer to. When the store cannot say (it is the

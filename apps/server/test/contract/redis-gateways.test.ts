@@ -171,14 +171,23 @@ describe('Redis scheduling when Redis itself dies', () => {
     a.store.complete(honest.assignment.id, 'v2', box(0.9), 1, T0 + 1, trusted);
     await a.store.settle();
     expect((await a.store.getJob(job.id))!.status).toBe('done');
+    // A lie in a job its owner has deleted since stays as it is: nothing to redo for nobody.
+    const gone = await a.store.createJob(tasks(1), T0);
+    await a.store.settle();
+    const goneLie = a.store.assignNext('turncoat', T0, 1000)!;
+    a.store.complete(goneLie.assignment.id, 'turncoat', box(0.1), 1, T0 + 1, trusted);
+    await a.store.settle();
+    await a.redis.hset(K.job(gone.id), 'deletedAt', T0 + 2);
     demandA = 0; // A claims nothing new for now (its reads under way end within their 100 ms block)
     await new Promise((r) => setTimeout(r, 300));
 
     // Gateway B catches the turncoat: it holds none of its results in memory.
     expect(b.store.trustedResultsOf('turncoat')).toEqual([]);
     const found = await b.store.reopenElsewhere('turncoat');
-    expect(found.revoked.sort()).toEqual(lies.map((l) => l.assignment.id).sort());
+    // Every lie's credit goes; the deleted job's task is not run again.
+    expect(found.revoked.sort()).toEqual([...lies, goneLie].map((l) => l.assignment.id).sort());
     expect(found.reopened.map((t) => t.status)).toEqual(['queued', 'queued']);
+    expect((await a.store.getJob(gone.id))!.status).toBe('done');
     expect((await b.store.reopenElsewhere('turncoat')).revoked).toEqual([]); // once only
 
     // Gateway A still holds its done copies in memory; its view shows Redis' newer state…

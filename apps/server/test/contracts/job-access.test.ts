@@ -18,6 +18,7 @@ jobAccessContract('sqlite', () => {
   return Promise.resolve({
     access: new SqliteJobAccess(db),
     store: new SchedulerStore(db, DEFAULT_CONFIG),
+    settle: () => Promise.resolve(),
     close: () => {
       db.close();
       return Promise.resolve();
@@ -36,13 +37,11 @@ afterAll(async () => {
 jobAccessContract('redis', async () => {
   const redis = connectRedis(server.url, 'access-contract');
   await redis.flushall();
-  const { store } = await openRedisScheduling(redis, DEFAULT_CONFIG, {
-    gatewayId: 'gw-access',
-    demand: () => 0,
-  });
+  const { store } = await openRedisScheduling(redis, DEFAULT_CONFIG, { gatewayId: 'gw-access' });
   return {
     access: new RedisJobAccess(redis),
     store,
+    settle: () => store.settle(),
     close: async () => {
       await store.close(true);
       redis.disconnect();

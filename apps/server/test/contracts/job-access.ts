@@ -11,7 +11,26 @@ import type { NewTask } from '../../src/scheduling/types';
 export interface AccessUnderTest {
   access: JobAccess;
   store: SchedulingStore;
+  /** Until the store's writes are stored and its claims made (Redis); nothing on SQLite. */
+  settle(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Runs every task the store can offer to one volunteer, one after another, 10 ms apart. */
+async function completeAll(s: AccessUnderTest, volunteer: string, from: number): Promise<string[]> {
+  await s.settle();
+  const done: string[] = [];
+  for (
+    let next = s.store.assignNext(volunteer, from, 1000);
+    next;
+    next = s.store.assignNext(volunteer, from, 1000)
+  ) {
+    from += 10;
+    s.store.complete(next.assignment.id, volunteer, [], 1, from);
+    done.push(next.task.id);
+  }
+  await s.settle();
+  return done;
 }
 
 const tasks = (n: number): NewTask[] =>
@@ -90,6 +109,63 @@ export function jobAccessContract(name: string, open: () => Promise<AccessUnderT
       }
     });
 
+    it("shows a viewer the newest results of public jobs and its own, none of a deleted job's", async () => {
+      const s = await open();
+      try {
+        const shown = await s.store.createJob(tasks(2), 1000, { owner: 'alice', isPublic: true });
+        const secret = await s.store.createJob(tasks(1), 1001, { owner: 'bob', isPublic: false });
+        const gone = await s.store.createJob(tasks(1), 1002, { owner: 'alice', isPublic: true });
+        const waiting = await s.store.createJob(tasks(1), 1003, { owner: 'alice', isPublic: true });
+        const done = await completeAll(s, 'v1', 2000);
+        const ofJob = (job: { tasks: { id: string }[] }) => job.tasks.map((t) => t.id);
+        expect([...done].sort()).toEqual(
+          [...ofJob(shown), ...ofJob(secret), ...ofJob(gone), ...ofJob(waiting)].sort(),
+        );
+        await s.store.appendTasks(waiting.id, tasks(1), 3000); // queued: not a result
+        await s.access.markDeleted(gone.id, 4000);
+
+        const anyone = await s.access.recentVisible(null, 10);
+        expect(anyone.map((r) => r.taskId).sort()).toEqual([...ofJob(shown), ...ofJob(waiting)].sort());
+        expect(anyone.every((r) => r.isPublic && r.owner === 'alice')).toBe(true);
+        const bob = await s.access.recentVisible('bob', 10);
+        expect(bob.map((r) => r.taskId).sort()).toEqual(
+          [...ofJob(shown), ...ofJob(secret), ...ofJob(waiting)].sort(),
+        );
+        // Newest first, and no more than asked for.
+        const newest = done.at(-1) === ofJob(gone)[0] ? done.at(-2) : done.at(-1);
+        expect((await s.access.recentVisible('bob', 1)).map((r) => r.taskId)).toEqual([newest]);
+      } finally {
+        await s.close();
+      }
+    });
+
+    it('a deletion frees the images no live job uses any more, once', async () => {
+      const s = await open();
+      try {
+        const img = (n: number) => tasks(n + 1)[n]!;
+        const a = await s.store.createJob([img(1), img(2), img(2)], 1000, {
+          owner: 'alice',
+          isPublic: false,
+        });
+        const b = await s.store.createJob([img(2)], 1001, { owner: 'bob', isPublic: false });
+        const c = await s.store.createJob([img(3)], 1002, { owner: 'bob', isPublic: false });
+        await s.store.appendTasks(c.id, [img(1)], 1003);
+        const first = await s.access.markDeleted(a.id, 2000);
+        // Image 2 is still used by job b, image 1 by job c (appended).
+        expect(first.freeable).toEqual([]);
+        await first.freed?.(first.freeable);
+        const second = await s.access.markDeleted(c.id, 2001);
+        expect(second.freeable.sort()).toEqual([img(1).imageSha256, img(3).imageSha256].sort());
+        await second.freed?.(second.freeable);
+        expect((await s.access.markDeleted(c.id, 2002)).freeable).toEqual([]); // once
+        const last = await s.access.markDeleted(b.id, 2003);
+        expect(last.freeable).toEqual([img(2).imageSha256]);
+        await last.freed?.(last.freeable);
+      } finally {
+        await s.close();
+      }
+    });
+
     it('marks a job deleted once: a second deletion keeps the first time', async () => {
       const { access, store, close } = await open();
       try {
@@ -97,7 +173,7 @@ export function jobAccessContract(name: string, open: () => Promise<AccessUnderT
         const first = await access.markDeleted(job.id, 5000);
         expect(first.deletedAt).toBe(5000);
         const again = await access.markDeleted(job.id, 6000);
-        expect(again).toEqual({ deletedAt: 5000, freeable: [] });
+        expect(again).toMatchObject({ deletedAt: 5000, freeable: [] });
         expect((await access.get(job.id))?.deletedAt).toBe(5000);
         expect((await access.list('alice', 10, null)).jobs[0]?.deletedAt).toBe(5000);
       } finally {

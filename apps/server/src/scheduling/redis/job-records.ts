@@ -7,6 +7,7 @@ import { KEYS } from './keys';
 import type { RedisMeter } from './meter';
 import { decodeTask, encodeTask, newStoredTasks, type StoredTask } from './stored-task';
 import { redisKeys } from '../../redis/keys';
+import { untilFreed } from '../../storage/redis-image-refs';
 
 /** Redis is not connected: nothing was sent, so nothing was stored (`503 storage_unavailable`). */
 export class RedisUnavailableError extends Error {
@@ -32,8 +33,18 @@ async function storeTasks(
   created: StoredTask[],
   meta: Record<string, string | number> | null,
   seq: number | null,
-): Promise<void> {
+): Promise<string[]> {
+  const uses = new Map<string, number>();
+  for (const t of created) uses.set(t.imageSha256, (uses.get(t.imageSha256) ?? 0) + 1);
+  const images = [...uses.keys()];
   const multi = redis.multi();
+  // Image references (access/redis-image-refs.ts): any removal of these images under way is read
+  // in the same transaction that counts the new references (first reply).
+  multi.mget(...images.map(redisKeys.imageFreeing));
+  for (const [sha, n] of uses) {
+    multi.hincrby(redisKeys.jobImages(jobId), sha, n);
+    multi.hincrby(redisKeys.imageRefs, sha, n);
+  }
   if (meta) multi.hset(KEYS.job(jobId), meta);
   multi.hset(KEYS.tasks(jobId), Object.fromEntries(created.map((t) => [t.id, encodeTask(t)])));
   multi.hset(KEYS.status(jobId), Object.fromEntries(created.map((t) => [t.id, 'queued'])));
@@ -42,13 +53,20 @@ async function storeTasks(
   if (seq !== null) multi.zadd(KEYS.jobs, seq, jobId);
   // The owner's job list (access/redis-job-access.ts), in the same transaction as the job.
   if (seq !== null && meta?.owner) multi.zadd(redisKeys.ownerJobs(String(meta.owner)), seq, jobId);
-  multi.sadd(KEYS.images, ...new Set(created.map((t) => t.imageSha256)));
+  multi.sadd(KEYS.images, ...images);
   for (const t of created) multi.hset(KEYS.taskJob(t.id), t.id, jobId);
   for (const t of created) multi.xadd(KEYS.stream, '*', 'j', jobId, 't', t.id);
   const replies = await multi.exec();
-  meter.roundTrip(2 * created.length + 6);
+  meter.roundTrip(2 * created.length + 2 * uses.size + 7);
   const failed = replies?.find(([err]) => err);
   if (!replies || failed) throw failed?.[0] ?? new Error('redis transaction aborted');
+  const announced = replies[0]![1] as (string | null)[];
+  const freeing = images.filter((_, i) => announced[i] != null);
+  // Their bytes are being removed, or were: wait until that is over (the caller writes them
+  // again). The tasks are stored already, so a failed wait must not fail the upload: the bytes
+  // are written again at once instead.
+  for (const sha of freeing) await untilFreed(redis, sha).catch(() => undefined);
+  return freeing;
 }
 
 /** A new job with its tasks, all queued, durable before it returns. */
@@ -72,8 +90,8 @@ export async function createJob(
     public: access.isPublic ? 1 : 0,
     nextIdx: created.length,
   };
-  await storeTasks(redis, meter, jobId, created, meta, seq);
-  return { id: jobId, tasks: created.map((t) => ({ id: t.id, name: t.name })) };
+  const freeing = await storeTasks(redis, meter, jobId, created, meta, seq);
+  return { id: jobId, tasks: created.map((t) => ({ id: t.id, name: t.name })), freeing };
 }
 
 /** Adds tasks to an existing job, numbered after its last, durable before it returns. */
@@ -89,8 +107,8 @@ export async function appendTasks(
   const end = await redis.hincrby(KEYS.job(jobId), 'nextIdx', tasks.length);
   meter.roundTrip();
   const created = newStoredTasks(jobId, tasks, end - tasks.length, now);
-  await storeTasks(redis, meter, jobId, created, null, null);
-  return { id: jobId, tasks: created.map((t) => ({ id: t.id, name: t.name })) };
+  const freeing = await storeTasks(redis, meter, jobId, created, null, null);
+  return { id: jobId, tasks: created.map((t) => ({ id: t.id, name: t.name })), freeing };
 }
 
 /** The stored tasks of a job, in order, or null when there is no such job. */

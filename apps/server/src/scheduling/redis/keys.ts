@@ -1,3 +1,6 @@
+/** How many recent results `tg:live:recent` keeps (the `/live` snapshot shows up to 24 of them). */
+export const RECENT_RESULTS_KEPT = 200;
+
 /**
  * The Redis key layout of the scheduling store (ARCHITECTURE.md, "Redis scheduling").
  * Everything starts with `tg:`. A job's keys share the hash tag `{job:ID}`, so under
@@ -10,6 +13,8 @@ export const KEYS = {
   jobSeq: 'tg:jobs:seq',
   /** Hash of task counts by status over every job (live statistics). */
   counts: 'tg:counts',
+  /** List of `jobId taskId`, newest first: tasks that became done (capped, `RECENT_RESULTS_KEPT`). */
+  recentResults: 'tg:live:recent',
   /** Set of image hashes any task refers to. */
   images: 'tg:images',
   /** The task stream; entries `{ j: jobId, t: taskId }`. */
@@ -18,6 +23,8 @@ export const KEYS = {
   group: 'gateways',
   /** Held (SET NX PX) by the gateway currently acting as janitor. */
   janitorLock: 'tg:janitor:lock',
+  /** Pub/sub channel: the id of a job just cancelled (every gateway drops its cached tasks). */
+  cancels: 'tg:cancels',
   /** Per gateway, with a TTL renewed while it lives. */
   alive: (gatewayId: string) => `tg:gw:${gatewayId}:alive`,
   /** Hash: task id → job id, in 64 buckets by the id's last character (image routes). */

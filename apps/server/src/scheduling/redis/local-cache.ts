@@ -101,6 +101,11 @@ export class LocalCache implements TaskStore {
     return 'cached';
   }
 
+  /** The jobs whose unfinished tasks this gateway holds (queued or running here). */
+  *heldJobs(): Generator<string> {
+    for (const id of this.active) yield this.tasks.get(id)!.jobId;
+  }
+
   /** A cached task's latest state, written to Redis or not (views overlay it). */
   peek(taskId: string): StoredTask | undefined {
     return this.tasks.get(taskId);

@@ -5,6 +5,7 @@ import type { SchedulingStore } from '../scheduling-store';
 import type { JobAccessFields } from '../store';
 import type { AssignmentRecord, NewTask, RetryPolicy, TaskCounts, TaskRecord } from '../types';
 import { Janitor } from './janitor';
+import { JobCancels } from './job-cancels';
 import * as jobs from './job-records';
 import { KEYS, parseTrustedMember, type TrustedRef } from './keys';
 import { Liveness } from './liveness';
@@ -35,8 +36,16 @@ export interface RedisSchedulingOptions {
   blockMs?: number;
   /** How often surplus cached tasks are checked (and given back after two checks). @defaultValue 1000 */
   surplusEveryMs?: number;
+  /** How often held jobs are checked for a cancel this gateway missed. @defaultValue 5000 */
+  cancelCheckEveryMs?: number;
   /** Background Redis errors (they are retried; this only reports them). */
   onError?: (where: string, err: unknown) => void;
+}
+
+/** What a cancel announced by another gateway ended here. */
+export interface CancelledHere {
+  tasks: TaskRecord[];
+  leases: AssignmentRecord[];
 }
 
 type Resolved = Required<Omit<RedisSchedulingOptions, 'demand' | 'onError'>> &
@@ -73,6 +82,8 @@ export class RedisSchedulingStore extends LocalCache implements SchedulingStore 
   private readonly writer: WriteBehind;
   private readonly liveness: Liveness;
   private readonly janitor: Janitor;
+  private readonly cancels: JobCancels;
+  private readonly cancelListeners: ((ended: CancelledHere) => void)[] = [];
   private readonly options: Resolved;
   private readonly listeners: (() => void)[] = [];
   private readonly inflight = new Set<Promise<unknown>>();
@@ -109,6 +120,7 @@ export class RedisSchedulingStore extends LocalCache implements SchedulingStore 
       backstopIdleMs: options.backstopIdleMs ?? 600_000,
       blockMs: options.blockMs ?? 1000,
       surplusEveryMs: options.surplusEveryMs ?? 1000,
+      cancelCheckEveryMs: options.cancelCheckEveryMs ?? 5000,
       onError,
     };
     reader.on('error', (err: unknown) => onError('redis.reader', err));
@@ -121,6 +133,12 @@ export class RedisSchedulingStore extends LocalCache implements SchedulingStore 
       { lockMs: this.options.janitorEveryMs, backstopIdleMs: this.options.backstopIdleMs, batch: 500 },
       meter,
     );
+    this.cancels = new JobCancels(redis, meter, {
+      onCancelled: (jobId) => this.cancelledElsewhere(jobId),
+      heldJobs: () => this.heldJobs(),
+      checkEveryMs: this.options.cancelCheckEveryMs,
+      onError,
+    });
   }
 
   get gatewayId(): string {
@@ -130,6 +148,15 @@ export class RedisSchedulingStore extends LocalCache implements SchedulingStore 
   /** Changes not yet stored in Redis (a gauge). */
   get backlog(): number {
     return this.writer.backlog;
+  }
+
+  /**
+   * Called when a job cancelled on another gateway (or whose cancel message was missed) had
+   * tasks cached here: they are failed here, and `ended.leases` must be taken back from their
+   * volunteers (wire it to the scheduler, which tells them `task:cancel`).
+   */
+  onJobCancelled(listener: (ended: CancelledHere) => void): void {
+    this.cancelListeners.push(listener);
   }
 
   /** Called when claimed tasks arrive (wire it to the scheduler's dispatch). */
@@ -144,6 +171,7 @@ export class RedisSchedulingStore extends LocalCache implements SchedulingStore 
    */
   async start(now: number): Promise<{ lapsed: number; queued: number }> {
     await this.liveness.start();
+    await this.cancels.start();
     const recovered = await this.recover(now);
     this.loop = this.readLoop();
     this.every(this.options.janitorEveryMs, () => this.sweep());
@@ -238,6 +266,7 @@ export class RedisSchedulingStore extends LocalCache implements SchedulingStore 
         KEYS.jobCounts(ref.jobId),
         KEYS.counts,
         KEYS.stream,
+        KEYS.job(ref.jobId),
         ref.taskId,
         ref.assignmentId,
         volunteerId,
@@ -254,8 +283,8 @@ export class RedisSchedulingStore extends LocalCache implements SchedulingStore 
       if (err) throw err;
       settled.push(member);
       if (typeof json !== 'string') return;
-      revoked.push(ref.assignmentId);
-      reopened.push(recordOf(decodeTask(json)));
+      revoked.push(ref.assignmentId); // its credit goes, whether or not the task runs again
+      if (json !== 'deleted') reopened.push(recordOf(decodeTask(json)));
     });
     // Done with: reopened, or not this volunteer's result any more.
     await this.redis.zrem(key, ...settled);
@@ -264,12 +293,19 @@ export class RedisSchedulingStore extends LocalCache implements SchedulingStore 
     return { revoked, reopened };
   }
 
-  /** Ends the job's cached tasks here at once, and every other unfinished one in Redis. */
-  override cancelJob(jobId: string, now: number): { tasks: TaskRecord[]; leases: AssignmentRecord[] } {
+  /**
+   * Ends the job's cached tasks here at once, and every other unfinished one in Redis; then tells
+   * the other gateways (`JobCancels`), which drop the tasks they cached. `elsewhere` resolves to
+   * how many tasks were cancelled in Redis beyond those cached here.
+   */
+  override cancelJob(
+    jobId: string,
+    now: number,
+  ): { tasks: TaskRecord[]; leases: AssignmentRecord[]; elsewhere: Promise<number> } {
     const local = super.cancelJob(jobId, now);
     // After the pending writes: a result accepted here before the cancel stays.
     const remote = this.writer.settle().then(async () => {
-      await this.redis.tgCancelJob(
+      const failed = await this.redis.tgCancelJob(
         KEYS.tasks(jobId),
         KEYS.status(jobId),
         KEYS.jobCounts(jobId),
@@ -277,9 +313,11 @@ export class RedisSchedulingStore extends LocalCache implements SchedulingStore 
         now,
       );
       this.meter.roundTrip();
+      await this.cancels.publish(jobId);
+      return failed.length;
     });
     void this.track(remote).catch((err: unknown) => this.options.onError?.('redis.cancel', err));
-    return local;
+    return { ...local, elsewhere: remote };
   }
 
   /**
@@ -326,6 +364,7 @@ export class RedisSchedulingStore extends LocalCache implements SchedulingStore 
       await within(this.writer.settle(), CLOSE_WAIT_MS);
     }
     this.writer.close();
+    await within(this.cancels.close(), CLOSE_WAIT_MS);
     await within(this.liveness.stop(!crash), CLOSE_WAIT_MS);
     this.reader.disconnect();
     if (this.loop) await within(this.loop, CLOSE_WAIT_MS);
@@ -394,8 +433,23 @@ export class RedisSchedulingStore extends LocalCache implements SchedulingStore 
       if (kind === 'lapsed') lapsed++;
     }
     this.writer.ack(done);
+    // A claim read before a cancel that was announced while it ran: drop those tasks at once.
+    for (const jobId of new Set(claimed.map((c) => c.task?.jobId ?? ''))) {
+      if (this.cancels.has(jobId)) cached = Math.max(0, cached - this.cancelledElsewhere(jobId));
+    }
     if (cached > 0) for (const l of this.listeners) l();
     return { cached, lapsed };
+  }
+
+  /**
+   * A job was cancelled (on any gateway): its tasks cached here fail at once (their final state
+   * is already in Redis, so the write-once script drops these writes and the entries are acked)
+   * and listeners take back the leases. Returns how many tasks were dropped.
+   */
+  private cancelledElsewhere(jobId: string): number {
+    const ended = super.cancelJob(jobId, Date.now());
+    if (ended.tasks.length > 0) for (const l of this.cancelListeners) l(ended);
+    return ended.tasks.length;
   }
 
   /** Gives back what exceeds demand once it has done so for two checks in a row. */

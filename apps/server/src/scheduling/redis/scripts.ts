@@ -1,10 +1,12 @@
 import type { Redis } from 'ioredis';
 
 /**
- * `tgPutTask tasks status jobCounts counts  taskId json newStatus force` — stores a task's JSON
- * and keeps the status counters. A final state (`done`, `failed`) is written once: a later
- * write returns 0 and changes nothing (a duplicate result from at-least-once delivery), unless
- * `force` is 1 (backtracking reopens a done task). Idempotent: a retried write counts nothing twice.
+ * `tgPutTask tasks status jobCounts counts recent  taskId json newStatus force jobId keep` —
+ * stores a task's JSON and keeps the status counters. A final state (`done`, `failed`) is written
+ * once: a later write returns 0 and changes nothing (a duplicate result from at-least-once
+ * delivery), unless `force` is 1 (backtracking reopens a done task). Idempotent: a retried write
+ * counts nothing twice. A task that becomes `done` is also pushed (`jobId taskId`) on the capped
+ * list of recent results `recent` (the `/live` snapshot), which keeps the newest `keep`.
  */
 const PUT_TASK = `
 local prev = redis.call('HGET', KEYS[2], ARGV[1])
@@ -18,6 +20,10 @@ if prev ~= ARGV[3] then
   end
   redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
   redis.call('HINCRBY', KEYS[4], ARGV[3], 1)
+  if ARGV[3] == 'done' then
+    redis.call('LPUSH', KEYS[5], ARGV[5] .. ' ' .. ARGV[1])
+    redis.call('LTRIM', KEYS[5], 0, tonumber(ARGV[6]) - 1)
+  end
 end
 return 1
 `;
@@ -61,11 +67,12 @@ return 1
 `;
 
 /**
- * `tgReopenTrusted tasks status jobCounts counts stream  taskId assignmentId volunteerId jobId` —
- * backtracking on any gateway (rule V7): if the task is still done with this assignment's result,
- * its result is cleared, the volunteer excluded, `reopened` counted up (gateways holding an older
- * copy in memory drop it), and the task queued on the stream again. Returns its new JSON, or nil
- * (already reopened, or its result is someone else's: nothing to do).
+ * `tgReopenTrusted tasks status jobCounts counts stream meta  taskId assignmentId volunteerId jobId`
+ * — backtracking on any gateway (rule V7): if the task is still done with this assignment's result
+ * and its job is not deleted, its result is cleared, the volunteer excluded, `reopened` counted up
+ * (gateways holding an older copy in memory drop it), and the task queued on the stream again.
+ * Returns its new JSON; `deleted` (the result was this volunteer's, but nobody will read it
+ * again: nothing to redo); or nil (already reopened, or its result is someone else's).
  */
 const REOPEN_TRUSTED = `
 if redis.call('HGET', KEYS[2], ARGV[1]) ~= 'done' then return false end
@@ -73,6 +80,7 @@ local json = redis.call('HGET', KEYS[1], ARGV[1])
 if not json then return false end
 local t = cjson.decode(json)
 if t.resultAssignmentId ~= ARGV[2] then return false end
+if redis.call('HEXISTS', KEYS[6], 'deletedAt') == 1 then return 'deleted' end
 t.status = 'queued'
 t.completedAt = cjson.null
 t.detections = cjson.null
@@ -108,10 +116,13 @@ export type ScriptedRedis = Redis & {
     status: string,
     jobCounts: string,
     counts: string,
+    recent: string,
     taskId: string,
     json: string,
     newStatus: string,
     force: '0' | '1',
+    jobId: string,
+    keep: number,
   ): Promise<number>;
   tgCancelJob(
     tasks: string,
@@ -133,6 +144,7 @@ export type ScriptedRedis = Redis & {
     jobCounts: string,
     counts: string,
     stream: string,
+    meta: string,
     taskId: string,
     assignmentId: string,
     volunteerId: string,
@@ -143,10 +155,10 @@ export type ScriptedRedis = Redis & {
 export function defineScripts(redis: Redis): ScriptedRedis {
   const r = redis as ScriptedRedis;
   if (typeof r.tgPutTask !== 'function') {
-    redis.defineCommand('tgPutTask', { numberOfKeys: 4, lua: PUT_TASK });
+    redis.defineCommand('tgPutTask', { numberOfKeys: 5, lua: PUT_TASK });
     redis.defineCommand('tgCancelJob', { numberOfKeys: 4, lua: CANCEL_JOB });
     redis.defineCommand('tgIndexTrusted', { numberOfKeys: 1, lua: INDEX_TRUSTED });
-    redis.defineCommand('tgReopenTrusted', { numberOfKeys: 5, lua: REOPEN_TRUSTED });
+    redis.defineCommand('tgReopenTrusted', { numberOfKeys: 6, lua: REOPEN_TRUSTED });
   }
   return r;
 }

@@ -1,4 +1,4 @@
-import { KEYS, TRUSTED_INDEX, trustedMember } from './keys';
+import { KEYS, RECENT_RESULTS_KEPT, TRUSTED_INDEX, trustedMember } from './keys';
 import type { CacheSink, PutOptions } from './local-cache';
 import type { ScriptedRedis } from './scripts';
 import { encodeTask, type StoredTask } from './stored-task';
@@ -117,10 +117,13 @@ export class WriteBehind implements CacheSink {
         KEYS.status(p.jobId),
         KEYS.jobCounts(p.jobId),
         KEYS.counts,
+        KEYS.recentResults,
         p.taskId,
         p.json,
         p.status,
         p.options.force ? '1' : '0',
+        p.jobId,
+        RECENT_RESULTS_KEPT,
       );
       if (p.options.enqueue) pipe.xadd(KEYS.stream, '*', 'j', p.jobId, 't', p.taskId);
       const trusted = p.options.trusted;
