@@ -164,6 +164,8 @@ export class Scheduler {
     this.credits = runtime.credits;
     this.metrics = runtime.metrics;
     this.canaries = runtime.canaries;
+    // A canary a quarantined volunteer may be waiting for is ready (rule V12).
+    this.canaries?.onReady(() => this.pump());
     this.images = new ImageCache(blobs);
     this.byLoad = Array.from({ length: Math.max(1, config.maxInFlightCap) }, () => new Set());
     this.labels = new Set(model.labels);
@@ -457,7 +459,7 @@ export class Scheduler {
       this.endLease(assignment.id, 'internal', false);
       return;
     }
-    this.canaries?.observe(task, image);
+    this.canaries?.observe(task, image, this.clock.now());
     const payload: TaskAssignment = {
       assignmentId: assignment.id,
       taskId: task.id,
@@ -762,6 +764,10 @@ export class Scheduler {
         .get(a.volunteerId)
         ?.socket.emit('task:cancel', { assignmentId: a.id, reason: 'cancelled' });
     }
+    // Its canaries go too, held ones cancelled as its real tasks are (rule V12).
+    for (const c of this.canaries?.forgetJob(jobId) ?? []) {
+      this.endCanary(c.volunteerId, c.assignmentId, 'cancelled');
+    }
     for (const t of tasks) this.events.taskChanged(t);
     if (leases.length > 0) this.pump();
     return tasks.length;
@@ -873,7 +879,7 @@ export class Scheduler {
     if (!this.canaries || !this.verifier) return false;
     const quarantined = this.verifier.standing(session.id) === 'quarantined';
     if (!this.canaries.wanted(quarantined)) return false;
-    const payload = this.canaries.take(session.id, this.clock.now(), this.config.leaseMs);
+    const payload = this.canaries.take(session.id, this.clock.now(), this.config.leaseMs, quarantined);
     if (!payload) return quarantined ? 'none' : false;
     session.held.add(payload.assignmentId);
     this.countHeld(session, 1);
@@ -995,7 +1001,8 @@ export class Scheduler {
       this.stalled(c.volunteerId);
       this.endCanary(c.volunteerId, c.assignmentId, 'lease_expired');
     }
-    if (ended.length > 0) this.pump();
+    // A quarantined volunteer waiting for a canary: its refresh turn may have come (rule V12).
+    if (ended.length > 0 || this.canaries?.refreshDue(this.clock.now())) this.pump();
   }
 
   /** An acked lease lapsed (rule V11): the volunteer may hold fewer tasks until it answers again. */
