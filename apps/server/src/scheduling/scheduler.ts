@@ -918,6 +918,9 @@ export class Scheduler {
     const desk = this.canaries!;
     const size = desk.heldBy(payload.assignmentId, session.id);
     if (!size) {
+      // Its job was deleted: refused as a cancelled real task's late result is (rule T12).
+      const cancelled = desk.cancelledFor(payload.assignmentId, session.id);
+      if (cancelled) return fail('task_completed', `task ${cancelled} already failed`);
       return desk.answeredBy(payload.assignmentId) === session.id
         ? ok({ accepted: false, duplicate: true })
         : fail('not_holder', `assignment ${payload.assignmentId} is not held by this volunteer`);

@@ -204,6 +204,11 @@ describe('CanaryDesk (rule V12)', () => {
     expect(held.jobId).toBe('job_a');
     desk.observe(source(2), images[2]!, 0); // being made when the job is deleted
     expect(desk.forgetJob('job_a')).toEqual([{ assignmentId: held.assignmentId, volunteerId: 'liar' }]);
+    // The scheduler ends it; a late result is then refused as a cancelled task's would be (T12).
+    expect(desk.end(held.assignmentId)).toBe(true);
+    expect(desk.owns(held.assignmentId)).toBe(true);
+    expect(desk.cancelledFor(held.assignmentId, 'liar')).toBe(held.taskId);
+    expect(desk.cancelledFor(held.assignmentId, 'other')).toBeUndefined();
     await settle();
     expect(counts.made).toBe(3);
     expect(desk.readyCount).toBe(1);

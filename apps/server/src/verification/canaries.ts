@@ -81,6 +81,8 @@ export class CanaryDesk {
   private readonly held = new Map<string, Held>();
   /** Assignments already answered, by whom (a replay is acked `duplicate`, as for a real task). */
   private readonly answered = new Map<string, string>();
+  /** Held canaries whose job was deleted: volunteer and task id (a late result: `task_completed`). */
+  private readonly cancelled = new Map<string, { volunteerId: string; taskId: string }>();
   private readonly sources: RecentSources;
   private making = 0;
   /** Jobs deleted while canaries were being made (those are dropped when made). */
@@ -254,14 +256,17 @@ export class CanaryDesk {
     }
     this.sources.forgetJob(jobId);
     if (this.making > 0) this.deleted.add(jobId);
-    return [...this.held]
-      .filter(([, h]) => h.canary.source.jobId === jobId)
-      .map(([assignmentId, h]) => ({ assignmentId, volunteerId: h.volunteerId }));
+    const held = [...this.held].filter(([, h]) => h.canary.source.jobId === jobId);
+    for (const [assignmentId, h] of held) {
+      this.cancelled.set(assignmentId, { volunteerId: h.volunteerId, taskId: h.canary.taskId });
+      if (this.cancelled.size > 10_000) this.cancelled.delete(this.cancelled.keys().next().value!);
+    }
+    return held.map(([assignmentId, h]) => ({ assignmentId, volunteerId: h.volunteerId }));
   }
 
   /** Whether this assignment is a canary (held or answered). */
   owns(assignmentId: string): boolean {
-    return this.held.has(assignmentId) || this.answered.has(assignmentId);
+    return this.held.has(assignmentId) || this.answered.has(assignmentId) || this.cancelled.has(assignmentId);
   }
 
   /** The size of a held canary (for the impossible-result check), if this volunteer holds it. */
@@ -270,6 +275,12 @@ export class CanaryDesk {
     return h && h.volunteerId === volunteerId
       ? { width: h.canary.image.width, height: h.canary.image.height }
       : null;
+  }
+
+  /** The task id of this volunteer's canary assignment whose job was deleted, if it is one. */
+  cancelledFor(assignmentId: string, volunteerId: string): string | undefined {
+    const c = this.cancelled.get(assignmentId);
+    return c?.volunteerId === volunteerId ? c.taskId : undefined;
   }
 
   /** Who answered this canary assignment already, if anyone. */

@@ -99,6 +99,7 @@ describe('canaries (V12)', () => {
 
     // Offered after the second job existed (the first job's tasks were all done by then).
     const later = liar.assigned.filter((a) => a.jobId === second.id);
+    console.log(`[canaries] quarantined liar: ${later.length} canaries of the second job`);
     expect(later.length).toBeGreaterThan(0);
     const taskIds = new Set(done.tasks.map((t) => t.id));
     for (const a of later) {
