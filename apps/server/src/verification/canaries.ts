@@ -216,7 +216,7 @@ export class CanaryDesk {
 
   /** A quarantined volunteer has had every ready canary: make a new one if it is the turn. */
   private refresh(now: number): void {
-    if (!this.referee?.enabled) return;
+    if (!this.referee?.enabled || this.policy.poolSize < 1) return;
     // One being made is new to everyone: it serves this volunteer (onReady), unless it fails.
     if (this.making > 0 || now - this.lastRefresh < this.policy.refreshMs) {
       this.starving = true;
