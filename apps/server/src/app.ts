@@ -33,7 +33,7 @@ import type { SchedulingStore } from './scheduling/scheduling-store';
 import { newId } from './scheduling/store';
 import { Referee } from './verification/referee';
 import { DEFAULT_REFEREE_RETRY } from './verification/referee-retry';
-import { CanaryDesk, DEFAULT_CANARIES } from './verification/canaries';
+import { CanaryDesk, canaryRefreshMs, DEFAULT_CANARIES } from './verification/canaries';
 import { VerificationMetrics } from './verification/verification-metrics';
 import { Verifier } from './verification/verifier';
 import { CreditKeeper, creditPolicyFor } from './ledger';
@@ -167,7 +167,11 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
     verifier && referee
       ? new CanaryDesk(
           referee,
-          { ...DEFAULT_CANARIES, rate: config.canaryPercent / 100 },
+          {
+            ...DEFAULT_CANARIES,
+            rate: config.canaryPercent / 100,
+            refreshMs: canaryRefreshMs(config.refereeBudget),
+          },
           { task: () => newId('task'), assignment: () => newId('asg') },
           verificationMetrics,
         )

@@ -164,6 +164,8 @@ export class Scheduler {
     this.credits = runtime.credits;
     this.metrics = runtime.metrics;
     this.canaries = runtime.canaries;
+    // A canary a quarantined volunteer may be waiting for is ready (rule V12).
+    this.canaries?.onReady(() => this.pump());
     this.images = new ImageCache(blobs);
     this.byLoad = Array.from({ length: Math.max(1, config.maxInFlightCap) }, () => new Set());
     this.labels = new Set(model.labels);
@@ -457,7 +459,7 @@ export class Scheduler {
       this.endLease(assignment.id, 'internal', false);
       return;
     }
-    this.canaries?.observe(task, image);
+    this.canaries?.observe(task, image, this.clock.now());
     const payload: TaskAssignment = {
       assignmentId: assignment.id,
       taskId: task.id,
@@ -757,7 +759,7 @@ export class Scheduler {
    */
   async cancelJob(jobId: string): Promise<number> {
     const { tasks, leases, elsewhere } = this.store.cancelJob(jobId, this.clock.now());
-    this.endCancelled({ tasks, leases });
+    this.endCancelled({ jobId, tasks, leases });
     return tasks.length + (elsewhere ? await elsewhere : 0);
   }
 
@@ -765,12 +767,24 @@ export class Scheduler {
    * Takes back cancelled tasks' leases from their volunteers (`task:cancel`) and tells watchers:
    * after a local cancel, or a cancel another gateway announced (Redis mode).
    */
-  endCancelled({ tasks, leases }: { tasks: TaskRecord[]; leases: AssignmentRecord[] }): void {
+  endCancelled({
+    jobId,
+    tasks,
+    leases,
+  }: {
+    jobId: string;
+    tasks: TaskRecord[];
+    leases: AssignmentRecord[];
+  }): void {
     for (const a of leases) {
       this.dropHeld(a);
       this.sessions
         .get(a.volunteerId)
         ?.socket.emit('task:cancel', { assignmentId: a.id, reason: 'cancelled' });
+    }
+    // Its canaries go too, held ones cancelled as its real tasks are (rule V12).
+    for (const c of this.canaries?.forgetJob(jobId) ?? []) {
+      this.endCanary(c.volunteerId, c.assignmentId, 'cancelled');
     }
     for (const t of tasks) this.events.taskChanged(t);
     if (leases.length > 0) this.pump();
@@ -882,7 +896,7 @@ export class Scheduler {
     if (!this.canaries || !this.verifier) return false;
     const quarantined = this.verifier.standing(session.id) === 'quarantined';
     if (!this.canaries.wanted(quarantined)) return false;
-    const payload = this.canaries.take(session.id, this.clock.now(), this.config.leaseMs);
+    const payload = this.canaries.take(session.id, this.clock.now(), this.config.leaseMs, quarantined);
     if (!payload) return quarantined ? 'none' : false;
     session.held.add(payload.assignmentId);
     this.countHeld(session, 1);
@@ -921,6 +935,9 @@ export class Scheduler {
     const desk = this.canaries!;
     const size = desk.heldBy(payload.assignmentId, session.id);
     if (!size) {
+      // Its job was deleted: refused as a cancelled real task's late result is (rule T12).
+      const cancelled = desk.cancelledFor(payload.assignmentId, session.id);
+      if (cancelled) return fail('task_completed', `task ${cancelled} already failed`);
       return desk.answeredBy(payload.assignmentId) === session.id
         ? ok({ accepted: false, duplicate: true })
         : fail('not_holder', `assignment ${payload.assignmentId} is not held by this volunteer`);
@@ -1014,7 +1031,8 @@ export class Scheduler {
       this.stalled(c.volunteerId);
       this.endCanary(c.volunteerId, c.assignmentId, 'lease_expired');
     }
-    if (ended.length > 0) this.pump();
+    // A quarantined volunteer waiting for a canary: its refresh turn may have come (rule V12).
+    if (ended.length > 0 || this.canaries?.refreshDue(this.clock.now())) this.pump();
   }
 
   /** An acked lease lapsed (rule V11): the volunteer may hold fewer tasks until it answers again. */

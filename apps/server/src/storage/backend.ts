@@ -64,7 +64,7 @@ export interface StorageBackend {
    * are failed already; its leases must be taken back from their volunteers.
    */
   onJobCancelledElsewhere(
-    listener: (ended: { tasks: TaskRecord[]; leases: AssignmentRecord[] }) => void,
+    listener: (ended: { jobId: string; tasks: TaskRecord[]; leases: AssignmentRecord[] }) => void,
   ): void;
   identities: IdentityBackend;
   keys: KeyBackend;

@@ -1,8 +1,11 @@
 import type { Detection, TaskAssignment } from '@tabgrid/protocol';
 import { agree, DEFAULT_AGREEMENT } from './agreement';
 import { makeCanaryImage, randomTransform, type CanaryImage, type CanaryTransform } from './canary-image';
+import { RecentSources, type CanarySource } from './canary-sources';
 import type { Referee } from './referee';
 import type { VerificationMetrics } from './verification-metrics';
+
+export type { CanarySource } from './canary-sources';
 
 /** Canary parameters (PROTOCOL.md rule V12). */
 export interface CanaryPolicy {
@@ -12,16 +15,35 @@ export interface CanaryPolicy {
   poolSize: number;
   /** Distinct volunteers one canary is offered to before it is discarded. */
   maxUses: number;
+  /**
+   * A volunteer in quarantine that has had every ready canary gets a new one made at most this
+   * often (ms), for all such volunteers together: the ready canary most used, then oldest, makes
+   * room. Bounds what starving volunteers can spend of the referee.
+   */
+  refreshMs: number;
+  /** A ready canary older than this (ms) is discarded, so that the pool follows current work. */
+  maxAgeMs: number;
 }
 
-export const DEFAULT_CANARIES: CanaryPolicy = { rate: 0.02, poolSize: 8, maxUses: 4 };
+export const DEFAULT_CANARIES: CanaryPolicy = {
+  rate: 0.02,
+  poolSize: 8,
+  maxUses: 4,
+  refreshMs: 1000,
+  maxAgeMs: 5 * 60_000,
+};
 
-/** The real task a canary was made from (what the volunteer sees of it: job and name). */
-export interface CanarySource {
-  jobId: string;
-  name: string;
-  mime: string;
+/**
+ * The refresh interval that spends at most a tenth of the referee's runs per second on canaries
+ * for volunteers in quarantine (1 s at the default 10 runs/s): the rest stays for settling real
+ * tasks (V5) and checking `undecodable` claims (V10).
+ */
+export function canaryRefreshMs(refereeRunsPerSecond: number): number {
+  return Math.ceil(10_000 / Math.max(1, refereeRunsPerSecond));
 }
+
+/** What the desk needs of the referee (V5). */
+export type CanaryReferee = Pick<Referee, 'enabled' | 'run'>;
 
 interface Canary {
   taskId: string;
@@ -30,6 +52,8 @@ interface Canary {
   answer: Detection[];
   /** Volunteers it was offered to. */
   usedBy: Set<string>;
+  /** When its making began. */
+  madeAt: number;
 }
 
 interface Held {
@@ -46,46 +70,89 @@ export type CanaryVerdict = 'passed' | 'failed';
  * (its shadow ban costs requesters nothing); others get one at `rate` as an extra check. They live
  * here, in memory: never in the store, a job, `/live` or the task counts; only in
  * `tabgrid_canaries_total{outcome}`.
+ *
+ * The pool refreshes itself: ready canaries age out (`maxAgeMs`), and a quarantined volunteer that
+ * has had every ready one gets a new one made, at most one per `refreshMs` for all of them, from
+ * a recently offered image; the ready canary most used (then oldest) makes room. Without that, a
+ * pool of canaries it has seen and nobody else uses up would starve it for good.
  */
 export class CanaryDesk {
   private readonly ready: Canary[] = [];
   private readonly held = new Map<string, Held>();
   /** Assignments already answered, by whom (a replay is acked `duplicate`, as for a real task). */
   private readonly answered = new Map<string, string>();
+  /** Held canaries whose job was deleted: volunteer and task id (a late result: `task_completed`). */
+  private readonly cancelled = new Map<string, { volunteerId: string; taskId: string }>();
+  private readonly sources: RecentSources;
   private making = 0;
+  /** Jobs deleted while canaries were being made (those are dropped when made). */
+  private readonly deleted = new Set<string>();
+  /** When the last refresh for a starving volunteer began. */
+  private lastRefresh = -Infinity;
+  /** A starving volunteer waits for the next refresh turn. */
+  private starving = false;
+  private readyListener: (() => void) | undefined;
 
   constructor(
-    private readonly referee: Referee | null,
+    private readonly referee: CanaryReferee | null,
     private readonly policy: CanaryPolicy,
     private readonly ids: { task: () => string; assignment: () => string },
     private readonly metrics?: VerificationMetrics,
     private readonly random: () => number = Math.random,
     private readonly transform: () => CanaryTransform = () => randomTransform(this.random),
-  ) {}
+  ) {
+    this.sources = new RecentSources(policy.poolSize);
+  }
 
   /** Canaries ready to offer. */
   get readyCount(): number {
     return this.ready.length;
   }
 
+  /** Called whenever a canary becomes ready (the scheduler offers it: a volunteer may wait for it). */
+  onReady(listener: () => void): void {
+    this.readyListener = listener;
+  }
+
   /**
    * A real task's image was just read for an offer: make a canary from it in the background when
    * the pool has room (its answer is a referee run, within the referee's budget).
    */
-  observe(source: CanarySource, image: Uint8Array): void {
-    if (!this.referee?.enabled || this.ready.length + this.making >= this.policy.poolSize) return;
-    this.making++;
-    void this.make(source, image).finally(() => this.making--);
+  observe(source: CanarySource, image: Uint8Array, now: number): void {
+    if (!this.referee?.enabled) return;
+    this.sources.seen(source, image);
+    this.expire(now);
+    if (this.full) return;
+    this.sources.used(source, now);
+    this.start(source, image, now);
   }
 
-  private async make(source: CanarySource, original: Uint8Array): Promise<void> {
+  private get full(): boolean {
+    return this.ready.length + this.making >= this.policy.poolSize;
+  }
+
+  private start(source: CanarySource, image: Uint8Array, now: number): void {
+    this.making++;
+    void this.make(source, image, now).then((made) => {
+      this.making--;
+      if (this.making === 0) this.deleted.clear();
+      if (made) this.readyListener?.();
+    });
+  }
+
+  private async make(source: CanarySource, original: Uint8Array, now: number): Promise<boolean> {
     try {
       const image = await makeCanaryImage(original, source.mime, this.transform());
       const run = this.referee?.run(image.bytes);
       const outcome = run ? await run : null;
       if (!outcome || outcome.kind !== 'detections') {
         this.metrics?.canaries.inc({ outcome: 'unmade' });
-        return;
+        return false;
+      }
+      this.metrics?.canaries.inc({ outcome: 'made' });
+      if (this.deleted.has(source.jobId)) {
+        this.metrics?.canaries.inc({ outcome: 'retired' });
+        return false;
       }
       this.ready.push({
         taskId: this.ids.task(),
@@ -93,11 +160,23 @@ export class CanaryDesk {
         image,
         answer: outcome.detections,
         usedBy: new Set(),
+        madeAt: now,
       });
-      this.metrics?.canaries.inc({ outcome: 'made' });
+      return true;
     } catch {
       this.metrics?.canaries.inc({ outcome: 'unmade' });
+      return false;
     }
+  }
+
+  /** Ready canaries past `maxAgeMs` are discarded. */
+  private expire(now: number): void {
+    for (const c of this.ready.filter((c) => now - c.madeAt >= this.policy.maxAgeMs)) this.retire(c);
+  }
+
+  private retire(canary: Canary): void {
+    this.ready.splice(this.ready.indexOf(canary), 1);
+    this.metrics?.canaries.inc({ outcome: 'retired' });
   }
 
   /** Whether this volunteer's next offer should be a canary: always in quarantine, else at `rate`. */
@@ -105,10 +184,18 @@ export class CanaryDesk {
     return quarantined || (this.policy.rate > 0 && this.random() < this.policy.rate);
   }
 
-  /** Hands a ready canary this volunteer has not had as an assignment, or null when none is ready. */
-  take(volunteerId: string, now: number, leaseMs: number): TaskAssignment | null {
+  /**
+   * Hands a ready canary this volunteer has not had as an assignment, or null when none is ready.
+   * For a volunteer in quarantine (`quarantined`) that has had them all, a new one is made when
+   * it is the refresh's turn (`refreshMs`); `onReady` says when it is there.
+   */
+  take(volunteerId: string, now: number, leaseMs: number, quarantined = false): TaskAssignment | null {
+    this.expire(now);
     const canary = this.ready.find((c) => !c.usedBy.has(volunteerId));
-    if (!canary) return null;
+    if (!canary) {
+      if (quarantined) this.refresh(now);
+      return null;
+    }
     canary.usedBy.add(volunteerId);
     if (canary.usedBy.size >= this.policy.maxUses) this.ready.splice(this.ready.indexOf(canary), 1);
     const assignmentId = this.ids.assignment();
@@ -127,9 +214,59 @@ export class CanaryDesk {
     };
   }
 
+  /** A quarantined volunteer has had every ready canary: make a new one if it is the turn. */
+  private refresh(now: number): void {
+    if (!this.referee?.enabled || this.policy.poolSize < 1) return;
+    // One being made is new to everyone: it serves this volunteer (onReady), unless it fails.
+    if (this.making > 0 || now - this.lastRefresh < this.policy.refreshMs) {
+      this.starving = true;
+      return;
+    }
+    const pick = this.sources.pick(now);
+    if (!pick) return; // nothing offered yet: the next offer makes one (observe)
+    this.lastRefresh = now;
+    this.starving = false;
+    if (this.full) {
+      // Every ready canary was had by this volunteer: the one closest to its end makes room.
+      const stalest = this.ready.reduce((a, b) =>
+        b.usedBy.size > a.usedBy.size || (b.usedBy.size === a.usedBy.size && b.madeAt < a.madeAt) ? b : a,
+      );
+      this.retire(stalest);
+    }
+    this.start(pick.source, pick.image, now);
+  }
+
+  /**
+   * Whether a volunteer in quarantine found no canary and its refresh turn has come (the scheduler
+   * then offers again, which makes one). True once per wait.
+   */
+  refreshDue(now: number): boolean {
+    if (!this.starving || now - this.lastRefresh < this.policy.refreshMs) return false;
+    this.starving = false;
+    return true;
+  }
+
+  /**
+   * The job was deleted (T12): its ready canaries and images are dropped, and those being made are
+   * dropped when made. Returns its held canaries, for the scheduler to cancel as a real task's.
+   */
+  forgetJob(jobId: string): { assignmentId: string; volunteerId: string }[] {
+    for (const c of this.ready.filter((c) => c.source.jobId === jobId)) {
+      this.ready.splice(this.ready.indexOf(c), 1);
+    }
+    this.sources.forgetJob(jobId);
+    if (this.making > 0) this.deleted.add(jobId);
+    const held = [...this.held].filter(([, h]) => h.canary.source.jobId === jobId);
+    for (const [assignmentId, h] of held) {
+      this.cancelled.set(assignmentId, { volunteerId: h.volunteerId, taskId: h.canary.taskId });
+      if (this.cancelled.size > 10_000) this.cancelled.delete(this.cancelled.keys().next().value!);
+    }
+    return held.map(([assignmentId, h]) => ({ assignmentId, volunteerId: h.volunteerId }));
+  }
+
   /** Whether this assignment is a canary (held or answered). */
   owns(assignmentId: string): boolean {
-    return this.held.has(assignmentId) || this.answered.has(assignmentId);
+    return this.held.has(assignmentId) || this.answered.has(assignmentId) || this.cancelled.has(assignmentId);
   }
 
   /** The size of a held canary (for the impossible-result check), if this volunteer holds it. */
@@ -138,6 +275,12 @@ export class CanaryDesk {
     return h && h.volunteerId === volunteerId
       ? { width: h.canary.image.width, height: h.canary.image.height }
       : null;
+  }
+
+  /** The task id of this volunteer's canary assignment whose job was deleted, if it is one. */
+  cancelledFor(assignmentId: string, volunteerId: string): string | undefined {
+    const c = this.cancelled.get(assignmentId);
+    return c?.volunteerId === volunteerId ? c.taskId : undefined;
   }
 
   /** Who answered this canary assignment already, if anyone. */

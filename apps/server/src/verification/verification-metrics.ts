@@ -9,7 +9,7 @@ export class VerificationMetrics {
   readonly undecodableClaims: Counter<'verdict'>;
   /** Acked leases that lapsed (the volunteer's limit was halved, rule V11). */
   readonly stalls: Counter;
-  /** Canaries (rule V12): `made`, `unmade`, `passed`, `failed`, `lapsed`. */
+  /** Canaries (rule V12): `made`, `unmade`, `passed`, `failed`, `lapsed`, `retired` (aged out or made room). */
   readonly canaries: Counter<'outcome'>;
 
   constructor(registry: Registry) {
@@ -33,7 +33,7 @@ export class VerificationMetrics {
     });
     this.canaries = new Counter({
       name: 'tabgrid_canaries_total',
-      help: 'Known-answer tasks: made, unmade (referee busy or failed), passed, failed (the volunteer is quarantined), lapsed.',
+      help: 'Known-answer tasks: made, unmade (referee busy or failed), passed, failed (the volunteer is quarantined), lapsed, retired (aged out, or made room for a new one).',
       labelNames: ['outcome'],
       registers,
     });

@@ -99,6 +99,7 @@ describe('canaries (V12)', () => {
 
     // Offered after the second job existed (the first job's tasks were all done by then).
     const later = liar.assigned.filter((a) => a.jobId === second.id);
+    console.log(`[canaries] quarantined liar: ${later.length} canaries of the second job`);
     expect(later.length).toBeGreaterThan(0);
     const taskIds = new Set(done.tasks.map((t) => t.id));
     for (const a of later) {
@@ -116,6 +117,48 @@ describe('canaries (V12)', () => {
     }
     // Its empty answers were judged against the referee's: caught again, nothing else happened.
     expect(await metric(s, 'tabgrid_canaries_total', 'outcome="failed"')).toBeGreaterThan(0);
+  }, 240_000);
+
+  it('a quarantined volunteer left alone keeps getting new canaries; deleting their job cancels the held one', async () => {
+    server = await startTestServer({ ...VERIFYING, canaryPercent: 0 });
+    const s = server;
+    const liar = await FakeVolunteer.connect(s.url, { id: 'lone-liar', detections: () => [] });
+    fakes.push(liar);
+    const agent = await honestAgent(s.url);
+    const first = await s.createJob(photos);
+    await until(() => reputation(s, liar.volunteerId)?.q != null, 60_000, 'liar quarantined');
+    await s.waitForJob(first.id, 90_000);
+    await agents.splice(agents.indexOf(agent), 1)[0]!.stop();
+
+    // Nobody else works now, so no real offer brings an image: beyond the 8 canaries the pool may
+    // hold, each one it gets is made for it (refresh) from the images offered before.
+    const before = liar.assigned.length;
+    const second = await s.createJob(photos);
+    await until(() => liar.assigned.length >= before + 12, 60_000, '12 more canaries for the liar');
+    const later = liar.assigned.slice(before);
+    expect(new Set(later.map((a) => a.taskId)).size).toBe(later.length); // never one twice
+    for (const a of later) {
+      expect(s.store.getTask(a.taskId)).toBeNull();
+      expect(a.jobId).toBe(first.id);
+    }
+    // The second job's tasks were never offered: still all queued.
+    expect((await s.getJob(second.id)).tasks.map((t) => t.status)).toEqual(photos.map(() => 'queued'));
+
+    // It holds the next one; the first job is deleted: the canary is cancelled as its tasks would
+    // be (T12), and a late result is refused as theirs would be.
+    liar.behaviour = 'ack-then-silent';
+    const from = liar.assigned.length; // earlier ones may still be answered (honest, 5 ms)
+    const held = await until(
+      () => liar.assigned.slice(from).find((a) => liar.held.has(a.assignmentId))?.assignmentId,
+      30_000,
+      'a held canary',
+    );
+    const res = await fetch(`${s.url}/api/jobs/${first.id}`, { method: 'DELETE', headers: bearer() });
+    expect(res.status).toBe(200);
+    await until(() => liar.cancelled.includes(held), 5000, 'task:cancel for the held canary');
+    const late = liar.assigned.find((a) => a.assignmentId === held)!;
+    expect(late.jobId).toBe(first.id);
+    expect(await liar.answer(late)).toMatchObject({ ok: false, code: 'task_completed' });
   }, 240_000);
 
   it('an honest agent agrees with canaries made from crops, flips and rescales; its job is unaffected', async () => {

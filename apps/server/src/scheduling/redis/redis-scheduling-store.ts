@@ -44,6 +44,7 @@ export interface RedisSchedulingOptions {
 
 /** What a cancel announced by another gateway ended here. */
 export interface CancelledHere {
+  jobId: string;
   tasks: TaskRecord[];
   leases: AssignmentRecord[];
 }
@@ -448,7 +449,8 @@ export class RedisSchedulingStore extends LocalCache implements SchedulingStore 
    */
   private cancelledElsewhere(jobId: string): number {
     const ended = super.cancelJob(jobId, Date.now());
-    if (ended.tasks.length > 0) for (const l of this.cancelListeners) l(ended);
+    // Always told: this gateway may hold canaries made from the job's images (rule V12).
+    for (const l of this.cancelListeners) l({ jobId, tasks: ended.tasks, leases: ended.leases });
     return ended.tasks.length;
   }
 
