@@ -507,6 +507,7 @@ export function render(r: BenchResults): string {
           'KB/conn heap',
           'requeued',
           'connect s',
+          'server CPU ms/task',
         ],
         r.schedulerCapacity.map((c) => [
           c.volunteers,
@@ -520,6 +521,7 @@ export function render(r: BenchResults): string {
           c.memory.heapPerVolunteerKB,
           c.requeued,
           c.connectSeconds,
+          c.serverCpuMsPerTask,
         ]),
       ),
       '',

@@ -48,6 +48,12 @@ export interface CapacityResult {
   tasksPerSecond: number;
   /** Between 10 % and 90 % of the results (excludes ramp-up and tail). */
   steadyTasksPerSecond: number;
+  /**
+   * The server process's CPU time (user + system, prom-client's `process_cpu_seconds_total`)
+   * between resume and the last result, per task done, ms. Less sensitive than tasks/s to other
+   * processes on the machine, so the figure to compare builds by on a shared host.
+   */
+  serverCpuMsPerTask: number;
   /** From the tabgrid_dispatch_overhead_seconds histogram (interpolated within buckets), ms. */
   dispatchOverheadMs: { p50: number; p99: number; count: number };
   /** From tabgrid_ack_latency_seconds over the run, ms (1 ms resolution at source). */
@@ -125,6 +131,11 @@ export async function schedulerCapacity(options: CapacityOptions): Promise<Capac
       runSeconds: round1(runSeconds),
       tasksPerSecond: Math.round(done / Math.max(runSeconds, 1e-3)),
       steadyTasksPerSecond: Math.round(steady),
+      serverCpuMsPerTask:
+        Math.round(
+          ((value(m1, 'process_cpu_seconds_total') - value(m0, 'process_cpu_seconds_total')) * 1e6) /
+            Math.max(done, 1),
+        ) / 1000,
       dispatchOverheadMs: {
         p50: ms(quantileBetween(m0, m1, 'tabgrid_dispatch_overhead_seconds', 0.5)),
         p99: ms(quantileBetween(m0, m1, 'tabgrid_dispatch_overhead_seconds', 0.99)),

@@ -74,7 +74,7 @@ export interface Tabgrid {
    */
   firstKey: string | null;
   /** How the start-up recovery went: leases treated as lapsed, tasks queued. */
-  recovered: { lapsed: number; queued: number };
+  recovered: { lapsed: number; queued: number; ledgerEntries?: number };
   /** Graceful shutdown: stop accepting, hand back leases, close sockets and the database. */
   close(): Promise<void>;
 }

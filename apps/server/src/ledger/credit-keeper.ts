@@ -2,8 +2,9 @@ import type { VolunteerCredits } from '@tabgrid/protocol';
 import type { ErrorSink } from '../observability/error-sink';
 import type { AssignmentRecord } from '../scheduling/types';
 import type { Judgement, SettledResults } from '../verification/verifier';
+import { appliedBefore } from './ledger-batch-error';
 import { bonusEligible, DEFAULT_CREDIT_POLICY, type CreditPolicy } from './policy';
-import type { CreditTotals, EntryRef, LedgerStore } from './types';
+import type { CreditTotals, EntryRef, LedgerOp, LedgerStore } from './types';
 
 export interface CreditKeeperOptions {
   errors: ErrorSink;
@@ -31,12 +32,25 @@ export function creditsView(t: CreditTotals, policy: CreditPolicy): VolunteerCre
   };
 }
 
+/** Queued ledger writes of one caller's decision, and the volunteers they concern. */
+interface Pending {
+  where: string;
+  ops: LedgerOp[];
+  touched: string[];
+}
+
 /**
  * Turns what the scheduler and the verifier decide into ledger entries (PROTOCOL.md rules C1-C3):
- * an accepted result is a provisional entry (granted at once when it is final on arrival); a final judgement grants the agreeing results and
- * revokes the others; a volunteer caught lying loses its provisional entries and the results
- * backtracking revoked. Ledger writes are queued in order and never block the caller: a failure
- * goes to the error sink (the task's outcome does not depend on credit).
+ * an accepted result is a provisional entry (granted at once when it is final on arrival); a final
+ * judgement grants the agreeing results and revokes the others; a volunteer caught lying loses its
+ * provisional entries and the results backtracking revoked.
+ *
+ * Ledger writes never block the caller. They are queued in order and written once per event-loop
+ * turn, all of that turn's writes in one `applyAll` (one SQLite transaction: a commit costs more
+ * than the rows it carries). What a failed batch did not write is applied again decision by
+ * decision (never what it did write: see `write`); a decision that still fails goes to the error
+ * sink (the task's outcome does not depend on credit). Writes still queued when the process
+ * dies are rebuilt at start-up from the stored results (`recoverLedger`, SQLite).
  */
 export class CreditKeeper {
   private tail: Promise<void> = Promise.resolve();
@@ -44,6 +58,8 @@ export class CreditKeeper {
   private board: LeaderRow[] = [];
   private boardReadAt = -Infinity;
   private boardDirty = true;
+  /** Decisions waiting for the next batch (null: no batch scheduled). */
+  private queued: Pending[] | null = null;
 
   constructor(
     /** The store itself (tests and audits read entries and recompute totals from it). */
@@ -56,35 +72,44 @@ export class CreditKeeper {
   /** A result was accepted: provisional until verified; granted at once when verification is off. */
   resultAccepted(assignment: AssignmentRecord, judgement: Judgement | null, now: number): void {
     const ref = { volunteerId: assignment.volunteerId, assignmentId: assignment.id };
-    this.enqueue('ledger.result', async (touched) => {
-      const entry = {
-        ...ref,
-        taskId: assignment.taskId,
-        photos: 1,
-        quick: now - assignment.assignedAt <= this.policy.quickReturnMs,
-        at: now,
-      };
-      touched.add(ref.volunteerId);
-      if (judgement === null) {
-        await this.ledger.record(entry, 'granted', 'unverified');
-        return;
-      }
-      // Final on arrival and agreeing (trusted, or the replica that settled its task): it never
-      // waited, so it is recorded granted in one step; everything else starts provisional.
-      const final = judgement.kind === 'final' ? judgement : null;
-      const agrees = final?.settled.agreeing.some((r) => r.assignmentId === ref.assignmentId) ?? false;
-      await this.ledger.record(
-        entry,
-        agrees ? 'granted' : 'provisional',
-        agrees ? final!.mark.verification : null,
+    const entry = {
+      ...ref,
+      taskId: assignment.taskId,
+      photos: 1,
+      quick: now - assignment.assignedAt <= this.policy.quickReturnMs,
+      at: now,
+    };
+    if (judgement === null) {
+      this.enqueue(
+        'ledger.result',
+        [{ kind: 'record', entry, state: 'granted', reason: 'unverified' }],
+        [ref.volunteerId],
       );
-      if (final) await this.apply(final, now, touched);
-    });
+      return;
+    }
+    // Final on arrival and agreeing (trusted, or the replica that settled its task): it never
+    // waited, so it is recorded granted in one step; everything else starts provisional.
+    const final = judgement.kind === 'final' ? judgement : null;
+    const agrees = final?.settled.agreeing.some((r) => r.assignmentId === ref.assignmentId) ?? false;
+    const ops: LedgerOp[] = [
+      {
+        kind: 'record',
+        entry,
+        state: agrees ? 'granted' : 'provisional',
+        reason: agrees ? final!.mark.verification : null,
+      },
+    ];
+    const touched = [ref.volunteerId];
+    if (final) this.settlement(final, now, ops, touched);
+    this.enqueue('ledger.result', ops, touched);
   }
 
   /** A task settled without a fresh volunteer result (the referee's verdict). */
   settled(judgement: Extract<Judgement, { kind: 'final' }>, now: number): void {
-    this.enqueue('ledger.settled', (touched) => this.apply(judgement, now, touched));
+    const ops: LedgerOp[] = [];
+    const touched: string[] = [];
+    this.settlement(judgement, now, ops, touched);
+    this.enqueue('ledger.settled', ops, touched);
   }
 
   /**
@@ -92,30 +117,30 @@ export class CreditKeeper {
    * revoked (final on trust alone); every entry still provisional is revoked too.
    */
   caught(volunteerId: string, backtracked: readonly string[], now: number): void {
-    this.enqueue('ledger.caught', async (touched) => {
-      touched.add(volunteerId);
-      for (const assignmentId of backtracked)
-        await this.ledger.revoke({ volunteerId, assignmentId }, 'backtracked', now);
-      for (const e of await this.ledger.entries(volunteerId))
-        if (e.state === 'provisional') await this.ledger.revoke(e, 'quarantined', now);
-    });
+    const ops: LedgerOp[] = backtracked.map((assignmentId) => ({
+      kind: 'revoke',
+      ref: { volunteerId, assignmentId },
+      reason: 'backtracked',
+      at: now,
+    }));
+    ops.push({ kind: 'revokeProvisional', volunteerId, reason: 'quarantined', at: now });
+    this.enqueue('ledger.caught', ops, [volunteerId]);
   }
 
   /** Backtracking found more of a caught volunteer's results later (on other gateways): revoked. */
   backtracked(volunteerId: string, assignmentIds: readonly string[], now: number): void {
-    this.enqueue('ledger.backtracked', async (touched) => {
-      touched.add(volunteerId);
-      for (const assignmentId of assignmentIds)
-        await this.ledger.revoke({ volunteerId, assignmentId }, 'backtracked', now);
-    });
+    const ops: LedgerOp[] = assignmentIds.map((assignmentId) => ({
+      kind: 'revoke',
+      ref: { volunteerId, assignmentId },
+      reason: 'backtracked',
+      at: now,
+    }));
+    this.enqueue('ledger.backtracked', ops, [volunteerId]);
   }
 
   /** Sends a (newly connected) volunteer its totals. */
   sendTo(volunteerId: string): void {
-    this.enqueue('ledger.send', (touched) => {
-      touched.add(volunteerId);
-      return Promise.resolve();
-    });
+    this.enqueue('ledger.send', [], [volunteerId]);
   }
 
   /** A volunteer's totals in their wire shape. */
@@ -151,36 +176,81 @@ export class CreditKeeper {
     return this.tail;
   }
 
-  private async apply(
+  /** The grants and revocations of a final judgement. */
+  private settlement(
     judgement: Extract<Judgement, { kind: 'final' }>,
     now: number,
-    touched: Set<string>,
-  ): Promise<void> {
+    ops: LedgerOp[],
+    touched: string[],
+  ): void {
     const { agreeing, rejected }: SettledResults = judgement.settled;
     for (const r of agreeing) {
-      touched.add(r.volunteerId);
-      await this.ledger.grant(r, judgement.mark.verification, now);
+      touched.push(r.volunteerId);
+      const ref: EntryRef = { volunteerId: r.volunteerId, assignmentId: r.assignmentId };
+      ops.push({ kind: 'grant', ref, reason: judgement.mark.verification, at: now });
     }
     for (const r of rejected) {
-      touched.add(r.volunteerId);
+      touched.push(r.volunteerId);
       const ref: EntryRef = { volunteerId: r.volunteerId, assignmentId: r.assignmentId };
-      await this.ledger.revoke(ref, r.quarantined ? 'quarantined' : 'wrong', now);
+      ops.push({ kind: 'revoke', ref, reason: r.quarantined ? 'quarantined' : 'wrong', at: now });
     }
   }
 
-  /** Runs `op` after every earlier one, then tells the volunteers it touched their new totals. */
-  private enqueue(where: string, op: (touched: Set<string>) => Promise<void>): void {
-    const touched = new Set<string>();
-    const run = async () => {
-      try {
-        await op(touched);
-      } finally {
-        this.boardDirty = true;
-        if (this.options.notify) {
-          for (const id of touched) this.options.notify(id, await this.creditsOf(id));
+  /** Queues one decision's writes; the first one of a turn schedules the batch after every earlier one. */
+  private enqueue(where: string, ops: LedgerOp[], touched: string[]): void {
+    if (this.queued) {
+      this.queued.push({ where, ops, touched });
+      return;
+    }
+    const batch: Pending[] = [{ where, ops, touched }];
+    this.queued = batch;
+    // setImmediate: the batch takes every decision of this event-loop turn (all the results that
+    // arrived in one poll phase), not just those of one callback.
+    this.tail = this.tail
+      .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
+      .then(() => {
+        if (this.queued === batch) this.queued = null;
+        return this.write(batch);
+      })
+      .catch((err: unknown) => this.options.errors.report(where, err));
+  }
+
+  /**
+   * Writes one batch, then tells the volunteers. If it fails, the ops that did not take effect
+   * (all of them on SQLite, which rolls back; those after `done` on Redis) are applied again
+   * decision by decision, so one failing decision does not take the others with it, and no op
+   * that took effect is applied twice.
+   */
+  private async write(batch: Pending[]): Promise<void> {
+    const all = batch.flatMap((p) => p.ops);
+    let applied = all.length;
+    try {
+      if (all.length > 0) await this.ledger.applyAll(all);
+    } catch (err) {
+      applied = appliedBefore(err);
+    }
+    if (applied < all.length) {
+      let skip = applied;
+      for (const p of batch) {
+        const rest = p.ops.slice(Math.min(skip, p.ops.length));
+        skip = Math.max(0, skip - p.ops.length);
+        if (rest.length === 0) continue;
+        try {
+          await this.ledger.applyAll(rest);
+        } catch (err) {
+          this.options.errors.report(p.where, err);
         }
       }
-    };
-    this.tail = this.tail.then(run).catch((err: unknown) => this.options.errors.report(where, err));
+    }
+    this.boardDirty = true;
+    const notify = this.options.notify;
+    if (!notify) return;
+    for (const id of new Set(batch.flatMap((p) => p.touched))) {
+      try {
+        notify(id, await this.creditsOf(id));
+      } catch (err) {
+        this.options.errors.report('ledger.notify', err);
+      }
+    }
   }
 }

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { applyOneByOne } from './apply-one-by-one';
 import { dayOf, DEFAULT_CREDIT_POLICY, emptyTotals, foldTotals, type CreditPolicy } from './policy';
 import type {
   CreditReason,
@@ -8,6 +9,7 @@ import type {
   LeaderboardRow,
   LedgerEntry,
   LedgerEvent,
+  LedgerOp,
   LedgerStore,
   NewEntry,
   RecordOutcome,
@@ -180,6 +182,11 @@ export class RedisLedgerStore implements LedgerStore {
     );
     if (granted !== 0) await this.redis.zincrby(this.board, granted, ref.volunteerId);
     return moved === 1;
+  }
+
+  /** One op after the other (each its own script): see `applyOneByOne`. */
+  applyAll(ops: readonly LedgerOp[]): Promise<void> {
+    return applyOneByOne(this, ops);
   }
 
   async totals(volunteerId: string, now: number): Promise<CreditTotals> {

@@ -16,6 +16,7 @@ import type {
   LeaderboardRow,
   LedgerEntry,
   LedgerEvent,
+  LedgerOp,
   LedgerStore,
   NewEntry,
   RecordOutcome,
@@ -78,9 +79,13 @@ export function deltaOf(from: CreditState | null, to: CreditState, credits: numb
 /**
  * The ledger in SQLite (migration 7). Each call is one transaction: the entry or event is appended
  * and the aggregates (`credit_totals`, `credit_daily`) move with it, or nothing happens.
+ * `applyAll` runs many such changes in one transaction (one commit), which is how `CreditKeeper`
+ * writes: a commit costs more than the rows it carries.
  */
 export class SqliteLedgerStore implements LedgerStore {
   private readonly s;
+  /** The transactions, built once (better-sqlite3 builds a wrapper per `transaction()` call). */
+  private readonly tx;
 
   constructor(
     private readonly db: Db,
@@ -126,6 +131,18 @@ export class SqliteLedgerStore implements LedgerStore {
         'SELECT volunteer_id, granted FROM credit_totals WHERE granted > 0 ORDER BY granted DESC LIMIT ?',
       ),
     };
+    this.tx = {
+      record: db.transaction(
+        (entry: NewEntry, state: 'provisional' | 'granted', reason: CreditReason | null) =>
+          this.recordNow(entry, state, reason),
+      ),
+      move: db.transaction((ref: EntryRef, to: CreditState, reason: CreditReason, at: number) =>
+        this.moveNow(ref, to, reason, at),
+      ),
+      all: db.transaction((ops: readonly LedgerOp[]) => {
+        for (const op of ops) this.applyNow(op);
+      }),
+    };
   }
 
   record(
@@ -133,40 +150,76 @@ export class SqliteLedgerStore implements LedgerStore {
     state: 'provisional' | 'granted',
     reason: CreditReason | null,
   ): Promise<RecordOutcome> {
-    return promised(
-      this.db.transaction((): RecordOutcome => {
-        if (this.s.entry.get(entry.assignmentId)) return { recorded: false, bonus: 0 };
-        const counts = this.s.totals.get(entry.volunteerId);
-        const eligible = bonusEligible(counts?.granted_count ?? 0, counts?.revoked_count ?? 0, this.policy);
-        const base = entry.photos * this.policy.creditsPerPhoto;
-        const bonus = entry.quick && eligible ? entry.photos * this.policy.bonusPerPhoto : 0;
-        const day = dayOf(entry.at);
-        this.s.insertEntry.run({ ...entry, base, bonus, day });
-        this.s.insertEvent.run(entry.assignmentId, entry.volunteerId, state, reason, entry.at);
-        this.apply(entry.volunteerId, day, deltaOf(null, state, base + bonus));
-        return { recorded: true, bonus };
-      }),
-    );
+    return promised(() => this.tx.record(entry, state, reason));
   }
 
   grant(ref: EntryRef, reason: CreditReason, at: number): Promise<boolean> {
-    return promised(() => this.move(ref, 'granted', reason, at));
+    return promised(() => this.tx.move(ref, 'granted', reason, at));
   }
 
   revoke(ref: EntryRef, reason: CreditReason, at: number): Promise<boolean> {
-    return promised(() => this.move(ref, 'revoked', reason, at));
+    return promised(() => this.tx.move(ref, 'revoked', reason, at));
   }
 
-  private move(ref: EntryRef, to: CreditState, reason: CreditReason, at: number): boolean {
-    return this.db.transaction((): boolean => {
-      const entry = this.s.entry.get(ref.assignmentId);
-      if (!entry || entry.volunteer_id !== ref.volunteerId) return false;
-      const from = this.s.state.get(ref.assignmentId)?.state;
-      if (!from || !canMove(from, to)) return false;
-      this.s.insertEvent.run(ref.assignmentId, ref.volunteerId, to, reason, at);
-      this.apply(ref.volunteerId, entry.day, deltaOf(from, to, entry.base + entry.bonus));
-      return true;
-    })();
+  /** Every op in one transaction: all of them are committed, or (on a throw) none. */
+  applyAll(ops: readonly LedgerOp[]): Promise<void> {
+    return promised(() => this.tx.all(ops));
+  }
+
+  private applyNow(op: LedgerOp): void {
+    switch (op.kind) {
+      case 'record':
+        this.recordNow(op.entry, op.state, op.reason);
+        break;
+      case 'grant':
+        this.moveNow(op.ref, 'granted', op.reason, op.at);
+        break;
+      case 'revoke':
+        this.moveNow(op.ref, 'revoked', op.reason, op.at);
+        break;
+      case 'revokeProvisional':
+        for (const e of this.s.entriesOf.all(op.volunteerId)) {
+          if (this.s.state.get(e.assignment_id)?.state !== 'provisional') continue;
+          this.moveNow(
+            { volunteerId: e.volunteer_id, assignmentId: e.assignment_id },
+            'revoked',
+            op.reason,
+            op.at,
+          );
+        }
+        break;
+    }
+  }
+
+  /** Inside a transaction: the entry, its first event and the aggregates. */
+  private recordNow(
+    entry: NewEntry,
+    state: 'provisional' | 'granted',
+    reason: CreditReason | null,
+  ): RecordOutcome {
+    const counts = this.s.totals.get(entry.volunteerId);
+    const eligible = bonusEligible(counts?.granted_count ?? 0, counts?.revoked_count ?? 0, this.policy);
+    const base = entry.photos * this.policy.creditsPerPhoto;
+    const bonus = entry.quick && eligible ? entry.photos * this.policy.bonusPerPhoto : 0;
+    const day = dayOf(entry.at);
+    // OR IGNORE on the primary key: a repeat changes nothing and is reported as such.
+    if (this.s.insertEntry.run({ ...entry, base, bonus, day }).changes === 0) {
+      return { recorded: false, bonus: 0 };
+    }
+    this.s.insertEvent.run(entry.assignmentId, entry.volunteerId, state, reason, entry.at);
+    this.apply(entry.volunteerId, day, deltaOf(null, state, base + bonus));
+    return { recorded: true, bonus };
+  }
+
+  /** Inside a transaction: a legal state change, or nothing. */
+  private moveNow(ref: EntryRef, to: CreditState, reason: CreditReason, at: number): boolean {
+    const entry = this.s.entry.get(ref.assignmentId);
+    if (!entry || entry.volunteer_id !== ref.volunteerId) return false;
+    const from = this.s.state.get(ref.assignmentId)?.state;
+    if (!from || !canMove(from, to)) return false;
+    this.s.insertEvent.run(ref.assignmentId, ref.volunteerId, to, reason, at);
+    this.apply(ref.volunteerId, entry.day, deltaOf(from, to, entry.base + entry.bonus));
+    return true;
   }
 
   private apply(volunteerId: string, day: number, d: Delta): void {

@@ -79,6 +79,18 @@ export interface RecordOutcome {
   bonus: number;
 }
 
+/**
+ * One ledger write as data, for `LedgerStore.applyAll`: what `record`, `grant` and `revoke` do,
+ * or `revokeProvisional` — revoke every entry of a volunteer that is provisional when the op runs
+ * (quarantine). Every op is idempotent: applying it again after it took effect appends nothing
+ * (an entry is written once; states only move forward, provisional → granted → revoked).
+ */
+export type LedgerOp =
+  | { kind: 'record'; entry: NewEntry; state: 'provisional' | 'granted'; reason: CreditReason | null }
+  | { kind: 'grant'; ref: EntryRef; reason: CreditReason; at: number }
+  | { kind: 'revoke'; ref: EntryRef; reason: CreditReason; at: number }
+  | { kind: 'revokeProvisional'; volunteerId: string; reason: CreditReason; at: number };
+
 export interface LeaderboardRow {
   volunteerId: string;
   granted: number;
@@ -104,6 +116,12 @@ export interface LedgerStore {
   grant(ref: EntryRef, reason: CreditReason, at: number): Promise<boolean>;
   /** provisional or granted -> revoked. False (nothing appended) when revoked already or no entry. */
   revoke(ref: EntryRef, reason: CreditReason, at: number): Promise<boolean>;
+  /**
+   * Applies `ops` in order, each exactly as its single call would. SQLite commits them as one
+   * transaction (all or none: one commit for many writes); Redis runs them one by one. A batch
+   * that failed may be applied again whole: ops that had taken effect are no-ops the second time.
+   */
+  applyAll(ops: readonly LedgerOp[]): Promise<void>;
   /** The maintained totals (cheap: one aggregate read). */
   totals(volunteerId: string, now: number): Promise<CreditTotals>;
   /** The same totals folded from the entries and events alone (audits and tests). */

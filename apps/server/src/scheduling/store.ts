@@ -137,6 +137,8 @@ export class SchedulerStore implements SchedulingStore {
   /** Volunteers that reported a failure on a task: it is retried elsewhere. */
   private readonly excluded = new Map<string, Set<string>>();
   private readonly s;
+  /** Transactions built once (better-sqlite3 builds a wrapper per `transaction()` call). */
+  private readonly tx;
 
   constructor(
     private readonly db: Db,
@@ -192,11 +194,12 @@ export class SchedulerStore implements SchedulingStore {
         `INSERT INTO assignments (id, task_id, volunteer_id, status, assigned_at, lease_expires_at)
          VALUES (?, ?, ?, 'offered', ?, ?)`,
       ),
-      startTask: db.prepare(
-        "UPDATE tasks SET status = 'running', attempts = attempts + 1 WHERE id = ? AND status = 'queued'",
+      // RETURNING: the changed row in the same statement (no second lookup on the hot path).
+      startTask: db.prepare<[string], TaskRow>(
+        "UPDATE tasks SET status = 'running', attempts = attempts + 1 WHERE id = ? AND status = 'queued' RETURNING *",
       ),
-      ack: db.prepare(
-        "UPDATE assignments SET status = 'acked', acked_at = ?, lease_expires_at = ? WHERE id = ? AND status = 'offered'",
+      ack: db.prepare<[number, number, string], AssignmentRow>(
+        "UPDATE assignments SET status = 'acked', acked_at = ?, lease_expires_at = ? WHERE id = ? AND status = 'offered' RETURNING *",
       ),
       // Capped at assigned_at + maxAssignmentMs: heartbeats cannot hold a task forever.
       renew: db.prepare(
@@ -240,6 +243,17 @@ export class SchedulerStore implements SchedulingStore {
       overdueQueued: db.prepare<[number], TaskRow>(
         "SELECT * FROM tasks WHERE status = 'queued' AND submitted_at < ?",
       ),
+    };
+    this.tx = {
+      /** The task starts and its offered assignment is recorded; undefined if it was no longer queued. */
+      offer: db.transaction(
+        (taskId: string, assignmentId: string, volunteerId: string, now: number, expires: number) => {
+          const started = this.s.startTask.get(taskId);
+          if (started) this.s.insertAssignment.run(assignmentId, taskId, volunteerId, now, expires);
+          return started;
+        },
+      ),
+      run: db.transaction((fn: () => unknown) => fn()),
     };
   }
 
@@ -339,27 +353,35 @@ export class SchedulerStore implements SchedulingStore {
       const next = this.queue.take((taskId) => !this.excluded.get(taskId)?.has(volunteerId));
       if (!next) return null;
       const assignmentId = newId('asg');
-      let started: boolean;
+      let started: TaskRow | undefined;
       try {
-        started = this.db.transaction(() => {
-          if (this.s.startTask.run(next.taskId).changes === 0) return false; // no longer queued
-          this.s.insertAssignment.run(assignmentId, next.taskId, volunteerId, now, now + offerMs);
-          return true;
-        })();
+        started = this.tx.offer(next.taskId, assignmentId, volunteerId, now, now + offerMs);
       } catch (err) {
         // Rolled back: the task is still queued in the database, so it goes back to the index.
         this.queue.pushFront(next.jobId, next.taskId);
         throw err;
       }
-      if (!started) continue;
-      return { task: this.getTask(next.taskId)!, assignment: this.getAssignment(assignmentId)! };
+      if (!started) continue; // no longer queued
+      const assignment: AssignmentRecord = {
+        id: assignmentId,
+        taskId: next.taskId,
+        volunteerId,
+        status: 'offered',
+        assignedAt: now,
+        ackedAt: null,
+        leaseExpiresAt: now + offerMs,
+        endedAt: null,
+        outcome: null,
+        inferenceMs: null,
+      };
+      return { task: toTask(started), assignment };
     }
   }
 
   /** The volunteer acknowledged the offer: the lease now runs `leaseMs`. Null if it had already ended. */
   ack(assignmentId: string, now: number, leaseMs: number): AssignmentRecord | null {
-    if (this.s.ack.run(now, now + leaseMs, assignmentId).changes === 0) return null;
-    return this.getAssignment(assignmentId);
+    const row = this.s.ack.get(now, now + leaseMs, assignmentId);
+    return row ? toAssignment(row) : null;
   }
 
   /** Heartbeat: extends the leases this volunteer still holds. */
@@ -711,12 +733,12 @@ export class SchedulerStore implements SchedulingStore {
    * it has committed. A nested call joins the outer transaction.
    */
   private transact<T>(fn: () => T): T {
-    if (this.afterCommit) return this.db.transaction(fn)();
+    if (this.afterCommit) return this.tx.run(fn) as T;
     const ops: (() => void)[] = [];
     this.afterCommit = ops;
     let result: T;
     try {
-      result = this.db.transaction(fn)();
+      result = this.tx.run(fn) as T;
     } finally {
       this.afterCommit = null;
     }

@@ -22,6 +22,7 @@ import type { KeyBackend } from '../access/key-backend';
 import { RedisJobAccess } from '../access/redis-job-access';
 import { RedisKeyBackend } from '../access/redis-key-backend';
 import { creditPolicyFor, RedisLedgerStore, SqliteLedgerStore, type LedgerStore } from '../ledger';
+import { recoverLedger } from '../ledger/sqlite-ledger-recovery';
 import { loadRedisSecret } from '../access/redis-secret';
 import { SqliteJobAccess } from '../access/sqlite-job-access';
 import { SqliteKeyBackend } from '../access/sqlite-key-backend';
@@ -53,8 +54,8 @@ export interface StorageBackend {
   gatewayId: string;
   /** Jobs, tasks, leases and results. Recovered already (see `recovered`). */
   scheduling: SchedulingStore;
-  /** How the start-up recovery went: leases treated as lapsed, tasks queued. */
-  recovered: { lapsed: number; queued: number };
+  /** How the start-up recovery went: leases treated as lapsed, tasks queued, ledger entries rebuilt (SQLite). */
+  recovered: { lapsed: number; queued: number; ledgerEntries?: number };
   /** The health probe whose failure means "the store is down" (`database` or `redis`). */
   storeProbe: string;
   /** Calls `listener` when tasks become available to dispatch here (claimed from Redis). */
@@ -121,16 +122,20 @@ export async function openBackend(config: ServerConfig, options: BackendOptions)
     const db = openDatabase(config.dataDir, config.dbBusyTimeoutMs);
     const dbProbe = databaseProbe(config.dataDir);
     const scheduling = new SchedulerStore(db, config);
+    const creditPolicy = creditPolicyFor(config.maxAssignmentMs);
+    const ledger = new SqliteLedgerStore(db, creditPolicy);
+    // Entries still queued in the credit keeper when the process died (it writes once per turn).
+    const ledgerRecovered = await recoverLedger(db, ledger, creditPolicy, config.verification);
     return {
       kind: 'sqlite',
       gatewayId,
       scheduling,
-      recovered: scheduling.recover(now),
+      recovered: { ...scheduling.recover(now), ledgerEntries: ledgerRecovered },
       storeProbe: dbProbe.name,
       onWorkAvailable: () => undefined, // the scheduler pumps after each upload itself
       onJobCancelledElsewhere: () => undefined, // one process: every cancel is local
       jobAccess: new SqliteJobAccess(db),
-      ledger: new SqliteLedgerStore(db, creditPolicyFor(config.maxAssignmentMs)),
+      ledger,
       blobs,
       identities: new SqliteIdentityBackend(db),
       keys: new SqliteKeyBackend(db),

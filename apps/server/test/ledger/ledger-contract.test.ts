@@ -12,7 +12,8 @@ import { openDatabase, type Db } from '../../src/storage/database';
 import { DAY_MS, DEFAULT_CREDIT_POLICY } from '../../src/ledger/policy';
 import { RedisLedgerStore } from '../../src/ledger/redis-ledger';
 import { SqliteLedgerStore } from '../../src/ledger/sqlite-ledger';
-import type { CreditReason, LedgerStore, NewEntry } from '../../src/ledger/types';
+import { PartialLedgerBatchError } from '../../src/ledger/ledger-batch-error';
+import type { CreditReason, LedgerOp, LedgerStore, NewEntry } from '../../src/ledger/types';
 
 let redisServer: TestRedis;
 let redis: Redis;
@@ -190,6 +191,75 @@ describe.each(backends)('ledger contract: %s', (_name, open) => {
     const board = await ledger.leaderboard(10);
     expect(board.reduce((s, r) => s + r.granted, 0)).toBe(granted);
     expect(await ledger.totals('intruder', T0)).toMatchObject({ grantedCount: 0, revokedCount: 0 });
+  });
+
+  it('applyAll writes what the single calls write, in order', async () => {
+    const single = open();
+    const batched = open();
+    let seed = 777;
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const volunteers = ['va', 'vb', 'vc'];
+    const refs: { volunteerId: string; assignmentId: string }[] = [];
+    const ops: LedgerOp[] = [];
+    for (let i = 0; i < 300; i++) {
+      const r = rand();
+      const volunteerId = volunteers[Math.floor(rand() * volunteers.length)]!;
+      const ref = refs[Math.floor(rand() * refs.length)];
+      if (r < 0.45 || !ref) {
+        const e = entry(volunteerId, i, { quick: rand() < 0.7 });
+        ops.push({ kind: 'record', entry: e, state: rand() < 0.3 ? 'granted' : 'provisional', reason: null });
+        refs.push(e);
+      } else if (r < 0.75) ops.push({ kind: 'grant', ref, reason: 'replicated', at: T0 + i });
+      else if (r < 0.95) ops.push({ kind: 'revoke', ref, reason: 'wrong', at: T0 + i });
+      else ops.push({ kind: 'revokeProvisional', volunteerId, reason: 'quarantined', at: T0 + i });
+    }
+    for (const op of ops) {
+      if (op.kind === 'record') await single.record(op.entry, op.state, op.reason);
+      else if (op.kind === 'grant') await single.grant(op.ref, op.reason, op.at);
+      else if (op.kind === 'revoke') await single.revoke(op.ref, op.reason, op.at);
+      else
+        for (const e of await single.entries(op.volunteerId))
+          if (e.state === 'provisional') await single.revoke(e, op.reason, op.at);
+    }
+    for (let i = 0; i < ops.length; i += 70) await batched.applyAll(ops.slice(i, i + 70));
+    for (const v of volunteers) {
+      expect(await batched.entries(v), v).toEqual(await single.entries(v));
+      expect(await batched.events(v), v).toEqual(await single.events(v));
+      expect(await batched.totals(v, T0), v).toEqual(await single.totals(v, T0));
+      expect(await batched.totals(v, T0), v).toEqual(await batched.recompute(v, T0));
+    }
+    expect((await batched.events('va')).some((e) => e.reason === 'quarantined')).toBe(true);
+    expect(await batched.leaderboard(10)).toEqual(await single.leaderboard(10));
+  });
+
+  it('applyAll that fails says what took effect: none of it (SQLite) or the ops before the failure (Redis)', async () => {
+    const ledger = open();
+    const broken = { ...entry('v1', 3) };
+    Object.defineProperty(broken, 'photos', {
+      get() {
+        throw new Error('injected');
+      },
+    });
+    const ops: LedgerOp[] = [
+      { kind: 'record', entry: entry('v1', 1), state: 'granted', reason: 'trusted' },
+      { kind: 'record', entry: entry('v1', 2), state: 'provisional', reason: null },
+      { kind: 'record', entry: broken, state: 'granted', reason: 'trusted' },
+      { kind: 'record', entry: entry('v1', 4), state: 'granted', reason: 'trusted' },
+    ];
+    const err: unknown = await ledger.applyAll(ops).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+    const done = err instanceof PartialLedgerBatchError ? err.done : 0;
+    const written = (await ledger.entries('v1')).map((e) => e.assignmentId);
+    expect(written).toEqual(['v1-a1', 'v1-a2'].slice(0, done));
+    expect(done).toBe(_name === 'sqlite' ? 0 : 2);
+    // The rest applied again: each entry once.
+    await ledger.applyAll(ops.slice(done, 2).concat(ops.slice(3)));
+    expect((await ledger.entries('v1')).map((e) => e.assignmentId).sort()).toEqual([
+      'v1-a1',
+      'v1-a2',
+      'v1-a4',
+    ]);
+    expect(await ledger.events('v1')).toHaveLength(3);
   });
 });
 
