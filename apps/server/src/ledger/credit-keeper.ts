@@ -117,25 +117,14 @@ export class CreditKeeper {
    * revoked (final on trust alone); every entry still provisional is revoked too.
    */
   caught(volunteerId: string, backtracked: readonly string[], now: number): void {
-    const ops: LedgerOp[] = backtracked.map((assignmentId) => ({
-      kind: 'revoke',
-      ref: { volunteerId, assignmentId },
-      reason: 'backtracked',
-      at: now,
-    }));
+    const ops = revokeBacktracked(volunteerId, backtracked, now);
     ops.push({ kind: 'revokeProvisional', volunteerId, reason: 'quarantined', at: now });
     this.enqueue('ledger.caught', ops, [volunteerId]);
   }
 
   /** Backtracking found more of a caught volunteer's results later (on other gateways): revoked. */
   backtracked(volunteerId: string, assignmentIds: readonly string[], now: number): void {
-    const ops: LedgerOp[] = assignmentIds.map((assignmentId) => ({
-      kind: 'revoke',
-      ref: { volunteerId, assignmentId },
-      reason: 'backtracked',
-      at: now,
-    }));
-    this.enqueue('ledger.backtracked', ops, [volunteerId]);
+    this.enqueue('ledger.backtracked', revokeBacktracked(volunteerId, assignmentIds, now), [volunteerId]);
   }
 
   /** Sends a (newly connected) volunteer its totals. */
@@ -253,4 +242,14 @@ export class CreditKeeper {
       }
     }
   }
+}
+
+/** The revocations of results backtracking revoked. */
+function revokeBacktracked(volunteerId: string, assignmentIds: readonly string[], now: number): LedgerOp[] {
+  return assignmentIds.map((assignmentId) => ({
+    kind: 'revoke',
+    ref: { volunteerId, assignmentId },
+    reason: 'backtracked',
+    at: now,
+  }));
 }

@@ -39,6 +39,28 @@ export function newId(prefix: string): string {
   return `${prefix}_${id}`;
 }
 
+/** A new offer's assignment, as both stores build it (its lease: the offer timeout). */
+export function offeredAssignment(
+  id: string,
+  taskId: string,
+  volunteerId: string,
+  now: number,
+  offerMs: number,
+): AssignmentRecord {
+  return {
+    id,
+    taskId,
+    volunteerId,
+    status: 'offered',
+    assignedAt: now,
+    ackedAt: null,
+    leaseExpiresAt: now + offerMs,
+    endedAt: null,
+    outcome: null,
+    inferenceMs: null,
+  };
+}
+
 interface TaskRow {
   id: string;
   job_id: string;
@@ -362,18 +384,7 @@ export class SchedulerStore implements SchedulingStore {
         throw err;
       }
       if (!started) continue; // no longer queued
-      const assignment: AssignmentRecord = {
-        id: assignmentId,
-        taskId: next.taskId,
-        volunteerId,
-        status: 'offered',
-        assignedAt: now,
-        ackedAt: null,
-        leaseExpiresAt: now + offerMs,
-        endedAt: null,
-        outcome: null,
-        inferenceMs: null,
-      };
+      const assignment = offeredAssignment(assignmentId, next.taskId, volunteerId, now, offerMs);
       return { task: toTask(started), assignment };
     }
   }

@@ -10,7 +10,8 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TaskAssignmentSchema, type Detection, type JobView } from '@tabgrid/protocol';
 import { parseLabels } from '@tabgrid/detector';
 import { createNativeDetector } from '@tabgrid/node-runner';
-import { startAgent, type Agent } from '../../../agent/src/agent';
+import type { Agent } from '../../../agent/src/agent';
+import { startHonestAgent } from '../support/honest-agent';
 import { labelsPath, modelPath, sampleImages } from '../../../../scripts/assets';
 import { agree } from '../../src/verification/agreement';
 import type { ServerConfig } from '../../src/config';
@@ -50,19 +51,7 @@ const VERIFYING: Partial<ServerConfig> = {
   refereeBudget: 50,
 };
 
-async function honestAgent(url: string): Promise<Agent> {
-  const a = startAgent({
-    server: url,
-    threads: 1,
-    socketOptions: { transports: ['websocket'], reconnection: false },
-  });
-  agents.push(a);
-  await new Promise<void>((resolve, reject) => {
-    a.on('ready', () => resolve());
-    a.on('fatal', reject);
-  });
-  return a;
-}
+const honestAgent = (url: string): Promise<Agent> => startHonestAgent(url, agents);
 
 async function metric(s: TestServer, name: string, labels: string): Promise<number> {
   const text = await (await fetch(`${s.url}/metrics`, { headers: bearer() })).text();

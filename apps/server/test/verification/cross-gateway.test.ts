@@ -8,7 +8,8 @@
  */
 import type { Detection, JobView, TaskAssignment } from '@tabgrid/protocol';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startAgent, type Agent } from '../../../agent/src/agent';
+import type { Agent } from '../../../agent/src/agent';
+import { startHonestAgent } from '../support/honest-agent';
 import { sampleImages } from '../../../../scripts/assets';
 import type { ServerConfig } from '../../src/config';
 import { agree } from '../../src/verification/agreement';
@@ -39,19 +40,7 @@ afterEach(async () => {
   for (const s of servers.splice(0)) await s.close();
 });
 
-async function honestAgent(url: string): Promise<Agent> {
-  const a = startAgent({
-    server: url,
-    threads: 1,
-    socketOptions: { transports: ['websocket'], reconnection: false },
-  });
-  agents.push(a);
-  await new Promise<void>((resolve, reject) => {
-    a.on('ready', () => resolve());
-    a.on('fatal', reject);
-  });
-  return a;
-}
+const honestAgent = (url: string): Promise<Agent> => startHonestAgent(url, agents);
 
 const wrongTask = (t: JobView['tasks'][number]) =>
   t.status === 'done' && !agree(t.detections, reference.get(t.name) ?? []);

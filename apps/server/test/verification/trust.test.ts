@@ -18,7 +18,8 @@ import {
 } from '@tabgrid/protocol';
 import { parseLabels } from '@tabgrid/detector';
 import { createNativeDetector } from '@tabgrid/node-runner';
-import { startAgent, type Agent } from '../../../agent/src/agent';
+import type { Agent } from '../../../agent/src/agent';
+import { startHonestAgent } from '../support/honest-agent';
 import { labelsPath, modelPath, sampleImages } from '../../../../scripts/assets';
 import { agree } from '../../src/verification/agreement';
 import type { ServerConfig } from '../../src/config';
@@ -56,19 +57,7 @@ afterAll(() => undefined);
 
 const VERIFYING: Partial<ServerConfig> = { verification: true, refereeAfterMs: 400, refereeBudget: 50 };
 
-async function honestAgent(url: string): Promise<Agent> {
-  const a = startAgent({
-    server: url,
-    threads: 1,
-    socketOptions: { transports: ['websocket'], reconnection: false },
-  });
-  agents.push(a);
-  await new Promise<void>((resolve, reject) => {
-    a.on('ready', () => resolve());
-    a.on('fatal', reject);
-  });
-  return a;
-}
+const honestAgent = (url: string): Promise<Agent> => startHonestAgent(url, agents);
 
 async function liar(url: string, id: string, detections: (t: TaskAssignment) => Detection[], slots = 3) {
   const f = await FakeVolunteer.connect(url, { id, detections, slots });

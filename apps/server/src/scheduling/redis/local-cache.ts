@@ -1,6 +1,6 @@
 import type { Detection, ErrorCode } from '@tabgrid/protocol';
 import { FairQueue } from '../fair-queue';
-import { newId } from '../store';
+import { newId, offeredAssignment } from '../store';
 import type { TaskStore } from '../task-store';
 import type {
   AssignmentRecord,
@@ -138,18 +138,7 @@ export class LocalCache implements TaskStore {
     const next = this.queue.take((taskId) => !this.tasks.get(taskId)!.excluded.includes(volunteerId));
     if (!next) return null;
     const task = this.tasks.get(next.taskId)!;
-    const a: AssignmentRecord = {
-      id: newId('asg'),
-      taskId: task.id,
-      volunteerId,
-      status: 'offered',
-      assignedAt: now,
-      ackedAt: null,
-      leaseExpiresAt: now + offerMs,
-      endedAt: null,
-      outcome: null,
-      inferenceMs: null,
-    };
+    const a = offeredAssignment(newId('asg'), task.id, volunteerId, now, offerMs);
     this.assignments.set(a.id, a);
     this.byTask.set(task.id, [...(this.byTask.get(task.id) ?? []), a.id]);
     this.live.add(a.id);
