@@ -14,6 +14,8 @@ export interface StoreUnderTest {
   settle(): Promise<void>;
   /** As after `kill -9` and a new start on the same data (same gateway id for Redis). */
   restart(): Promise<StoreUnderTest & { recovered: { lapsed: number; queued: number } }>;
+  /** Marks a job deleted, as its owner's `DELETE` does through the job-access store. */
+  markDeleted(jobId: string, at: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -283,6 +285,26 @@ export function describeSchedulingStore(name: string, open: () => Promise<StoreU
       expect(byId.get(lie.task.id)!.detections[0]?.score).toBe(0.7);
       expect(byId.get(honest.task.id)).toMatchObject({ status: 'done', verification: 'trusted' });
       expect(view!.status).toBe('done');
+    });
+
+    it("backtracking leaves a deleted job's tasks alone (nobody will read them again)", async () => {
+      const s = await start();
+      const kept = await s.store.createJob(tasks(1), T0);
+      const gone = await s.store.createJob(tasks(1), T0);
+      await s.settle();
+      const trusted = { verification: 'trusted', agreeing: 1 } as const;
+      const lies = [s.store.assignNext('v1', T0, OFFER)!, s.store.assignNext('v1', T0, OFFER)!];
+      for (const l of lies) s.store.complete(l.assignment.id, 'v1', box(0.1), 1, T0 + 1, trusted);
+      await s.settle();
+      await s.markDeleted(gone.id, T0 + 2);
+
+      const r = await s.restart(); // each store finds them its own way (memory, database, index)
+      opened.push(r);
+      const local = r.store.trustedResultsOf('v1');
+      const here = r.store.reopen(local);
+      const elsewhere = await r.store.reopenElsewhere('v1');
+      expect([...here, ...elsewhere.reopened].map((t) => t.jobId)).toEqual([kept.id]);
+      expect((await r.store.getJob(gone.id))!.status).toBe('done');
     });
 
     it('cancels a job: unfinished tasks fail, their leases end, finished results stay', async () => {
