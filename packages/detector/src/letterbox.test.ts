@@ -139,6 +139,32 @@ describe('letterboxToTensor', () => {
     }
   });
 
+  it('rounds back to 8 bits like cv2.resize on uint8 (issue 18 fidelity)', () => {
+    // 832x832, columns alternate 0 and 201: the exact bilinear mean is 100.5; OpenCV's fixed-point
+    // cast rounds it half up to 101. A random image's every sample must be a whole number 0..255.
+    const width = 832;
+    const data = new Uint8Array(width * width * 3);
+    for (let y = 0; y < width; y++) {
+      for (let x = 0; x < width; x++)
+        data.fill(x % 2 === 0 ? 0 : 201, (y * width + x) * 3, (y * width + x) * 3 + 3);
+    }
+    const { tensor } = letterboxToTensor({ data, width, height: width, channels: 3 });
+    for (let c = 0; c < 3; c++) expect(at(tensor, c, 100, 100)).toBe(101);
+
+    let seed = 7;
+    const noisy = new Uint8Array(333 * 517 * 4);
+    for (let i = 0; i < noisy.length; i++) {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      noisy[i] = seed >>> 24;
+    }
+    const out = letterboxToTensor({ data: noisy, width: 333, height: 517, channels: 4 }).tensor;
+    for (let i = 0; i < out.length; i++) {
+      const v = out[i]!;
+      if (!Number.isInteger(v) || v < 0 || v > 255)
+        throw new Error(`sample ${i} is ${v}, not an 8-bit value`);
+    }
+  });
+
   it('rejects a pixel buffer shorter than width x height x channels', () => {
     expect(() => letterboxToTensor({ data: new Uint8Array(10), width: 4, height: 4, channels: 3 })).toThrow(
       RangeError,
