@@ -241,6 +241,25 @@ describe('webhooks', () => {
       jobs: unknown[];
     };
     expect(list.jobs).toHaveLength(0);
+    // Set at creation only: adding photos with a callbackUrl is refused, nothing added.
+    const job = await s.createJob(['bus.jpg']);
+    const form = new FormData();
+    form.append('callbackUrl', 'https://example.com/hook');
+    form.append(
+      'images',
+      new Blob([readImage('dog.jpg') as Uint8Array<ArrayBuffer>], { type: 'image/jpeg' }),
+      'dog.jpg',
+    );
+    const more = await fetch(`${s.url}/api/jobs/${job.id}/images`, {
+      method: 'POST',
+      body: form,
+      headers: bearer(),
+    });
+    expect(more.status).toBe(400);
+    expect(((await more.json()) as { error: { message: string } }).error.message).toMatch(
+      /set when the job is created/,
+    );
+    expect((await s.getJob(job.id)).tasks).toHaveLength(1);
   });
 
   it('without TABGRID_WEBHOOK_ALLOW_PRIVATE a loopback target is refused at creation (400) and at connect time (W9)', async () => {
