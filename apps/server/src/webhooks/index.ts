@@ -5,7 +5,7 @@
  * and sends; `sender.ts` refuses private addresses at connect time. The server's hooks into it:
  * `accept`/`register` in the upload route, `taskChanged` beside the live hub's, `start`/`close`.
  */
-import type { JobView } from '@tabgrid/protocol';
+import { TabgridError, type JobView } from '@tabgrid/protocol';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { ServerConfig } from '../config';
@@ -94,7 +94,17 @@ export async function openWebhooks(config: WebhookConfig, deps: WebhookDeps): Pr
   return {
     accept: (raw) => checkCallbackUrl(raw, { allowPrivate: config.webhookAllowPrivate }),
     async register(jobId, url) {
-      await deps.queue.addTarget({ jobId, url }, deps.now());
+      try {
+        await deps.queue.addTarget({ jobId, url }, deps.now());
+      } catch (err) {
+        // The job is stored already (W1): say so, with what to do, instead of a bare 500.
+        deps.errors.report('webhooks.register', err, { jobId });
+        throw new TabgridError(
+          'storage_unavailable',
+          `job ${jobId} was stored but its callbackUrl could not be; delete it (DELETE /api/jobs/${jobId}) and upload again in 5 s`,
+          503,
+        );
+      }
       dispatcher.taskChanged(jobId); // a job could end before this line (tiny jobs, fast volunteers)
     },
     taskChanged(task) {

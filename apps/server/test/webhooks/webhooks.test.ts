@@ -262,6 +262,23 @@ describe('webhooks', () => {
     expect((await s.getJob(job.id)).tasks).toHaveLength(1);
   });
 
+  it('a callbackUrl that cannot be stored after its job answers 503 naming the job (W1)', async () => {
+    const s = await server(QUICK);
+    const db = new Database(path.join(s.dataDir, 'tabgrid.sqlite'));
+    db.exec('DROP TABLE webhook_targets'); // the one write after the job fails
+    db.close();
+    const res = await s.upload([{ name: 'bus.jpg', bytes: readImage('bus.jpg') }], {
+      fields: { callbackUrl: 'http://127.0.0.1:9/hook' },
+    });
+    expect(res.status).toBe(503);
+    const { error } = (await res.json()) as { error: { code: string; message: string } };
+    expect(error.code).toBe('storage_unavailable');
+    const jobId = /job (\S+) was stored/.exec(error.message)?.[1];
+    expect(jobId).toBeTruthy();
+    expect((await s.getJob(jobId!)).tasks).toHaveLength(1);
+    expect(await s.errors.total()).toBeGreaterThan(0);
+  });
+
   it('without TABGRID_WEBHOOK_ALLOW_PRIVATE a loopback target is refused at creation (400) and at connect time (W9)', async () => {
     const s = await server({ ...QUICK, webhookAllowPrivate: false });
     const hook = await receiver();
