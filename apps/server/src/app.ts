@@ -47,6 +47,7 @@ import { openBackend, type BackendKind } from './storage/backend';
 import type { BlobWriter } from './storage/blob-store';
 import { diskProbe } from './storage/probes';
 import { uploadStorage } from './storage/upload-storage';
+import { openWebhooks, type Webhooks } from './webhooks';
 
 /** A running Tabgrid server. */
 export interface Tabgrid {
@@ -59,6 +60,8 @@ export interface Tabgrid {
   scheduler: Scheduler;
   /** The credit ledger's keeper (apps/server/src/ledger). */
   credits: CreditKeeper;
+  /** Webhook events of jobs with a `callbackUrl` (apps/server/src/webhooks). */
+  webhooks: Webhooks;
   /** Background failures: logged and counted (`tabgrid_background_errors_total`). */
   errors: ErrorSink;
   /** Dependency probes behind /healthz and the scheduler's circuit breaker. */
@@ -259,13 +262,33 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
     () => credits.leaderboard(),
     fanout,
   );
+  // webhooks hook: job ends become signed events (apps/server/src/webhooks); the scheduler's task
+  // changes reach the webhook room beside the live hub.
+  const webhooks = await openWebhooks(config, {
+    queue: backend.webhooks,
+    jobView: (jobId) => store.getJob(jobId),
+    jobGone: async (jobId) => {
+      const row = await jobAccess.get(jobId);
+      return row === null || row.deletedAt !== null;
+    },
+    errors,
+    registry: metrics.registry,
+    log: app.log.child({ ns: 'webhooks' }),
+    now: () => clock.now(),
+  });
   const sched: Scheduler = new Scheduler(
     store,
     blobs,
     config,
     model,
     stats,
-    hub,
+    {
+      resultStored: (task, assignment) => hub.resultStored(task, assignment),
+      taskChanged: (task) => {
+        hub.taskChanged(task);
+        webhooks.taskChanged(task);
+      },
+    },
     app.log.child({ ns: 'scheduler' }),
     {
       errors,
@@ -328,6 +351,7 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
     uploads,
     onJobCreated: () => sched.pump(),
     isShuttingDown,
+    webhooks, // webhooks hook: the callbackUrl field
   });
   registerImageRoutes(app, { store, access: jobAccess, blobs, signer });
   registerExportRoutes(app, { store, access: jobAccess, now: () => clock.now() });
@@ -349,6 +373,7 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
   health.start();
   sched.start();
   hub.start();
+  webhooks.start(); // webhooks hook
   sched.pump();
   app.log.info({ port, ...recovered, modelSha256: model.sha256 }, 'tabgrid server ready');
 
@@ -361,6 +386,7 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
     store,
     scheduler: sched,
     credits,
+    webhooks,
     errors,
     health,
     keys,
@@ -374,6 +400,7 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
         health.stop();
         sched.stop();
         hub.stop();
+        await webhooks.close(); // webhooks hook: attempts in flight end (bounded by their timeout)
         stats.stop();
         // io.close() disconnects every client and closes the HTTP server; app.close() then
         // runs Fastify's onClose hooks.

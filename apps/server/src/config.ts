@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { parseEnvKeys } from './access/api-key';
 import { parseOrigins } from './access/origin-check';
+import { checkWebhookSecret } from './webhooks/signer';
 
 /** Every tunable of the server, with its default. Read from the environment by `loadConfig`. */
 export interface ServerConfig {
@@ -171,6 +172,28 @@ export interface ServerConfig {
    * @defaultValue 2 (env TABGRID_CANARY_PERCENT)
    */
   canaryPercent: number;
+  /**
+   * Webhooks (PROTOCOL.md W1–W12): the key that signs every event, `whsec_` + base64 of 16–64
+   * random bytes. Unset: one is generated at the first start and kept in the store (logged with
+   * how to read it; docs/DEPLOY.md "Webhooks"). @defaultValue null (env TABGRID_WEBHOOK_SECRET)
+   */
+  webhookSecret: string | null;
+  /**
+   * Let `callbackUrl` name private, loopback and link-local addresses (tests, closed networks).
+   * Off, they are refused at job creation and at connect time (W9). @defaultValue false
+   * (env TABGRID_WEBHOOK_ALLOW_PRIVATE=1)
+   */
+  webhookAllowPrivate: boolean;
+  /** Wait before a failed event's second attempt; later waits grow ×6 (W6). @defaultValue 5000 (env TABGRID_WEBHOOK_RETRY_MS) */
+  webhookRetryMs: number;
+  /** Attempts per event, the first included, before it is given up (W7). @defaultValue 8 (env TABGRID_WEBHOOK_MAX_ATTEMPTS) */
+  webhookMaxAttempts: number;
+  /** Bound on one attempt (connect, send, response headers). @defaultValue 10000 (env TABGRID_WEBHOOK_TIMEOUT_MS) */
+  webhookTimeoutMs: number;
+  /** How often due deliveries are looked for. @defaultValue 1000 (or the retry wait, if shorter) */
+  webhookPollMs: number;
+  /** How often every job waiting for its event is checked (finds ends another gateway saw first). @defaultValue 10000 */
+  webhookSweepMs: number;
   /** pino level. @defaultValue 'info' (env LOG_LEVEL) */
   logLevel: string;
   /**
@@ -229,6 +252,13 @@ export const DEFAULT_CONFIG: ServerConfig = {
   refereeBudget: 10,
   refereeMaxFailures: 5,
   canaryPercent: 2,
+  webhookSecret: null,
+  webhookAllowPrivate: false,
+  webhookRetryMs: 5000,
+  webhookMaxAttempts: 8,
+  webhookTimeoutMs: 10_000,
+  webhookPollMs: 1000,
+  webhookSweepMs: 10_000,
   logLevel: 'info',
   socketParser: 'default',
 };
@@ -294,6 +324,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
     refereeBudget: int(env, 'TABGRID_REFEREE_BUDGET', d.refereeBudget),
     refereeMaxFailures: Math.max(1, int(env, 'TABGRID_REFEREE_MAX_FAILURES', d.refereeMaxFailures)),
     canaryPercent: Math.min(100, Math.max(0, int(env, 'TABGRID_CANARY_PERCENT', d.canaryPercent))),
+    webhookSecret: env.TABGRID_WEBHOOK_SECRET ? checkWebhookSecret(env.TABGRID_WEBHOOK_SECRET) : null,
+    webhookAllowPrivate: env.TABGRID_WEBHOOK_ALLOW_PRIVATE === '1',
+    webhookRetryMs: Math.max(10, int(env, 'TABGRID_WEBHOOK_RETRY_MS', d.webhookRetryMs)),
+    webhookMaxAttempts: Math.max(1, int(env, 'TABGRID_WEBHOOK_MAX_ATTEMPTS', d.webhookMaxAttempts)),
+    webhookTimeoutMs: Math.max(100, int(env, 'TABGRID_WEBHOOK_TIMEOUT_MS', d.webhookTimeoutMs)),
+    webhookPollMs: Math.min(
+      d.webhookPollMs,
+      Math.max(10, int(env, 'TABGRID_WEBHOOK_RETRY_MS', d.webhookRetryMs)),
+    ),
     logLevel: env.LOG_LEVEL || d.logLevel,
   };
 }

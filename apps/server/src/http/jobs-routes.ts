@@ -5,6 +5,7 @@ import { requesterOf } from '../access/requester-auth';
 import type { ServerConfig } from '../config';
 import type { SchedulingStore } from '../scheduling/scheduling-store';
 import type { UploadStorage } from '../storage/upload-storage';
+import type { Webhooks } from '../webhooks';
 import { RejectedUploadError } from './rejected-upload-error';
 import { readUpload, type ReadUpload } from './upload-reader';
 
@@ -24,6 +25,8 @@ interface Deps {
   /** Called after a job is stored or grows, to dispatch its tasks. */
   onJobCreated: (jobId: string) => void;
   isShuttingDown: () => boolean;
+  /** The `callbackUrl` field's check and its storage (apps/server/src/webhooks). */
+  webhooks: Pick<Webhooks, 'accept' | 'register'>;
 }
 
 /** 404 for a job that does not exist or that the requester does not own (ids cannot be probed). */
@@ -119,13 +122,16 @@ export function registerJobRoutes(app: FastifyInstance, deps: Deps): void {
 
   app.post('/api/jobs', { config: { rateLimit: uploadLimit } }, async (request, reply) => {
     const owner = requesterOf(request).name;
-    const { good, rejected, isPublic } = await receive(deps, request, owner);
+    const { good, rejected, isPublic, callbackUrl } = await receive(deps, request, owner);
+    // webhooks hook: the URL is checked (W1, W9) before anything is stored, and kept with the job.
+    const callback = callbackUrl === null ? null : await deps.webhooks.accept(callbackUrl);
     // Bytes are durable (fsync) before the job row exists and before 201 is sent; all or nothing.
     const job = await deps.uploads.store(
       good.map((f) => f.bytes),
       good.map((f) => f.task),
       { owner, isPublic },
     );
+    if (callback !== null) await deps.webhooks.register(job.id, callback);
     deps.onJobCreated(job.id);
     const body: JobCreated = { ...job, rejected };
     return reply.status(201).send(body);
@@ -145,7 +151,13 @@ export function registerJobRoutes(app: FastifyInstance, deps: Deps): void {
       if (!ID.test(id) || !(await deps.access.owns(owner, id))) throw notFound(id);
       if ((await deps.access.get(id))?.deletedAt != null)
         throw new TabgridError('bad_request', `job ${id} was deleted; upload to a new job`, 409);
-      const { good, rejected } = await receive(deps, request, owner);
+      const { good, rejected, callbackUrl } = await receive(deps, request, owner);
+      if (callbackUrl !== null)
+        throw new TabgridError(
+          'bad_request',
+          'callbackUrl is set when the job is created (POST /api/jobs)',
+          400,
+        );
       const added = await deps.uploads.append(
         id,
         good.map((f) => f.bytes),

@@ -19,6 +19,8 @@ export interface ReadUpload {
   firstError: TabgridError | null;
   /** The `public` form field. */
   isPublic: boolean;
+  /** The `callbackUrl` form field as sent (checked by the route, webhooks/callback-url.ts), or null. */
+  callbackUrl: string | null;
 }
 
 type Limits = Pick<ServerConfig, 'maxFileBytes' | 'maxPixels'>;
@@ -71,6 +73,7 @@ export async function readUpload(
   const read: { index: number; name: string; bytes: Buffer }[] = [];
   const rejected: RejectedFile[] = [];
   let isPublic = false;
+  let callbackUrl: string | null = null;
   let index = 0;
   const first: { index: number; error: TabgridError | null } = { index: Infinity, error: null };
 
@@ -90,6 +93,7 @@ export async function readUpload(
   for await (const part of request.parts(partOptions)) {
     if (part.type !== 'file') {
       if (part.fieldname === 'public') isPublic = truthy(part.value);
+      if (part.fieldname === 'callbackUrl') callbackUrl = String(part.value);
       continue;
     }
     if (part.fieldname !== 'images') {
@@ -153,5 +157,5 @@ export async function readUpload(
     }
   }
   rejected.sort((a, b) => a.index - b.index);
-  return { good, rejected, firstError: first.error, isPublic };
+  return { good, rejected, firstError: first.error, isPublic, callbackUrl };
 }

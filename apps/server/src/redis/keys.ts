@@ -42,4 +42,16 @@ export const redisKeys = {
   /** Sorted set: an owner's job ids by creation sequence (written with the job). */
   ownerJobs: (owner: string) => `${REDIS_PREFIX}owner:${owner}:jobs`,
   healthProbe: (gatewayId: string) => `${REDIS_PREFIX}health:${gatewayId}`,
+  // Webhooks (apps/server/src/webhooks/): every key shares the hash tag `{webhooks}`, so the
+  // queue's Lua scripts touch one Cluster slot.
+  /** Sorted set (all scores 0, read by id): jobs with a callback URL whose event is not decided. */
+  webhookTargetIds: `${REDIS_PREFIX}{webhooks}:target-ids`,
+  /** Hash: job id → its callback URL (the members of `webhookTargetIds`). */
+  webhookTargets: `${REDIS_PREFIX}{webhooks}:targets`,
+  /** Hash: one job's delivery (msgId, url, payload, state, attempts, dueAt, lastError, token). */
+  webhookDelivery: (jobId: string) => `${REDIS_PREFIX}{webhooks}:delivery:${jobId}`,
+  /** Sorted set: job id → when its pending delivery is due (or its claim's lease ends). */
+  webhookDue: `${REDIS_PREFIX}{webhooks}:due`,
+  /** String: the generated signing secret (`whsec_…`), when `TABGRID_WEBHOOK_SECRET` is unset. */
+  webhookSecret: `${REDIS_PREFIX}{webhooks}:secret`,
 } as const;

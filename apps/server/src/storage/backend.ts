@@ -41,6 +41,7 @@ import type { AssignmentRecord, TaskRecord } from '../scheduling/types';
 import { RedisReputationStore } from '../verification/redis-reputation-store';
 import type { ReputationStore } from '../verification/reputation-store';
 import { SqliteReputationStore } from '../verification/sqlite-reputation-store';
+import { RedisWebhookQueue, SqliteWebhookQueue, type WebhookQueue } from '../webhooks'; // webhooks hook
 import { DirectoryBlobStore, type BlobStore, type BlobWriter } from './blob-store';
 import { openDatabase } from './database';
 import { databaseProbe } from './probes';
@@ -73,6 +74,8 @@ export interface StorageBackend {
   jobAccess: JobAccess;
   /** The credit ledger (apps/server/src/ledger). */
   ledger: LedgerStore;
+  /** The webhook delivery queue (apps/server/src/webhooks). */
+  webhooks: WebhookQueue;
   blobs: BlobStore;
   /** The image-signing secret (shared by every gateway in Redis mode). */
   secret: Buffer;
@@ -136,6 +139,7 @@ export async function openBackend(config: ServerConfig, options: BackendOptions)
       onJobCancelledElsewhere: () => undefined, // one process: every cancel is local
       jobAccess: new SqliteJobAccess(db),
       ledger,
+      webhooks: new SqliteWebhookQueue(db), // webhooks hook
       blobs,
       identities: new SqliteIdentityBackend(db),
       keys: new SqliteKeyBackend(db),
@@ -189,6 +193,7 @@ export async function openBackend(config: ServerConfig, options: BackendOptions)
       onJobCancelledElsewhere: (listener) => store.onJobCancelled(listener),
       jobAccess: new RedisJobAccess(redis),
       ledger: new RedisLedgerStore(redis, creditPolicyFor(config.maxAssignmentMs)),
+      webhooks: new RedisWebhookQueue(redis), // webhooks hook
       blobs,
       identities: new RedisIdentityBackend(redis),
       keys: new RedisKeyBackend(redis),

@@ -147,6 +147,28 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (volunteer_id, day)
   );
   `,
+  // 8: webhooks (apps/server/src/webhooks/): jobs with a callback URL whose event is not decided
+  // yet, the delivery queue (one row per job, PROTOCOL.md W1–W12), and the generated signing secret.
+  `
+  CREATE TABLE webhook_targets (
+    job_id      TEXT PRIMARY KEY,
+    url         TEXT NOT NULL,
+    created_at  INTEGER NOT NULL
+  );
+  CREATE TABLE webhook_deliveries (
+    job_id       TEXT PRIMARY KEY,
+    msg_id       TEXT NOT NULL,
+    url          TEXT NOT NULL,
+    payload      TEXT NOT NULL,
+    state        TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+    attempts     INTEGER NOT NULL,
+    due_at       INTEGER NOT NULL,
+    last_error   TEXT,
+    claim_token  TEXT
+  );
+  CREATE INDEX webhook_deliveries_due ON webhook_deliveries(due_at) WHERE state = 'pending';
+  CREATE TABLE webhook_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  `,
 ];
 
 export const DATABASE_FILE = 'tabgrid.sqlite';
