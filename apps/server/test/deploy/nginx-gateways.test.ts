@@ -40,7 +40,7 @@ function whichNginx(): string | null {
  * upstreams) become 127.0.0.1 ports, its `listen 80` a loopback port; nothing else changes. The
  * surrounding nginx.conf is what Debian's gives a conf.d file, with every path in `prefix`.
  */
-export function renderNginx(prefix: string, listenPort: number, gatewayPorts: number[]): string {
+function renderNginx(prefix: string, listenPort: number, gatewayPorts: number[]): string {
   const shipped = fs.readFileSync(path.join(REPO_ROOT, 'deploy/nginx/tabgrid.conf'), 'utf8');
   let servers = 0;
   const site = shipped
