@@ -57,12 +57,12 @@ export async function submit(
   if (files.length === 0) throw new CliError(`no files in ${args.join(', ')}`);
   const me = await client.me();
   const file = statePath(stateDir(env), server, files, isPublic);
-  let state = options.new ? fresh(server) : loadState(file, server);
-  state = await reconcile(client, state, files, server, out);
-
+  // What would never be sent (not an image, empty, over the size limit) is left out from the start.
   const { chunks, skipped } = planChunks(files, me.limits);
   for (const s of skipped) out.note(`skipped ${s.name}: ${s.message}`);
   const sendable = chunks.flat();
+  let state = options.new ? fresh(server) : loadState(file, server);
+  state = await reconcile(client, state, sendable, server, out);
   let outcome = await upload(client, sendable, state, me, isPublic, out, signal, (s) => saveState(file, s));
   if (outcome.error?.status === 409 && state.accepted.length > 0 && outcome.jobId === state.jobId) {
     // The job this command was resuming was deleted meanwhile: the photos go to a new one.
@@ -77,7 +77,7 @@ export async function submit(
     );
   state.complete = true;
   saveState(file, state);
-  report(state, files.length, out);
+  report(state, sendable.length, out);
   if (!state.jobId) throw new CliError('no photo was accepted');
 
   if (options.wait || options.format || options.out)
