@@ -60,7 +60,10 @@ export async function registerApiDocs(app: FastifyInstance): Promise<void> {
       app.log.warn({ routes: missing }, 'routes missing from the OpenAPI document (http/openapi/paths.ts)');
   });
 
-  app.get(OPENAPI_PATH, async (_request, reply) => reply.header('Cache-Control', 'no-cache').send(document));
+  const json = JSON.stringify(document);
+  app.get(OPENAPI_PATH, async (_request, reply) =>
+    reply.type('application/json; charset=utf-8').header('Cache-Control', 'no-cache').send(json),
+  );
   // Static mode: @fastify/swagger only hands our document to Swagger UI (`/api/docs/json`).
   // (`as never`: zod-openapi's and openapi-types' typings of the same OpenAPI object differ.)
   await app.register(fastifySwagger, { mode: 'static', specification: { document: document as never } });

@@ -1,4 +1,4 @@
-import { ERROR_CODES, RejectedFileSchema, type ErrorCode } from '@tabgrid/protocol';
+import { RejectedFileSchema, type ErrorCode } from '@tabgrid/protocol';
 import { z } from 'zod';
 import type { ZodOpenApiResponsesObject } from 'zod-openapi';
 
@@ -26,7 +26,7 @@ export const errorBody = (codes: readonly ErrorCode[]) =>
     error: z.object({
       code: z
         .enum(codes as [ErrorCode, ...ErrorCode[]])
-        .meta({ description: 'Machine-readable; see `ErrorCode`' }),
+        .meta({ description: 'Machine-readable and stable (PROTOCOL.md, error codes)' }),
       message: z.string().meta({ description: 'For people; may change' }),
       rejected: z
         .array(RejectedFileSchema)
@@ -34,9 +34,6 @@ export const errorBody = (codes: readonly ErrorCode[]) =>
         .meta({ description: 'A `?partial=1` upload whose every file was bad: each file with its own code' }),
     }),
   });
-
-/** Every code the server may send (`ErrorCode`), as a named schema. */
-export const ErrorCodeSchema = z.enum(ERROR_CODES).meta({ id: 'ErrorCode' });
 
 /** Error responses keyed by status, each listing its possible codes. */
 export function errors(byStatus: Partial<Record<number, readonly ErrorCode[]>>): ZodOpenApiResponsesObject {
