@@ -51,6 +51,7 @@ export default defineConfig({
       '@tabgrid/protocol': here('./packages/protocol/src/index.ts'),
       '@tabgrid/detector': here('./packages/detector/src/index.ts'),
       '@tabgrid/volunteer-client': here('./packages/volunteer-client/src/index.ts'),
+      '@tabgrid/client': here('./packages/client/src/index.ts'),
     },
   },
   build: {

@@ -15,6 +15,7 @@ export default defineConfig({
       '@tabgrid/detector': pkg('detector'),
       '@tabgrid/volunteer-client': pkg('volunteer-client'),
       '@tabgrid/node-runner': pkg('node-runner'),
+      '@tabgrid/client': pkg('client'),
     },
   },
   test: {
@@ -34,6 +35,7 @@ export default defineConfig({
           include: [
             'apps/server/test/**/*.test.ts',
             'apps/agent/test/**/*.test.ts',
+            'apps/cli/test/**/*.test.ts',
             'packages/*/test/**/*.test.ts',
             'bench/**/*.test.ts',
           ],

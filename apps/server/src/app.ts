@@ -12,6 +12,7 @@ import { checkMetricsAccess } from './access/metrics-guard';
 import { OriginPolicy } from './access/origin-check';
 import { installRequesterAuth } from './access/requester-auth';
 import type { ServerConfig } from './config';
+import { registerApiDocs } from './http/docs-routes';
 import { registerHealthRoute } from './http/health-routes';
 import { registerImageRoutes } from './http/image-routes';
 import { registerJobRoutes } from './http/jobs-routes';
@@ -199,6 +200,7 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
   await installSecurityHeaders(app);
   installErrorHandler(app);
   installRequesterAuth(app, keys, origins);
+  await registerApiDocs(app);
   await app.register(fastifyRateLimit, {
     global: false,
     hook: 'preHandler',

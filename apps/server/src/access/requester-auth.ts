@@ -17,8 +17,11 @@ export function requesterOf(request: FastifyRequest): Requester {
   return request.requester;
 }
 
+/** Public under `/api`: the API's own description (`/api/openapi.json`, `/api/docs`, http/docs-routes.ts). */
+const PUBLIC_API = /^\/api\/(?:openapi\.json|docs)(?:[/?]|$)/;
+
 /**
- * Every `/api/*` request: a foreign `Origin` is refused (`403 forbidden_origin`), then a
+ * Every `/api/*` request (but the public description above): a foreign `Origin` is refused (`403 forbidden_origin`), then a
  * valid `Authorization: Bearer <key>` is required (`401 unauthorized`). Keys are never
  * read from cookies or query strings, so a cross-site page cannot borrow them.
  */
@@ -29,6 +32,7 @@ export function installRequesterAuth(app: FastifyInstance, keys: KeyStore, origi
     if (!origins.allows(request.headers.origin, request.headers.host)) {
       throw new TabgridError('forbidden_origin', 'requests from this origin are not allowed', 403);
     }
+    if (PUBLIC_API.test(request.url)) return;
     const key = bearerKey(request.headers.authorization);
     const requester = key ? await keys.resolve(key) : null;
     if (!requester) {

@@ -1,6 +1,6 @@
 import type { ExportFormat } from '@tabgrid/protocol';
 import { useState } from 'react';
-import { ApiRequestError, downloadExport } from '../../lib/api';
+import { describeError, downloadExport } from '../../lib/api';
 
 const FORMATS: { format: ExportFormat; label: string; title: string }[] = [
   { format: 'coco', label: 'COCO', title: 'COCO detection JSON (images, annotations, categories)' },
@@ -22,9 +22,7 @@ export function ExportButtons({ jobId }: { jobId: string }) {
           data-testid={`export-${format}`}
           onClick={() => {
             setError(null);
-            downloadExport(jobId, format).catch((err: unknown) =>
-              setError(err instanceof ApiRequestError ? `${err.code}: ${err.message}` : String(err)),
-            );
+            downloadExport(jobId, format).catch((err: unknown) => setError(describeError(err)));
           }}
         >
           {label}

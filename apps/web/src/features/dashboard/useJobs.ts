@@ -1,6 +1,6 @@
 import type { JobCreated, JobView, LiveStats } from '@tabgrid/protocol';
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { ApiRequestError, deleteJob, fetchJob, listJobs } from '../../lib/api';
+import { deleteJob, describeError as describe, fetchJob, listJobs } from '../../lib/api';
 import { createLiveSocket, type LiveSocket } from '../../lib/socket';
 import { placeholderView } from './jobStore';
 
@@ -16,9 +16,6 @@ export interface JobsState {
   /** The latest figures pushed on `/live` (volunteers online, throughput), for the queue banner. */
   stats: LiveStats | null;
 }
-
-const describe = (err: unknown) =>
-  err instanceof ApiRequestError ? `${err.code}: ${err.message}` : String(err);
 
 /**
  * The signed-in requester's jobs: the list from `GET /api/jobs` (so history follows the key,

@@ -1,6 +1,6 @@
 import type { Me } from '@tabgrid/protocol';
 import { useCallback, useEffect, useState } from 'react';
-import { ApiRequestError, fetchMe } from '../../lib/api';
+import { ApiRequestError, describeError, fetchMe } from '../../lib/api';
 import { clearApiKey, currentApiKey, saveApiKey } from '../../lib/apiKey';
 
 export type SignIn =
@@ -30,7 +30,7 @@ export function useSignIn(): SignIn & { signIn: (key: string) => void; signOut: 
         if (err instanceof ApiRequestError && err.status === 401) clearApiKey();
         setState({
           status: 'signed-out',
-          error: err instanceof ApiRequestError ? `${err.code}: ${err.message}` : String(err),
+          error: describeError(err),
         });
       },
     );

@@ -1,0 +1,4 @@
+export * from './errors';
+export * from './upload-plan';
+export * from './chunked-upload';
+export * from './client';
