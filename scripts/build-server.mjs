@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * Step of `npm run build` (after `vite build`): compiles the server, its referee worker, the
- * key CLI and the headless agent to JavaScript in `dist-server/`, so that production runs them
+ * key CLI, the headless agent and the `tabgrid` CLI to JavaScript in `dist-server/`, so that production runs them
  * with plain `node` (`npm run serve`, the systemd unit in docs/DEPLOY.md), without tsx.
  *
  * esbuild bundles each entry point with everything it imports from this repository (the
@@ -20,6 +20,7 @@
  *   dist-server/apps/server/referee-worker-boot.mjs   its boot file, which loads the line above
  *   dist-server/apps/server/keys-cli.js               `node dist-server/apps/server/keys-cli.js`
  *   dist-server/apps/agent/main.js                    the headless agent
+ *   dist-server/apps/cli/main.js                      the `tabgrid` CLI where tsx is not installed
  *
  * Run-time paths (the web app's `dist/`, `public/models/`, the ORT wasm under `dist/ort/`, the
  * data directory) are resolved from the working directory, as with tsx: run from the checkout.
@@ -40,6 +41,7 @@ const ENTRIES = {
   'apps/server/referee-worker': 'apps/server/src/verification/referee-worker.ts',
   'apps/server/keys-cli': 'apps/server/src/access/keys-cli.ts',
   'apps/agent/main': 'apps/agent/src/main.ts',
+  'apps/cli/main': 'apps/cli/src/main.ts',
 };
 
 const started = Date.now();
