@@ -27,7 +27,7 @@ export interface ReadUpload {
   firstError: TabgridError | null;
   /** The `public` form field. */
   isPublic: boolean;
-  /** Every file received to disk, good or not: the caller discards them once it is done. */
+  /** The good files' temporary files (bad ones are removed at once): the caller discards them once done. */
   received: IncomingFile[];
 }
 
