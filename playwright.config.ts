@@ -42,6 +42,8 @@ export default defineConfig({
       TABGRID_API_KEYS: E2E_API_KEYS,
       // Every tab connects from 127.0.0.1.
       TABGRID_MAX_VOLUNTEERS_PER_IP: '1000',
+      TABGRID_NEW_IDENTITIES_PER_HOUR: '0',
+      TABGRID_MAX_LIVE_PER_IP: '0',
       TABGRID_MAX_TASKS_PER_IP: '0',
       // The browser specs measure the tab path (fidelity, worker, access), not verification, which
       // doubles every task's work (replicas) and, on a loaded 2-core machine, made tabs miss acks

@@ -51,6 +51,8 @@ test('verification on: a lone tab is refereed, a tab beside a headless agent is 
     logLevel: 'warn',
     apiKeys: Object.values(E2E_KEYS).map((k) => ({ ...k })),
     maxVolunteersPerIp: 1000,
+    newIdentitiesPerHour: 0,
+    maxLivePerIp: 0,
     maxTasksPerIp: 0,
     verification: true,
     // One host: the tab and the agent share a network.

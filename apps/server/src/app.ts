@@ -11,18 +11,21 @@ import { KeyStore } from './access/key-store';
 import { checkMetricsAccess } from './access/metrics-guard';
 import { OriginPolicy } from './access/origin-check';
 import { installRequesterAuth } from './access/requester-auth';
+import { SignInThrottle } from './access/sign-in-throttle';
 import type { ServerConfig } from './config';
 import { registerApiDocs } from './http/docs-routes';
 import { registerHealthRoute } from './http/health-routes';
 import { registerImageRoutes } from './http/image-routes';
 import { registerJobRoutes } from './http/jobs-routes';
-import { installErrorHandler } from './http/errors';
+import { frameworkErrorHandler, installErrorHandler } from './http/errors';
 import { registerExportRoutes } from './http/export-routes';
 import { registerRequesterRoutes } from './http/requester-routes';
 import { installSecurityHeaders } from './http/security-headers';
 import { registerStaticRoutes } from './http/static-routes';
+import { IdentityGate } from './identity/identity-gate';
 import { IdentityStore } from './identity/identity-store';
 import { compileTrust } from './identity/network';
+import { watchReputations } from './identity/reputation-watch';
 import { openFanout } from './fanout';
 import { LiveStatsTracker } from './live/live-stats';
 import { MODEL_FILE, readModelInfo } from './model-info';
@@ -37,6 +40,8 @@ import { DEFAULT_REFEREE_RETRY } from './verification/referee-retry';
 import { CanaryDesk, canaryRefreshMs, DEFAULT_CANARIES } from './verification/canaries';
 import { VerificationMetrics } from './verification/verification-metrics';
 import { Verifier } from './verification/verifier';
+import { networkOf } from './verification/network';
+import { NEW_REPUTATION } from './verification/reputation';
 import { CreditKeeper, creditPolicyFor } from './ledger';
 import { LiveHub, type LiveNamespace } from './sockets/live-namespace';
 import {
@@ -123,8 +128,27 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
   // Free space is watched where the image bytes go (a shared blob directory in Redis mode).
   const blobVolume = config.blobDir ?? config.dataDir;
   const store = seams.wrapStore ? seams.wrapStore(backend.scheduling) : backend.scheduling;
-  const identities = new IdentityStore(backend.identities);
   const { blobs, jobAccess, reputations } = backend;
+  // Rule I8: identities without verified work expire (only verification records verified work).
+  const identities = new IdentityStore(
+    backend.identities,
+    config.verification
+      ? {
+          ttlMs: config.identityTtlMs,
+          hasVerifiedWork: async (volunteerId) => {
+            await reputations.warm(volunteerId);
+            return reputations.get(volunteerId).verified > 0;
+          },
+        }
+      : undefined,
+  );
+  // Rules I9, I10: what a new identity costs, per network (the address itself without /24s).
+  const identityGate = new IdentityGate({
+    perHour: config.newIdentitiesPerHour,
+    maxPending: config.maxPendingIdentities,
+    lifetimeMs: config.identityTtlMs,
+    networkOf: config.distinctNetworks ? networkOf : (address) => address,
+  });
   const keys = new KeyStore(backend.keys, config.apiKeys);
   let firstKey: string | null;
   try {
@@ -186,9 +210,17 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
   const app = Fastify({
     logger: { level: config.logLevel },
     bodyLimit: 1024 * 1024,
+    // Refused before routing (malformed URL, …): the documented body too (rule H2).
+    frameworkErrors: frameworkErrorHandler,
   });
   const errors = new ErrorSink(metrics.registry, app.log.child({ ns: 'errors' }));
   errorSink = errors;
+  watchReputations(reputations, {
+    firstVerified: (volunteerId) =>
+      void identities.kept(volunteerId).catch((err: unknown) => errors.report('identity.keep', err)),
+    quarantined: (volunteerId) => identityGate.quarantined(volunteerId, clock.now()),
+  });
+  const signIns = new SignInThrottle(config.signInFailuresPerMinute);
   app.log.info({ backend: backend.kind, gatewayId: backend.gatewayId }, 'storage backend');
   for (const message of early) app.log.warn(message);
   const health = new HealthMonitor(
@@ -197,9 +229,8 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
     metrics.registry,
     app.log.child({ ns: 'health' }),
   );
-  await installSecurityHeaders(app);
   installErrorHandler(app);
-  installRequesterAuth(app, keys, origins);
+  installRequesterAuth(app, keys, origins, signIns);
   await registerApiDocs(app);
   await app.register(fastifyRateLimit, {
     global: false,
@@ -239,6 +270,8 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
     // Experiment only (bench/experiments/parser.ts): the product's clients speak the default parser.
     ...(config.socketParser === 'msgpack' ? { parser: await import('socket.io-msgpack-parser') } : {}),
   });
+  // After Socket.IO took over the server's request listeners: headers on every answer (rule H1).
+  installSecurityHeaders(app.server);
   const liveNsp: LiveNamespace = io.of(NAMESPACES.live);
   const volunteerNsp: VolunteerNamespace = io.of(NAMESPACES.volunteer);
   // The credit ledger (apps/server/src/ledger), on the backend's store.
@@ -263,6 +296,7 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
     (volunteerId) => identities.displayName(volunteerId),
     () => credits.leaderboard(),
     fanout,
+    { maxPerAddress: config.maxLivePerIp, trustProxy: compileTrust(config.trustProxy), throttle: signIns },
   );
   // webhooks hook: job ends become signed events (apps/server/src/webhooks); the scheduler's task
   // changes reach the webhook room beside the live hub.
@@ -326,6 +360,13 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
       maxVolunteersPerIp: config.maxVolunteersPerIp,
       trustProxy: compileTrust(config.trustProxy),
       onJoined: (volunteerId) => credits.sendTo(volunteerId),
+      gate: identityGate,
+      // Rule I10: a new identity from a network whose identity was quarantined starts on a
+      // probation twice as long (its streak starts at minus the trust streak).
+      onIssued: (volunteerId, address, now) => {
+        if (verifier && identityGate.startsStricter(address, now))
+          reputations.put(volunteerId, { ...NEW_REPUTATION, streak: -config.trustStreak });
+      },
     },
     app.log.child({ ns: 'volunteer' }),
   );
@@ -374,6 +415,13 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
   const port = typeof address === 'object' && address ? address.port : config.port;
   health.start();
   sched.start();
+  // Rule I8: identities past their lifetime without verified work are deleted (SQLite; Redis
+  // expires them itself), at start and hourly.
+  const sweepIdentities = () =>
+    void identities.sweep(clock.now()).catch((err: unknown) => errors.report('identity.sweep', err));
+  sweepIdentities();
+  const identitySweep = setInterval(sweepIdentities, 3_600_000);
+  identitySweep.unref();
   hub.start();
   webhooks.start(); // webhooks hook
   sched.pump();
@@ -400,6 +448,7 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
       closing ??= (async () => {
         shuttingDown = true;
         health.stop();
+        clearInterval(identitySweep);
         sched.stop();
         hub.stop();
         await webhooks.close(); // webhooks hook: attempts in flight end (bounded by their timeout)

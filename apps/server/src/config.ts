@@ -101,6 +101,46 @@ export interface ServerConfig {
   maxQueuedPerKey: number;
   /** Uploads (`POST /api/jobs`) per key per minute before 429. @defaultValue 60 (env TABGRID_UPLOADS_PER_MINUTE) */
   uploadsPerMinute: number;
+  /**
+   * Bytes one key may upload per minute (all its uploads together), counted as they arrive; past
+   * it an upload is refused `429 rate_limited` with `Retry-After`. 0 = no limit.
+   * @defaultValue 4 GiB (env TABGRID_UPLOAD_BYTES_PER_MINUTE)
+   */
+  uploadBytesPerMinute: number;
+  /**
+   * Uploads of one key being received at once; the next gets `429 rate_limited` with
+   * `Retry-After`. 0 = no limit. @defaultValue 2 (env TABGRID_CONCURRENT_UPLOADS_PER_KEY)
+   */
+  concurrentUploadsPerKey: number;
+  /**
+   * Invalid API keys one client address may send per minute (HTTP and `/live`); past it the
+   * address gets `429 rate_limited` with `Retry-After`. 0 = no limit.
+   * @defaultValue 10 (env TABGRID_SIGN_IN_FAILURES_PER_MINUTE)
+   */
+  signInFailuresPerMinute: number;
+  /**
+   * `/live` connections open at once from one client address; the next handshake is refused
+   * `rate_limited`. 0 = no limit. @defaultValue 20 (env TABGRID_MAX_LIVE_PER_IP)
+   */
+  maxLivePerIp: number;
+  /**
+   * New volunteer identities issued per client network (/24, /48; the address itself with
+   * `TABGRID_DISTINCT_NETWORKS=0`) per hour; past it the handshake is refused `rate_limited`.
+   * A network with a recently quarantined identity gets a quarter of it. 0 = no limit (single-host
+   * tests and benches). @defaultValue 20 (env TABGRID_NEW_IDENTITIES_PER_HOUR)
+   */
+  newIdentitiesPerHour: number;
+  /**
+   * An identity that never had a result verified is forgotten this long after it was issued
+   * (rule I8). 0 = never. @defaultValue 86_400_000 (24 h; env TABGRID_IDENTITY_TTL_MS)
+   */
+  identityTtlMs: number;
+  /**
+   * Most identities issued per gateway within `identityTtlMs` (the identity table's bound, with
+   * those that did verified work); past it new volunteers are refused `rate_limited`.
+   * @defaultValue 100_000 (env TABGRID_MAX_PENDING_IDENTITIES)
+   */
+  maxPendingIdentities: number;
   /** Inbound socket events per second per connection before `rate_limited`. @defaultValue 50 */
   socketEventsPerSecond: number;
   /**
@@ -234,6 +274,13 @@ export const DEFAULT_CONFIG: ServerConfig = {
   allowedOrigins: [],
   maxQueuedPerKey: 2000,
   uploadsPerMinute: 60,
+  uploadBytesPerMinute: 4 * 1024 ** 3,
+  concurrentUploadsPerKey: 2,
+  signInFailuresPerMinute: 10,
+  maxLivePerIp: 20,
+  newIdentitiesPerHour: 20,
+  identityTtlMs: 86_400_000,
+  maxPendingIdentities: 100_000,
   socketEventsPerSecond: 50,
   minFreeBytes: 256 * 1024 * 1024,
   dbBusyTimeoutMs: 5000,
@@ -307,6 +354,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
     ...(env.TABGRID_METRICS_TOKEN ? { metricsToken: env.TABGRID_METRICS_TOKEN } : {}),
     maxQueuedPerKey: int(env, 'TABGRID_MAX_QUEUED_PER_KEY', d.maxQueuedPerKey),
     uploadsPerMinute: int(env, 'TABGRID_UPLOADS_PER_MINUTE', d.uploadsPerMinute),
+    uploadBytesPerMinute: int(env, 'TABGRID_UPLOAD_BYTES_PER_MINUTE', d.uploadBytesPerMinute),
+    concurrentUploadsPerKey: int(env, 'TABGRID_CONCURRENT_UPLOADS_PER_KEY', d.concurrentUploadsPerKey),
+    signInFailuresPerMinute: int(env, 'TABGRID_SIGN_IN_FAILURES_PER_MINUTE', d.signInFailuresPerMinute),
+    maxLivePerIp: int(env, 'TABGRID_MAX_LIVE_PER_IP', d.maxLivePerIp),
+    newIdentitiesPerHour: int(env, 'TABGRID_NEW_IDENTITIES_PER_HOUR', d.newIdentitiesPerHour),
+    identityTtlMs: int(env, 'TABGRID_IDENTITY_TTL_MS', d.identityTtlMs),
+    maxPendingIdentities: int(env, 'TABGRID_MAX_PENDING_IDENTITIES', d.maxPendingIdentities),
     maxVolunteersPerIp: int(env, 'TABGRID_MAX_VOLUNTEERS_PER_IP', d.maxVolunteersPerIp),
     maxTasksPerIp: int(env, 'TABGRID_MAX_TASKS_PER_IP', d.maxTasksPerIp),
     trustProxy: (env.TABGRID_TRUST_PROXY ?? '')

@@ -20,14 +20,16 @@ afterEach(() => {
 
 describe('API keys', () => {
   it('parses TABGRID_API_KEYS and refuses malformed entries', () => {
-    expect(parseEnvKeys('ci:key-0123456789, alice:another-key-1')).toEqual([
-      { name: 'ci', key: 'key-0123456789' },
-      { name: 'alice', key: 'another-key-1' },
+    expect(parseEnvKeys('ci:key-0123456789abcdefghijk, alice:another-key-1-abcdefghijk')).toEqual([
+      { name: 'ci', key: 'key-0123456789abcdefghijk' },
+      { name: 'alice', key: 'another-key-1-abcdefghijk' },
     ]);
     expect(parseEnvKeys(undefined)).toEqual([]);
     expect(() => parseEnvKeys('nokey')).toThrow(/name:key/);
-    expect(() => parseEnvKeys('a:short')).toThrow(/8-200/);
-    expect(() => parseEnvKeys('a:key-0123456789,a:key-9876543210')).toThrow(/twice/);
+    expect(() => parseEnvKeys('a:short')).toThrow(/24-200/);
+    // Keys a guesser could find (issue 17): 8 characters used to be enough.
+    expect(() => parseEnvKeys('a:key-01234567890123456')).toThrow(/24-200/);
+    expect(() => parseEnvKeys('a:key-0123456789abcdefghijk,a:key-9876543210abcdefghijk')).toThrow(/twice/);
   });
 
   it('reads only Bearer authorization; compares in constant time', () => {

@@ -41,10 +41,14 @@ export function bearerKey(header: string | undefined): string | null {
   return match ? match[1]! : null;
 }
 
+/** Shortest key accepted from the environment: guessing must not be an option (docs/SECURITY.md). */
+export const MIN_ENV_KEY_LENGTH = 24;
+
 /**
- * Parses `TABGRID_API_KEYS`: comma-separated `name:key` pairs.
+ * Parses `TABGRID_API_KEYS`: comma-separated `name:key` pairs, keys of 24-200 characters
+ * (`npm run keys -- create` makes 46); a shorter one stops the server at start-up.
  *
- * @example parseEnvKeys('ci:s3cret-key-1,alice:another-key') // [{name:'ci',key:'s3cret-key-1'}, …]
+ * @example parseEnvKeys('ci:ci-key-0123456789abcdefghij') // [{name:'ci',key:'ci-key-0123456789abcdefghij'}]
  */
 export function parseEnvKeys(raw: string | undefined): { name: string; key: string }[] {
   if (!raw || raw.trim() === '') return [];
@@ -55,8 +59,11 @@ export function parseEnvKeys(raw: string | undefined): { name: string; key: stri
     const key = pair.slice(at + 1).trim();
     if (at < 0 || !KEY_NAME.test(name))
       throw new Error(`TABGRID_API_KEYS entry ${i + 1}: expected name:key with a name of [A-Za-z0-9_.-]`);
-    if (key.length < 8 || key.length > 200 || /\s/.test(key))
-      throw new Error(`TABGRID_API_KEYS entry ${i + 1} (${name}): keys are 8-200 characters, no spaces`);
+    if (key.length < MIN_ENV_KEY_LENGTH || key.length > 200 || /\s/.test(key))
+      throw new Error(
+        `TABGRID_API_KEYS entry ${i + 1} (${name}): keys are ${MIN_ENV_KEY_LENGTH}-200 characters, no spaces` +
+          ' (make one with `npm run keys -- create <name>`, or `openssl rand -base64 32`)',
+      );
     if (seen.has(name)) throw new Error(`TABGRID_API_KEYS: the name ${name} appears twice`);
     seen.add(name);
     return { name, key };

@@ -7,6 +7,7 @@ import type { SchedulingStore } from '../scheduling/scheduling-store';
 import type { UploadStorage } from '../storage/upload-storage';
 import type { Webhooks } from '../webhooks';
 import { RejectedUploadError } from './rejected-upload-error';
+import { UploadBudget } from './upload-budget';
 import { readUpload, type ReadUpload } from './upload-reader';
 
 export const ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -16,7 +17,14 @@ const ENVELOPE_BYTES = 1024 * 1024;
 interface Deps {
   config: Pick<
     ServerConfig,
-    'maxFileBytes' | 'maxFiles' | 'maxPixels' | 'maxQueued' | 'maxQueuedPerKey' | 'uploadsPerMinute'
+    | 'maxFileBytes'
+    | 'maxFiles'
+    | 'maxPixels'
+    | 'maxQueued'
+    | 'maxQueuedPerKey'
+    | 'uploadsPerMinute'
+    | 'uploadBytesPerMinute'
+    | 'concurrentUploadsPerKey'
   >;
   store: SchedulingStore;
   access: JobAccess;
@@ -68,11 +76,17 @@ function partialOf(request: FastifyRequest): boolean {
 
 /**
  * Everything before an upload is stored: the cheap refusals first (shutting down, not multipart,
- * body too large, queue full), then the body read and every file validated (nothing written),
- * then disk space and database health, then the queue checks for the real number of files.
- * A partial upload whose every file was rejected fails with the first file's error.
+ * body too large, queue full, disk space), then the body read to temporary files (its bytes
+ * counted against the key's budget) and every file validated, then disk space and database
+ * health, then the queue checks for the real number of files. A partial upload whose every file
+ * was rejected fails with the first file's error. On success the caller discards `received`.
  */
-async function receive(deps: Deps, request: FastifyRequest, owner: string): Promise<ReadUpload> {
+async function receive(
+  deps: Deps,
+  budget: UploadBudget,
+  request: FastifyRequest,
+  owner: string,
+): Promise<ReadUpload> {
   const { config } = deps;
   if (deps.isShuttingDown()) throw new TabgridError('shutting_down', 'server is shutting down', 503);
   const partial = partialOf(request);
@@ -90,17 +104,52 @@ async function receive(deps: Deps, request: FastifyRequest, owner: string): Prom
   }
   await checkQueue(deps, 1);
   await checkRequesterShare(deps, owner, 1);
-
-  const upload = await readUpload(request, config, { partial, lengthDeclared: header !== undefined });
-  if (upload.good.length === 0 && upload.firstError)
-    throw new RejectedUploadError(upload.firstError, upload.rejected);
-  // Disk space and database health, checked once the body is read (it is only in memory, nothing
-  // is written yet): refusing earlier would close the connection under a client still sending,
-  // which it sees as EPIPE instead of this answer.
+  // The files go to disk: no room, no reading (the refusal drains the body first, errors.ts).
   await deps.uploads.preflight();
-  await checkQueue(deps, upload.good.length);
-  await checkRequesterShare(deps, owner, upload.good.length);
+
+  const upload = await readUpload(
+    request,
+    config,
+    { partial, lengthDeclared: header !== undefined },
+    deps.uploads,
+    (bytes) => budget.take(owner, bytes),
+  );
+  try {
+    if (upload.good.length === 0 && upload.firstError)
+      throw new RejectedUploadError(upload.firstError, upload.rejected);
+    // Again once the body is read: the disk may have filled, the database failed, meanwhile.
+    await deps.uploads.preflight();
+    await checkQueue(deps, upload.good.length);
+    await checkRequesterShare(deps, owner, upload.good.length);
+  } catch (err) {
+    await deps.uploads.discard(upload.received);
+    throw err;
+  }
   return upload;
+}
+
+/**
+ * Runs one upload of `owner` within its limits (uploads at once, bytes per minute), and removes
+ * its temporary files whatever happens.
+ */
+async function withUpload<T>(
+  deps: Deps,
+  budget: UploadBudget,
+  request: FastifyRequest,
+  owner: string,
+  store: (upload: ReadUpload) => Promise<T>,
+): Promise<T> {
+  const end = budget.begin(owner);
+  try {
+    const upload = await receive(deps, budget, request, owner);
+    try {
+      return await store(upload);
+    } finally {
+      await deps.uploads.discard(upload.received);
+    }
+  } finally {
+    end();
+  }
 }
 
 /**
@@ -112,6 +161,7 @@ async function receive(deps: Deps, request: FastifyRequest, owner: string): Prom
  */
 export function registerJobRoutes(app: FastifyInstance, deps: Deps): void {
   const { store } = deps;
+  const budget = new UploadBudget(deps.config.concurrentUploadsPerKey, deps.config.uploadBytesPerMinute);
 
   const uploadLimit = {
     max: deps.config.uploadsPerMinute,
@@ -122,15 +172,20 @@ export function registerJobRoutes(app: FastifyInstance, deps: Deps): void {
 
   app.post('/api/jobs', { config: { rateLimit: uploadLimit } }, async (request, reply) => {
     const owner = requesterOf(request).name;
-    const { good, rejected, isPublic, callbackUrl } = await receive(deps, request, owner);
-    // webhooks hook: the URL is checked (W1, W9) before anything is stored, and kept with the job.
-    const callback = callbackUrl === null ? null : await deps.webhooks.accept(callbackUrl);
     // Bytes are durable (fsync) before the job row exists and before 201 is sent; all or nothing.
-    const job = await deps.uploads.store(
-      good.map((f) => f.bytes),
-      good.map((f) => f.task),
-      { owner, isPublic },
-    );
+    const { job, rejected, callback } = await withUpload(deps, budget, request, owner, async (upload) => {
+      // webhooks hook: the URL is checked (W1, W9) before anything is stored, and kept with the job.
+      const callback = upload.callbackUrl === null ? null : await deps.webhooks.accept(upload.callbackUrl);
+      return {
+        rejected: upload.rejected,
+        callback,
+        job: await deps.uploads.store(
+          upload.good.map((f) => f.file),
+          upload.good.map((f) => f.task),
+          { owner, isPublic: upload.isPublic },
+        ),
+      };
+    });
     if (callback !== null) await deps.webhooks.register(job.id, callback);
     deps.onJobCreated(job.id);
     const body: JobCreated = { ...job, rejected };
@@ -151,18 +206,22 @@ export function registerJobRoutes(app: FastifyInstance, deps: Deps): void {
       if (!ID.test(id) || !(await deps.access.owns(owner, id))) throw notFound(id);
       if ((await deps.access.get(id))?.deletedAt != null)
         throw new TabgridError('bad_request', `job ${id} was deleted; upload to a new job`, 409);
-      const { good, rejected, callbackUrl } = await receive(deps, request, owner);
-      if (callbackUrl !== null)
-        throw new TabgridError(
-          'bad_request',
-          'callbackUrl is set when the job is created (POST /api/jobs)',
-          400,
-        );
-      const added = await deps.uploads.append(
-        id,
-        good.map((f) => f.bytes),
-        good.map((f) => f.task),
-      );
+      const { added, rejected } = await withUpload(deps, budget, request, owner, async (upload) => {
+        if (upload.callbackUrl !== null)
+          throw new TabgridError(
+            'bad_request',
+            'callbackUrl is set when the job is created (POST /api/jobs)',
+            400,
+          );
+        return {
+          rejected: upload.rejected,
+          added: await deps.uploads.append(
+            id,
+            upload.good.map((f) => f.file),
+            upload.good.map((f) => f.task),
+          ),
+        };
+      });
       deps.onJobCreated(id);
       const body: JobCreated = { ...added, rejected };
       return body;

@@ -1,5 +1,6 @@
-import fastifyHelmet from '@fastify/helmet';
-import type { FastifyInstance } from 'fastify';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { ErrorCode } from '@tabgrid/protocol';
+import helmet from 'helmet';
 
 /**
  * The Content-Security-Policy of every response. What the app truly needs:
@@ -25,20 +26,71 @@ export const CSP_DIRECTIVES = {
 };
 
 /**
- * Security headers on every response (pages, assets, API, errors), via @fastify/helmet:
- * the CSP above, `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer`,
- * `X-Frame-Options: DENY`, and cross-origin isolation, which WASM threads need
- * (SharedArrayBuffer): COOP same-origin, COEP require-corp, CORP same-origin.
+ * Security headers, via helmet: the CSP above, `X-Content-Type-Options: nosniff`,
+ * `Referrer-Policy: no-referrer`, `X-Frame-Options: DENY`, and cross-origin isolation, which
+ * WASM threads need (SharedArrayBuffer): COOP same-origin, COEP require-corp, CORP same-origin.
  * No HSTS: whoever terminates TLS in front of the server decides that.
  */
-export async function installSecurityHeaders(app: FastifyInstance): Promise<void> {
-  await app.register(fastifyHelmet, {
-    contentSecurityPolicy: { useDefaults: false, directives: CSP_DIRECTIVES },
-    crossOriginOpenerPolicy: { policy: 'same-origin' },
-    crossOriginEmbedderPolicy: { policy: 'require-corp' },
-    crossOriginResourcePolicy: { policy: 'same-origin' },
-    referrerPolicy: { policy: 'no-referrer' },
-    frameguard: { action: 'deny' },
-    strictTransportSecurity: false,
+const setSecurityHeaders = helmet({
+  contentSecurityPolicy: { useDefaults: false, directives: CSP_DIRECTIVES },
+  crossOriginOpenerPolicy: { policy: 'same-origin' },
+  crossOriginEmbedderPolicy: { policy: 'require-corp' },
+  crossOriginResourcePolicy: { policy: 'same-origin' },
+  referrerPolicy: { policy: 'no-referrer' },
+  frameguard: { action: 'deny' },
+  strictTransportSecurity: false,
+});
+
+/** Socket.IO's own HTTP answers live under this path (engine.io's default). */
+const SOCKET_IO_PATH = '/socket.io/';
+
+/**
+ * Every HTTP answer of `server` carries the security headers (PROTOCOL.md rule H1): pages, assets,
+ * API answers, Fastify's framework errors (malformed URLs), 404s, and Socket.IO's own answers
+ * (polling, handshake refusals). The headers are set on the raw response before any handler runs,
+ * so nothing that answers later can skip them; a handler may still override one (Node merges
+ * `writeHead` headers over them). Socket.IO's error answers (`{"code","message"}` from engine.io)
+ * are rewritten to the documented `{"error":{"code","message"}}` body.
+ *
+ * Call it after Socket.IO is attached: engine.io takes over the server's `request` listeners, and
+ * this one must run before its.
+ */
+export function installSecurityHeaders(server: Server): void {
+  server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
+    setSecurityHeaders(req, res, () => undefined);
+    if (req.url?.startsWith(SOCKET_IO_PATH)) documentSocketIoErrors(res);
   });
+}
+
+const SOCKET_IO_CODES: Record<number, ErrorCode> = {
+  403: 'forbidden_origin',
+  413: 'payload_too_large',
+  500: 'internal',
+};
+
+/** engine.io answers its refusals `{"code": n, "message"}`; the documented body replaces it. */
+function documentSocketIoErrors(res: ServerResponse): void {
+  const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => ServerResponse;
+  const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+  let refused = false;
+  res.writeHead = ((status: number, ...rest: unknown[]) => {
+    if (status < 400) return writeHead(status, ...rest);
+    refused = true;
+    return writeHead(status, { 'Content-Type': 'application/json; charset=utf-8' });
+  }) as ServerResponse['writeHead'];
+  res.end = ((...args: unknown[]) => {
+    if (!refused) return end(...args);
+    const chunk = args[0];
+    let message = 'the Socket.IO request was refused';
+    if (typeof chunk === 'string' || Buffer.isBuffer(chunk)) {
+      try {
+        const parsed = JSON.parse(chunk.toString()) as { message?: unknown };
+        if (typeof parsed.message === 'string') message = parsed.message.slice(0, 200);
+      } catch {
+        /* not engine.io's JSON: keep the generic message */
+      }
+    }
+    const code: ErrorCode = SOCKET_IO_CODES[res.statusCode] ?? 'bad_request';
+    return end(JSON.stringify({ error: { code, message } }));
+  }) as ServerResponse['end'];
 }

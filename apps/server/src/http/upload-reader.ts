@@ -3,12 +3,20 @@ import type {} from '@fastify/multipart';
 import type { FastifyRequest } from 'fastify';
 import type { ServerConfig } from '../config';
 import type { NewTask } from '../scheduling/types';
+import type { IncomingFile } from '../storage/blob-store';
 import { validateImage } from '../validation/image';
 
-/** A file of an upload that passed every check, ready to be stored. */
+/** A file of an upload that passed every check, on disk, ready to be stored. */
 export interface GoodFile {
-  bytes: Buffer;
+  file: IncomingFile;
   task: NewTask;
+}
+
+/** Where the files of an upload go while it is read: temporary files beside the blobs. */
+export interface UploadSink {
+  /** Streams one file to disk, hashed and counted (`onChunk` may throw to stop it). */
+  receive(source: AsyncIterable<Buffer>, onChunk?: (bytes: number) => void): Promise<IncomingFile>;
+  discard(files: IncomingFile[]): Promise<void>;
 }
 
 export interface ReadUpload {
@@ -21,6 +29,8 @@ export interface ReadUpload {
   isPublic: boolean;
   /** The `callbackUrl` form field as sent (checked by the route, webhooks/callback-url.ts), or null. */
   callbackUrl: string | null;
+  /** The good files' temporary files (bad ones are removed at once): the caller discards them once done. */
+  received: IncomingFile[];
 }
 
 type Limits = Pick<ServerConfig, 'maxFileBytes' | 'maxPixels'>;
@@ -55,11 +65,13 @@ const safeName = (name: string | undefined, index: number) =>
   (name ?? '').replace(/[\u0000-\u001f\u007f]/g, '').slice(0, 255) || `image-${index + 1}`;
 
 /**
- * Reads a multipart upload into memory and validates every file (format, decodability, pixel
- * count). Nothing is stored here. Without `partial` the first bad file throws its TabgridError
- * (the request is all-or-nothing); with `partial` bad files are listed in `rejected` with the
- * same code and message. Request-level faults (not multipart, a part not named `images`, too
- * many files) always throw.
+ * Reads a multipart upload, one file at a time, each streamed to a temporary file (hashed and
+ * counted on the way; at most one chunk of it is in memory), and validates every file from disk
+ * (format, decodability, pixel count). Nothing is stored here. Without `partial` the first bad
+ * file throws its TabgridError (the request is all-or-nothing); with `partial` bad files are
+ * listed in `rejected` with the same code and message. Request-level faults (not multipart, a
+ * part not named `images`, too many files) always throw. Whatever throws, every temporary file
+ * is removed; on success the caller removes them (`received`) once the good ones are stored.
  *
  * An oversized file is cut off at once (its stream destroyed) unless `partial` is set and the
  * body's length was declared: then the rest of it is drained so that the next files can be read.
@@ -68,9 +80,29 @@ export async function readUpload(
   request: FastifyRequest,
   limits: Limits,
   options: { partial: boolean; lengthDeclared: boolean },
+  sink: UploadSink,
+  /** Sees every received chunk's size before it is written; may throw (a byte budget). */
+  onChunk?: (bytes: number) => void,
+): Promise<ReadUpload> {
+  const received: IncomingFile[] = [];
+  try {
+    return await read(request, limits, options, sink, received, onChunk);
+  } catch (err) {
+    await sink.discard(received);
+    throw err;
+  }
+}
+
+async function read(
+  request: FastifyRequest,
+  limits: Limits,
+  options: { partial: boolean; lengthDeclared: boolean },
+  sink: UploadSink,
+  received: IncomingFile[],
+  onChunk?: (bytes: number) => void,
 ): Promise<ReadUpload> {
   const { partial } = options;
-  const read: { index: number; name: string; bytes: Buffer }[] = [];
+  const good: GoodFile[] = [];
   const rejected: RejectedFile[] = [];
   let isPublic = false;
   let callbackUrl: string | null = null;
@@ -85,7 +117,7 @@ export async function readUpload(
 
   // Past the size limit busboy discards the rest of a file but ends its stream only at the next
   // boundary. Unless the body is bounded (declared length) and the next files are wanted, stop
-  // right there (the stream is destroyed: toBuffer() would wait for a possibly endless body).
+  // right there (the stream is destroyed: reading on would wait for a possibly endless body).
   const drain = partial && options.lengthDeclared;
   // preservePath: busboy would otherwise cut "../x.jpg" down to "x.jpg" before checkFileName sees it.
   // (`throwFileSizeLimit` is read per call at run time; the types list it only for files().)
@@ -120,42 +152,40 @@ export async function readUpload(
     });
     const tooLarge = () =>
       new TabgridError('file_too_large', `images[${i}] (${name}): over ${limits.maxFileBytes} bytes`, 413);
-    let bytes: Buffer;
+    let file: IncomingFile;
     try {
-      bytes = await part.toBuffer();
+      file = await sink.receive(part.file as AsyncIterable<Buffer>, onChunk);
     } catch (err) {
       if (overLimit || (err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') throw tooLarge();
       throw err;
     }
-    if (overLimit || part.file.truncated) reject(i, name, tooLarge());
-    else read.push({ index: i, name, bytes });
-  }
-  if (index === 0) throw new TabgridError('no_images', 'no file parts named "images" in the request', 400);
-
-  const good: GoodFile[] = [];
-  for (const file of read) {
+    received.push(file);
+    /** A bad file: its temporary file goes at once (a partial upload goes on with the next). */
+    const refuse = async (err: unknown) => {
+      received.pop();
+      await sink.discard([file]);
+      reject(i, name, err);
+    };
+    if (overLimit || part.file.truncated) {
+      await refuse(tooLarge());
+      continue;
+    }
+    // Validated at once, from disk: all-or-nothing stops at the first bad file.
     try {
-      const image = await validateImage(file.bytes, limits.maxPixels);
+      const image = await validateImage(file.size === 0 ? Buffer.alloc(0) : file.path, limits.maxPixels);
       good.push({
-        bytes: file.bytes,
-        task: {
-          name: file.name,
-          imageSha256: '',
-          mime: image.mime,
-          width: image.width,
-          height: image.height,
-        },
+        file,
+        task: { name, imageSha256: '', mime: image.mime, width: image.width, height: image.height },
       });
     } catch (err) {
-      reject(
-        file.index,
-        file.name,
+      await refuse(
         err instanceof TabgridError
-          ? new TabgridError(err.code, `images[${file.index}] (${file.name}): ${err.message}`, err.status)
+          ? new TabgridError(err.code, `images[${i}] (${name}): ${err.message}`, err.status)
           : err,
       );
     }
   }
+  if (index === 0) throw new TabgridError('no_images', 'no file parts named "images" in the request', 400);
   rejected.sort((a, b) => a.index - b.index);
-  return { good, rejected, firstError: first.error, isPublic, callbackUrl };
+  return { good, rejected, firstError: first.error, isPublic, callbackUrl, received };
 }

@@ -15,12 +15,25 @@ export interface Identity {
 /** Display names are unique; a collision draws again, this many times, before adding digits. */
 const NAME_ATTEMPTS = 8;
 
+/** Rule I8: how long identities without verified work live. */
+export interface IdentityLifetime {
+  /** An identity that never had a result verified is forgotten this long after it was issued; 0 = never. */
+  ttlMs: number;
+  /** Whether this volunteer ever had a result verified (its reputation says). */
+  hasVerifiedWork: (volunteerId: string) => Promise<boolean>;
+}
+
+const FOREVER: IdentityLifetime = { ttlMs: 0, hasVerifiedWork: () => Promise.resolve(true) };
+
 export class IdentityStore {
   /** id -> display name, for the live view (names never change). */
   private readonly names = new Map<string, string>();
   private readonly loading = new Set<string>();
 
-  constructor(private readonly backend: IdentityBackend) {}
+  constructor(
+    private readonly backend: IdentityBackend,
+    private readonly lifetime: IdentityLifetime = FOREVER,
+  ) {}
 
   /**
    * Creates a new identity (rule I1). The token is returned once, here, and
@@ -33,7 +46,8 @@ export class IdentityStore {
     for (let attempt = 0; ; attempt++) {
       const base = randomDisplayName();
       const displayName = attempt < NAME_ATTEMPTS ? base : `${base}${attempt}`;
-      if (await this.backend.insert({ volunteerId, tokenSha256, displayName, createdAt: now })) {
+      const row = { volunteerId, tokenSha256, displayName, createdAt: now };
+      if (await this.backend.insert(row, this.lifetime.ttlMs || undefined)) {
         this.names.set(volunteerId, displayName);
         return { volunteerId, token, displayName };
       }
@@ -49,6 +63,10 @@ export class IdentityStore {
     // Hash a token even for an unknown id, so both refusals take the same time.
     const matches = tokenMatches(token, row?.tokenSha256 ?? Buffer.alloc(32));
     if (!row || !matches) return null;
+    // Rule I8: past its lifetime, an identity that never did verified work is gone.
+    const { ttlMs } = this.lifetime;
+    if (ttlMs > 0 && row.createdAt <= now - ttlMs && !(await this.lifetime.hasVerifiedWork(volunteerId)))
+      return null;
     // Last-seen is informational: a returning volunteer can reconnect while the store
     // refuses writes (locked, full), and keeps its leases' work going (issue 11).
     try {
@@ -58,6 +76,16 @@ export class IdentityStore {
     }
     this.names.set(row.volunteerId, row.displayName);
     return { volunteerId: row.volunteerId, displayName: row.displayName };
+  }
+
+  /** This volunteer had a result verified: its identity no longer expires (rule I8). */
+  async kept(volunteerId: string): Promise<void> {
+    await this.backend.keep(volunteerId);
+  }
+
+  /** Forgets identities past their lifetime without verified work; returns how many (SQLite). */
+  async sweep(now: number): Promise<number> {
+    return this.lifetime.ttlMs > 0 ? this.backend.expire(now - this.lifetime.ttlMs) : 0;
   }
 
   /**

@@ -23,16 +23,32 @@ export class RedisIdentityBackend implements IdentityBackend {
     };
   }
 
-  async insert(row: IdentityRow): Promise<boolean> {
-    const taken = await this.redis.set(redisKeys.volunteerName(row.displayName), row.volunteerId, 'NX');
+  async insert(row: IdentityRow, ttlMs?: number): Promise<boolean> {
+    const nameKey = redisKeys.volunteerName(row.displayName);
+    const taken = ttlMs
+      ? await this.redis.set(nameKey, row.volunteerId, 'PX', ttlMs, 'NX')
+      : await this.redis.set(nameKey, row.volunteerId, 'NX');
     if (taken !== 'OK') return false;
-    await this.redis.hset(redisKeys.volunteer(row.volunteerId), {
+    const key = redisKeys.volunteer(row.volunteerId);
+    await this.redis.hset(key, {
       token: row.tokenSha256.toString('hex'),
       name: row.displayName,
       created: row.createdAt,
       seen: row.createdAt,
     });
+    if (ttlMs) await this.redis.pexpire(key, ttlMs);
     return true;
+  }
+
+  async keep(volunteerId: string): Promise<void> {
+    const key = redisKeys.volunteer(volunteerId);
+    const name = await this.redis.hget(key, 'name');
+    await this.redis.persist(key);
+    if (name) await this.redis.persist(redisKeys.volunteerName(name));
+  }
+
+  expire(): Promise<number> {
+    return Promise.resolve(0); // the keys of an identity nobody kept expire by themselves
   }
 
   async touch(volunteerId: string, now: number): Promise<void> {

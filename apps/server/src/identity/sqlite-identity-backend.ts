@@ -22,6 +22,11 @@ export class SqliteIdentityBackend implements IdentityBackend {
          VALUES (?, ?, ?, ?, ?) ON CONFLICT (display_name) DO NOTHING`,
       ),
       seen: db.prepare<[number, string]>('UPDATE volunteer_identities SET last_seen_at = ? WHERE id = ?'),
+      // Verified work is what verification records (volunteer_reputation.verified, migration 6).
+      expire: db.prepare<[number]>(
+        `DELETE FROM volunteer_identities WHERE created_at < ? AND id NOT IN
+           (SELECT volunteer_id FROM volunteer_reputation WHERE verified > 0)`,
+      ),
     };
   }
 
@@ -41,11 +46,21 @@ export class SqliteIdentityBackend implements IdentityBackend {
       : null;
   }
 
+  /** `ttlMs` is applied by `expire` (the sweep), which keeps every identity with verified work. */
   insert(row: IdentityRow): Promise<boolean> {
     const { volunteerId, tokenSha256, displayName, createdAt } = row;
     return Promise.resolve(
       this.s.insert.run(volunteerId, tokenSha256, displayName, createdAt, createdAt).changes === 1,
     );
+  }
+
+  /** Nothing to do: the sweep reads verified work from the reputation table. */
+  keep(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  expire(createdBefore: number): Promise<number> {
+    return Promise.resolve(this.s.expire.run(createdBefore).changes);
   }
 
   touch(volunteerId: string, now: number): Promise<void> {

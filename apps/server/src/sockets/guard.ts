@@ -64,10 +64,11 @@ export class SocketGuard {
     socket.onAny((event: string, ...args: unknown[]) => {
       if (names.has(event)) return;
       this.log.warn({ event: String(event).slice(0, 64) }, 'unknown event rejected');
-      if (!this.allow()) return;
       const ack = args.at(-1);
-      if (typeof ack === 'function')
-        ack(fail('unknown_event', `unknown event "${String(event).slice(0, 64)}"`));
+      if (typeof ack !== 'function') return void this.allow();
+      // Rule P3: an event sent with an ack callback always gets an answer, a refusal included.
+      if (!this.allow()) return void ack(fail('rate_limited', 'too many events; slow down'));
+      ack(fail('unknown_event', `unknown event "${String(event).slice(0, 64)}"`));
     });
   }
 
@@ -89,7 +90,10 @@ export class SocketGuard {
     schema: S,
     handler: (payload: z.infer<S>) => Ack<T> | Promise<Ack<T>>,
   ): void {
-    this.socket.on(event, (payload: unknown, ack: unknown) => {
+    this.socket.on(event, (...args: unknown[]) => {
+      // The ack is the last argument, also when no payload came with it (rule P3: it is answered).
+      const ack = typeof args.at(-1) === 'function' ? args.pop() : undefined;
+      const payload = args[0];
       const reply = typeof ack === 'function' ? (ack as (r: Ack<T>) => void) : () => undefined;
       if (!this.allow()) return reply(fail('rate_limited', 'too many events; slow down'));
       const parsed = schema.safeParse(payload);

@@ -13,6 +13,8 @@ import type { Namespace } from 'socket.io';
 import type { ImageSigner } from '../access/image-signer';
 import type { JobAccess, JobAccessRow, RecentVisible } from '../access/job-access';
 import type { KeyStore } from '../access/key-store';
+import type { SignInThrottle } from '../access/sign-in-throttle';
+import { PerAddressCounter, clientAddress, type TrustProxy } from '../identity/network';
 import { visibleResult } from '../access/live-visibility';
 import { LOCAL_FANOUT, type Fanout } from '../fanout';
 import { LiveHistory } from '../live/live-history';
@@ -37,6 +39,16 @@ export interface LiveAccess {
   keys: KeyStore;
   jobs: JobAccess;
   signer: ImageSigner;
+}
+
+/** The front door of `/live` (rules L10, H4). */
+export interface LiveDoor {
+  /** Connections at once from one client address; the next handshake is refused. 0 = no limit. */
+  maxPerAddress: number;
+  /** Which peers' `X-Forwarded-For` is believed (rule I5). */
+  trustProxy: TrustProxy;
+  /** Invalid API keys per address (shared with the HTTP API). */
+  throttle?: SignInThrottle;
 }
 
 /**
@@ -70,31 +82,65 @@ export class LiveHub implements SchedulerEvents {
     private readonly leaderboard?: () => { displayName: string; credits: number }[],
     /** Other gateways (ARCHITECTURE.md "Fan-out"): their viewers and their live figures. */
     private readonly fanout: Fanout = LOCAL_FANOUT,
+    door: LiveDoor = { maxPerAddress: 0, trustProxy: () => false },
   ) {
+    const perAddress = new PerAddressCounter();
     nsp.use((socket, next) => {
       const auth = LiveAuthSchema.safeParse(socket.handshake.auth);
       if (!auth.success) return next(handshakeError('invalid_payload', describeIssues(auth.error)));
       if (auth.data.protocolVersion !== PROTOCOL_VERSION) {
         return next(handshakeError('protocol_version', `server speaks protocol ${PROTOCOL_VERSION}`));
       }
+      // Rule L10: live connections per client address, counted until the connection closes.
+      const address = clientAddress(socket.request, door.trustProxy);
+      if (door.maxPerAddress > 0 && perAddress.count(address) >= door.maxPerAddress) {
+        return next(
+          handshakeError(
+            'rate_limited',
+            `at most ${door.maxPerAddress} live connections may be open from one network address`,
+          ),
+        );
+      }
+      perAddress.add(address);
+      let counted = true;
+      const release = () => {
+        if (counted) perAddress.remove(address);
+        counted = false;
+      };
+      socket.conn.once('close', release);
+      socket.data.releaseAddress = release;
+      const refuse = (err: Error) => {
+        release();
+        next(err);
+      };
       if (auth.data.apiKey === undefined) {
         socket.data.requester = null;
         return next();
       }
+      const wait = door.throttle?.retryAfter(address) ?? 0;
+      if (wait > 0) {
+        return refuse(
+          handshakeError('rate_limited', `too many invalid API keys from this address; retry in ${wait} s`),
+        );
+      }
       access.keys.resolve(auth.data.apiKey).then(
         (requester) => {
-          if (requester === null) return next(handshakeError('unauthorized', 'this API key is not valid'));
+          if (requester === null) {
+            door.throttle?.failed(address);
+            return refuse(handshakeError('unauthorized', 'this API key is not valid'));
+          }
           socket.data.requester = requester.name;
           next();
         },
         (err: unknown) => {
           // e.g. the key store is unavailable: refuse clearly (clients retry), never hang.
           errors?.report('live.handshake', err);
-          next(handshakeError('internal', 'the server could not check this key; try again'));
+          refuse(handshakeError('internal', 'the server could not check this key; try again'));
         },
       );
     });
     nsp.on('connection', (socket) => {
+      socket.once('disconnect', socket.data.releaseAddress as () => void);
       const requester = socket.data.requester as string | null;
       if (requester !== null) void socket.join(ownerRoom(requester));
       this.whenSettled(
@@ -115,9 +161,10 @@ export class LiveHub implements SchedulerEvents {
         void socket.join(`job:${jobId}`);
         return ok(job);
       });
-      socket.on('job:unwatch', (payload: unknown) => {
-        const parsed = JobWatchSchema.safeParse(payload);
-        if (parsed.success) void socket.leave(`job:${parsed.data.jobId}`);
+      // Through the guard like every event (rate limit, schema, an answer to an ack).
+      guard.on('job:unwatch', JobWatchSchema, ({ jobId }) => {
+        void socket.leave(`job:${jobId}`);
+        return ok({ jobId });
       });
     });
   }

@@ -1,4 +1,5 @@
 import {
+  TabgridError,
   HeartbeatSchema,
   PROTOCOL_VERSION,
   TaskErrorSchema,
@@ -13,6 +14,7 @@ import {
 import type { FastifyBaseLogger } from 'fastify';
 import type { Namespace } from 'socket.io';
 import type { ErrorSink } from '../observability/error-sink';
+import type { IdentityGate } from '../identity/identity-gate';
 import type { Identity, IdentityStore } from '../identity/identity-store';
 import type { ReputationStore } from '../verification/reputation-store';
 import { PerAddressCounter, clientAddress, type TrustProxy } from '../identity/network';
@@ -33,6 +35,10 @@ export interface VolunteerNamespaceOptions {
   trustProxy: TrustProxy;
   /** Where unexpected handler errors go (counted in /metrics). */
   errors?: ErrorSink;
+  /** What a new identity costs (rules I9, I10): per-network quota, table bound. */
+  gate?: IdentityGate;
+  /** A new identity was issued to a volunteer connecting from `address` (before any work). */
+  onIssued?: (volunteerId: string, address: string, now: number) => void;
   /** A volunteer's connection was accepted and joined its room (the ledger sends its credits). */
   onJoined?: (volunteerId: string) => void;
 }
@@ -122,10 +128,14 @@ export function attachVolunteerNamespace(
     if (socket.conn.readyState === 'closed') release(); // closed while its identity was checked
     let identity: Identity & { token?: string };
     try {
+      if (!resumed) options.gate?.admit(address, now); // rule I9: new identities cost something
       identity = resumed ?? (await options.identities.create(now));
       await options.reputations?.warm(identity.volunteerId);
+      options.gate?.seen(identity.volunteerId, address);
+      if (!resumed) options.onIssued?.(identity.volunteerId, address, now);
     } catch (err) {
       release();
+      if (err instanceof TabgridError) return next(handshakeError(err.code, err.message));
       throw err;
     }
     socket.data.releaseAddress = release;

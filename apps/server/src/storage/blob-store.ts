@@ -9,6 +9,17 @@ export type BlobWriter = (handle: fs.FileHandle, bytes: Uint8Array) => Promise<v
 const defaultWriter: BlobWriter = (handle, bytes) => handle.writeFile(bytes);
 
 /**
+ * An uploaded file received to a temporary file beside the blobs (`receive`), hashed and counted
+ * on the way: nothing of it is in memory. `adopt` makes it a blob; `discard` removes it.
+ */
+export interface IncomingFile {
+  /** The temporary file (`<root>/.incoming/<random>.tmp`). */
+  path: string;
+  sha256: string;
+  size: number;
+}
+
+/**
  * Content-addressed image bytes (SHA-256). One implementation today, `DirectoryBlobStore`: a
  * local directory (`<dataDir>/images`, the default) or a directory every gateway mounts at the
  * same path (NFS/EFS-style, `TABGRID_BLOB_DIR`; docs/DEPLOY.md). An object store would be a
@@ -19,6 +30,19 @@ export interface BlobStore {
   batch(): BlobBatch;
   /** Removes a blob at once (synchronously, so no other request can start using it in between). */
   removeSync(sha256: string): void;
+  /**
+   * Streams `source` to a temporary file beside the blobs, hashing and counting it, and fsyncs it.
+   * `onChunk` sees each chunk's size before it is written and may throw to stop (a byte budget).
+   * On any failure the temporary file is removed and the error rethrown.
+   */
+  receive(source: AsyncIterable<Buffer>, onChunk?: (bytes: number) => void): Promise<IncomingFile>;
+  /**
+   * Makes a received file a blob (a hard link, so it is atomic and the temporary file stays until
+   * `discard`); says whether this call created the blob.
+   */
+  adopt(file: IncomingFile): Promise<{ sha256: string; created: boolean }>;
+  /** Removes a received file's temporary file (never the blob it became). */
+  discard(file: IncomingFile): Promise<void>;
   /** Stores the bytes durably; returns their SHA-256. */
   put(bytes: Uint8Array): Promise<string>;
   /** Like `put`, and says whether this call created the blob (false: the bytes were already stored). */
@@ -65,6 +89,61 @@ export class DirectoryBlobStore implements BlobStore {
     } catch {
       /* already gone */
     }
+  }
+
+  /** Where received files wait: beside the blobs, so a link into place never crosses volumes. */
+  private get incomingDir(): string {
+    return path.join(this.root, '.incoming');
+  }
+
+  async receive(source: AsyncIterable<Buffer>, onChunk?: (bytes: number) => void): Promise<IncomingFile> {
+    await fs.mkdir(this.incomingDir, { recursive: true });
+    const tmp = path.join(this.incomingDir, `${randomBytes(12).toString('hex')}.tmp`);
+    const hash = createHash('sha256');
+    let size = 0;
+    try {
+      const handle = await fs.open(tmp, 'w');
+      try {
+        // One chunk at a time: the source is read only as fast as the disk takes it.
+        for await (const chunk of source) {
+          onChunk?.(chunk.length);
+          hash.update(chunk);
+          size += chunk.length;
+          await this.writer(handle, chunk);
+        }
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    } catch (err) {
+      await fs.rm(tmp, { force: true }).catch(() => undefined);
+      throw err;
+    }
+    return { path: tmp, sha256: hash.digest('hex'), size };
+  }
+
+  async adopt(file: IncomingFile): Promise<{ sha256: string; created: boolean }> {
+    const { sha256 } = file;
+    const target = this.pathOf(sha256);
+    const dir = path.dirname(target);
+    await fs.mkdir(dir, { recursive: true });
+    try {
+      await fs.link(file.path, target);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return { sha256, created: false };
+      throw err;
+    }
+    const dirHandle = await fs.open(dir, 'r');
+    try {
+      await dirHandle.sync();
+    } finally {
+      await dirHandle.close();
+    }
+    return { sha256, created: true };
+  }
+
+  async discard(file: IncomingFile): Promise<void> {
+    await fs.rm(file.path, { force: true });
   }
 
   private pathOf(sha256: string): string {
@@ -150,6 +229,14 @@ export class BlobBatch {
     const { created } = await this.blobs.putNew(bytes);
     if (created) this.created.add(sha256);
     return sha256;
+  }
+
+  /** Like `put`, for a file received to disk (`BlobStore.receive`). */
+  async adopt(file: IncomingFile): Promise<string> {
+    this.pin(file.sha256);
+    const { created } = await this.blobs.adopt(file);
+    if (created) this.created.add(file.sha256);
+    return file.sha256;
   }
 
   /** The upload's rows are stored: keep every blob. */

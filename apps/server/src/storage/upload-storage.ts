@@ -4,7 +4,7 @@ import type { ErrorSink } from '../observability/error-sink';
 import type { HealthMonitor } from '../observability/health';
 import type { CreatedJob, JobAccessFields, SchedulingStore } from '../scheduling/scheduling-store';
 import type { NewTask } from '../scheduling/types';
-import type { BlobStore } from './blob-store';
+import type { BlobStore, IncomingFile } from './blob-store';
 import { assertFreeSpace, LowDiskSpaceError } from './probes';
 import { classifyStorageError } from './storage-errors';
 
@@ -24,9 +24,16 @@ export interface UploadStorage {
    * error is `507 insufficient_storage` (disk full) or `503
    * storage_unavailable` (database busy, locked or failing; retry).
    */
-  store(images: Uint8Array[], tasks: NewTask[], access: JobAccessFields): Promise<CreatedJob>;
+  store(images: IncomingFile[], tasks: NewTask[], access: JobAccessFields): Promise<CreatedJob>;
   /** Adds images to an existing job with the same all-or-nothing guarantee and errors as `store`. */
-  append(jobId: string, images: Uint8Array[], tasks: NewTask[]): Promise<CreatedJob>;
+  append(jobId: string, images: IncomingFile[], tasks: NewTask[]): Promise<CreatedJob>;
+  /**
+   * Receives one uploaded file to disk (`BlobStore.receive`); a full disk is `507
+   * insufficient_storage`, with nothing left behind.
+   */
+  receive(source: AsyncIterable<Buffer>, onChunk?: (bytes: number) => void): Promise<IncomingFile>;
+  /** Removes received files' temporary files (every upload does, whatever happened). */
+  discard(files: IncomingFile[]): Promise<void>;
 }
 
 interface Deps {
@@ -67,6 +74,24 @@ export function uploadStorage(deps: Deps): UploadStorage {
       if (db) throw db.fault === 'full' ? full(db.error) : unavailable(db.error);
     },
 
+    async receive(source, onChunk) {
+      try {
+        return await deps.blobs.receive(source, onChunk);
+      } catch (err) {
+        if (classifyStorageError(err) !== 'full') throw err;
+        deps.errors.report('http.upload', err);
+        throw full(describe(err));
+      }
+    },
+
+    async discard(files) {
+      for (const file of files) {
+        await deps.blobs
+          .discard(file)
+          .catch((err: unknown) => deps.errors.report('http.upload.discard', err));
+      }
+    },
+
     async store(images, tasks, access) {
       const created = await writeAllOrNothing(images, tasks, () =>
         deps.store.createJob(tasks, deps.clock.now(), access),
@@ -89,7 +114,7 @@ export function uploadStorage(deps: Deps): UploadStorage {
    */
   async function rewriteFreed(
     created: CreatedJob,
-    images: Uint8Array[],
+    images: IncomingFile[],
     tasks: NewTask[],
   ): Promise<CreatedJob> {
     const { freeing = [], ...job } = created;
@@ -97,7 +122,7 @@ export function uploadStorage(deps: Deps): UploadStorage {
       const index = tasks.findIndex((t) => t.imageSha256 === sha);
       if (index < 0) continue;
       try {
-        await deps.blobs.put(images[index]!);
+        await deps.blobs.adopt(images[index]!);
       } catch (err) {
         deps.errors.report('http.upload.rewrite', err);
       }
@@ -123,14 +148,14 @@ export function uploadStorage(deps: Deps): UploadStorage {
 
   /** Writes the bytes (durable before any row), then the rows; on failure removes the new blobs. */
   async function writeAllOrNothing<T>(
-    images: Uint8Array[],
+    images: IncomingFile[],
     tasks: NewTask[],
     writeRows: () => T | Promise<T>,
   ): Promise<T> {
     const batch = deps.blobs.batch();
     try {
       // Bytes are durable (fsync) before the task rows exist and before the answer is sent.
-      for (const [index, bytes] of images.entries()) tasks[index]!.imageSha256 = await batch.put(bytes);
+      for (const [index, file] of images.entries()) tasks[index]!.imageSha256 = await batch.adopt(file);
       // Durable before it resolves (SQLite commit; Redis EXEC with appendfsync always).
       const result = await writeRows();
       batch.commit();

@@ -15,8 +15,12 @@ export interface ValidImage {
   height: number;
 }
 
+// Uploads are validated from temporary files that are then linked or removed: libvips must not
+// keep them open in its cache (their disk space would only come back later).
+sharp.cache({ files: 0 });
+
 /**
- * Proves that some bytes are a whole, decodable image of an accepted format
+ * Proves that some bytes (or a file, by path) are a whole, decodable image of an accepted format
  * and a sane size, using libvips (sharp) rather than hand-written parsing:
  * the header is read first (format and pixel count, so a decompression bomb is
  * refused before anything is decoded), then the image is decoded in full with
@@ -24,8 +28,9 @@ export interface ValidImage {
  *
  * @throws TabgridError `empty_file`, `unsupported_format`, `image_too_large`, `corrupt_image`
  */
-export async function validateImage(bytes: Buffer, maxPixels: number): Promise<ValidImage> {
-  if (bytes.length === 0) throw new TabgridError('empty_file', 'the file is empty', 400);
+export async function validateImage(bytes: Buffer | string, maxPixels: number): Promise<ValidImage> {
+  if (typeof bytes !== 'string' && bytes.length === 0)
+    throw new TabgridError('empty_file', 'the file is empty', 400);
   let meta: Metadata;
   try {
     meta = await sharp(bytes, { limitInputPixels: false }).metadata();

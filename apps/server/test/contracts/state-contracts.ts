@@ -79,6 +79,30 @@ export function identityContract(name: string, open: OpenState): void {
       expect(new Set(made.map((m) => m.displayName)).size).toBe(200);
     });
 
+    it('forgets identities past their lifetime unless they did verified work (rule I8)', async () => {
+      const { gateway } = await open();
+      const { identities, reputations } = gateway();
+      const now = Date.now();
+      const row = (volunteerId: string, displayName: string) => ({
+        volunteerId,
+        tokenSha256: hashToken(volunteerId),
+        displayName,
+        createdAt: now,
+      });
+      expect(await identities.insert(row('v_idle', 'Idle Newt'), 200)).toBe(true);
+      expect(await identities.insert(row('v_worker', 'Busy Wren'), 200)).toBe(true);
+      // Verified work: what verification records, and what the identity room is told.
+      reputations.put('v_worker', { ...NEW_REPUTATION, streak: 1, verified: 1 });
+      await reputations.flush();
+      await identities.keep('v_worker');
+      await new Promise((r) => setTimeout(r, 300));
+      await identities.expire(Date.now() - 200);
+      expect(await identities.get('v_idle')).toBeNull();
+      expect((await identities.get('v_worker'))?.displayName).toBe('Busy Wren');
+      // The name of a forgotten identity can be issued again.
+      expect(await identities.insert(row('v_new', 'Idle Newt'))).toBe(true);
+    });
+
     it("gives another gateway's volunteer its display name (at once or on the next call)", async () => {
       const { gateway } = await open();
       const issued = await new IdentityStore(gateway().identities).create(1);

@@ -67,6 +67,9 @@ export async function startTestServer(
       // Every test peer connects from 127.0.0.1: lift the per-address limits (identity tests set them).
       maxVolunteersPerIp: 1000,
       maxTasksPerIp: 0,
+      newIdentitiesPerHour: 0,
+      maxLivePerIp: 0,
+      signInFailuresPerMinute: 0,
       // Scheduling tests script their volunteers' detections: verification (which would judge
       // them against the referee) is opt-in here; the trust tests and e2e run with it on.
       verification: false,

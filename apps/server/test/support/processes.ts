@@ -109,6 +109,8 @@ export async function startServerProcess(
     TABGRID_API_KEYS: TEST_API_KEYS,
     // Every test peer connects from 127.0.0.1.
     TABGRID_MAX_VOLUNTEERS_PER_IP: '1000',
+    TABGRID_NEW_IDENTITIES_PER_HOUR: '0',
+    TABGRID_MAX_LIVE_PER_IP: '0',
     // Fault drills check scheduling with honest agents; verification is tested in test/verification/.
     TABGRID_VERIFICATION: '0',
     ...env,
