@@ -8,29 +8,21 @@ import {
   type TaskResult,
 } from '@tabgrid/protocol';
 import type { FastifyBaseLogger } from 'fastify';
-import { systemClock, type Clock } from '../clock';
-import type { ServerConfig } from '../config';
-import type { CreditKeeper } from '../ledger/credit-keeper';
+import type { Clock } from '../clock';
 import type { LiveStatsTracker } from '../live/live-stats';
-import type { ErrorSink } from '../observability/error-sink';
-import type { DispatchGate } from '../observability/health';
 import type { BlobStore } from '../storage/blob-store';
-import { ImageCache } from '../storage/image-cache';
-import { CanaryRoom, type CanaryDesk } from '../verification/canaries';
-import { ResultDesk } from '../verification/result-desk';
-import type { VerificationMetrics } from '../verification/verification-metrics';
-import type { Verifier } from '../verification/verifier';
-import { Dispatcher, QueueSource } from './dispatcher';
-import { GuardedWrites } from './guarded-writes';
-import { LeaseKeeper } from './lease-keeper';
-import { Outbox } from './outbox';
-import type { EndedHold, LeaseActions, LeaseBook, OfferSource } from './ports';
-import { Sessions, VolunteerSession, type VolunteerSocket } from './sessions';
-import { StoreLeaseBook } from './store-book';
+import type { ResultDesk } from '../verification/result-desk';
+import type { Dispatcher } from './dispatcher';
+import type { GuardedWrites } from './guarded-writes';
+import type { LeaseKeeper } from './lease-keeper';
+import type { EndedHold, LeaseActions } from './ports';
+import { openRooms, type SchedulerConfig, type SchedulerRuntime } from './rooms';
+import { VolunteerSession, type Sessions, type VolunteerSocket } from './sessions';
 import type { TaskStore } from './task-store';
 import type { AssignmentRecord, TaskRecord } from './types';
 
 export { VolunteerSession, type VolunteerSocket } from './sessions';
+export type { SchedulerConfig, SchedulerRuntime } from './rooms';
 
 /** What the scheduler tells the outside world (the live namespace implements it). */
 export interface SchedulerEvents {
@@ -38,31 +30,6 @@ export interface SchedulerEvents {
   resultStored(task: TaskRecord, assignment: AssignmentRecord | null): void;
   taskChanged(task: TaskRecord): void;
 }
-
-/** How the scheduler reports failures, whether it may dispatch, and what time it is. */
-export interface SchedulerRuntime {
-  errors: ErrorSink;
-  /** The circuit breaker: no dispatch while the database is down. */
-  gate: DispatchGate;
-  /** @defaultValue the system clock */
-  clock?: Clock;
-  /** Result verification (apps/server/src/verification); without it every result is final. */
-  verifier?: Verifier;
-  /** A result waiting for its replica this long (ms) goes to the referee. */
-  refereeAfterMs?: number;
-  /** The credit ledger (apps/server/src/ledger); without it no credit is kept. */
-  credits?: CreditKeeper;
-  /** Counts stalls (rule V11) on /metrics. */
-  metrics?: VerificationMetrics;
-  /** Known-answer tasks (rule V12); without it quarantined volunteers get ordinary tasks. */
-  canaries?: CanaryDesk;
-}
-
-export type SchedulerConfig = Pick<
-  ServerConfig,
-  'ackTimeoutMs' | 'leaseMs' | 'maxInFlight' | 'maxInFlightCap' | 'leaseCheckMs' | 'deadlineCheckMs'
-> &
-  Partial<Pick<ServerConfig, 'maxTasksPerIp' | 'maxAssignmentMs'>>;
 
 /**
  * The scheduling core as the sockets see it: a facade over its rooms (ARCHITECTURE.md
@@ -78,7 +45,6 @@ export class Scheduler implements LeaseActions {
   private readonly desk: ResultDesk;
   private readonly keeper: LeaseKeeper;
   private readonly dispatcher: Dispatcher;
-  private readonly books: LeaseBook[];
   private timers: NodeJS.Timeout[] = [];
   private stopped = false;
   private readonly clock: Clock;
@@ -93,71 +59,18 @@ export class Scheduler implements LeaseActions {
     private readonly log: FastifyBaseLogger,
     runtime: SchedulerRuntime,
   ) {
-    const clock = (this.clock = runtime.clock ?? systemClock);
-    const { errors } = runtime;
-    const images = new ImageCache(blobs);
-    const image = (sha256: string) => images.get(sha256);
-    const labels = new Set(model.labels);
-    this.sessions = new Sessions(config.maxInFlightCap, config.maxTasksPerIp ?? 0);
-    this.writes = new GuardedWrites(errors, runtime.gate, log);
-    const fault = this.writes.fault.bind(this.writes);
-    this.desk = new ResultDesk({
+    const rooms = openRooms(this, {
       store,
-      actions: this,
-      image,
-      clock,
-      errors,
-      fault,
+      blobs,
+      config,
+      model,
+      stats,
       log,
-      verifier: runtime.verifier,
-      credits: runtime.credits,
-      refereeAfterMs: runtime.refereeAfterMs,
+      runtime,
+      stopped: () => this.stopped,
     });
-    const storeBook = new StoreLeaseBook({
-      ...{ store, sessions: this.sessions, writes: this.writes, actions: this, desk: this.desk },
-      ...{ clock, stats, leaseMs: config.leaseMs, labels, log },
-    });
-    const room =
-      runtime.canaries && runtime.verifier
-        ? new CanaryRoom(
-            runtime.canaries,
-            this.desk,
-            this,
-            {
-              leaseMs: config.leaseMs,
-              maxAssignmentMs: config.maxAssignmentMs,
-              labels,
-              metrics: runtime.metrics,
-            },
-            log,
-          )
-        : null;
-    this.books = room ? [room, storeBook] : [storeBook];
-    const queue = new QueueSource({
-      ...{ store, book: storeBook, writes: this.writes, clock, errors, stats, log, image },
-      observers: room ? [(task, bytes, now) => room.observe(task, bytes, now)] : [],
-      taskChanged: (t) => this.taskChanged(t),
-      ackTimeoutMs: config.ackTimeoutMs,
-      leaseMs: config.leaseMs,
-    });
-    const sources: OfferSource[] = room ? [room, queue] : [queue];
-    this.dispatcher = new Dispatcher({
-      sessions: this.sessions,
-      sources,
-      outbox: new Outbox(config.ackTimeoutMs, (id) => stats.sink.offering(id)),
-      clock,
-      errors,
-      allowed: () => !this.stopped && runtime.gate.dispatchAllowed(),
-      hasWork: () => store.queuedCount > 0,
-      mayTakeMore: (id, held) => this.desk.mayTakeMore(id, held),
-    });
-    this.keeper = new LeaseKeeper({
-      ...{ books: this.books, store, sessions: this.sessions, writes: this.writes, actions: this },
-      ...{ clock, errors, stats, log, leaseCheckMs: config.leaseCheckMs },
-      maxInFlightCap: config.maxInFlightCap,
-      metrics: runtime.metrics,
-      failed: (taskId) => this.desk.forget(taskId),
-    });
+    ({ clock: this.clock, sessions: this.sessions, writes: this.writes, desk: this.desk } = rooms);
+    ({ keeper: this.keeper, dispatcher: this.dispatcher } = rooms);
   }
 
   get volunteersOnline(): number {
