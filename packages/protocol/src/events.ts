@@ -72,7 +72,8 @@ export interface LiveServerToClient {
 export interface LiveClientToServer {
   /** Subscribe to `job:update` for one job; the ack carries its current view. */
   'job:watch': (payload: JobWatch, ack: AckCallback<JobView>) => void;
-  'job:unwatch': (payload: JobWatch) => void;
+  /** Stop `job:update` for one job; the ack echoes the job id (P3: every event is answered). */
+  'job:unwatch': (payload: JobWatch, ack: AckCallback<JobWatch>) => void;
 }
 
 /** Names of every event a client may send, per namespace (unknown names are rejected). */

@@ -506,6 +506,7 @@ export class SchedulerStore implements SchedulingStore {
         row.id,
       );
       this.queue.remove(row.job_id, row.id);
+      this.excluded.delete(row.id); // exclusions live only as long as their task may run
       return this.getTask(row.id)!;
     });
   }
@@ -735,7 +736,9 @@ export class SchedulerStore implements SchedulingStore {
     } else {
       this.s.requeueTask.run(taskId);
       this.onCommit(() => this.queue.pushFront(task.jobId, taskId));
+      return this.getTask(taskId)!;
     }
+    this.onCommit(() => this.excluded.delete(taskId)); // failed: it is never offered again
     return this.getTask(taskId)!;
   }
 

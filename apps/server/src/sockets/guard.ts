@@ -1,4 +1,4 @@
-import { TabgridError, fail, type Ack, type ErrorCode } from '@tabgrid/protocol';
+import { TabgridError, fail, type Ack, type AckCallback, type ErrorCode } from '@tabgrid/protocol';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ErrorSink } from '../observability/error-sink';
 import type { Socket } from 'socket.io';
@@ -42,25 +42,43 @@ export function describeIssues(error: z.ZodError): string {
     .join('; ');
 }
 
+/** Any map of events (the protocol's `VolunteerClientToServer`, `LiveClientToServer`). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type EventMap = { [event: string]: (...args: any[]) => void };
+/** A map of events `E` (an interface: no index signature needed). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type EventsOf<E> = { [K in keyof E]: (...args: any[]) => void };
+
+/** The payload an event carries. */
+export type PayloadOf<F> = F extends (payload: infer P, ...rest: never[]) => void ? P : never;
+
+/** What a handler answers: the event's ack (at once or when its promise settles), or nothing. */
+export type AnswerOf<F> = F extends (...args: infer A) => void
+  ? A extends [unknown, AckCallback<infer T>]
+    ? Ack<T> | Promise<Ack<T>>
+    : void | Promise<void>
+  : never;
+
 /**
  * Wraps every inbound event of one socket: rate limit, schema validation,
  * a typed ack for anything that goes wrong, no stack traces on the wire, and
  * an `unknown_event` answer for names the protocol does not define. A socket
- * that keeps flooding after being rate-limited is disconnected.
+ * that keeps flooding after being rate-limited is disconnected. Typed against the
+ * protocol's event map: an event's schema, payload and ack must be the map's.
  */
-export class SocketGuard {
+export class SocketGuard<Events extends EventsOf<Events>> {
   private readonly limiter: RateLimiter;
 
   constructor(
-    private readonly socket: Socket,
-    known: readonly string[],
+    private readonly socket: Socket<EventMap, EventMap, EventMap>,
+    known: readonly (keyof Events & string)[],
     ratePerSecond: number,
     private readonly log: FastifyBaseLogger,
     /** Where a handler's unexpected error goes (logged and counted); else only logged. */
     private readonly errors?: ErrorSink,
   ) {
     this.limiter = new RateLimiter(ratePerSecond);
-    const names = new Set(known);
+    const names = new Set<string>(known);
     socket.onAny((event: string, ...args: unknown[]) => {
       if (names.has(event)) return;
       this.log.warn({ event: String(event).slice(0, 64) }, 'unknown event rejected');
@@ -83,24 +101,28 @@ export class SocketGuard {
 
   /**
    * Registers a handler for an event whose payload must match `schema` and that answers with an
-   * ack, at once or when its promise settles (a store that answers asynchronously).
+   * ack, at once or when its promise settles (a store that answers asynchronously). An event
+   * without an ack in the protocol answers nothing: its handler returns nothing.
    */
-  on<S extends z.ZodType, T>(
-    event: string,
-    schema: S,
-    handler: (payload: z.infer<S>) => Ack<T> | Promise<Ack<T>>,
+  on<E extends keyof Events & string>(
+    event: E,
+    schema: z.ZodType<PayloadOf<Events[E]>>,
+    handler: (payload: PayloadOf<Events[E]>) => AnswerOf<Events[E]>,
   ): void {
-    this.socket.on(event, (...args: unknown[]) => {
+    const listener = (...args: unknown[]) => {
       // The ack is the last argument, also when no payload came with it (rule P3: it is answered).
       const ack = typeof args.at(-1) === 'function' ? args.pop() : undefined;
       const payload = args[0];
-      const reply = typeof ack === 'function' ? (ack as (r: Ack<T>) => void) : () => undefined;
+      const reply = typeof ack === 'function' ? (ack as (r: Ack<unknown>) => void) : () => undefined;
       if (!this.allow()) return reply(fail('rate_limited', 'too many events; slow down'));
       const parsed = schema.safeParse(payload);
       if (!parsed.success) {
         this.log.warn({ event, issues: describeIssues(parsed.error) }, 'invalid payload rejected');
         return reply(fail('invalid_payload', describeIssues(parsed.error)));
       }
+      const answered = (answer: unknown) => {
+        if (answer !== undefined) reply(answer as Ack<unknown>);
+      };
       const failed = (err: unknown) => {
         // A typed refusal (e.g. storage_unavailable from the scheduler) goes back as such.
         if (err instanceof TabgridError) return reply(fail(err.code, err.message));
@@ -109,12 +131,13 @@ export class SocketGuard {
         reply(fail('internal', 'internal error'));
       };
       try {
-        const answer = handler(parsed.data);
-        if (answer instanceof Promise) answer.then(reply, failed);
-        else reply(answer);
+        const answer: unknown = handler(parsed.data);
+        if (answer instanceof Promise) answer.then(answered, failed);
+        else answered(answer);
       } catch (err) {
         failed(err);
       }
-    });
+    };
+    (this.socket as unknown as Socket).on(event as string, listener);
   }
 }

@@ -9,6 +9,7 @@ import {
   type LiveServerToClient,
 } from '@tabgrid/protocol';
 import type { FastifyBaseLogger } from 'fastify';
+import { LRUCache } from 'lru-cache';
 import type { Namespace } from 'socket.io';
 import type { ImageSigner } from '../access/image-signer';
 import type { JobAccess, JobAccessRow, RecentVisible } from '../access/job-access';
@@ -30,6 +31,15 @@ export type LiveNamespace = Namespace<LiveClientToServer, LiveServerToClient>;
 
 const RECENT_RESULTS = 24;
 const JOB_UPDATE_COALESCE_MS = 50;
+
+/**
+ * The least time (ms) between two `job:update`s of a job of `tasks` tasks: 50 ms per 500 tasks,
+ * at most 2 s (PROTOCOL.md, `job:update`). A job view is the whole job, so a big job watched
+ * while its tasks complete would otherwise cost its watchers a full view every 50 ms.
+ */
+export function jobUpdateGapMs(tasks: number): number {
+  return Math.min(2000, JOB_UPDATE_COALESCE_MS * Math.max(1, Math.ceil(tasks / 500)));
+}
 
 /** The room of one requester's connections (dashboard and live pages signed in with its key). */
 const ownerRoom = (name: string) => `owner:${name}`;
@@ -59,7 +69,9 @@ export interface LiveDoor {
  * results and may watch its own jobs.
  */
 export class LiveHub implements SchedulerEvents {
-  private readonly pendingJobs = new Set<string>();
+  private pendingJobs = new Set<string>();
+  /** When each job's view was last sent, and its size (bounded: the least recent forgotten). */
+  private readonly lastSent = new LRUCache<string, { at: number; tasks: number }>({ max: 10_000 });
   private flushTimer: NodeJS.Timeout | null = null;
   private statsTimer: NodeJS.Timeout | null = null;
   private lastCounts: TaskCounts = { queued: 0, running: 0, done: 0, failed: 0 };
@@ -153,7 +165,13 @@ export class LiveHub implements SchedulerEvents {
             history: this.history.snapshot(),
           }),
       );
-      const guard = new SocketGuard(socket, LIVE_CLIENT_EVENTS, eventsPerSecond, log, errors);
+      const guard = new SocketGuard<LiveClientToServer>(
+        socket,
+        LIVE_CLIENT_EVENTS,
+        eventsPerSecond,
+        log,
+        errors,
+      );
       guard.on('job:watch', JobWatchSchema, async ({ jobId }) => {
         const job =
           requester !== null && (await access.jobs.owns(requester, jobId)) ? await store.getJob(jobId) : null;
@@ -294,7 +312,17 @@ export class LiveHub implements SchedulerEvents {
 
   private flushJobs(): void {
     this.flushTimer = null;
+    const now = performance.now();
+    const later = new Set<string>();
+    let wait = Infinity;
     for (const jobId of this.pendingJobs) {
+      const last = this.lastSent.get(jobId);
+      const due = last ? last.at + jobUpdateGapMs(last.tasks) : now;
+      if (due > now) {
+        later.add(jobId); // sent too recently for its size: once more when its gap is over
+        wait = Math.min(wait, due - now);
+        continue;
+      }
       const room = `job:${jobId}`;
       const localSize = this.nsp.adapter.rooms.get(room)?.size ?? 0;
       // Nobody watching on any gateway: no view read (a Redis job view is the whole job).
@@ -307,12 +335,17 @@ export class LiveHub implements SchedulerEvents {
             'live.jobs',
             () => this.store.getJob(jobId),
             (job) => {
-              if (job) this.nsp.to(room).emit('job:update', job);
+              if (!job) return;
+              this.lastSent.set(jobId, { at: performance.now(), tasks: job.tasks.length });
+              this.nsp.to(room).emit('job:update', job);
             },
           );
         },
       );
     }
-    this.pendingJobs.clear();
+    this.pendingJobs = later;
+    if (later.size > 0) {
+      this.flushTimer ??= setTimeout(() => this.guard('live.jobs', () => this.flushJobs()), Math.ceil(wait));
+    }
   }
 }

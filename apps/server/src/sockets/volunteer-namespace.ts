@@ -171,7 +171,7 @@ export function attachVolunteerNamespace(
     void socket.join(volunteerRoom(socket.data.volunteerId));
     options.onJoined?.(socket.data.volunteerId);
     socket.conn.on('packet', () => scheduler.alive(session));
-    const guard = new SocketGuard(
+    const guard = new SocketGuard<VolunteerClientToServer>(
       socket,
       VOLUNTEER_CLIENT_EVENTS,
       options.eventsPerSecond,

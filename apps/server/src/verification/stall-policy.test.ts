@@ -31,4 +31,13 @@ describe('StallPolicy (rule V11)', () => {
     p.answered('c');
     expect(p.limit('c', 3)).toBe(3);
   });
+
+  it('keeps penalties for a bounded number of volunteers (the least recently penalised forgotten)', () => {
+    const p = new StallPolicy({ max: 3 });
+    for (const v of ['a', 'b', 'c', 'd', 'e']) p.stalled(v, 4);
+    expect(p.size).toBe(3);
+    expect(p.penalty('a')).toBe(0);
+    expect(p.penalty('b')).toBe(0);
+    expect(p.penalty('e')).toBe(1);
+  });
 });

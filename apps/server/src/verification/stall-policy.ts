@@ -1,3 +1,5 @@
+import { LRUCache } from 'lru-cache';
+
 /**
  * A volunteer that keeps stalling loses slots (PROTOCOL.md rule V11): each lease it acked and
  * then let lapse (no heartbeat, or past the assignment's wall-clock cap) halves the tasks it may
@@ -7,8 +9,21 @@
  * Kept per identity in memory, so reconnecting does not clear it.
  */
 export class StallPolicy {
-  /** Halvings in force per volunteer id (0 = full limit; absent = 0). */
-  private readonly penalties = new Map<string, number>();
+  /**
+   * Halvings in force per volunteer id (0 = full limit; absent = 0). Bounded: at most `max`
+   * volunteers (the least recently penalised forgotten first), each penalty forgotten `ttlMs`
+   * after its last stall (a volunteer gone that long starts afresh).
+   */
+  private readonly penalties: LRUCache<string, number>;
+
+  constructor({ max = 100_000, ttlMs = 6 * 3_600_000 }: { max?: number; ttlMs?: number } = {}) {
+    this.penalties = new LRUCache({ max, ttl: ttlMs, updateAgeOnGet: false });
+  }
+
+  /** Volunteers with a penalty in force. */
+  get size(): number {
+    return this.penalties.size;
+  }
 
   /** The tasks this volunteer may hold now, given the limit its slots ask for. */
   limit(volunteerId: string, wanted: number): number {

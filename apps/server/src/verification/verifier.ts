@@ -11,7 +11,14 @@ import {
   type RefereeMiss,
   type RefereeRetryPolicy,
 } from './referee-retry';
-import { standing, updateReputation, type Standing, type TrustPolicy, type Verdict } from './reputation';
+import {
+  standing,
+  updateReputation,
+  type Reputation,
+  type Standing,
+  type TrustPolicy,
+  type Verdict,
+} from './reputation';
 import type { ReputationStore } from './reputation-store';
 import type { VerificationMetrics } from './verification-metrics';
 
@@ -64,9 +71,33 @@ export type Judgement =
   /** Keep the result, run the task again on an independent volunteer (or the referee). */
   | { kind: 'replicate'; caught: string[] };
 
-interface Pending extends Candidate {
+export interface Pending extends Candidate {
   assignmentId: string;
   treatment: Treatment;
+  /** Counts toward its sender's cap of unverified work (until settled, or the referee gave up). */
+  counted: boolean;
+}
+
+/** A fresh result to judge. */
+export interface ResultToJudge {
+  taskId: string;
+  assignmentId: string;
+  volunteerId: string;
+  address: string;
+  detections: Detection[];
+}
+
+/**
+ * What a result means, decided but not applied (`Verifier.commit` applies it): the task's
+ * waiting results afterwards (null: none wait), whose result was added to them, and the
+ * reputations the verdict changes.
+ */
+export interface Assessment {
+  judgement: Judgement;
+  taskId: string;
+  pending: Pending[] | null;
+  added: string | null;
+  puts: [string, Reputation][];
 }
 
 /**
@@ -108,17 +139,19 @@ export class Verifier {
     return this.standing(volunteerId) === 'trusted';
   }
 
-  /** A fresh, plausible result from a volunteer. */
-  judge(
-    r: {
-      taskId: string;
-      assignmentId: string;
-      volunteerId: string;
-      address: string;
-      detections: Detection[];
-    },
-    now: number,
-  ): Judgement {
+  /** A fresh, plausible result from a volunteer: `assess` and `commit` at once. */
+  judge(r: ResultToJudge, now: number): Judgement {
+    const a = this.assess(r, now);
+    this.commit(a);
+    return a.judgement;
+  }
+
+  /**
+   * What a fresh, plausible result means, without changing anything: `commit` the assessment once
+   * the store has durably taken the result (a store that throws in between leaves nothing here
+   * ahead of it: a resent result is judged again from the same state).
+   */
+  assess(r: ResultToJudge, now: number): Assessment {
     const rep = this.reputations.get(r.volunteerId);
     let how = treatment(rep, this.random(), this.config.trust);
     // A result for a task whose earlier result waits for a verdict is that result's replica, even
@@ -126,17 +159,23 @@ export class Verifier {
     // turncoat's spot-checked lie would go unpunished whenever a trusted volunteer ran the replica.
     if (how === 'final' && this.isPending(r.taskId)) how = 'spot-check';
     if (how === 'final') {
-      this.drop(r.taskId);
       return {
-        kind: 'final',
-        detections: r.detections,
-        mark: { verification: 'trusted', agreeing: 1 },
-        resultAssignmentId: r.assignmentId,
-        caught: [],
-        settled: { agreeing: [{ volunteerId: r.volunteerId, assignmentId: r.assignmentId }], rejected: [] },
+        taskId: r.taskId,
+        pending: null,
+        added: null,
+        puts: [],
+        judgement: {
+          kind: 'final',
+          detections: r.detections,
+          mark: { verification: 'trusted', agreeing: 1 },
+          resultAssignmentId: r.assignmentId,
+          caught: [],
+          settled: { agreeing: [{ volunteerId: r.volunteerId, assignmentId: r.assignmentId }], rejected: [] },
+        },
       };
     }
-    const list = this.pending.get(r.taskId) ?? [];
+    const list = [...(this.pending.get(r.taskId) ?? [])];
+    let added: string | null = null;
     if (!list.some((c) => c.assignmentId === r.assignmentId)) {
       list.push({
         by: r.volunteerId,
@@ -145,11 +184,22 @@ export class Verifier {
         detections: r.detections,
         assignmentId: r.assignmentId,
         treatment: how,
+        counted: true,
       });
-      this.countUnverified(r.volunteerId, 1);
+      added = r.volunteerId;
     }
-    this.pending.set(r.taskId, list);
-    return this.settle(r.taskId, list, now);
+    return { ...this.settle(r.taskId, list, now), added };
+  }
+
+  /** Applies an assessment (`assess`, `settleByReferee`) after the store took what it decided. */
+  commit(a: Assessment): void {
+    if (a.pending) {
+      this.pending.set(a.taskId, a.pending);
+      if (a.added) this.countUnverified(a.added, 1);
+    } else {
+      this.drop(a.taskId);
+    }
+    for (const [volunteerId, reputation] of a.puts) this.reputations.put(volunteerId, reputation);
   }
 
   /** Whether a task has results waiting for a replica. */
@@ -176,7 +226,7 @@ export class Verifier {
     taskId: string,
     image: Uint8Array,
     now: () => number,
-  ): Promise<Judgement | RefereeMiss | null> {
+  ): Promise<Assessment | RefereeMiss | null> {
     if (!this.isPending(taskId)) return null;
     const run = this.referee?.run(image);
     if (!run) return 'over_budget';
@@ -199,9 +249,10 @@ export class Verifier {
         detections: outcome.detections,
         assignmentId: '',
         treatment: 'replicate',
+        counted: false,
       },
     ];
-    return this.settle(taskId, withReferee, now());
+    return { ...this.settle(taskId, withReferee, now()), added: null };
   }
 
   /**
@@ -211,7 +262,10 @@ export class Verifier {
   retryAfter(taskId: string, miss: RefereeMiss): number | null {
     this.config.metrics?.refereeMiss(miss);
     const delay = this.retries.next(taskId, miss);
-    if (delay === null) this.config.metrics?.refereeMiss('gave_up');
+    if (delay === null) {
+      this.config.metrics?.refereeMiss('gave_up');
+      this.uncount(taskId);
+    }
     return delay;
   }
 
@@ -273,31 +327,57 @@ export class Verifier {
     else this.unverified.delete(volunteerId);
   }
 
+  /**
+   * The referee gave up on a waiting task (rule V9): its results keep waiting for a third
+   * volunteer, but no longer count toward their senders' caps of unverified work (V1). Otherwise
+   * three such tasks would stop every offer to a volunteer on probation for good.
+   */
+  private uncount(taskId: string): void {
+    for (const c of this.pending.get(taskId) ?? []) {
+      if (!c.counted) continue;
+      c.counted = false;
+      this.countUnverified(c.by, -1);
+    }
+  }
+
   private drop(taskId: string): void {
-    for (const c of this.pending.get(taskId) ?? []) this.countUnverified(c.by, -1);
+    for (const c of this.pending.get(taskId) ?? []) if (c.counted) this.countUnverified(c.by, -1);
     this.pending.delete(taskId);
     this.retries.forget(taskId);
   }
 
-  private settle(taskId: string, list: Pending[], now: number): Judgement {
+  /** Settles a list of results without changing anything: what `commit` should then apply. */
+  private settle(taskId: string, list: Pending[], now: number): Omit<Assessment, 'added'> {
     const s = settle(list, this.config.distinctNetworks, this.rule);
-    if (s.kind === 'pending') return { kind: 'replicate', caught: [] };
-    this.drop(taskId);
+    if (s.kind === 'pending')
+      return { taskId, pending: list, puts: [], judgement: { kind: 'replicate', caught: [] } };
     const caught: string[] = [];
-    for (const c of s.agreeing) if (c.by !== REFEREE) this.record(c.by, 'agreed', now);
-    for (const c of s.wrong) if (c.by !== REFEREE && this.record(c.by, 'wrong', now)) caught.push(c.by);
+    const reps = new Map<string, Reputation>();
+    const record = (volunteerId: string, verdict: Verdict): boolean => {
+      const before = reps.get(volunteerId) ?? this.reputations.get(volunteerId);
+      const after = updateReputation(before, verdict, now, this.config.trust);
+      reps.set(volunteerId, after);
+      return before.quarantinedAt === null && after.quarantinedAt !== null;
+    };
+    for (const c of s.agreeing) if (c.by !== REFEREE) record(c.by, 'agreed');
+    for (const c of s.wrong) if (c.by !== REFEREE && record(c.by, 'wrong')) caught.push(c.by);
     const winner = s.winner as Pending;
     const spot = s.agreeing.some((c) => (c as Pending).treatment === 'spot-check');
     return {
-      kind: 'final',
-      detections: winner.detections,
-      mark: {
-        verification: s.refereed ? 'refereed' : spot ? 'spot-checked' : 'replicated',
-        agreeing: s.agreeing.length,
+      taskId,
+      pending: null,
+      puts: [...reps],
+      judgement: {
+        kind: 'final',
+        detections: winner.detections,
+        mark: {
+          verification: s.refereed ? 'refereed' : spot ? 'spot-checked' : 'replicated',
+          agreeing: s.agreeing.length,
+        },
+        resultAssignmentId: winner.by === REFEREE ? null : winner.assignmentId,
+        caught,
+        settled: settledResults(list, s.agreeing),
       },
-      resultAssignmentId: winner.by === REFEREE ? null : winner.assignmentId,
-      caught,
-      settled: settledResults(list, s.agreeing),
     };
   }
 

@@ -147,7 +147,7 @@ export function useJobs(apiKey: string): JobsState & {
       setError(describe(err));
       return;
     }
-    socketRef.current?.emit('job:unwatch', { jobId: id });
+    socketRef.current?.emit('job:unwatch', { jobId: id }, () => undefined);
     setIds((prev) => prev.filter((x) => x !== id));
   }, []);
 

@@ -1,9 +1,9 @@
 import type { Detection, TaskAssignment } from '@tabgrid/protocol';
-import { agree, DEFAULT_AGREEMENT } from './agreement';
+import { agree, DEFAULT_AGREEMENT } from '../agreement';
 import { makeCanaryImage, randomTransform, type CanaryImage, type CanaryTransform } from './canary-image';
 import { RecentSources, type CanarySource } from './canary-sources';
-import type { Referee } from './referee';
-import type { VerificationMetrics } from './verification-metrics';
+import type { Referee } from '../referee';
+import type { VerificationMetrics } from '../verification-metrics';
 
 export type { CanarySource } from './canary-sources';
 
@@ -59,6 +59,8 @@ interface Canary {
 interface Held {
   canary: Canary;
   volunteerId: string;
+  /** When it was offered (its renewals are capped from here). */
+  takenAt: number;
   expiresAt: number;
 }
 
@@ -199,7 +201,7 @@ export class CanaryDesk {
     canary.usedBy.add(volunteerId);
     if (canary.usedBy.size >= this.policy.maxUses) this.ready.splice(this.ready.indexOf(canary), 1);
     const assignmentId = this.ids.assignment();
-    this.held.set(assignmentId, { canary, volunteerId, expiresAt: now + leaseMs });
+    this.held.set(assignmentId, { canary, volunteerId, takenAt: now, expiresAt: now + leaseMs });
     return {
       assignmentId,
       taskId: canary.taskId,
@@ -288,13 +290,23 @@ export class CanaryDesk {
     return this.answered.get(assignmentId);
   }
 
-  /** Heartbeat: the canary leases this volunteer holds among `ids` are renewed (returned). */
-  renew(volunteerId: string, ids: readonly string[], now: number, leaseMs: number): string[] {
+  /**
+   * Heartbeat: the canary leases this volunteer holds among `ids` are renewed (returned), never
+   * past their offer + `maxHoldMs` (as a real assignment's, `maxAssignmentMs`): heartbeats cannot
+   * hold a canary forever.
+   */
+  renew(
+    volunteerId: string,
+    ids: readonly string[],
+    now: number,
+    leaseMs: number,
+    maxHoldMs = Number.MAX_SAFE_INTEGER,
+  ): string[] {
     const renewed: string[] = [];
     for (const id of ids) {
       const h = this.held.get(id);
       if (h && h.volunteerId === volunteerId) {
-        h.expiresAt = now + leaseMs;
+        h.expiresAt = Math.min(now + leaseMs, h.takenAt + maxHoldMs);
         renewed.push(id);
       }
     }

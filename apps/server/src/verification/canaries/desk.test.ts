@@ -1,10 +1,10 @@
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Detection } from '@tabgrid/protocol';
-import { CanaryDesk, canaryRefreshMs, DEFAULT_CANARIES, type CanaryPolicy } from './canaries';
+import { CanaryDesk, canaryRefreshMs, DEFAULT_CANARIES, type CanaryPolicy } from './desk';
 import type { CanarySource } from './canary-sources';
-import type { RefereeOutcome } from './referee';
-import type { VerificationMetrics } from './verification-metrics';
+import type { RefereeOutcome } from '../referee';
+import type { VerificationMetrics } from '../verification-metrics';
 
 const LEASE = 10_000;
 const answer: Detection[] = [{ label: 'bus', score: 0.9, box: [4, 4, 30, 20] }];
@@ -223,5 +223,19 @@ describe('CanaryDesk (rule V12)', () => {
     expect(canaryRefreshMs(10)).toBe(1000);
     expect(canaryRefreshMs(50)).toBe(200);
     expect(canaryRefreshMs(0)).toBe(10_000);
+  });
+
+  it('heartbeats cannot hold a canary past its cap: renewals stop at the offer + maxHoldMs, then it lapses', async () => {
+    const { desk, settle } = setup();
+    desk.observe(source(0), images[0]!, 0);
+    await settle();
+    const offer = desk.take('v', 0, LEASE)!;
+    // Renewed every half lease for a long time: never past 25 s after the offer.
+    for (let t = LEASE / 2; t <= 60_000; t += LEASE / 2) {
+      expect(desk.renew('v', [offer.assignmentId], t, LEASE, 25_000)).toEqual([offer.assignmentId]);
+      if (t + LEASE / 2 >= 25_000) break;
+    }
+    expect(desk.lapse(24_999)).toEqual([]);
+    expect(desk.lapse(25_000)).toEqual([{ assignmentId: offer.assignmentId, volunteerId: 'v' }]);
   });
 });

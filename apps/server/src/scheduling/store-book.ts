@@ -1,0 +1,196 @@
+import { fail, ok, type Ack, type ErrorCode, type TaskErrorReport, type TaskResult } from '@tabgrid/protocol';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Clock } from '../clock';
+import type { LiveStatsTracker } from '../live/live-stats';
+import type { ResultDesk } from '../verification/result-desk';
+import type { GuardedWrites } from './guarded-writes';
+import type { LapsedLease, LeaseActions, LeaseBook } from './ports';
+import type { Sessions, VolunteerSession } from './sessions';
+import type { TaskStore } from './task-store';
+import { PartialBatchError, type EndedLease } from './types';
+import { impossibleResultReason } from './validate-result';
+
+/** Most leases lapsed per check. */
+const LAPSE_BATCH = 500;
+
+export interface StoreBookDeps {
+  store: TaskStore;
+  sessions: Sessions;
+  writes: GuardedWrites;
+  actions: LeaseActions;
+  desk: ResultDesk;
+  clock: Clock;
+  stats: LiveStatsTracker;
+  leaseMs: number;
+  labels: ReadonlySet<string>;
+  log: FastifyBaseLogger;
+}
+
+/**
+ * The leases of real tasks, kept in the store (the database is the truth): renewals, lapses,
+ * releases, and the results and failure reports that end them. Every other book's assignments
+ * are its own; this one takes whatever no other book owns.
+ */
+export class StoreLeaseBook implements LeaseBook {
+  constructor(private readonly d: StoreBookDeps) {}
+
+  owns(): boolean {
+    return true;
+  }
+
+  renew(volunteerId: string, ids: readonly string[], now: number): { renewed: string[]; lost: string[] } {
+    return this.d.store.renew(volunteerId, [...ids], now, this.d.leaseMs);
+  }
+
+  /** Bounded per check so a mass expiry cannot block the loop in one go. */
+  lapse(now: number): LapsedLease[] {
+    let ended: EndedLease[] = [];
+    try {
+      ended = this.d.store.lapseExpired(now, LAPSE_BATCH);
+    } catch (err) {
+      if (err instanceof PartialBatchError) ended = err.done;
+      this.d.writes.fault('scheduler.leases', err);
+    }
+    return ended.map((e) => ({
+      ...held(e),
+      stalled: e.assignment.outcome === 'lease_expired',
+      reason: (e.assignment.outcome ?? 'lease_expired') as ErrorCode,
+    }));
+  }
+
+  /** Ends a lease without a result (retried if the write fails; the lease's expiry is the backstop). */
+  end(assignmentId: string, _volunteerId: string, reason: ErrorCode, tellVolunteer: boolean): void {
+    this.d.writes.withRetry(
+      'scheduler.release',
+      () => {
+        const ended = this.d.store.release(assignmentId, reason, this.d.clock.now());
+        if (ended) this.d.actions.endLease(held(ended), tellVolunteer ? reason : null);
+      },
+      { assignmentId, outcome: reason },
+    );
+  }
+
+  /**
+   * Returns a departed volunteer's leases to the queue; retried if the database fails meanwhile.
+   * Dropped as soon as the volunteer is back: its new connection may hold new leases, which a
+   * late release would end without telling it, and the old ones lapse by themselves.
+   */
+  endVolunteer(volunteerId: string): void {
+    this.d.writes.withRetry(
+      'scheduler.disconnect',
+      () => {
+        try {
+          for (const e of this.d.store.releaseVolunteer(volunteerId, this.d.clock.now())) {
+            this.d.actions.endLease(held(e), null);
+          }
+        } catch (err) {
+          if (err instanceof PartialBatchError)
+            for (const e of err.done) this.d.actions.endLease(held(e), null);
+          throw err;
+        }
+      },
+      { volunteerId },
+      () => !this.d.sessions.has(volunteerId),
+    );
+  }
+
+  /** The store's `cancelJob` ended its leases already. */
+  endJob(): void {}
+
+  /**
+   * A volunteer's result. If it cannot be stored (database down), nothing changes: the lease
+   * stays, and the ack is `storage_unavailable`, so the volunteer sends it again (or the lease
+   * lapses and the task runs again). Once stored, the ack is `accepted` whatever follows.
+   */
+  result(
+    session: VolunteerSession,
+    payload: TaskResult,
+    now: number,
+  ): Ack<{ accepted: boolean; duplicate: boolean }> {
+    const { store, desk, actions, sessions, stats } = this.d;
+    const receivedAt = performance.now();
+    const assignment = store.getAssignment(payload.assignmentId);
+    if (!assignment || assignment.volunteerId !== session.id) {
+      return fail('not_holder', `assignment ${payload.assignmentId} is not held by this volunteer`);
+    }
+    const task = store.getTask(assignment.taskId)!;
+    if (task.status !== 'done') {
+      const reason = impossibleResultReason(payload.detections, task, this.d.labels);
+      if (reason) {
+        this.d.log.warn(
+          { volunteerId: session.id, assignmentId: assignment.id, reason },
+          'impossible result rejected',
+        );
+        const ended = store.release(assignment.id, 'impossible_result', now, desk.verifying);
+        if (ended) actions.endLease(held(ended), null);
+        desk.caught(session.id, 'impossible', now);
+        return fail('impossible_result', reason);
+      }
+    }
+    const fresh = { volunteerId: session.id, address: session.address, task, assignment };
+    const assessed = desk.assess({ ...fresh, detections: payload.detections }, now);
+    const outcome = store.complete(
+      assignment.id,
+      session.id,
+      payload.detections,
+      payload.inferenceMs,
+      now,
+      desk.markOf(assessed),
+    );
+    if (outcome.kind === 'rejected') return fail(outcome.code, outcome.message);
+    if (outcome.kind === 'duplicate') return ok({ accepted: false, duplicate: true });
+    // Stored: from here on nothing may turn the ack into a failure.
+    let caught: string[] = [];
+    try {
+      caught = desk.commit(assessed, outcome.assignment, now);
+    } catch (err) {
+      this.d.writes.fault('scheduler.verdict', err, { volunteerId: session.id, assignmentId: assignment.id });
+    }
+    actions.answered(session);
+    sessions.drop(session.id, outcome.assignment.id);
+    if (assessed?.judgement.kind !== 'replicate') {
+      for (const other of outcome.superseded) actions.cancelHeld(other, 'task_completed');
+      stats.result.add(now - outcome.task.submittedAt, now);
+      stats.inference.add(payload.inferenceMs, now);
+      stats.sink.taskDone(session.id, receivedAt, store.queuedCount > 0);
+      actions.resultStored(outcome.task, outcome.assignment);
+    }
+    actions.taskChanged(outcome.task);
+    if (caught.length) desk.backtrack(caught);
+    actions.pump();
+    return ok({ accepted: true, duplicate: false });
+  }
+
+  taskError(session: VolunteerSession, payload: TaskErrorReport, now: number): Ack<{ requeued: boolean }> {
+    const { store, desk, actions, sessions, writes } = this.d;
+    let outcome: ReturnType<TaskStore['reportFailure']>;
+    try {
+      writes.assertStorage();
+      outcome = store.reportFailure(
+        payload.assignmentId,
+        session.id,
+        payload.code,
+        payload.message,
+        now,
+        // Failure reports count only from trusted volunteers (rule V6), so made-up identities
+        // cannot fail a task: it runs elsewhere instead. The ack is the same.
+        desk.reportCounts(session.id, payload.code),
+      );
+    } catch (err) {
+      return writes.refusal('scheduler.taskError', err, session.id);
+    }
+    if (outcome.kind === 'rejected') return fail(outcome.code, outcome.message);
+    this.d.stats.sink.taskReported(outcome.task, payload.code);
+    if (payload.code === 'undecodable') desk.checkUndecodable(session.id, outcome.task);
+    if (outcome.task.status === 'failed') desk.forget(outcome.task.id);
+    sessions.drop(session.id, outcome.assignment.id);
+    actions.taskChanged(outcome.task);
+    actions.pump();
+    return ok({ requeued: outcome.task.status === 'queued' });
+  }
+}
+
+/** A store lease as the core's cleanup sees it. */
+function held(e: EndedLease) {
+  return { assignmentId: e.assignment.id, volunteerId: e.assignment.volunteerId, ended: e };
+}

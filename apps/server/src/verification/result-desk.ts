@@ -1,0 +1,268 @@
+import type { Detection } from '@tabgrid/protocol';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Clock } from '../clock';
+import type { CreditKeeper } from '../ledger/credit-keeper';
+import type { ErrorSink } from '../observability/error-sink';
+import type { LeaseActions } from '../scheduling/ports';
+import type { TaskStore } from '../scheduling/task-store';
+import type { AssignmentRecord, TaskRecord, VerificationMark } from '../scheduling/types';
+import type { Standing } from './reputation';
+import type { Assessment, Verifier } from './verifier';
+
+/** What the desk needs around it: the store's reads and verdict writes, the clock, the sinks. */
+export interface ResultDeskDeps {
+  store: Pick<
+    TaskStore,
+    'getTask' | 'getAssignment' | 'finalize' | 'trustedResultsOf' | 'reopen' | 'reopenElsewhere'
+  >;
+  actions: LeaseActions;
+  /** Reads a task's image (for the referee). */
+  image: (sha256: string) => Promise<Uint8Array>;
+  clock: Clock;
+  errors: ErrorSink;
+  /** Reports a failure; a database fault also opens the breaker. */
+  fault: (where: string, err: unknown, context?: Record<string, unknown>) => void;
+  log: FastifyBaseLogger;
+  /** Result verification; without it every result is final. */
+  verifier?: Verifier;
+  /** The credit ledger; without it no credit is kept. */
+  credits?: CreditKeeper;
+  /** A result waiting for its replica this long (ms) goes to the referee. @defaultValue 3000 */
+  refereeAfterMs?: number;
+}
+
+/** A fresh result to assess. */
+export interface FreshResult {
+  volunteerId: string;
+  address: string;
+  task: TaskRecord;
+  assignment: AssignmentRecord;
+  detections: Detection[];
+}
+
+/**
+ * The verification room's desk in the scheduler (rules V3–V10): decide first, act after the
+ * commit. `assess` says what a result means and changes nothing; the store then writes the
+ * result, and only once that write succeeded does `commit` apply the verdict (reputations,
+ * waiting results, credits, the referee's timer). A store that throws in between leaves the
+ * verifier as it was, so a resent result is judged from the same state. The desk acts on the
+ * core only through `LeaseActions`: the referee's verdicts, backtracking and its timers live here.
+ */
+export class ResultDesk {
+  /** Tasks whose results wait for a replica: the referee takes over when this fires. */
+  private readonly refereeTimers = new Map<string, NodeJS.Timeout>();
+  private readonly verifier: Verifier | undefined;
+  private readonly refereeAfterMs: number;
+  private stopped = false;
+
+  constructor(private readonly deps: ResultDeskDeps) {
+    this.verifier = deps.verifier;
+    this.refereeAfterMs = deps.refereeAfterMs ?? 3000;
+  }
+
+  /** Whether results are verified (else every result is final, every report counts). */
+  get verifying(): boolean {
+    return this.verifier !== undefined;
+  }
+
+  standing(volunteerId: string): Standing | undefined {
+    return this.verifier?.standing(volunteerId);
+  }
+
+  /** The cap of unverified work (verifier.ts, maxUnverified): may this volunteer get another offer? */
+  mayTakeMore(volunteerId: string, held: number): boolean {
+    return this.verifier?.mayTakeMore(volunteerId, held) ?? true;
+  }
+
+  /**
+   * Whether a failure report counts toward failing its task (rule V6): only a trusted volunteer's,
+   * never `undecodable` (the server decoded the image at upload; the referee checks it, V10).
+   */
+  reportCounts(volunteerId: string, code: string): boolean {
+    return !this.verifier || (code !== 'undecodable' && this.verifier.standing(volunteerId) === 'trusted');
+  }
+
+  /** What verification makes of a fresh result, changing nothing (null: off, or nothing to judge). */
+  assess(r: FreshResult, now: number): Assessment | null {
+    if (!this.verifier) return null;
+    if (r.task.status !== 'queued' && r.task.status !== 'running') return null;
+    if (['completed', 'failed', 'superseded'].includes(r.assignment.status)) return null;
+    return this.verifier.assess(
+      {
+        taskId: r.task.id,
+        assignmentId: r.assignment.id,
+        volunteerId: r.volunteerId,
+        address: r.address,
+        detections: r.detections,
+      },
+      now,
+    );
+  }
+
+  /** How the store marks the result (`replicate`: keep it, run the task again elsewhere). */
+  markOf(a: Assessment | null): VerificationMark | 'replicate' | null {
+    return a ? (a.judgement.kind === 'final' ? a.judgement.mark : 'replicate') : null;
+  }
+
+  /**
+   * The store took the result (`assignment`): the verdict is applied, credits kept, and a result
+   * kept for a replica waits for the referee (at once if the results disagree, V5). Returns the
+   * volunteers the verdict caught, for `backtrack` once the result's own events are out.
+   */
+  commit(a: Assessment | null, assignment: AssignmentRecord, now: number): string[] {
+    if (a) this.verifier?.commit(a);
+    this.deps.credits?.resultAccepted(assignment, a?.judgement ?? null, now);
+    if (a?.judgement.kind === 'replicate') {
+      // Kept, not final: the task runs again elsewhere (rule V3). Results that disagree go to the
+      // referee at once (V5), not after the replica wait.
+      if (this.verifier?.isDisputed(assignment.taskId)) {
+        this.clearReferee(assignment.taskId);
+        this.awaitReferee(assignment.taskId, 0);
+      } else this.awaitReferee(assignment.taskId);
+    } else this.clearReferee(assignment.taskId);
+    return a?.judgement.caught ?? [];
+  }
+
+  /** A volunteer sent something wrong or impossible (rule V6); true when newly quarantined (then backtracked). */
+  caught(volunteerId: string, verdict: 'impossible' | 'wrong', now: number): boolean {
+    if (!this.verifier?.caught(volunteerId, verdict, now)) return false;
+    this.backtrack([volunteerId]);
+    return true;
+  }
+
+  /** A canary answered right (rule V12): a verified result. */
+  canaryPassed(volunteerId: string, now: number): void {
+    this.verifier?.canaryPassed(volunteerId, now);
+  }
+
+  /** The task ended otherwise (failed, cancelled): results waiting for it are dropped. */
+  forget(taskId: string): void {
+    this.verifier?.forget(taskId);
+    this.clearReferee(taskId);
+  }
+
+  /** Rule V10: a false `undecodable` report is a wrong result (quarantine and backtracking). */
+  checkUndecodable(volunteerId: string, task: TaskRecord): void {
+    const verifier = this.verifier;
+    if (!verifier) return;
+    const check = async () => {
+      const load = () => this.deps.image(task.imageSha256);
+      if (await verifier.checkUndecodable(volunteerId, load, () => this.deps.clock.now())) {
+        this.deps.log.warn(
+          { volunteerId, taskId: task.id },
+          'false undecodable report; volunteer quarantined',
+        );
+        this.backtrack([volunteerId]);
+      }
+    };
+    this.deps.errors.watch('scheduler.undecodable', check(), { volunteerId, taskId: task.id });
+  }
+
+  /**
+   * Backtracking (rule V7): every result these newly quarantined volunteers got final on trust
+   * alone is revoked and its task queued again; requesters see the job running again. Never
+   * throws: it runs after a result was stored, whose ack and events must not depend on it.
+   */
+  backtrack(volunteerIds: readonly string[]): void {
+    const { store, credits, clock, actions } = this.deps;
+    for (const id of volunteerIds) {
+      try {
+        const revoked = store.trustedResultsOf(id);
+        const reopened = store.reopen(revoked);
+        credits?.caught(id, revoked, clock.now());
+        if (reopened.length > 0)
+          this.deps.log.warn({ volunteerId: id, reopened: reopened.length }, 'backtracked');
+        for (const t of reopened) actions.taskChanged(t);
+      } catch (err) {
+        this.deps.fault('scheduler.backtrack', err, { volunteerId: id });
+      }
+      // Results other gateways accepted (Redis): found and reopened in the shared store.
+      this.deps.errors.watch('scheduler.backtrack', this.backtrackElsewhere(id), { volunteerId: id });
+    }
+    actions.pump();
+  }
+
+  private async backtrackElsewhere(volunteerId: string): Promise<void> {
+    const { store, credits, clock, actions } = this.deps;
+    try {
+      const elsewhere = await store.reopenElsewhere(volunteerId);
+      if (elsewhere.revoked.length === 0 || this.stopped) return;
+      credits?.backtracked(volunteerId, elsewhere.revoked, clock.now());
+      this.deps.log.warn({ volunteerId, reopened: elsewhere.reopened.length }, 'backtracked elsewhere');
+      for (const t of elsewhere.reopened) actions.taskChanged(t);
+    } catch (err) {
+      this.deps.fault('scheduler.backtrack', err, { volunteerId });
+    }
+  }
+
+  /** Bounded wait (rule V5): if no independent replica settles the task in time, the referee does. */
+  private awaitReferee(taskId: string, delayMs = this.refereeAfterMs): void {
+    if (!this.verifier?.referee || this.refereeTimers.has(taskId) || this.stopped) return;
+    const timer = setTimeout(() => {
+      this.refereeTimers.delete(taskId);
+      this.deps.errors.watch('scheduler.referee', this.runReferee(taskId), { taskId });
+    }, delayMs);
+    timer.unref();
+    this.refereeTimers.set(taskId, timer);
+  }
+
+  private clearReferee(taskId: string): void {
+    const timer = this.refereeTimers.get(taskId);
+    if (timer) clearTimeout(timer);
+    this.refereeTimers.delete(taskId);
+  }
+
+  private async runReferee(taskId: string): Promise<void> {
+    const { store, clock, actions } = this.deps;
+    const verifier = this.verifier;
+    const task = store.getTask(taskId);
+    if (!task || task.status === 'done' || task.status === 'failed' || !verifier) {
+      verifier?.forget(taskId);
+      return;
+    }
+    let assessed: Awaited<ReturnType<Verifier['settleByReferee']>>;
+    try {
+      const image = await this.deps.image(task.imageSha256);
+      assessed = await verifier.settleByReferee(taskId, image, () => clock.now());
+    } catch (err) {
+      this.deps.errors.report('scheduler.referee', err, { taskId });
+      assessed = 'failed';
+    }
+    if (assessed === null) return; // settled already
+    if (assessed === 'failed' || assessed === 'over_budget') {
+      // Tried again with backoff (rule V9); a third volunteer may break the tie meanwhile.
+      const delay = verifier.retryAfter(taskId, assessed);
+      if (assessed === 'failed') this.deps.log.warn({ taskId, retryInMs: delay }, 'referee run failed');
+      if (delay !== null && verifier.isPending(taskId)) this.awaitReferee(taskId, delay);
+      // Given up: its results no longer count toward their senders' caps, who may take more now.
+      else if (delay === null) actions.pump();
+      return;
+    }
+    const judgement = assessed.judgement;
+    if (judgement.kind !== 'final') return;
+    const now = clock.now();
+    const done = store.finalize(
+      taskId,
+      judgement.detections,
+      judgement.resultAssignmentId,
+      judgement.mark,
+      now,
+    );
+    verifier.commit(assessed);
+    this.deps.credits?.settled(judgement, now);
+    if (done) {
+      for (const other of done.superseded) actions.cancelHeld(other, 'task_completed');
+      const by = judgement.resultAssignmentId ? store.getAssignment(judgement.resultAssignmentId) : null;
+      actions.resultStored(done.task, by);
+      actions.taskChanged(done.task);
+    }
+    if (judgement.caught.length) this.backtrack(judgement.caught);
+    actions.pump();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.refereeTimers.values()) clearTimeout(t);
+    this.refereeTimers.clear();
+  }
+}
