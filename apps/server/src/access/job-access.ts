@@ -1,6 +1,6 @@
 import { TabgridError, type JobSummary } from '@tabgrid/protocol';
-import { jobStatus } from '../scheduling/store';
-import type { TaskRecord } from '../scheduling/types';
+import { jobStatus } from '../store/views';
+import type { TaskRecord } from '../store/records';
 
 /** A value now (SQLite) or later (Redis): callers always `await` it. */
 type MaybePromise<T> = T | Promise<T>;

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { redisKeys } from '../redis/keys';
-import { recordOf } from '../scheduling/redis/stored-task';
+import { recordOf } from '../store/redis/stored-task';
 import {
   decodeCursor,
   encodeCursor,

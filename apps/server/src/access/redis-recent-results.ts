@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { redisKeys } from '../redis/keys';
-import { decodeTask, type StoredTask } from '../scheduling/redis/stored-task';
+import { decodeTask, type StoredTask } from '../store/redis/stored-task';
 
 /** A recent result with its job's access fields, as read from Redis. */
 export interface RecentEntry {

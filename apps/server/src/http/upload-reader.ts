@@ -2,7 +2,7 @@ import { TabgridError, type RejectedFile } from '@tabgrid/protocol';
 import type {} from '@fastify/multipart';
 import type { FastifyRequest } from 'fastify';
 import type { ServerConfig } from '../config';
-import type { NewTask } from '../scheduling/types';
+import type { NewTask } from '../store/records';
 import { validateImage } from '../validation/image';
 
 /** A file of an upload that passed every check, ready to be stored. */

@@ -19,9 +19,9 @@ import { LiveHistory } from '../live/live-history';
 import type { LiveStatsTracker } from '../live/live-stats';
 import type { ErrorSink } from '../observability/error-sink';
 import type { SchedulerEvents } from '../scheduling/scheduler';
-import type { SchedulingStore } from '../scheduling/scheduling-store';
-import { liveResult } from '../scheduling/store';
-import type { AssignmentRecord, TaskCounts, TaskRecord } from '../scheduling/types';
+import type { SchedulingStore } from '../store/scheduling-store';
+import { liveResult } from '../store/views';
+import type { AssignmentRecord, TaskCounts, TaskRecord } from '../store/records';
 import { SocketGuard, describeIssues, handshakeError } from './guard';
 
 export type LiveNamespace = Namespace<LiveClientToServer, LiveServerToClient>;

@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { JobAccess } from '../../src/access/job-access';
-import type { SchedulingStore } from '../../src/scheduling/scheduling-store';
-import type { NewTask } from '../../src/scheduling/types';
+import type { SchedulingStore } from '../../src/store/scheduling-store';
+import type { NewTask } from '../../src/store/records';
 
 export interface AccessUnderTest {
   access: JobAccess;

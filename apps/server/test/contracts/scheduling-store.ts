@@ -5,8 +5,8 @@
  * to wait for) and `restart()` (a crash and a new process on the same data).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { SchedulingStore } from '../../src/scheduling/scheduling-store';
-import type { NewTask, RetryPolicy } from '../../src/scheduling/types';
+import type { SchedulingStore } from '../../src/store/scheduling-store';
+import type { NewTask, RetryPolicy } from '../../src/store/records';
 
 export interface StoreUnderTest {
   store: SchedulingStore;

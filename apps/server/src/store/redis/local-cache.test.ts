@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { LocalCache, type CacheSink, type PutOptions } from './local-cache';
+import type { CacheSink, PutOptions } from './cache-sink';
+import { LocalCache } from './local-cache';
 import { newStoredTasks, type StoredTask } from './stored-task';
 
 const POLICY = { maxAttempts: 3, maxFailureReports: 2, taskDeadlineMs: 60_000 };
 
-/** Records what the cache hands to the write-behind (the Redis side is covered in test/contract). */
+/** Records what the cache hands to the write-behind (the Redis side is covered in test/contracts). */
 class Recorder implements CacheSink {
   readonly puts: { id: string; status: string; options: PutOptions }[] = [];
   put(task: StoredTask, options: PutOptions = {}): void {

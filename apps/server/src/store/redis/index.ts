@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { Redis } from 'ioredis';
-import type { RetryPolicy } from '../types';
+import type { RetryPolicy } from '../records';
 import { RedisSchedulingStore, type RedisSchedulingOptions } from './redis-scheduling-store';
 import { defineScripts } from './scripts';
 import { ensureGroup } from './stream-claims';

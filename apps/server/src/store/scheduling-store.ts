@@ -1,6 +1,6 @@
 import type { JobView } from '@tabgrid/protocol';
 import type { TaskStore } from './task-store';
-import type { NewTask, TaskCounts, TaskRecord } from './types';
+import type { NewTask, TaskCounts, TaskRecord } from './records';
 
 /** Who owns a new job and whether its results are shown to the public (see access/). */
 export interface JobAccessFields {
@@ -45,6 +45,6 @@ export interface JobRecords {
 /**
  * The whole scheduling store: the scheduler's synchronous `TaskStore` plus the job records.
  * Implemented by `SchedulerStore` (SQLite, one process) and `RedisSchedulingStore` (Redis, many
- * gateways); both pass the contract suite in `apps/server/test/contract/`.
+ * gateways); both pass the contract suite in `apps/server/test/contracts/`.
  */
 export interface SchedulingStore extends TaskStore, JobRecords {}
