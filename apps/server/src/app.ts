@@ -23,6 +23,7 @@ import { registerStaticRoutes } from './http/static-routes';
 import { IdentityStore } from './identity/identity-store';
 import { compileTrust } from './identity/network';
 import { openFanout } from './fanout';
+import { deleteJob } from './jobs/job-deletion';
 import { LiveStatsTracker } from './live/live-stats';
 import { MODEL_FILE, readModelInfo } from './model-info';
 import { ErrorSink } from './observability/error-sink';
@@ -124,7 +125,7 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
   const keys = new KeyStore(backend.keys, config.apiKeys);
   let firstKey: string | null;
   try {
-    firstKey = await ensureFirstKey(keys, jobAccess);
+    firstKey = await ensureFirstKey(keys, store);
   } catch (err) {
     await backend.close();
     throw err;
@@ -333,8 +334,7 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
   registerExportRoutes(app, { store, access: jobAccess, now: () => clock.now() });
   registerRequesterRoutes(app, {
     access: jobAccess,
-    scheduler: sched,
-    blobs,
+    deleteJob: (jobId) => deleteJob({ store, cancel: (id) => sched.cancelJob(id), blobs }, jobId, Date.now()),
     limits: { maxFiles: config.maxFiles, maxFileBytes: config.maxFileBytes },
   });
   await registerStaticRoutes(app, config.staticDir, {

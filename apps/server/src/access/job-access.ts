@@ -21,21 +21,13 @@ export interface RecentVisible {
   result?: { task: TaskRecord; volunteerId: string | null; inferenceMs: number | null };
 }
 
-/** What {@link JobAccess.markDeleted} decided. */
-export interface DeletedJob {
-  deletedAt: number;
-  /** Image digests no other live job uses: the caller removes their bytes. */
-  freeable: string[];
-  /** Call once those bytes are removed (Redis: uploads of the same bytes wait for it). */
-  freed?: (shas: string[]) => Promise<void>;
-}
-
 /** Largest page of `GET /api/jobs`. */
 export const MAX_PAGE = 100;
 
 /**
- * Ownership and visibility of jobs: who owns a job, whether it is public, the owner's job
- * list, the results a viewer may see, and what a deletion may free. `SqliteJobAccess` (one
+ * Ownership and visibility of jobs, read only: who owns a job, whether it is public, the owner's
+ * job list and the results a viewer may see. The job's record is the store's: its deletion and
+ * adoption are written there (`jobs/`). `SqliteJobAccess` (one
  * process) answers at once; `RedisJobAccess` (every gateway) reads the shared job records.
  * Contract: apps/server/test/contracts/job-access.ts.
  */
@@ -60,13 +52,6 @@ export interface JobAccess {
    * without it the caller finds the task in its own store (SQLite).
    */
   recentVisible(viewer: string | null, limit: number): MaybePromise<RecentVisible[]>;
-  /**
-   * Marks a job deleted and returns the image digests that no other (undeleted) job uses,
-   * which the caller may remove. Idempotent: a second call frees nothing new.
-   */
-  markDeleted(jobId: string, now: number): MaybePromise<DeletedJob>;
-  /** Gives jobs without an owner (created before keys existed) to `owner`. */
-  adoptOrphans(owner: string): MaybePromise<number>;
 }
 
 export const encodeCursor = (seq: number) => Buffer.from(String(seq)).toString('base64url');

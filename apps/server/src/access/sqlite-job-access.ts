@@ -16,8 +16,8 @@ interface SummaryRow {
 }
 
 /**
- * `JobAccess` on SQLite: read-only queries on the scheduler's tables plus the access columns
- * (migration 3); the scheduler's own state changes stay in `SchedulerStore`. Answers at once.
+ * `JobAccess` on SQLite: read-only queries on the store's tables and their access columns
+ * (migration 3); every write to them is `SchedulerStore`'s. Answers at once.
  */
 export class SqliteJobAccess implements JobAccess {
   private readonly s;
@@ -48,13 +48,6 @@ export class SqliteJobAccess implements JobAccess {
          WHERE t.status = 'done' AND j.deleted_at IS NULL AND (j.public = 1 OR j.owner = ?)
          ORDER BY t.completed_at DESC LIMIT ?`,
       ),
-      markDeleted: db.prepare('UPDATE jobs SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL'),
-      imagesOnlyHere: db.prepare<[string, string], { sha: string }>(
-        `SELECT DISTINCT t.image_sha256 AS sha FROM tasks t WHERE t.job_id = ?
-         AND NOT EXISTS (SELECT 1 FROM tasks o WHERE o.image_sha256 = t.image_sha256 AND o.job_id != ?
-                         AND o.job_id IN (SELECT id FROM jobs WHERE deleted_at IS NULL))`,
-      ),
-      adopt: db.prepare('UPDATE jobs SET owner = ? WHERE owner IS NULL OR owner = ?'),
     };
   }
 
@@ -106,20 +99,5 @@ export class SqliteJobAccess implements JobAccess {
     return this.s.recentVisible
       .all(viewer ?? '\u0000', limit)
       .map((r) => ({ taskId: r.id, owner: r.owner, isPublic: r.public === 1 }));
-  }
-
-  /**
-   * Marks a job deleted and returns the image digests that no other (undeleted) job uses,
-   * which the caller may remove from disk. Idempotent: a second call frees nothing new.
-   */
-  markDeleted(jobId: string, now: number): { deletedAt: number; freeable: string[] } {
-    const first = this.s.markDeleted.run(now, jobId).changes > 0;
-    const deletedAt = this.s.job.get(jobId)?.deleted_at ?? now;
-    return { deletedAt, freeable: first ? this.s.imagesOnlyHere.all(jobId, jobId).map((r) => r.sha) : [] };
-  }
-
-  /** Gives jobs without an owner (created before keys existed) to `owner`. */
-  adoptOrphans(owner: string): number {
-    return this.s.adopt.run(owner, '').changes;
   }
 }

@@ -24,9 +24,6 @@ function openAt(
     close: async () => {
       if (db.open) db.close();
     },
-    markDeleted: async (jobId, at) => {
-      db.prepare('UPDATE jobs SET deleted_at = ? WHERE id = ?').run(at, jobId);
-    },
   };
 }
 

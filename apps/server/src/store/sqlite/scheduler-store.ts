@@ -14,7 +14,7 @@ import {
   type TaskRecord,
   type VerificationMark,
 } from '../records';
-import type { CreatedJob, JobAccessFields, SchedulingStore } from '../scheduling-store';
+import type { CreatedJob, DeletedJob, JobAccessFields, SchedulingStore } from '../scheduling-store';
 import {
   afterFailureReport,
   afterLastLease,
@@ -29,6 +29,7 @@ import {
 } from '../task-rules';
 import { jobStatus, taskView } from '../views';
 import { toAssignment, toTask, type AssignmentRow, type TaskRow } from './rows';
+import { JobMarks } from './job-marks';
 import { prepareStatements } from './statements';
 import { Transactions } from './transactions';
 
@@ -56,6 +57,7 @@ export class SchedulerStore implements SchedulingStore {
   private readonly offer;
   /** Transactions whose index changes apply once committed. */
   private readonly txs;
+  private readonly marks;
 
   constructor(
     private readonly db: Db,
@@ -63,6 +65,7 @@ export class SchedulerStore implements SchedulingStore {
   ) {
     this.s = prepareStatements(db);
     this.txs = new Transactions(db);
+    this.marks = new JobMarks(db);
     /** The task starts and its offered assignment is recorded; undefined if it was no longer queued. */
     this.offer = db.transaction(
       (taskId: string, assignmentId: string, volunteerId: string, now: number, expires: number) => {
@@ -148,6 +151,14 @@ export class SchedulerStore implements SchedulingStore {
 
   findTask(taskId: string): TaskRecord | null {
     return this.getTask(taskId);
+  }
+
+  markDeleted(jobId: string, now: number): Promise<DeletedJob> {
+    return Promise.resolve(this.marks.markDeleted(jobId, now));
+  }
+
+  adoptOrphans(owner: string): Promise<number> {
+    return Promise.resolve(this.marks.adoptOrphans(owner));
   }
 
   // ------------------------------------------------------------------ leases
