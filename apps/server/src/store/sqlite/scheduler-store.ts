@@ -27,9 +27,8 @@ import {
   resultGate,
   resultMark,
 } from '../task-rules';
-import { jobStatus, taskView } from '../views';
 import { toAssignment, toTask, type AssignmentRow, type TaskRow } from './rows';
-import { JobMarks } from './job-marks';
+import { JobsTable } from './jobs-table';
 import { prepareStatements } from './statements';
 import { Transactions } from './transactions';
 
@@ -57,7 +56,7 @@ export class SchedulerStore implements SchedulingStore {
   private readonly offer;
   /** Transactions whose index changes apply once committed. */
   private readonly txs;
-  private readonly marks;
+  private readonly jobs;
 
   constructor(
     private readonly db: Db,
@@ -65,7 +64,7 @@ export class SchedulerStore implements SchedulingStore {
   ) {
     this.s = prepareStatements(db);
     this.txs = new Transactions(db);
-    this.marks = new JobMarks(db);
+    this.jobs = new JobsTable(db, this.s);
     /** The task starts and its offered assignment is recorded; undefined if it was no longer queued. */
     this.offer = db.transaction(
       (taskId: string, assignmentId: string, volunteerId: string, now: number, expires: number) => {
@@ -125,20 +124,13 @@ export class SchedulerStore implements SchedulingStore {
     return row ? toAssignment(row) : null;
   }
 
-  /** The public view of a job (the `GET /api/jobs/:id` body), or null. One query for all its tasks. */
+  /** The public view of a job (the `GET /api/jobs/:id` body), or null. */
   getJob(jobId: string): JobView | null {
-    const job = this.s.job.get(jobId);
-    if (!job) return null;
-    const tasks = this.s.jobTasks
-      .all(jobId)
-      .map((row) => taskView(toTask(row), row.view_assigned_at, row.view_acked_at));
-    return { id: job.id, status: jobStatus(tasks), createdAt: job.created_at, tasks };
+    return this.jobs.view(jobId);
   }
 
   counts(): TaskCounts {
-    const counts: TaskCounts = { queued: 0, running: 0, done: 0, failed: 0 };
-    for (const { status, n } of this.s.counts.all()) counts[status] = n;
-    return counts;
+    return this.jobs.counts();
   }
 
   get queuedCount(): number {
@@ -154,11 +146,11 @@ export class SchedulerStore implements SchedulingStore {
   }
 
   markDeleted(jobId: string, now: number): Promise<DeletedJob> {
-    return Promise.resolve(this.marks.markDeleted(jobId, now));
+    return Promise.resolve(this.jobs.markDeleted(jobId, now));
   }
 
   adoptOrphans(owner: string): Promise<number> {
-    return Promise.resolve(this.marks.adoptOrphans(owner));
+    return Promise.resolve(this.jobs.adoptOrphans(owner));
   }
 
   // ------------------------------------------------------------------ leases

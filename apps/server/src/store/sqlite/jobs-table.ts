@@ -1,11 +1,19 @@
+import type { JobView } from '@tabgrid/protocol';
 import type { Db } from '../../storage/database';
+import type { TaskCounts } from '../records';
 import type { DeletedJob } from '../scheduling-store';
+import { jobStatus, taskView } from '../views';
+import { toTask } from './rows';
+import type { Statements } from './statements';
 
-/** The job record's own fields the store writes besides its tasks: deletion and ownership. */
-export class JobMarks {
+/** A job as a whole: its view and the task counts (read), its deletion and owner (written). */
+export class JobsTable {
   private readonly s;
 
-  constructor(db: Db) {
+  constructor(
+    db: Db,
+    private readonly tasks: Pick<Statements, 'job' | 'jobTasks' | 'counts'>,
+  ) {
     this.s = {
       deletedAt: db.prepare<[string], { deleted_at: number | null }>(
         'SELECT deleted_at FROM jobs WHERE id = ?',
@@ -18,6 +26,22 @@ export class JobMarks {
       ),
       adopt: db.prepare('UPDATE jobs SET owner = ? WHERE owner IS NULL OR owner = ?'),
     };
+  }
+
+  /** The public view of a job (the `GET /api/jobs/:id` body), or null. One query for all its tasks. */
+  view(jobId: string): JobView | null {
+    const job = this.tasks.job.get(jobId);
+    if (!job) return null;
+    const tasks = this.tasks.jobTasks
+      .all(jobId)
+      .map((row) => taskView(toTask(row), row.view_assigned_at, row.view_acked_at));
+    return { id: job.id, status: jobStatus(tasks), createdAt: job.created_at, tasks };
+  }
+
+  counts(): TaskCounts {
+    const counts: TaskCounts = { queued: 0, running: 0, done: 0, failed: 0 };
+    for (const { status, n } of this.tasks.counts.all()) counts[status] = n;
+    return counts;
   }
 
   /** Idempotent: a second call keeps the first time and frees nothing new. */
