@@ -9,7 +9,8 @@
  *   `TABGRID_BLOB_DIR` (a directory every gateway mounts). Redis must persist every write
  *   (`checkDurability`).
  *
- * Nothing outside this file and the stores' own implementations asks which backend runs.
+ * Nothing outside this file and the stores' own implementations asks which backend runs, except
+ * `fanout/index.ts`, which picks the `/live` fan-out from the same `redisUrl`.
  * The credit ledger is one more member of the bundle.
  */
 import { randomBytes } from 'node:crypto';

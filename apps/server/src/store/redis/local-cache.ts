@@ -12,21 +12,9 @@ import type {
   TaskRecord,
   VerificationMark,
 } from '../records';
-import {
-  afterFailureReport,
-  afterLastLease,
-  CANCELLED,
-  deadlineFailure,
-  endedLeaseStatus,
-  isOverdue,
-  lapseOutcome,
-  notHolder,
-  offeredAssignment,
-  resultGate,
-  resultMark,
-  type TaskFailure,
-} from '../task-rules';
+import * as rules from '../task-rules';
 import type { CacheSink, PutOptions } from './cache-sink';
+import { JobOwners } from './job-owners';
 import { recordOf, type StoredTask } from './stored-task';
 
 /** How many finished tasks stay in memory (duplicate results, backtracking). */
@@ -44,8 +32,8 @@ export class LocalCache implements TaskStore {
   private readonly byTask = new Map<string, string[]>();
   private readonly live = new Set<string>();
   private readonly liveByVolunteer = new Map<string, Set<string>>();
-  private readonly owners = new Map<string, string>();
-  private readonly queue = new FairQueue((jobId) => this.owners.get(jobId) ?? '');
+  private readonly owners = new JobOwners();
+  private readonly queue = new FairQueue((jobId) => this.owners.ownerOf(jobId));
   /** Stream entry per cached task (acked once its final state is stored). */
   private readonly entries = new Map<string, string>();
   /** Unfinished cached tasks (queued or running). */
@@ -82,7 +70,7 @@ export class LocalCache implements TaskStore {
     // Finished here (its final state may not be stored yet): nothing to run again.
     if (task.status === 'done' || task.status === 'failed' || this.finished.has(task.id)) return 'final';
     if (this.active.has(task.id)) return this.entries.get(task.id) === entryId ? 'cached' : 'duplicate';
-    this.owners.set(task.jobId, owner);
+    this.owners.hold(task.jobId, owner);
     const t: StoredTask = { ...task, excluded: [...task.excluded] };
     this.tasks.set(t.id, t);
     this.entries.set(t.id, entryId);
@@ -135,7 +123,7 @@ export class LocalCache implements TaskStore {
     const next = this.queue.take((taskId) => !this.tasks.get(taskId)!.excluded.includes(volunteerId));
     if (!next) return null;
     const task = this.tasks.get(next.taskId)!;
-    const a = offeredAssignment(newId('asg'), task.id, volunteerId, now, offerMs);
+    const a = rules.offeredAssignment(newId('asg'), task.id, volunteerId, now, offerMs);
     this.assignments.set(a.id, a);
     this.byTask.set(task.id, [...(this.byTask.get(task.id) ?? []), a.id]);
     this.live.add(a.id);
@@ -187,7 +175,7 @@ export class LocalCache implements TaskStore {
   release(assignmentId: string, outcome: ErrorCode, now: number, exclude = false): EndedLease | null {
     const a = this.assignments.get(assignmentId);
     if (!a || !this.live.has(assignmentId)) return null;
-    this.end(a, endedLeaseStatus(outcome), now, outcome);
+    this.end(a, rules.endedLeaseStatus(outcome), now, outcome);
     const task = this.tasks.get(a.taskId)!;
     if (exclude) this.exclude(task, a.volunteerId);
     this.requeueOrFail(task, now);
@@ -206,7 +194,7 @@ export class LocalCache implements TaskStore {
       if (a.leaseExpiresAt < now) expired.push(a);
       if (expired.length >= limit) break;
     }
-    return expired.flatMap((a) => this.release(a.id, lapseOutcome(a.status), now) ?? []);
+    return expired.flatMap((a) => this.release(a.id, rules.lapseOutcome(a.status), now) ?? []);
   }
 
   extendLiveLeases(ms: number): void {
@@ -217,9 +205,9 @@ export class LocalCache implements TaskStore {
     const failed: TaskRecord[] = [];
     for (const id of this.active) {
       const task = this.tasks.get(id)!;
-      if (task.status !== 'queued' || !isOverdue(task, this.policy, now)) continue;
+      if (task.status !== 'queued' || !rules.isOverdue(task, this.policy, now)) continue;
       this.queue.remove(task.jobId, task.id);
-      this.fail(task, deadlineFailure(this.policy), now);
+      this.fail(task, rules.deadlineFailure(this.policy), now);
       failed.push(recordOf(task));
     }
     return failed;
@@ -237,7 +225,7 @@ export class LocalCache implements TaskStore {
         leases.push({ ...a });
       }
       if (task.status === 'queued') this.queue.remove(jobId, task.id);
-      this.fail(task, CANCELLED, now);
+      this.fail(task, rules.CANCELLED, now);
       tasks.push(recordOf(task));
     }
     return { tasks, leases };
@@ -263,10 +251,10 @@ export class LocalCache implements TaskStore {
   ): CompleteOutcome {
     const a = this.assignments.get(assignmentId);
     const task = a ? this.tasks.get(a.taskId) : undefined;
-    const gate = resultGate(assignmentId, volunteerId, a ?? null, task ?? null);
+    const gate = rules.resultGate(assignmentId, volunteerId, a ?? null, task ?? null);
     if (gate.kind === 'duplicate') return { kind: 'duplicate', task: recordOf(task!) };
     if (gate.kind !== 'take') return gate;
-    if (!a || !task) return notHolder(assignmentId);
+    if (!a || !task) return rules.notHolder(assignmentId);
     this.end(a, 'completed', now, null, inferenceMs);
     if (mark === 'replicate') {
       // Verification needs an independent replica: the task runs again, elsewhere.
@@ -348,11 +336,12 @@ export class LocalCache implements TaskStore {
     counts = true,
   ): FailureOutcome {
     const a = this.assignments.get(assignmentId);
-    if (!a || a.volunteerId !== volunteerId || !this.live.has(assignmentId)) return notHolder(assignmentId);
+    if (!a || a.volunteerId !== volunteerId || !this.live.has(assignmentId))
+      return rules.notHolder(assignmentId);
     this.end(a, 'failed', now, code);
     const task = this.tasks.get(a.taskId)!;
     if (counts) task.failureReports++;
-    const failure = afterFailureReport(task.failureReports, counts, code, message, this.policy);
+    const failure = rules.afterFailureReport(task.failureReports, counts, code, message, this.policy);
     if (failure) {
       this.queue.remove(task.jobId, task.id);
       this.fail(task, failure, now);
@@ -398,7 +387,7 @@ export class LocalCache implements TaskStore {
     const results = (this.byTask.get(task.id) ?? []).filter(
       (id) => this.assignments.get(id)!.status === 'completed',
     ).length;
-    const failure = afterLastLease(task, results, this.policy, now);
+    const failure = rules.afterLastLease(task, results, this.policy, now);
     if (failure) {
       this.fail(task, failure, now);
     } else {
@@ -408,7 +397,7 @@ export class LocalCache implements TaskStore {
     }
   }
 
-  private fail(task: StoredTask, failure: TaskFailure, now: number): void {
+  private fail(task: StoredTask, failure: rules.TaskFailure, now: number): void {
     task.status = 'failed';
     task.completedAt = now;
     task.errorCode = failure.code;
@@ -433,7 +422,7 @@ export class LocalCache implements TaskStore {
     task.completedAt = now;
     task.detections = [...detections];
     task.resultAssignmentId = resultAssignmentId;
-    const { verification, agreeing } = resultMark(mark);
+    const { verification, agreeing } = rules.resultMark(mark);
     task.verification = verification;
     task.agreeing = agreeing;
     if (by) {
@@ -463,7 +452,7 @@ export class LocalCache implements TaskStore {
   /** A finished task: written once (its entry acked after), kept a while for late duplicates. */
   private retire(task: StoredTask, trusted?: PutOptions['trusted']): void {
     this.sink.put(task, { ackEntry: this.entries.get(task.id), trusted });
-    this.active.delete(task.id);
+    this.deactivate(task);
     this.entries.delete(task.id);
     this.finished.add(task.id);
     this.released();
@@ -471,6 +460,18 @@ export class LocalCache implements TaskStore {
       const oldest = this.finished.values().next().value as string;
       this.forget(oldest);
     }
+  }
+
+  /** The task is no longer unfinished here; its job's owner goes with the job's last one. */
+  private deactivate(task: StoredTask): boolean {
+    if (!this.active.delete(task.id)) return false;
+    this.owners.drop(task.jobId);
+    return true;
+  }
+
+  /** Jobs whose owner is kept (`JobOwners`: at most `unfinishedCount`). */
+  get ownersKept(): number {
+    return this.owners.size;
   }
 
   /** A cached task finished or left: there is room to claim another (the store wakes its reader). */
@@ -486,10 +487,12 @@ export class LocalCache implements TaskStore {
       const trusted = a ? this.trusted.get(a.volunteerId) : undefined;
       if (a && trusted?.delete(id) && trusted.size === 0) this.trusted.delete(a.volunteerId);
     }
+    const task = this.tasks.get(taskId);
+    const wasActive = task !== undefined && this.deactivate(task);
     this.byTask.delete(taskId);
     this.tasks.delete(taskId);
     this.entries.delete(taskId);
-    if (this.active.delete(taskId)) this.released();
+    if (wasActive) this.released();
     this.finished.delete(taskId);
   }
 }

@@ -15,18 +15,7 @@ import {
   type VerificationMark,
 } from '../records';
 import type { CreatedJob, DeletedJob, JobAccessFields, SchedulingStore } from '../scheduling-store';
-import {
-  afterFailureReport,
-  afterLastLease,
-  CANCELLED,
-  deadlineFailure,
-  endedLeaseStatus,
-  lapseOutcome,
-  notHolder,
-  offeredAssignment,
-  resultGate,
-  resultMark,
-} from '../task-rules';
+import * as rules from '../task-rules';
 import { toAssignment, toTask, type AssignmentRow, type TaskRow } from './rows';
 import { JobsTable } from './jobs-table';
 import { prepareStatements } from './statements';
@@ -49,7 +38,10 @@ import { Transactions } from './transactions';
 export class SchedulerStore implements SchedulingStore {
   /** Fair across requesters first, then across each requester's jobs. */
   private readonly queue = new FairQueue((jobId) => this.s.jobOwner.get(jobId)?.owner ?? '');
-  /** Volunteers that reported a failure on a task: it is retried elsewhere. */
+  /**
+   * Volunteers a task is not offered to again (rule V6). Bound: entries of unfinished tasks only
+   * (every path that finishes a task, done or failed, drops its entry).
+   */
   private readonly excluded = new Map<string, Set<string>>();
   private readonly s;
   /** The offer, built once (better-sqlite3 builds a wrapper per `transaction()` call). */
@@ -133,6 +125,11 @@ export class SchedulerStore implements SchedulingStore {
     return this.jobs.counts();
   }
 
+  /** Unfinished tasks with exclusions kept in memory (see `excluded`). */
+  get exclusionsKept(): number {
+    return this.excluded.size;
+  }
+
   get queuedCount(): number {
     return this.queue.size;
   }
@@ -178,7 +175,7 @@ export class SchedulerStore implements SchedulingStore {
         throw err;
       }
       if (!started) continue; // no longer queued
-      const assignment = offeredAssignment(assignmentId, next.taskId, volunteerId, now, offerMs);
+      const assignment = rules.offeredAssignment(assignmentId, next.taskId, volunteerId, now, offerMs);
       return { task: toTask(started), assignment };
     }
   }
@@ -216,7 +213,7 @@ export class SchedulerStore implements SchedulingStore {
     return this.txs.run(() => {
       const row = this.s.assignment.get(assignmentId);
       if (!row || (row.status !== 'offered' && row.status !== 'acked')) return null;
-      this.s.endAssignment.run(endedLeaseStatus(outcome), now, outcome, null, assignmentId);
+      this.s.endAssignment.run(rules.endedLeaseStatus(outcome), now, outcome, null, assignmentId);
       if (exclude) this.exclude(row.task_id, row.volunteer_id);
       const task = this.requeueOrFail(row.task_id, now);
       return { assignment: this.getAssignment(assignmentId)!, task };
@@ -230,7 +227,7 @@ export class SchedulerStore implements SchedulingStore {
 
   /** Lease checker: every lease not renewed in time lapses. */
   lapseExpired(now: number, limit = 1000): EndedLease[] {
-    return this.releaseEach(this.s.expired.all(now, limit), (a) => lapseOutcome(a.status), now);
+    return this.releaseEach(this.s.expired.all(now, limit), (a) => rules.lapseOutcome(a.status), now);
   }
 
   /** Releases each in its own transaction; if one fails, throws PartialBatchError with those already ended. */
@@ -274,7 +271,7 @@ export class SchedulerStore implements SchedulingStore {
           this.s.endAssignment.run('released', now, 'cancelled', null, a.id);
           leases.push(this.getAssignment(a.id)!);
         }
-        this.s.failTask.run(now, CANCELLED.code, CANCELLED.message, row.id);
+        this.s.failTask.run(now, rules.CANCELLED.code, rules.CANCELLED.message, row.id);
         if (row.status === 'queued') this.txs.onCommit(() => this.queue.remove(jobId, row.id));
         this.txs.onCommit(() => this.excluded.delete(row.id));
         tasks.push(this.getTask(row.id)!);
@@ -286,10 +283,11 @@ export class SchedulerStore implements SchedulingStore {
   /** Queued tasks past their deadline fail (nobody could run them in time). */
   failOverdue(now: number): TaskRecord[] {
     const rows = this.s.overdueQueued.all(now - this.policy.taskDeadlineMs);
-    const { code, message } = deadlineFailure(this.policy);
+    const { code, message } = rules.deadlineFailure(this.policy);
     return rows.map((row) => {
       this.s.failTask.run(now, code, message, row.id);
       this.queue.remove(row.job_id, row.id);
+      this.excluded.delete(row.id);
       return this.getTask(row.id)!;
     });
   }
@@ -312,10 +310,10 @@ export class SchedulerStore implements SchedulingStore {
       const a = row ? toAssignment(row) : null;
       const taskRow = a ? this.s.task.get(a.taskId) : undefined;
       const task = taskRow ? toTask(taskRow) : null;
-      const gate = resultGate(assignmentId, volunteerId, a, task);
+      const gate = rules.resultGate(assignmentId, volunteerId, a, task);
       if (gate.kind === 'duplicate') return { kind: 'duplicate', task: task! };
       if (gate.kind !== 'take') return gate;
-      if (!task) return notHolder(assignmentId);
+      if (!task) return rules.notHolder(assignmentId);
       this.s.endAssignment.run('completed', now, null, inferenceMs, assignmentId);
       if (mark === 'replicate') {
         // Verification needs an independent replica: the task runs again, elsewhere.
@@ -368,7 +366,7 @@ export class SchedulerStore implements SchedulingStore {
     mark: VerificationMark | null,
     now: number,
   ): AssignmentRecord[] {
-    const { verification, agreeing } = resultMark(mark);
+    const { verification, agreeing } = rules.resultMark(mark);
     this.s.completeTask.run(
       now,
       JSON.stringify(detections),
@@ -441,12 +439,12 @@ export class SchedulerStore implements SchedulingStore {
     return this.txs.run((): FailureOutcome => {
       const a = this.s.assignment.get(assignmentId);
       if (!a || a.volunteer_id !== volunteerId || (a.status !== 'offered' && a.status !== 'acked')) {
-        return notHolder(assignmentId);
+        return rules.notHolder(assignmentId);
       }
       this.s.endAssignment.run('failed', now, code, null, assignmentId);
       if (counts) this.s.countFailure.run(a.task_id);
       const reports = this.getTask(a.task_id)!.failureReports;
-      const failure = afterFailureReport(reports, counts, code, message, this.policy);
+      const failure = rules.afterFailureReport(reports, counts, code, message, this.policy);
       let task: TaskRecord;
       if (failure) {
         this.s.failTask.run(now, failure.code, failure.message, a.task_id);
@@ -485,9 +483,10 @@ export class SchedulerStore implements SchedulingStore {
     if (task.status !== 'running') return task;
     const live = this.s.liveForTask.all(taskId).length;
     if (live > 0) return task; // another lease still runs it
-    const failure = afterLastLease(task, this.s.resultsForTask.get(taskId)!.n, this.policy, now);
+    const failure = rules.afterLastLease(task, this.s.resultsForTask.get(taskId)!.n, this.policy, now);
     if (failure) {
       this.s.failTask.run(now, failure.code, failure.message, taskId);
+      this.txs.onCommit(() => this.excluded.delete(taskId));
     } else {
       this.s.requeueTask.run(taskId);
       this.txs.onCommit(() => this.queue.pushFront(task.jobId, taskId));
