@@ -232,8 +232,6 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
     // pongs are waiting unread behind a busy event loop.
     pingInterval: 25_000,
     pingTimeout: 20_000,
-    // Experiment only (bench/experiments/parser.ts): the product's clients speak the default parser.
-    ...(config.socketParser === 'msgpack' ? { parser: await import('socket.io-msgpack-parser') } : {}),
   });
   const liveNsp: LiveNamespace = io.of(NAMESPACES.live);
   const volunteerNsp: VolunteerNamespace = io.of(NAMESPACES.volunteer);
