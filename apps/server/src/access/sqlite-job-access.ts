@@ -17,7 +17,7 @@ interface SummaryRow {
 
 /**
  * `JobAccess` on SQLite: read-only queries on the store's tables and their access columns
- * (migration 3); every write to them is `SchedulerStore`'s. Answers at once.
+ * (migration 3); every write to them is `SchedulerStore`'s.
  */
 export class SqliteJobAccess implements JobAccess {
   private readonly s;
@@ -51,22 +51,22 @@ export class SqliteJobAccess implements JobAccess {
     };
   }
 
-  get(jobId: string): JobAccessRow | null {
+  get(jobId: string): Promise<JobAccessRow | null> {
     const row = this.s.job.get(jobId);
-    return row
-      ? { id: row.id, owner: row.owner, isPublic: row.public === 1, deletedAt: row.deleted_at }
-      : null;
+    return Promise.resolve(
+      row ? { id: row.id, owner: row.owner, isPublic: row.public === 1, deletedAt: row.deleted_at } : null,
+    );
   }
 
   /** True when `requester` owns the job. Everyone else is told the job does not exist. */
-  owns(requester: string, jobId: string): boolean {
+  owns(requester: string, jobId: string): Promise<boolean> {
     const owner = this.s.job.get(jobId)?.owner;
-    return owner != null && owner !== '' && owner === requester;
+    return Promise.resolve(owner != null && owner !== '' && owner === requester);
   }
 
   /** Tasks of this requester not finished yet (its share of the queue). */
-  unfinishedTasks(requester: string): number {
-    return this.s.unfinished.get(requester)!.n;
+  unfinishedTasks(requester: string): Promise<number> {
+    return Promise.resolve(this.s.unfinished.get(requester)!.n);
   }
 
   /**
@@ -77,7 +77,7 @@ export class SqliteJobAccess implements JobAccess {
     requester: string,
     limit: number,
     cursor: string | null,
-  ): { jobs: JobSummary[]; nextCursor: string | null } {
+  ): Promise<{ jobs: JobSummary[]; nextCursor: string | null }> {
     const before = cursor === null ? Number.MAX_SAFE_INTEGER : decodeCursor(cursor);
     const rows = this.s.page.all(requester, before, limit + 1);
     const page = rows.slice(0, limit);
@@ -88,16 +88,15 @@ export class SqliteJobAccess implements JobAccess {
       ),
     );
     const last = page.at(-1);
-    return { jobs, nextCursor: rows.length > limit && last ? encodeCursor(last.seq) : null };
+    return Promise.resolve({ jobs, nextCursor: rows.length > limit && last ? encodeCursor(last.seq) : null });
   }
 
   /** Newest done task ids a viewer may see: public jobs, plus the viewer's own (null = anonymous). */
   recentVisible(
     viewer: string | null,
     limit: number,
-  ): { taskId: string; owner: string | null; isPublic: boolean }[] {
-    return this.s.recentVisible
-      .all(viewer ?? '\u0000', limit)
-      .map((r) => ({ taskId: r.id, owner: r.owner, isPublic: r.public === 1 }));
+  ): Promise<{ taskId: string; owner: string | null; isPublic: boolean }[]> {
+    const rows = this.s.recentVisible.all(viewer ?? '\u0000', limit);
+    return Promise.resolve(rows.map((r) => ({ taskId: r.id, owner: r.owner, isPublic: r.public === 1 })));
   }
 }
