@@ -38,4 +38,39 @@ export default defineConfig(
     files: ['apps/web/**/*.{ts,tsx,js}'],
     languageOptions: { globals: { ...globals.browser, ...globals.worker } },
   },
+  {
+    // The two store backends stand side by side: neither imports the other (ARCHITECTURE.md).
+    files: ['apps/server/src/store/redis/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['../sqlite', '../sqlite/*', '**/store/sqlite', '**/store/sqlite/*'],
+              message:
+                'store/redis must not import the SQLite backend; share code through store/ (records, task-rules, views).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['apps/server/src/store/sqlite/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['../redis', '../redis/*', '**/store/redis', '**/store/redis/*'],
+              message:
+                'store/sqlite must not import the Redis backend; share code through store/ (records, task-rules, views).',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

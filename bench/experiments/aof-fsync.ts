@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { startRedis } from '../../apps/server/test/support/redis';
 import { DEFAULT_CONFIG } from '../../apps/server/src/config';
 import { connectRedis } from '../../apps/server/src/redis/connection';
-import { openRedisScheduling } from '../../apps/server/src/scheduling/redis';
+import { openRedisScheduling } from '../../apps/server/src/store/redis';
 import { percentile, round1, round2, summarize } from '../lib/stats';
 
 const arg = (n: string, d: string) => process.argv.find((a) => a.startsWith(`--${n}=`))?.split('=')[1] ?? d;

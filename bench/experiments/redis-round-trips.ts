@@ -10,7 +10,7 @@
  */
 import type { Redis } from 'ioredis';
 import { connectRedis } from '../../apps/server/src/redis/connection';
-import { openRedisScheduling } from '../../apps/server/src/scheduling/redis';
+import { openRedisScheduling } from '../../apps/server/src/store/redis';
 import { startRedis } from '../../apps/server/test/support/redis';
 
 const [JOBS, TASKS, VOLUNTEERS, WORK] = [10, 200, 100, 5].map((d, i) => Number(process.argv[2 + i] ?? d)) as [

@@ -16,7 +16,7 @@ import { Registry } from 'prom-client';
 import { DEFAULT_CONFIG } from '../../apps/server/src/config';
 import { CreditKeeper, SqliteLedgerStore } from '../../apps/server/src/ledger';
 import { ErrorSink } from '../../apps/server/src/observability/error-sink';
-import { SchedulerStore } from '../../apps/server/src/scheduling/store';
+import { SchedulerStore } from '../../apps/server/src/store/sqlite';
 import { openDatabase } from '../../apps/server/src/storage/database';
 
 const arg = (n: string, d: string) => process.argv.find((a) => a.startsWith(`--${n}=`))?.split('=')[1] ?? d;

@@ -11,7 +11,7 @@
  * cpuUs: this process's CPU time (user + system), microseconds.
  *
  * Usage (spawned by bench/lib/scheduler-capacity.ts with an IPC channel):
- *   tsx bench/sim/volunteer-swarm.ts <url> <count> <idPrefix> <answerDelayMs | minMs-maxMs> [--parser=default|msgpack]
+ *   tsx bench/sim/volunteer-swarm.ts <url> <count> <idPrefix> <answerDelayMs | minMs-maxMs>
  */
 import {
   PROTOCOL_VERSION,
@@ -19,14 +19,11 @@ import {
   type VolunteerServerToClient,
 } from '@tabgrid/protocol';
 import { io, type Socket } from 'socket.io-client';
-import * as msgpackParser from 'socket.io-msgpack-parser';
 
 type Peer = Socket<VolunteerServerToClient, VolunteerClientToServer>;
 
 const args = process.argv.slice(2);
 const [url, countArg, idPrefix, delayArg = '0'] = args.filter((a) => !a.startsWith('--'));
-const parser = args.find((a) => a.startsWith('--parser='))?.slice('--parser='.length) ?? 'default';
-if (parser !== 'default' && parser !== 'msgpack') throw new Error(`unknown --parser=${parser}`);
 const count = Number(countArg);
 const [delayMin, delayMax = delayMin] = delayArg.split('-').map(Number) as [number, number?];
 const answerDelay = () => delayMin + Math.random() * (delayMax - delayMin);
@@ -59,7 +56,6 @@ function open(i: number): Promise<boolean> {
       transports: ['websocket'],
       reconnection: false,
       forceNew: true,
-      ...(parser === 'msgpack' ? { parser: msgpackParser } : {}),
     });
     socket.io.once('open', () => {
       socket.io.engine.on('packet', (p) => (rxBytes += size(p.data)));

@@ -27,14 +27,15 @@ import { IdentityStore } from './identity/identity-store';
 import { compileTrust } from './identity/network';
 import { watchReputations } from './identity/reputation-watch';
 import { openFanout } from './fanout';
+import { deleteJob } from './jobs/job-deletion';
 import { LiveStatsTracker } from './live/live-stats';
 import { MODEL_FILE, readModelInfo } from './model-info';
 import { ErrorSink } from './observability/error-sink';
 import { HealthMonitor } from './observability/health';
 import { ServerMetrics } from './observability/metrics';
 import { Scheduler } from './scheduling/scheduler';
-import type { SchedulingStore } from './scheduling/scheduling-store';
-import { newId } from './scheduling/store';
+import type { SchedulingStore } from './store/scheduling-store';
+import { newId } from './store/ids';
 import { Referee } from './verification/referee';
 import { DEFAULT_REFEREE_RETRY } from './verification/referee-retry';
 import { CanaryDesk, canaryRefreshMs, DEFAULT_CANARIES } from './verification/canaries';
@@ -152,7 +153,7 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
   const keys = new KeyStore(backend.keys, config.apiKeys);
   let firstKey: string | null;
   try {
-    firstKey = await ensureFirstKey(keys, jobAccess);
+    firstKey = await ensureFirstKey(keys, store);
   } catch (err) {
     await backend.close();
     throw err;
@@ -267,8 +268,6 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
     // pongs are waiting unread behind a busy event loop.
     pingInterval: 25_000,
     pingTimeout: 20_000,
-    // Experiment only (bench/experiments/parser.ts): the product's clients speak the default parser.
-    ...(config.socketParser === 'msgpack' ? { parser: await import('socket.io-msgpack-parser') } : {}),
   });
   // After Socket.IO took over the server's request listeners: headers on every answer (rule H1).
   installSecurityHeaders(app.server);
@@ -400,8 +399,7 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
   registerExportRoutes(app, { store, access: jobAccess, now: () => clock.now() });
   registerRequesterRoutes(app, {
     access: jobAccess,
-    scheduler: sched,
-    blobs,
+    deleteJob: (jobId) => deleteJob({ store, cancel: (id) => sched.cancelJob(id), blobs }, jobId, Date.now()),
     limits: { maxFiles: config.maxFiles, maxFileBytes: config.maxFileBytes },
   });
   await registerStaticRoutes(app, config.staticDir, {

@@ -236,13 +236,6 @@ export interface ServerConfig {
   webhookSweepMs: number;
   /** pino level. @defaultValue 'info' (env LOG_LEVEL) */
   logLevel: string;
-  /**
-   * Socket.IO wire format; every client must use the same one. 'msgpack' is an experiment
-   * (bench/experiments/parser.ts, in-process only; no environment variable), not supported by the
-   * product's clients, and it lost: see docs/PERFORMANCE.md.
-   * @defaultValue 'default'
-   */
-  socketParser?: 'default' | 'msgpack';
 }
 
 export const DEFAULT_CONFIG: ServerConfig = {
@@ -307,7 +300,6 @@ export const DEFAULT_CONFIG: ServerConfig = {
   webhookPollMs: 1000,
   webhookSweepMs: 10_000,
   logLevel: 'info',
-  socketParser: 'default',
 };
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {

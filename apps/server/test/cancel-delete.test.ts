@@ -7,7 +7,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { JobDeletedSchema, JobListSchema, type ErrorCode } from '@tabgrid/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
 import { BlobStore } from '../src/storage/blob-store';
+import { DATABASE_FILE } from '../src/storage/database';
 import { volunteerPool } from './support/fake-volunteer';
 import { TEST_KEYS, bearer, readImage, startTestServer, until, type TestServer } from './support/harness';
 
@@ -107,5 +109,30 @@ describe('DELETE /api/jobs/:id', () => {
       await (await fetch(url, { method: 'DELETE', headers: bearer() })).json(),
     );
     expect(again).toMatchObject({ cancelled: 0, imagesDeleted: 0, deletedAt: deleted.deletedAt });
+  });
+
+  it('marks the job deleted before it cancels: a mark that fails leaves every task as it was', async () => {
+    server = await startTestServer();
+    const job = await server.createJob(PHOTOS.slice(0, 3));
+    // A real write failure of the mark (no volunteers: the tasks stay queued).
+    const db = new Database(path.join(server.dataDir, DATABASE_FILE));
+    db.exec(`CREATE TRIGGER fail_mark BEFORE UPDATE OF deleted_at ON jobs
+             BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END`);
+    try {
+      const url = `${server.url}/api/jobs/${job.id}`;
+      const failed = await fetch(url, { method: 'DELETE', headers: bearer(TEST_KEYS.owner.key) });
+      expect(failed.status).toBeGreaterThanOrEqual(500);
+      // Cancelling first would have failed them while the job still shows as not deleted.
+      expect((await server.getJob(job.id)).tasks.map((t) => t.status)).toEqual([
+        'queued',
+        'queued',
+        'queued',
+      ]);
+      db.exec('DROP TRIGGER fail_mark');
+      const again = await fetch(url, { method: 'DELETE', headers: bearer(TEST_KEYS.owner.key) });
+      expect(JobDeletedSchema.parse(await again.json())).toMatchObject({ id: job.id, cancelled: 3 });
+    } finally {
+      db.close();
+    }
   });
 });

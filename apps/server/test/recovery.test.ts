@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG } from '../src/config';
-import { SchedulerStore } from '../src/scheduling/store';
+import { SchedulerStore } from '../src/store/sqlite';
 import { openDatabase, type Db } from '../src/storage/database';
 
 const sha = 'a'.repeat(64);

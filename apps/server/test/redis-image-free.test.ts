@@ -12,7 +12,7 @@ import path from 'node:path';
 import { JobDeletedSchema } from '@tabgrid/protocol';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RedisJobAccess } from '../src/access/redis-job-access';
+import { deleteJob, freed } from '../src/storage/redis-image-refs';
 import { BlobStore } from '../src/storage/blob-store';
 import { FakeVolunteer } from './support/fake-volunteer';
 import {
@@ -89,8 +89,7 @@ describe('deleting a job in Redis mode', () => {
     const [g1, g2] = gateways as [TestServer, TestServer];
     const old = await g1.createJob(['dog.jpg']);
     // A deletion on "gateway 3" decides to free the image and has not removed the bytes yet.
-    const access = new RedisJobAccess(admin);
-    const deleting = await access.markDeleted(old.id, Date.now());
+    const deleting = await deleteJob(admin, old.id, Date.now());
     expect(deleting.freeable).toEqual([shaOf('dog.jpg')]);
 
     let answered = false;
@@ -98,7 +97,7 @@ describe('deleting a job in Redis mode', () => {
     await sleep(500);
     expect(answered).toBe(false); // its tasks are stored; it waits for the removal to end
     fs.unlinkSync(blobPath('dog.jpg'));
-    await deleting.freed!(deleting.freeable);
+    await freed(admin, deleting.freeable);
     const job = await upload;
 
     // The bytes are back, and the new job's task gets its image.

@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Detection, TaskAssignment } from '@tabgrid/protocol';
 import type { ServerConfig } from '../src/config';
-import type { SchedulingStore } from '../src/scheduling/scheduling-store';
+import type { SchedulingStore } from '../src/store/scheduling-store';
 import { volunteerPool } from './support/fake-volunteer';
 import { StoreFaults, sqliteError } from './support/faulty-store';
 import { sleep, startTestServer, until, type TestServer } from './support/harness';

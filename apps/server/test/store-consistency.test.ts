@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG } from '../src/config';
-import { SchedulerStore } from '../src/scheduling/store';
+import { SchedulerStore } from '../src/store/sqlite';
 import { openDatabase } from '../src/storage/database';
 
 function fresh() {

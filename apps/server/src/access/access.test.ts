@@ -6,7 +6,7 @@ import { openDatabase, type Db } from '../storage/database';
 import { bearerKey, constantTimeEqual, hashKey, parseEnvKeys } from './api-key';
 import { ensureFirstKey, FIRST_KEY_NAME } from './bootstrap';
 import { ImageSigner } from './image-signer';
-import { SqliteJobAccess } from './sqlite-job-access';
+import { SchedulerStore } from '../store/sqlite';
 import { KeyNameError, KeyStore } from './key-store';
 import { OriginPolicy, parseOrigins } from './origin-check';
 import { SqliteKeyBackend } from './sqlite-key-backend';
@@ -64,16 +64,16 @@ describe('API keys', () => {
 
   it('creates the first key only when no key exists anywhere', async () => {
     db = openDatabase(dir());
-    const access = new SqliteJobAccess(db);
+    const jobs = new SchedulerStore(db, { maxAttempts: 3, maxFailureReports: 3, taskDeadlineMs: 60_000 });
     const backend = new SqliteKeyBackend(db);
     expect(
-      await ensureFirstKey(new KeyStore(backend, [{ name: 'ci', key: 'env-key-0123456789' }]), access),
+      await ensureFirstKey(new KeyStore(backend, [{ name: 'ci', key: 'env-key-0123456789' }]), jobs),
     ).toBeNull();
     const keys = new KeyStore(backend);
-    const first = await ensureFirstKey(keys, access);
+    const first = await ensureFirstKey(keys, jobs);
     expect(first).not.toBeNull();
     expect(await keys.resolve(first!)).toEqual({ name: FIRST_KEY_NAME, source: 'store' });
-    expect(await ensureFirstKey(keys, access)).toBeNull();
+    expect(await ensureFirstKey(keys, jobs)).toBeNull();
   });
 });
 

@@ -12,7 +12,7 @@ export const FIRST_KEY_NAME = 'owner';
  */
 export async function ensureFirstKey(
   keys: KeyStore,
-  jobs: { adoptOrphans(owner: string): number | Promise<number> },
+  jobs: { adoptOrphans(owner: string): Promise<number> },
 ): Promise<string | null> {
   if ((await keys.size()) > 0) return null;
   let key: string;

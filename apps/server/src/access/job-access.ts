@@ -1,9 +1,6 @@
 import { TabgridError, type JobSummary } from '@tabgrid/protocol';
-import { jobStatus } from '../scheduling/store';
-import type { TaskRecord } from '../scheduling/types';
-
-/** A value now (SQLite) or later (Redis): callers always `await` it. */
-type MaybePromise<T> = T | Promise<T>;
+import { jobStatus } from '../store/views';
+import type { TaskRecord } from '../store/records';
 
 /** A job's access fields. */
 export interface JobAccessRow {
@@ -21,30 +18,22 @@ export interface RecentVisible {
   result?: { task: TaskRecord; volunteerId: string | null; inferenceMs: number | null };
 }
 
-/** What {@link JobAccess.markDeleted} decided. */
-export interface DeletedJob {
-  deletedAt: number;
-  /** Image digests no other live job uses: the caller removes their bytes. */
-  freeable: string[];
-  /** Call once those bytes are removed (Redis: uploads of the same bytes wait for it). */
-  freed?: (shas: string[]) => Promise<void>;
-}
-
 /** Largest page of `GET /api/jobs`. */
 export const MAX_PAGE = 100;
 
 /**
- * Ownership and visibility of jobs: who owns a job, whether it is public, the owner's job
- * list, the results a viewer may see, and what a deletion may free. `SqliteJobAccess` (one
- * process) answers at once; `RedisJobAccess` (every gateway) reads the shared job records.
+ * Ownership and visibility of jobs, read only: who owns a job, whether it is public, the owner's
+ * job list and the results a viewer may see. The job's record is the store's: its deletion and
+ * adoption are written there (`jobs/`). `SqliteJobAccess` (one
+ * process) and `RedisJobAccess` (every gateway) reads the shared job records.
  * Contract: apps/server/test/contracts/job-access.ts.
  */
 export interface JobAccess {
-  get(jobId: string): MaybePromise<JobAccessRow | null>;
+  get(jobId: string): Promise<JobAccessRow | null>;
   /** True when `requester` owns the job. Everyone else is told the job does not exist. */
-  owns(requester: string, jobId: string): MaybePromise<boolean>;
+  owns(requester: string, jobId: string): Promise<boolean>;
   /** Tasks of this requester not finished yet (its share of the queue). */
-  unfinishedTasks(requester: string): MaybePromise<number>;
+  unfinishedTasks(requester: string): Promise<number>;
   /**
    * One page of a requester's jobs, newest first. The cursor is the last job's position
    * (base64url), opaque to clients.
@@ -53,20 +42,13 @@ export interface JobAccess {
     requester: string,
     limit: number,
     cursor: string | null,
-  ): MaybePromise<{ jobs: JobSummary[]; nextCursor: string | null }>;
+  ): Promise<{ jobs: JobSummary[]; nextCursor: string | null }>;
   /**
    * Newest done task ids a viewer may see: public jobs, plus the viewer's own (null = anonymous),
    * of jobs not deleted. `result` carries the task when it may have run on another gateway (Redis);
    * without it the caller finds the task in its own store (SQLite).
    */
-  recentVisible(viewer: string | null, limit: number): MaybePromise<RecentVisible[]>;
-  /**
-   * Marks a job deleted and returns the image digests that no other (undeleted) job uses,
-   * which the caller may remove. Idempotent: a second call frees nothing new.
-   */
-  markDeleted(jobId: string, now: number): MaybePromise<DeletedJob>;
-  /** Gives jobs without an owner (created before keys existed) to `owner`. */
-  adoptOrphans(owner: string): MaybePromise<number>;
+  recentVisible(viewer: string | null, limit: number): Promise<RecentVisible[]>;
 }
 
 export const encodeCursor = (seq: number) => Buffer.from(String(seq)).toString('base64url');

@@ -1,5 +1,5 @@
 import type { LiveResult } from '@tabgrid/protocol';
-import type { StoredResult } from '../scheduling/store';
+import type { StoredResult } from '../store/views';
 import type { ImageSigner } from './image-signer';
 
 /**

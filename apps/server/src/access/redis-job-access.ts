@@ -1,18 +1,15 @@
 import type { Redis } from 'ioredis';
 import { redisKeys } from '../redis/keys';
-import { recordOf } from '../scheduling/redis/stored-task';
 import {
   decodeCursor,
   encodeCursor,
   jobSummary,
   type JobAccess,
-  type DeletedJob,
   type JobAccessRow,
   type RecentVisible,
   type StatusCounts,
 } from './job-access';
-import { RecentResults } from './redis-recent-results';
-import { deleteJob, freed } from '../storage/redis-image-refs';
+import { RecentResults } from '../store/redis';
 
 const STATUSES = ['queued', 'running', 'done', 'failed'] as const;
 const META_FIELDS = ['id', 'owner', 'public', 'deletedAt', 'createdAt'] as const;
@@ -38,11 +35,10 @@ function repliesOf(replies: [Error | null, unknown][] | null): unknown[] {
  * hash the scheduling store writes with the job (`tg:{job:ID}:meta`), a deletion adds
  * `deletedAt` to it (`HSETNX`, so the first deletion's time stays), and an owner's jobs are a
  * sorted set by creation sequence (`tg:owner:<name>:jobs`, written in the same transaction as
- * the job). Counts come from the job's `tg:{job:ID}:counts`.
+ * the job). Counts come from the job's `tg:{job:ID}:counts`. Read only: the store writes them.
  *
  * The recent results of the `/live` snapshot come from a capped list every gateway pushes to
- * (`RecentResults`); a deletion frees the images no live job uses by reference counts
- * (`storage/redis-image-refs.ts`).
+ * (`RecentResults`).
  */
 export class RedisJobAccess implements JobAccess {
   private readonly recent: RecentResults;
@@ -125,30 +121,6 @@ export class RedisJobAccess implements JobAccess {
     return entries
       .filter((e) => e.deletedAt === null && (e.isPublic || (viewer !== null && e.owner === viewer)))
       .slice(0, limit)
-      .map(({ task, owner, isPublic }) => ({
-        taskId: task.id,
-        owner,
-        isPublic,
-        result: {
-          task: recordOf(task),
-          volunteerId: task.view.volunteerId,
-          inferenceMs: task.view.inferenceMs,
-        },
-      }));
-  }
-
-  /**
-   * Marks the job deleted once and, that first time, returns its images no live job uses any
-   * more (image reference counts, `storage/redis-image-refs.ts`); `freed` must be called once
-   * their bytes are removed.
-   */
-  async markDeleted(jobId: string, now: number): Promise<DeletedJob> {
-    const { deletedAt, freeable } = await deleteJob(this.redis, jobId, now);
-    return { deletedAt, freeable, freed: (shas) => freed(this.redis, shas) };
-  }
-
-  /** Jobs on Redis always have an owner (keys existed before Redis mode could run). */
-  adoptOrphans(): Promise<number> {
-    return Promise.resolve(0);
+      .map(({ result, owner, isPublic }) => ({ taskId: result.task.id, owner, isPublic, result }));
   }
 }

@@ -16,8 +16,8 @@ interface SummaryRow {
 }
 
 /**
- * `JobAccess` on SQLite: read-only queries on the scheduler's tables plus the access columns
- * (migration 3); the scheduler's own state changes stay in `SchedulerStore`. Answers at once.
+ * `JobAccess` on SQLite: read-only queries on the store's tables and their access columns
+ * (migration 3); every write to them is `SchedulerStore`'s.
  */
 export class SqliteJobAccess implements JobAccess {
   private readonly s;
@@ -48,32 +48,25 @@ export class SqliteJobAccess implements JobAccess {
          WHERE t.status = 'done' AND j.deleted_at IS NULL AND (j.public = 1 OR j.owner = ?)
          ORDER BY t.completed_at DESC LIMIT ?`,
       ),
-      markDeleted: db.prepare('UPDATE jobs SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL'),
-      imagesOnlyHere: db.prepare<[string, string], { sha: string }>(
-        `SELECT DISTINCT t.image_sha256 AS sha FROM tasks t WHERE t.job_id = ?
-         AND NOT EXISTS (SELECT 1 FROM tasks o WHERE o.image_sha256 = t.image_sha256 AND o.job_id != ?
-                         AND o.job_id IN (SELECT id FROM jobs WHERE deleted_at IS NULL))`,
-      ),
-      adopt: db.prepare('UPDATE jobs SET owner = ? WHERE owner IS NULL OR owner = ?'),
     };
   }
 
-  get(jobId: string): JobAccessRow | null {
+  get(jobId: string): Promise<JobAccessRow | null> {
     const row = this.s.job.get(jobId);
-    return row
-      ? { id: row.id, owner: row.owner, isPublic: row.public === 1, deletedAt: row.deleted_at }
-      : null;
+    return Promise.resolve(
+      row ? { id: row.id, owner: row.owner, isPublic: row.public === 1, deletedAt: row.deleted_at } : null,
+    );
   }
 
   /** True when `requester` owns the job. Everyone else is told the job does not exist. */
-  owns(requester: string, jobId: string): boolean {
+  owns(requester: string, jobId: string): Promise<boolean> {
     const owner = this.s.job.get(jobId)?.owner;
-    return owner != null && owner !== '' && owner === requester;
+    return Promise.resolve(owner != null && owner !== '' && owner === requester);
   }
 
   /** Tasks of this requester not finished yet (its share of the queue). */
-  unfinishedTasks(requester: string): number {
-    return this.s.unfinished.get(requester)!.n;
+  unfinishedTasks(requester: string): Promise<number> {
+    return Promise.resolve(this.s.unfinished.get(requester)!.n);
   }
 
   /**
@@ -84,7 +77,7 @@ export class SqliteJobAccess implements JobAccess {
     requester: string,
     limit: number,
     cursor: string | null,
-  ): { jobs: JobSummary[]; nextCursor: string | null } {
+  ): Promise<{ jobs: JobSummary[]; nextCursor: string | null }> {
     const before = cursor === null ? Number.MAX_SAFE_INTEGER : decodeCursor(cursor);
     const rows = this.s.page.all(requester, before, limit + 1);
     const page = rows.slice(0, limit);
@@ -95,31 +88,15 @@ export class SqliteJobAccess implements JobAccess {
       ),
     );
     const last = page.at(-1);
-    return { jobs, nextCursor: rows.length > limit && last ? encodeCursor(last.seq) : null };
+    return Promise.resolve({ jobs, nextCursor: rows.length > limit && last ? encodeCursor(last.seq) : null });
   }
 
   /** Newest done task ids a viewer may see: public jobs, plus the viewer's own (null = anonymous). */
   recentVisible(
     viewer: string | null,
     limit: number,
-  ): { taskId: string; owner: string | null; isPublic: boolean }[] {
-    return this.s.recentVisible
-      .all(viewer ?? '\u0000', limit)
-      .map((r) => ({ taskId: r.id, owner: r.owner, isPublic: r.public === 1 }));
-  }
-
-  /**
-   * Marks a job deleted and returns the image digests that no other (undeleted) job uses,
-   * which the caller may remove from disk. Idempotent: a second call frees nothing new.
-   */
-  markDeleted(jobId: string, now: number): { deletedAt: number; freeable: string[] } {
-    const first = this.s.markDeleted.run(now, jobId).changes > 0;
-    const deletedAt = this.s.job.get(jobId)?.deleted_at ?? now;
-    return { deletedAt, freeable: first ? this.s.imagesOnlyHere.all(jobId, jobId).map((r) => r.sha) : [] };
-  }
-
-  /** Gives jobs without an owner (created before keys existed) to `owner`. */
-  adoptOrphans(owner: string): number {
-    return this.s.adopt.run(owner, '').changes;
+  ): Promise<{ taskId: string; owner: string | null; isPublic: boolean }[]> {
+    const rows = this.s.recentVisible.all(viewer ?? '\u0000', limit);
+    return Promise.resolve(rows.map((r) => ({ taskId: r.id, owner: r.owner, isPublic: r.public === 1 })));
   }
 }

@@ -2,7 +2,7 @@ import { ExportQuerySchema, TabgridError } from '@tabgrid/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { JobAccess } from '../access/job-access';
 import { requesterOf } from '../access/requester-auth';
-import type { SchedulingStore } from '../scheduling/scheduling-store';
+import type { SchedulingStore } from '../store/scheduling-store';
 import { toCoco } from './export/coco';
 import { toCsv } from './export/csv';
 import { ID, notFound } from './jobs-routes';

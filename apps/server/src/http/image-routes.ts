@@ -3,8 +3,8 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ImageSigner } from '../access/image-signer';
 import type { JobAccess } from '../access/job-access';
 import { requesterOf } from '../access/requester-auth';
-import type { SchedulingStore } from '../scheduling/scheduling-store';
-import type { TaskRecord } from '../scheduling/types';
+import type { SchedulingStore } from '../store/scheduling-store';
+import type { TaskRecord } from '../store/records';
 import type { BlobStore } from '../storage/blob-store';
 import { ID } from './jobs-routes';
 

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { JobAccess } from '../access/job-access';
 import { requesterOf } from '../access/requester-auth';
 import type { ServerConfig } from '../config';
-import type { SchedulingStore } from '../scheduling/scheduling-store';
+import type { SchedulingStore } from '../store/scheduling-store';
 import type { UploadStorage } from '../storage/upload-storage';
 import type { Webhooks } from '../webhooks';
 import { RejectedUploadError } from './rejected-upload-error';

@@ -2,14 +2,12 @@ import { TabgridError, type JobDeleted, type JobList, type Me } from '@tabgrid/p
 import type { FastifyInstance } from 'fastify';
 import { MAX_PAGE, type JobAccess } from '../access/job-access';
 import { requesterOf } from '../access/requester-auth';
-import type { Scheduler } from '../scheduling/scheduler';
-import type { BlobStore } from '../storage/blob-store';
 import { ID, notFound } from './jobs-routes';
 
 interface Deps {
   access: JobAccess;
-  scheduler: Pick<Scheduler, 'cancelJob'>;
-  blobs: BlobStore;
+  /** Deletes a job whose owner was checked (`jobs/job-deletion.ts`). */
+  deleteJob: (jobId: string) => Promise<JobDeleted>;
   /** Upload limits shown in `GET /api/me`. */
   limits: { maxFiles: number; maxFileBytes: number };
 }
@@ -32,30 +30,15 @@ export function registerRequesterRoutes(app: FastifyInstance, deps: Deps): void 
     },
   );
 
-  /**
-   * Cancels the job's unfinished tasks (volunteers holding them get `task:cancel`), keeps its
-   * finished results, and removes image bytes that no other job uses. Idempotent.
-   */
+  /** Deletes one of the caller's jobs (`jobs/job-deletion.ts`). Idempotent. */
   app.delete<{ Params: { id: string } }>('/api/jobs/:id', async (request): Promise<JobDeleted> => {
     const { id } = request.params;
     if (!ID.test(id) || !(await deps.access.owns(requesterOf(request).name, id))) throw notFound(id);
-    // Redis mode: the other gateways' share is cancelled in the background; a failure of it (or
-    // of the mark) answers 503 and the idempotent DELETE may be sent again.
-    const cancelling = deps.scheduler.cancelJob(id);
-    cancelling.catch(() => {}); // awaited below unless the mark fails first
-    const { deletedAt, freeable, freed } = await deps.access.markDeleted(id, Date.now());
-    let cancelled: number;
-    let imagesDeleted = 0;
-    try {
-      // The job's tasks are final in Redis and the cancel announced before its images go (if
-      // that failed, they stay: an orphan file, never a task without its image).
-      cancelled = await cancelling;
-      for (const sha256 of freeable) if (await deps.blobs.delete(sha256)) imagesDeleted++;
-    } finally {
-      // Uploads of the same bytes on any gateway wait for this, then write them again.
-      await freed?.(freeable);
-    }
-    request.log.info({ jobId: id, cancelled, imagesDeleted }, 'job deleted');
-    return { id, cancelled, imagesDeleted, deletedAt };
+    const deleted = await deps.deleteJob(id);
+    request.log.info(
+      { jobId: id, cancelled: deleted.cancelled, imagesDeleted: deleted.imagesDeleted },
+      'job deleted',
+    );
+    return deleted;
   });
 }

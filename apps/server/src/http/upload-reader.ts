@@ -2,8 +2,8 @@ import { TabgridError, type RejectedFile } from '@tabgrid/protocol';
 import type {} from '@fastify/multipart';
 import type { FastifyRequest } from 'fastify';
 import type { ServerConfig } from '../config';
-import type { NewTask } from '../scheduling/types';
 import type { IncomingFile } from '../storage/blob-store';
+import type { NewTask } from '../store/records';
 import { validateImage } from '../validation/image';
 
 /** A file of an upload that passed every check, on disk, ready to be stored. */

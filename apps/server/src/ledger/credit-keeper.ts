@@ -1,6 +1,6 @@
 import type { VolunteerCredits } from '@tabgrid/protocol';
 import type { ErrorSink } from '../observability/error-sink';
-import type { AssignmentRecord } from '../scheduling/types';
+import type { AssignmentRecord } from '../store/records';
 import type { Judgement, SettledResults } from '../verification/verifier';
 import { appliedBefore } from './ledger-batch-error';
 import { bonusEligible, DEFAULT_CREDIT_POLICY, type CreditPolicy } from './policy';

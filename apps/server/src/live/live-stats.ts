@@ -1,7 +1,7 @@
 import type { LiveStats } from '@tabgrid/protocol';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { NOOP_SINK, type StatsSink } from '../observability/metrics';
-import type { TaskCounts } from '../scheduling/types';
+import type { TaskCounts } from '../store/records';
 import { RollingWindow } from './rolling-window';
 
 /** A rolling window that also forwards every sample (to the Prometheus histograms). */

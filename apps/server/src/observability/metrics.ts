@@ -6,7 +6,7 @@
  * scheduling code needs no knowledge of prom-client.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { EndedLease, TaskRecord } from '../scheduling/types';
+import type { EndedLease, TaskRecord } from '../store/records';
 
 /** What the scheduler and the live-stats tracker report. Every method is cheap and synchronous. */
 export interface StatsSink {

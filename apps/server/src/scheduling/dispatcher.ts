@@ -7,8 +7,8 @@ import type { GuardedWrites } from './guarded-writes';
 import type { Outbox } from './outbox';
 import type { LeaseBook, Offer, OfferSource } from './ports';
 import type { Sessions, VolunteerSession } from './sessions';
-import type { TaskStore } from './task-store';
-import type { AssignmentRecord, TaskRecord } from './types';
+import type { TaskStore } from '../store/task-store';
+import type { AssignmentRecord, TaskRecord } from '../store/records';
 
 /** Most offers made in one event-loop turn before yielding to I/O. */
 const PUMP_BATCH = 64;

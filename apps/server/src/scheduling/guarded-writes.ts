@@ -3,7 +3,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { ErrorSink } from '../observability/error-sink';
 import type { DispatchGate } from '../observability/health';
 import { classifyStorageError } from '../storage/storage-errors';
-import { PartialBatchError } from './types';
+import { PartialBatchError } from '../store/records';
 
 /** A lease write (ack, release) that failed is tried again this many times, backing off from RETRY_BASE_MS. */
 export const WRITE_RETRIES = 5;

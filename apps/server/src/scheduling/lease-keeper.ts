@@ -7,7 +7,7 @@ import type { VerificationMetrics } from '../verification/verification-metrics';
 import type { GuardedWrites } from './guarded-writes';
 import type { LeaseActions, LeaseBook } from './ports';
 import type { Sessions, VolunteerSession } from './sessions';
-import type { TaskStore } from './task-store';
+import type { TaskStore } from '../store/task-store';
 
 /** A lease check this late (ms) means the server stalled (see checkLeases). */
 const STALL_TOLERANCE_MS = 500;

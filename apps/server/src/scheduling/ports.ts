@@ -1,6 +1,6 @@
 import type { Ack, ErrorCode, TaskAssignment, TaskErrorReport, TaskResult } from '@tabgrid/protocol';
 import type { VolunteerSession } from './sessions';
-import type { AssignmentRecord, EndedLease, TaskRecord } from './types';
+import type { AssignmentRecord, EndedLease, TaskRecord } from '../store/records';
 
 /**
  * The small interfaces the scheduling rooms act through, after BullMQ's

@@ -19,7 +19,7 @@ import { Outbox } from './outbox';
 import type { LeaseActions, LeaseBook, OfferSource } from './ports';
 import { Sessions } from './sessions';
 import { StoreLeaseBook } from './store-book';
-import type { TaskStore } from './task-store';
+import type { TaskStore } from '../store/task-store';
 
 /** How the scheduler reports failures, whether it may dispatch, and what time it is. */
 export interface SchedulerRuntime {

@@ -18,8 +18,8 @@ import type { LeaseKeeper } from './lease-keeper';
 import type { EndedHold, LeaseActions } from './ports';
 import { openRooms, type SchedulerConfig, type SchedulerRuntime } from './rooms';
 import { VolunteerSession, type Sessions, type VolunteerSocket } from './sessions';
-import type { TaskStore } from './task-store';
-import type { AssignmentRecord, TaskRecord } from './types';
+import type { TaskStore } from '../store/task-store';
+import type { AssignmentRecord, TaskRecord } from '../store/records';
 
 export { VolunteerSession, type VolunteerSocket } from './sessions';
 export type { SchedulerConfig, SchedulerRuntime } from './rooms';

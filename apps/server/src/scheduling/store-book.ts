@@ -6,8 +6,8 @@ import type { ResultDesk } from '../verification/result-desk';
 import type { GuardedWrites } from './guarded-writes';
 import type { LapsedLease, LeaseActions, LeaseBook } from './ports';
 import type { Sessions, VolunteerSession } from './sessions';
-import type { TaskStore } from './task-store';
-import { PartialBatchError, type EndedLease } from './types';
+import type { TaskStore } from '../store/task-store';
+import { PartialBatchError, type EndedLease } from '../store/records';
 import { impossibleResultReason } from './validate-result';
 
 /** Most leases lapsed per check. */

@@ -22,9 +22,9 @@ import { LiveHistory } from '../live/live-history';
 import type { LiveStatsTracker } from '../live/live-stats';
 import type { ErrorSink } from '../observability/error-sink';
 import type { SchedulerEvents } from '../scheduling/scheduler';
-import type { SchedulingStore } from '../scheduling/scheduling-store';
-import { liveResult } from '../scheduling/store';
-import type { AssignmentRecord, TaskCounts, TaskRecord } from '../scheduling/types';
+import type { SchedulingStore } from '../store/scheduling-store';
+import { liveResult } from '../store/views';
+import type { AssignmentRecord, TaskCounts, TaskRecord } from '../store/records';
 import { SocketGuard, describeIssues, handshakeError } from './guard';
 
 export type LiveNamespace = Namespace<LiveClientToServer, LiveServerToClient>;
@@ -279,20 +279,11 @@ export class LiveHub implements SchedulerEvents {
   }
 
   /**
-   * Runs `fn` with `value` at once when it is one (SQLite), or once its promise settles (Redis);
-   * failures of either go to the error sink.
+   * Runs `fn` once `read` has answered (a value or a promise: whichever backend runs, the same
+   * way); failures of either go to the error sink.
    */
   private whenSettled<T>(where: string, read: () => T | Promise<T>, fn: (value: T) => void): void {
-    let value: T | Promise<T>;
-    try {
-      value = read();
-    } catch (err) {
-      return this.guard(where, () => {
-        throw err;
-      });
-    }
-    if (!(value instanceof Promise)) return this.guard(where, () => fn(value));
-    value.then(
+    new Promise<T>((resolve) => resolve(read())).then(
       (v) => this.guard(where, () => fn(v)),
       (err: unknown) =>
         this.guard(where, () => {

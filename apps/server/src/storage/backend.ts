@@ -9,7 +9,8 @@
  *   `TABGRID_BLOB_DIR` (a directory every gateway mounts). Redis must persist every write
  *   (`checkDurability`).
  *
- * Nothing outside this file and the stores' own implementations asks which backend runs.
+ * Nothing outside this file and the stores' own implementations asks which backend runs, except
+ * `fanout/index.ts`, which picks the `/live` fan-out from the same `redisUrl`.
  * The credit ledger is one more member of the bundle.
  */
 import { randomBytes } from 'node:crypto';
@@ -34,10 +35,10 @@ import type { DependencyProbe } from '../observability/health';
 import { connectRedis } from '../redis/connection';
 import { checkDurability, type DurabilityReport } from '../redis/durability';
 import { redisProbe } from '../redis/redis-probe';
-import { openRedisScheduling } from '../scheduling/redis';
-import type { SchedulingStore } from '../scheduling/scheduling-store';
-import { SchedulerStore } from '../scheduling/store';
-import type { AssignmentRecord, TaskRecord } from '../scheduling/types';
+import { openRedisScheduling } from '../store/redis';
+import type { SchedulingStore } from '../store/scheduling-store';
+import { SchedulerStore } from '../store/sqlite';
+import type { AssignmentRecord, TaskRecord } from '../store/records';
 import { RedisReputationStore } from '../verification/redis-reputation-store';
 import type { ReputationStore } from '../verification/reputation-store';
 import { SqliteReputationStore } from '../verification/sqlite-reputation-store';

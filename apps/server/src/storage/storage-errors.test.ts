@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RedisUnavailableError } from '../scheduling/redis/job-records';
+import { RedisUnavailableError } from '../store/redis/job-records';
 import { classifyStorageError } from './storage-errors';
 
 describe('classifyStorageError for Redis', () => {

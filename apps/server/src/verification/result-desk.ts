@@ -4,8 +4,8 @@ import type { Clock } from '../clock';
 import type { CreditKeeper } from '../ledger/credit-keeper';
 import type { ErrorSink } from '../observability/error-sink';
 import type { LeaseActions } from '../scheduling/ports';
-import type { TaskStore } from '../scheduling/task-store';
-import type { AssignmentRecord, TaskRecord, VerificationMark } from '../scheduling/types';
+import type { TaskStore } from '../store/task-store';
+import type { AssignmentRecord, TaskRecord, VerificationMark } from '../store/records';
 import type { Standing } from './reputation';
 import type { Assessment, Verifier } from './verifier';
 

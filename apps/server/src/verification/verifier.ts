@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Detection } from '@tabgrid/protocol';
-import type { VerificationMark } from '../scheduling/types';
+import type { VerificationMark } from '../store/records';
 import { DEFAULT_AGREEMENT, type AgreementRule } from './agreement';
 import { networkOf } from './network';
 import { REFEREE, settle, treatment, type Candidate, type Treatment } from './policy';

@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { JobAccess } from '../../src/access/job-access';
-import type { SchedulingStore } from '../../src/scheduling/scheduling-store';
-import type { NewTask } from '../../src/scheduling/types';
+import type { SchedulingStore } from '../../src/store/scheduling-store';
+import type { NewTask } from '../../src/store/records';
 
 export interface AccessUnderTest {
   access: JobAccess;
@@ -122,7 +122,7 @@ export function jobAccessContract(name: string, open: () => Promise<AccessUnderT
           [...ofJob(shown), ...ofJob(secret), ...ofJob(gone), ...ofJob(waiting)].sort(),
         );
         await s.store.appendTasks(waiting.id, tasks(1), 3000); // queued: not a result
-        await s.access.markDeleted(gone.id, 4000);
+        await s.store.markDeleted(gone.id, 4000);
 
         const anyone = await s.access.recentVisible(null, 10);
         expect(anyone.map((r) => r.taskId).sort()).toEqual([...ofJob(shown), ...ofJob(waiting)].sort());
@@ -150,15 +150,15 @@ export function jobAccessContract(name: string, open: () => Promise<AccessUnderT
         const b = await s.store.createJob([img(2)], 1001, { owner: 'bob', isPublic: false });
         const c = await s.store.createJob([img(3)], 1002, { owner: 'bob', isPublic: false });
         await s.store.appendTasks(c.id, [img(1)], 1003);
-        const first = await s.access.markDeleted(a.id, 2000);
+        const first = await s.store.markDeleted(a.id, 2000);
         // Image 2 is still used by job b, image 1 by job c (appended).
         expect(first.freeable).toEqual([]);
         await first.freed?.(first.freeable);
-        const second = await s.access.markDeleted(c.id, 2001);
+        const second = await s.store.markDeleted(c.id, 2001);
         expect(second.freeable.sort()).toEqual([img(1).imageSha256, img(3).imageSha256].sort());
         await second.freed?.(second.freeable);
-        expect((await s.access.markDeleted(c.id, 2002)).freeable).toEqual([]); // once
-        const last = await s.access.markDeleted(b.id, 2003);
+        expect((await s.store.markDeleted(c.id, 2002)).freeable).toEqual([]); // once
+        const last = await s.store.markDeleted(b.id, 2003);
         expect(last.freeable).toEqual([img(2).imageSha256]);
         await last.freed?.(last.freeable);
       } finally {
@@ -170,9 +170,9 @@ export function jobAccessContract(name: string, open: () => Promise<AccessUnderT
       const { access, store, close } = await open();
       try {
         const job = await store.createJob(tasks(1), 1000, { owner: 'alice', isPublic: false });
-        const first = await access.markDeleted(job.id, 5000);
+        const first = await store.markDeleted(job.id, 5000);
         expect(first.deletedAt).toBe(5000);
-        const again = await access.markDeleted(job.id, 6000);
+        const again = await store.markDeleted(job.id, 6000);
         expect(again).toMatchObject({ deletedAt: 5000, freeable: [] });
         expect((await access.get(job.id))?.deletedAt).toBe(5000);
         expect((await access.list('alice', 10, null)).jobs[0]?.deletedAt).toBe(5000);

@@ -13,7 +13,7 @@ import { PartialLedgerBatchError } from '../../src/ledger/ledger-batch-error';
 import { SqliteLedgerStore } from '../../src/ledger/sqlite-ledger';
 import type { LedgerOp, LedgerStore } from '../../src/ledger/types';
 import { ErrorSink } from '../../src/observability/error-sink';
-import type { AssignmentRecord } from '../../src/scheduling/types';
+import type { AssignmentRecord } from '../../src/store/records';
 import { openDatabase, type Db } from '../../src/storage/database';
 
 const opened: { db: Db; dir: string }[] = [];

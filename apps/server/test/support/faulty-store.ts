@@ -1,4 +1,4 @@
-import type { SchedulingStore } from '../../src/scheduling/scheduling-store';
+import type { SchedulingStore } from '../../src/store/scheduling-store';
 
 /** The store methods a fault can be injected into (everything the scheduler and the HTTP API call). */
 export type StoreMethod = {

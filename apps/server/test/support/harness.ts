@@ -4,7 +4,7 @@ import path from 'node:path';
 import { JobCreatedSchema, JobViewSchema, type JobView } from '@tabgrid/protocol';
 import { startServer, type ServerSeams, type Tabgrid } from '../../src/app';
 import { DEFAULT_CONFIG, type ServerConfig } from '../../src/config';
-import type { SchedulerStore } from '../../src/scheduling/store';
+import type { SchedulerStore } from '../../src/store/sqlite';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../../../..');
 export const MODEL_DIR = path.join(REPO_ROOT, 'public/models');

@@ -12,7 +12,7 @@ import { Registry } from 'prom-client';
 import { DEFAULT_CONFIG } from '../../src/config';
 import { CreditKeeper, SqliteLedgerStore } from '../../src/ledger';
 import { ErrorSink } from '../../src/observability/error-sink';
-import { SchedulerStore } from '../../src/scheduling/store';
+import { SchedulerStore } from '../../src/store/sqlite';
 import { openDatabase } from '../../src/storage/database';
 
 const [dataDir, tasksArg, writtenArg] = process.argv.slice(2);

@@ -2,7 +2,7 @@ import { fail, ok, type Ack, type ErrorCode, type TaskErrorReport, type TaskResu
 import type { FastifyBaseLogger } from 'fastify';
 import type { LapsedLease, LeaseActions, LeaseBook, Offer, OfferSource } from '../../scheduling/ports';
 import type { VolunteerSession } from '../../scheduling/sessions';
-import type { TaskRecord } from '../../scheduling/types';
+import type { TaskRecord } from '../../store/records';
 import { impossibleResultReason } from '../../scheduling/validate-result';
 import type { ResultDesk } from '../result-desk';
 import type { VerificationMetrics } from '../verification-metrics';

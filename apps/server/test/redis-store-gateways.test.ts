@@ -6,15 +6,15 @@
  */
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { connectRedis } from '../../src/redis/connection';
+import { connectRedis } from '../src/redis/connection';
 import {
   openRedisScheduling,
   REDIS_SCHEDULING_KEYS as K,
   type RedisSchedulingOptions,
-} from '../../src/scheduling/redis';
-import type { RedisSchedulingStore } from '../../src/scheduling/redis/redis-scheduling-store';
-import { startRedis, type TestRedis } from '../support/redis';
-import { box, POLICY, tasks } from './scheduling-store.contract';
+} from '../src/store/redis';
+import type { RedisSchedulingStore } from '../src/store/redis/redis-scheduling-store';
+import { startRedis, type TestRedis } from './support/redis';
+import { box, POLICY, tasks } from './contracts/scheduling-store';
 
 const T0 = 1_700_000_000_000;
 let server: TestRedis;

@@ -1,10 +1,18 @@
 import type { Redis } from 'ioredis';
-import { redisKeys } from '../redis/keys';
-import { decodeTask, type StoredTask } from '../scheduling/redis/stored-task';
+import { redisKeys } from '../../redis/keys';
+import type { TaskRecord } from '../records';
+import { decodeTask, recordOf } from './stored-task';
+
+/** A done task's record with who produced it (no other gateway may hold it in memory). */
+export interface RecentResult {
+  task: TaskRecord;
+  volunteerId: string | null;
+  inferenceMs: number | null;
+}
 
 /** A recent result with its job's access fields, as read from Redis. */
 export interface RecentEntry {
-  task: StoredTask;
+  result: RecentResult;
   owner: string | null;
   isPublic: boolean;
   deletedAt: number | null;
@@ -33,7 +41,7 @@ function repliesOf(replies: [Error | null, unknown][] | null): unknown[] {
  * Who may see which entry is decided per viewer by the caller.
  */
 export class RecentResults {
-  private last: { at: number; tasks: Promise<StoredTask[]> } | null = null;
+  private last: { at: number; tasks: Promise<RecentResult[]> } | null = null;
 
   constructor(
     private readonly redis: Redis,
@@ -43,17 +51,17 @@ export class RecentResults {
 
   async read(): Promise<RecentEntry[]> {
     const tasks = await this.recentTasks();
-    const jobIds = [...new Set(tasks.map((t) => t.jobId))];
+    const jobIds = [...new Set(tasks.map((r) => r.task.jobId))];
     if (jobIds.length === 0) return [];
     const pipe = this.redis.pipeline();
     for (const id of jobIds) pipe.hmget(redisKeys.jobMeta(id), 'owner', 'public', 'deletedAt');
     const metas = new Map(
       repliesOf(await pipe.exec()).map((meta, i) => [jobIds[i]!, meta as (string | null)[]]),
     );
-    return tasks.map((task) => {
-      const [owner, isPublic, deletedAt] = metas.get(task.jobId)!;
+    return tasks.map((result) => {
+      const [owner, isPublic, deletedAt] = metas.get(result.task.jobId)!;
       return {
-        task,
+        result,
         owner: owner || null,
         isPublic: isPublic === '1',
         deletedAt: deletedAt ? Number(deletedAt) : null,
@@ -61,7 +69,7 @@ export class RecentResults {
     });
   }
 
-  private recentTasks(): Promise<StoredTask[]> {
+  private recentTasks(): Promise<RecentResult[]> {
     const at = this.now();
     if (this.last && at - this.last.at < this.maxAgeMs) return this.last.tasks;
     const current = { at, tasks: this.fetchTasks() };
@@ -72,7 +80,7 @@ export class RecentResults {
     return current.tasks;
   }
 
-  private async fetchTasks(): Promise<StoredTask[]> {
+  private async fetchTasks(): Promise<RecentResult[]> {
     const listed = await this.redis.lrange(redisKeys.recentResults, 0, -1);
     const order: string[] = [];
     const seen = new Set<string>();
@@ -88,12 +96,14 @@ export class RecentResults {
     const pipe = this.redis.pipeline();
     for (const [jobId, taskIds] of byJob) pipe.hmget(redisKeys.jobTasks(jobId), ...taskIds);
     const replies = repliesOf(await pipe.exec());
-    const found = new Map<string, StoredTask>();
+    const found = new Map<string, RecentResult>();
     [...byJob.values()].forEach((taskIds, i) => {
       const jsons = replies[i] as (string | null)[];
       taskIds.forEach((taskId, k) => {
         const task = jsons[k] ? decodeTask(jsons[k]) : null;
-        if (task?.status === 'done') found.set(taskId, task);
+        if (task?.status !== 'done') return;
+        const { volunteerId, inferenceMs } = task.view;
+        found.set(taskId, { task: recordOf(task), volunteerId, inferenceMs });
       });
     });
     return order.flatMap((taskId) => found.get(taskId) ?? []);

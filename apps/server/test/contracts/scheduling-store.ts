@@ -5,8 +5,8 @@
  * to wait for) and `restart()` (a crash and a new process on the same data).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { SchedulingStore } from '../../src/scheduling/scheduling-store';
-import type { NewTask, RetryPolicy } from '../../src/scheduling/types';
+import type { SchedulingStore } from '../../src/store/scheduling-store';
+import type { NewTask, RetryPolicy } from '../../src/store/records';
 
 export interface StoreUnderTest {
   store: SchedulingStore;
@@ -14,8 +14,6 @@ export interface StoreUnderTest {
   settle(): Promise<void>;
   /** As after `kill -9` and a new start on the same data (same gateway id for Redis). */
   restart(): Promise<StoreUnderTest & { recovered: { lapsed: number; queued: number } }>;
-  /** Marks a job deleted, as its owner's `DELETE` does through the job-access store. */
-  markDeleted(jobId: string, at: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -296,7 +294,7 @@ export function describeSchedulingStore(name: string, open: () => Promise<StoreU
       const lies = [s.store.assignNext('v1', T0, OFFER)!, s.store.assignNext('v1', T0, OFFER)!];
       for (const l of lies) s.store.complete(l.assignment.id, 'v1', box(0.1), 1, T0 + 1, trusted);
       await s.settle();
-      await s.markDeleted(gone.id, T0 + 2);
+      await s.store.markDeleted(gone.id, T0 + 2);
 
       const r = await s.restart(); // each store finds them its own way (memory, database, index)
       opened.push(r);

@@ -1,5 +1,5 @@
-import { newId } from '../store';
-import type { NewTask, TaskRecord } from '../types';
+import { newId } from '../ids';
+import type { NewTask, TaskRecord } from '../records';
 
 /**
  * A task as stored in Redis (`tg:{job:ID}:tasks` field): its record plus what its API view and

@@ -1,5 +1,5 @@
 import { KEYS, RECENT_RESULTS_KEPT, TRUSTED_INDEX, trustedMember } from './keys';
-import type { CacheSink, PutOptions } from './local-cache';
+import type { CacheSink, PutOptions } from './cache-sink';
 import type { ScriptedRedis } from './scripts';
 import { encodeTask, type StoredTask } from './stored-task';
 import type { RedisMeter } from './meter';

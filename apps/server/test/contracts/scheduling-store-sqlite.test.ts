@@ -2,9 +2,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { SchedulerStore } from '../../src/scheduling/store';
+import { SchedulerStore } from '../../src/store/sqlite';
 import { openDatabase } from '../../src/storage/database';
-import { describeSchedulingStore, POLICY, type StoreUnderTest } from './scheduling-store.contract';
+import { describeSchedulingStore, POLICY, type StoreUnderTest } from './scheduling-store';
 
 function openAt(
   dir: string,
@@ -23,9 +23,6 @@ function openAt(
     },
     close: async () => {
       if (db.open) db.close();
-    },
-    markDeleted: async (jobId, at) => {
-      db.prepare('UPDATE jobs SET deleted_at = ? WHERE id = ?').run(at, jobId);
     },
   };
 }

@@ -1,6 +1,6 @@
 import type { Detection, ErrorCode } from '@tabgrid/protocol';
 import { FairQueue } from '../fair-queue';
-import { newId, offeredAssignment } from '../store';
+import { newId } from '../ids';
 import type { TaskStore } from '../task-store';
 import type {
   AssignmentRecord,
@@ -11,26 +11,11 @@ import type {
   RetryPolicy,
   TaskRecord,
   VerificationMark,
-} from '../types';
-import type { TrustedRef } from './keys';
+} from '../records';
+import * as rules from '../task-rules';
+import type { CacheSink, PutOptions } from './cache-sink';
+import { JobOwners } from './job-owners';
 import { recordOf, type StoredTask } from './stored-task';
-
-/** How a change of a cached task must be written to Redis (see `WriteBehind`). */
-export interface PutOptions {
-  /** The task is final: once stored, this stream entry is acknowledged. */
-  ackEntry?: string;
-  /** Overwrite even a final state (backtracking reopens a done task). */
-  force?: boolean;
-  /** The task leaves this gateway: a new stream entry is added for it (and `ackEntry` acked). */
-  enqueue?: boolean;
-  /** The result is final on trust alone: index it under its volunteer (backtracking, rule V7). */
-  trusted?: TrustedRef & { volunteerId: string };
-}
-
-/** Where the cache sends every change (write-behind to Redis). */
-export interface CacheSink {
-  put(task: StoredTask, options?: PutOptions): void;
-}
 
 /** How many finished tasks stay in memory (duplicate results, backtracking). */
 const RETAIN_FINISHED = 20_000;
@@ -47,8 +32,8 @@ export class LocalCache implements TaskStore {
   private readonly byTask = new Map<string, string[]>();
   private readonly live = new Set<string>();
   private readonly liveByVolunteer = new Map<string, Set<string>>();
-  private readonly owners = new Map<string, string>();
-  private readonly queue = new FairQueue((jobId) => this.owners.get(jobId) ?? '');
+  private readonly owners = new JobOwners();
+  private readonly queue = new FairQueue((jobId) => this.owners.ownerOf(jobId));
   /** Stream entry per cached task (acked once its final state is stored). */
   private readonly entries = new Map<string, string>();
   /** Unfinished cached tasks (queued or running). */
@@ -85,7 +70,7 @@ export class LocalCache implements TaskStore {
     // Finished here (its final state may not be stored yet): nothing to run again.
     if (task.status === 'done' || task.status === 'failed' || this.finished.has(task.id)) return 'final';
     if (this.active.has(task.id)) return this.entries.get(task.id) === entryId ? 'cached' : 'duplicate';
-    this.owners.set(task.jobId, owner);
+    this.owners.hold(task.jobId, owner);
     const t: StoredTask = { ...task, excluded: [...task.excluded] };
     this.tasks.set(t.id, t);
     this.entries.set(t.id, entryId);
@@ -138,7 +123,7 @@ export class LocalCache implements TaskStore {
     const next = this.queue.take((taskId) => !this.tasks.get(taskId)!.excluded.includes(volunteerId));
     if (!next) return null;
     const task = this.tasks.get(next.taskId)!;
-    const a = offeredAssignment(newId('asg'), task.id, volunteerId, now, offerMs);
+    const a = rules.offeredAssignment(newId('asg'), task.id, volunteerId, now, offerMs);
     this.assignments.set(a.id, a);
     this.byTask.set(task.id, [...(this.byTask.get(task.id) ?? []), a.id]);
     this.live.add(a.id);
@@ -190,9 +175,7 @@ export class LocalCache implements TaskStore {
   release(assignmentId: string, outcome: ErrorCode, now: number, exclude = false): EndedLease | null {
     const a = this.assignments.get(assignmentId);
     if (!a || !this.live.has(assignmentId)) return null;
-    const status: AssignmentStatus =
-      outcome === 'lease_expired' || outcome === 'ack_timeout' ? 'lapsed' : 'released';
-    this.end(a, status, now, outcome);
+    this.end(a, rules.endedLeaseStatus(outcome), now, outcome);
     const task = this.tasks.get(a.taskId)!;
     if (exclude) this.exclude(task, a.volunteerId);
     this.requeueOrFail(task, now);
@@ -211,9 +194,7 @@ export class LocalCache implements TaskStore {
       if (a.leaseExpiresAt < now) expired.push(a);
       if (expired.length >= limit) break;
     }
-    return expired.flatMap(
-      (a) => this.release(a.id, a.status === 'offered' ? 'ack_timeout' : 'lease_expired', now) ?? [],
-    );
+    return expired.flatMap((a) => this.release(a.id, rules.lapseOutcome(a.status), now) ?? []);
   }
 
   extendLiveLeases(ms: number): void {
@@ -224,9 +205,9 @@ export class LocalCache implements TaskStore {
     const failed: TaskRecord[] = [];
     for (const id of this.active) {
       const task = this.tasks.get(id)!;
-      if (task.status !== 'queued' || task.submittedAt >= now - this.policy.taskDeadlineMs) continue;
+      if (task.status !== 'queued' || !rules.isOverdue(task, this.policy, now)) continue;
       this.queue.remove(task.jobId, task.id);
-      this.fail(task, 'deadline_exceeded', `not done within ${this.policy.taskDeadlineMs} ms`, now);
+      this.fail(task, rules.deadlineFailure(this.policy), now);
       failed.push(recordOf(task));
     }
     return failed;
@@ -244,7 +225,7 @@ export class LocalCache implements TaskStore {
         leases.push({ ...a });
       }
       if (task.status === 'queued') this.queue.remove(jobId, task.id);
-      this.fail(task, 'cancelled', 'cancelled by its owner', now);
+      this.fail(task, rules.CANCELLED, now);
       tasks.push(recordOf(task));
     }
     return { tasks, leases };
@@ -270,25 +251,10 @@ export class LocalCache implements TaskStore {
   ): CompleteOutcome {
     const a = this.assignments.get(assignmentId);
     const task = a ? this.tasks.get(a.taskId) : undefined;
-    if (!a || !task || a.volunteerId !== volunteerId) {
-      return {
-        kind: 'rejected',
-        code: 'not_holder',
-        message: `assignment ${assignmentId} is not held by this volunteer`,
-      };
-    }
-    if (task.status === 'done') return { kind: 'duplicate', task: recordOf(task) };
-    if (task.status === 'failed') {
-      return { kind: 'rejected', code: 'task_completed', message: `task ${task.id} already failed` };
-    }
-    if (a.status === 'completed') return { kind: 'duplicate', task: recordOf(task) };
-    if (a.status === 'failed' || a.status === 'superseded') {
-      return {
-        kind: 'rejected',
-        code: 'not_holder',
-        message: `assignment ${assignmentId} has ended (${a.status})`,
-      };
-    }
+    const gate = rules.resultGate(assignmentId, volunteerId, a ?? null, task ?? null);
+    if (gate.kind === 'duplicate') return { kind: 'duplicate', task: recordOf(task!) };
+    if (gate.kind !== 'take') return gate;
+    if (!a || !task) return rules.notHolder(assignmentId);
     this.end(a, 'completed', now, null, inferenceMs);
     if (mark === 'replicate') {
       // Verification needs an independent replica: the task runs again, elsewhere.
@@ -370,20 +336,15 @@ export class LocalCache implements TaskStore {
     counts = true,
   ): FailureOutcome {
     const a = this.assignments.get(assignmentId);
-    if (!a || a.volunteerId !== volunteerId || !this.live.has(assignmentId)) {
-      return {
-        kind: 'rejected',
-        code: 'not_holder',
-        message: `assignment ${assignmentId} is not held by this volunteer`,
-      };
-    }
+    if (!a || a.volunteerId !== volunteerId || !this.live.has(assignmentId))
+      return rules.notHolder(assignmentId);
     this.end(a, 'failed', now, code);
     const task = this.tasks.get(a.taskId)!;
     if (counts) task.failureReports++;
-    if (counts && task.failureReports >= this.policy.maxFailureReports) {
+    const failure = rules.afterFailureReport(task.failureReports, counts, code, message, this.policy);
+    if (failure) {
       this.queue.remove(task.jobId, task.id);
-      const text = `${task.failureReports} volunteers reported ${code}: ${message}`.slice(0, 500);
-      this.fail(task, code, text, now);
+      this.fail(task, failure, now);
     } else {
       this.exclude(task, volunteerId);
       this.requeueOrFail(task, now);
@@ -426,10 +387,9 @@ export class LocalCache implements TaskStore {
     const results = (this.byTask.get(task.id) ?? []).filter(
       (id) => this.assignments.get(id)!.status === 'completed',
     ).length;
-    if (task.attempts - results >= this.policy.maxAttempts) {
-      this.fail(task, 'attempts_exhausted', `no result after ${task.attempts} assignments`, now);
-    } else if (now - task.submittedAt > this.policy.taskDeadlineMs) {
-      this.fail(task, 'deadline_exceeded', `not done within ${this.policy.taskDeadlineMs} ms`, now);
+    const failure = rules.afterLastLease(task, results, this.policy, now);
+    if (failure) {
+      this.fail(task, failure, now);
     } else {
       task.status = 'queued';
       this.queue.pushFront(task.jobId, task.id);
@@ -437,11 +397,11 @@ export class LocalCache implements TaskStore {
     }
   }
 
-  private fail(task: StoredTask, code: string, message: string, now: number): void {
+  private fail(task: StoredTask, failure: rules.TaskFailure, now: number): void {
     task.status = 'failed';
     task.completedAt = now;
-    task.errorCode = code;
-    task.errorMessage = message;
+    task.errorCode = failure.code;
+    task.errorMessage = failure.message;
     this.retire(task);
   }
 
@@ -462,8 +422,9 @@ export class LocalCache implements TaskStore {
     task.completedAt = now;
     task.detections = [...detections];
     task.resultAssignmentId = resultAssignmentId;
-    task.verification = mark?.verification ?? null;
-    task.agreeing = mark?.agreeing ?? 1;
+    const { verification, agreeing } = rules.resultMark(mark);
+    task.verification = verification;
+    task.agreeing = agreeing;
     if (by) {
       task.view = {
         assignedAt: by.assignedAt,
@@ -491,7 +452,7 @@ export class LocalCache implements TaskStore {
   /** A finished task: written once (its entry acked after), kept a while for late duplicates. */
   private retire(task: StoredTask, trusted?: PutOptions['trusted']): void {
     this.sink.put(task, { ackEntry: this.entries.get(task.id), trusted });
-    this.active.delete(task.id);
+    this.deactivate(task);
     this.entries.delete(task.id);
     this.finished.add(task.id);
     this.released();
@@ -499,6 +460,18 @@ export class LocalCache implements TaskStore {
       const oldest = this.finished.values().next().value as string;
       this.forget(oldest);
     }
+  }
+
+  /** The task is no longer unfinished here; its job's owner goes with the job's last one. */
+  private deactivate(task: StoredTask): boolean {
+    if (!this.active.delete(task.id)) return false;
+    this.owners.drop(task.jobId);
+    return true;
+  }
+
+  /** Jobs whose owner is kept (`JobOwners`: at most `unfinishedCount`). */
+  get ownersKept(): number {
+    return this.owners.size;
   }
 
   /** A cached task finished or left: there is room to claim another (the store wakes its reader). */
@@ -514,10 +487,12 @@ export class LocalCache implements TaskStore {
       const trusted = a ? this.trusted.get(a.volunteerId) : undefined;
       if (a && trusted?.delete(id) && trusted.size === 0) this.trusted.delete(a.volunteerId);
     }
+    const task = this.tasks.get(taskId);
+    const wasActive = task !== undefined && this.deactivate(task);
     this.byTask.delete(taskId);
     this.tasks.delete(taskId);
     this.entries.delete(taskId);
-    if (this.active.delete(taskId)) this.released();
+    if (wasActive) this.released();
     this.finished.delete(taskId);
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { newId } from './store';
+import { newId } from './ids';
 
 describe('newId', () => {
   it('gives distinct ids of 12 base64url characters, across refills of its random pool', () => {

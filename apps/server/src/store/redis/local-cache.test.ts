@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { LocalCache, type CacheSink, type PutOptions } from './local-cache';
+import type { CacheSink, PutOptions } from './cache-sink';
+import { LocalCache } from './local-cache';
 import { newStoredTasks, type StoredTask } from './stored-task';
 
 const POLICY = { maxAttempts: 3, maxFailureReports: 2, taskDeadlineMs: 60_000 };
 
-/** Records what the cache hands to the write-behind (the Redis side is covered in test/contract). */
+/** Records what the cache hands to the write-behind (the Redis side is covered in test/contracts). */
 class Recorder implements CacheSink {
   readonly puts: { id: string; status: string; options: PutOptions }[] = [];
   put(task: StoredTask, options: PutOptions = {}): void {
@@ -77,5 +78,31 @@ describe('LocalCache', () => {
     expect(cache.queuedCount).toBe(1);
     expect(cache.assignNext('v1', 30, 1000)).toBeNull();
     expect(cache.assignNext('v2', 30, 1000)!.task.id).toBe(first.task.id);
+  });
+
+  it("keeps a job's owner only while it has unfinished tasks here (bounded by them)", () => {
+    const cache = new LocalCache(POLICY, new Recorder());
+    // 1,000 jobs pass through: each task runs and finishes, fails, or is given back.
+    for (let i = 0; i < 1000; i++) {
+      cache.admit(stored(`t${i}`, `job_${i}`), `${i}-0`, `owner-${i % 7}`);
+      if (i % 3 === 0) {
+        const offer = cache.assignNext('v1', i, 1000)!;
+        cache.complete(offer.assignment.id, 'v1', [], 5, i);
+      } else if (i % 3 === 1) {
+        cache.failOverdue(i + 120_000);
+      } else cache.giveBack(1);
+    }
+    expect(cache.unfinishedCount).toBe(0);
+    expect(cache.ownersKept).toBe(0);
+    // Two unfinished tasks of one job: its owner stays until the last one finishes.
+    cache.admit(stored('a', 'job_x'), 'a-0', 'alice');
+    cache.admit(stored('b', 'job_x'), 'b-0', 'alice');
+    expect(cache.ownersKept).toBe(1);
+    const a = cache.assignNext('v1', 0, 1000)!;
+    cache.complete(a.assignment.id, 'v1', [], 5, 1);
+    expect(cache.ownersKept).toBe(1);
+    const b = cache.assignNext('v1', 2, 1000)!;
+    cache.complete(b.assignment.id, 'v1', [], 5, 3);
+    expect(cache.ownersKept).toBe(0);
   });
 });

@@ -1,9 +1,10 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { JobView } from '@tabgrid/protocol';
 import type { Redis } from 'ioredis';
-import type { SchedulingStore } from '../scheduling-store';
-import type { JobAccessFields } from '../store';
-import type { AssignmentRecord, NewTask, RetryPolicy, TaskCounts, TaskRecord } from '../types';
+import type { DeletedJob, SchedulingStore } from '../scheduling-store';
+import { deleteJob, freed } from '../../storage/redis-image-refs';
+import type { JobAccessFields } from '../scheduling-store';
+import type { AssignmentRecord, NewTask, RetryPolicy, TaskCounts, TaskRecord } from '../records';
 import { Janitor } from './janitor';
 import { JobCancels } from './job-cancels';
 import * as jobs from './job-records';
@@ -224,6 +225,20 @@ export class RedisSchedulingStore extends LocalCache implements SchedulingStore 
 
   isImageReferenced(sha256: string): Promise<boolean> {
     return jobs.isImageReferenced(this.redis, this.meter, sha256);
+  }
+
+  /**
+   * Adds `deletedAt` to the job's hash once (`HSETNX`) and, that first time, frees the images
+   * no live job uses by reference counts (`storage/redis-image-refs.ts`).
+   */
+  async markDeleted(jobId: string, now: number): Promise<DeletedJob> {
+    const { deletedAt, freeable } = await deleteJob(this.redis, jobId, now);
+    return { deletedAt, freeable, freed: (shas) => freed(this.redis, shas) };
+  }
+
+  /** Jobs on Redis always have an owner (keys existed before Redis mode could run). */
+  adoptOrphans(_owner: string): Promise<number> {
+    return Promise.resolve(0);
   }
 
   /**

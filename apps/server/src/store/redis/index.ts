@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { Redis } from 'ioredis';
-import type { RetryPolicy } from '../types';
+import type { RetryPolicy } from '../records';
 import { RedisSchedulingStore, type RedisSchedulingOptions } from './redis-scheduling-store';
 import { defineScripts } from './scripts';
 import { ensureGroup } from './stream-claims';
@@ -9,6 +9,7 @@ import { ensureGroup } from './stream-claims';
 export { RedisSchedulingStore, type RedisSchedulingOptions } from './redis-scheduling-store';
 export { RedisUnavailableError } from './job-records';
 export { KEYS as REDIS_SCHEDULING_KEYS } from './keys';
+export { RecentResults, type RecentEntry, type RecentResult } from './recent-results';
 
 /** A gateway id unique per process: host, pid and a random tail. */
 export const newGatewayId = () => `gw-${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;

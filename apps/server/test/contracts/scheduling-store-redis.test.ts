@@ -1,9 +1,9 @@
 /** The scheduling store contract against Redis (a real redis-server, AOF `appendfsync always`). */
 import { afterAll, beforeAll } from 'vitest';
 import { connectRedis } from '../../src/redis/connection';
-import { openRedisScheduling, REDIS_SCHEDULING_KEYS } from '../../src/scheduling/redis';
+import { openRedisScheduling } from '../../src/store/redis';
 import { startRedis, type TestRedis } from '../support/redis';
-import { describeSchedulingStore, POLICY, type StoreUnderTest } from './scheduling-store.contract';
+import { describeSchedulingStore, POLICY, type StoreUnderTest } from './scheduling-store';
 
 let server: TestRedis;
 beforeAll(async () => {
@@ -31,9 +31,6 @@ async function gateway(index: number, gatewayId: string) {
     close: async () => {
       await store.close(true);
       redis.disconnect();
-    },
-    markDeleted: async (jobId, at) => {
-      await redis.hset(REDIS_SCHEDULING_KEYS.job(jobId), 'deletedAt', at);
     },
   };
   return sut;

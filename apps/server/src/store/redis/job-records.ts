@@ -1,8 +1,10 @@
 import type { JobView } from '@tabgrid/protocol';
 import type { Redis } from 'ioredis';
-import { jobStatus, newId, taskView, type JobAccessFields } from '../store';
+import { newId } from '../ids';
+import type { JobAccessFields } from '../scheduling-store';
+import { jobStatus, taskView } from '../views';
 import type { CreatedJob } from '../scheduling-store';
-import type { NewTask, TaskCounts, TaskRecord } from '../types';
+import type { NewTask, TaskCounts, TaskRecord } from '../records';
 import { KEYS } from './keys';
 import type { RedisMeter } from './meter';
 import { decodeTask, encodeTask, newStoredTasks, type StoredTask } from './stored-task';

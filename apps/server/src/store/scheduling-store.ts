@@ -1,6 +1,6 @@
 import type { JobView } from '@tabgrid/protocol';
 import type { TaskStore } from './task-store';
-import type { NewTask, TaskCounts, TaskRecord } from './types';
+import type { NewTask, TaskCounts, TaskRecord } from './records';
 
 /** Who owns a new job and whether its results are shown to the public (see access/). */
 export interface JobAccessFields {
@@ -23,6 +23,15 @@ export interface CreatedJob {
   freeing?: string[];
 }
 
+/** What {@link JobRecords.markDeleted} decided. */
+export interface DeletedJob {
+  deletedAt: number;
+  /** Image digests no other live job uses: the caller removes their bytes. */
+  freeable: string[];
+  /** Call once those bytes are removed (Redis: uploads of the same bytes wait for it). */
+  freed?: (shas: string[]) => Promise<void>;
+}
+
 /**
  * Jobs as the HTTP routes and job watchers see them. SQLite answers at once; Redis answers
  * once the shared store has (a created job is durable before the promise resolves).
@@ -40,11 +49,19 @@ export interface JobRecords {
   findTask(taskId: string): MaybePromise<TaskRecord | null>;
   /** Whether any task refers to this image (a failed upload removes only blobs nobody uses). */
   isImageReferenced(sha256: string): MaybePromise<boolean>;
+  /**
+   * Marks a job deleted (its first deletion's time stays) and, that first time, returns the
+   * image digests no other undeleted job uses, which the caller may remove. The store owns the
+   * job's record: only `jobs/` calls this (before it cancels the job's tasks).
+   */
+  markDeleted(jobId: string, now: number): Promise<DeletedJob>;
+  /** Gives jobs without an owner (created before keys existed) to `owner`. */
+  adoptOrphans(owner: string): Promise<number>;
 }
 
 /**
  * The whole scheduling store: the scheduler's synchronous `TaskStore` plus the job records.
  * Implemented by `SchedulerStore` (SQLite, one process) and `RedisSchedulingStore` (Redis, many
- * gateways); both pass the contract suite in `apps/server/test/contract/`.
+ * gateways); both pass the contract suite in `apps/server/test/contracts/`.
  */
 export interface SchedulingStore extends TaskStore, JobRecords {}

@@ -6,12 +6,13 @@ import type {
   FailureOutcome,
   TaskRecord,
   VerificationMark,
-} from './types';
+} from './records';
 
 /**
- * What the scheduler needs from the store of jobs, tasks and leases. Today
- * `SchedulerStore` (SQLite) implements it; a shared store for several
- * gateways (Redis, issue #10) would implement the same interface.
+ * What the scheduler needs from the store of jobs, tasks and leases, synchronous (the hot path:
+ * an offer, an ack, a result never wait for I/O). `SchedulerStore` (`store/sqlite/`, one
+ * process) and `LocalCache` under `RedisSchedulingStore` (`store/redis/`, many gateways; changes
+ * are written behind to Redis) implement it.
  *
  * Every method may throw a dependency error (SQLITE_BUSY, SQLITE_FULL, …). A
  * method that throws has changed nothing (it is one transaction), except the

@@ -1,0 +1,19 @@
+import type { TrustedRef } from './keys';
+import type { StoredTask } from './stored-task';
+
+/** How a change of a cached task must be written to Redis (see `WriteBehind`). */
+export interface PutOptions {
+  /** The task is final: once stored, this stream entry is acknowledged. */
+  ackEntry?: string;
+  /** Overwrite even a final state (backtracking reopens a done task). */
+  force?: boolean;
+  /** The task leaves this gateway: a new stream entry is added for it (and `ackEntry` acked). */
+  enqueue?: boolean;
+  /** The result is final on trust alone: index it under its volunteer (backtracking, rule V7). */
+  trusted?: TrustedRef & { volunteerId: string };
+}
+
+/** Where the cache sends every change (write-behind to Redis). */
+export interface CacheSink {
+  put(task: StoredTask, options?: PutOptions): void;
+}

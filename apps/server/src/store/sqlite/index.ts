@@ -1,0 +1,1 @@
+export { SchedulerStore } from './scheduler-store';

@@ -1,0 +1,33 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openDatabase, type Db } from '../../storage/database';
+import { SchedulerStore } from './scheduler-store';
+
+const POLICY = { maxAttempts: 2, maxFailureReports: 5, taskDeadlineMs: 60_000 };
+const image = { name: 'a.jpg', imageSha256: 'a'.repeat(64), mime: 'image/jpeg', width: 1, height: 1 };
+
+let db: Db | null = null;
+afterEach(() => db?.close());
+
+describe('SchedulerStore memory', () => {
+  it('drops a failed task’s exclusions, whatever failed it (bounded by unfinished tasks)', () => {
+    db = openDatabase(fs.mkdtempSync(path.join(os.tmpdir(), 'tabgrid-store-')));
+    const store = new SchedulerStore(db, POLICY);
+    // Attempts used up: excluded after a failure report, then its last lease lapses.
+    const job = store.createJob([image, image], 0);
+    const first = store.assignNext('v1', 1, 1000)!;
+    store.reportFailure(first.assignment.id, 'v1', 'undecodable', 'x', 2, false);
+    const second = store.assignNext('v2', 3, 1000)!;
+    expect(second.task.id).toBe(first.task.id);
+    store.release(second.assignment.id, 'lease_expired', 4, true);
+    expect(store.getTask(first.task.id)!.status).toBe('failed');
+    // Deadline: excluded, then failed as overdue while queued.
+    const other = store.assignNext('v1', 5, 1000)!;
+    expect(other.task.id).toBe(job.tasks[1]!.id);
+    store.release(other.assignment.id, 'volunteer_left', 6, true);
+    expect(store.failOverdue(120_000)).toHaveLength(1);
+    expect(store.exclusionsKept).toBe(0);
+  });
+});

@@ -1,0 +1,496 @@
+import type { Detection, ErrorCode, JobView } from '@tabgrid/protocol';
+import { durably, type Db } from '../../storage/database';
+import { FairQueue } from '../fair-queue';
+import { newId } from '../ids';
+import {
+  PartialBatchError,
+  type AssignmentRecord,
+  type CompleteOutcome,
+  type EndedLease,
+  type FailureOutcome,
+  type NewTask,
+  type RetryPolicy,
+  type TaskCounts,
+  type TaskRecord,
+  type VerificationMark,
+} from '../records';
+import type { CreatedJob, DeletedJob, JobAccessFields, SchedulingStore } from '../scheduling-store';
+import * as rules from '../task-rules';
+import { toAssignment, toTask, type AssignmentRow, type TaskRow } from './rows';
+import { JobsTable } from './jobs-table';
+import { prepareStatements } from './statements';
+import { Transactions } from './transactions';
+
+/**
+ * All scheduling state — jobs, tasks, assignments (leases) and the queue —
+ * behind one module. Every state change is one SQLite transaction; the
+ * in-memory FairQueue is only an index over tasks whose status is `queued`.
+ * One process; several gateways share `store/redis/` instead (same interface, same contract).
+ *
+ * The index only changes after the transaction that justifies it has
+ * committed (`Transactions`): a write that fails (SQLITE_BUSY, SQLITE_FULL, …)
+ * leaves both the database and the index as they were, so no queued task
+ * can drop out of the index.
+ *
+ * Task states: queued -> running -> done | failed, and running -> queued when
+ * its lease ends without a result (see ARCHITECTURE.md, "Life of a task").
+ */
+export class SchedulerStore implements SchedulingStore {
+  /** Fair across requesters first, then across each requester's jobs. */
+  private readonly queue = new FairQueue((jobId) => this.s.jobOwner.get(jobId)?.owner ?? '');
+  /**
+   * Volunteers a task is not offered to again (rule V6). Bound: entries of unfinished tasks only
+   * (every path that finishes a task, done or failed, drops its entry).
+   */
+  private readonly excluded = new Map<string, Set<string>>();
+  private readonly s;
+  /** The offer, built once (better-sqlite3 builds a wrapper per `transaction()` call). */
+  private readonly offer;
+  /** Transactions whose index changes apply once committed. */
+  private readonly txs;
+  private readonly jobs;
+
+  constructor(
+    private readonly db: Db,
+    private readonly policy: RetryPolicy,
+  ) {
+    this.s = prepareStatements(db);
+    this.txs = new Transactions(db);
+    this.jobs = new JobsTable(db, this.s);
+    /** The task starts and its offered assignment is recorded; undefined if it was no longer queued. */
+    this.offer = db.transaction(
+      (taskId: string, assignmentId: string, volunteerId: string, now: number, expires: number) => {
+        const started = this.s.startTask.get(taskId);
+        if (started) this.s.insertAssignment.run(assignmentId, taskId, volunteerId, now, expires);
+        return started;
+      },
+    );
+  }
+
+  // ------------------------------------------------------------------ jobs
+
+  /**
+   * Records a job and its tasks (all queued) in one transaction, fsynced before it returns.
+   * `access` names the requester (key name) that owns it and whether its results are public.
+   */
+  createJob(
+    tasks: NewTask[],
+    now: number,
+    access: JobAccessFields = { owner: '', isPublic: false },
+  ): CreatedJob {
+    const jobId = newId('job');
+    const created = tasks.map((t, idx) => ({ ...t, id: newId('task'), jobId, idx, submittedAt: now }));
+    durably(this.db, () => {
+      this.s.insertJob.run(jobId, now, access.owner, access.isPublic ? 1 : 0);
+      for (const t of created) this.s.insertTask.run(t);
+    });
+    for (const t of created) this.queue.pushBack(jobId, t.id);
+    return { id: jobId, tasks: created.map((t) => ({ id: t.id, name: t.name })) };
+  }
+
+  /**
+   * Adds tasks (all queued) to an existing job, numbered after its last task, in one
+   * transaction fsynced before it returns. The caller checked that the job exists and is open.
+   */
+  appendTasks(jobId: string, tasks: NewTask[], now: number): CreatedJob {
+    const created: (NewTask & { id: string; jobId: string; idx: number; submittedAt: number })[] = [];
+    durably(this.db, () => {
+      const next = this.s.nextIdx.get(jobId)!.next;
+      for (const [i, t] of tasks.entries()) {
+        const task = { ...t, id: newId('task'), jobId, idx: next + i, submittedAt: now };
+        this.s.insertTask.run(task);
+        created.push(task);
+      }
+    });
+    for (const t of created) this.queue.pushBack(jobId, t.id);
+    return { id: jobId, tasks: created.map((t) => ({ id: t.id, name: t.name })) };
+  }
+
+  getTask(taskId: string): TaskRecord | null {
+    const row = this.s.task.get(taskId);
+    return row ? toTask(row) : null;
+  }
+
+  getAssignment(assignmentId: string): AssignmentRecord | null {
+    const row = this.s.assignment.get(assignmentId);
+    return row ? toAssignment(row) : null;
+  }
+
+  /** The public view of a job (the `GET /api/jobs/:id` body), or null. */
+  getJob(jobId: string): JobView | null {
+    return this.jobs.view(jobId);
+  }
+
+  counts(): TaskCounts {
+    return this.jobs.counts();
+  }
+
+  /** Unfinished tasks with exclusions kept in memory (see `excluded`). */
+  get exclusionsKept(): number {
+    return this.excluded.size;
+  }
+
+  get queuedCount(): number {
+    return this.queue.size;
+  }
+
+  queueDepth(): number {
+    return this.queue.size;
+  }
+
+  findTask(taskId: string): TaskRecord | null {
+    return this.getTask(taskId);
+  }
+
+  markDeleted(jobId: string, now: number): Promise<DeletedJob> {
+    return Promise.resolve(this.jobs.markDeleted(jobId, now));
+  }
+
+  adoptOrphans(owner: string): Promise<number> {
+    return Promise.resolve(this.jobs.adoptOrphans(owner));
+  }
+
+  // ------------------------------------------------------------------ leases
+
+  /**
+   * Offers the next task to a volunteer (fair across requesters, then across each requester's
+   * jobs; never one it is excluded from): records an `offered` assignment whose lease lasts
+   * `offerMs` (the ack timeout).
+   */
+  assignNext(
+    volunteerId: string,
+    now: number,
+    offerMs: number,
+  ): { task: TaskRecord; assignment: AssignmentRecord } | null {
+    for (;;) {
+      const next = this.queue.take((taskId) => !this.excluded.get(taskId)?.has(volunteerId));
+      if (!next) return null;
+      const assignmentId = newId('asg');
+      let started: TaskRow | undefined;
+      try {
+        started = this.offer(next.taskId, assignmentId, volunteerId, now, now + offerMs);
+      } catch (err) {
+        // Rolled back: the task is still queued in the database, so it goes back to the index.
+        this.queue.pushFront(next.jobId, next.taskId);
+        throw err;
+      }
+      if (!started) continue; // no longer queued
+      const assignment = rules.offeredAssignment(assignmentId, next.taskId, volunteerId, now, offerMs);
+      return { task: toTask(started), assignment };
+    }
+  }
+
+  /** The volunteer acknowledged the offer: the lease now runs `leaseMs`. Null if it had already ended. */
+  ack(assignmentId: string, now: number, leaseMs: number): AssignmentRecord | null {
+    const row = this.s.ack.get(now, now + leaseMs, assignmentId);
+    return row ? toAssignment(row) : null;
+  }
+
+  /** Heartbeat: extends the leases this volunteer still holds. */
+  renew(
+    volunteerId: string,
+    assignmentIds: string[],
+    now: number,
+    leaseMs: number,
+  ): { renewed: string[]; lost: string[] } {
+    const renewed: string[] = [];
+    const lost: string[] = [];
+    this.db.transaction(() => {
+      for (const id of assignmentIds) {
+        const cap = this.policy.maxAssignmentMs ?? Number.MAX_SAFE_INTEGER;
+        (this.s.renew.run(now + leaseMs, cap, id, volunteerId).changes > 0 ? renewed : lost).push(id);
+      }
+    })();
+    return { renewed, lost };
+  }
+
+  /**
+   * Ends one live assignment without a result (`ack_timeout`, `volunteer_left`,
+   * `lease_expired`) and puts its task back in the queue — or fails the task
+   * when it has used up its attempts or its deadline.
+   */
+  release(assignmentId: string, outcome: ErrorCode, now: number, exclude = false): EndedLease | null {
+    return this.txs.run(() => {
+      const row = this.s.assignment.get(assignmentId);
+      if (!row || (row.status !== 'offered' && row.status !== 'acked')) return null;
+      this.s.endAssignment.run(rules.endedLeaseStatus(outcome), now, outcome, null, assignmentId);
+      if (exclude) this.exclude(row.task_id, row.volunteer_id);
+      const task = this.requeueOrFail(row.task_id, now);
+      return { assignment: this.getAssignment(assignmentId)!, task };
+    });
+  }
+
+  /** A volunteer disconnected: all its leases end at once and their tasks are requeued. */
+  releaseVolunteer(volunteerId: string, now: number): EndedLease[] {
+    return this.releaseEach(this.s.liveForVolunteer.all(volunteerId), () => 'volunteer_left', now);
+  }
+
+  /** Lease checker: every lease not renewed in time lapses. */
+  lapseExpired(now: number, limit = 1000): EndedLease[] {
+    return this.releaseEach(this.s.expired.all(now, limit), (a) => rules.lapseOutcome(a.status), now);
+  }
+
+  /** Releases each in its own transaction; if one fails, throws PartialBatchError with those already ended. */
+  private releaseEach(rows: AssignmentRow[], outcome: (a: AssignmentRow) => ErrorCode, now: number) {
+    const ended: EndedLease[] = [];
+    for (const a of rows) {
+      try {
+        const e = this.release(a.id, outcome(a), now);
+        if (e) ended.push(e);
+      } catch (err) {
+        throw new PartialBatchError(ended, err);
+      }
+    }
+    return ended;
+  }
+
+  /** Whether any task refers to this image (a failed upload removes only blobs nobody uses). */
+  isImageReferenced(sha256: string): boolean {
+    return this.s.imageUsed.get(sha256) !== undefined;
+  }
+
+  /**
+   * Pushes every live lease's expiry back by `ms`: used when the server itself
+   * stalled, so volunteers are not blamed for renewals it could not read.
+   */
+  extendLiveLeases(ms: number): void {
+    this.s.extendLive.run(ms);
+  }
+
+  /**
+   * Cancels every unfinished task of a job (status `failed`, code `cancelled`) in one transaction.
+   * Live leases end as `released` with outcome `cancelled`; the caller tells their volunteers.
+   * Finished results are kept. Idempotent.
+   */
+  cancelJob(jobId: string, now: number): { tasks: TaskRecord[]; leases: AssignmentRecord[] } {
+    return this.txs.run(() => {
+      const tasks: TaskRecord[] = [];
+      const leases: AssignmentRecord[] = [];
+      for (const row of this.s.unfinishedOfJob.all(jobId)) {
+        for (const a of this.s.liveForTask.all(row.id)) {
+          this.s.endAssignment.run('released', now, 'cancelled', null, a.id);
+          leases.push(this.getAssignment(a.id)!);
+        }
+        this.s.failTask.run(now, rules.CANCELLED.code, rules.CANCELLED.message, row.id);
+        if (row.status === 'queued') this.txs.onCommit(() => this.queue.remove(jobId, row.id));
+        this.txs.onCommit(() => this.excluded.delete(row.id));
+        tasks.push(this.getTask(row.id)!);
+      }
+      return { tasks, leases };
+    });
+  }
+
+  /** Queued tasks past their deadline fail (nobody could run them in time). */
+  failOverdue(now: number): TaskRecord[] {
+    const rows = this.s.overdueQueued.all(now - this.policy.taskDeadlineMs);
+    const { code, message } = rules.deadlineFailure(this.policy);
+    return rows.map((row) => {
+      this.s.failTask.run(now, code, message, row.id);
+      this.queue.remove(row.job_id, row.id);
+      this.excluded.delete(row.id);
+      return this.getTask(row.id)!;
+    });
+  }
+
+  /**
+   * A volunteer's result. The first valid result completes the task, even from
+   * a lease that already lapsed (a late result beats a re-run); replays and
+   * later results are acknowledged as duplicates and change nothing.
+   */
+  complete(
+    assignmentId: string,
+    volunteerId: string,
+    detections: Detection[],
+    inferenceMs: number,
+    now: number,
+    mark: VerificationMark | 'replicate' | null = null,
+  ): CompleteOutcome {
+    return this.txs.run((): CompleteOutcome => {
+      const row = this.s.assignment.get(assignmentId);
+      const a = row ? toAssignment(row) : null;
+      const taskRow = a ? this.s.task.get(a.taskId) : undefined;
+      const task = taskRow ? toTask(taskRow) : null;
+      const gate = rules.resultGate(assignmentId, volunteerId, a, task);
+      if (gate.kind === 'duplicate') return { kind: 'duplicate', task: task! };
+      if (gate.kind !== 'take') return gate;
+      if (!task) return rules.notHolder(assignmentId);
+      this.s.endAssignment.run('completed', now, null, inferenceMs, assignmentId);
+      if (mark === 'replicate') {
+        // Verification needs an independent replica: the task runs again, elsewhere.
+        this.exclude(task.id, volunteerId);
+        if (task.status === 'running' && this.s.liveForTask.all(task.id).length === 0) {
+          this.s.requeueTask.run(task.id);
+          this.txs.onCommit(() => this.queue.pushFront(task.jobId, task.id));
+        }
+        return {
+          kind: 'accepted',
+          task: this.getTask(task.id)!,
+          assignment: this.getAssignment(assignmentId)!,
+          superseded: [],
+        };
+      }
+      const superseded = this.finish(task, detections, assignmentId, mark, now);
+      return {
+        kind: 'accepted',
+        task: this.getTask(task.id)!,
+        assignment: this.getAssignment(assignmentId)!,
+        superseded,
+      };
+    });
+  }
+
+  /**
+   * Verification settled a task without a live assignment (the referee, or a replica that
+   * arrived first): the task is done with `detections`. Null if it had already finished.
+   */
+  finalize(
+    taskId: string,
+    detections: Detection[],
+    resultAssignmentId: string | null,
+    mark: VerificationMark,
+    now: number,
+  ): { task: TaskRecord; superseded: AssignmentRecord[] } | null {
+    return this.txs.run(() => {
+      const row = this.s.task.get(taskId);
+      if (!row || (row.status !== 'queued' && row.status !== 'running')) return null;
+      const superseded = this.finish(toTask(row), detections, resultAssignmentId, mark, now);
+      return { task: this.getTask(taskId)!, superseded };
+    });
+  }
+
+  /** Marks a task done and ends the other leases on it (inside a transaction). */
+  private finish(
+    task: TaskRecord,
+    detections: Detection[],
+    resultAssignmentId: string | null,
+    mark: VerificationMark | null,
+    now: number,
+  ): AssignmentRecord[] {
+    const { verification, agreeing } = rules.resultMark(mark);
+    this.s.completeTask.run(
+      now,
+      JSON.stringify(detections),
+      resultAssignmentId,
+      verification,
+      agreeing,
+      task.id,
+    );
+    const superseded = this.s.liveForTask.all(task.id).map((other) => {
+      this.s.endAssignment.run('superseded', now, 'task_completed', null, other.id);
+      return toAssignment({ ...other, status: 'superseded' });
+    });
+    if (task.status === 'queued') this.txs.onCommit(() => this.queue.remove(task.jobId, task.id));
+    this.txs.onCommit(() => this.excluded.delete(task.id));
+    return superseded;
+  }
+
+  /** This volunteer is not offered the task again. */
+  private exclude(taskId: string, volunteerId: string): void {
+    this.txs.onCommit(() => {
+      let set = this.excluded.get(taskId);
+      if (!set) this.excluded.set(taskId, (set = new Set()));
+      set.add(volunteerId);
+    });
+  }
+
+  /** Assignments whose result this volunteer got final on trust alone (no agreeing replica). */
+  trustedResultsOf(volunteerId: string): string[] {
+    return this.s.trustedOf.all(volunteerId).map((r) => r.id);
+  }
+
+  /** One process sees every result: `trustedResultsOf` found them all. */
+  reopenElsewhere(_volunteerId: string): Promise<{ revoked: string[]; reopened: TaskRecord[] }> {
+    return Promise.resolve({ revoked: [], reopened: [] });
+  }
+
+  /**
+   * Backtracking (PROTOCOL.md rule V7): done tasks whose result came from one of these
+   * assignments go back to the queue, with their result cleared. Returns the reopened tasks.
+   */
+  reopen(assignmentIds: readonly string[]): TaskRecord[] {
+    return this.txs.run(() => {
+      const reopened: TaskRecord[] = [];
+      for (const id of assignmentIds) {
+        const a = this.s.assignment.get(id);
+        if (!a) continue;
+        if (this.s.reopenTask.run(a.task_id, id).changes === 0) continue;
+        const task = this.getTask(a.task_id)!;
+        this.exclude(task.id, a.volunteer_id);
+        this.txs.onCommit(() => this.queue.pushFront(task.jobId, task.id));
+        reopened.push(task);
+      }
+      return reopened;
+    });
+  }
+
+  /**
+   * A volunteer could not process its task (`undecodable`, …). The task is
+   * retried on another volunteer, and fails with that code after
+   * `maxFailureReports` such reports.
+   */
+  reportFailure(
+    assignmentId: string,
+    volunteerId: string,
+    code: ErrorCode,
+    message: string,
+    now: number,
+    counts = true,
+  ): FailureOutcome {
+    return this.txs.run((): FailureOutcome => {
+      const a = this.s.assignment.get(assignmentId);
+      if (!a || a.volunteer_id !== volunteerId || (a.status !== 'offered' && a.status !== 'acked')) {
+        return rules.notHolder(assignmentId);
+      }
+      this.s.endAssignment.run('failed', now, code, null, assignmentId);
+      if (counts) this.s.countFailure.run(a.task_id);
+      const reports = this.getTask(a.task_id)!.failureReports;
+      const failure = rules.afterFailureReport(reports, counts, code, message, this.policy);
+      let task: TaskRecord;
+      if (failure) {
+        this.s.failTask.run(now, failure.code, failure.message, a.task_id);
+        this.txs.onCommit(() => this.excluded.delete(a.task_id));
+        task = this.getTask(a.task_id)!;
+      } else {
+        this.exclude(a.task_id, volunteerId);
+        task = this.requeueOrFail(a.task_id, now);
+      }
+      return { kind: 'recorded', task, assignment: this.getAssignment(assignmentId)! };
+    });
+  }
+
+  /**
+   * Start-up after a crash or restart: every lease that was live is treated as
+   * lapsed, running tasks go back to the queue, and the queue index is rebuilt
+   * from the database in job order.
+   */
+  recover(now: number): { lapsed: number; queued: number } {
+    let lapsed = 0;
+    this.db.transaction(() => {
+      for (const a of this.s.allLive.all()) {
+        this.s.endAssignment.run('lapsed', now, 'lease_expired', null, a.id);
+        this.s.requeueTask.run(a.task_id);
+        lapsed++;
+      }
+      // A running task without a live assignment cannot exist, but be safe.
+      this.db.prepare("UPDATE tasks SET status = 'queued' WHERE status = 'running'").run();
+    })();
+    for (const { id, job_id } of this.s.queuedInOrder.all()) this.queue.pushBack(job_id, id);
+    return { lapsed, queued: this.queue.size };
+  }
+
+  private requeueOrFail(taskId: string, now: number): TaskRecord {
+    const task = this.getTask(taskId)!;
+    if (task.status !== 'running') return task;
+    const live = this.s.liveForTask.all(taskId).length;
+    if (live > 0) return task; // another lease still runs it
+    const failure = rules.afterLastLease(task, this.s.resultsForTask.get(taskId)!.n, this.policy, now);
+    if (failure) {
+      this.s.failTask.run(now, failure.code, failure.message, taskId);
+      this.txs.onCommit(() => this.excluded.delete(taskId));
+    } else {
+      this.s.requeueTask.run(taskId);
+      this.txs.onCommit(() => this.queue.pushFront(task.jobId, taskId));
+    }
+    return this.getTask(taskId)!;
+  }
+}
