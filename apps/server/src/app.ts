@@ -250,7 +250,7 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
     liveNsp,
     store,
     stats,
-    () => sched.volunteersOnline,
+    () => sched.volunteerCounts(),
     { keys, jobs: jobAccess, signer },
     config.socketEventsPerSecond,
     app.log.child({ ns: 'live' }),

@@ -11,6 +11,10 @@ export interface JobAccessRow {
   owner: string | null;
   isPublic: boolean;
   deletedAt: number | null;
+  /** Set once `POST /api/jobs/:id/cancel` ran (the first cancel's time). */
+  cancelledAt: number | null;
+  /** How many photos the requester meant to send (`?expected=` on `POST /api/jobs`), or null. */
+  expected: number | null;
 }
 
 /** One entry of {@link JobAccess.recentVisible}. */
@@ -65,6 +69,10 @@ export interface JobAccess {
    * which the caller may remove. Idempotent: a second call frees nothing new.
    */
   markDeleted(jobId: string, now: number): MaybePromise<DeletedJob>;
+  /** Marks a job cancelled (its results stay) and returns when: the first cancel's time. Idempotent. */
+  markCancelled(jobId: string, now: number): MaybePromise<number>;
+  /** Records how many photos the requester meant to send to this job. */
+  setExpected(jobId: string, expected: number): MaybePromise<void>;
   /** Gives jobs without an owner (created before keys existed) to `owner`. */
   adoptOrphans(owner: string): MaybePromise<number>;
 }
@@ -90,7 +98,14 @@ export interface StatusCounts {
 
 /** One `GET /api/jobs` entry from a job's access fields and its tasks' counts. */
 export function jobSummary(
-  job: { id: string; createdAt: number; isPublic: boolean; deletedAt: number | null },
+  job: {
+    id: string;
+    createdAt: number;
+    isPublic: boolean;
+    deletedAt: number | null;
+    cancelledAt: number | null;
+    expected: number | null;
+  },
   counts: StatusCounts,
 ): JobSummary {
   const total = counts.queued + counts.running + counts.done + counts.failed;
@@ -103,6 +118,8 @@ export function jobSummary(
     createdAt: job.createdAt,
     public: job.isPublic,
     deletedAt: job.deletedAt,
+    cancelledAt: job.cancelledAt,
+    expected: job.expected,
     tasks: { total, ...counts },
   };
 }

@@ -15,7 +15,8 @@ import { RecentResults } from './redis-recent-results';
 import { deleteJob, freed } from '../storage/redis-image-refs';
 
 const STATUSES = ['queued', 'running', 'done', 'failed'] as const;
-const META_FIELDS = ['id', 'owner', 'public', 'deletedAt', 'createdAt'] as const;
+const META_FIELDS = ['id', 'owner', 'public', 'deletedAt', 'createdAt', 'cancelledAt', 'expected'] as const;
+const numberOrNull = (v: string | null | undefined) => (v ? Number(v) : null);
 
 const countsOf = (values: (string | null)[]): StatusCounts => ({
   queued: Number(values[0] ?? 0),
@@ -52,13 +53,18 @@ export class RedisJobAccess implements JobAccess {
   }
 
   async get(jobId: string): Promise<JobAccessRow | null> {
-    const [id, owner, isPublic, deletedAt] = await this.redis.hmget(redisKeys.jobMeta(jobId), ...META_FIELDS);
+    const [id, owner, isPublic, deletedAt, , cancelledAt, expected] = await this.redis.hmget(
+      redisKeys.jobMeta(jobId),
+      ...META_FIELDS,
+    );
     if (id === null) return null;
     return {
       id: jobId,
       owner: owner || null,
       isPublic: isPublic === '1',
-      deletedAt: deletedAt ? Number(deletedAt) : null,
+      deletedAt: numberOrNull(deletedAt),
+      cancelledAt: numberOrNull(cancelledAt),
+      expected: numberOrNull(expected),
     };
   }
 
@@ -105,7 +111,9 @@ export class RedisJobAccess implements JobAccess {
           id,
           createdAt: Number(meta[4] ?? 0),
           isPublic: meta[2] === '1',
-          deletedAt: meta[3] ? Number(meta[3]) : null,
+          deletedAt: numberOrNull(meta[3]),
+          cancelledAt: numberOrNull(meta[5]),
+          expected: numberOrNull(meta[6]),
         },
         countsOf(replies[2 * i + 1] as (string | null)[]),
       );
@@ -145,6 +153,19 @@ export class RedisJobAccess implements JobAccess {
   async markDeleted(jobId: string, now: number): Promise<DeletedJob> {
     const { deletedAt, freeable } = await deleteJob(this.redis, jobId, now);
     return { deletedAt, freeable, freed: (shas) => freed(this.redis, shas) };
+  }
+
+  /** `HSETNX cancelledAt` (the first cancel's time stays), then reads it back. */
+  async markCancelled(jobId: string, now: number): Promise<number> {
+    const key = redisKeys.jobMeta(jobId);
+    const [, at] = repliesOf(
+      await this.redis.multi().hsetnx(key, 'cancelledAt', now).hget(key, 'cancelledAt').exec(),
+    );
+    return Number(at ?? now);
+  }
+
+  async setExpected(jobId: string, expected: number): Promise<void> {
+    await this.redis.hset(redisKeys.jobMeta(jobId), 'expected', expected);
   }
 
   /** Jobs on Redis always have an owner (keys existed before Redis mode could run). */

@@ -8,6 +8,8 @@ interface SummaryRow {
   created_at: number;
   public: number;
   deleted_at: number | null;
+  cancelled_at: number | null;
+  expected: number | null;
   total: number;
   queued: number;
   running: number;
@@ -26,10 +28,17 @@ export class SqliteJobAccess implements JobAccess {
     this.s = {
       job: db.prepare<
         [string],
-        { id: string; owner: string | null; public: number; deleted_at: number | null }
-      >('SELECT id, owner, public, deleted_at FROM jobs WHERE id = ?'),
+        {
+          id: string;
+          owner: string | null;
+          public: number;
+          deleted_at: number | null;
+          cancelled_at: number | null;
+          expected: number | null;
+        }
+      >('SELECT id, owner, public, deleted_at, cancelled_at, expected FROM jobs WHERE id = ?'),
       page: db.prepare<[string, number, number], SummaryRow>(
-        `SELECT j.id, j.seq, j.created_at, j.public, j.deleted_at,
+        `SELECT j.id, j.seq, j.created_at, j.public, j.deleted_at, j.cancelled_at, j.expected,
                 COUNT(t.id) AS total,
                 COALESCE(SUM(t.status = 'queued'), 0) AS queued,
                 COALESCE(SUM(t.status = 'running'), 0) AS running,
@@ -49,6 +58,8 @@ export class SqliteJobAccess implements JobAccess {
          ORDER BY t.completed_at DESC LIMIT ?`,
       ),
       markDeleted: db.prepare('UPDATE jobs SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL'),
+      markCancelled: db.prepare('UPDATE jobs SET cancelled_at = ? WHERE id = ? AND cancelled_at IS NULL'),
+      setExpected: db.prepare('UPDATE jobs SET expected = ? WHERE id = ?'),
       imagesOnlyHere: db.prepare<[string, string], { sha: string }>(
         `SELECT DISTINCT t.image_sha256 AS sha FROM tasks t WHERE t.job_id = ?
          AND NOT EXISTS (SELECT 1 FROM tasks o WHERE o.image_sha256 = t.image_sha256 AND o.job_id != ?
@@ -61,7 +72,14 @@ export class SqliteJobAccess implements JobAccess {
   get(jobId: string): JobAccessRow | null {
     const row = this.s.job.get(jobId);
     return row
-      ? { id: row.id, owner: row.owner, isPublic: row.public === 1, deletedAt: row.deleted_at }
+      ? {
+          id: row.id,
+          owner: row.owner,
+          isPublic: row.public === 1,
+          deletedAt: row.deleted_at,
+          cancelledAt: row.cancelled_at,
+          expected: row.expected,
+        }
       : null;
   }
 
@@ -90,7 +108,14 @@ export class SqliteJobAccess implements JobAccess {
     const page = rows.slice(0, limit);
     const jobs = page.map((r) =>
       jobSummary(
-        { id: r.id, createdAt: r.created_at, isPublic: r.public === 1, deletedAt: r.deleted_at },
+        {
+          id: r.id,
+          createdAt: r.created_at,
+          isPublic: r.public === 1,
+          deletedAt: r.deleted_at,
+          cancelledAt: r.cancelled_at,
+          expected: r.expected,
+        },
         { queued: r.queued, running: r.running, done: r.done, failed: r.failed },
       ),
     );
@@ -116,6 +141,16 @@ export class SqliteJobAccess implements JobAccess {
     const first = this.s.markDeleted.run(now, jobId).changes > 0;
     const deletedAt = this.s.job.get(jobId)?.deleted_at ?? now;
     return { deletedAt, freeable: first ? this.s.imagesOnlyHere.all(jobId, jobId).map((r) => r.sha) : [] };
+  }
+
+  /** Marks the job cancelled once; returns the first cancel's time. */
+  markCancelled(jobId: string, now: number): number {
+    this.s.markCancelled.run(now, jobId);
+    return this.s.job.get(jobId)?.cancelled_at ?? now;
+  }
+
+  setExpected(jobId: string, expected: number): void {
+    this.s.setExpected.run(expected, jobId);
   }
 
   /** Gives jobs without an owner (created before keys existed) to `owner`. */

@@ -59,9 +59,24 @@ async function checkQueue(deps: Deps, adding: number): Promise<void> {
 /** `?partial=1`, validated. */
 function partialOf(request: FastifyRequest): boolean {
   const query = UploadQuerySchema.safeParse(request.query);
-  if (!query.success) throw new TabgridError('bad_request', 'partial must be one of 0, 1, true, false', 400);
+  if (!query.success) {
+    const field = query.error.issues[0]?.path[0];
+    throw new TabgridError(
+      'bad_request',
+      field === 'expected'
+        ? 'expected must be a whole number of photos from 1 to 1000000'
+        : 'partial must be one of 0, 1, true, false',
+      400,
+    );
+  }
   return query.data.partial === '1' || query.data.partial === 'true';
 }
+
+/** `?expected=N` (validated by {@link partialOf} first), or null. */
+const expectedOf = (request: FastifyRequest): number | null => {
+  const raw = UploadQuerySchema.parse(request.query).expected;
+  return raw === undefined ? null : Number(raw);
+};
 
 /**
  * Everything before an upload is stored: the cheap refusals first (shutting down, not multipart,
@@ -126,6 +141,8 @@ export function registerJobRoutes(app: FastifyInstance, deps: Deps): void {
       good.map((f) => f.task),
       { owner, isPublic },
     );
+    const expected = expectedOf(request);
+    if (expected !== null) await deps.access.setExpected(job.id, expected);
     deps.onJobCreated(job.id);
     const body: JobCreated = { ...job, rejected };
     return reply.status(201).send(body);
@@ -143,8 +160,11 @@ export function registerJobRoutes(app: FastifyInstance, deps: Deps): void {
       const { id } = request.params;
       const owner = requesterOf(request).name;
       if (!ID.test(id) || !(await deps.access.owns(owner, id))) throw notFound(id);
-      if ((await deps.access.get(id))?.deletedAt != null)
+      const row = await deps.access.get(id);
+      if (row?.deletedAt != null)
         throw new TabgridError('bad_request', `job ${id} was deleted; upload to a new job`, 409);
+      if (row?.cancelledAt != null)
+        throw new TabgridError('bad_request', `job ${id} was cancelled; upload to a new job`, 409);
       const { good, rejected } = await receive(deps, request, owner);
       const added = await deps.uploads.append(
         id,
@@ -162,6 +182,7 @@ export function registerJobRoutes(app: FastifyInstance, deps: Deps): void {
     const owner = requesterOf(request).name;
     const job = ID.test(id) && (await deps.access.owns(owner, id)) ? await store.getJob(id) : null;
     if (!job) throw notFound(id);
-    return job;
+    const row = await deps.access.get(id);
+    return { ...job, cancelledAt: row?.cancelledAt ?? null, expected: row?.expected ?? null };
   });
 }

@@ -1,4 +1,4 @@
-import { TabgridError, type JobDeleted, type JobList, type Me } from '@tabgrid/protocol';
+import { TabgridError, type JobCancelled, type JobDeleted, type JobList, type Me } from '@tabgrid/protocol';
 import type { FastifyInstance } from 'fastify';
 import { MAX_PAGE, type JobAccess } from '../access/job-access';
 import { requesterOf } from '../access/requester-auth';
@@ -14,7 +14,10 @@ interface Deps {
   limits: { maxFiles: number; maxFileBytes: number };
 }
 
-/** `GET /api/me`, `GET /api/jobs` (the caller's jobs, newest first, paginated), `DELETE /api/jobs/:id`. */
+/**
+ * `GET /api/me`, `GET /api/jobs` (the caller's jobs, newest first, paginated),
+ * `POST /api/jobs/:id/cancel` (stop, keep the results) and `DELETE /api/jobs/:id`.
+ */
 export function registerRequesterRoutes(app: FastifyInstance, deps: Deps): void {
   app.get('/api/me', async (request): Promise<Me> => {
     const { name, source } = requesterOf(request);
@@ -31,6 +34,24 @@ export function registerRequesterRoutes(app: FastifyInstance, deps: Deps): void 
       return deps.access.list(requesterOf(request).name, limit, cursor);
     },
   );
+
+  /**
+   * Cancel is not delete: stops the job's unfinished tasks (volunteers holding them get
+   * `task:cancel`) and marks it cancelled; the job, its finished results, their images and
+   * exports stay. Idempotent (a repeat cancels nothing new and keeps the first time); 404 for a
+   * job the caller does not own, 409 for a deleted one.
+   */
+  app.post<{ Params: { id: string } }>('/api/jobs/:id/cancel', async (request): Promise<JobCancelled> => {
+    const { id } = request.params;
+    if (!ID.test(id) || !(await deps.access.owns(requesterOf(request).name, id))) throw notFound(id);
+    if ((await deps.access.get(id))?.deletedAt != null)
+      throw new TabgridError('bad_request', `job ${id} was deleted; there is nothing left to cancel`, 409);
+    // Marked first: an upload to the job racing this is refused from now on (jobs-routes.ts).
+    const cancelledAt = await deps.access.markCancelled(id, Date.now());
+    const cancelled = await deps.scheduler.cancelJob(id);
+    request.log.info({ jobId: id, cancelled }, 'job cancelled');
+    return { id, cancelled, cancelledAt };
+  });
 
   /**
    * Cancels the job's unfinished tasks (volunteers holding them get `task:cancel`), keeps its

@@ -12,6 +12,7 @@ import {
   type TaskResult,
   type VolunteerClientToServer,
   type VolunteerServerToClient,
+  type VolunteerCounts,
 } from '@tabgrid/protocol';
 import type { FastifyBaseLogger } from 'fastify';
 import { systemClock, type Clock } from '../clock';
@@ -173,6 +174,22 @@ export class Scheduler {
 
   get volunteersOnline(): number {
     return this.sessions.size;
+  }
+
+  /**
+   * Connected volunteers by state (PROTOCOL.md rule L10): `ready` ones can take work now (not
+   * paused, not quarantined); `working` ones hold a task.
+   */
+  volunteerCounts(): VolunteerCounts {
+    const counts = { online: this.sessions.size, ready: 0, working: 0, paused: 0, quarantined: 0 };
+    for (const session of this.sessions.values()) {
+      const quarantined = this.verifier?.standing(session.id) === 'quarantined';
+      if (session.held.size > 0) counts.working++;
+      if (!session.accepting) counts.paused++;
+      else if (quarantined) counts.quarantined++;
+      else counts.ready++;
+    }
+    return counts;
   }
 
   /** The client address of a connected volunteer, if it is connected. */
@@ -707,9 +724,7 @@ export class Scheduler {
             reason: 'task_completed',
           });
         }
-        this.stats.result.add(now - outcome.task.submittedAt, now);
-        this.stats.inference.add(payload.inferenceMs, now);
-        this.stats.sink.taskDone(session.id, receivedAt, this.store.queuedCount > 0);
+        this.countSettled(outcome.task, now, payload.inferenceMs, { id: session.id, receivedAt });
         this.events.resultStored(outcome.task, outcome.assignment);
         this.events.taskChanged(outcome.task);
         this.pump();
@@ -881,9 +896,31 @@ export class Scheduler {
         ?.socket.emit('task:cancel', { assignmentId: other.id, reason: 'task_completed' });
     }
     const by = judgement.resultAssignmentId ? this.store.getAssignment(judgement.resultAssignmentId) : null;
+    this.countSettled(done.task, this.clock.now(), by?.inferenceMs ?? null);
     this.events.resultStored(done.task, by);
     this.events.taskChanged(done.task);
     this.pump();
+  }
+
+  /**
+   * The one place a settled task is counted, whoever settled it (a volunteer's result, a
+   * replica's or the referee's): `/live` (results per minute, latency, history) and
+   * `tabgrid_tasks_total{outcome="done"}`. `volunteer` is the one whose result just arrived,
+   * for the dispatch-overhead histogram; absent when the referee settled the task.
+   */
+  private countSettled(
+    task: TaskRecord,
+    now: number,
+    inferenceMs: number | null,
+    volunteer?: { id: string; receivedAt: number },
+  ): void {
+    this.stats.result.add(now - task.submittedAt, now);
+    if (inferenceMs !== null) this.stats.inference.add(inferenceMs, now);
+    this.stats.sink.taskDone(
+      volunteer?.id ?? '',
+      volunteer?.receivedAt ?? 0,
+      volunteer !== undefined && this.store.queuedCount > 0,
+    );
   }
 
   // ----------------------------------------------------------- canaries (rule V12)

@@ -147,6 +147,12 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (volunteer_id, day)
   );
   `,
+  // 8: access (apps/server/src/access/): a job cancelled by its owner keeps its results
+  // (cancelled_at), and how many photos its requester meant to send (expected; null: not said).
+  `
+  ALTER TABLE jobs ADD COLUMN cancelled_at INTEGER;
+  ALTER TABLE jobs ADD COLUMN expected INTEGER;
+  `,
 ];
 
 export const DATABASE_FILE = 'tabgrid.sqlite';
