@@ -1,12 +1,14 @@
 /** Thin typed HTTP client for the job API; errors become ApiRequestError with the server's code. */
 import {
   ApiErrorSchema,
+  JobCancelledSchema,
   JobCreatedSchema,
   JobDeletedSchema,
   JobListSchema,
   JobViewSchema,
   MeSchema,
   type ExportFormat,
+  type JobCancelled,
   type JobCreated,
   type JobDeleted,
   type JobList,
@@ -85,6 +87,12 @@ export async function listJobs(cursor: string | null = null, limit = 20): Promis
 export async function deleteJob(id: string): Promise<JobDeleted> {
   const response = await request(`/api/jobs/${encodeURIComponent(id)}`, { method: 'DELETE' });
   return JobDeletedSchema.parse(await response.json());
+}
+
+/** `POST /api/jobs/:id/cancel`: stops unfinished tasks; the job and its results stay. */
+export async function cancelJob(id: string): Promise<JobCancelled> {
+  const response = await request(`/api/jobs/${encodeURIComponent(id)}/cancel`, { method: 'POST' });
+  return JobCancelledSchema.parse(await response.json());
 }
 
 /** A task's image fetched with the key (an `<img>` cannot send it), as a blob: URL. */

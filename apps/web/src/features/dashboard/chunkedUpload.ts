@@ -1,5 +1,6 @@
 import { isErrorCode, isRetryable, type JobCreated, type Me } from '@tabgrid/protocol';
 import { ApiRequestError } from '../../lib/api';
+import { formatBytes } from '../../lib/format';
 import { RetryLaterError, sendUpload, UploadRefusedError } from './uploadRequest';
 
 /** A file that was not stored, and why (a server error code, or one found before sending). */
@@ -41,7 +42,7 @@ export function planChunks(
       skipped.push({
         name: f.name,
         code: 'file_too_large',
-        message: `over the limit of ${limits.maxFileBytes} bytes per file`,
+        message: `${formatBytes(f.size)}, over the limit of ${formatBytes(limits.maxFileBytes)} per file`,
       });
     else sendable.push(f);
   }
@@ -82,11 +83,15 @@ export async function uploadInChunks(
     onProgress: (fraction: number) => void;
     /** After each stored chunk; `first` is true for the request that created the job. */
     onStored: (created: JobCreated, first: boolean) => void;
+    /** Send the rest of an interrupted upload to this job instead of creating one. */
+    jobId?: string;
   },
 ): Promise<UploadOutcome> {
   const { chunks, skipped } = planChunks(files, options.limits);
+  // The job records how many photos were meant to arrive, so an upload that stops early shows.
+  const expected = chunks.reduce((n, c) => n + c.length, 0);
   const outcome: UploadOutcome = {
-    jobId: null,
+    jobId: options.jobId ?? null,
     stored: 0,
     rejected: [...skipped],
     cancelled: false,
@@ -104,14 +109,14 @@ export async function uploadInChunks(
       for (const f of chunk) form.append('images', f, f.name);
       const url =
         outcome.jobId === null
-          ? '/api/jobs?partial=1'
+          ? `/api/jobs?partial=1&expected=${expected}`
           : `/api/jobs/${encodeURIComponent(outcome.jobId)}/images?partial=1`;
       try {
         const created = await sendUpload(url, form, {
           signal: options.signal,
           onProgress: (sent) => options.onProgress((sentBefore + Math.min(sent, chunkBytes)) / total),
         });
-        const first = outcome.jobId === null;
+        const first = outcome.jobId === null && options.jobId === undefined;
         outcome.jobId = created.id;
         outcome.stored += created.tasks.length;
         outcome.rejected.push(
@@ -149,4 +154,13 @@ export async function uploadInChunks(
     options.onProgress(sentBefore / total);
   }
   return outcome;
+}
+
+/**
+ * The files of a selection that a job does not have yet (an interrupted upload, sent again from
+ * the same folder): matched by file name, the name the job keeps for each photo.
+ */
+export function missingFrom(files: readonly File[], namesInJob: Iterable<string>): File[] {
+  const have = new Set(namesInJob);
+  return files.filter((f) => !have.has(f.name));
 }

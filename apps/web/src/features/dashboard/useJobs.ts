@@ -1,14 +1,21 @@
-import type { JobCreated, JobView, LiveStats } from '@tabgrid/protocol';
+import type { JobCreated, JobSummary, JobView, LiveStats } from '@tabgrid/protocol';
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { ApiRequestError, deleteJob, fetchJob, listJobs } from '../../lib/api';
+import { ApiRequestError, cancelJob, deleteJob, fetchJob, listJobs } from '../../lib/api';
 import { createLiveSocket, type LiveSocket } from '../../lib/socket';
 import { placeholderView } from './jobStore';
 
 const WATCH_TIMEOUT_MS = 5000;
 
+/** What the job's pushed view does not carry: from the job list, `GET /api/jobs/:id` or a cancel. */
+export interface JobMeta {
+  cancelledAt: number | null;
+  expected: number | null;
+}
+
 export interface JobsState {
   ids: string[];
   views: Record<string, JobView | undefined>;
+  meta: Record<string, JobMeta | undefined>;
   connected: boolean;
   /** More (older) jobs on the server. */
   hasMore: boolean;
@@ -30,10 +37,18 @@ export function useJobs(apiKey: string): JobsState & {
   /** Photos were added to a job (`POST /api/jobs/:id/images`): fetch its view again. */
   jobGrew: (created: JobCreated) => void;
   removeJob: (id: string) => Promise<void>;
+  /** `POST /api/jobs/:id/cancel`: the card stays, with its results. */
+  stopJob: (id: string) => Promise<void>;
   loadMore: () => void;
 } {
   const [ids, setIds] = useState<string[]>([]);
   const [views, setViews] = useState<Record<string, JobView | undefined>>({});
+  const [meta, setMeta] = useState<Record<string, JobMeta | undefined>>({});
+  const setMetaOf = useCallback(
+    (id: string, m: Partial<JobMeta>) =>
+      setMeta((all) => ({ ...all, [id]: { cancelledAt: null, expected: null, ...all[id], ...m } })),
+    [],
+  );
   const [connected, setConnected] = useState(false);
   const [cursor, setCursor] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -45,14 +60,20 @@ export function useJobs(apiKey: string): JobsState & {
   const setView = useCallback((view: JobView) => setViews((v) => ({ ...v, [view.id]: view })), []);
 
   /** The job's view from the API, unless a pushed (newer) view is already there. */
-  const fetchView = useCallback((jobId: string) => {
-    fetchJob(jobId).then(
-      (view) => setViews((v) => (v[jobId] ? v : { ...v, [jobId]: view })),
-      () => {
-        // deleted, or the network failed: the next (re)connect watches it again
-      },
-    );
-  }, []);
+  const fetchView = useCallback(
+    (jobId: string) => {
+      fetchJob(jobId).then(
+        (view) => {
+          setViews((v) => (v[jobId] ? v : { ...v, [jobId]: view }));
+          setMetaOf(jobId, { cancelledAt: view.cancelledAt ?? null, expected: view.expected ?? null });
+        },
+        () => {
+          // deleted, or the network failed: the next (re)connect watches it again
+        },
+      );
+    },
+    [setMetaOf],
+  );
 
   const watch = useCallback(
     (jobId: string) => {
@@ -86,8 +107,11 @@ export function useJobs(apiKey: string): JobsState & {
     (from: string | null) => {
       listJobs(from).then(
         (page) => {
+          const kept = page.jobs.filter((j: JobSummary) => j.deletedAt === null);
+          for (const j of kept)
+            setMetaOf(j.id, { cancelledAt: j.cancelledAt ?? null, expected: j.expected ?? null });
           addIds(
-            page.jobs.filter((j) => j.deletedAt === null).map((j) => j.id),
+            kept.map((j) => j.id),
             false,
           );
           setCursor(page.nextCursor);
@@ -95,7 +119,7 @@ export function useJobs(apiKey: string): JobsState & {
         (err: unknown) => setError(describe(err)),
       );
     },
-    [addIds],
+    [addIds, setMetaOf],
   );
 
   useEffect(() => {
@@ -154,6 +178,19 @@ export function useJobs(apiKey: string): JobsState & {
     setIds((prev) => prev.filter((x) => x !== id));
   }, []);
 
+  const stopJob = useCallback(
+    async (id: string) => {
+      setError(null);
+      try {
+        const { cancelledAt } = await cancelJob(id);
+        setMetaOf(id, { cancelledAt });
+      } catch (err) {
+        setError(describe(err));
+      }
+    },
+    [setMetaOf],
+  );
+
   const loadMore = useCallback(() => {
     if (cursor) loadPage(cursor);
   }, [cursor, loadPage]);
@@ -161,6 +198,7 @@ export function useJobs(apiKey: string): JobsState & {
   return {
     ids,
     views,
+    meta,
     connected,
     hasMore: cursor !== null,
     error,
@@ -168,6 +206,7 @@ export function useJobs(apiKey: string): JobsState & {
     addJob,
     jobGrew,
     removeJob,
+    stopJob,
     loadMore,
   };
 }
