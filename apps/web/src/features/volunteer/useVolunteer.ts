@@ -44,7 +44,8 @@ const readThreadsParam = () => readIntParam('threads');
 let selfTestClient: InferenceClient | null = null;
 
 /**
- * One controller per page visit; `?autostart=1` starts it once consent was given on this device
+ * One controller per page visit; `?autostart=1` (or having been running before a reload) starts
+ * it once consent was given on this device
  * (see consent.ts), `?workers=K` sets the worker pool size (else the saved CPU budget's),
  * `?threads=N` the WASM threads per worker (alone: one worker with N threads).
  */
@@ -59,7 +60,10 @@ export function useVolunteer(): { controller: VolunteerController; snapshot: Vol
   const snapshot = useSyncExternalStore(controller.subscribe, controller.getSnapshot);
 
   useEffect(() => {
-    if (new URLSearchParams(location.search).get('autostart') === '1' && hasConsent()) controller.start();
+    // After a reload the page is as it was: started again if it was running (and paused still
+    // if it was paused: useControls applies the saved pause).
+    const autostart = new URLSearchParams(location.search).get('autostart') === '1';
+    if ((autostart || loadSettings().running) && hasConsent()) controller.start();
     return () => controller.dispose();
   }, [controller]);
 
