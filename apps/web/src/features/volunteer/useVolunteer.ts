@@ -19,6 +19,8 @@ export interface TabgridProbe {
   numThreads: number | null;
   /** Inference workers (sessions) in the pool. */
   workers: number | null;
+  /** Measured busy share (0–1) of the workers' time over the last minute. */
+  busyShare: number | null;
   crossOriginIsolated: boolean;
   /** This tab's server-issued volunteer id (private to this browser), once joined. */
   volunteerId: string | null;
@@ -79,6 +81,7 @@ export function useVolunteer(): { controller: VolunteerController; snapshot: Vol
       modelSource: snapshot.runtime?.modelSource ?? null,
       numThreads: snapshot.runtime?.numThreads ?? null,
       workers: snapshot.runtime?.workers ?? null,
+      busyShare: snapshot.busyShare,
       crossOriginIsolated: self.crossOriginIsolated,
       volunteerId: snapshot.volunteerId,
       displayName: snapshot.displayName,
