@@ -55,6 +55,7 @@ function Jobs({ apiKey, limits }: { apiKey: string; limits: Me['limits'] }) {
         limits={limits}
         onStored={(created, first) => (first ? addJob(created) : jobGrew(created))}
         onBusy={setUploading}
+        isFinished={(id) => views[id]?.status === 'done' || views[id]?.status === 'failed'}
       />
       {error && (
         <div className="error-box" role="alert">

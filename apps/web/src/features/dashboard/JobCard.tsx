@@ -1,5 +1,5 @@
 import type { JobView, TaskView } from '@tabgrid/protocol';
-import { useMemo, useState, type ReactNode } from 'react';
+import { useMemo, useRef, useState, type ReactNode } from 'react';
 import { DetectionCanvas } from '../../components/DetectionCanvas';
 import { DetectionList } from '../../components/DetectionList';
 import { taskImageUrl } from '../../lib/api';
@@ -9,22 +9,30 @@ import { jobProgress } from './jobStore';
 import { Lightbox } from './Lightbox';
 import { altText, classCounts, INITIAL_FILTER, visibleDetections, type ResultFilter } from './resultFilter';
 import { ResultFilters } from './ResultFilters';
-import { useTaskImage } from './useTaskImage';
+import { useNearViewport, useTaskImage } from './useTaskImage';
 import { useViewportWidth } from './useViewportWidth';
 import { verificationLabel } from './verificationLabel';
 
 /** Page, card and tile padding around a tile's canvas on a narrow screen (CSS px). */
 const TILE_INSET = 100;
+/** Tiles rendered at first, and added by each "Show more" (a job may have thousands). */
+export const TILE_PAGE = 48;
 
 function TaskTile({ jobId, task, filter }: { jobId: string; task: TaskView; filter: ResultFilter }) {
   const shown = visibleDetections(task.detections, filter);
   const { submittedAt, completedAt } = task.timings;
-  const image = useTaskImage(taskImageUrl(jobId, task.id));
+  const ref = useRef<HTMLElement>(null);
+  const image = useTaskImage(taskImageUrl(jobId, task.id), useNearViewport(ref));
   const [open, setOpen] = useState(false);
   const alt = altText(task.name, shown, task.status);
   const tileWidth = Math.min(320, useViewportWidth() - TILE_INSET);
   return (
-    <figure className={`task task--${task.status}`} data-testid="task-tile" data-status={task.status}>
+    <figure
+      ref={ref}
+      className={`task task--${task.status}`}
+      data-testid="task-tile"
+      data-status={task.status}
+    >
       <button
         type="button"
         className="task__open"
@@ -115,6 +123,7 @@ export function JobCard({
 }) {
   const { done, failed, total } = jobProgress(job);
   const [filter, setFilter] = useState<ResultFilter>(INITIAL_FILTER);
+  const [tiles, setTiles] = useState(TILE_PAGE);
   const counts = useMemo(() => classCounts(job.tasks, filter.minScore), [job.tasks, filter.minScore]);
   const pct = total ? Math.round(((done + failed) / total) * 100) : 0;
   const unfinished = cancelledAt === null && (job.status === 'queued' || job.status === 'running');
@@ -198,10 +207,19 @@ export function JobCard({
       </div>
       <ResultFilters filter={filter} counts={counts} onChange={setFilter} />
       <div className="tasks">
-        {job.tasks.map((t) => (
+        {job.tasks.slice(0, tiles).map((t) => (
           <TaskTile key={t.id} jobId={job.id} task={t} filter={filter} />
         ))}
       </div>
+      {job.tasks.length > tiles && (
+        <button
+          type="button"
+          onClick={() => setTiles((n) => n + TILE_PAGE * 4)}
+          data-testid="show-more-tiles"
+        >
+          Show {Math.min(TILE_PAGE * 4, job.tasks.length - tiles)} more of {job.tasks.length - tiles} photos
+        </button>
+      )}
     </article>
   );
 }

@@ -9,7 +9,12 @@ interface Props {
   onStored: (created: JobCreated, first: boolean) => void;
   /** Told when an upload starts and ends (the job cards then know it is still arriving). */
   onBusy?: (busy: boolean) => void;
+  /** Whether a job has finished (its upload summary then goes after a moment). */
+  isFinished?: (jobId: string) => boolean;
 }
+
+/** How long an upload's summary stays once its job has finished. */
+const SUMMARY_AFTER_DONE_MS = 15_000;
 
 const byPath = (a: File, b: File) =>
   (a.webkitRelativePath || a.name).localeCompare(b.webkitRelativePath || b.name);
@@ -19,7 +24,7 @@ const byPath = (a: File, b: File) =>
  * `limits.maxFiles` files with overall progress and a cancel button. Bad files are listed
  * one by one while the good ones are stored (`?partial=1`).
  */
-export function UploadPanel({ limits, onStored, onBusy }: Props) {
+export function UploadPanel({ limits, onStored, onBusy, isFinished }: Props) {
   const filesRef = useRef<HTMLInputElement>(null);
   const folderRef = useRef<HTMLInputElement>(null);
   const abortRef = useRef<AbortController | null>(null);
@@ -69,6 +74,14 @@ export function UploadPanel({ limits, onStored, onBusy }: Props) {
     setDragging(false);
     void droppedFiles(ev.dataTransfer).then(upload);
   }
+
+  // The summary (and its list of rejected files) is about an upload: it goes once the job is done.
+  const finished = outcome?.jobId ? (isFinished?.(outcome.jobId) ?? false) : false;
+  useEffect(() => {
+    if (!finished) return;
+    const timer = setTimeout(() => setOutcome(null), SUMMARY_AFTER_DONE_MS);
+    return () => clearTimeout(timer);
+  }, [finished]);
 
   const pct = Math.floor((progress ?? 0) * 100);
   return (

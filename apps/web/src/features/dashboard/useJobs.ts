@@ -5,6 +5,9 @@ import { createLiveSocket, type LiveSocket } from '../../lib/socket';
 import { placeholderView } from './jobStore';
 
 const WATCH_TIMEOUT_MS = 5000;
+/** Jobs listed at first, and per "Older jobs". */
+const FIRST_PAGE = 5;
+const NEXT_PAGE = 10;
 
 /** What the job's pushed view does not carry: from the job list, `GET /api/jobs/:id` or a cancel. */
 export interface JobMeta {
@@ -23,6 +26,10 @@ export interface JobsState {
   /** The latest figures pushed on `/live` (volunteers online, throughput), for the queue banner. */
   stats: LiveStats | null;
 }
+
+/** Tasks of a view that are done or failed. */
+const settled = (view: JobView | undefined) =>
+  view ? view.tasks.filter((t) => t.status === 'done' || t.status === 'failed').length : -1;
 
 const describe = (err: unknown) =>
   err instanceof ApiRequestError ? `${err.code}: ${err.message}` : String(err);
@@ -64,7 +71,9 @@ export function useJobs(apiKey: string): JobsState & {
     (jobId: string) => {
       fetchJob(jobId).then(
         (view) => {
-          setViews((v) => (v[jobId] ? v : { ...v, [jobId]: view }));
+          // Taken over a placeholder (or an older view) when it has progressed further: a
+          // placeholder kept over the API's answer showed '0/100' while 11 were done.
+          setViews((v) => (settled(v[jobId]) > settled(view) ? v : { ...v, [jobId]: view }));
           setMetaOf(jobId, { cancelledAt: view.cancelledAt ?? null, expected: view.expected ?? null });
         },
         () => {
@@ -105,7 +114,8 @@ export function useJobs(apiKey: string): JobsState & {
 
   const loadPage = useCallback(
     (from: string | null) => {
-      listJobs(from).then(
+      // A short first page: the newest jobs show at once however long the history is.
+      listJobs(from, from === null ? FIRST_PAGE : NEXT_PAGE).then(
         (page) => {
           const kept = page.jobs.filter((j: JobSummary) => j.deletedAt === null);
           for (const j of kept)
@@ -135,14 +145,37 @@ export function useJobs(apiKey: string): JobsState & {
     socket.on('job:update', (view) => {
       if (idsRef.current.includes(view.id)) setView(view);
     });
+    // A job made elsewhere with this key (another browser, the CLI): its first result names it.
+    socket.on('live:result', (result) => {
+      if (result.own && result.jobId && !idsRef.current.includes(result.jobId)) addIds([result.jobId], true);
+    });
     socket.connect();
     loadPage(null);
+    // Back to this tab: jobs created meanwhile elsewhere (still queued, so no result yet) appear.
+    const onVisible = () => {
+      if (document.visibilityState !== 'visible') return;
+      listJobs(null).then(
+        (page) => {
+          const fresh = page.jobs.filter((j) => j.deletedAt === null && !idsRef.current.includes(j.id));
+          for (const j of fresh)
+            setMetaOf(j.id, { cancelledAt: j.cancelledAt ?? null, expected: j.expected ?? null });
+          if (fresh.length > 0)
+            addIds(
+              fresh.map((j) => j.id),
+              true,
+            );
+        },
+        () => undefined,
+      );
+    };
+    document.addEventListener('visibilitychange', onVisible);
     return () => {
+      document.removeEventListener('visibilitychange', onVisible);
       socket.removeAllListeners();
       socket.disconnect();
       socketRef.current = null;
     };
-  }, [apiKey, watch, setView, loadPage]);
+  }, [apiKey, watch, setView, loadPage, addIds, setMetaOf]);
 
   const addJob = useCallback(
     (created: JobCreated) => {
