@@ -9,7 +9,7 @@ import { ID, notFound } from './jobs-routes';
 
 interface Deps {
   store: Pick<SchedulingStore, 'getJob'>;
-  access: Pick<JobAccess, 'owns'>;
+  access: Pick<JobAccess, 'owns' | 'get'>;
   now: () => number;
 }
 
@@ -31,7 +31,12 @@ export function registerExportRoutes(app: FastifyInstance, deps: Deps): void {
     const file = `tabgrid-${id}${format === 'coco' ? '-coco' : ''}.${format === 'csv' ? 'csv' : 'json'}`;
     void reply.header('content-disposition', `attachment; filename="${file}"`);
     if (format === 'csv') return reply.type('text/csv; charset=utf-8').send(toCsv(job));
-    const body = format === 'coco' ? toCoco(job, new Date(deps.now())) : job;
+    // json: the GET /api/jobs/:id body, whether the job was cancelled and the photos expected included.
+    const row = format === 'json' ? await deps.access.get(id) : null;
+    const body =
+      format === 'coco'
+        ? toCoco(job, new Date(deps.now()))
+        : { ...job, cancelledAt: row?.cancelledAt ?? null, expected: row?.expected ?? null };
     return reply.type('application/json; charset=utf-8').send(JSON.stringify(body));
   });
 }
