@@ -106,6 +106,8 @@ test('a dashboard without a key asks for one; a wrong key is refused', async ({ 
   await page.getByTestId('api-key-input').fill('not-a-real-key-000');
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page.getByTestId('sign-in-error')).toContainText('unauthorized');
+  // The refused key stays in the field to correct (issue 20).
+  await expect(page.getByTestId('api-key-input')).toHaveValue('not-a-real-key-000');
   await page.getByTestId('api-key-input').fill(E2E_KEYS.other.key);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page.getByTestId('signed-in-as')).toHaveText(E2E_KEYS.other.name);

@@ -206,7 +206,7 @@ test('an upload shows its progress and can be cancelled before anything is store
   await dashboard.goto();
   // Hold the request in the browser, as a slow connection would, until it is cancelled.
   let held = false;
-  await page.route('**/api/jobs?partial=1', async (route) => {
+  await page.route('**/api/jobs?partial=1*', async (route) => {
     held = true;
     await new Promise((r) => setTimeout(r, 15_000));
     await route.continue().catch(() => undefined);

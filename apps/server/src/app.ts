@@ -27,6 +27,8 @@ import { IdentityStore } from './identity/identity-store';
 import { compileTrust } from './identity/network';
 import { watchReputations } from './identity/reputation-watch';
 import { openFanout } from './fanout';
+import { cancelJob } from './jobs/job-cancel';
+import { requesterJobView } from './jobs/job-view';
 import { deleteJob } from './jobs/job-deletion';
 import { LiveStatsTracker } from './live/live-stats';
 import { MODEL_FILE, readModelInfo } from './model-info';
@@ -287,7 +289,7 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
     liveNsp,
     store,
     stats,
-    () => sched.volunteersOnline,
+    () => sched.volunteerCounts(),
     { keys, jobs: jobAccess, signer },
     config.socketEventsPerSecond,
     app.log.child({ ns: 'live' }),
@@ -301,7 +303,7 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
   // changes reach the webhook room beside the live hub.
   const webhooks = await openWebhooks(config, {
     queue: backend.webhooks,
-    jobView: (jobId) => store.getJob(jobId),
+    jobView: (jobId) => requesterJobView({ store, access: jobAccess }, jobId),
     jobGone: async (jobId) => {
       const row = await jobAccess.get(jobId);
       return row === null || row.deletedAt !== null;
@@ -400,6 +402,8 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
   registerRequesterRoutes(app, {
     access: jobAccess,
     deleteJob: (jobId) => deleteJob({ store, cancel: (id) => sched.cancelJob(id), blobs }, jobId, Date.now()),
+    cancelJob: (jobId) =>
+      cancelJob({ access: jobAccess, cancel: (id) => sched.cancelJob(id) }, jobId, Date.now()),
     limits: { maxFiles: config.maxFiles, maxFileBytes: config.maxFileBytes },
   });
   await registerStaticRoutes(app, config.staticDir, {

@@ -1,4 +1,4 @@
-import { signInLink } from './access/bootstrap';
+import { publicBase, signInHint, signInLink } from './access/bootstrap';
 import { startServer } from './app';
 import { loadConfig } from './config';
 
@@ -20,11 +20,12 @@ const CRASH_CLOSE_MS = 5000;
 async function main(): Promise<void> {
   const config = loadConfig();
   const server = await startServer(config);
-  console.log(
-    `Tabgrid is up: dashboard ${server.url}/  volunteer ${server.url}/volunteer  live ${server.url}/live`,
-  );
+  // One host in every line: the sign-in link's origin is the one whose storage keeps the key.
+  const base = publicBase(config.host, server.port);
+  console.log(`Tabgrid is up: dashboard ${base}/  volunteer ${base}/volunteer  live ${base}/live`);
   // First start only: printed once to the terminal, never to the log (the key is in the fragment).
-  if (server.firstKey) console.log(`\nSign in (shown once): ${signInLink(server.port, server.firstKey)}\n`);
+  if (server.firstKey) console.log(`\nSign in (shown once): ${signInLink(base, server.firstKey)}\n`);
+  else console.log(signInHint(base));
   let stopping = false;
   const stop = (reason: string, code: number) => {
     if (stopping) return;

@@ -1,11 +1,12 @@
 /**
  * First start (issue 8): with no key in the environment or the store, the real server process
  * creates an owner key and prints a sign-in link once — the only place the key ever appears
- * (never in the JSON log). A restart prints nothing; the key keeps working.
+ * (never in the JSON log), on the same host as the "Tabgrid is up" line (issue 20). A restart
+ * prints no key but says where to sign in and how to make a key; the key keeps working.
  */
 import { MeSchema } from '@tabgrid/protocol';
 import { afterAll, describe, expect, it } from 'vitest';
-import { bearer } from './support/harness';
+import { bearer, until } from './support/harness';
 import { freePort, killAll, startServerProcess, tmpDir } from './support/processes';
 
 afterAll(async () => {
@@ -27,14 +28,16 @@ describe('first start', () => {
     }
     expect(key, first.output()).not.toBe('');
     expect(first.output().split(key).length - 1).toBe(1); // printed once, not logged
+    expect(first.output()).toContain(`Tabgrid is up: dashboard http://localhost:${port}/`);
     const me = await fetch(`http://127.0.0.1:${port}/api/me`, { headers: bearer(key) });
     expect(MeSchema.parse(await me.json())).toMatchObject({ name: 'owner', source: 'store' });
     expect((await fetch(`http://127.0.0.1:${port}/api/me`)).status).toBe(401);
     await first.kill('SIGTERM');
 
     const again = await startServerProcess('server (restart)', { port, dataDir, env });
-    await new Promise((r) => setTimeout(r, 300));
-    expect(again.output()).not.toContain('Sign in');
+    await until(() => again.output().includes('npm run keys -- create <name>'), 10_000, 'the restart hint');
+    expect(again.output()).not.toContain('Sign in (shown once)');
+    expect(again.output()).toContain(`Sign in at http://localhost:${port}/ with your key`);
     expect((await fetch(`http://127.0.0.1:${port}/api/me`, { headers: bearer(key) })).status).toBe(200);
     await again.kill('SIGTERM');
   });

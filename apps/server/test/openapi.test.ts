@@ -307,6 +307,17 @@ describe('every answer matches the document', () => {
     for (const status of [200, 400, 401]) expect(seen).toContain(`GET /api/jobs ${status}`);
   });
 
+  it('POST /api/jobs/{id}/cancel', async () => {
+    const path = '/api/jobs/{id}/cancel';
+    const cancel = (id: string, headers: Record<string, string> = bearer()) =>
+      fetch(`${server.url}/api/jobs/${id}/cancel`, { method: 'POST', headers });
+    await check('post', path, await cancel(jobId, {}));
+    await check('post', path, await cancel(jobId));
+    await check('post', path, await cancel(jobId));
+    await check('post', path, await cancel('job_nope'));
+    for (const status of [200, 401, 404]) expect(seen).toContain(`POST ${path} ${status}`);
+  });
+
   it('DELETE /api/jobs/{id}', async () => {
     await check(
       'delete',
@@ -329,6 +340,13 @@ describe('every answer matches the document', () => {
       await fetch(`${server.url}/api/jobs/job_nope`, { method: 'DELETE', headers: bearer() }),
     );
     for (const status of [200, 401, 404]) expect(seen).toContain(`DELETE /api/jobs/{id} ${status}`);
+    // A deleted job has nothing left to cancel.
+    await check(
+      'post',
+      '/api/jobs/{id}/cancel',
+      await fetch(`${server.url}/api/jobs/${jobId}/cancel`, { method: 'POST', headers: bearer() }),
+    );
+    expect(seen).toContain('POST /api/jobs/{id}/cancel 409');
   });
 
   it('the public routes: /healthz and /img/{token}', async () => {

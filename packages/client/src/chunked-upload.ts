@@ -52,7 +52,13 @@ export interface ChunkedUploadOptions<F extends UploadFile> {
 
 /** The requests a chunked upload makes: how to build one (the client implements it). */
 export interface UploadTarget {
-  uploadRequest(jobId: string | null, files: readonly UploadFile[], isPublic: boolean): UploadRequest;
+  uploadRequest(
+    jobId: string | null,
+    files: readonly UploadFile[],
+    isPublic: boolean,
+    partial?: boolean,
+    expected?: number,
+  ): UploadRequest;
   send: UploadSender;
 }
 
@@ -94,6 +100,8 @@ export async function uploadInChunks<F extends UploadFile>(
   const onProgress = options.onProgress ?? (() => {});
   const delay = options.retryDelayMs ?? defaultDelay;
   const { chunks, skipped } = planChunks(files, options.limits);
+  // The job records how many photos were meant to arrive, so an upload that stops early shows.
+  const expected = chunks.reduce((n, c) => n + c.length, 0);
   const outcome: UploadOutcome = {
     jobId: options.jobId ?? null,
     stored: 0,
@@ -109,7 +117,7 @@ export async function uploadInChunks<F extends UploadFile>(
     const chunkBytes = chunk.reduce((n, f) => n + f.size, 0);
     for (let attempt = 0; ; attempt++) {
       const first = outcome.jobId === null;
-      const request = target.uploadRequest(outcome.jobId, chunk, options.isPublic);
+      const request = target.uploadRequest(outcome.jobId, chunk, options.isPublic, true, expected);
       try {
         const created = await target.send(request, {
           signal,

@@ -1,11 +1,13 @@
 import {
   JobCreatedSchema,
+  JobCancelledSchema,
   JobDeletedSchema,
   JobListSchema,
   JobViewSchema,
   MeSchema,
   type ExportFormat,
   type JobCreated,
+  type JobCancelled,
   type JobDeleted,
   type JobList,
   type JobSummary,
@@ -154,12 +156,18 @@ export class TabgridClient {
     files: readonly UploadFile[],
     isPublic = false,
     partial = true,
+    /** How many photos the whole upload means to send (`?expected=`, at creation only). */
+    expected?: number,
   ): UploadRequest {
     const form = new FormData();
     if (isPublic && jobId === null) form.append('public', 'true');
     for (const file of files) form.append('images', file, file.name);
     const path = jobId === null ? '/api/jobs' : `/api/jobs/${encodeURIComponent(jobId)}/images`;
-    return { url: this.url(`${path}${partial ? '?partial=1' : ''}`), headers: this.authHeaders(), form };
+    const query = new URLSearchParams();
+    if (partial) query.set('partial', '1');
+    if (jobId === null && expected !== undefined) query.set('expected', String(expected));
+    const qs = query.toString();
+    return { url: this.url(`${path}${qs ? `?${qs}` : ''}`), headers: this.authHeaders(), form };
   }
 
   /** Sends an upload request with fetch (no upload progress: `onProgress` is called once it is sent). */
@@ -235,6 +243,14 @@ export class TabgridClient {
   /** `DELETE /api/jobs/:id`: cancels unfinished tasks, keeps results, frees the images. Idempotent. */
   deleteJob(id: string): Promise<JobDeleted> {
     return this.json(JobDeletedSchema, `/api/jobs/${encodeURIComponent(id)}`, { method: 'DELETE' });
+  }
+
+  /**
+   * `POST /api/jobs/:id/cancel`: stops the job's unfinished tasks; the job, its finished results
+   * and exports stay (cancel is not delete). Idempotent.
+   */
+  cancelJob(id: string): Promise<JobCancelled> {
+    return this.json(JobCancelledSchema, `/api/jobs/${encodeURIComponent(id)}/cancel`, { method: 'POST' });
   }
 
   /** The path of a task's original image (`GET` it with the key: {@link taskImage}). */

@@ -39,7 +39,7 @@ export function planChunks<F extends PlannedFile>(
       skipped.push({
         name: f.name,
         code: 'file_too_large',
-        message: `over the limit of ${limits.maxFileBytes} bytes per file`,
+        message: `${formatBytes(f.size)}, over the limit of ${formatBytes(limits.maxFileBytes)} per file`,
       });
     else sendable.push(f);
   }
@@ -47,4 +47,18 @@ export function planChunks<F extends PlannedFile>(
   for (let i = 0; i < sendable.length; i += limits.maxFiles)
     chunks.push(sendable.slice(i, i + limits.maxFiles));
   return { chunks, skipped };
+}
+
+/** `20 MiB`, `512 KiB`, `900 bytes`: a byte count as people read it. */
+export function formatBytes(bytes: number): string {
+  const units = ['KiB', 'MiB', 'GiB'];
+  if (bytes < 1024) return `${bytes} bytes`;
+  let value = bytes;
+  let unit = 'bytes';
+  for (const u of units) {
+    if (value < 1024) break;
+    value /= 1024;
+    unit = u;
+  }
+  return `${Number.isInteger(value) ? value : value.toFixed(1)} ${unit}`;
 }

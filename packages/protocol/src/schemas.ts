@@ -213,6 +213,10 @@ export const JobViewSchema = z.object({
   status: z.enum(TASK_STATUSES),
   createdAt: z.number(),
   tasks: z.array(TaskViewSchema),
+  /** `GET /api/jobs/:id` only: when the owner cancelled the job (null: not cancelled). */
+  cancelledAt: z.number().nullable().optional(),
+  /** `GET /api/jobs/:id` only: photos the requester meant to send (null: not said). */
+  expected: z.number().int().nullable().optional(),
 });
 export type JobView = z.infer<typeof JobViewSchema>;
 
@@ -249,6 +253,16 @@ export type JobCreated = z.infer<typeof JobCreatedSchema>;
 /** Query of `POST /api/jobs` and `POST /api/jobs/:id/images`: `partial=1` stores the good files of a mixed batch. */
 export const UploadQuerySchema = z.object({
   partial: z.enum(['0', '1', 'true', 'false']).optional(),
+  /**
+   * `POST /api/jobs` only: how many photos the requester means to send to this job in all (its
+   * first request and the `POST /api/jobs/:id/images` that follow), 1 to 1,000,000. The job view
+   * then tells an upload that stopped early (`expected` > tasks) from a finished one.
+   */
+  expected: z
+    .string()
+    .regex(/^[1-9]\d{0,6}$/)
+    .refine((v) => Number(v) <= 1_000_000)
+    .optional(),
 });
 export type UploadQuery = z.infer<typeof UploadQuerySchema>;
 
@@ -309,9 +323,26 @@ export const LatencySummarySchema = z.object({
 });
 export type LatencySummary = z.infer<typeof LatencySummarySchema>;
 
+/**
+ * Connected volunteers by what they can do now (rule L11). `ready` are able to take work: not
+ * paused and not quarantined; `working` hold at least one task; `paused` said they take no work
+ * (`volunteer:accepting` false); `quarantined` get only canaries until they earn trust again.
+ */
+export const VolunteerCountsSchema = z.object({
+  online: z.number().int(),
+  ready: z.number().int(),
+  working: z.number().int(),
+  paused: z.number().int(),
+  quarantined: z.number().int(),
+});
+export type VolunteerCounts = z.infer<typeof VolunteerCountsSchema>;
+
 export const LiveStatsSchema = z.object({
   at: z.number(),
+  /** Connected volunteers, paused or not (`volunteers.ready` are those able to take work). */
   volunteersOnline: z.number().int(),
+  /** Connected volunteers by state (rule L11). Absent from older servers. */
+  volunteers: VolunteerCountsSchema.optional(),
   tasks: z.object({
     queued: z.number().int(),
     running: z.number().int(),
@@ -429,6 +460,16 @@ export const JobSummarySchema = z.object({
   public: z.boolean(),
   /** Set once `DELETE /api/jobs/:id` ran: unfinished tasks were cancelled, image bytes freed. */
   deletedAt: z.number().nullable(),
+  /**
+   * Set once `POST /api/jobs/:id/cancel` ran: unfinished tasks were cancelled, finished results
+   * kept. Absent from older servers.
+   */
+  cancelledAt: z.number().nullable().optional(),
+  /**
+   * How many photos the requester meant to send (`expected` on `POST /api/jobs`); null when not
+   * said. Fewer tasks than this: the upload stopped before the rest arrived. Absent from older servers.
+   */
+  expected: z.number().int().nullable().optional(),
   tasks: z.object({
     total: z.number().int(),
     queued: z.number().int(),
@@ -457,3 +498,13 @@ export const JobDeletedSchema = z.object({
   deletedAt: z.number(),
 });
 export type JobDeleted = z.infer<typeof JobDeletedSchema>;
+
+/** `POST /api/jobs/:id/cancel`: the job stays, with its finished results. */
+export const JobCancelledSchema = z.object({
+  id,
+  /** Unfinished tasks cancelled by this call (0 when repeated). */
+  cancelled: z.number().int(),
+  /** When the job was first cancelled. */
+  cancelledAt: z.number(),
+});
+export type JobCancelled = z.infer<typeof JobCancelledSchema>;

@@ -26,5 +26,20 @@ export async function ensureFirstKey(
   return key;
 }
 
+/**
+ * The address people open, printed in every start-up line, so the sign-in link and the pages
+ * share one origin (a key kept by `localhost` is not seen by `127.0.0.1`): `localhost` when the
+ * server listens on a loopback or every address, else the host it listens on.
+ */
+export function publicBase(host: string, port: number): string {
+  const local = ['127.0.0.1', '::1', '0.0.0.0', '::', 'localhost', ''].includes(host);
+  const name = local ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+  return `http://${name}:${port}`;
+}
+
 /** The link printed on first start. */
-export const signInLink = (port: number, key: string) => `http://localhost:${port}/#key=${key}`;
+export const signInLink = (base: string, key: string) => `${base}/#key=${key}`;
+
+/** Printed at every later start: where to sign in and how to get a key (none is shown again). */
+export const signInHint = (base: string) =>
+  `Sign in at ${base}/ with your key. No key, or lost it? Make one: npm run keys -- create <name>`;

@@ -8,6 +8,10 @@ export interface JobAccessRow {
   owner: string | null;
   isPublic: boolean;
   deletedAt: number | null;
+  /** Set once `POST /api/jobs/:id/cancel` ran (the first cancel's time). */
+  cancelledAt: number | null;
+  /** How many photos the requester meant to send (`?expected=` on `POST /api/jobs`), or null. */
+  expected: number | null;
 }
 
 /** One entry of {@link JobAccess.recentVisible}. */
@@ -49,6 +53,13 @@ export interface JobAccess {
    * without it the caller finds the task in its own store (SQLite).
    */
   recentVisible(viewer: string | null, limit: number): Promise<RecentVisible[]>;
+  /**
+   * Marks a job cancelled (its results stay) and returns when: the first cancel's time. Idempotent.
+   * With `setExpected`, the only job fields access writes (the rest is the store's, `JobRecords`).
+   */
+  markCancelled(jobId: string, now: number): Promise<number>;
+  /** Records how many photos the requester meant to send to this job. */
+  setExpected(jobId: string, expected: number): Promise<void>;
 }
 
 export const encodeCursor = (seq: number) => Buffer.from(String(seq)).toString('base64url');
@@ -72,7 +83,14 @@ export interface StatusCounts {
 
 /** One `GET /api/jobs` entry from a job's access fields and its tasks' counts. */
 export function jobSummary(
-  job: { id: string; createdAt: number; isPublic: boolean; deletedAt: number | null },
+  job: {
+    id: string;
+    createdAt: number;
+    isPublic: boolean;
+    deletedAt: number | null;
+    cancelledAt: number | null;
+    expected: number | null;
+  },
   counts: StatusCounts,
 ): JobSummary {
   const total = counts.queued + counts.running + counts.done + counts.failed;
@@ -85,6 +103,8 @@ export function jobSummary(
     createdAt: job.createdAt,
     public: job.isPublic,
     deletedAt: job.deletedAt,
+    cancelledAt: job.cancelledAt,
+    expected: job.expected,
     tasks: { total, ...counts },
   };
 }

@@ -12,7 +12,8 @@ import {
 import { RecentResults } from '../store/redis';
 
 const STATUSES = ['queued', 'running', 'done', 'failed'] as const;
-const META_FIELDS = ['id', 'owner', 'public', 'deletedAt', 'createdAt'] as const;
+const META_FIELDS = ['id', 'owner', 'public', 'deletedAt', 'createdAt', 'cancelledAt', 'expected'] as const;
+const numberOrNull = (v: string | null | undefined) => (v ? Number(v) : null);
 
 const countsOf = (values: (string | null)[]): StatusCounts => ({
   queued: Number(values[0] ?? 0),
@@ -48,13 +49,18 @@ export class RedisJobAccess implements JobAccess {
   }
 
   async get(jobId: string): Promise<JobAccessRow | null> {
-    const [id, owner, isPublic, deletedAt] = await this.redis.hmget(redisKeys.jobMeta(jobId), ...META_FIELDS);
+    const [id, owner, isPublic, deletedAt, , cancelledAt, expected] = await this.redis.hmget(
+      redisKeys.jobMeta(jobId),
+      ...META_FIELDS,
+    );
     if (id === null) return null;
     return {
       id: jobId,
       owner: owner || null,
       isPublic: isPublic === '1',
-      deletedAt: deletedAt ? Number(deletedAt) : null,
+      deletedAt: numberOrNull(deletedAt),
+      cancelledAt: numberOrNull(cancelledAt),
+      expected: numberOrNull(expected),
     };
   }
 
@@ -101,7 +107,9 @@ export class RedisJobAccess implements JobAccess {
           id,
           createdAt: Number(meta[4] ?? 0),
           isPublic: meta[2] === '1',
-          deletedAt: meta[3] ? Number(meta[3]) : null,
+          deletedAt: numberOrNull(meta[3]),
+          cancelledAt: numberOrNull(meta[5]),
+          expected: numberOrNull(meta[6]),
         },
         countsOf(replies[2 * i + 1] as (string | null)[]),
       );
@@ -122,5 +130,18 @@ export class RedisJobAccess implements JobAccess {
       .filter((e) => e.deletedAt === null && (e.isPublic || (viewer !== null && e.owner === viewer)))
       .slice(0, limit)
       .map(({ result, owner, isPublic }) => ({ taskId: result.task.id, owner, isPublic, result }));
+  }
+
+  /** `HSETNX cancelledAt` (the first cancel's time stays), then reads it back. */
+  async markCancelled(jobId: string, now: number): Promise<number> {
+    const key = redisKeys.jobMeta(jobId);
+    const [, at] = repliesOf(
+      await this.redis.multi().hsetnx(key, 'cancelledAt', now).hget(key, 'cancelledAt').exec(),
+    );
+    return Number(at ?? now);
+  }
+
+  async setExpected(jobId: string, expected: number): Promise<void> {
+    await this.redis.hset(redisKeys.jobMeta(jobId), 'expected', expected);
   }
 }

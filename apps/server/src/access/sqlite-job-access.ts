@@ -8,6 +8,8 @@ interface SummaryRow {
   created_at: number;
   public: number;
   deleted_at: number | null;
+  cancelled_at: number | null;
+  expected: number | null;
   total: number;
   queued: number;
   running: number;
@@ -26,10 +28,17 @@ export class SqliteJobAccess implements JobAccess {
     this.s = {
       job: db.prepare<
         [string],
-        { id: string; owner: string | null; public: number; deleted_at: number | null }
-      >('SELECT id, owner, public, deleted_at FROM jobs WHERE id = ?'),
+        {
+          id: string;
+          owner: string | null;
+          public: number;
+          deleted_at: number | null;
+          cancelled_at: number | null;
+          expected: number | null;
+        }
+      >('SELECT id, owner, public, deleted_at, cancelled_at, expected FROM jobs WHERE id = ?'),
       page: db.prepare<[string, number, number], SummaryRow>(
-        `SELECT j.id, j.seq, j.created_at, j.public, j.deleted_at,
+        `SELECT j.id, j.seq, j.created_at, j.public, j.deleted_at, j.cancelled_at, j.expected,
                 COUNT(t.id) AS total,
                 COALESCE(SUM(t.status = 'queued'), 0) AS queued,
                 COALESCE(SUM(t.status = 'running'), 0) AS running,
@@ -48,13 +57,24 @@ export class SqliteJobAccess implements JobAccess {
          WHERE t.status = 'done' AND j.deleted_at IS NULL AND (j.public = 1 OR j.owner = ?)
          ORDER BY t.completed_at DESC LIMIT ?`,
       ),
+      markCancelled: db.prepare('UPDATE jobs SET cancelled_at = ? WHERE id = ? AND cancelled_at IS NULL'),
+      setExpected: db.prepare('UPDATE jobs SET expected = ? WHERE id = ?'),
     };
   }
 
   get(jobId: string): Promise<JobAccessRow | null> {
     const row = this.s.job.get(jobId);
     return Promise.resolve(
-      row ? { id: row.id, owner: row.owner, isPublic: row.public === 1, deletedAt: row.deleted_at } : null,
+      row
+        ? {
+            id: row.id,
+            owner: row.owner,
+            isPublic: row.public === 1,
+            deletedAt: row.deleted_at,
+            cancelledAt: row.cancelled_at,
+            expected: row.expected,
+          }
+        : null,
     );
   }
 
@@ -83,7 +103,14 @@ export class SqliteJobAccess implements JobAccess {
     const page = rows.slice(0, limit);
     const jobs = page.map((r) =>
       jobSummary(
-        { id: r.id, createdAt: r.created_at, isPublic: r.public === 1, deletedAt: r.deleted_at },
+        {
+          id: r.id,
+          createdAt: r.created_at,
+          isPublic: r.public === 1,
+          deletedAt: r.deleted_at,
+          cancelledAt: r.cancelled_at,
+          expected: r.expected,
+        },
         { queued: r.queued, running: r.running, done: r.done, failed: r.failed },
       ),
     );
@@ -98,5 +125,16 @@ export class SqliteJobAccess implements JobAccess {
   ): Promise<{ taskId: string; owner: string | null; isPublic: boolean }[]> {
     const rows = this.s.recentVisible.all(viewer ?? '\u0000', limit);
     return Promise.resolve(rows.map((r) => ({ taskId: r.id, owner: r.owner, isPublic: r.public === 1 })));
+  }
+
+  /** Marks the job cancelled once; returns the first cancel's time. */
+  markCancelled(jobId: string, now: number): Promise<number> {
+    this.s.markCancelled.run(now, jobId);
+    return Promise.resolve(this.s.job.get(jobId)?.cancelled_at ?? now);
+  }
+
+  setExpected(jobId: string, expected: number): Promise<void> {
+    this.s.setExpected.run(expected, jobId);
+    return Promise.resolve();
   }
 }

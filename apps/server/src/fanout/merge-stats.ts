@@ -32,6 +32,17 @@ export function mergeStats(own: LiveStats, others: readonly LiveStats[]): LiveSt
   return {
     at: own.at,
     volunteersOnline: all.reduce((sum, s) => sum + s.volunteersOnline, 0),
+    ...(all.every((s) => s.volunteers)
+      ? {
+          volunteers: {
+            online: all.reduce((sum, s) => sum + s.volunteers!.online, 0),
+            ready: all.reduce((sum, s) => sum + s.volunteers!.ready, 0),
+            working: all.reduce((sum, s) => sum + s.volunteers!.working, 0),
+            paused: all.reduce((sum, s) => sum + s.volunteers!.paused, 0),
+            quarantined: all.reduce((sum, s) => sum + s.volunteers!.quarantined, 0),
+          },
+        }
+      : {}),
     tasks: own.tasks,
     ackLatencyMs: mergeLatency(all.map((s) => s.ackLatencyMs)),
     resultLatencyMs: mergeLatency(all.map((s) => s.resultLatencyMs)),

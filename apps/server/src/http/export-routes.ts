@@ -6,10 +6,11 @@ import type { SchedulingStore } from '../store/scheduling-store';
 import { toCoco } from './export/coco';
 import { toCsv } from './export/csv';
 import { ID, notFound } from './jobs-routes';
+import { requesterJobView } from '../jobs/job-view';
 
 interface Deps {
   store: Pick<SchedulingStore, 'getJob'>;
-  access: Pick<JobAccess, 'owns'>;
+  access: Pick<JobAccess, 'owns' | 'get'>;
   now: () => number;
 }
 
@@ -24,13 +25,14 @@ export function registerExportRoutes(app: FastifyInstance, deps: Deps): void {
     if (!query.success) throw new TabgridError('bad_request', 'format must be one of coco, csv, json', 400);
     const job =
       ID.test(id) && (await deps.access.owns(requesterOf(request).name, id))
-        ? await deps.store.getJob(id)
+        ? await requesterJobView(deps, id)
         : null;
     if (!job) throw notFound(id);
     const { format } = query.data;
     const file = `tabgrid-${id}${format === 'coco' ? '-coco' : ''}.${format === 'csv' ? 'csv' : 'json'}`;
     void reply.header('content-disposition', `attachment; filename="${file}"`);
     if (format === 'csv') return reply.type('text/csv; charset=utf-8').send(toCsv(job));
+    // json: the GET /api/jobs/:id body (jobs/job-view.ts).
     const body = format === 'coco' ? toCoco(job, new Date(deps.now())) : job;
     return reply.type('application/json; charset=utf-8').send(JSON.stringify(body));
   });

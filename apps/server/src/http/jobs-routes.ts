@@ -6,6 +6,7 @@ import type { ServerConfig } from '../config';
 import type { SchedulingStore } from '../store/scheduling-store';
 import type { UploadStorage } from '../storage/upload-storage';
 import type { Webhooks } from '../webhooks';
+import { requesterJobView } from '../jobs/job-view';
 import { RejectedUploadError } from './rejected-upload-error';
 import { UploadBudget } from './upload-budget';
 import { readUpload, type ReadUpload } from './upload-reader';
@@ -70,9 +71,24 @@ async function checkQueue(deps: Deps, adding: number): Promise<void> {
 /** `?partial=1`, validated. */
 function partialOf(request: FastifyRequest): boolean {
   const query = UploadQuerySchema.safeParse(request.query);
-  if (!query.success) throw new TabgridError('bad_request', 'partial must be one of 0, 1, true, false', 400);
+  if (!query.success) {
+    const field = query.error.issues[0]?.path[0];
+    throw new TabgridError(
+      'bad_request',
+      field === 'expected'
+        ? 'expected must be a whole number of photos from 1 to 1000000'
+        : 'partial must be one of 0, 1, true, false',
+      400,
+    );
+  }
   return query.data.partial === '1' || query.data.partial === 'true';
 }
+
+/** `?expected=N` (validated by {@link partialOf} first), or null. */
+const expectedOf = (request: FastifyRequest): number | null => {
+  const raw = UploadQuerySchema.parse(request.query).expected;
+  return raw === undefined ? null : Number(raw);
+};
 
 /**
  * Everything before an upload is stored: the cheap refusals first (shutting down, not multipart,
@@ -187,6 +203,8 @@ export function registerJobRoutes(app: FastifyInstance, deps: Deps): void {
       };
     });
     if (callback !== null) await deps.webhooks.register(job.id, callback);
+    const expected = expectedOf(request);
+    if (expected !== null) await deps.access.setExpected(job.id, expected);
     deps.onJobCreated(job.id);
     const body: JobCreated = { ...job, rejected };
     return reply.status(201).send(body);
@@ -204,8 +222,11 @@ export function registerJobRoutes(app: FastifyInstance, deps: Deps): void {
       const { id } = request.params;
       const owner = requesterOf(request).name;
       if (!ID.test(id) || !(await deps.access.owns(owner, id))) throw notFound(id);
-      if ((await deps.access.get(id))?.deletedAt != null)
+      const row = await deps.access.get(id);
+      if (row?.deletedAt != null)
         throw new TabgridError('bad_request', `job ${id} was deleted; upload to a new job`, 409);
+      if (row?.cancelledAt != null)
+        throw new TabgridError('bad_request', `job ${id} was cancelled; upload to a new job`, 409);
       const { added, rejected } = await withUpload(deps, budget, request, owner, async (upload) => {
         if (upload.callbackUrl !== null)
           throw new TabgridError(
@@ -231,7 +252,10 @@ export function registerJobRoutes(app: FastifyInstance, deps: Deps): void {
   app.get<{ Params: { id: string } }>('/api/jobs/:id', async (request) => {
     const { id } = request.params;
     const owner = requesterOf(request).name;
-    const job = ID.test(id) && (await deps.access.owns(owner, id)) ? await store.getJob(id) : null;
+    const job =
+      ID.test(id) && (await deps.access.owns(owner, id))
+        ? await requesterJobView({ store, access: deps.access }, id)
+        : null;
     if (!job) throw notFound(id);
     return job;
   });

@@ -1,4 +1,4 @@
-import { TabgridError, type JobDeleted, type JobList, type Me } from '@tabgrid/protocol';
+import { TabgridError, type JobCancelled, type JobDeleted, type JobList, type Me } from '@tabgrid/protocol';
 import type { FastifyInstance } from 'fastify';
 import { MAX_PAGE, type JobAccess } from '../access/job-access';
 import { requesterOf } from '../access/requester-auth';
@@ -8,11 +8,16 @@ interface Deps {
   access: JobAccess;
   /** Deletes a job whose owner was checked (`jobs/job-deletion.ts`). */
   deleteJob: (jobId: string) => Promise<JobDeleted>;
+  /** Cancels a job whose owner was checked, keeping its results (`jobs/job-cancel.ts`). */
+  cancelJob: (jobId: string) => Promise<JobCancelled>;
   /** Upload limits shown in `GET /api/me`. */
   limits: { maxFiles: number; maxFileBytes: number };
 }
 
-/** `GET /api/me`, `GET /api/jobs` (the caller's jobs, newest first, paginated), `DELETE /api/jobs/:id`. */
+/**
+ * `GET /api/me`, `GET /api/jobs` (the caller's jobs, newest first, paginated),
+ * `POST /api/jobs/:id/cancel` (stop, keep the results) and `DELETE /api/jobs/:id`.
+ */
 export function registerRequesterRoutes(app: FastifyInstance, deps: Deps): void {
   app.get('/api/me', async (request): Promise<Me> => {
     const { name, source } = requesterOf(request);
@@ -29,6 +34,19 @@ export function registerRequesterRoutes(app: FastifyInstance, deps: Deps): void 
       return deps.access.list(requesterOf(request).name, limit, cursor);
     },
   );
+
+  /**
+   * Cancel is not delete (`jobs/job-cancel.ts`): stops the job's unfinished tasks and marks it
+   * cancelled; the job, its finished results and exports stay. Idempotent; 404 for a job the
+   * caller does not own, 409 for a deleted one.
+   */
+  app.post<{ Params: { id: string } }>('/api/jobs/:id/cancel', async (request): Promise<JobCancelled> => {
+    const { id } = request.params;
+    if (!ID.test(id) || !(await deps.access.owns(requesterOf(request).name, id))) throw notFound(id);
+    const cancelled = await deps.cancelJob(id);
+    request.log.info({ jobId: id, cancelled: cancelled.cancelled }, 'job cancelled');
+    return cancelled;
+  });
 
   /** Deletes one of the caller's jobs (`jobs/job-deletion.ts`). Idempotent. */
   app.delete<{ Params: { id: string } }>('/api/jobs/:id', async (request): Promise<JobDeleted> => {

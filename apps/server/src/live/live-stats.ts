@@ -1,4 +1,4 @@
-import type { LiveStats } from '@tabgrid/protocol';
+import type { LiveStats, VolunteerCounts } from '@tabgrid/protocol';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { NOOP_SINK, type StatsSink } from '../observability/metrics';
 import type { TaskCounts } from '../store/records';
@@ -51,10 +51,11 @@ export class LiveStatsTracker {
     return lag;
   }
 
-  snapshot(volunteersOnline: number, tasks: TaskCounts, now = Date.now()): LiveStats {
+  snapshot(volunteers: VolunteerCounts, tasks: TaskCounts, now = Date.now()): LiveStats {
     return {
       at: now,
-      volunteersOnline,
+      volunteersOnline: volunteers.online,
+      volunteers,
       tasks,
       ackLatencyMs: this.ack.summary(now),
       resultLatencyMs: this.result.summary(now),

@@ -27,8 +27,17 @@ export interface LeaseActions {
   cancelHeld(assignment: Pick<AssignmentRecord, 'id' | 'volunteerId'>, reason: ErrorCode): void;
   /** A task's state changed: requesters and `/live` are told. */
   taskChanged(task: TaskRecord): void;
-  /** A result was stored final (`assignment` null: the server referee's). */
-  resultStored(task: TaskRecord, assignment: AssignmentRecord | null): void;
+  /**
+   * A result was stored final (`assignment` null: the server referee's). The one place a settled
+   * task is counted, whoever settled it (PROTOCOL.md L11): `/live` and `tabgrid_tasks_total`.
+   * `from` is the volunteer whose result just arrived (the dispatch-overhead histogram); absent
+   * when the referee settled the task.
+   */
+  resultStored(
+    task: TaskRecord,
+    assignment: AssignmentRecord | null,
+    from?: { volunteerId: string; receivedAt: number },
+  ): void;
   /** A volunteer returned a result: one stall halving undone (rule V11). */
   answered(session: VolunteerSession): void;
   /** Offer queued work to volunteers with room. */

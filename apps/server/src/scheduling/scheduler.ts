@@ -6,6 +6,7 @@ import {
   type ModelInfo,
   type TaskErrorReport,
   type TaskResult,
+  type VolunteerCounts,
 } from '@tabgrid/protocol';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Clock } from '../clock';
@@ -75,6 +76,21 @@ export class Scheduler implements LeaseActions {
 
   get volunteersOnline(): number {
     return this.sessions.size;
+  }
+
+  /**
+   * Connected volunteers by state (PROTOCOL.md rule L11): `ready` ones can take work now (not
+   * paused, not quarantined); `working` ones hold a task.
+   */
+  volunteerCounts(): VolunteerCounts {
+    const counts = { online: this.sessions.size, ready: 0, working: 0, paused: 0, quarantined: 0 };
+    for (const session of this.sessions.values()) {
+      if (session.held.size > 0) counts.working++;
+      if (!session.accepting) counts.paused++;
+      else if (this.desk.standing(session.id) === 'quarantined') counts.quarantined++;
+      else counts.ready++;
+    }
+    return counts;
   }
 
   /** The client address of a connected volunteer, if it is connected. */
@@ -276,7 +292,19 @@ export class Scheduler implements LeaseActions {
     this.events.taskChanged(task);
   }
 
-  resultStored(task: TaskRecord, assignment: AssignmentRecord | null): void {
+  resultStored(
+    task: TaskRecord,
+    assignment: AssignmentRecord | null,
+    from?: { volunteerId: string; receivedAt: number },
+  ): void {
+    const now = this.clock.now();
+    this.stats.result.add(now - task.submittedAt, now);
+    if (assignment?.inferenceMs != null) this.stats.inference.add(assignment.inferenceMs, now);
+    this.stats.sink.taskDone(
+      from?.volunteerId ?? '',
+      from?.receivedAt ?? 0,
+      from !== undefined && this.store.queuedCount > 0,
+    );
     this.events.resultStored(task, assignment);
   }
 

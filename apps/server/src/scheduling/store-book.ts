@@ -150,10 +150,7 @@ export class StoreLeaseBook implements LeaseBook {
     sessions.drop(session.id, outcome.assignment.id);
     if (assessed?.judgement.kind !== 'replicate') {
       for (const other of outcome.superseded) actions.cancelHeld(other, 'task_completed');
-      stats.result.add(now - outcome.task.submittedAt, now);
-      stats.inference.add(payload.inferenceMs, now);
-      stats.sink.taskDone(session.id, receivedAt, store.queuedCount > 0);
-      actions.resultStored(outcome.task, outcome.assignment);
+      actions.resultStored(outcome.task, outcome.assignment, { volunteerId: session.id, receivedAt });
     }
     actions.taskChanged(outcome.task);
     if (caught.length) desk.backtrack(caught);

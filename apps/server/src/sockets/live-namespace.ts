@@ -7,6 +7,7 @@ import {
   ok,
   type LiveClientToServer,
   type LiveServerToClient,
+  type VolunteerCounts,
 } from '@tabgrid/protocol';
 import type { FastifyBaseLogger } from 'fastify';
 import { LRUCache } from 'lru-cache';
@@ -82,7 +83,8 @@ export class LiveHub implements SchedulerEvents {
     private readonly nsp: LiveNamespace,
     private readonly store: SchedulingStore,
     private readonly stats: LiveStatsTracker,
-    private readonly volunteersOnline: () => number,
+    /** Connected volunteers by state (rule L11). */
+    private readonly volunteers: () => VolunteerCounts,
     private readonly access: LiveAccess,
     eventsPerSecond: number,
     log: FastifyBaseLogger,
@@ -218,7 +220,7 @@ export class LiveHub implements SchedulerEvents {
         (err: unknown) => this.errors?.report('live.counts', err),
       );
     } else this.lastCounts = counts;
-    const stats = this.fanout.combine(this.stats.snapshot(this.volunteersOnline(), this.lastCounts));
+    const stats = this.fanout.combine(this.stats.snapshot(this.volunteers(), this.lastCounts));
     return this.leaderboard ? { ...stats, leaderboard: this.leaderboard() } : stats;
   }
 

@@ -169,6 +169,12 @@ const MIGRATIONS: string[] = [
   CREATE INDEX webhook_deliveries_due ON webhook_deliveries(due_at) WHERE state = 'pending';
   CREATE TABLE webhook_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
   `,
+  // 9: access (apps/server/src/access/): a job cancelled by its owner keeps its results
+  // (cancelled_at), and how many photos its requester meant to send (expected; null: not said).
+  `
+  ALTER TABLE jobs ADD COLUMN cancelled_at INTEGER;
+  ALTER TABLE jobs ADD COLUMN expected INTEGER;
+  `,
 ];
 
 export const DATABASE_FILE = 'tabgrid.sqlite';

@@ -53,6 +53,18 @@ export function jobAccessContract(name: string, open: () => Promise<AccessUnderT
           owner: 'alice',
           isPublic: true,
           deletedAt: null,
+          cancelledAt: null,
+          expected: null,
+        });
+        // Cancel (issue 20): the first time stays; the job keeps everything else.
+        const at = await access.markCancelled(job.id, 5000);
+        expect(at).toBe(5000);
+        expect(await access.markCancelled(job.id, 6000)).toBe(5000);
+        await access.setExpected(job.id, 120);
+        expect(await access.get(job.id)).toMatchObject({ cancelledAt: 5000, expected: 120, deletedAt: null });
+        expect((await access.list('alice', 10, null)).jobs[0]).toMatchObject({
+          cancelledAt: 5000,
+          expected: 120,
         });
         expect(await access.owns('alice', job.id)).toBe(true);
         expect(await access.owns('bob', job.id)).toBe(false);

@@ -3,7 +3,7 @@
  * Errors are ApiRequestError with the server's code.
  */
 import { TabgridClient } from '@tabgrid/client';
-import type { ExportFormat, JobDeleted, JobList, JobView, Me } from '@tabgrid/protocol';
+import type { ExportFormat, JobCancelled, JobDeleted, JobList, JobView, Me } from '@tabgrid/protocol';
 import { currentApiKey } from './apiKey';
 
 export { ApiRequestError, describeError } from '@tabgrid/client';
@@ -23,6 +23,9 @@ export const listJobs = (cursor: string | null = null, limit = 20): Promise<JobL
 
 /** `DELETE /api/jobs/:id`: cancels unfinished tasks, keeps results, frees the images. */
 export const deleteJob = (id: string): Promise<JobDeleted> => api.deleteJob(id);
+
+/** `POST /api/jobs/:id/cancel`: stops unfinished tasks; the job and its results stay. */
+export const cancelJob = (id: string): Promise<JobCancelled> => api.cancelJob(id);
 
 /** A task's image fetched with the key (an `<img>` cannot send it), as a blob: URL. */
 export async function fetchImageUrl(path: string): Promise<string> {

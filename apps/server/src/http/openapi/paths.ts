@@ -3,6 +3,7 @@ import {
   ExportQuerySchema,
   HealthSchema,
   JobCreatedSchema,
+  JobCancelledSchema,
   JobDeletedSchema,
   JobListSchema,
   JobViewSchema,
@@ -45,6 +46,15 @@ const uploadBody = (withPublic: boolean): ZodOpenApiRequestBodyObject => ({
                   description:
                     '`true`, `1`, `on` or `yes`: the job’s results are shown on the public live wall (`/live`)',
                   examples: ['true'],
+                }),
+              callbackUrl: z
+                .string()
+                .max(2048)
+                .optional()
+                .meta({
+                  description:
+                    'An absolute `http:`/`https:` URL that gets one signed Standard Webhooks event (`job.completed` or `job.failed`) when the job ends (PROTOCOL.md W1–W10). Private, loopback and link-local targets are refused unless the server allows them.',
+                  examples: ['https://example.com/tabgrid-hook'],
                 }),
             }
           : {}),
@@ -128,12 +138,26 @@ export const PATHS: ZodOpenApiPathsObject = {
     delete: {
       operationId: 'deleteJob',
       tags: ['jobs'],
-      summary: 'Cancel a job’s unfinished tasks, keep its results, free its images',
+      summary: 'Delete a job: its unfinished tasks stop and its images no other job uses are freed',
       description: 'Idempotent: deleting again answers the same `deletedAt`.',
       requestParams: { path: jobId },
       responses: {
         200: { description: 'What the deletion did', content: json(JobDeletedSchema) },
         ...errors({ ...COMMON_ERRORS, 404: ['not_found'] }),
+      },
+    },
+  },
+  '/api/jobs/{id}/cancel': {
+    post: {
+      operationId: 'cancelJob',
+      tags: ['jobs'],
+      summary: 'Stop a job’s unfinished tasks; the job, its results and exports stay',
+      description:
+        'Cancel is not delete: finished results stay viewable and exportable, and the job’s view carries `cancelledAt`. Idempotent: a repeat cancels nothing new and answers the first `cancelledAt`. A deleted job answers 409.',
+      requestParams: { path: jobId },
+      responses: {
+        200: { description: 'What the cancel did', content: json(JobCancelledSchema) },
+        ...errors({ ...COMMON_ERRORS, 404: ['not_found'], 409: ['bad_request'] }),
       },
     },
   },

@@ -52,6 +52,8 @@ export function errors(byStatus: Partial<Record<number, readonly ErrorCode[]>>):
 export const COMMON_ERRORS = {
   401: ['unauthorized'],
   403: ['forbidden_origin'],
+  /** An address that sent too many invalid keys (PROTOCOL.md H4), with `Retry-After`. */
+  429: ['rate_limited'],
   500: ['internal'],
   503: ['storage_unavailable'],
 } as const satisfies Partial<Record<number, readonly ErrorCode[]>>;

@@ -23,8 +23,8 @@ export interface JobCancelsOptions {
  *   the job's unfinished tasks in Redis; every gateway (itself too) `SUBSCRIBE`s on a dedicated
  *   connection (ioredis resubscribes after a reconnect);
  * - pub/sub is at most once (a gateway that was disconnected misses the message), so every
- *   `checkEveryMs` each gateway also reads `deletedAt` of the jobs it holds tasks of (one
- *   pipelined `HGET` per job; nothing when it holds none): a deleted job is cancelled here too;
+ *   `checkEveryMs` each gateway also reads `deletedAt` and `cancelledAt` of the jobs it holds tasks of
+ *   (one pipelined `HMGET` per job; nothing when it holds none): such a job is cancelled here too;
  * - a task claimed from the stream after its job was cancelled is final in Redis (`failed`) and
  *   acked as such; the ids remembered here also catch a claim whose read raced the cancel.
  */
@@ -72,11 +72,12 @@ export class JobCancels {
     this.checking = true;
     try {
       const pipe = this.redis.pipeline();
-      for (const id of jobs) pipe.hget(KEYS.job(id), 'deletedAt');
+      // Deleted, or cancelled (`POST /api/jobs/:id/cancel` keeps the job).
+      for (const id of jobs) pipe.hmget(KEYS.job(id), 'deletedAt', 'cancelledAt');
       const replies = (await pipe.exec()) ?? [];
       this.meter.roundTrip(replies.length);
-      replies.forEach(([err, deletedAt], i) => {
-        if (!err && deletedAt) this.cancel(jobs[i]!);
+      replies.forEach(([err, marks], i) => {
+        if (!err && (marks as (string | null)[]).some(Boolean)) this.cancel(jobs[i]!);
       });
     } catch (err) {
       this.options.onError?.('redis.cancels', err);

@@ -2,9 +2,11 @@ import { AccountBar } from '../signin/AccountBar';
 import { SignInPanel } from '../signin/SignInPanel';
 import { useSignIn } from '../signin/useSignIn';
 import type { Me } from '@tabgrid/protocol';
+import { useState } from 'react';
 import './dashboard.css';
 import { JobCard } from './JobCard';
 import { QueueBanner } from './QueueBanner';
+import { ResumeUpload } from './ResumeUpload';
 import { UploadPanel } from './UploadPanel';
 import { useJobs } from './useJobs';
 
@@ -18,15 +20,30 @@ export function DashboardPage() {
         {signIn.status === 'signed-in' && <AccountBar me={signIn.me} onSignOut={signIn.signOut} />}
       </header>
       {signIn.status === 'checking' && <p className="muted">Signing in…</p>}
-      {signIn.status === 'signed-out' && <SignInPanel error={signIn.error} onSignIn={signIn.signIn} />}
+      {signIn.status === 'signed-out' && (
+        <SignInPanel error={signIn.error} tried={signIn.tried} onSignIn={signIn.signIn} />
+      )}
       {signIn.status === 'signed-in' && <Jobs apiKey={signIn.apiKey} limits={signIn.me.limits} />}
     </section>
   );
 }
 
 function Jobs({ apiKey, limits }: { apiKey: string; limits: Me['limits'] }) {
-  const { ids, views, connected, hasMore, error, stats, addJob, jobGrew, removeJob, loadMore } =
-    useJobs(apiKey);
+  const {
+    ids,
+    views,
+    meta,
+    connected,
+    hasMore,
+    error,
+    stats,
+    addJob,
+    jobGrew,
+    removeJob,
+    stopJob,
+    loadMore,
+  } = useJobs(apiKey);
+  const [uploading, setUploading] = useState(false);
   return (
     <>
       <p className="muted">
@@ -37,6 +54,8 @@ function Jobs({ apiKey, limits }: { apiKey: string; limits: Me['limits'] }) {
       <UploadPanel
         limits={limits}
         onStored={(created, first) => (first ? addJob(created) : jobGrew(created))}
+        onBusy={setUploading}
+        isFinished={(id) => views[id]?.status === 'done' || views[id]?.status === 'failed'}
       />
       {error && (
         <div className="error-box" role="alert">
@@ -48,7 +67,25 @@ function Jobs({ apiKey, limits }: { apiKey: string; limits: Me['limits'] }) {
         {ids.map((id) => {
           const view = views[id];
           return view ? (
-            <JobCard key={id} job={view} onDelete={() => removeJob(id)} />
+            <JobCard
+              key={id}
+              job={view}
+              cancelledAt={meta[id]?.cancelledAt ?? null}
+              onCancel={() => stopJob(id)}
+              onDelete={() => removeJob(id)}
+            >
+              {!uploading &&
+                meta[id]?.cancelledAt == null &&
+                (meta[id]?.expected ?? 0) > view.tasks.length && (
+                  <ResumeUpload
+                    jobId={id}
+                    names={view.tasks.map((t) => t.name)}
+                    expected={meta[id]!.expected!}
+                    limits={limits}
+                    onStored={jobGrew}
+                  />
+                )}
+            </JobCard>
           ) : (
             <article key={id} className="job muted">
               Job <code>{id}</code>: loading…

@@ -13,7 +13,12 @@ export function ExportButtons({ jobId }: { jobId: string }) {
   const [error, setError] = useState<string | null>(null);
   return (
     <div className="exports" role="group" aria-label="Export results">
-      <span className="small muted">Export:</span>
+      <span
+        className="small muted"
+        title="Exports hold every detection of every photo: the score and class filters below change only what is shown here"
+      >
+        Export (all detections, filters not applied):
+      </span>
       {FORMATS.map(({ format, label, title }) => (
         <button
           key={format}

@@ -1,5 +1,5 @@
 import type { JobView, TaskView } from '@tabgrid/protocol';
-import { useMemo, useState } from 'react';
+import { useMemo, useRef, useState, type ReactNode } from 'react';
 import { DetectionCanvas } from '../../components/DetectionCanvas';
 import { DetectionList } from '../../components/DetectionList';
 import { taskImageUrl } from '../../lib/api';
@@ -9,22 +9,30 @@ import { jobProgress } from './jobStore';
 import { Lightbox } from './Lightbox';
 import { altText, classCounts, INITIAL_FILTER, visibleDetections, type ResultFilter } from './resultFilter';
 import { ResultFilters } from './ResultFilters';
-import { useTaskImage } from './useTaskImage';
+import { useNearViewport, useTaskImage } from './useTaskImage';
 import { useViewportWidth } from './useViewportWidth';
 import { verificationLabel } from './verificationLabel';
 
 /** Page, card and tile padding around a tile's canvas on a narrow screen (CSS px). */
 const TILE_INSET = 100;
+/** Tiles rendered at first, and added by each "Show more" (a job may have thousands). */
+export const TILE_PAGE = 48;
 
 function TaskTile({ jobId, task, filter }: { jobId: string; task: TaskView; filter: ResultFilter }) {
   const shown = visibleDetections(task.detections, filter);
   const { submittedAt, completedAt } = task.timings;
-  const image = useTaskImage(taskImageUrl(jobId, task.id));
+  const ref = useRef<HTMLElement>(null);
+  const image = useTaskImage(taskImageUrl(jobId, task.id), useNearViewport(ref));
   const [open, setOpen] = useState(false);
   const alt = altText(task.name, shown, task.status);
   const tileWidth = Math.min(320, useViewportWidth() - TILE_INSET);
   return (
-    <figure className={`task task--${task.status}`} data-testid="task-tile" data-status={task.status}>
+    <figure
+      ref={ref}
+      className={`task task--${task.status}`}
+      data-testid="task-tile"
+      data-status={task.status}
+    >
       <button
         type="button"
         className="task__open"
@@ -83,15 +91,52 @@ function TaskTile({ jobId, task, filter }: { jobId: string; task: TaskView; filt
   );
 }
 
-export function JobCard({ job, onDelete }: { job: JobView; onDelete: () => Promise<void> }) {
+/** The two confirm texts: each says which it is and what happens to the finished results. */
+export function confirmText(action: 'cancel' | 'delete', done: number, unfinished: number): string {
+  const results = `${done} finished result${done === 1 ? '' : 's'}`;
+  if (action === 'cancel')
+    return (
+      `Cancel this job? Its ${unfinished} unfinished photo${unfinished === 1 ? '' : 's'} stop. ` +
+      `The ${results} stay here, viewable and exportable.`
+    );
+  return (
+    `Delete this job? ${unfinished > 0 ? `Its ${unfinished} unfinished photos are cancelled, ` : ''}` +
+    `its photos are removed from the server and the job leaves this list: its ${results} can no ` +
+    `longer be viewed or exported here. This cannot be undone.`
+  );
+}
+
+export function JobCard({
+  job,
+  cancelledAt = null,
+  onCancel,
+  onDelete,
+  children,
+}: {
+  job: JobView;
+  /** Shown under the header (e.g. an interrupted upload's "send the rest"). */
+  children?: ReactNode;
+  /** When its owner cancelled it (the card stays, with its results). */
+  cancelledAt?: number | null;
+  onCancel: () => Promise<void>;
+  onDelete: () => Promise<void>;
+}) {
   const { done, failed, total } = jobProgress(job);
   const [filter, setFilter] = useState<ResultFilter>(INITIAL_FILTER);
+  const [tiles, setTiles] = useState(TILE_PAGE);
   const counts = useMemo(() => classCounts(job.tasks, filter.minScore), [job.tasks, filter.minScore]);
   const pct = total ? Math.round(((done + failed) / total) * 100) : 0;
-  const unfinished = job.status === 'queued' || job.status === 'running';
+  const unfinished = cancelledAt === null && (job.status === 'queued' || job.status === 'running');
+  const cancelledTasks = job.tasks.filter((t) => t.error?.code === 'cancelled').length;
 
   return (
-    <article className="job" data-testid="job-card" data-job-id={job.id} data-status={job.status}>
+    <article
+      className="job"
+      data-testid="job-card"
+      data-job-id={job.id}
+      data-status={job.status}
+      data-cancelled={cancelledAt !== null}
+    >
       <header className="job__header">
         <div>
           <h2>
@@ -100,30 +145,56 @@ export function JobCard({ job, onDelete }: { job: JobView; onDelete: () => Promi
           <div className="muted small">{new Date(job.createdAt).toLocaleString()}</div>
         </div>
         <div className="job__progress">
-          <span className={`badge badge--${job.status}`} data-testid="job-status">
-            {job.status}
+          <span
+            className={`badge badge--${cancelledAt !== null ? 'failed' : job.status}`}
+            data-testid="job-status"
+          >
+            {cancelledAt !== null ? 'cancelled' : job.status}
           </span>
           <span data-testid="job-progress">
             {done}/{total}
           </span>
-          {failed > 0 && <span className="error-text">{failed} failed</span>}
+          {failed - cancelledTasks > 0 && (
+            <span className="error-text">{failed - cancelledTasks} failed</span>
+          )}
         </div>
         <div className="job__actions">
           <ExportButtons jobId={job.id} />
+          {unfinished && (
+            <button
+              type="button"
+              className="link"
+              data-testid="cancel-job"
+              title="Stop the unfinished photos; the finished results stay"
+              onClick={() => {
+                if (confirm(confirmText('cancel', done, total - done - failed))) void onCancel();
+              }}
+            >
+              Cancel
+            </button>
+          )}
           <button
             type="button"
             className="link"
             data-testid="delete-job"
-            title="Cancel unfinished photos, keep the results, delete the photos from the server"
+            title="Remove the job and its photos from the server"
             onClick={() => {
-              const what = unfinished ? 'Cancel this job and delete its photos' : 'Delete this job’s photos';
-              if (confirm(`${what} from the server?`)) void onDelete();
+              if (confirm(confirmText('delete', done, unfinished ? total - done - failed : 0)))
+                void onDelete();
             }}
           >
-            {unfinished ? 'Cancel & delete' : 'Delete'}
+            Delete
           </button>
         </div>
       </header>
+      {children}
+      {cancelledAt !== null && (
+        <p className="muted small" data-testid="job-cancelled">
+          Cancelled at {new Date(cancelledAt).toLocaleTimeString()}: {cancelledTasks} photo
+          {cancelledTasks === 1 ? ' was' : 's were'} not processed; the {done} finished result
+          {done === 1 ? '' : 's'} stay below.
+        </p>
+      )}
       <div
         className="progressbar"
         role="progressbar"
@@ -136,10 +207,19 @@ export function JobCard({ job, onDelete }: { job: JobView; onDelete: () => Promi
       </div>
       <ResultFilters filter={filter} counts={counts} onChange={setFilter} />
       <div className="tasks">
-        {job.tasks.map((t) => (
+        {job.tasks.slice(0, tiles).map((t) => (
           <TaskTile key={t.id} jobId={job.id} task={t} filter={filter} />
         ))}
       </div>
+      {job.tasks.length > tiles && (
+        <button
+          type="button"
+          onClick={() => setTiles((n) => n + TILE_PAGE * 4)}
+          data-testid="show-more-tiles"
+        >
+          Show {Math.min(TILE_PAGE * 4, job.tasks.length - tiles)} more of {job.tasks.length - tiles} photos
+        </button>
+      )}
     </article>
   );
 }

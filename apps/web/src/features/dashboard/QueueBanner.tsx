@@ -15,6 +15,29 @@ export function QueueBanner({ stats }: { stats: LiveStats | null }) {
           <a href="/volunteer">volunteer page</a>.
         </div>
       );
+    case 'none-ready': {
+      const { volunteers: n, paused } = status;
+      const who =
+        paused === n
+          ? n === 1
+            ? 'paused'
+            : n === 2
+              ? 'both paused'
+              : 'all paused'
+          : paused > 0
+            ? `${paused} paused, the others not taking work right now`
+            : 'none taking work right now';
+      return (
+        <div className="banner banner--warn" role="status" data-testid="queue-banner" data-kind={status.kind}>
+          <strong>
+            {n} volunteer{n === 1 ? '' : 's'} online, {who}:
+          </strong>{' '}
+          {status.waiting > 0
+            ? `your photos wait (${status.waiting} waiting) until someone resumes.`
+            : 'photos you upload wait until someone resumes.'}
+        </div>
+      );
+    }
     case 'idle':
       return (
         <div className="banner" role="status" data-testid="queue-banner" data-kind={status.kind}>

@@ -1,5 +1,5 @@
 import type { JobCreated, Me } from '@tabgrid/protocol';
-import { useRef, useState, type DragEvent } from 'react';
+import { useEffect, useRef, useState, type DragEvent } from 'react';
 import { uploadInChunks, type UploadOutcome } from './chunkedUpload';
 import { droppedFiles } from './droppedFiles';
 
@@ -7,7 +7,14 @@ interface Props {
   limits: Me['limits'];
   /** After each stored request: `first` for the one that created the job. */
   onStored: (created: JobCreated, first: boolean) => void;
+  /** Told when an upload starts and ends (the job cards then know it is still arriving). */
+  onBusy?: (busy: boolean) => void;
+  /** Whether a job has finished (its upload summary then goes after a moment). */
+  isFinished?: (jobId: string) => boolean;
 }
+
+/** How long an upload's summary stays once its job has finished. */
+const SUMMARY_AFTER_DONE_MS = 15_000;
 
 const byPath = (a: File, b: File) =>
   (a.webkitRelativePath || a.name).localeCompare(b.webkitRelativePath || b.name);
@@ -17,7 +24,7 @@ const byPath = (a: File, b: File) =>
  * `limits.maxFiles` files with overall progress and a cancel button. Bad files are listed
  * one by one while the good ones are stored (`?partial=1`).
  */
-export function UploadPanel({ limits, onStored }: Props) {
+export function UploadPanel({ limits, onStored, onBusy, isFinished }: Props) {
   const filesRef = useRef<HTMLInputElement>(null);
   const folderRef = useRef<HTMLInputElement>(null);
   const abortRef = useRef<AbortController | null>(null);
@@ -26,6 +33,18 @@ export function UploadPanel({ limits, onStored }: Props) {
   const [outcome, setOutcome] = useState<(UploadOutcome & { total: number }) | null>(null);
   const [isPublic, setIsPublic] = useState(false);
   const busy = progress !== null;
+
+  // Closing or leaving the page now would lose the photos not sent yet: the browser asks first.
+  useEffect(() => {
+    onBusy?.(busy);
+    if (!busy) return;
+    const warn = (ev: BeforeUnloadEvent) => {
+      ev.preventDefault();
+      ev.returnValue = ''; // older browsers need it set
+    };
+    window.addEventListener('beforeunload', warn);
+    return () => window.removeEventListener('beforeunload', warn);
+  }, [busy, onBusy]);
 
   async function upload(list: readonly File[]) {
     const files = [...list].sort(byPath);
@@ -55,6 +74,14 @@ export function UploadPanel({ limits, onStored }: Props) {
     setDragging(false);
     void droppedFiles(ev.dataTransfer).then(upload);
   }
+
+  // The summary (and its list of rejected files) is about an upload: it goes once the job is done.
+  const finished = outcome?.jobId ? (isFinished?.(outcome.jobId) ?? false) : false;
+  useEffect(() => {
+    if (!finished) return;
+    const timer = setTimeout(() => setOutcome(null), SUMMARY_AFTER_DONE_MS);
+    return () => clearTimeout(timer);
+  }, [finished]);
 
   const pct = Math.floor((progress ?? 0) * 100);
   return (

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planChunks } from './chunkedUpload';
+import { missingFrom, planChunks } from './chunkedUpload';
 
 const file = (name: string, size: number, type = 'image/jpeg') =>
   new File([new Uint8Array(size)], name, { type });
@@ -30,5 +30,18 @@ describe('planChunks', () => {
       ['empty.png', 'empty_file'],
       ['huge.jpg', 'file_too_large'],
     ]);
+    expect(skipped[2]!.message).toBe('1001 bytes, over the limit of 1000 bytes per file');
+    const big = planChunks([file('big.jpg', 21 * 1024 * 1024)], {
+      maxFiles: 1,
+      maxFileBytes: 20 * 1024 * 1024,
+    });
+    expect(big.skipped[0]!.message).toBe('21 MiB, over the limit of 20 MiB per file');
+  });
+});
+
+describe('missingFrom', () => {
+  it('keeps only the files the job does not have yet (a resumed upload sends only those)', () => {
+    const files = ['a.jpg', 'b.jpg', 'c.jpg', 'd.jpg'].map((n) => file(n, 10));
+    expect(missingFrom(files, ['a.jpg', 'c.jpg']).map((f) => f.name)).toEqual(['b.jpg', 'd.jpg']);
   });
 });

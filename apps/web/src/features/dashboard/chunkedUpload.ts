@@ -19,7 +19,18 @@ export function uploadInChunks(
     onProgress: (fraction: number) => void;
     /** After each stored chunk; `first` is true for the request that created the job. */
     onStored: (created: JobCreated, first: boolean) => void;
+    /** Send the rest of an interrupted upload to this job instead of creating one. */
+    jobId?: string;
   },
 ): Promise<UploadOutcome> {
   return api.uploadInChunks(files, { ...options, send: sendUpload });
+}
+
+/**
+ * The files of a selection that a job does not have yet (an interrupted upload, sent again from
+ * the same folder): matched by file name, the name the job keeps for each photo.
+ */
+export function missingFrom(files: readonly File[], namesInJob: Iterable<string>): File[] {
+  const have = new Set(namesInJob);
+  return files.filter((f) => !have.has(f.name));
 }

@@ -23,6 +23,15 @@ function stats(
 }
 
 describe('queueStatus', () => {
+  it('says volunteers online but all paused leave photos waiting (rule L11)', () => {
+    const paused = {
+      ...stats(2, 1, 0, 0),
+      volunteers: { online: 2, ready: 0, working: 0, paused: 2, quarantined: 0 },
+    };
+    expect(queueStatus(paused)).toEqual({ kind: 'none-ready', volunteers: 2, paused: 2, waiting: 1 });
+    const oneReady = { ...paused, volunteers: { ...paused.volunteers, ready: 1, paused: 1 } };
+    expect(queueStatus(oneReady).kind).toBe('working');
+  });
   it('says nobody is online, with what waits', () => {
     expect(queueStatus(stats(0, 7, 0, 0))).toEqual({ kind: 'no-volunteers', waiting: 7 });
   });

@@ -3,6 +3,8 @@ import type { LiveStats } from '@tabgrid/protocol';
 export type QueueStatus =
   | { kind: 'unknown' }
   | { kind: 'no-volunteers'; waiting: number }
+  /** Volunteers are connected but none can take work (all paused or quarantined): photos wait. */
+  | { kind: 'none-ready'; volunteers: number; paused: number; waiting: number }
   | { kind: 'idle'; volunteers: number }
   | { kind: 'working'; volunteers: number; waiting: number; perMinute: number; etaMs: number | null };
 
@@ -15,6 +17,14 @@ export function queueStatus(stats: LiveStats | null): QueueStatus {
   if (!stats) return { kind: 'unknown' };
   const waiting = stats.tasks.queued + stats.tasks.running;
   if (stats.volunteersOnline === 0) return { kind: 'no-volunteers', waiting };
+  // Servers that send the breakdown (rule L11): online is not the same as able to take work.
+  if (stats.volunteers && stats.volunteers.ready === 0 && stats.volunteers.working === 0)
+    return {
+      kind: 'none-ready',
+      volunteers: stats.volunteersOnline,
+      paused: stats.volunteers.paused,
+      waiting,
+    };
   if (waiting === 0) return { kind: 'idle', volunteers: stats.volunteersOnline };
   const perMinute = stats.resultsLastMinute;
   return {

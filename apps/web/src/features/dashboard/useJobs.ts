@@ -1,14 +1,24 @@
-import type { JobCreated, JobView, LiveStats } from '@tabgrid/protocol';
+import type { JobCreated, JobSummary, JobView, LiveStats } from '@tabgrid/protocol';
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { deleteJob, describeError as describe, fetchJob, listJobs } from '../../lib/api';
+import { cancelJob, deleteJob, describeError as describe, fetchJob, listJobs } from '../../lib/api';
 import { createLiveSocket, type LiveSocket } from '../../lib/socket';
 import { placeholderView } from './jobStore';
 
 const WATCH_TIMEOUT_MS = 5000;
+/** Jobs listed at first, and per "Older jobs". */
+const FIRST_PAGE = 5;
+const NEXT_PAGE = 10;
+
+/** What the job's pushed view does not carry: from the job list, `GET /api/jobs/:id` or a cancel. */
+export interface JobMeta {
+  cancelledAt: number | null;
+  expected: number | null;
+}
 
 export interface JobsState {
   ids: string[];
   views: Record<string, JobView | undefined>;
+  meta: Record<string, JobMeta | undefined>;
   connected: boolean;
   /** More (older) jobs on the server. */
   hasMore: boolean;
@@ -16,6 +26,10 @@ export interface JobsState {
   /** The latest figures pushed on `/live` (volunteers online, throughput), for the queue banner. */
   stats: LiveStats | null;
 }
+
+/** Tasks of a view that are done or failed. */
+const settled = (view: JobView | undefined) =>
+  view ? view.tasks.filter((t) => t.status === 'done' || t.status === 'failed').length : -1;
 
 /**
  * The signed-in requester's jobs: the list from `GET /api/jobs` (so history follows the key,
@@ -27,10 +41,18 @@ export function useJobs(apiKey: string): JobsState & {
   /** Photos were added to a job (`POST /api/jobs/:id/images`): fetch its view again. */
   jobGrew: (created: JobCreated) => void;
   removeJob: (id: string) => Promise<void>;
+  /** `POST /api/jobs/:id/cancel`: the card stays, with its results. */
+  stopJob: (id: string) => Promise<void>;
   loadMore: () => void;
 } {
   const [ids, setIds] = useState<string[]>([]);
   const [views, setViews] = useState<Record<string, JobView | undefined>>({});
+  const [meta, setMeta] = useState<Record<string, JobMeta | undefined>>({});
+  const setMetaOf = useCallback(
+    (id: string, m: Partial<JobMeta>) =>
+      setMeta((all) => ({ ...all, [id]: { cancelledAt: null, expected: null, ...all[id], ...m } })),
+    [],
+  );
   const [connected, setConnected] = useState(false);
   const [cursor, setCursor] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -42,14 +64,22 @@ export function useJobs(apiKey: string): JobsState & {
   const setView = useCallback((view: JobView) => setViews((v) => ({ ...v, [view.id]: view })), []);
 
   /** The job's view from the API, unless a pushed (newer) view is already there. */
-  const fetchView = useCallback((jobId: string) => {
-    fetchJob(jobId).then(
-      (view) => setViews((v) => (v[jobId] ? v : { ...v, [jobId]: view })),
-      () => {
-        // deleted, or the network failed: the next (re)connect watches it again
-      },
-    );
-  }, []);
+  const fetchView = useCallback(
+    (jobId: string) => {
+      fetchJob(jobId).then(
+        (view) => {
+          // Taken over a placeholder (or an older view) when it has progressed further: a
+          // placeholder kept over the API's answer showed '0/100' while 11 were done.
+          setViews((v) => (settled(v[jobId]) > settled(view) ? v : { ...v, [jobId]: view }));
+          setMetaOf(jobId, { cancelledAt: view.cancelledAt ?? null, expected: view.expected ?? null });
+        },
+        () => {
+          // deleted, or the network failed: the next (re)connect watches it again
+        },
+      );
+    },
+    [setMetaOf],
+  );
 
   const watch = useCallback(
     (jobId: string) => {
@@ -81,10 +111,14 @@ export function useJobs(apiKey: string): JobsState & {
 
   const loadPage = useCallback(
     (from: string | null) => {
-      listJobs(from).then(
+      // A short first page: the newest jobs show at once however long the history is.
+      listJobs(from, from === null ? FIRST_PAGE : NEXT_PAGE).then(
         (page) => {
+          const kept = page.jobs.filter((j: JobSummary) => j.deletedAt === null);
+          for (const j of kept)
+            setMetaOf(j.id, { cancelledAt: j.cancelledAt ?? null, expected: j.expected ?? null });
           addIds(
-            page.jobs.filter((j) => j.deletedAt === null).map((j) => j.id),
+            kept.map((j) => j.id),
             false,
           );
           setCursor(page.nextCursor);
@@ -92,7 +126,7 @@ export function useJobs(apiKey: string): JobsState & {
         (err: unknown) => setError(describe(err)),
       );
     },
-    [addIds],
+    [addIds, setMetaOf],
   );
 
   useEffect(() => {
@@ -108,14 +142,37 @@ export function useJobs(apiKey: string): JobsState & {
     socket.on('job:update', (view) => {
       if (idsRef.current.includes(view.id)) setView(view);
     });
+    // A job made elsewhere with this key (another browser, the CLI): its first result names it.
+    socket.on('live:result', (result) => {
+      if (result.own && result.jobId && !idsRef.current.includes(result.jobId)) addIds([result.jobId], true);
+    });
     socket.connect();
     loadPage(null);
+    // Back to this tab: jobs created meanwhile elsewhere (still queued, so no result yet) appear.
+    const onVisible = () => {
+      if (document.visibilityState !== 'visible') return;
+      listJobs(null).then(
+        (page) => {
+          const fresh = page.jobs.filter((j) => j.deletedAt === null && !idsRef.current.includes(j.id));
+          for (const j of fresh)
+            setMetaOf(j.id, { cancelledAt: j.cancelledAt ?? null, expected: j.expected ?? null });
+          if (fresh.length > 0)
+            addIds(
+              fresh.map((j) => j.id),
+              true,
+            );
+        },
+        () => undefined,
+      );
+    };
+    document.addEventListener('visibilitychange', onVisible);
     return () => {
+      document.removeEventListener('visibilitychange', onVisible);
       socket.removeAllListeners();
       socket.disconnect();
       socketRef.current = null;
     };
-  }, [apiKey, watch, setView, loadPage]);
+  }, [apiKey, watch, setView, loadPage, addIds, setMetaOf]);
 
   const addJob = useCallback(
     (created: JobCreated) => {
@@ -151,6 +208,19 @@ export function useJobs(apiKey: string): JobsState & {
     setIds((prev) => prev.filter((x) => x !== id));
   }, []);
 
+  const stopJob = useCallback(
+    async (id: string) => {
+      setError(null);
+      try {
+        const { cancelledAt } = await cancelJob(id);
+        setMetaOf(id, { cancelledAt });
+      } catch (err) {
+        setError(describe(err));
+      }
+    },
+    [setMetaOf],
+  );
+
   const loadMore = useCallback(() => {
     if (cursor) loadPage(cursor);
   }, [cursor, loadPage]);
@@ -158,6 +228,7 @@ export function useJobs(apiKey: string): JobsState & {
   return {
     ids,
     views,
+    meta,
     connected,
     hasMore: cursor !== null,
     error,
@@ -165,6 +236,7 @@ export function useJobs(apiKey: string): JobsState & {
     addJob,
     jobGrew,
     removeJob,
+    stopJob,
     loadMore,
   };
 }

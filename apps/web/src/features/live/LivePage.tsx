@@ -33,12 +33,17 @@ export function LivePage() {
       <header className="page__header live__header">
         <div>
           <h1>Live</h1>
-          <p className="muted">
-            Photos as volunteers finish them, newest first.{' '}
-            <span data-testid="live-connection">{connected ? 'connected' : 'connecting…'}</span>
-          </p>
+          <p className="muted">Photos as volunteers finish them, newest first.</p>
         </div>
         <div className="live__tools">
+          <span
+            className={`live__connection live__connection--${connected ? 'on' : 'off'}`}
+            role="status"
+            aria-label={connected ? 'Live updates connected' : 'Connecting to live updates'}
+            data-testid="live-connection"
+          >
+            {connected ? 'connected' : 'connecting…'}
+          </span>
           <button type="button" onClick={toggle} aria-pressed={theme === 'dark'} data-testid="theme-toggle">
             Dark theme
           </button>
@@ -62,7 +67,13 @@ export function LivePage() {
           <h2 id="wall-title" className="visually-hidden">
             Newest results (last {MAX_RESULTS})
           </h2>
-          {results.length === 0 && <p className="muted">No results yet.</p>}
+          {results.length === 0 && (
+            <p className="muted" data-testid="no-results">
+              {stats && stats.tasks.done > 0
+                ? `${stats.tasks.done} photos are done, but none you may see: their owners keep them private. Results of public jobs (and your own, when signed in) appear here.`
+                : 'No results yet.'}
+            </p>
+          )}
           <div className="results">
             {results.map((r) => {
               const shown = shownDetections(r.detections);

@@ -56,12 +56,30 @@ function LatencyRow({
   );
 }
 
+/** `1 working · 2 paused`: what the online volunteers are doing (rule L11), if the server says. */
+function volunteerHint(stats: LiveStats): string | undefined {
+  const v = stats.volunteers;
+  if (!v) return undefined;
+  const parts = [`${v.working} working`];
+  if (v.paused > 0) parts.push(`${v.paused} paused`);
+  if (v.quarantined > 0) parts.push(`${v.quarantined} on probation`);
+  return parts.join(' · ');
+}
+
 /** The big, plain figures at the top of the wall. */
 export function KeyFigures({ stats }: { stats: LiveStats | null }) {
   if (!stats) return <p className="muted">Waiting for figures…</p>;
   return (
     <dl className="figures live__figures">
-      <Figure label="Volunteers online" value={stats.volunteersOnline} testId="volunteers-online" />
+      <Figure
+        label="Volunteers online"
+        value={stats.volunteersOnline}
+        testId="volunteers-online"
+        hint={volunteerHint(stats)}
+      />
+      {stats.volunteers && (
+        <Figure label="Able to take work" value={stats.volunteers.ready} testId="volunteers-ready" />
+      )}
       <Figure label="Photos per minute" value={stats.resultsLastMinute} testId="results-last-minute" />
       <Figure label="Photos waiting" value={stats.tasks.queued} testId="tasks-queued" />
       <Figure label="Photos done" value={stats.tasks.done} testId="tasks-done" />

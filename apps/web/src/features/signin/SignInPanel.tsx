@@ -1,8 +1,17 @@
 import { useState, type FormEvent } from 'react';
 
 /** Asks for an API key (the sign-in link printed on first start fills it in by itself). */
-export function SignInPanel({ error, onSignIn }: { error: string | null; onSignIn: (key: string) => void }) {
-  const [key, setKey] = useState('');
+export function SignInPanel({
+  error,
+  tried = '',
+  onSignIn,
+}: {
+  error: string | null;
+  /** A key the server just refused: kept in the field to correct, not cleared. */
+  tried?: string;
+  onSignIn: (key: string) => void;
+}) {
+  const [key, setKey] = useState(tried);
   function submit(ev: FormEvent) {
     ev.preventDefault();
     if (key.trim()) onSignIn(key.trim());

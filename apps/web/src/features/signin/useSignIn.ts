@@ -4,7 +4,8 @@ import { ApiRequestError, describeError, fetchMe } from '../../lib/api';
 import { clearApiKey, currentApiKey, saveApiKey } from '../../lib/apiKey';
 
 export type SignIn =
-  | { status: 'signed-out'; error: string | null }
+  /** `tried`: the key just refused, left in the field to correct. */
+  | { status: 'signed-out'; error: string | null; tried?: string }
   | { status: 'checking' }
   | { status: 'signed-in'; me: Me; apiKey: string };
 
@@ -27,10 +28,14 @@ export function useSignIn(): SignIn & { signIn: (key: string) => void; signOut: 
     fetchMe().then(
       (me) => setState({ status: 'signed-in', me, apiKey }),
       (err: unknown) => {
-        if (err instanceof ApiRequestError && err.status === 401) clearApiKey();
+        const refused = err instanceof ApiRequestError && err.status === 401;
+        if (refused) clearApiKey();
         setState({
           status: 'signed-out',
-          error: describeError(err),
+          error: refused
+            ? 'The server does not know this key (unauthorized). Check it for a missing or extra character, or make a new one.'
+            : describeError(err),
+          tried: apiKey,
         });
       },
     );

@@ -38,6 +38,9 @@ export function DetailsPanel({ s }: { s: VolunteerSnapshot }) {
         <Figure label="Average inference" testId="avg-inference-ms">
           {formatMs(s.avgInferenceMs)}
         </Figure>
+        <Figure label="Busy share, last minute (measured)" testId="busy-share">
+          {s.busyShare === null ? '—' : `${Math.round(s.busyShare * 100)} % of the workers’ time`}
+        </Figure>
         <Figure label="Backend" testId="backend">
           {rt ? `${rt.backend}${rt.simd ? ' + SIMD' : ''}` : '—'}
         </Figure>

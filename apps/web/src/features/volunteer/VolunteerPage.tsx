@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { DetectionCanvas } from '../../components/DetectionCanvas';
 import { DetectionList, shownDetections } from '../../components/DetectionList';
 import { formatMs } from '../../lib/format';
@@ -8,6 +8,7 @@ import { ConsentPanel } from './ConsentPanel';
 import { ContributionPanel } from './ContributionPanel';
 import { ControlsPanel } from './ControlsPanel';
 import { DetailsPanel } from './DetailsPanel';
+import { friendlyNotice } from './notices';
 import { PAUSE_TEXT } from './pauseReason';
 import { HOUR_MS, useControls } from './useControls';
 import { useTabStatus, type TabState } from './useTabStatus';
@@ -16,8 +17,20 @@ import type { VolunteerSnapshot } from './volunteerController';
 import '../../components/a11y.css';
 import './volunteer.css';
 
+/** The client's notice in plain words; one-off ones pass after a few seconds. */
+function useShownNotice(notice: string | null): string | null {
+  const friendly = friendlyNotice(notice);
+  const [hidden, setHidden] = useState<string | null>(null);
+  useEffect(() => {
+    if (!notice || friendly?.clearAfterMs == null) return;
+    const timer = setTimeout(() => setHidden(notice), friendly.clearAfterMs);
+    return () => clearTimeout(timer);
+  }, [notice, friendly?.clearAfterMs]);
+  return friendly && hidden !== notice ? friendly.text : null;
+}
+
 function plainStatus(s: VolunteerSnapshot, pauseText: string | null): string {
-  if (s.status === 'stopped') return 'Not running.';
+  if (s.status === 'stopped') return pauseText ? `Not running. ${pauseText}` : 'Not running.';
   if (s.status === 'error') return 'Stopped because of a problem (see below).';
   if (s.status === 'connecting') return 'Connecting…';
   if (s.status === 'loading') return 'Getting ready: downloading the detector (a few MB, once)…';
@@ -52,10 +65,17 @@ export function VolunteerPage() {
   const shown = s.current ? shownDetections(s.current.detections) : [];
   const ownerPaused = settings.paused || (settings.pausedUntil ?? 0) > Date.now();
 
+  const notice = useShownNotice(s.notice);
+
   const start = () => {
     giveConsent();
     setConsented(true);
+    update({ running: true });
     controller.start();
+  };
+  const stop = () => {
+    update({ running: false });
+    controller.stop();
   };
 
   return (
@@ -78,7 +98,7 @@ export function VolunteerPage() {
         </p>
         <div className="toolbar">
           {s.started ? (
-            <button type="button" onClick={() => controller.stop()} data-testid="stop-button">
+            <button type="button" onClick={stop} data-testid="stop-button">
               Stop
             </button>
           ) : (
@@ -114,7 +134,11 @@ export function VolunteerPage() {
             {s.error}
           </div>
         )}
-        {s.notice && !s.error && <div className="notice">{s.notice}</div>}
+        {notice && !s.error && (
+          <div className="notice" role="status" data-testid="volunteer-notice">
+            {notice}
+          </div>
+        )}
       </section>
 
       <div className="volunteer__work card">

@@ -19,6 +19,8 @@ const SettingsSchema = z.object({
   /** Keep working while the tab is hidden. */
   background: z.boolean().catch(true),
   pauseOnBattery: z.boolean().catch(false),
+  /** Volunteering was started and not stopped: a reload starts again (with the same pause). */
+  running: z.boolean().catch(false),
 });
 
 export type VolunteerSettings = z.infer<typeof SettingsSchema>;
@@ -30,6 +32,7 @@ export const DEFAULT_SETTINGS: VolunteerSettings = {
   pausedUntil: null,
   background: true,
   pauseOnBattery: false,
+  running: false,
 };
 
 export function loadSettings(): VolunteerSettings {

@@ -19,6 +19,8 @@ export interface TabgridProbe {
   numThreads: number | null;
   /** Inference workers (sessions) in the pool. */
   workers: number | null;
+  /** Measured busy share (0–1) of the workers' time over the last minute. */
+  busyShare: number | null;
   crossOriginIsolated: boolean;
   /** This tab's server-issued volunteer id (private to this browser), once joined. */
   volunteerId: string | null;
@@ -44,7 +46,8 @@ const readThreadsParam = () => readIntParam('threads');
 let selfTestClient: InferenceClient | null = null;
 
 /**
- * One controller per page visit; `?autostart=1` starts it once consent was given on this device
+ * One controller per page visit; `?autostart=1` (or having been running before a reload) starts
+ * it once consent was given on this device
  * (see consent.ts), `?workers=K` sets the worker pool size (else the saved CPU budget's),
  * `?threads=N` the WASM threads per worker (alone: one worker with N threads).
  */
@@ -59,7 +62,10 @@ export function useVolunteer(): { controller: VolunteerController; snapshot: Vol
   const snapshot = useSyncExternalStore(controller.subscribe, controller.getSnapshot);
 
   useEffect(() => {
-    if (new URLSearchParams(location.search).get('autostart') === '1' && hasConsent()) controller.start();
+    // After a reload the page is as it was: started again if it was running (and paused still
+    // if it was paused: useControls applies the saved pause).
+    const autostart = new URLSearchParams(location.search).get('autostart') === '1';
+    if ((autostart || loadSettings().running) && hasConsent()) controller.start();
     return () => controller.dispose();
   }, [controller]);
 
@@ -75,6 +81,7 @@ export function useVolunteer(): { controller: VolunteerController; snapshot: Vol
       modelSource: snapshot.runtime?.modelSource ?? null,
       numThreads: snapshot.runtime?.numThreads ?? null,
       workers: snapshot.runtime?.workers ?? null,
+      busyShare: snapshot.busyShare,
       crossOriginIsolated: self.crossOriginIsolated,
       volunteerId: snapshot.volunteerId,
       displayName: snapshot.displayName,

@@ -50,6 +50,8 @@ export interface VolunteerSnapshot {
   current: CurrentImage | null;
   /** Resting between tasks to keep within the CPU budget (the client is paused meanwhile). */
   resting: boolean;
+  /** Measured share (0–1) of the workers' time spent busy over the last minute (the CPU budget's check). */
+  busyShare: number | null;
   /**
    * Credits from the server's ledger (`volunteer:credits`), when the server reports them; null
    * while it does not (the contribution panel then shows none).
@@ -107,6 +109,7 @@ export class VolunteerController {
       inferenceSamplesMs: [],
       current: null,
       resting: false,
+      busyShare: null,
       credits: null,
     };
   }
@@ -156,7 +159,14 @@ export class VolunteerController {
     for (const l of this.listeners) l();
   }
 
-  private onState({ client: c, pool, runtime, inferenceSamplesMs, resting }: WorkerSnapshot): void {
+  private onState({
+    client: c,
+    pool,
+    runtime,
+    inferenceSamplesMs,
+    resting,
+    busyShare,
+  }: WorkerSnapshot): void {
     this.patch({
       status: statusOf(c),
       error: c.error,
@@ -176,6 +186,7 @@ export class VolunteerController {
       avgInferenceMs: c.avgInferenceMs,
       inferenceSamplesMs,
       resting,
+      busyShare,
       credits: c.credits,
     });
   }

@@ -18,6 +18,8 @@ export interface WorkerSnapshot {
   inferenceSamplesMs: number[];
   /** Resting between tasks to keep within the CPU budget's duty cycle (not accepting meanwhile). */
   resting: boolean;
+  /** Measured share (0–1) of the workers' time spent busy over the last minute; null before a task. */
+  busyShare: number | null;
 }
 
 /** The photo being worked on, for display. `image` is sent once, when the task starts. */

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { DutyCycle, restAfterMs } from './dutyCycle';
+import { BusyMeter, DutyCycle, restAfterMs } from './dutyCycle';
 
 describe('restAfterMs', () => {
   it('rests so that busy time is the given share of wall time', () => {
@@ -37,5 +37,35 @@ describe('DutyCycle', () => {
     expect(duty.resting).toBe(true);
     duty.setFraction(1);
     expect(duty.resting).toBe(false);
+  });
+});
+
+describe('DutyCycle.untilRested', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('holds the next inference until the rest is over (held tasks no longer run through it)', async () => {
+    const duty = new DutyCycle(() => undefined);
+    duty.setFraction(0.25);
+    duty.taskDone(100); // 300 ms rest
+    let started = false;
+    void duty.untilRested().then(() => (started = true));
+    await vi.advanceTimersByTimeAsync(299);
+    expect(started).toBe(false);
+    await vi.advanceTimersByTimeAsync(2);
+    expect(started).toBe(true);
+  });
+});
+
+describe('BusyMeter', () => {
+  it('measures busy time per worker over the window', () => {
+    const meter = new BusyMeter(10_000);
+    expect(meter.share(1, 0)).toBeNull();
+    meter.add(0, 1000);
+    meter.add(4000, 5000);
+    expect(meter.share(1, 8000)).toBeCloseTo(0.25);
+    expect(meter.share(2, 8000)).toBeCloseTo(0.125);
+    // Only the last 10 s count.
+    expect(meter.share(1, 14_000)).toBeCloseTo(0.1);
   });
 });

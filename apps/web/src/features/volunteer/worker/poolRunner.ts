@@ -22,7 +22,10 @@ export class PoolRunner implements Runner {
     private readonly onDetected: (
       task: RunnerTask,
       out: RunnerOutput & { width: number; height: number },
+      busy: { start: number; end: number },
     ) => void,
+    /** Awaited before each inference starts (the duty cycle's rest). */
+    private readonly beforeDetect: () => Promise<void> = () => Promise.resolve(),
   ) {}
 
   get slots(): number {
@@ -55,10 +58,16 @@ export class PoolRunner implements Runner {
             task.image.byteOffset,
             task.image.byteOffset + task.image.byteLength,
           ) as ArrayBuffer);
+    await this.beforeDetect();
     try {
+      const start = performance.now();
       const out = await this.pool.detect(image, task.mime, task.width, task.height);
       const result = { detections: out.detections, inferenceMs: out.timings.totalMs };
-      this.onDetected(task, { ...result, width: out.width, height: out.height });
+      this.onDetected(
+        task,
+        { ...result, width: out.width, height: out.height },
+        { start, end: performance.now() },
+      );
       return result;
     } catch (err) {
       const typed = toInferenceError(err);

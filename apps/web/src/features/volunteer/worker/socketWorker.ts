@@ -9,7 +9,7 @@ import * as Comlink from 'comlink';
 import { VolunteerClient } from '@tabgrid/volunteer-client';
 import { choosePoolShape, InferencePool } from '../../inference/client';
 import type { CurrentUpdate, VolunteerWorkerApi, WorkerSnapshot } from '../shared/api';
-import { DutyCycle } from './dutyCycle';
+import { BusyMeter, DutyCycle } from './dutyCycle';
 import { IdbIdentityStore } from './idbIdentityStore';
 import { PoolRunner } from './poolRunner';
 
@@ -19,6 +19,7 @@ let pool: InferencePool | null = null;
 /** The owner's pause, as the page last set it; the client is paused when this or the duty cycle says so. */
 let ownerPaused = false;
 let duty: DutyCycle | null = null;
+const busy = new BusyMeter();
 
 function applyPause(): void {
   client?.setPaused(ownerPaused || (duty?.resting ?? false));
@@ -31,6 +32,7 @@ function snapshot(): WorkerSnapshot {
     runtime: runner?.runtime ?? null,
     inferenceSamplesMs: [...client!.recentInferenceMs],
     resting: duty?.resting ?? false,
+    busyShare: busy.share(pool!.shape.workers, performance.now()),
   };
 }
 
@@ -43,17 +45,23 @@ const api: VolunteerWorkerApi = {
       applyPause();
       if (client) onState(snapshot());
     });
-    runner = new PoolRunner(pool, (task, out) => {
-      duty?.taskDone(out.inferenceMs);
-      onCurrent({
-        kind: 'finished',
-        assignmentId: task.assignmentId,
-        width: out.width,
-        height: out.height,
-        detections: out.detections,
-        inferenceMs: out.inferenceMs,
-      });
-    });
+    runner = new PoolRunner(
+      pool,
+      (task, out, span) => {
+        // The whole call is busy time (decode, transfer, inference), not only the model's run.
+        busy.add(span.start, span.end);
+        duty?.taskDone(span.end - span.start);
+        onCurrent({
+          kind: 'finished',
+          assignmentId: task.assignmentId,
+          width: out.width,
+          height: out.height,
+          detections: out.detections,
+          inferenceMs: out.inferenceMs,
+        });
+      },
+      () => duty?.untilRested() ?? Promise.resolve(),
+    );
     client = new VolunteerClient({
       server: '', // this origin
       kind: 'browser',
