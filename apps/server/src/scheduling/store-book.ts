@@ -107,7 +107,7 @@ export class StoreLeaseBook implements LeaseBook {
     payload: TaskResult,
     now: number,
   ): Ack<{ accepted: boolean; duplicate: boolean }> {
-    const { store, desk, actions, sessions, stats } = this.d;
+    const { store, desk, actions, sessions } = this.d;
     const receivedAt = performance.now();
     const assignment = store.getAssignment(payload.assignmentId);
     if (!assignment || assignment.volunteerId !== session.id) {

@@ -8,7 +8,14 @@ import fs from 'node:fs';
 import { ApiErrorSchema, type Ack } from '@tabgrid/protocol';
 import type { Socket } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { IMAGES_DIR, TEST_KEYS, bearer, readImage, startTestServer, type TestServer } from '../support/harness';
+import {
+  IMAGES_DIR,
+  TEST_KEYS,
+  bearer,
+  readImage,
+  startTestServer,
+  type TestServer,
+} from '../support/harness';
 import { connectFrom, rawRequest, type RawAnswer } from './net';
 
 let server: TestServer | null = null;
@@ -55,8 +62,18 @@ describe('front door: headers and error bodies on every answer', () => {
       ['unknown model file', '/models/0000/none.onnx', {}, null],
       ['malformed URL', '/%zz', {}, 'bad_request'],
       ['malformed URL under /api', '/api/jobs/%E0%A4%A', { headers: auth }, 'bad_request'],
-      ['upload, not multipart', '/api/jobs', { method: 'POST', headers: { ...auth, 'content-type': 'text/plain' }, body: 'x' }, 'bad_request'],
-      ['invalid JSON', '/api/jobs/x/images', { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{' }, null],
+      [
+        'upload, not multipart',
+        '/api/jobs',
+        { method: 'POST', headers: { ...auth, 'content-type': 'text/plain' }, body: 'x' },
+        'bad_request',
+      ],
+      [
+        'invalid JSON',
+        '/api/jobs/x/images',
+        { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{' },
+        null,
+      ],
       ['Socket.IO polling handshake', '/socket.io/?EIO=4&transport=polling', {}, null],
       ['Socket.IO unknown transport', '/socket.io/?EIO=4&transport=bogus', {}, 'bad_request'],
       ['Socket.IO unknown session', '/socket.io/?EIO=4&transport=polling&sid=nope', {}, 'bad_request'],
@@ -81,9 +98,11 @@ describe('front door: refusals a client can read', () => {
       const folder = Array.from({ length: 7 }, () => all).flat();
       for (const files of [...all.map((f) => [f]), all, folder]) {
         const what = files.length > 1 ? `${files.length} photos` : files[0]!.name;
-        const res = await server.upload(files, { key: null }).catch((err: Error & { cause?: { code?: string } }) => {
-          throw new Error(`${what}: ${err.cause?.code ?? err.message}`);
-        });
+        const res = await server
+          .upload(files, { key: null })
+          .catch((err: Error & { cause?: { code?: string } }) => {
+            throw new Error(`${what}: ${err.cause?.code ?? err.message}`);
+          });
         expect(res.status, what).toBe(401);
         expect(ApiErrorSchema.parse(await res.json()).error.code).toBe('unauthorized');
       }
@@ -97,7 +116,8 @@ describe('front door: key guessing', () => {
     const url = server.url;
     const guess = (key: string, localAddress: string) =>
       rawRequest(url, '/api/me', { headers: bearer(key), localAddress });
-    for (let i = 0; i < 5; i++) expect((await guess(`wrong-key-${i}-0123456789abcdef`, '127.0.1.1')).status).toBe(401);
+    for (let i = 0; i < 5; i++)
+      expect((await guess(`wrong-key-${i}-0123456789abcdef`, '127.0.1.1')).status).toBe(401);
     const refused = await guess('wrong-key-x-0123456789abcdef', '127.0.1.1');
     expect(refused.status).toBe(429);
     expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
@@ -138,7 +158,9 @@ describe('front door: /live', () => {
 
   it('answers every event sent with an ack (P3), and rate-limits job:unwatch like the rest', async () => {
     server = await startTestServer({ socketEventsPerSecond: 5 });
-    const { socket, error } = await connectFrom(server.url, '/live', '127.0.1.3', { apiKey: TEST_KEYS.owner.key });
+    const { socket, error } = await connectFrom(server.url, '/live', '127.0.1.3', {
+      apiKey: TEST_KEYS.owner.key,
+    });
     sockets.push(socket);
     expect(error).toBeNull();
     const ask = (...args: unknown[]) =>

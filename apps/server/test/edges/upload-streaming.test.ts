@@ -30,7 +30,10 @@ describe('uploads stream to disk', () => {
     };
     server = await startTestServer({}, { blobWriter: writer });
     const png = readImage('street.png'); // 2.7 MB
-    const res = await server.upload([{ name: 'street.png', bytes: png, type: 'image/png' }, { name: 'dog.jpg', bytes: readImage('dog.jpg') }]);
+    const res = await server.upload([
+      { name: 'street.png', bytes: png, type: 'image/png' },
+      { name: 'dog.jpg', bytes: readImage('dog.jpg') },
+    ]);
     expect(res.status).toBe(201);
     expect(largest).toBeGreaterThan(0);
     expect(largest).toBeLessThan(1024 * 1024);
@@ -54,14 +57,18 @@ describe('uploads stream to disk', () => {
 
   it('counts bytes against a per-key budget per minute: 429 with Retry-After, nothing left behind', async () => {
     server = await startTestServer({ uploadBytesPerMinute: 1024 * 1024 });
-    const res = await server.upload([{ name: 'street.png', bytes: readImage('street.png'), type: 'image/png' }]);
+    const res = await server.upload([
+      { name: 'street.png', bytes: readImage('street.png'), type: 'image/png' },
+    ]);
     expect(res.status).toBe(429);
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(ApiErrorSchema.parse(await res.json()).error.code).toBe('rate_limited');
     expect(incoming(server)).toEqual([]);
     expect(server.store.counts()).toMatchObject({ queued: 0, running: 0, done: 0 });
     // Another key has its own budget.
-    const other = await server.upload([{ name: 'dog.jpg', bytes: readImage('dog.jpg') }], { key: TEST_KEYS.other.key });
+    const other = await server.upload([{ name: 'dog.jpg', bytes: readImage('dog.jpg') }], {
+      key: TEST_KEYS.other.key,
+    });
     expect(other.status).toBe(201);
   });
 
@@ -109,7 +116,9 @@ describe('uploads stream to disk', () => {
     const third = await server.upload([{ name: 'dog.jpg', bytes: dog }]);
     expect(third.status).toBe(429);
     expect(third.headers.get('retry-after')).toBe('1');
-    expect(ApiErrorSchema.parse(await third.json()).error.message).toMatch(/at most 2 uploads per key at once/);
+    expect(ApiErrorSchema.parse(await third.json()).error.message).toMatch(
+      /at most 2 uploads per key at once/,
+    );
     for (const finish of slow) finish();
     expect(await first).toBe(201);
     expect(await second).toBe(201);
