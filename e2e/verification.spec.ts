@@ -68,7 +68,7 @@ test('verification on: a lone tab is refereed, a tab beside a headless agent is 
   const dashboard = new DashboardPage(await dashboardContext.newPage());
   await dashboard.goto();
 
-  // Alone: the tab's result waits for a replica, then the referee verifies it.
+  // Alone: no one else could replicate the tab's result, so the referee verifies it at once (V5).
   const lone = await dashboard.upload(sampleImage('bus.jpg'));
   const loneCard = dashboard.jobCard(lone.id);
   await expect(loneCard.status).toHaveText('done', { timeout: 90_000 });

@@ -161,12 +161,13 @@ export class QueueSource implements OfferSource {
       // otherwise complete an assignment whose ack was never recorded (ackedAt null). If the ack
       // cannot be written, the volunteer still runs the task: its heartbeats renew the offer's
       // lease and its result completes the task. The write is retried meanwhile.
-      accepted: () =>
+      // The ack's write also carries when the offer left (its `assignedAt`): no write of its own.
+      accepted: (sentAt) =>
         this.d.writes.withRetry(
           'scheduler.ack',
           () => {
             const t = this.d.clock.now();
-            const acked = this.d.store.ack(assignment.id, t, this.d.leaseMs);
+            const acked = this.d.store.ack(assignment.id, t, this.d.leaseMs, sentAt);
             if (acked?.ackedAt != null) this.d.stats.ack.add(acked.ackedAt - acked.assignedAt, t);
           },
           { volunteerId: session.id, assignmentId: assignment.id },

@@ -18,13 +18,15 @@ export class Outbox {
     private readonly ackTimeoutMs: number,
     /** Called as an offer is written (the live figures count offers). */
     private readonly sending: (volunteerId: string) => void,
+    /** The scheduler's clock: the send time handed to `onAccepted`. */
+    private readonly now: () => number = Date.now,
   ) {}
 
   /** Sends an offer (in the outbox's turn) and waits for its ack; `gone` if it ended meanwhile. */
   deliver(
     session: VolunteerSession,
     payload: TaskAssignment,
-    onAccepted?: () => void,
+    onAccepted?: (sentAt: number) => void,
   ): Promise<Ack<{ accepted: true }> | 'timeout' | 'gone'> {
     return new Promise((resolve) =>
       this.send(() => {
@@ -63,11 +65,12 @@ export class Outbox {
   private emitOffer(
     session: VolunteerSession,
     payload: TaskAssignment,
-    /** Runs synchronously in the ack's callback when the volunteer accepted. */
-    onAccepted?: () => void,
+    /** Runs synchronously in the ack's callback when the volunteer accepted, with the send time. */
+    onAccepted?: (sentAt: number) => void,
   ): Promise<Ack<{ accepted: true }> | 'timeout'> {
     return new Promise((resolve) => {
       let settled = false;
+      const sentAt = this.now();
       const timer = setTimeout(
         () =>
           setImmediate(() => {
@@ -81,7 +84,7 @@ export class Outbox {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        if (answer?.ok === true) onAccepted?.();
+        if (answer?.ok === true) onAccepted?.(sentAt);
         resolve(answer);
       });
     });

@@ -42,6 +42,13 @@ export interface LeaseActions {
   answered(session: VolunteerSession): void;
   /** Offer queued work to volunteers with room. */
   pump(): void;
+  /**
+   * Whether anyone could still take this task's replica (rule V5): a volunteer connected here,
+   * accepting work, not excluded from the task, for whom `counts` holds (verification's say: not
+   * quarantined, independent of the waiting results). Conservative: true when volunteers of other
+   * processes may take the task (Redis: other gateways) or past a bounded look.
+   */
+  mayAnyoneTake(taskId: string, counts: (volunteerId: string, address: string) => boolean): boolean;
 }
 
 /** One offer a source hands the dispatcher for one volunteer. */
@@ -49,8 +56,11 @@ export interface Offer {
   assignmentId: string;
   /** The assignment to send; null when the lease ended before it could be sent (it cleaned up). */
   payload(): Promise<TaskAssignment | null>;
-  /** Runs synchronously in the ack's callback when the volunteer accepted. */
-  accepted?(): void;
+  /**
+   * Runs synchronously in the ack's callback when the volunteer accepted; `sentAt` is when the
+   * offer left the server (the emit), the `assignedAt` the API reports.
+   */
+  accepted?(sentAt: number): void;
   /** No ack in time: the volunteer was marked unresponsive; end the lease and tell it. */
   timedOut(): void;
   /** The volunteer refused the offer. */

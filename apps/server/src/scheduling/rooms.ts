@@ -127,7 +127,11 @@ export function openRooms(
   const dispatcher = new Dispatcher({
     sessions,
     sources,
-    outbox: new Outbox(config.ackTimeoutMs, (id) => stats.sink.offering(id)),
+    outbox: new Outbox(
+      config.ackTimeoutMs,
+      (id) => stats.sink.offering(id),
+      () => clock.now(),
+    ),
     clock,
     errors,
     allowed: () => !core.stopped() && runtime.gate.dispatchAllowed(),

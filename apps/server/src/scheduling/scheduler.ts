@@ -23,6 +23,9 @@ import type { TaskStore } from '../store/task-store';
 import type { AssignmentRecord, TaskRecord } from '../store/records';
 
 export { VolunteerSession, type VolunteerSocket } from './sessions';
+
+/** Most connected volunteers `mayAnyoneTake` looks at before it assumes someone can (rule V5). */
+const REPLICA_PEERS_LOOKED = 256;
 export type { SchedulerConfig, SchedulerRuntime } from './rooms';
 
 /** What the scheduler tells the outside world (the live namespace implements it). */
@@ -310,6 +313,17 @@ export class Scheduler implements LeaseActions {
 
   answered(session: VolunteerSession): void {
     this.keeper.limit(session);
+  }
+
+  mayAnyoneTake(taskId: string, counts: (volunteerId: string, address: string) => boolean): boolean {
+    if (this.store.shared) return true; // other gateways' volunteers may take it (Redis)
+    let looked = 0;
+    for (const s of this.sessions.values()) {
+      // Bounded: at scale someone eligible is nearly always among the first; past the bound, wait.
+      if (++looked > REPLICA_PEERS_LOOKED) return true;
+      if (s.accepting && !this.store.excludes(taskId, s.id) && counts(s.id, s.address)) return true;
+    }
+    return false;
   }
 
   /**

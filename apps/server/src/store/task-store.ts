@@ -26,7 +26,19 @@ export interface TaskStore {
     now: number,
     offerMs: number,
   ): { task: TaskRecord; assignment: AssignmentRecord } | null;
-  ack(assignmentId: string, now: number, leaseMs: number): AssignmentRecord | null;
+  /**
+   * The volunteer acknowledged the offer: the lease now runs `leaseMs`. `sentAt` (when the offer
+   * left the server) becomes the assignment's `assignedAt`, carried by this same write: an offer
+   * may wait inside a busy server between being recorded and being sent.
+   */
+  ack(assignmentId: string, now: number, leaseMs: number, sentAt?: number): AssignmentRecord | null;
+  /** Whether this volunteer is kept from the task (its kept result, a quarantined sender: V3, V6). */
+  excludes(taskId: string, volunteerId: string): boolean;
+  /**
+   * Whether volunteers of other processes take this store's tasks too (Redis: other gateways), so
+   * that no volunteer here able to take a task does not mean no one.
+   */
+  readonly shared: boolean;
   renew(
     volunteerId: string,
     assignmentIds: string[],

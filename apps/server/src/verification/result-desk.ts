@@ -114,8 +114,8 @@ export class ResultDesk {
     this.deps.credits?.resultAccepted(assignment, a?.judgement ?? null, now);
     if (a?.judgement.kind === 'replicate') {
       // Kept, not final: the task runs again elsewhere (rule V3). Results that disagree go to the
-      // referee at once (V5), not after the replica wait.
-      if (this.verifier?.isDisputed(assignment.taskId)) {
+      // referee at once (V5), not after the replica wait; so does a task no one else could take.
+      if (this.verifier?.isDisputed(assignment.taskId) || !this.replicaMayCome(assignment.taskId)) {
         this.clearReferee(assignment.taskId);
         this.awaitReferee(assignment.taskId, 0);
       } else this.awaitReferee(assignment.taskId);
@@ -193,6 +193,19 @@ export class ResultDesk {
     } catch (err) {
       this.deps.fault('scheduler.backtrack', err, { volunteerId });
     }
+  }
+
+  /**
+   * Whether a replica that could settle the task may still come (rule V5): someone connected (or,
+   * with several gateways, possibly elsewhere) may take it and its result would count. Otherwise
+   * waiting for one only delays the referee.
+   */
+  private replicaMayCome(taskId: string): boolean {
+    const verifier = this.verifier;
+    if (!verifier) return true;
+    return this.deps.actions.mayAnyoneTake(taskId, (id, address) =>
+      verifier.couldSettle(taskId, id, address),
+    );
   }
 
   /** Bounded wait (rule V5): if no independent replica settles the task in time, the referee does. */

@@ -138,4 +138,23 @@ describe('verifier: undecodable claims (V10)', () => {
     expect(verifier.standing('honest')).toBe('probation');
     expect(verifier.mayTakeMore('honest', 2)).toBe(true);
   });
+
+  it('says who could settle a waiting task: not its sender, not a quarantined one, not its network when distinct networks are required (V5)', () => {
+    const reps = new MemoryReputations();
+    reps.put('jailed', { ...NEW_REPUTATION, quarantinedAt: 1 });
+    const verifier = new Verifier(reps, null, {
+      distinctNetworks: true,
+      trust: { trustStreak: 10, spotCheckFloor: 0.05 },
+    });
+    expect(verifier.couldSettle('t1', 'other', '198.51.100.7')).toBe(false); // nothing waits
+    verifier.judge(
+      { taskId: 't1', assignmentId: 'a1', volunteerId: 'first', address: '203.0.113.5', detections: truth },
+      1000,
+    );
+    expect(verifier.isPending('t1')).toBe(true);
+    expect(verifier.couldSettle('t1', 'first', '198.51.100.7')).toBe(false);
+    expect(verifier.couldSettle('t1', 'neighbour', '203.0.113.9')).toBe(false); // same /24
+    expect(verifier.couldSettle('t1', 'jailed', '198.51.100.7')).toBe(false);
+    expect(verifier.couldSettle('t1', 'other', '198.51.100.7')).toBe(true);
+  });
 });

@@ -3,7 +3,7 @@ import type { Detection } from '@tabgrid/protocol';
 import type { VerificationMark } from '../store/records';
 import { DEFAULT_AGREEMENT, type AgreementRule } from './agreement';
 import { networkOf } from './network';
-import { REFEREE, settle, treatment, type Candidate, type Treatment } from './policy';
+import { independent, REFEREE, settle, treatment, type Candidate, type Treatment } from './policy';
 import type { Referee, RefereeOutcome } from './referee';
 import {
   DEFAULT_REFEREE_RETRY,
@@ -205,6 +205,23 @@ export class Verifier {
   /** Whether a task has results waiting for a replica. */
   isPending(taskId: string): boolean {
     return (this.pending.get(taskId)?.length ?? 0) > 0;
+  }
+
+  /**
+   * Whether a result from this volunteer could settle the waiting task with a result already
+   * there (rule V4): it is not quarantined, and independent of one counted waiting result
+   * (another identity, and another network when distinct networks are required).
+   */
+  couldSettle(taskId: string, volunteerId: string, address: string): boolean {
+    const waiting = this.pending.get(taskId);
+    if (!waiting || this.standing(volunteerId) === 'quarantined') return false;
+    const peer: Candidate = {
+      by: volunteerId,
+      network: networkOf(address),
+      quarantined: false,
+      detections: [],
+    };
+    return waiting.some((c) => !c.quarantined && independent(c, peer, this.config.distinctNetworks));
   }
 
   /**

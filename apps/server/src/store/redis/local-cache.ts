@@ -137,19 +137,28 @@ export class LocalCache implements TaskStore {
     return { task: recordOf(task), assignment: { ...a } };
   }
 
-  ack(assignmentId: string, now: number, leaseMs: number): AssignmentRecord | null {
+  ack(assignmentId: string, now: number, leaseMs: number, sentAt?: number): AssignmentRecord | null {
     const a = this.assignments.get(assignmentId);
     if (!a || a.status !== 'offered') return null;
+    const task = this.tasks.get(a.taskId)!;
+    const shown = task.view.assignedAt === a.assignedAt && task.view.volunteerId === a.volunteerId;
     a.status = 'acked';
     a.ackedAt = now;
     a.leaseExpiresAt = now + leaseMs;
-    const task = this.tasks.get(a.taskId)!;
-    if (task.view.assignedAt === a.assignedAt && task.view.volunteerId === a.volunteerId) {
-      task.view = { ...task.view, ackedAt: now };
+    if (sentAt !== undefined) a.assignedAt = sentAt;
+    if (shown) {
+      task.view = { ...task.view, assignedAt: a.assignedAt, ackedAt: now };
       this.sink.put(task);
     }
     return { ...a };
   }
+
+  excludes(taskId: string, volunteerId: string): boolean {
+    return this.tasks.get(taskId)?.excluded.includes(volunteerId) ?? false;
+  }
+
+  /** Other gateways' volunteers take the shared queue's tasks too. */
+  readonly shared: boolean = true;
 
   renew(
     volunteerId: string,

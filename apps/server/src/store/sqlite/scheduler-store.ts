@@ -181,10 +181,17 @@ export class SchedulerStore implements SchedulingStore {
   }
 
   /** The volunteer acknowledged the offer: the lease now runs `leaseMs`. Null if it had already ended. */
-  ack(assignmentId: string, now: number, leaseMs: number): AssignmentRecord | null {
-    const row = this.s.ack.get(now, now + leaseMs, assignmentId);
+  ack(assignmentId: string, now: number, leaseMs: number, sentAt?: number): AssignmentRecord | null {
+    const row = this.s.ack.get(now, now + leaseMs, sentAt ?? null, assignmentId);
     return row ? toAssignment(row) : null;
   }
+
+  excludes(taskId: string, volunteerId: string): boolean {
+    return this.excluded.get(taskId)?.has(volunteerId) ?? false;
+  }
+
+  /** One process: every volunteer that can take a task is connected here. */
+  readonly shared = false;
 
   /** Heartbeat: extends the leases this volunteer still holds. */
   renew(

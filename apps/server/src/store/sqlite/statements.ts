@@ -56,8 +56,8 @@ export function prepareStatements(db: Db) {
     startTask: db.prepare<[string], TaskRow>(
       "UPDATE tasks SET status = 'running', attempts = attempts + 1 WHERE id = ? AND status = 'queued' RETURNING *",
     ),
-    ack: db.prepare<[number, number, string], AssignmentRow>(
-      "UPDATE assignments SET status = 'acked', acked_at = ?, lease_expires_at = ? WHERE id = ? AND status = 'offered' RETURNING *",
+    ack: db.prepare<[number, number, number | null, string], AssignmentRow>(
+      "UPDATE assignments SET status = 'acked', acked_at = ?, lease_expires_at = ?, assigned_at = COALESCE(?, assigned_at) WHERE id = ? AND status = 'offered' RETURNING *",
     ),
     // Capped at assigned_at + maxAssignmentMs: heartbeats cannot hold a task forever.
     renew: db.prepare(
