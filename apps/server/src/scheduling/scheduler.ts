@@ -312,6 +312,10 @@ export class Scheduler implements LeaseActions {
     this.keeper.limit(session);
   }
 
+  declined(volunteerId: string): void {
+    this.keeper.declined(volunteerId);
+  }
+
   /**
    * Graceful shutdown: stop dispatching, hand every lease back to the queue
    * (so a restart picks them up at once) and tell volunteers.

@@ -52,6 +52,8 @@ interface Canary {
   answer: Detection[];
   /** Volunteers it was offered to. */
   usedBy: Set<string>;
+  /** Volunteers offered its source task (live: the source's set): never offered this canary. */
+  sourceSeenBy: ReadonlySet<string>;
   /** When its making began. */
   madeAt: number;
 }
@@ -120,29 +122,34 @@ export class CanaryDesk {
    * A real task's image was just read for an offer: make a canary from it in the background when
    * the pool has room (its answer is a referee run, within the referee's budget).
    */
-  observe(source: CanarySource, image: Uint8Array, now: number): void {
+  observe(source: CanarySource, image: Uint8Array, now: number, volunteerId?: string): void {
     if (!this.referee?.enabled) return;
-    this.sources.seen(source, image);
+    const seenBy = this.sources.seen(source, image, volunteerId);
     this.expire(now);
     if (this.full) return;
     this.sources.used(source, now);
-    this.start(source, image, now);
+    this.start(source, image, now, seenBy);
   }
 
   private get full(): boolean {
     return this.ready.length + this.making >= this.policy.poolSize;
   }
 
-  private start(source: CanarySource, image: Uint8Array, now: number): void {
+  private start(source: CanarySource, image: Uint8Array, now: number, seenBy: ReadonlySet<string>): void {
     this.making++;
-    void this.make(source, image, now).then((made) => {
+    void this.make(source, image, now, seenBy).then((made) => {
       this.making--;
       if (this.making === 0) this.deleted.clear();
       if (made) this.readyListener?.();
     });
   }
 
-  private async make(source: CanarySource, original: Uint8Array, now: number): Promise<boolean> {
+  private async make(
+    source: CanarySource,
+    original: Uint8Array,
+    now: number,
+    sourceSeenBy: ReadonlySet<string>,
+  ): Promise<boolean> {
     try {
       const image = await makeCanaryImage(original, source.mime, this.transform());
       const run = this.referee?.run(image.bytes);
@@ -162,6 +169,7 @@ export class CanaryDesk {
         image,
         answer: outcome.detections,
         usedBy: new Set(),
+        sourceSeenBy,
         madeAt: now,
       });
       return true;
@@ -193,7 +201,11 @@ export class CanaryDesk {
    */
   take(volunteerId: string, now: number, leaseMs: number, quarantined = false): TaskAssignment | null {
     this.expire(now);
-    const canary = this.ready.find((c) => !c.usedBy.has(volunteerId));
+    // Preferably not one made from a task this volunteer was offered: it would see one name with
+    // two images. Only a preference: with few volunteers (and replicas) every source may have been
+    // offered to everyone, and withholding canaries then would end them.
+    const fresh = this.ready.filter((c) => !c.usedBy.has(volunteerId));
+    const canary = fresh.find((c) => !c.sourceSeenBy.has(volunteerId)) ?? fresh[0];
     if (!canary) {
       if (quarantined) this.refresh(now);
       return null;
@@ -235,7 +247,7 @@ export class CanaryDesk {
       );
       this.retire(stalest);
     }
-    this.start(pick.source, pick.image, now);
+    this.start(pick.source, pick.image, now, pick.seenBy);
   }
 
   /**
