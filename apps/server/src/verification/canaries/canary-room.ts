@@ -107,7 +107,8 @@ export class CanaryRoom implements OfferSource, LeaseBook {
     now: number,
   ): Ack<{ accepted: boolean; duplicate: boolean }> {
     const desk = this.canaries;
-    const size = desk.heldBy(payload.assignmentId, session.id);
+    // A late result (its lease lapsed or was released) is judged, as a real task's is taken.
+    const size = desk.heldBy(payload.assignmentId, session.id, true);
     if (!size) {
       // Its job was deleted: refused as a cancelled real task's late result is (rule T12).
       const cancelled = desk.cancelledFor(payload.assignmentId, session.id);

@@ -85,6 +85,12 @@ export class CanaryDesk {
   private readonly held = new Map<string, Held>();
   /** Assignments already answered, by whom (a replay is acked `duplicate`, as for a real task). */
   private readonly answered = new Map<string, string>();
+  /**
+   * Canary leases that ended without a result (lapsed, refused, left), by assignment: a late
+   * result is still judged, as a real task's late result is still taken (its lease ended too).
+   * The latest 10,000.
+   */
+  private readonly ended = new Map<string, Held>();
   /** Held canaries whose job was deleted: volunteer and task id (a late result: `task_completed`). */
   private readonly cancelled = new Map<string, { volunteerId: string; taskId: string }>();
   private readonly sources: RecentSources;
@@ -270,6 +276,11 @@ export class CanaryDesk {
     }
     this.sources.forgetJob(jobId);
     if (this.making > 0) this.deleted.add(jobId);
+    for (const [id, h] of this.ended) {
+      if (h.canary.source.jobId !== jobId) continue;
+      this.ended.delete(id);
+      this.cancelled.set(id, { volunteerId: h.volunteerId, taskId: h.canary.taskId });
+    }
     const held = [...this.held].filter(([, h]) => h.canary.source.jobId === jobId);
     for (const [assignmentId, h] of held) {
       this.cancelled.set(assignmentId, { volunteerId: h.volunteerId, taskId: h.canary.taskId });
@@ -280,12 +291,20 @@ export class CanaryDesk {
 
   /** Whether this assignment is a canary (held or answered). */
   owns(assignmentId: string): boolean {
-    return this.held.has(assignmentId) || this.answered.has(assignmentId) || this.cancelled.has(assignmentId);
+    return (
+      this.held.has(assignmentId) ||
+      this.ended.has(assignmentId) ||
+      this.answered.has(assignmentId) ||
+      this.cancelled.has(assignmentId)
+    );
   }
 
-  /** The size of a held canary (for the impossible-result check), if this volunteer holds it. */
-  heldBy(assignmentId: string, volunteerId: string): { width: number; height: number } | null {
-    const h = this.held.get(assignmentId);
+  /**
+   * The size of a held canary (for the impossible-result check), if this volunteer holds it;
+   * `late`: or held it until its lease ended without a result (a late result is judged).
+   */
+  heldBy(assignmentId: string, volunteerId: string, late = false): { width: number; height: number } | null {
+    const h = this.held.get(assignmentId) ?? (late ? this.ended.get(assignmentId) : undefined);
     return h && h.volunteerId === volunteerId
       ? { width: h.canary.image.width, height: h.canary.image.height }
       : null;
@@ -327,9 +346,10 @@ export class CanaryDesk {
 
   /** A result for a held canary: whether it agrees with the referee's answer. Null if not held. */
   judge(assignmentId: string, volunteerId: string, detections: Detection[]): CanaryVerdict | null {
-    const h = this.held.get(assignmentId);
+    const h = this.held.get(assignmentId) ?? this.ended.get(assignmentId);
     if (!h || h.volunteerId !== volunteerId) return null;
-    this.end(assignmentId);
+    this.held.delete(assignmentId);
+    this.ended.delete(assignmentId);
     this.answered.set(assignmentId, volunteerId);
     if (this.answered.size > 10_000) this.answered.delete(this.answered.keys().next().value!);
     const verdict = agree(detections, h.canary.answer, DEFAULT_AGREEMENT) ? 'passed' : 'failed';
@@ -339,13 +359,20 @@ export class CanaryDesk {
 
   /** Ends a held canary without a result (reported failure, ack timeout, disconnect). */
   end(assignmentId: string): boolean {
-    return this.held.delete(assignmentId);
+    const h = this.held.get(assignmentId);
+    if (!h) return false;
+    this.held.delete(assignmentId);
+    // Its job deleted (`cancelled`): a late result is refused as the job's tasks' are, not judged.
+    if (this.cancelled.has(assignmentId)) return true;
+    this.ended.set(assignmentId, h);
+    if (this.ended.size > 10_000) this.ended.delete(this.ended.keys().next().value!);
+    return true;
   }
 
   /** Every canary this volunteer holds ends (it disconnected); returns their ids. */
   endVolunteer(volunteerId: string): string[] {
     const ids = [...this.held].filter(([, h]) => h.volunteerId === volunteerId).map(([id]) => id);
-    for (const id of ids) this.held.delete(id);
+    for (const id of ids) this.end(id);
     return ids;
   }
 
@@ -354,7 +381,7 @@ export class CanaryDesk {
     const lapsed: { assignmentId: string; volunteerId: string }[] = [];
     for (const [assignmentId, h] of this.held) {
       if (h.expiresAt > now) continue;
-      this.held.delete(assignmentId);
+      this.end(assignmentId);
       lapsed.push({ assignmentId, volunteerId: h.volunteerId });
       this.metrics?.canaries.inc({ outcome: 'lapsed' });
     }
