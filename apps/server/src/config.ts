@@ -213,6 +213,13 @@ export interface ServerConfig {
    */
   canaryPercent: number;
   /**
+   * Declines (rule V11): a volunteer that declines (reports a failure on, refuses, or drops a
+   * canary of) more than this percent of its latest 20 tasks (judged from 10) has its task limit
+   * halved, once more per further multiple of it. 100 turns it off.
+   * @defaultValue 20 (env TABGRID_MAX_DECLINE_PERCENT)
+   */
+  maxDeclinePercent: number;
+  /**
    * Webhooks (PROTOCOL.md W1–W12): the key that signs every event, `whsec_` + base64 of 16–64
    * random bytes. Unset: one is generated at the first start and kept in the store (logged with
    * how to read it; docs/DEPLOY.md "Webhooks"). @defaultValue null (env TABGRID_WEBHOOK_SECRET)
@@ -292,6 +299,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   refereeBudget: 10,
   refereeMaxFailures: 5,
   canaryPercent: 2,
+  maxDeclinePercent: 20,
   webhookSecret: null,
   webhookAllowPrivate: false,
   webhookRetryMs: 5000,
@@ -370,6 +378,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
     refereeBudget: int(env, 'TABGRID_REFEREE_BUDGET', d.refereeBudget),
     refereeMaxFailures: Math.max(1, int(env, 'TABGRID_REFEREE_MAX_FAILURES', d.refereeMaxFailures)),
     canaryPercent: Math.min(100, Math.max(0, int(env, 'TABGRID_CANARY_PERCENT', d.canaryPercent))),
+    maxDeclinePercent: Math.min(
+      100,
+      Math.max(1, int(env, 'TABGRID_MAX_DECLINE_PERCENT', d.maxDeclinePercent)),
+    ),
     webhookSecret: env.TABGRID_WEBHOOK_SECRET ? checkWebhookSecret(env.TABGRID_WEBHOOK_SECRET) : null,
     webhookAllowPrivate: env.TABGRID_WEBHOOK_ALLOW_PRIVATE === '1',
     webhookRetryMs: Math.max(10, int(env, 'TABGRID_WEBHOOK_RETRY_MS', d.webhookRetryMs)),

@@ -131,9 +131,11 @@ export interface QueueDeps {
   /** Reads a task's image. */
   image: (sha256: string) => Promise<Buffer>;
   /** Told of each image read for an offer (the canaries make known-answer tasks from them). */
-  observers: readonly ((task: TaskRecord, image: Uint8Array, now: number) => void)[];
+  observers: readonly ((task: TaskRecord, image: Uint8Array, now: number, volunteerId: string) => void)[];
   /** Watchers see the task running. */
   taskChanged: (task: TaskRecord) => void;
+  /** A refused offer is a decline (rule V11), as a refused canary is. */
+  declined?: (volunteerId: string) => void;
   ackTimeoutMs: number;
   leaseMs: number;
 }
@@ -179,7 +181,10 @@ export class QueueSource implements OfferSource {
         );
         this.d.book.end(assignment.id, session.id, 'ack_timeout', true);
       },
-      refused: () => this.d.book.end(assignment.id, session.id, 'volunteer_left', false),
+      refused: () => {
+        this.d.book.end(assignment.id, session.id, 'volunteer_left', false);
+        this.d.declined?.(session.id);
+      },
     };
   }
 
@@ -193,7 +198,7 @@ export class QueueSource implements OfferSource {
       return null;
     }
     const now = this.d.clock.now();
-    for (const observe of this.d.observers) observe(task, image, now);
+    for (const observe of this.d.observers) observe(task, image, now, assignment.volunteerId);
     return {
       assignmentId: assignment.id,
       taskId: task.id,

@@ -2,7 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Clock } from '../clock';
 import type { LiveStatsTracker } from '../live/live-stats';
 import type { ErrorSink } from '../observability/error-sink';
-import { StallPolicy } from '../verification/stall-policy';
+import { DEFAULT_DECLINES, StallPolicy } from '../verification/stall-policy';
 import type { VerificationMetrics } from '../verification/verification-metrics';
 import type { GuardedWrites } from './guarded-writes';
 import type { LeaseActions, LeaseBook } from './ports';
@@ -26,6 +26,8 @@ export interface LeaseKeeperDeps {
   leaseCheckMs: number;
   /** A volunteer's limit when it is not connected (rule V11). */
   maxInFlightCap: number;
+  /** Declines above this share of a volunteer's latest tasks halve its limit (rule V11). @defaultValue 20 */
+  maxDeclinePercent?: number;
   /** Counts stalls (rule V11) on /metrics. */
   metrics?: VerificationMetrics;
   /** Told of tasks that failed past their deadline (verification forgets them). */
@@ -38,11 +40,14 @@ export interface LeaseKeeperDeps {
  * (rule V11). Every step loops over the books of leases (the store's, the canaries').
  */
 export class LeaseKeeper {
-  /** Volunteers that keep stalling lose slots (rule V11). */
-  readonly stalls = new StallPolicy();
+  /** Volunteers that keep stalling, or declining their tasks, lose slots (rule V11). */
+  readonly stalls: StallPolicy;
   private lastLeaseCheck = 0;
 
-  constructor(private readonly d: LeaseKeeperDeps) {}
+  constructor(private readonly d: LeaseKeeperDeps) {
+    const percent = d.maxDeclinePercent ?? DEFAULT_DECLINES.maxShare * 100;
+    this.stalls = new StallPolicy({ declines: { ...DEFAULT_DECLINES, maxShare: percent / 100 } });
+  }
 
   /** The book that holds this assignment. */
   bookOf(assignmentId: string): LeaseBook {
@@ -132,6 +137,16 @@ export class LeaseKeeper {
     const session = this.d.sessions.get(volunteerId);
     this.stalls.stalled(volunteerId, session?.wantedInFlight ?? this.d.maxInFlightCap);
     this.d.metrics?.stalls.inc();
+    if (session) this.limit(session, false);
+  }
+
+  /**
+   * The volunteer declined a task (a failure report, a refused offer, a canary it dropped): past
+   * the decline share its limit is halved (rule V11, the second reason). It may have left.
+   */
+  declined(volunteerId: string): void {
+    this.stalls.declined(volunteerId);
+    const session = this.d.sessions.get(volunteerId);
     if (session) this.limit(session, false);
   }
 

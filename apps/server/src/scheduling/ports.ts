@@ -40,6 +40,11 @@ export interface LeaseActions {
   ): void;
   /** A volunteer returned a result: one stall halving undone (rule V11). */
   answered(session: VolunteerSession): void;
+  /**
+   * A volunteer declined a task: reported a failure, refused the offer, or dropped a canary (it
+   * may have left). Past the decline share its task limit is halved (rule V11).
+   */
+  declined(volunteerId: string): void;
   /** Offer queued work to volunteers with room. */
   pump(): void;
   /**

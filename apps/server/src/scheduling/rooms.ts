@@ -44,7 +44,7 @@ export type SchedulerConfig = Pick<
   ServerConfig,
   'ackTimeoutMs' | 'leaseMs' | 'maxInFlight' | 'maxInFlightCap' | 'leaseCheckMs' | 'deadlineCheckMs'
 > &
-  Partial<Pick<ServerConfig, 'maxTasksPerIp' | 'maxAssignmentMs'>>;
+  Partial<Pick<ServerConfig, 'maxTasksPerIp' | 'maxAssignmentMs' | 'maxDeclinePercent'>>;
 
 /** The scheduling core's rooms, wired to each other and to the facade's `LeaseActions`. */
 export interface Rooms {
@@ -118,8 +118,9 @@ export function openRooms(
   const books: LeaseBook[] = room ? [room, storeBook] : [storeBook];
   const queue = new QueueSource({
     ...{ store, book: storeBook, writes, clock, errors, stats, log, image },
-    observers: room ? [(task, bytes, now) => room.observe(task, bytes, now)] : [],
+    observers: room ? [(task, bytes, now, volunteerId) => room.observe(task, bytes, now, volunteerId)] : [],
     taskChanged: (t) => actions.taskChanged(t),
+    declined: (id) => actions.declined(id),
     ackTimeoutMs: config.ackTimeoutMs,
     leaseMs: config.leaseMs,
   });
@@ -142,6 +143,7 @@ export function openRooms(
     ...{ books, store, sessions, writes, actions },
     ...{ clock, errors, stats, log, leaseCheckMs: config.leaseCheckMs },
     maxInFlightCap: config.maxInFlightCap,
+    maxDeclinePercent: config.maxDeclinePercent,
     metrics: runtime.metrics,
     failed: (taskId) => desk.forget(taskId),
   });

@@ -326,6 +326,10 @@ export class Scheduler implements LeaseActions {
     return false;
   }
 
+  declined(volunteerId: string): void {
+    this.keeper.declined(volunteerId);
+  }
+
   /**
    * Graceful shutdown: stop dispatching, hand every lease back to the queue
    * (so a restart picks them up at once) and tell volunteers.

@@ -178,6 +178,7 @@ export class StoreLeaseBook implements LeaseBook {
     }
     if (outcome.kind === 'rejected') return fail(outcome.code, outcome.message);
     this.d.stats.sink.taskReported(outcome.task, payload.code);
+    actions.declined(session.id); // rule V11: declines beyond a share cost slots
     if (payload.code === 'undecodable') desk.checkUndecodable(session.id, outcome.task);
     if (outcome.task.status === 'failed') desk.forget(outcome.task.id);
     sessions.drop(session.id, outcome.assignment.id);

@@ -40,4 +40,28 @@ describe('StallPolicy (rule V11)', () => {
     expect(p.penalty('b')).toBe(0);
     expect(p.penalty('e')).toBe(1);
   });
+
+  it('declines past a fifth of the latest tasks halve the limit, once per fifth; results win it back', () => {
+    const p = new StallPolicy();
+    for (let i = 0; i < 9; i++) p.declined('d');
+    expect(p.limit('d', 8)).toBe(8); // fewer than 10 outcomes: not judged yet
+    p.answered('d');
+    expect(p.declineShare('d')).toBeCloseTo(0.9);
+    expect(p.limit('d', 8)).toBe(1); // 90 %: four halvings, capped where the limit is one task
+    const honest = new StallPolicy();
+    for (let i = 0; i < 20; i++) {
+      if (i % 5 === 0) honest.declined('h');
+      else honest.answered('h');
+    }
+    expect(honest.limit('h', 8)).toBe(8); // 20 %: not more than the share
+    honest.declined('h');
+    honest.declined('h');
+    expect(honest.declineShare('h')).toBeCloseTo(0.25);
+    expect(honest.limit('h', 8)).toBe(4); // 25 %: halved
+    for (let i = 0; i < 20; i++) honest.answered('h');
+    expect(honest.limit('h', 8)).toBe(8); // the window moved on
+    const off = new StallPolicy({ declines: { window: 20, minOutcomes: 10, maxShare: 1 } });
+    for (let i = 0; i < 20; i++) off.declined('x');
+    expect(off.limit('x', 8)).toBe(8);
+  });
 });

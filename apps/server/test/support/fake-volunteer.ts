@@ -15,8 +15,10 @@ import { io, type Socket } from 'socket.io-client';
  * - `ack-then-silent`: acks, heartbeats, never answers
  * - `no-heartbeat`: acks, never heartbeats, never answers
  * - `undecodable`: acks, then reports `task:error` undecodable
+ * - `inference-failed`: acks, then reports `task:error` inference_failed (a decliner)
  */
-export type Behaviour = 'honest' | 'no-ack' | 'ack-then-silent' | 'no-heartbeat' | 'undecodable';
+export type Behaviour =
+  'honest' | 'no-ack' | 'ack-then-silent' | 'no-heartbeat' | 'undecodable' | 'inference-failed';
 
 export interface FakeVolunteerOptions {
   /**
@@ -51,6 +53,8 @@ export class FakeVolunteer {
   readonly cancelled: string[] = [];
   readonly held = new Set<string>();
   readonly results: { assignmentId: string; ack: unknown }[] = [];
+  /** Assignments it reported `task:error` on. */
+  readonly reported: string[] = [];
   behaviour: Behaviour;
   hello: Hello | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
@@ -92,12 +96,14 @@ export class FakeVolunteer {
       this.held.add(task.assignmentId);
       ack({ ok: true, data: { accepted: true } });
       if (this.behaviour === 'honest') setTimeout(() => void this.answer(task), options.delayMs ?? 5);
-      if (this.behaviour === 'undecodable') {
+      if (this.behaviour === 'undecodable' || this.behaviour === 'inference-failed') {
+        const code = this.behaviour === 'undecodable' ? 'undecodable' : 'inference_failed';
         setTimeout(() => {
           this.held.delete(task.assignmentId);
+          this.reported.push(task.assignmentId);
           this.socket.emit(
             'task:error',
-            { assignmentId: task.assignmentId, code: 'undecodable', message: 'cannot decode' },
+            { assignmentId: task.assignmentId, code, message: 'cannot run it' },
             () => undefined,
           );
         }, 5);

@@ -169,4 +169,24 @@ describe('canaries (V12)', () => {
     ) as { q: number | null }[];
     expect(reps.filter((r) => r.q !== null)).toEqual([]);
   }, 240_000);
+
+  it('a volunteer that declines every canary with inference_failed is quarantined like a liar', async () => {
+    server = await startTestServer({ ...VERIFYING, canaryPercent: 100 });
+    const s = server;
+    await honestAgent(s.url);
+    const decliner = await FakeVolunteer.connect(s.url, { id: 'decliner', behaviour: 'inference-failed' });
+    fakes.push(decliner);
+    const job = await s.createJob([...photos, ...photos]);
+    await until(() => reputation(s, decliner.volunteerId)?.q != null, 90_000, 'decliner quarantined');
+    const canaries = decliner.assigned.filter((a) => s.store.getTask(a.taskId) === null);
+    console.log(
+      `[canaries] decliner: ${decliner.reported.length} reports, ${canaries.length} of them canaries`,
+    );
+    expect(canaries.length).toBeGreaterThan(0);
+    expect(await metric(s, 'tabgrid_canaries_total', 'outcome="failed"')).toBeGreaterThan(0);
+    // Its declines cost the job nothing: every task is done by the honest agent.
+    const done = await s.waitForJob(job.id, 120_000);
+    expect(done.tasks.filter((t) => t.status !== 'done')).toEqual([]);
+    expect(done.tasks.filter(wrongTask).map((t) => t.name)).toEqual([]);
+  }, 240_000);
 });

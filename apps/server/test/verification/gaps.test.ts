@@ -184,4 +184,23 @@ describe('verification gaps', () => {
     await staller.answer(staller.assigned[6]!, []);
     await until(() => holding() === 4, 5000, 'back to four tasks');
   }, 120_000);
+
+  it('a volunteer that declines more than a fifth of its tasks loses slots (V11, second reason)', async () => {
+    server = await startTestServer({ ...VERIFYING, maxInFlight: 1, maxInFlightCap: 8 });
+    const s = server;
+    const decliner = await fake(s.url, 'decliner', { behaviour: 'inference-failed', slots: 4 });
+    expect(decliner.hello?.maxInFlight).toBe(4);
+    const photos = sampleImages().map((i) => i.name);
+    await s.createJob([...photos, ...photos]);
+    await until(() => decliner.reported.length >= 12, 30_000, '12 declines');
+    // Every one of its latest outcomes is a decline: its limit is down to one task, kept for its
+    // identity (announced when it connects again).
+    decliner.close();
+    const again = await fake(s.url, 'decliner', { behaviour: 'ack-then-silent', slots: 4 });
+    expect(again.volunteerId).toBe(decliner.volunteerId);
+    expect(again.hello?.maxInFlight).toBe(1);
+    await until(() => again.held.size >= 1, 10_000, 'an offer');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(again.held.size).toBe(1);
+  }, 60_000);
 });

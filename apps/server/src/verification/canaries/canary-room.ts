@@ -34,8 +34,8 @@ export class CanaryRoom implements OfferSource, LeaseBook {
   }
 
   /** A real task's image was read for an offer: a canary may be made from it. */
-  observe(task: TaskRecord, image: Uint8Array, now: number): void {
-    this.canaries.observe(task, image, now);
+  observe(task: TaskRecord, image: Uint8Array, now: number, volunteerId: string): void {
+    this.canaries.observe(task, image, now, volunteerId);
   }
 
   /** A canary instead of a real task when due; `skip`: quarantined and none is ready (nothing at all). */
@@ -49,7 +49,11 @@ export class CanaryRoom implements OfferSource, LeaseBook {
       assignmentId,
       payload: () => Promise.resolve(payload),
       timedOut: () => this.end(assignmentId, session.id, 'ack_timeout', true),
-      refused: () => this.end(assignmentId, session.id, 'volunteer_left', false),
+      // Refusing a canary it has seen is a decline (rule V11), as a refused real task is.
+      refused: () => {
+        this.end(assignmentId, session.id, 'volunteer_left', false);
+        this.actions.declined(session.id);
+      },
     };
   }
 
@@ -82,8 +86,12 @@ export class CanaryRoom implements OfferSource, LeaseBook {
     this.actions.endLease({ assignmentId, volunteerId }, tellVolunteer ? reason : null);
   }
 
+  /**
+   * The volunteer left: its canaries end, each counted as a decline (rule V11), not as a failed
+   * canary: honest tabs close, but leaving must not be a free way out of a canary it recognised.
+   */
   endVolunteer(volunteerId: string): void {
-    this.canaries.endVolunteer(volunteerId);
+    for (const _ of this.canaries.endVolunteer(volunteerId)) this.actions.declined(volunteerId);
   }
 
   /** Its job was deleted: held canaries are cancelled as its real tasks are (rule T12). */
@@ -99,7 +107,8 @@ export class CanaryRoom implements OfferSource, LeaseBook {
     now: number,
   ): Ack<{ accepted: boolean; duplicate: boolean }> {
     const desk = this.canaries;
-    const size = desk.heldBy(payload.assignmentId, session.id);
+    // A late result (its lease lapsed or was released) is judged, as a real task's is taken.
+    const size = desk.heldBy(payload.assignmentId, session.id, true);
     if (!size) {
       // Its job was deleted: refused as a cancelled real task's late result is (rule T12).
       const cancelled = desk.cancelledFor(payload.assignmentId, session.id);
@@ -121,12 +130,23 @@ export class CanaryRoom implements OfferSource, LeaseBook {
     return reason ? fail('impossible_result', reason) : ok({ accepted: true, duplicate: false });
   }
 
-  /** A failure report on a canary: `undecodable` is false (the server made the image), others end it. */
+  /**
+   * A failure report on a canary, whatever its code, is a failed canary (rule V12): the referee
+   * ran this very image, so the sender lied or is broken, and is caught as for a wrong answer.
+   * Otherwise a liar could decline whatever looks like a canary for free. Acked as a real task's.
+   */
   taskError(session: VolunteerSession, payload: TaskErrorReport, now: number): Ack<{ requeued: boolean }> {
     if (!this.canaries.heldBy(payload.assignmentId, session.id)) {
       return fail('not_holder', `assignment ${payload.assignmentId} is not held by this volunteer`);
     }
-    if (payload.code === 'undecodable') this.desk.caught(session.id, 'wrong', now);
+    this.options.metrics?.canaries.inc({ outcome: 'failed' });
+    if (this.desk.caught(session.id, 'wrong', now)) {
+      this.log.warn(
+        { volunteerId: session.id, code: payload.code },
+        'canary declined with a failure report; volunteer quarantined',
+      );
+    }
+    this.actions.declined(session.id);
     this.end(payload.assignmentId, session.id, 'volunteer_left', false);
     return ok({ requeued: true });
   }

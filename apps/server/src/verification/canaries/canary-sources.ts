@@ -5,9 +5,17 @@ export interface CanarySource {
   mime: string;
 }
 
+/** Volunteers remembered per source as having been offered it (the latest ones). */
+const SEEN_BY = 32;
+
 interface Entry {
   source: CanarySource;
   image: Uint8Array;
+  /**
+   * Volunteers offered the real task (kept across offers, shared with the canaries made from it):
+   * a canary bearing its name is not offered to them, who would see one name with two images.
+   */
+  seenBy: Set<string>;
   /** When a canary was last made from it (-Infinity: never). */
   usedAt: number;
 }
@@ -23,13 +31,21 @@ export class RecentSources {
 
   constructor(private readonly size: number) {}
 
-  /** A real task's image was offered. */
-  seen(source: CanarySource, image: Uint8Array): void {
+  /** A real task's image was offered (to `volunteerId`); returns who was offered it. */
+  seen(source: CanarySource, image: Uint8Array, volunteerId?: string): ReadonlySet<string> {
     const key = keyOf(source);
-    const usedAt = this.entries.get(key)?.usedAt ?? -Infinity;
+    const prev = this.entries.get(key);
+    const usedAt = prev?.usedAt ?? -Infinity;
+    const seenBy = prev?.seenBy ?? new Set<string>();
+    if (volunteerId !== undefined) {
+      seenBy.delete(volunteerId);
+      seenBy.add(volunteerId);
+      if (seenBy.size > SEEN_BY) seenBy.delete(seenBy.values().next().value!);
+    }
     this.entries.delete(key);
-    this.entries.set(key, { source, image, usedAt });
+    this.entries.set(key, { source, image, seenBy, usedAt });
     while (this.entries.size > this.size) this.entries.delete(this.entries.keys().next().value!);
+    return seenBy;
   }
 
   /** A canary is being made from this source. */
@@ -43,12 +59,12 @@ export class RecentSources {
    * last), marked used; null when nothing was offered. Round robin, so that the names a volunteer
    * sees vary as they would in real work.
    */
-  pick(now: number): { source: CanarySource; image: Uint8Array } | null {
+  pick(now: number): { source: CanarySource; image: Uint8Array; seenBy: ReadonlySet<string> } | null {
     let best: Entry | null = null;
     for (const entry of this.entries.values()) if (!best || entry.usedAt <= best.usedAt) best = entry;
     if (!best) return null;
     best.usedAt = now;
-    return { source: best.source, image: best.image };
+    return { source: best.source, image: best.image, seenBy: best.seenBy };
   }
 
   /** The job was deleted: its images are forgotten. */

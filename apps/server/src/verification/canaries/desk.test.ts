@@ -238,4 +238,30 @@ describe('CanaryDesk (rule V12)', () => {
     expect(desk.lapse(24_999)).toEqual([]);
     expect(desk.lapse(25_000)).toEqual([{ assignmentId: offer.assignmentId, volunteerId: 'v' }]);
   });
+
+  it("a late result for a canary whose lease lapsed is still judged, as a real task's is taken", async () => {
+    const { desk, settle } = setup();
+    desk.observe(source(0), images[0]!, 0);
+    await settle();
+    const offer = desk.take('v', 0, LEASE)!;
+    expect(desk.lapse(LEASE)).toEqual([{ assignmentId: offer.assignmentId, volunteerId: 'v' }]);
+    expect(desk.owns(offer.assignmentId)).toBe(true);
+    expect(desk.heldBy(offer.assignmentId, 'v')).toBeNull(); // no longer held (reports: not_holder)
+    expect(desk.heldBy(offer.assignmentId, 'v', true)).not.toBeNull();
+    expect(desk.judge(offer.assignmentId, 'other', [])).toBeNull();
+    expect(desk.judge(offer.assignmentId, 'v', [])).toBe('failed');
+    expect(desk.answeredBy(offer.assignmentId)).toBe('v'); // a replay: duplicate
+  });
+
+  it("prefers a volunteer that was not offered the canary's source task", async () => {
+    const { desk, settle } = setup();
+    desk.observe(source(0), images[0]!, 0, 'a'); // a was offered p0
+    await settle();
+    desk.observe(source(1), images[1]!, 0, 'b'); // b was offered p1
+    await settle();
+    expect(desk.take('a', 0, LEASE)!.name).toBe('p1.png');
+    expect(desk.take('b', 0, LEASE)!.name).toBe('p0.png');
+    // Only its own source's canary left for a: offered all the same (the preference is not a rule).
+    expect(desk.take('a', 0, LEASE)!.name).toBe('p0.png');
+  });
 });

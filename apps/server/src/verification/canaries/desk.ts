@@ -52,6 +52,8 @@ interface Canary {
   answer: Detection[];
   /** Volunteers it was offered to. */
   usedBy: Set<string>;
+  /** Volunteers offered its source task (live: the source's set): never offered this canary. */
+  sourceSeenBy: ReadonlySet<string>;
   /** When its making began. */
   madeAt: number;
 }
@@ -83,6 +85,12 @@ export class CanaryDesk {
   private readonly held = new Map<string, Held>();
   /** Assignments already answered, by whom (a replay is acked `duplicate`, as for a real task). */
   private readonly answered = new Map<string, string>();
+  /**
+   * Canary leases that ended without a result (lapsed, refused, left), by assignment: a late
+   * result is still judged, as a real task's late result is still taken (its lease ended too).
+   * The latest 10,000.
+   */
+  private readonly ended = new Map<string, Held>();
   /** Held canaries whose job was deleted: volunteer and task id (a late result: `task_completed`). */
   private readonly cancelled = new Map<string, { volunteerId: string; taskId: string }>();
   private readonly sources: RecentSources;
@@ -120,29 +128,34 @@ export class CanaryDesk {
    * A real task's image was just read for an offer: make a canary from it in the background when
    * the pool has room (its answer is a referee run, within the referee's budget).
    */
-  observe(source: CanarySource, image: Uint8Array, now: number): void {
+  observe(source: CanarySource, image: Uint8Array, now: number, volunteerId?: string): void {
     if (!this.referee?.enabled) return;
-    this.sources.seen(source, image);
+    const seenBy = this.sources.seen(source, image, volunteerId);
     this.expire(now);
     if (this.full) return;
     this.sources.used(source, now);
-    this.start(source, image, now);
+    this.start(source, image, now, seenBy);
   }
 
   private get full(): boolean {
     return this.ready.length + this.making >= this.policy.poolSize;
   }
 
-  private start(source: CanarySource, image: Uint8Array, now: number): void {
+  private start(source: CanarySource, image: Uint8Array, now: number, seenBy: ReadonlySet<string>): void {
     this.making++;
-    void this.make(source, image, now).then((made) => {
+    void this.make(source, image, now, seenBy).then((made) => {
       this.making--;
       if (this.making === 0) this.deleted.clear();
       if (made) this.readyListener?.();
     });
   }
 
-  private async make(source: CanarySource, original: Uint8Array, now: number): Promise<boolean> {
+  private async make(
+    source: CanarySource,
+    original: Uint8Array,
+    now: number,
+    sourceSeenBy: ReadonlySet<string>,
+  ): Promise<boolean> {
     try {
       const image = await makeCanaryImage(original, source.mime, this.transform());
       const run = this.referee?.run(image.bytes);
@@ -162,6 +175,7 @@ export class CanaryDesk {
         image,
         answer: outcome.detections,
         usedBy: new Set(),
+        sourceSeenBy,
         madeAt: now,
       });
       return true;
@@ -193,7 +207,11 @@ export class CanaryDesk {
    */
   take(volunteerId: string, now: number, leaseMs: number, quarantined = false): TaskAssignment | null {
     this.expire(now);
-    const canary = this.ready.find((c) => !c.usedBy.has(volunteerId));
+    // Preferably not one made from a task this volunteer was offered: it would see one name with
+    // two images. Only a preference: with few volunteers (and replicas) every source may have been
+    // offered to everyone, and withholding canaries then would end them.
+    const fresh = this.ready.filter((c) => !c.usedBy.has(volunteerId));
+    const canary = fresh.find((c) => !c.sourceSeenBy.has(volunteerId)) ?? fresh[0];
     if (!canary) {
       if (quarantined) this.refresh(now);
       return null;
@@ -235,7 +253,7 @@ export class CanaryDesk {
       );
       this.retire(stalest);
     }
-    this.start(pick.source, pick.image, now);
+    this.start(pick.source, pick.image, now, pick.seenBy);
   }
 
   /**
@@ -258,6 +276,11 @@ export class CanaryDesk {
     }
     this.sources.forgetJob(jobId);
     if (this.making > 0) this.deleted.add(jobId);
+    for (const [id, h] of this.ended) {
+      if (h.canary.source.jobId !== jobId) continue;
+      this.ended.delete(id);
+      this.cancelled.set(id, { volunteerId: h.volunteerId, taskId: h.canary.taskId });
+    }
     const held = [...this.held].filter(([, h]) => h.canary.source.jobId === jobId);
     for (const [assignmentId, h] of held) {
       this.cancelled.set(assignmentId, { volunteerId: h.volunteerId, taskId: h.canary.taskId });
@@ -268,12 +291,20 @@ export class CanaryDesk {
 
   /** Whether this assignment is a canary (held or answered). */
   owns(assignmentId: string): boolean {
-    return this.held.has(assignmentId) || this.answered.has(assignmentId) || this.cancelled.has(assignmentId);
+    return (
+      this.held.has(assignmentId) ||
+      this.ended.has(assignmentId) ||
+      this.answered.has(assignmentId) ||
+      this.cancelled.has(assignmentId)
+    );
   }
 
-  /** The size of a held canary (for the impossible-result check), if this volunteer holds it. */
-  heldBy(assignmentId: string, volunteerId: string): { width: number; height: number } | null {
-    const h = this.held.get(assignmentId);
+  /**
+   * The size of a held canary (for the impossible-result check), if this volunteer holds it;
+   * `late`: or held it until its lease ended without a result (a late result is judged).
+   */
+  heldBy(assignmentId: string, volunteerId: string, late = false): { width: number; height: number } | null {
+    const h = this.held.get(assignmentId) ?? (late ? this.ended.get(assignmentId) : undefined);
     return h && h.volunteerId === volunteerId
       ? { width: h.canary.image.width, height: h.canary.image.height }
       : null;
@@ -315,9 +346,10 @@ export class CanaryDesk {
 
   /** A result for a held canary: whether it agrees with the referee's answer. Null if not held. */
   judge(assignmentId: string, volunteerId: string, detections: Detection[]): CanaryVerdict | null {
-    const h = this.held.get(assignmentId);
+    const h = this.held.get(assignmentId) ?? this.ended.get(assignmentId);
     if (!h || h.volunteerId !== volunteerId) return null;
-    this.end(assignmentId);
+    this.held.delete(assignmentId);
+    this.ended.delete(assignmentId);
     this.answered.set(assignmentId, volunteerId);
     if (this.answered.size > 10_000) this.answered.delete(this.answered.keys().next().value!);
     const verdict = agree(detections, h.canary.answer, DEFAULT_AGREEMENT) ? 'passed' : 'failed';
@@ -327,13 +359,20 @@ export class CanaryDesk {
 
   /** Ends a held canary without a result (reported failure, ack timeout, disconnect). */
   end(assignmentId: string): boolean {
-    return this.held.delete(assignmentId);
+    const h = this.held.get(assignmentId);
+    if (!h) return false;
+    this.held.delete(assignmentId);
+    // Its job deleted (`cancelled`): a late result is refused as the job's tasks' are, not judged.
+    if (this.cancelled.has(assignmentId)) return true;
+    this.ended.set(assignmentId, h);
+    if (this.ended.size > 10_000) this.ended.delete(this.ended.keys().next().value!);
+    return true;
   }
 
   /** Every canary this volunteer holds ends (it disconnected); returns their ids. */
   endVolunteer(volunteerId: string): string[] {
     const ids = [...this.held].filter(([, h]) => h.volunteerId === volunteerId).map(([id]) => id);
-    for (const id of ids) this.held.delete(id);
+    for (const id of ids) this.end(id);
     return ids;
   }
 
@@ -342,7 +381,7 @@ export class CanaryDesk {
     const lapsed: { assignmentId: string; volunteerId: string }[] = [];
     for (const [assignmentId, h] of this.held) {
       if (h.expiresAt > now) continue;
-      this.held.delete(assignmentId);
+      this.end(assignmentId);
       lapsed.push({ assignmentId, volunteerId: h.volunteerId });
       this.metrics?.canaries.inc({ outcome: 'lapsed' });
     }
