@@ -19,7 +19,8 @@ function Figure({
     <div className="figure">
       <dt>{label}</dt>
       <dd data-testid={testId}>{value}</dd>
-      {hint && <div className="muted small">{hint}</div>}
+      {/* A second dd: a dl's group holds only dt and dd (axe: definition-list). */}
+      {hint && <dd className="muted small">{hint}</dd>}
     </div>
   );
 }
