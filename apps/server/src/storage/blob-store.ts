@@ -3,6 +3,16 @@ import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
+/** Makes a new directory entry (a renamed or linked blob) durable: fsync of its directory. */
+async function syncDir(dir: string): Promise<void> {
+  const handle = await fs.open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Writes the bytes of a new blob to its open temporary file. Replaceable to inject faults (tests). */
 export type BlobWriter = (handle: fs.FileHandle, bytes: Uint8Array) => Promise<void>;
 
@@ -133,12 +143,7 @@ export class DirectoryBlobStore implements BlobStore {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') return { sha256, created: false };
       throw err;
     }
-    const dirHandle = await fs.open(dir, 'r');
-    try {
-      await dirHandle.sync();
-    } finally {
-      await dirHandle.close();
-    }
+    await syncDir(dir);
     return { sha256, created: true };
   }
 
@@ -183,12 +188,7 @@ export class DirectoryBlobStore implements BlobStore {
       await fs.rm(tmp, { force: true }).catch(() => undefined);
       throw err;
     }
-    const dirHandle = await fs.open(dir, 'r');
-    try {
-      await dirHandle.sync();
-    } finally {
-      await dirHandle.close();
-    }
+    await syncDir(dir);
     return { sha256, created: true };
   }
 
