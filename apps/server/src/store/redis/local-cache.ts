@@ -4,7 +4,6 @@ import { newId } from '../ids';
 import type { TaskStore } from '../task-store';
 import type {
   AssignmentRecord,
-  AssignmentStatus,
   CompleteOutcome,
   EndedLease,
   FailureOutcome,
@@ -15,6 +14,7 @@ import type {
 import * as rules from '../task-rules';
 import type { CacheSink, PutOptions } from './cache-sink';
 import { JobOwners } from './job-owners';
+import { Leases } from './leases';
 import { recordOf, type StoredTask } from './stored-task';
 
 /** How many finished tasks stay in memory (duplicate results, backtracking). */
@@ -28,10 +28,7 @@ const RETAIN_FINISHED = 20_000;
  */
 export class LocalCache implements TaskStore {
   private readonly tasks = new Map<string, StoredTask>();
-  private readonly assignments = new Map<string, AssignmentRecord>();
-  private readonly byTask = new Map<string, string[]>();
-  private readonly live = new Set<string>();
-  private readonly liveByVolunteer = new Map<string, Set<string>>();
+  private readonly leases = new Leases();
   private readonly owners = new JobOwners();
   private readonly queue = new FairQueue((jobId) => this.owners.ownerOf(jobId));
   /** Stream entry per cached task (acked once its final state is stored). */
@@ -102,10 +99,8 @@ export class LocalCache implements TaskStore {
    */
   giveBack(n: number): number {
     let given = 0;
-    const hasResult = (taskId: string) =>
-      (this.byTask.get(taskId) ?? []).some((id) => this.assignments.get(id)!.status === 'completed');
     while (given < n) {
-      const next = this.queue.take((taskId) => !hasResult(taskId));
+      const next = this.queue.take((taskId) => this.leases.results(taskId) === 0);
       if (!next) break;
       const task = this.tasks.get(next.taskId)!;
       this.sink.put(task, { enqueue: true, ackEntry: this.entries.get(task.id) });
@@ -124,12 +119,7 @@ export class LocalCache implements TaskStore {
     if (!next) return null;
     const task = this.tasks.get(next.taskId)!;
     const a = rules.offeredAssignment(newId('asg'), task.id, volunteerId, now, offerMs);
-    this.assignments.set(a.id, a);
-    this.byTask.set(task.id, [...(this.byTask.get(task.id) ?? []), a.id]);
-    this.live.add(a.id);
-    let mine = this.liveByVolunteer.get(volunteerId);
-    if (!mine) this.liveByVolunteer.set(volunteerId, (mine = new Set()));
-    mine.add(a.id);
+    this.leases.add(a);
     task.status = 'running';
     task.attempts++;
     task.view = { assignedAt: now, ackedAt: null, inferenceMs: null, volunteerId };
@@ -138,7 +128,7 @@ export class LocalCache implements TaskStore {
   }
 
   ack(assignmentId: string, now: number, leaseMs: number, sentAt?: number): AssignmentRecord | null {
-    const a = this.assignments.get(assignmentId);
+    const a = this.leases.get(assignmentId);
     if (!a || a.status !== 'offered') return null;
     const task = this.tasks.get(a.taskId)!;
     const shown = task.view.assignedAt === a.assignedAt && task.view.volunteerId === a.volunteerId;
@@ -170,8 +160,8 @@ export class LocalCache implements TaskStore {
     const lost: string[] = [];
     const cap = this.policy.maxAssignmentMs ?? Number.MAX_SAFE_INTEGER;
     for (const id of assignmentIds) {
-      const a = this.assignments.get(id);
-      if (!a || !this.live.has(id) || a.volunteerId !== volunteerId) {
+      const a = this.leases.get(id);
+      if (!a || !this.leases.isLive(id) || a.volunteerId !== volunteerId) {
         lost.push(id);
         continue;
       }
@@ -182,9 +172,9 @@ export class LocalCache implements TaskStore {
   }
 
   release(assignmentId: string, outcome: ErrorCode, now: number, exclude = false): EndedLease | null {
-    const a = this.assignments.get(assignmentId);
-    if (!a || !this.live.has(assignmentId)) return null;
-    this.end(a, rules.endedLeaseStatus(outcome), now, outcome);
+    const a = this.leases.get(assignmentId);
+    if (!a || !this.leases.isLive(assignmentId)) return null;
+    this.leases.end(a, rules.endedLeaseStatus(outcome), now, outcome);
     const task = this.tasks.get(a.taskId)!;
     if (exclude) this.exclude(task, a.volunteerId);
     this.requeueOrFail(task, now);
@@ -192,14 +182,12 @@ export class LocalCache implements TaskStore {
   }
 
   releaseVolunteer(volunteerId: string, now: number): EndedLease[] {
-    const ids = [...(this.liveByVolunteer.get(volunteerId) ?? [])];
-    return ids.flatMap((id) => this.release(id, 'volunteer_left', now) ?? []);
+    return this.leases.liveIdsOf(volunteerId).flatMap((id) => this.release(id, 'volunteer_left', now) ?? []);
   }
 
   lapseExpired(now: number, limit = 1000): EndedLease[] {
     const expired: AssignmentRecord[] = [];
-    for (const id of this.live) {
-      const a = this.assignments.get(id)!;
+    for (const a of this.leases.allLive()) {
       if (a.leaseExpiresAt < now) expired.push(a);
       if (expired.length >= limit) break;
     }
@@ -207,7 +195,7 @@ export class LocalCache implements TaskStore {
   }
 
   extendLiveLeases(ms: number): void {
-    for (const id of this.live) this.assignments.get(id)!.leaseExpiresAt += ms;
+    for (const a of this.leases.allLive()) a.leaseExpiresAt += ms;
   }
 
   failOverdue(now: number): TaskRecord[] {
@@ -229,8 +217,8 @@ export class LocalCache implements TaskStore {
     for (const id of [...this.active]) {
       const task = this.tasks.get(id)!;
       if (task.jobId !== jobId) continue;
-      for (const a of this.liveOf(task.id)) {
-        this.end(a, 'released', now, 'cancelled');
+      for (const a of this.leases.liveOf(task.id)) {
+        this.leases.end(a, 'released', now, 'cancelled');
         leases.push({ ...a });
       }
       if (task.status === 'queued') this.queue.remove(jobId, task.id);
@@ -246,7 +234,7 @@ export class LocalCache implements TaskStore {
   }
 
   getAssignment(assignmentId: string): AssignmentRecord | null {
-    const a = this.assignments.get(assignmentId);
+    const a = this.leases.get(assignmentId);
     return a ? { ...a } : null;
   }
 
@@ -258,17 +246,17 @@ export class LocalCache implements TaskStore {
     now: number,
     mark: VerificationMark | 'replicate' | null = null,
   ): CompleteOutcome {
-    const a = this.assignments.get(assignmentId);
+    const a = this.leases.get(assignmentId);
     const task = a ? this.tasks.get(a.taskId) : undefined;
     const gate = rules.resultGate(assignmentId, volunteerId, a ?? null, task ?? null);
     if (gate.kind === 'duplicate') return { kind: 'duplicate', task: recordOf(task!) };
     if (gate.kind !== 'take') return gate;
     if (!a || !task) return rules.notHolder(assignmentId);
-    this.end(a, 'completed', now, null, inferenceMs);
+    this.leases.end(a, 'completed', now, null, inferenceMs);
     if (mark === 'replicate') {
       // Verification needs an independent replica: the task runs again, elsewhere.
       this.exclude(task, volunteerId);
-      if (task.status === 'running' && this.liveOf(task.id).length === 0) {
+      if (task.status === 'running' && this.leases.liveOf(task.id).length === 0) {
         task.status = 'queued';
         this.queue.pushFront(task.jobId, task.id);
       }
@@ -294,7 +282,7 @@ export class LocalCache implements TaskStore {
 
   /** Whether this gateway holds the assignment in memory (its backtracking is local). */
   protected holds(assignmentId: string): boolean {
-    return this.assignments.has(assignmentId);
+    return this.leases.has(assignmentId);
   }
 
   /** Nothing beyond memory here; `RedisSchedulingStore` searches the shared index. */
@@ -304,7 +292,7 @@ export class LocalCache implements TaskStore {
 
   trustedResultsOf(volunteerId: string): string[] {
     return [...(this.trusted.get(volunteerId) ?? [])].filter((id) => {
-      const a = this.assignments.get(id);
+      const a = this.leases.get(id);
       const task = a && this.tasks.get(a.taskId);
       return !task || (task.status === 'done' && task.resultAssignmentId === id);
     });
@@ -317,7 +305,7 @@ export class LocalCache implements TaskStore {
   reopen(assignmentIds: readonly string[]): TaskRecord[] {
     const reopened: TaskRecord[] = [];
     for (const id of assignmentIds) {
-      const a = this.assignments.get(id);
+      const a = this.leases.get(id);
       const task = a && this.tasks.get(a.taskId);
       if (!a || !task || task.status !== 'done' || task.resultAssignmentId !== id) continue;
       this.trusted.get(a.volunteerId)?.delete(id);
@@ -344,10 +332,10 @@ export class LocalCache implements TaskStore {
     now: number,
     counts = true,
   ): FailureOutcome {
-    const a = this.assignments.get(assignmentId);
-    if (!a || a.volunteerId !== volunteerId || !this.live.has(assignmentId))
+    const a = this.leases.get(assignmentId);
+    if (!a || a.volunteerId !== volunteerId || !this.leases.isLive(assignmentId))
       return rules.notHolder(assignmentId);
-    this.end(a, 'failed', now, code);
+    this.leases.end(a, 'failed', now, code);
     const task = this.tasks.get(a.taskId)!;
     if (counts) task.failureReports++;
     const failure = rules.afterFailureReport(task.failureReports, counts, code, message, this.policy);
@@ -364,39 +352,13 @@ export class LocalCache implements TaskStore {
 
   // ------------------------------------------------------------------ internals
 
-  private liveOf(taskId: string): AssignmentRecord[] {
-    return (this.byTask.get(taskId) ?? [])
-      .filter((id) => this.live.has(id))
-      .map((id) => this.assignments.get(id)!);
-  }
-
-  private end(
-    a: AssignmentRecord,
-    status: AssignmentStatus,
-    now: number,
-    outcome: string | null,
-    inferenceMs?: number,
-  ): void {
-    a.status = status;
-    a.endedAt = now;
-    a.outcome = outcome;
-    if (inferenceMs !== undefined) a.inferenceMs = inferenceMs;
-    this.live.delete(a.id);
-    const mine = this.liveByVolunteer.get(a.volunteerId);
-    mine?.delete(a.id);
-    if (mine?.size === 0) this.liveByVolunteer.delete(a.volunteerId);
-  }
-
   private exclude(task: StoredTask, volunteerId: string): void {
     if (!task.excluded.includes(volunteerId)) task.excluded.push(volunteerId);
   }
 
   private requeueOrFail(task: StoredTask, now: number): void {
-    if (task.status !== 'running' || this.liveOf(task.id).length > 0) return;
-    const results = (this.byTask.get(task.id) ?? []).filter(
-      (id) => this.assignments.get(id)!.status === 'completed',
-    ).length;
-    const failure = rules.afterLastLease(task, results, this.policy, now);
+    if (task.status !== 'running' || this.leases.liveOf(task.id).length > 0) return;
+    const failure = rules.afterLastLease(task, this.leases.results(task.id), this.policy, now);
     if (failure) {
       this.fail(task, failure, now);
     } else {
@@ -422,11 +384,11 @@ export class LocalCache implements TaskStore {
     now: number,
   ): AssignmentRecord[] {
     if (task.status === 'queued') this.queue.remove(task.jobId, task.id);
-    const superseded = this.liveOf(task.id).map((other) => {
-      this.end(other, 'superseded', now, 'task_completed');
+    const superseded = this.leases.liveOf(task.id).map((other) => {
+      this.leases.end(other, 'superseded', now, 'task_completed');
       return { ...other };
     });
-    const by = resultAssignmentId ? this.assignments.get(resultAssignmentId) : undefined;
+    const by = resultAssignmentId ? this.leases.get(resultAssignmentId) : undefined;
     task.status = 'done';
     task.completedAt = now;
     task.detections = [...detections];
@@ -488,17 +450,13 @@ export class LocalCache implements TaskStore {
 
   /** Drops a task and its assignments from memory. */
   private forget(taskId: string): void {
-    for (const id of this.byTask.get(taskId) ?? []) {
-      const a = this.assignments.get(id);
-      if (a && this.live.has(id)) this.end(a, 'released', a.endedAt ?? 0, 'cancelled');
-      this.assignments.delete(id);
+    for (const a of this.leases.forget(taskId)) {
       // Its trusted result, if any, is found through Redis' index from now on (reopenElsewhere).
-      const trusted = a ? this.trusted.get(a.volunteerId) : undefined;
-      if (a && trusted?.delete(id) && trusted.size === 0) this.trusted.delete(a.volunteerId);
+      const trusted = this.trusted.get(a.volunteerId);
+      if (trusted?.delete(a.id) && trusted.size === 0) this.trusted.delete(a.volunteerId);
     }
     const task = this.tasks.get(taskId);
     const wasActive = task !== undefined && this.deactivate(task);
-    this.byTask.delete(taskId);
     this.tasks.delete(taskId);
     this.entries.delete(taskId);
     if (wasActive) this.released();

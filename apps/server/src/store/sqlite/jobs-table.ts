@@ -1,18 +1,28 @@
 import type { JobView } from '@tabgrid/protocol';
-import type { Db } from '../../storage/database';
-import type { TaskCounts } from '../records';
-import type { DeletedJob } from '../scheduling-store';
+import { durably, type Db } from '../../storage/database';
+import { newId } from '../ids';
+import type { NewTask, TaskCounts } from '../records';
+import type { DeletedJob, JobAccessFields } from '../scheduling-store';
 import { jobStatus, taskView } from '../views';
 import { toTask } from './rows';
 import type { Statements } from './statements';
 
-/** A job as a whole: its view and the task counts (read), its deletion and owner (written). */
+/** A task row just written (queued), in upload order. */
+export type InsertedTask = NewTask & { id: string; jobId: string; idx: number; submittedAt: number };
+
+/**
+ * A job as a whole: its creation and added tasks, its view and the task counts (read), its
+ * deletion and owner (written).
+ */
 export class JobsTable {
   private readonly s;
 
   constructor(
-    db: Db,
-    private readonly tasks: Pick<Statements, 'job' | 'jobTasks' | 'counts'>,
+    private readonly db: Db,
+    private readonly tasks: Pick<
+      Statements,
+      'job' | 'jobTasks' | 'counts' | 'insertJob' | 'insertTask' | 'nextIdx'
+    >,
   ) {
     this.s = {
       deletedAt: db.prepare<[string], { deleted_at: number | null }>(
@@ -26,6 +36,37 @@ export class JobsTable {
       ),
       adopt: db.prepare('UPDATE jobs SET owner = ? WHERE owner IS NULL OR owner = ?'),
     };
+  }
+
+  /**
+   * Records a job and its tasks (all queued) in one transaction, fsynced before it returns.
+   * `access` names the requester (key name) that owns it and whether its results are public.
+   */
+  insert(tasks: NewTask[], now: number, access: JobAccessFields): { jobId: string; created: InsertedTask[] } {
+    const jobId = newId('job');
+    const created = tasks.map((t, idx) => ({ ...t, id: newId('task'), jobId, idx, submittedAt: now }));
+    durably(this.db, () => {
+      this.tasks.insertJob.run(jobId, now, access.owner, access.isPublic ? 1 : 0);
+      for (const t of created) this.tasks.insertTask.run(t);
+    });
+    return { jobId, created };
+  }
+
+  /**
+   * Adds tasks (all queued) to an existing job, numbered after its last task, in one
+   * transaction fsynced before it returns. The caller checked that the job exists and is open.
+   */
+  append(jobId: string, tasks: NewTask[], now: number): InsertedTask[] {
+    const created: InsertedTask[] = [];
+    durably(this.db, () => {
+      const next = this.tasks.nextIdx.get(jobId)!.next;
+      for (const [i, t] of tasks.entries()) {
+        const task = { ...t, id: newId('task'), jobId, idx: next + i, submittedAt: now };
+        this.tasks.insertTask.run(task);
+        created.push(task);
+      }
+    });
+    return created;
   }
 
   /** The public view of a job (the `GET /api/jobs/:id` body), or null. One query for all its tasks. */

@@ -1,5 +1,5 @@
 import type { Detection, ErrorCode, JobView } from '@tabgrid/protocol';
-import { durably, type Db } from '../../storage/database';
+import type { Db } from '../../storage/database';
 import { FairQueue } from '../fair-queue';
 import { newId } from '../ids';
 import {
@@ -17,7 +17,7 @@ import {
 import type { CreatedJob, DeletedJob, JobAccessFields, SchedulingStore } from '../scheduling-store';
 import * as rules from '../task-rules';
 import { toAssignment, toTask, type AssignmentRow, type TaskRow } from './rows';
-import { JobsTable } from './jobs-table';
+import { JobsTable, type InsertedTask } from './jobs-table';
 import { prepareStatements } from './statements';
 import { Transactions } from './transactions';
 
@@ -78,30 +78,17 @@ export class SchedulerStore implements SchedulingStore {
     now: number,
     access: JobAccessFields = { owner: '', isPublic: false },
   ): CreatedJob {
-    const jobId = newId('job');
-    const created = tasks.map((t, idx) => ({ ...t, id: newId('task'), jobId, idx, submittedAt: now }));
-    durably(this.db, () => {
-      this.s.insertJob.run(jobId, now, access.owner, access.isPublic ? 1 : 0);
-      for (const t of created) this.s.insertTask.run(t);
-    });
-    for (const t of created) this.queue.pushBack(jobId, t.id);
-    return { id: jobId, tasks: created.map((t) => ({ id: t.id, name: t.name })) };
+    const { jobId, created } = this.jobs.insert(tasks, now, access);
+    return this.enqueue(jobId, created);
   }
 
-  /**
-   * Adds tasks (all queued) to an existing job, numbered after its last task, in one
-   * transaction fsynced before it returns. The caller checked that the job exists and is open.
-   */
+  /** Adds tasks (all queued) to an existing job the caller checked is open; fsynced before it returns. */
   appendTasks(jobId: string, tasks: NewTask[], now: number): CreatedJob {
-    const created: (NewTask & { id: string; jobId: string; idx: number; submittedAt: number })[] = [];
-    durably(this.db, () => {
-      const next = this.s.nextIdx.get(jobId)!.next;
-      for (const [i, t] of tasks.entries()) {
-        const task = { ...t, id: newId('task'), jobId, idx: next + i, submittedAt: now };
-        this.s.insertTask.run(task);
-        created.push(task);
-      }
-    });
+    return this.enqueue(jobId, this.jobs.append(jobId, tasks, now));
+  }
+
+  /** New tasks, committed, join the queue index in upload order. */
+  private enqueue(jobId: string, created: InsertedTask[]): CreatedJob {
     for (const t of created) this.queue.pushBack(jobId, t.id);
     return { id: jobId, tasks: created.map((t) => ({ id: t.id, name: t.name })) };
   }
