@@ -41,7 +41,7 @@ async function round(): Promise<{ cpuUs: number; wallUs: number }> {
     const photo = { mime: 'image/jpeg', width: 640, height: 480 };
     for (let i = 0; i < TASKS; i += 500) {
       const n = Math.min(500, TASKS - i);
-      store.createJob(
+      await store.createJob(
         Array.from({ length: n }, (_, k) => ({
           ...photo,
           name: `p${i + k}.jpg`,

@@ -146,7 +146,7 @@ describe('volunteer identity', () => {
     await new Promise((r) => setTimeout(r, 300));
     // Each could hold 2 (maxInFlight), but the address may hold only 3.
     expect(silent[0]!.held.size + silent[1]!.held.size).toBe(3);
-    expect(server.store.counts()).toMatchObject({ running: 3, queued: 3 });
+    expect(await server.store.counts()).toMatchObject({ running: 3, queued: 3 });
     // When they leave, their tasks go back and an honest newcomer from the same address gets work.
     for (const v of silent) v.close();
     await pool.join('honest');

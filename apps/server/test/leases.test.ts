@@ -69,7 +69,11 @@ describe('leases (PROTOCOL.md T1-T6), on an explicit clock', () => {
     const job = await server.createJob(['dog.jpg']);
     await until(() => mute.assigned.length === 1, 5000, 'offer');
     // The offer's backstop lease cannot lapse on a frozen clock: this is the ack timer.
-    await until(() => server.store.counts().queued === 1, 5000, 'requeue after the ack timeout');
+    await until(
+      async () => (await server.store.counts()).queued === 1,
+      5000,
+      'requeue after the ack timeout',
+    );
     mute.behaviour = 'honest';
     // It gets nothing more until it shows signs of life; then it gets the task again and answers.
     await mute.socket.timeout(2000).emitWithAck('volunteer:state', { accepting: true });
@@ -81,7 +85,11 @@ describe('leases (PROTOCOL.md T1-T6), on an explicit clock', () => {
     await start({ ackTimeoutMs: 100 });
     const dead = await join('v-dead', { behaviour: 'no-ack' });
     const job = await server.createJob(['dog.jpg']);
-    await until(() => server.store.counts().queued === 1, 5000, 'requeue after the ack timeout');
+    await until(
+      async () => (await server.store.counts()).queued === 1,
+      5000,
+      'requeue after the ack timeout',
+    );
     // Dispatch is synchronous: had the volunteer still been eligible, these would assign the task.
     for (let i = 0; i < 10; i++) server.scheduler.pump();
     expect(dead.assigned).toHaveLength(1);
@@ -100,7 +108,7 @@ describe('leases (PROTOCOL.md T1-T6), on an explicit clock', () => {
     const backup = await join('v-backup');
     const expiresAt = server.store.getAssignment(first)!.leaseExpiresAt;
     advanceAndCheck(expiresAt - clock.now()); // at expiry, not past it: still held
-    expect(server.store.counts()).toMatchObject({ running: 1, queued: 0 });
+    expect(await server.store.counts()).toMatchObject({ running: 1, queued: 0 });
     expect(backup.assigned).toHaveLength(0);
     advanceAndCheck(1); // past it: lapsed, re-issued
     const done = await server.waitForJob(job.id, 5000);
@@ -127,7 +135,7 @@ describe('leases (PROTOCOL.md T1-T6), on an explicit clock', () => {
       expect(server.store.getAssignment(id)!.status).toBe('acked');
     }
     expect(slow.cancelled).toHaveLength(0);
-    expect(server.store.counts().running).toBe(1);
+    expect((await server.store.counts()).running).toBe(1);
     await slow.answer(slow.assigned[0]!);
     expect((await server.waitForJob(job.id)).tasks[0]!.attempts).toBe(1);
   });
@@ -175,7 +183,7 @@ describe('leases (PROTOCOL.md T1-T6), on an explicit clock', () => {
     server.scheduler.checkLeases(); // a normal check right after: nothing has lapsed
     expect(server.store.getAssignment(id)!.status).toBe('acked');
     expect(v.cancelled).toHaveLength(0);
-    expect(server.store.counts()).toMatchObject({ running: 1, queued: 0 });
+    expect(await server.store.counts()).toMatchObject({ running: 1, queued: 0 });
   });
 
   it('accepts a late result that arrives before the task completes, and cancels the newer lease', async () => {
@@ -212,7 +220,7 @@ describe('leases (PROTOCOL.md T1-T6), on an explicit clock', () => {
     for (const r of replays) expect(r).toEqual({ ok: true, data: { accepted: false, duplicate: true } });
     const done = await server.getJob(job.id);
     expect(done.tasks[0]!.detections).toHaveLength(1); // the first result, not the empty replay
-    expect(server.store.counts().done).toBe(1);
+    expect((await server.store.counts()).done).toBe(1);
   });
 
   it('retries an undecodable image elsewhere, then fails it with that reason', async () => {
@@ -285,6 +293,6 @@ describe('leases (PROTOCOL.md T1-T6), on an explicit clock', () => {
     await server.close();
     server = await startTestServer({ dataDir });
     expect(server.recovered.lapsed).toBe(0); // nothing was left live: it was handed back
-    expect(server.store.counts()).toMatchObject({ queued: 1, running: 0 });
+    expect(await server.store.counts()).toMatchObject({ queued: 1, running: 0 });
   });
 });

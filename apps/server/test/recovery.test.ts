@@ -28,13 +28,13 @@ function openStore(dataDir: string): { db: Db; store: SchedulerStore } {
 }
 
 describe('SchedulerStore.recover after a crash', () => {
-  it('lapses live leases, requeues their tasks in job order and keeps stored results', () => {
+  it('lapses live leases, requeues their tasks in job order and keeps stored results', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tabgrid-recover-'));
     const t0 = 1_000_000;
     const before = openStore(dataDir);
     before.store.recover(t0); // fresh start
-    const job1 = before.store.createJob([task('a'), task('b'), task('c')], t0);
-    const job2 = before.store.createJob([task('d')], t0 + 1);
+    const job1 = await before.store.createJob([task('a'), task('b'), task('c')], t0);
+    const job2 = await before.store.createJob([task('d')], t0 + 1);
 
     const a = before.store.assignNext('v1', t0 + 10, 1000)!; // job1 a
     const d = before.store.assignNext('v2', t0 + 11, 1000)!; // fair: job2 d
@@ -44,13 +44,13 @@ describe('SchedulerStore.recover after a crash', () => {
     before.store.ack(d.assignment.id, t0 + 21, 10_000);
     // b stays `offered`; a is completed; d stays `acked`: two live leases.
     expect(before.store.complete(a.assignment.id, 'v1', dog, 12, t0 + 30).kind).toBe('accepted');
-    expect(before.store.counts()).toEqual({ queued: 1, running: 2, done: 1, failed: 0 });
+    expect(await before.store.counts()).toEqual({ queued: 1, running: 2, done: 1, failed: 0 });
 
     // "Crash": the first connection is never closed cleanly; a new process opens the same files.
     const after = openStore(dataDir);
     const recovered = after.store.recover(t0 + 5_000);
     expect(recovered).toEqual({ lapsed: 2, queued: 3 });
-    expect(after.store.counts()).toEqual({ queued: 3, running: 0, done: 1, failed: 0 });
+    expect(await after.store.counts()).toEqual({ queued: 3, running: 0, done: 1, failed: 0 });
     for (const id of [b.assignment.id, d.assignment.id]) {
       expect(after.store.getAssignment(id)).toMatchObject({
         status: 'lapsed',
@@ -64,8 +64,12 @@ describe('SchedulerStore.recover after a crash', () => {
       status: 'completed',
       inferenceMs: 12,
     });
-    expect(after.store.getJob(job1.id)!.tasks.map((t) => t.status)).toEqual(['done', 'queued', 'queued']);
-    expect(after.store.getJob(job2.id)!.status).toBe('queued');
+    expect((await after.store.getJob(job1.id))!.tasks.map((t) => t.status)).toEqual([
+      'done',
+      'queued',
+      'queued',
+    ]);
+    expect((await after.store.getJob(job2.id))!.status).toBe('queued');
 
     // The rebuilt queue hands out every unfinished task exactly once, in job order.
     const next = [1, 2, 3].map((i) => after.store.assignNext(`v${i + 2}`, t0 + 6_000, 1000)!);
@@ -87,11 +91,11 @@ describe('SchedulerStore.recover after a crash', () => {
     expect(after.store.getTask(d.task.id)!.detections).toEqual(dog);
   });
 
-  it('is idempotent: recovering twice lapses nothing more', () => {
+  it('is idempotent: recovering twice lapses nothing more', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tabgrid-recover-'));
     const first = openStore(dataDir);
     first.store.recover(1);
-    first.store.createJob([task('x'), task('y')], 1);
+    await first.store.createJob([task('x'), task('y')], 1);
     first.store.assignNext('v1', 2, 1000);
     expect(openStore(dataDir).store.recover(10)).toEqual({ lapsed: 1, queued: 2 });
     expect(openStore(dataDir).store.recover(20)).toEqual({ lapsed: 0, queued: 2 });

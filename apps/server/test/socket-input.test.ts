@@ -68,10 +68,13 @@ afterEach(async () => {
   for (const v of volunteers.splice(0)) v.close();
   for (const p of peers.splice(0)) p.close();
   // Leftover work (requeued after a hostile peer left) must not leak into the next test.
-  const unfinished = () => server.store.counts().queued + server.store.counts().running;
-  if (unfinished() > 0) {
+  const unfinished = async () => {
+    const counts = await server.store.counts();
+    return counts.queued + counts.running;
+  };
+  if ((await unfinished()) > 0) {
     const drain = await FakeVolunteer.connect(server.url, { id: 'v-drain' });
-    await until(() => unfinished() === 0, 30_000, 'leftover tasks to drain');
+    await until(async () => (await unfinished()) === 0, 30_000, 'leftover tasks to drain');
     drain.close();
   }
 });

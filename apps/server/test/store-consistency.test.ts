@@ -11,11 +11,11 @@ import { DEFAULT_CONFIG } from '../src/config';
 import { SchedulerStore } from '../src/store/sqlite';
 import { openDatabase } from '../src/storage/database';
 
-function fresh() {
+async function fresh() {
   const db = openDatabase(fs.mkdtempSync(path.join(os.tmpdir(), 'tabgrid-consistency-')));
   const store = new SchedulerStore(db, DEFAULT_CONFIG);
   const task = { name: 'a.jpg', imageSha256: 'a'.repeat(64), mime: 'image/jpeg', width: 10, height: 10 };
-  const job = store.createJob([task], Date.now());
+  const job = await store.createJob([task], Date.now());
   return { db, store, taskId: job.tasks[0]!.id };
 }
 
@@ -33,8 +33,8 @@ function breakWrites(
 }
 
 describe('store consistency when a write fails mid-transaction', () => {
-  it('assignNext: the task stays queued in the database and in the index', () => {
-    const { db, store, taskId } = fresh();
+  it('assignNext: the task stays queued in the database and in the index', async () => {
+    const { db, store, taskId } = await fresh();
     const repair = breakWrites(db, 'assignments', 'INSERT');
     expect(() => store.assignNext('v1', Date.now(), 1000)).toThrow(/disk is full/);
     expect(store.getTask(taskId)).toMatchObject({ status: 'queued', attempts: 0 });
@@ -44,8 +44,8 @@ describe('store consistency when a write fails mid-transaction', () => {
     db.close();
   });
 
-  it('release: the lease stays live and the index does not gain a task the database calls running', () => {
-    const { db, store, taskId } = fresh();
+  it('release: the lease stays live and the index does not gain a task the database calls running', async () => {
+    const { db, store, taskId } = await fresh();
     const offer = store.assignNext('v1', Date.now(), 1000)!;
     const repair = breakWrites(db, 'assignments', 'UPDATE', "NEW.status = 'released'");
     expect(() => store.release(offer.assignment.id, 'volunteer_left', Date.now())).toThrow(/disk is full/);
@@ -58,8 +58,8 @@ describe('store consistency when a write fails mid-transaction', () => {
     db.close();
   });
 
-  it('complete: a failed result write keeps the lease, so the resend is accepted', () => {
-    const { db, store, taskId } = fresh();
+  it('complete: a failed result write keeps the lease, so the resend is accepted', async () => {
+    const { db, store, taskId } = await fresh();
     const offer = store.assignNext('v1', Date.now(), 1000)!;
     store.ack(offer.assignment.id, Date.now(), 10_000);
     const repair = breakWrites(db, 'tasks', 'UPDATE', "NEW.status = 'done'");

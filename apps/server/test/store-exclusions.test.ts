@@ -10,19 +10,19 @@ import { DEFAULT_CONFIG } from '../src/config';
 import { SchedulerStore } from '../src/store/sqlite/scheduler-store';
 import { openDatabase } from '../src/storage/database';
 
-function fresh(policy: Partial<typeof DEFAULT_CONFIG> = {}) {
+async function fresh(policy: Partial<typeof DEFAULT_CONFIG> = {}) {
   const db = openDatabase(fs.mkdtempSync(path.join(os.tmpdir(), 'tabgrid-exclusions-')));
   const store = new SchedulerStore(db, { ...DEFAULT_CONFIG, ...policy });
   const task = { name: 'a.jpg', imageSha256: 'a'.repeat(64), mime: 'image/jpeg', width: 10, height: 10 };
-  const job = store.createJob([task], Date.now());
+  const job = await store.createJob([task], Date.now());
   /** The store's exclusions, by task (private: this is what must not grow). */
   const exclusions = () => (store as unknown as { excluded: Map<string, Set<string>> }).excluded;
   return { store, taskId: job.tasks[0]!.id, exclusions };
 }
 
 describe('exclusions of tasks that failed', () => {
-  it('go when the task runs out of attempts', () => {
-    const { store, taskId, exclusions } = fresh({ maxAttempts: 1 });
+  it('go when the task runs out of attempts', async () => {
+    const { store, taskId, exclusions } = await fresh({ maxAttempts: 1 });
     const now = Date.now();
     const { assignment } = store.assignNext('v1', now, 1000)!;
     // A report that does not count (rule V6) excludes its sender and requeues, or here fails.
@@ -31,8 +31,8 @@ describe('exclusions of tasks that failed', () => {
     expect(exclusions().size).toBe(0);
   });
 
-  it('go when the task fails past its deadline', () => {
-    const { store, taskId, exclusions } = fresh();
+  it('go when the task fails past its deadline', async () => {
+    const { store, taskId, exclusions } = await fresh();
     const now = Date.now();
     const { assignment } = store.assignNext('v1', now, 1000)!;
     store.reportFailure(assignment.id, 'v1', 'internal', 'no', now, false);

@@ -115,7 +115,7 @@ describe('task flow over real sockets', () => {
     await until(() => v.assigned.length === 2, 5000, 'two assignments');
     await new Promise((r) => setTimeout(r, 300));
     expect(v.assigned).toHaveLength(2);
-    expect(server.store.counts()).toMatchObject({ running: 2, queued: 2 });
+    expect(await server.store.counts()).toMatchObject({ running: 2, queued: 2 });
   });
 
   it('lets a volunteer announcing slots hold slots + 1 tasks (T3)', async () => {
@@ -130,7 +130,7 @@ describe('task flow over real sockets', () => {
     expect(pool.assigned).toHaveLength(4);
     expect(pool.held.size).toBe(4);
     expect(single.assigned).toHaveLength(2);
-    expect(server.store.counts()).toMatchObject({ running: 6, queued: 2 });
+    expect(await server.store.counts()).toMatchObject({ running: 6, queued: 2 });
   });
 
   it('rejects a handshake announcing more than 8 slots', async () => {

@@ -79,8 +79,8 @@ function imageFiles(dir: string): string[] {
     .map((e) => path.join(e.parentPath, e.name));
 }
 
-function stored(s: TestServer) {
-  const counts = s.store.counts();
+async function stored(s: TestServer) {
+  const counts = await s.store.counts();
   return {
     tasks: counts.queued + counts.running + counts.done + counts.failed,
     files: imageFiles(path.join(s.dataDir, 'images')).length,
@@ -101,7 +101,7 @@ async function expectRejected(
   expect(body.error.code).toBe(code);
   expect(body.error.message.length).toBeGreaterThan(0);
   expect(body.error.message).not.toMatch(/\n\s+at /); // no stack trace
-  expect(stored(server)).toEqual(before);
+  expect(await stored(server)).toEqual(before);
   rejected[code] = (rejected[code] ?? 0) + 1;
 }
 
@@ -211,13 +211,13 @@ describe('bad uploads are refused with a typed 4xx and store nothing', () => {
   ];
 
   it.each(cases)('%s', async (_what, files, status, code) => {
-    const before = stored(server);
+    const before = await stored(server);
     await expectRejected(await server.upload(files()), status, code, before);
   });
 
   it('a GIF (unsupported format)', async () => {
     const gif = await sharp(dog).resize(64, 64).gif().toBuffer();
-    const before = stored(server);
+    const before = await stored(server);
     await expectRejected(
       await server.upload([{ name: 'dog.gif', bytes: gif, type: 'image/gif' }]),
       415,
@@ -227,7 +227,7 @@ describe('bad uploads are refused with a typed 4xx and store nothing', () => {
   });
 
   it('a request without an "images" part', async () => {
-    const before = stored(server);
+    const before = await stored(server);
     const onlyField = new FormData();
     onlyField.append('title', 'no files here');
     await expectRejected(
@@ -255,7 +255,7 @@ describe('bad uploads are refused with a typed 4xx and store nothing', () => {
   });
 
   it('refuses an over-long body from its Content-Length, before reading it', async () => {
-    const before = stored(server);
+    const before = await stored(server);
     const boundary = 'tabgrid-boundary-early';
     // Claims 50 MB (over maxFiles * maxFileBytes + envelope); only 64 KiB are ever sent.
     const res = await partialUpload(
@@ -269,12 +269,12 @@ describe('bad uploads are refused with a typed 4xx and store nothing', () => {
     expect(res.requestFinished).toBe(false);
     expect(res.status).toBe(413);
     expect(ApiErrorSchema.parse(JSON.parse(res.body)).error.code).toBe('file_too_large');
-    expect(stored(server)).toEqual(before);
+    expect(await stored(server)).toEqual(before);
     rejected.file_too_large = (rejected.file_too_large ?? 0) + 1;
   });
 
   it('refuses a streamed (chunked) file once it passes maxFileBytes, without waiting for the rest', async () => {
-    const before = stored(server);
+    const before = await stored(server);
     const boundary = 'tabgrid-boundary-chunked';
     // No Content-Length: the per-file limit must stop it. 2 x maxFileBytes sent, the body never ends.
     const res = await partialUpload(
@@ -285,12 +285,12 @@ describe('bad uploads are refused with a typed 4xx and store nothing', () => {
     expect(res.requestFinished).toBe(false);
     expect(res.status).toBe(413);
     expect(ApiErrorSchema.parse(JSON.parse(res.body)).error.code).toBe('file_too_large');
-    expect(stored(server)).toEqual(before);
+    expect(await stored(server)).toEqual(before);
     rejected.file_too_large = (rejected.file_too_large ?? 0) + 1;
   });
 
   it('after all of the above, a valid job is stored and completed', async () => {
-    const before = stored(server);
+    const before = await stored(server);
     expect(before).toEqual({ tasks: 0, files: 0 }); // every bad request above left nothing behind
     const res = await server.upload([
       { name: 'dog.jpg', bytes: dog },
@@ -298,7 +298,7 @@ describe('bad uploads are refused with a typed 4xx and store nothing', () => {
     ]);
     expect(res.status).toBe(201);
     const job = (await res.json()) as { id: string };
-    expect(stored(server)).toEqual({ tasks: 2, files: 2 });
+    expect(await stored(server)).toEqual({ tasks: 2, files: 2 });
     volunteers.push(await FakeVolunteer.connect(server.url, { id: 'v-after-bad-uploads' }));
     const done = await server.waitForJob(job.id, 30_000);
     expect(done.status).toBe('done');
@@ -319,7 +319,7 @@ describe('a full queue', () => {
       { name: 'b.jpg', bytes: dog },
     ]);
     expect(ok.status).toBe(201);
-    const before = stored(small);
+    const before = await stored(small);
     expect(before).toEqual({ tasks: 2, files: 1 }); // same bytes twice: one blob
 
     // 2 queued + 2 new > 3: refused as a whole.
@@ -331,20 +331,22 @@ describe('a full queue', () => {
     expect(twoMore.status, text).toBe(429);
     expect(Number(twoMore.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(ApiErrorSchema.parse(JSON.parse(text)).error.code).toBe('queue_full');
-    expect(stored(small)).toEqual(before);
+    expect(await stored(small)).toEqual(before);
     // One more fits (3 queued), then the queue is at its limit and even one file is refused.
     expect((await small.upload([{ name: 'c.jpg', bytes: readImage('person.jpg') }])).status).toBe(201);
-    const full = stored(small);
+    const full = await stored(small);
     const res = await small.upload([{ name: 'd.jpg', bytes: readImage('000004.jpg') }]);
     expect(res.status).toBe(429);
     expect(res.headers.get('retry-after')).not.toBeNull();
     expect(ApiErrorSchema.parse(await res.json()).error.code).toBe('queue_full');
-    expect(stored(small)).toEqual(full);
+    expect(await stored(small)).toEqual(full);
     rejected.queue_full = (rejected.queue_full ?? 0) + 2;
 
     const v = await FakeVolunteer.connect(small.url, { id: 'v-drain' });
     volunteers.push(v);
-    await expect.poll(() => small.store.counts().done, { timeout: 30_000, interval: 50 }).toBe(3);
+    await expect
+      .poll(async () => (await small.store.counts()).done, { timeout: 30_000, interval: 50 })
+      .toBe(3);
     const after = await small.upload([{ name: 'd.jpg', bytes: readImage('000004.jpg') }]);
     expect(after.status).toBe(201);
     const job = (await after.json()) as { id: string };

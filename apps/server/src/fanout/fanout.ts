@@ -28,7 +28,7 @@ export interface Fanout {
    * or another gateway subscribed to the room's channel (`PUBSUB SHARDNUMSUB`, one pipelined
    * command). False while Redis is away (nothing could be sent to other gateways anyway).
    */
-  hasMembers(room: string, localSize: number): boolean | Promise<boolean>;
+  hasMembers(room: string, localSize: number): Promise<boolean>;
   /** Stops publishing, withdraws this gateway's figures, closes its Redis connections. */
   close(): Promise<void>;
 }
@@ -38,6 +38,6 @@ export const LOCAL_FANOUT: Fanout = {
   kind: 'local',
   adapter: undefined,
   combine: (own) => own,
-  hasMembers: (_room, localSize) => localSize > 0,
+  hasMembers: async (_room, localSize) => localSize > 0,
   close: async () => {},
 };

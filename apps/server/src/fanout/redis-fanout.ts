@@ -60,7 +60,7 @@ export async function openRedisFanout(options: RedisFanoutOptions): Promise<Fano
     kind: 'redis',
     adapter,
     combine: (own) => stats.combine(own),
-    hasMembers: (room, localSize) =>
+    hasMembers: async (room, localSize) =>
       localSize > 0 ||
       pub
         .call('PUBSUB', 'SHARDNUMSUB', roomChannel(NAMESPACES.live, room))

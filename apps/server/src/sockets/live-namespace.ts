@@ -32,6 +32,8 @@ export type LiveNamespace = Namespace<LiveClientToServer, LiveServerToClient>;
 
 const RECENT_RESULTS = 24;
 const JOB_UPDATE_COALESCE_MS = 50;
+/** How long the figures wait for the store's task counts before the last ones read stand in. */
+const COUNTS_WAIT_MS = 250;
 
 /**
  * The least time (ms) between two `job:update`s of a job of `tasks` tasks: 50 ms per 500 tasks,
@@ -159,10 +161,10 @@ export class LiveHub implements SchedulerEvents {
       if (requester !== null) void socket.join(ownerRoom(requester));
       this.whenSettled(
         'live.snapshot',
-        () => this.access.jobs.recentVisible(requester, RECENT_RESULTS),
-        (visible) =>
+        () => Promise.all([this.access.jobs.recentVisible(requester, RECENT_RESULTS), this.currentStats()]),
+        ([visible, stats]) =>
           socket.emit('live:snapshot', {
-            stats: this.currentStats(),
+            stats,
             recent: this.recentFor(requester, visible),
             history: this.history.snapshot(),
           }),
@@ -192,12 +194,15 @@ export class LiveHub implements SchedulerEvents {
   start(intervalMs = 1000): void {
     this.statsTimer = setInterval(
       () =>
-        this.guard('live.stats', () => {
-          const stats = this.currentStats();
-          this.history.record(stats);
-          // This gateway's viewers only: every gateway sends its own viewers the combined figures.
-          this.nsp.local.emit('live:stats', stats);
-        }),
+        this.whenSettled(
+          'live.stats',
+          () => this.currentStats(),
+          (stats) => {
+            this.history.record(stats);
+            // This gateway's viewers only: every gateway sends its own viewers the combined figures.
+            this.nsp.local.emit('live:stats', stats);
+          },
+        ),
       intervalMs,
     );
     this.statsTimer.unref();
@@ -208,20 +213,32 @@ export class LiveHub implements SchedulerEvents {
     if (this.flushTimer) clearTimeout(this.flushTimer);
   }
 
-  /**
-   * Statistics now. Task counts come from the store at once (SQLite) or, when the store answers
-   * asynchronously (Redis), are those of the previous call, refreshed in the background.
-   */
-  currentStats() {
-    const counts = this.store.counts();
-    if (counts instanceof Promise) {
-      counts.then(
-        (c) => (this.lastCounts = c),
-        (err: unknown) => this.errors?.report('live.counts', err),
-      );
-    } else this.lastCounts = counts;
-    const stats = this.fanout.combine(this.stats.snapshot(this.volunteers(), this.lastCounts));
+  /** Statistics now, with the store's task counts (see `taskCounts`). */
+  async currentStats() {
+    const counts = await this.taskCounts();
+    const stats = this.fanout.combine(this.stats.snapshot(this.volunteers(), counts));
     return this.leaderboard ? { ...stats, leaderboard: this.leaderboard() } : stats;
+  }
+
+  /**
+   * The store's task counts, as read now. A read that fails, or is slower than `COUNTS_WAIT_MS`
+   * (a stalled Redis), does not hold the figures up: the last counts read stand in, and a late
+   * read still updates them for the next call.
+   */
+  private taskCounts(): Promise<TaskCounts> {
+    const read = this.store.counts().then(
+      (counts) => (this.lastCounts = counts),
+      (err: unknown) => {
+        this.errors?.report('live.counts', err);
+        return this.lastCounts;
+      },
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<TaskCounts>((resolve) => {
+      timer = setTimeout(() => resolve(this.lastCounts), COUNTS_WAIT_MS);
+      timer.unref();
+    });
+    return Promise.race([read, late]).finally(() => clearTimeout(timer));
   }
 
   /** The newest results this viewer may see: public ones, plus its own (PROTOCOL.md rule L2). */
@@ -284,7 +301,7 @@ export class LiveHub implements SchedulerEvents {
    * Runs `fn` once `read` has answered (a value or a promise: whichever backend runs, the same
    * way); failures of either go to the error sink.
    */
-  private whenSettled<T>(where: string, read: () => T | Promise<T>, fn: (value: T) => void): void {
+  private whenSettled<T>(where: string, read: () => Promise<T>, fn: (value: T) => void): void {
     new Promise<T>((resolve) => resolve(read())).then(
       (v) => this.guard(where, () => fn(v)),
       (err: unknown) =>

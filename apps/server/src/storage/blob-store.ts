@@ -246,18 +246,16 @@ export class BlobBatch {
 
   /**
    * The upload failed: remove the blobs only it created. Removal is synchronous (no other
-   * upload may start using a blob in between), so an `isReferenced` that can only answer later
-   * (Redis) keeps the blob: an orphan file, never a task without its image.
+   * upload may start using a blob in between), so `isReferenced` answers at once: the caller
+   * asked the store beforehand (an image it could not ask about counts as referenced).
    */
-  abort(isReferenced: (sha256: string) => boolean | Promise<boolean>): void {
+  abort(isReferenced: (sha256: string) => boolean): void {
     this.unpinAll();
     for (const sha of this.created) {
       if ((this.pending.get(sha) ?? 0) > 0) continue;
       let used = true;
       try {
-        const answer = isReferenced(sha);
-        if (answer instanceof Promise) answer.catch(() => undefined);
-        else used = answer;
+        used = isReferenced(sha);
       } catch {
         /* cannot tell (database down): keep the file, it is only an orphan */
       }

@@ -150,7 +150,7 @@ export function uploadStorage(deps: Deps): UploadStorage {
   async function writeAllOrNothing<T>(
     images: IncomingFile[],
     tasks: NewTask[],
-    writeRows: () => T | Promise<T>,
+    writeRows: () => Promise<T>,
   ): Promise<T> {
     const batch = deps.blobs.batch();
     try {

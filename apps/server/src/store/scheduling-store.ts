@@ -8,9 +8,6 @@ export interface JobAccessFields {
   isPublic: boolean;
 }
 
-/** A value now (SQLite) or later (Redis): callers always `await` it. */
-export type MaybePromise<T> = T | Promise<T>;
-
 /** A job just stored: its id and its tasks' ids, in upload order. */
 export interface CreatedJob {
   id: string;
@@ -33,22 +30,24 @@ export interface DeletedJob {
 }
 
 /**
- * Jobs as the HTTP routes and job watchers see them. SQLite answers at once; Redis answers
- * once the shared store has (a created job is durable before the promise resolves).
+ * Jobs as the HTTP routes and job watchers see them. Asynchronous in both backends, so that no
+ * caller depends on which one answers: SQLite's promises are already settled (its reads and
+ * writes are done when the method returns), Redis' settle once the shared store has answered.
+ * A created job is durable before the promise resolves.
  */
 export interface JobRecords {
-  createJob(tasks: NewTask[], now: number, access?: JobAccessFields): MaybePromise<CreatedJob>;
-  appendTasks(jobId: string, tasks: NewTask[], now: number): MaybePromise<CreatedJob>;
+  createJob(tasks: NewTask[], now: number, access?: JobAccessFields): Promise<CreatedJob>;
+  appendTasks(jobId: string, tasks: NewTask[], now: number): Promise<CreatedJob>;
   /** The `GET /api/jobs/:id` body, or null. */
-  getJob(jobId: string): MaybePromise<JobView | null>;
+  getJob(jobId: string): Promise<JobView | null>;
   /** Tasks by status over every job (live statistics). */
-  counts(): MaybePromise<TaskCounts>;
+  counts(): Promise<TaskCounts>;
   /** Tasks waiting to run over every gateway (the `queue_full` limit). */
-  queueDepth(): MaybePromise<number>;
+  queueDepth(): Promise<number>;
   /** Any task by id, wherever it runs (image routes); `getTask` knows only this process's. */
-  findTask(taskId: string): MaybePromise<TaskRecord | null>;
+  findTask(taskId: string): Promise<TaskRecord | null>;
   /** Whether any task refers to this image (a failed upload removes only blobs nobody uses). */
-  isImageReferenced(sha256: string): MaybePromise<boolean>;
+  isImageReferenced(sha256: string): Promise<boolean>;
   /**
    * Marks a job deleted (its first deletion's time stays) and, that first time, returns the
    * image digests no other undeleted job uses, which the caller may remove. The store owns the

@@ -4,7 +4,7 @@ import type { ErrorSink } from '../observability/error-sink';
 import { retryDelay, type RetrySchedule } from './backoff';
 import { sendWebhook, type SendOutcome } from './sender';
 import type { WebhookSigner } from './signer';
-import type { ClaimedDelivery, MaybePromise, WebhookQueue } from './types';
+import type { ClaimedDelivery, WebhookQueue } from './types';
 import type { WebhookMetrics } from './webhook-metrics';
 
 /** The body of an event (W3). */
@@ -32,9 +32,9 @@ export interface DispatcherOptions {
 export interface DispatcherDeps {
   queue: WebhookQueue;
   /** The job's view (the scheduling store's `getJob`). */
-  jobView: (jobId: string) => MaybePromise<JobView | null>;
+  jobView: (jobId: string) => Promise<JobView | null>;
   /** True when the job was deleted by its owner, or does not exist (job access). */
-  jobGone: (jobId: string) => MaybePromise<boolean>;
+  jobGone: (jobId: string) => Promise<boolean>;
   signer: WebhookSigner;
   errors: ErrorSink;
   metrics: WebhookMetrics;

@@ -14,7 +14,7 @@ import { DEFAULT_RETRY } from './backoff';
 import { checkCallbackUrl } from './callback-url';
 import { WebhookDispatcher } from './dispatcher';
 import { newWebhookSecret, WebhookSigner } from './signer';
-import type { DeliveryRecord, MaybePromise, WebhookQueue } from './types';
+import type { DeliveryRecord, WebhookQueue } from './types';
 import { WebhookMetrics } from './webhook-metrics';
 
 export { SqliteWebhookQueue } from './sqlite-webhook-queue';
@@ -40,7 +40,7 @@ export interface Webhooks {
   /** A task changed: when it is final, its job is checked for its end. */
   taskChanged(task: { jobId: string; status: string }): void;
   /** The job's delivery (state, attempts, last error), or null. */
-  delivery(jobId: string): MaybePromise<DeliveryRecord | null>;
+  delivery(jobId: string): Promise<DeliveryRecord | null>;
   dispatcher: WebhookDispatcher;
   start(): void;
   close(): Promise<void>;
@@ -48,9 +48,9 @@ export interface Webhooks {
 
 export interface WebhookDeps {
   queue: WebhookQueue;
-  jobView: (jobId: string) => MaybePromise<JobView | null>;
+  jobView: (jobId: string) => Promise<JobView | null>;
   /** True when the job was deleted by its owner, or does not exist. */
-  jobGone: (jobId: string) => MaybePromise<boolean>;
+  jobGone: (jobId: string) => Promise<boolean>;
   errors: ErrorSink;
   registry: Registry;
   log: FastifyBaseLogger;

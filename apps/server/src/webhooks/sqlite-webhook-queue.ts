@@ -30,6 +30,7 @@ const record = (r: DeliveryRow): DeliveryRecord => ({
  * `webhook_deliveries`, `webhook_settings`; migration 8 in storage/database.ts). One process
  * owns the file, so a claim is one transaction; a claim still holds a lease (`due_at` moves to
  * the lease's end) so that an attempt cut short by a crash is sent again after a restart.
+ * Methods are `async` only to share the interface: their statements have run when they return.
  */
 export class SqliteWebhookQueue implements WebhookQueue {
   private readonly q;
@@ -71,24 +72,24 @@ export class SqliteWebhookQueue implements WebhookQueue {
     };
   }
 
-  addTarget(target: WebhookTarget, now: number): void {
+  async addTarget(target: WebhookTarget, now: number): Promise<void> {
     this.q.addTarget.run(target.jobId, target.url, now);
   }
 
-  target(jobId: string): WebhookTarget | null {
+  async target(jobId: string): Promise<WebhookTarget | null> {
     const row = this.q.target.get(jobId);
     return row ? { jobId: row.job_id, url: row.url } : null;
   }
 
-  targets(limit: number, after: string | null): WebhookTarget[] {
+  async targets(limit: number, after: string | null): Promise<WebhookTarget[]> {
     return this.q.targets.all(after ?? '', limit).map((r) => ({ jobId: r.job_id, url: r.url }));
   }
 
-  dropTarget(jobId: string): void {
+  async dropTarget(jobId: string): Promise<void> {
     this.q.dropTarget.run(jobId);
   }
 
-  enqueue(d: NewDelivery): boolean {
+  async enqueue(d: NewDelivery): Promise<boolean> {
     return this.db.transaction(() => {
       const added = this.q.enqueue.run(d.jobId, d.msgId, d.url, d.payload, d.dueAt).changes === 1;
       this.q.dropTarget.run(d.jobId);
@@ -96,7 +97,7 @@ export class SqliteWebhookQueue implements WebhookQueue {
     })();
   }
 
-  claimDue(now: number, leaseUntil: number, limit: number): ClaimedDelivery[] {
+  async claimDue(now: number, leaseUntil: number, limit: number): Promise<ClaimedDelivery[]> {
     return this.db.transaction(() =>
       this.q.due.all(now, limit).map((row) => {
         const token = randomBytes(12).toString('base64url');
@@ -106,15 +107,15 @@ export class SqliteWebhookQueue implements WebhookQueue {
     )();
   }
 
-  complete(jobId: string, token: string): boolean {
+  async complete(jobId: string, token: string): Promise<boolean> {
     return this.settle(jobId, token, 'delivered', null, null);
   }
 
-  retry(jobId: string, token: string, dueAt: number, error: string): boolean {
+  async retry(jobId: string, token: string, dueAt: number, error: string): Promise<boolean> {
     return this.settle(jobId, token, 'pending', dueAt, error);
   }
 
-  giveUp(jobId: string, token: string, error: string): boolean {
+  async giveUp(jobId: string, token: string, error: string): Promise<boolean> {
     return this.settle(jobId, token, 'failed', null, error);
   }
 
@@ -129,12 +130,12 @@ export class SqliteWebhookQueue implements WebhookQueue {
     return this.q.settle.run(params).changes === 1;
   }
 
-  get(jobId: string): DeliveryRecord | null {
+  async get(jobId: string): Promise<DeliveryRecord | null> {
     const row = this.q.get.get(jobId);
     return row ? record(row) : null;
   }
 
-  secret(candidate: string): string {
+  async secret(candidate: string): Promise<string> {
     this.q.setSecret.run(candidate);
     return this.q.secret.get()!.value;
   }

@@ -40,48 +40,46 @@ export interface ClaimedDelivery extends DeliveryRecord {
   token: string;
 }
 
-/** A value now (SQLite) or later (Redis): callers always `await` it. */
-export type MaybePromise<T> = T | Promise<T>;
-
 /**
- * The delivery queue. Every method is safe to call from several gateways at once: a job's event
+ * The delivery queue, asynchronous in both backends (SQLite's promises are settled when the
+ * method returns; Redis' once the shared store has answered). Every method is safe to call from several gateways at once: a job's event
  * is enqueued once (`enqueue` returns false for the second), and a due attempt is claimed by one
  * caller (a lease: until `leaseUntil` nobody else can claim it; `complete`/`retry`/`giveUp` only
  * take effect for the claim's token).
  */
 export interface WebhookQueue {
   /** Remembers a job's callback URL until its event is decided. A second call keeps the first URL. */
-  addTarget(target: WebhookTarget, now: number): MaybePromise<void>;
+  addTarget(target: WebhookTarget, now: number): Promise<void>;
   /** The job's pending target, or null (none, or its event is decided already). */
-  target(jobId: string): MaybePromise<WebhookTarget | null>;
+  target(jobId: string): Promise<WebhookTarget | null>;
   /** Up to `limit` pending targets, oldest first, from `after` (a job id, exclusive) onwards. */
-  targets(limit: number, after: string | null): MaybePromise<WebhookTarget[]>;
+  targets(limit: number, after: string | null): Promise<WebhookTarget[]>;
   /** Forgets a pending target without an event (the job was deleted before it ended, W4). */
-  dropTarget(jobId: string): MaybePromise<void>;
+  dropTarget(jobId: string): Promise<void>;
   /**
    * The job's event, once: stores the delivery and forgets the pending target, atomically.
    * False when the job has a delivery already (it was enqueued by this or another gateway).
    */
-  enqueue(delivery: NewDelivery): MaybePromise<boolean>;
+  enqueue(delivery: NewDelivery): Promise<boolean>;
   /**
    * Claims up to `limit` deliveries due at `now`, each for one attempt: their attempt count grows
    * by one and nobody else can claim them before `leaseUntil`. A claim whose holder died is
    * claimed again once its lease has passed (that attempt is then sent again, W6).
    */
-  claimDue(now: number, leaseUntil: number, limit: number): MaybePromise<ClaimedDelivery[]>;
+  claimDue(now: number, leaseUntil: number, limit: number): Promise<ClaimedDelivery[]>;
   /** The attempt succeeded. False when the claim was lost (its lease passed and it was re-claimed). */
-  complete(jobId: string, token: string): MaybePromise<boolean>;
+  complete(jobId: string, token: string): Promise<boolean>;
   /** The attempt failed: the next one is due at `dueAt`. False when the claim was lost. */
-  retry(jobId: string, token: string, dueAt: number, error: string): MaybePromise<boolean>;
+  retry(jobId: string, token: string, dueAt: number, error: string): Promise<boolean>;
   /** The attempt failed and was the last: the delivery is given up. False when the claim was lost. */
-  giveUp(jobId: string, token: string, error: string): MaybePromise<boolean>;
+  giveUp(jobId: string, token: string, error: string): Promise<boolean>;
   /** The job's delivery, or null. */
-  get(jobId: string): MaybePromise<DeliveryRecord | null>;
+  get(jobId: string): Promise<DeliveryRecord | null>;
   /**
    * The signing secret kept in the store when `TABGRID_WEBHOOK_SECRET` is unset: the first
    * caller's `candidate` is stored, every caller gets what is stored.
    */
-  secret(candidate: string): MaybePromise<string>;
+  secret(candidate: string): Promise<string>;
   /** A command an operator runs to read that stored secret (logged at start-up). */
   readonly secretLocation: string;
 }

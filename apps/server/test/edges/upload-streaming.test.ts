@@ -64,7 +64,7 @@ describe('uploads stream to disk', () => {
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(ApiErrorSchema.parse(await res.json()).error.code).toBe('rate_limited');
     expect(incoming(server)).toEqual([]);
-    expect(server.store.counts()).toMatchObject({ queued: 0, running: 0, done: 0 });
+    expect(await server.store.counts()).toMatchObject({ queued: 0, running: 0, done: 0 });
     // Another key has its own budget.
     const other = await server.upload([{ name: 'dog.jpg', bytes: readImage('dog.jpg') }], {
       key: TEST_KEYS.other.key,

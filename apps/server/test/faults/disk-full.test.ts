@@ -43,8 +43,8 @@ async function expectInsufficientStorage(res: Response): Promise<string> {
 }
 
 /** Rows and files of a server's data directory: what a refused upload must not change. */
-function footprint(s: TestServer) {
-  return { counts: s.store.counts(), files: listFiles(path.join(s.dataDir, 'images')).sort() };
+async function footprint(s: TestServer) {
+  return { counts: await s.store.counts(), files: listFiles(path.join(s.dataDir, 'images')).sort() };
 }
 
 const photos = (...names: string[]) => names.map((name) => ({ name, bytes: readImage(name) }));
@@ -58,11 +58,11 @@ describe('disk full: injected faults (always run)', () => {
       throw enospc(); // ...then the disk is full
     };
     server = await startTestServer({}, { blobWriter: writer });
-    const before = footprint(server);
+    const before = await footprint(server);
     full = true;
     // Two images: the first may be stored before the second fails; neither may remain.
     await expectInsufficientStorage(await server.upload(photos('dog.jpg', 'bus.jpg')));
-    expect(footprint(server)).toEqual(before);
+    expect(await footprint(server)).toEqual(before);
     full = false;
     await pool.join('v-after');
     const job = await server.createJob(['dog.jpg', 'bus.jpg']);
@@ -77,7 +77,10 @@ describe('disk full: injected faults (always run)', () => {
     };
     server = await startTestServer({}, { blobWriter: writer });
     await expectInsufficientStorage(await server.upload(photos('dog.jpg', 'bus.jpg')));
-    expect(footprint(server)).toEqual({ counts: { queued: 0, running: 0, done: 0, failed: 0 }, files: [] });
+    expect(await footprint(server)).toEqual({
+      counts: { queued: 0, running: 0, done: 0, failed: 0 },
+      files: [],
+    });
   });
 
   it('SQLITE_FULL when writing the job rows: 507 and the blobs written for it are removed', async () => {
@@ -85,10 +88,10 @@ describe('disk full: injected faults (always run)', () => {
     server = await startTestServer({}, { wrapStore: faults.wrap });
     // An image already stored for an accepted job stays; only the new one goes.
     const kept = await server.createJob(['dog.jpg']);
-    const before = footprint(server);
+    const before = await footprint(server);
     faults.failNext('createJob', sqliteError('SQLITE_FULL'));
     await expectInsufficientStorage(await server.upload(photos('dog.jpg', 'bus.jpg')));
-    expect(footprint(server)).toEqual(before);
+    expect(await footprint(server)).toEqual(before);
     await pool.join('v-kept');
     expect((await server.waitForJob(kept.id)).status).toBe('done');
   });
@@ -103,10 +106,10 @@ describe('disk full: injected faults (always run)', () => {
     const dataDir = server.dataDir;
     pool.closeAll();
     server = await startTestServer({ dataDir, minFreeBytes: Number.MAX_SAFE_INTEGER, healthCheckMs: 60_000 });
-    const before = footprint(server);
+    const before = await footprint(server);
     const message = await expectInsufficientStorage(await server.upload(photos('bus.jpg')));
     expect(message).toMatch(/TABGRID_MIN_FREE_BYTES/);
-    expect(footprint(server)).toEqual(before);
+    expect(await footprint(server)).toEqual(before);
     const res = await fetch(`${server.url}/healthz`);
     expect(res.status).toBe(503);
     expect(HealthSchema.parse(await res.json()).failing.map((f) => f.name)).toEqual(['disk']);
@@ -136,7 +139,7 @@ describe('disk full: a real tmpfs holding the database and the blobs', () => {
     const task = v.assigned[0]!;
 
     const filler = fillDisk(fs16.dir);
-    const before = footprint(server);
+    const before = await footprint(server);
     const t0 = performance.now();
     const refusals: number[] = [];
     for (let i = 0; i < 5; i++) {
@@ -148,7 +151,7 @@ describe('disk full: a real tmpfs holding the database and the blobs', () => {
     const refusedMs = (performance.now() - t0) / refusals.length;
     expect(refusals.every((s) => s === 507 || s === 503)).toBe(true);
     expect(refusals).toContain(507);
-    expect(footprint(server)).toEqual(before);
+    expect(await footprint(server)).toEqual(before);
     expect(listFiles(path.join(dataDir, 'images')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
 
     // The result may or may not fit on the full disk; either it is stored, or refused and kept.
@@ -183,9 +186,9 @@ describe('disk full: a real tmpfs holding the database and the blobs', () => {
     server = await startTestServer({ dataDir, minFreeBytes: 8 * 1024 * 1024 });
     const filler = path.join(fs16.dir, 'filler.bin');
     fs.writeFileSync(filler, Buffer.alloc(10 * 1024 * 1024, 1));
-    const before = footprint(server);
+    const before = await footprint(server);
     await expectInsufficientStorage(await server.upload(photos('bus.jpg')));
-    expect(footprint(server)).toEqual(before);
+    expect(await footprint(server)).toEqual(before);
     fs.rmSync(filler);
     await pool.join('v-space');
     const job = await server.createJob(['bus.jpg']);

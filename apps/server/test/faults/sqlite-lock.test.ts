@@ -68,7 +68,7 @@ describe('SQLite locked by another process (issue 11)', () => {
     expect(ApiErrorSchema.parse(await refused.json()).error.code).toBe('storage_unavailable');
     expect(uploadRefusedMs).toBeLessThan(BUSY_MS + SLACK_MS);
     expect(fs.existsSync(imageFile(server.dataDir, BlobStore.sha256(busImage)))).toBe(false);
-    expect(server.store.counts()).toMatchObject({ queued: 0, running: 1, done: 0 }); // reads go on
+    expect(await server.store.counts()).toMatchObject({ queued: 0, running: 1, done: 0 }); // reads go on
 
     // The result while locked (the breaker is open now): refused at once, the lease is kept.
     t0 = performance.now();
@@ -104,7 +104,7 @@ describe('SQLite locked by another process (issue 11)', () => {
     const locker = await lockDatabase();
     // The breaker is still closed: this volunteer's connect dispatches, and assignNext meets the lock.
     const v = await pool.join('v-late');
-    expect(server.store.counts()).toMatchObject({ queued: 1, running: 0 });
+    expect(await server.store.counts()).toMatchObject({ queued: 1, running: 0 });
     expect(server.store.queuedCount).toBe(1); // still in the queue index
     expect(await server.errors.total()).toBe(1); // assignNext met SQLITE_BUSY, reported to the sink
     expect((await health()).status).toBe(503);

@@ -95,7 +95,11 @@ describe('store faults under the real scheduler (issue 11)', () => {
     faults.failNext('release');
     const job = await server.createJob(['dog.jpg']);
     await until(() => mute.assigned.length === 1, 5000, 'offer');
-    await until(() => server.store.counts().queued === 1, 5000, 'requeued by the retried release');
+    await until(
+      async () => (await server.store.counts()).queued === 1,
+      5000,
+      'requeued by the retried release',
+    );
     expectThrown('release');
     await pool.join('v-honest');
     expect((await server.waitForJob(job.id)).tasks[0]).toMatchObject({ status: 'done', attempts: 2 });
@@ -175,7 +179,7 @@ describe('store faults under the real scheduler (issue 11)', () => {
     const refused = await v.answer(task);
     expect(refused).toMatchObject({ ok: false, code: 'storage_unavailable' });
     expect(server.store.getAssignment(task.assignmentId)?.status).toBe('acked'); // the lease is in place
-    expect(server.store.counts()).toMatchObject({ running: 1, done: 0 });
+    expect(await server.store.counts()).toMatchObject({ running: 1, done: 0 });
     await expectServing();
     expect(await v.answer(task)).toEqual({ ok: true, data: { accepted: true, duplicate: false } });
     expect((await server.waitForJob(job.id)).tasks[0]).toMatchObject({ status: 'done', attempts: 1 });
@@ -219,7 +223,7 @@ describe('store faults under the real scheduler (issue 11)', () => {
     expect(ApiErrorSchema.parse(await refused.json()).error.code).toBe('storage_unavailable');
     const v = await pool.join('v-paused');
     // connect() dispatches synchronously when it may: nothing was assigned.
-    expect(server.store.counts()).toMatchObject({ queued: 1, running: 0 });
+    expect(await server.store.counts()).toMatchObject({ queued: 1, running: 0 });
     expect((await server.getJob(job.id)).tasks[0]).toMatchObject({ status: 'queued', attempts: 0 });
     expect(v.assigned).toHaveLength(0);
     await expectServing(); // the probe passes: the breaker closes, dispatch resumes
@@ -227,7 +231,7 @@ describe('store faults under the real scheduler (issue 11)', () => {
     expect(v.results).toHaveLength(1);
     expectThrown('extendLiveLeases');
     expect(await backgroundErrors()).toMatchObject({ 'scheduler.resume|dependency': 1 });
-    expect(server.store.counts()).toMatchObject({ queued: 0, done: 1 });
+    expect(await server.store.counts()).toMatchObject({ queued: 0, done: 1 });
   });
 
   it('an unknown (non-dependency) error is counted as such and the server keeps serving', async () => {

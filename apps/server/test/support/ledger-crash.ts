@@ -31,7 +31,7 @@ const keeper = new CreditKeeper(new SqliteLedgerStore(db), {
   displayName: (id) => id,
   now: () => Date.now(),
 });
-store.createJob(
+await store.createJob(
   Array.from({ length: tasks }, (_, i) => ({
     name: `p${i}.jpg`,
     imageSha256: `${i}`.padStart(64, '0'),

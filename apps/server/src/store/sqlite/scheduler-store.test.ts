@@ -12,11 +12,11 @@ let db: Db | null = null;
 afterEach(() => db?.close());
 
 describe('SchedulerStore memory', () => {
-  it('drops a failed task’s exclusions, whatever failed it (bounded by unfinished tasks)', () => {
+  it('drops a failed task’s exclusions, whatever failed it (bounded by unfinished tasks)', async () => {
     db = openDatabase(fs.mkdtempSync(path.join(os.tmpdir(), 'tabgrid-store-')));
     const store = new SchedulerStore(db, POLICY);
     // Attempts used up: excluded after a failure report, then its last lease lapses.
-    const job = store.createJob([image, image], 0);
+    const job = await store.createJob([image, image], 0);
     const first = store.assignNext('v1', 1, 1000)!;
     store.reportFailure(first.assignment.id, 'v1', 'undecodable', 'x', 2, false);
     const second = store.assignNext('v2', 3, 1000)!;

@@ -73,17 +73,17 @@ export class SchedulerStore implements SchedulingStore {
    * Records a job and its tasks (all queued) in one transaction, fsynced before it returns.
    * `access` names the requester (key name) that owns it and whether its results are public.
    */
-  createJob(
+  async createJob(
     tasks: NewTask[],
     now: number,
     access: JobAccessFields = { owner: '', isPublic: false },
-  ): CreatedJob {
+  ): Promise<CreatedJob> {
     const { jobId, created } = this.jobs.insert(tasks, now, access);
     return this.enqueue(jobId, created);
   }
 
   /** Adds tasks (all queued) to an existing job the caller checked is open; fsynced before it returns. */
-  appendTasks(jobId: string, tasks: NewTask[], now: number): CreatedJob {
+  async appendTasks(jobId: string, tasks: NewTask[], now: number): Promise<CreatedJob> {
     return this.enqueue(jobId, this.jobs.append(jobId, tasks, now));
   }
 
@@ -104,11 +104,11 @@ export class SchedulerStore implements SchedulingStore {
   }
 
   /** The public view of a job (the `GET /api/jobs/:id` body), or null. */
-  getJob(jobId: string): JobView | null {
+  async getJob(jobId: string): Promise<JobView | null> {
     return this.jobs.view(jobId);
   }
 
-  counts(): TaskCounts {
+  async counts(): Promise<TaskCounts> {
     return this.jobs.counts();
   }
 
@@ -121,11 +121,11 @@ export class SchedulerStore implements SchedulingStore {
     return this.queue.size;
   }
 
-  queueDepth(): number {
+  async queueDepth(): Promise<number> {
     return this.queue.size;
   }
 
-  findTask(taskId: string): TaskRecord | null {
+  async findTask(taskId: string): Promise<TaskRecord | null> {
     return this.getTask(taskId);
   }
 
@@ -239,7 +239,7 @@ export class SchedulerStore implements SchedulingStore {
   }
 
   /** Whether any task refers to this image (a failed upload removes only blobs nobody uses). */
-  isImageReferenced(sha256: string): boolean {
+  async isImageReferenced(sha256: string): Promise<boolean> {
     return this.s.imageUsed.get(sha256) !== undefined;
   }
 
