@@ -39,6 +39,27 @@ export default defineConfig(
     languageOptions: { globals: { ...globals.browser, ...globals.worker } },
   },
   {
+    // Interfaces with two backends (SQLite, Redis) are async in both: callers await, and never ask
+    // which backend answered (ARCHITECTURE.md, "Stores are async throughout"). guard.ts is left out:
+    // a socket handler may answer at once or later, and the guard serves both.
+    files: ['apps/server/src/**/*.ts'],
+    ignores: ['apps/server/src/sockets/guard.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "BinaryExpression[operator='instanceof'][right.name='Promise']",
+          message: 'Store answers are always promises: await them instead of asking whether one is.',
+        },
+        {
+          selector:
+            "TSUnionType:has(> TSTypeReference[typeName.name='Promise']):has(> :not(TSTypeReference[typeName.name='Promise'], TSNullKeyword, TSUndefinedKeyword, TSVoidKeyword))",
+          message: 'Return Promise<T>, not T | Promise<T>: both backends of an interface are async.',
+        },
+      ],
+    },
+  },
+  {
     // The two store backends stand side by side: neither imports the other (ARCHITECTURE.md).
     files: ['apps/server/src/store/redis/**/*.ts'],
     rules: {
