@@ -49,6 +49,24 @@ export function describeSchedulingStore(name: string, open: () => Promise<StoreU
       for (const s of opened.splice(0)) await s.close();
     });
 
+    it('answers every job-record call with a promise, so that no caller asks which backend runs', async () => {
+      const s = await start();
+      const promised = <T>(answer: Promise<T>): Promise<T> => {
+        expect(answer).toBeInstanceOf(Promise);
+        return answer;
+      };
+      const job = await promised(s.store.createJob(tasks(1), T0, { owner: '', isPublic: false }));
+      await promised(s.store.appendTasks(job.id, [image(2)], T0 + 1));
+      await s.settle();
+      await promised(s.store.getJob(job.id));
+      await promised(s.store.counts());
+      await promised(s.store.queueDepth());
+      await promised(s.store.findTask(job.tasks[0]!.id));
+      await promised(s.store.isImageReferenced(image(1).imageSha256));
+      await promised(s.store.adoptOrphans('alice'));
+      await promised(s.store.markDeleted(job.id, T0 + 2));
+    });
+
     it('creates a job whose tasks are queued in order, visible in its view and the counts', async () => {
       const s = await start();
       const before = await s.store.counts();

@@ -39,6 +39,25 @@ export function describeWebhookQueue(name: string, open: () => Promise<QueueUnde
       for (const sut of opened.splice(0)) await sut.close();
     });
 
+    it('answers every call with a promise, so that no caller asks which backend runs', async () => {
+      const { queue } = await fresh();
+      const promised = <T>(answer: Promise<T>): Promise<T> => {
+        expect(answer).toBeInstanceOf(Promise);
+        return answer;
+      };
+      await promised(queue.addTarget({ jobId: 'job-p', url: 'https://p.example/1' }, T0));
+      await promised(queue.target('job-p'));
+      await promised(queue.targets(10, null));
+      await promised(queue.enqueue(delivery('job-p')));
+      const [claim] = await promised(queue.claimDue(T0, T0 + LEASE, 10));
+      await promised(queue.retry('job-p', claim!.token, T0 + 1, 'HTTP 500'));
+      await promised(queue.complete('job-p', claim!.token));
+      await promised(queue.giveUp('job-p', claim!.token, 'HTTP 500'));
+      await promised(queue.get('job-p'));
+      await promised(queue.dropTarget('job-q'));
+      await promised(queue.secret('candidate'));
+    });
+
     it('keeps a pending target until its event is enqueued; a second URL does not replace the first', async () => {
       const { queue } = await fresh();
       await queue.addTarget({ jobId: 'job-a', url: 'https://a.example/1' }, T0);
