@@ -268,5 +268,5 @@ describe('verification', () => {
     for (const id of revisedLater) {
       expect(revised.tasks.find((t) => t.id === id)!.verification).not.toBe('trusted');
     }
-  });
+  }, 240_000);
 });
