@@ -182,7 +182,7 @@ describe('Redis scheduling when Redis itself dies', () => {
     await new Promise((r) => setTimeout(r, 300));
 
     // Gateway B catches the turncoat: it holds none of its results in memory.
-    expect(b.store.trustedResultsOf('turncoat')).toEqual([]);
+    expect(b.store.publishedResultsOf('turncoat')).toEqual([]);
     const found = await b.store.reopenElsewhere('turncoat');
     // Every lie's credit goes; the deleted job's task is not run again.
     expect(found.revoked.sort()).toEqual([...lies, goneLie].map((l) => l.assignment.id).sort());

@@ -71,11 +71,11 @@ describe('the scheduling core: decide first, act after the commit', () => {
     await until(() => b.results.length === 1, 10_000, "b's result");
     b.close();
     // c's result agrees with b's: the liar is caught, and its backtracking throws.
-    faults.failNext('trustedResultsOf', new Error('backtracking failed'));
+    faults.failNext('publishedResultsOf', new Error('backtracking failed'));
     const c = await pool.join('v-c');
     await until(() => c.results.length === 1, 10_000, "c's result");
     expect(c.results[0]!.ack).toMatchObject({ ok: true, data: { accepted: true, duplicate: false } });
-    expect(faults.thrown.map((t) => t.method)).toContain('trustedResultsOf');
+    expect(faults.thrown.map((t) => t.method)).toContain('publishedResultsOf');
     expect(await taskOf(server, job.id)).toMatchObject({ status: 'done', agreeing: 2 });
   });
 

@@ -42,6 +42,10 @@ async function applyOne(
         for (const e of await store.entries(op.volunteerId))
           if (e.state === 'provisional') await store.revoke(e, op.reason, op.at);
         break;
+      case 'revokeAll':
+        for (const e of await store.entries(op.volunteerId))
+          if (e.state !== 'revoked') await store.revoke(e, op.reason, op.at);
+        break;
     }
   }
 }

@@ -42,8 +42,8 @@ interface Pending {
 /**
  * Turns what the scheduler and the verifier decide into ledger entries (PROTOCOL.md rules C1-C3):
  * an accepted result is a provisional entry (granted at once when it is final on arrival); a final
- * judgement grants the agreeing results and revokes the others; a volunteer caught lying loses its
- * provisional entries and the results backtracking revoked.
+ * judgement grants the agreeing results and revokes the others; a volunteer caught lying loses
+ * every entry, granted or provisional.
  *
  * Ledger writes never block the caller. They are queued in order and written once per event-loop
  * turn, all of that turn's writes in one `applyAll` (one SQLite transaction: a commit costs more
@@ -113,18 +113,25 @@ export class CreditKeeper {
   }
 
   /**
-   * A volunteer was caught lying: `backtracked` are the results of theirs that backtracking
-   * revoked (final on trust alone); every entry still provisional is revoked too.
+   * A volunteer was caught lying (rule C2): it keeps nothing. `backtracked` are its published
+   * results that backtracking reopened (revoked as `backtracked`); every other entry of its,
+   * granted or provisional, is revoked too (`quarantined`): a result it only agreed with stays
+   * published on another's word, but no longer earns it anything.
    */
   caught(volunteerId: string, backtracked: readonly string[], now: number): void {
     const ops = revokeBacktracked(volunteerId, backtracked, now);
-    ops.push({ kind: 'revokeProvisional', volunteerId, reason: 'quarantined', at: now });
+    ops.push({ kind: 'revokeAll', volunteerId, reason: 'quarantined', at: now });
     this.enqueue('ledger.caught', ops, [volunteerId]);
   }
 
-  /** Backtracking found more of a caught volunteer's results later (on other gateways): revoked. */
+  /**
+   * Backtracking found more of a caught volunteer's results later (on other gateways): revoked,
+   * with whatever entry was recorded since `caught` (a result in flight on another gateway).
+   */
   backtracked(volunteerId: string, assignmentIds: readonly string[], now: number): void {
-    this.enqueue('ledger.backtracked', revokeBacktracked(volunteerId, assignmentIds, now), [volunteerId]);
+    const ops = revokeBacktracked(volunteerId, assignmentIds, now);
+    ops.push({ kind: 'revokeAll', volunteerId, reason: 'quarantined', at: now });
+    this.enqueue('ledger.backtracked', ops, [volunteerId]);
   }
 
   /** Sends a (newly connected) volunteer its totals. */

@@ -178,8 +178,10 @@ export class SqliteLedgerStore implements LedgerStore {
         this.moveNow(op.ref, 'revoked', op.reason, op.at);
         break;
       case 'revokeProvisional':
+      case 'revokeAll':
         for (const e of this.s.entriesOf.all(op.volunteerId)) {
-          if (this.s.state.get(e.assignment_id)?.state !== 'provisional') continue;
+          const state = this.s.state.get(e.assignment_id)?.state;
+          if (state !== 'provisional' && (op.kind === 'revokeProvisional' || state !== 'granted')) continue;
           this.moveNow(
             { volunteerId: e.volunteer_id, assignmentId: e.assignment_id },
             'revoked',

@@ -11,8 +11,9 @@ export type CreditState = 'provisional' | 'granted' | 'revoked';
 /**
  * Why an entry changed state. Granted: how the result was verified (`trusted`, `replicated`,
  * `refereed`, `spot-checked`) or `unverified` (verification off). Revoked: `wrong` (outvoted or
- * refereed wrong), `quarantined` (its sender is shadow-banned), `backtracked` (a result final on
- * trust alone, revoked when its sender was caught lying).
+ * refereed wrong), `quarantined` (its sender was caught lying: every other entry of its, granted
+ * or pending, rule C2), `backtracked` (a published result of its sender, reopened when it was
+ * caught, rule V7).
  */
 export type CreditReason =
   | 'trusted'
@@ -81,15 +82,17 @@ export interface RecordOutcome {
 
 /**
  * One ledger write as data, for `LedgerStore.applyAll`: what `record`, `grant` and `revoke` do,
- * or `revokeProvisional` — revoke every entry of a volunteer that is provisional when the op runs
- * (quarantine). Every op is idempotent: applying it again after it took effect appends nothing
+ * or `revokeProvisional` — revoke every entry of a volunteer that is provisional when the op runs —
+ * or `revokeAll` — revoke every entry of a volunteer that is provisional or granted when the op
+ * runs (a caught liar keeps nothing, rule C2). Every op is idempotent: applying it again after it took effect appends nothing
  * (an entry is written once; states only move forward, provisional → granted → revoked).
  */
 export type LedgerOp =
   | { kind: 'record'; entry: NewEntry; state: 'provisional' | 'granted'; reason: CreditReason | null }
   | { kind: 'grant'; ref: EntryRef; reason: CreditReason; at: number }
   | { kind: 'revoke'; ref: EntryRef; reason: CreditReason; at: number }
-  | { kind: 'revokeProvisional'; volunteerId: string; reason: CreditReason; at: number };
+  | { kind: 'revokeProvisional'; volunteerId: string; reason: CreditReason; at: number }
+  | { kind: 'revokeAll'; volunteerId: string; reason: CreditReason; at: number };
 
 export interface LeaderboardRow {
   volunteerId: string;

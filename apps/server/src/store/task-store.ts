@@ -81,12 +81,16 @@ export interface TaskStore {
   ): { task: TaskRecord; superseded: AssignmentRecord[] } | null;
   /** Backtracking: done tasks whose result came from these assignments are queued again. */
   reopen(assignmentIds: readonly string[]): TaskRecord[];
-  /** Assignments whose result this volunteer got final on trust alone (no agreeing replica). */
-  trustedResultsOf(volunteerId: string): string[];
   /**
-   * Backtracking beyond what `trustedResultsOf` sees: this volunteer's results final on trust
-   * alone that another gateway accepted (or this one no longer holds in memory), reopened in the
-   * shared store. Resolves with their assignments and reopened tasks; a store that sees every
+   * Assignments of this volunteer whose result is a done task's published result
+   * (`resultAssignmentId`), however it was verified: trusted, replicated, spot-checked, refereed
+   * (rule V7).
+   */
+  publishedResultsOf(volunteerId: string): string[];
+  /**
+   * Backtracking beyond what `publishedResultsOf` sees: this volunteer's published results that
+   * another gateway accepted (or this one no longer holds in memory), reopened in the shared
+   * store. Resolves with their assignments and reopened tasks; a store that sees every
    * result itself (SQLite, one process) has none.
    */
   reopenElsewhere(volunteerId: string): Promise<{ revoked: string[]; reopened: TaskRecord[] }>;

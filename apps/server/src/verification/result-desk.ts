@@ -13,7 +13,7 @@ import type { Assessment, Verifier } from './verifier';
 export interface ResultDeskDeps {
   store: Pick<
     TaskStore,
-    'getTask' | 'getAssignment' | 'finalize' | 'trustedResultsOf' | 'reopen' | 'reopenElsewhere'
+    'getTask' | 'getAssignment' | 'finalize' | 'publishedResultsOf' | 'reopen' | 'reopenElsewhere'
   >;
   actions: LeaseActions;
   /** Reads a task's image (for the referee). */
@@ -159,15 +159,19 @@ export class ResultDesk {
   }
 
   /**
-   * Backtracking (rule V7): every result these newly quarantined volunteers got final on trust
-   * alone is revoked and its task queued again; requesters see the job running again. Never
-   * throws: it runs after a result was stored, whose ack and events must not depend on it.
+   * Backtracking (rule V7): every result these newly quarantined volunteers published — trusted,
+   * replicated, spot-checked or refereed — is revoked and its task queued again to be verified
+   * anew; requesters see the job running again. Their results still waiting for a verdict count
+   * for nothing, and they lose every credit, granted or pending (C2): a result they only agreed
+   * with stays published on its publisher's word. Never throws: it runs after a result was
+   * stored, whose ack and events must not depend on it.
    */
   backtrack(volunteerIds: readonly string[]): void {
     const { store, credits, clock, actions } = this.deps;
     for (const id of volunteerIds) {
+      this.verifier?.disown(id);
       try {
-        const revoked = store.trustedResultsOf(id);
+        const revoked = store.publishedResultsOf(id);
         const reopened = store.reopen(revoked);
         credits?.caught(id, revoked, clock.now());
         if (reopened.length > 0)

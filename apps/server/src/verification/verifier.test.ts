@@ -79,6 +79,27 @@ describe('verifier', () => {
     expect(reps.get('turncoat').streak).toBe(51);
   });
 
+  it("a caught volunteer's result still waiting is disowned: an agreeing replica does not publish it (issue 17 C)", () => {
+    const { verifier, result } = setup([0, 0.99, 0.99, 0.99]);
+    // The turncoat's (tampered, agreeing) result is picked for a spot check: it waits.
+    expect(result('t1', 'turncoat', truth).kind).toBe('replicate');
+    // Caught elsewhere meanwhile (a canary, another task's verdict): backtracking disowns it.
+    verifier.caught('turncoat', 'wrong', 2000);
+    verifier.disown('turncoat');
+    expect(verifier.isPending('t1')).toBe(true);
+    // An honest replica agrees with it, but it counts for nothing now: still waiting, for an
+    // independent result (or the referee), never published as the turncoat's.
+    expect(result('t1', 'honest-a', truth).kind).toBe('replicate');
+    const settled = result('t1', 'honest-b', truth);
+    expect(settled.kind).toBe('final');
+    if (settled.kind !== 'final') return;
+    expect(settled.resultAssignmentId).not.toBe('a1');
+    expect(settled.settled.agreeing.map((r) => r.volunteerId).sort()).toEqual(['honest-a', 'honest-b']);
+    expect(settled.settled.rejected).toEqual([
+      { volunteerId: 'turncoat', assignmentId: 'a1', quarantined: true },
+    ]);
+  });
+
   it('a trusted result for a task with nothing waiting is final at once', () => {
     const { result } = setup([]);
     const j = result('t1', 'honest-a', truth);

@@ -333,6 +333,22 @@ export class Verifier {
     this.record(volunteerId, 'agreed', now);
   }
 
+  /**
+   * A volunteer was caught (backtracking, rule V7): its results still waiting for a verdict
+   * count for nothing from now on, as if it had been quarantined when it sent them. Otherwise a
+   * tampered result it sent before the catch could still be settled by an honest replica,
+   * published as its own, and granted credit after its credit was revoked.
+   */
+  disown(volunteerId: string): void {
+    for (const [taskId, list] of this.pending) {
+      if (!list.some((c) => c.by === volunteerId && !c.quarantined)) continue;
+      this.pending.set(
+        taskId,
+        list.map((c) => (c.by === volunteerId ? { ...c, quarantined: true } : c)),
+      );
+    }
+  }
+
   /** The task ended otherwise (cancelled, failed): drop what waited for it. */
   forget(taskId: string): void {
     this.drop(taskId);

@@ -213,7 +213,7 @@ export function describeSchedulingStore(name: string, open: () => Promise<StoreU
       expect(r2).toMatchObject({ kind: 'recorded', task: { status: 'failed', errorCode: 'undecodable' } });
     });
 
-    it('verification: a replicate mark runs the task again elsewhere; finalize settles it; a trusted result can be reopened', async () => {
+    it('verification: a replicate mark runs the task again elsewhere; finalize settles it; a published result can be reopened', async () => {
       const s = await start();
       const job = await s.store.createJob(tasks(2), T0);
       await s.settle();
@@ -247,9 +247,10 @@ export function describeSchedulingStore(name: string, open: () => Promise<StoreU
         agreeing: 1,
       });
       expect(t).toMatchObject({ kind: 'accepted', task: { status: 'done', verification: 'trusted' } });
-      expect(s.store.trustedResultsOf('v1')).toEqual([other.assignment.id]);
-      expect(s.store.trustedResultsOf('v2')).toEqual([]);
-      const reopened = s.store.reopen(s.store.trustedResultsOf('v1'));
+      // Both of v1's published results are found, the replicated one too (rule V7).
+      expect(s.store.publishedResultsOf('v1').sort()).toEqual([a.assignment.id, other.assignment.id].sort());
+      expect(s.store.publishedResultsOf('v2')).toEqual([]);
+      const reopened = s.store.reopen([other.assignment.id]);
       expect(reopened.map((r) => [r.id, r.status, r.detections])).toEqual([[other.task.id, 'queued', null]]);
       expect(s.store.reopen([other.assignment.id])).toEqual([]);
       await s.settle();
@@ -279,14 +280,14 @@ export function describeSchedulingStore(name: string, open: () => Promise<StoreU
       // SQLite reads every result back from its database; Redis from the shared trusted index.
       const r = await s.restart();
       opened.push(r);
-      const local = r.store.trustedResultsOf('v1');
+      const local = r.store.publishedResultsOf('v1');
       const here = r.store.reopen(local);
       const elsewhere = await r.store.reopenElsewhere('v1');
       const reopened = [...here, ...elsewhere.reopened];
       expect(reopened.map((t) => [t.id, t.status, t.detections])).toEqual([[lie.task.id, 'queued', null]]);
       expect([...here.map(() => lie.assignment.id), ...elsewhere.revoked]).toEqual([lie.assignment.id]);
       // Once only: a second search finds nothing left to reopen.
-      expect(r.store.reopen(r.store.trustedResultsOf('v1'))).toEqual([]);
+      expect(r.store.reopen(r.store.publishedResultsOf('v1'))).toEqual([]);
       expect((await r.store.reopenElsewhere('v1')).reopened).toEqual([]);
 
       await r.settle();
@@ -303,6 +304,62 @@ export function describeSchedulingStore(name: string, open: () => Promise<StoreU
       expect(view!.status).toBe('done');
     });
 
+    it('backtracking reaches every result a volunteer published, however verified; one it only agreed with stays (issue 17 C)', async () => {
+      const s = await start();
+      const job = await s.store.createJob(tasks(5), T0);
+      await s.settle();
+      // v1's results published as replicated (after a replica), refereed, spot-checked, trusted:
+      // each a tampered result that agreed within the tolerance.
+      const marks = [
+        { verification: 'replicated', agreeing: 2 },
+        { verification: 'refereed', agreeing: 2 },
+        { verification: 'spot-checked', agreeing: 2 },
+        { verification: 'trusted', agreeing: 1 },
+      ] as const;
+      const liar: { task: string; assignment: string }[] = [];
+      for (const mark of marks) {
+        const a = s.store.assignNext('v1', T0, OFFER)!;
+        if (mark.verification === 'trusted') {
+          s.store.complete(a.assignment.id, 'v1', box(0.5), 10, T0 + 1, mark);
+        } else {
+          s.store.complete(a.assignment.id, 'v1', box(0.5), 10, T0 + 1, 'replicate');
+          s.store.finalize(a.task.id, box(0.5), a.assignment.id, mark, T0 + 2);
+        }
+        liar.push({ task: a.task.id, assignment: a.assignment.id });
+      }
+      // v1 only agreed with v2's published result: it stays.
+      const own = s.store.assignNext('v1', T0, OFFER)!;
+      s.store.complete(own.assignment.id, 'v1', box(0.5), 10, T0 + 1, 'replicate');
+      const theirs = s.store.assignNext('v2', T0 + 1, OFFER)!;
+      expect(theirs.task.id).toBe(own.task.id);
+      s.store.complete(theirs.assignment.id, 'v2', box(0.6), 10, T0 + 3, {
+        verification: 'replicated',
+        agreeing: 2,
+      });
+      await s.settle();
+
+      // Caught, after a restart (SQLite reads its database again; Redis its shared index).
+      const r = await s.restart();
+      opened.push(r);
+      const here = r.store.reopen(r.store.publishedResultsOf('v1'));
+      const elsewhere = await r.store.reopenElsewhere('v1');
+      const reopened = [...here, ...elsewhere.reopened];
+      expect(reopened.map((t) => t.id).sort()).toEqual(liar.map((l) => l.task).sort());
+      expect(reopened.every((t) => t.status === 'queued' && t.detections === null)).toBe(true);
+      expect(r.store.publishedResultsOf('v1')).toEqual([]);
+      await r.settle();
+      const view = await r.store.getJob(job.id);
+      const byId = new Map(view!.tasks.map((t) => [t.id, t]));
+      expect(byId.get(own.task.id)).toMatchObject({ status: 'done', verification: 'replicated' });
+      expect(byId.get(own.task.id)!.detections[0]?.score).toBe(0.6);
+      for (const l of liar) expect(byId.get(l.task)).toMatchObject({ status: 'queued', verification: null });
+      // Re-verified without it: the liar is never offered them again, someone else is.
+      expect(r.store.assignNext('v1', T0 + 4, OFFER)).toBeNull();
+      const redo = new Set<string>();
+      for (let i = 0; i < liar.length; i++) redo.add(r.store.assignNext(`v${i + 3}`, T0 + 4, OFFER)!.task.id);
+      expect([...redo].sort()).toEqual(liar.map((l) => l.task).sort());
+    });
+
     it("backtracking leaves a deleted job's tasks alone (nobody will read them again)", async () => {
       const s = await start();
       const kept = await s.store.createJob(tasks(1), T0);
@@ -316,7 +373,7 @@ export function describeSchedulingStore(name: string, open: () => Promise<StoreU
 
       const r = await s.restart(); // each store finds them its own way (memory, database, index)
       opened.push(r);
-      const local = r.store.trustedResultsOf('v1');
+      const local = r.store.publishedResultsOf('v1');
       const here = r.store.reopen(local);
       const elsewhere = await r.store.reopenElsewhere('v1');
       expect([...here, ...elsewhere.reopened].map((t) => t.jobId)).toEqual([kept.id]);

@@ -129,9 +129,10 @@ describe('CreditKeeper batches', () => {
     expect(reported).toEqual([]);
     const { entries, events } = await audit(real);
     expect(entries).toBe(10);
-    // One event per entry, plus the one revocation (asg-1): nothing written twice.
-    expect(events).toBe(11);
-    expect((await real.totals('vb', T0)).total).toEqual({ pending: 0, granted: 20, revoked: 10 });
+    // One event per entry, plus one revocation per entry of vb's (caught: it keeps nothing, C2):
+    // nothing written twice.
+    expect(events).toBe(13);
+    expect((await real.totals('vb', T0)).total).toEqual({ pending: 0, granted: 0, revoked: 30 });
   });
 
   it('reports a decision that fails on its own, and writes the others of its batch', async () => {

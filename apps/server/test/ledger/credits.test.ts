@@ -91,6 +91,27 @@ async function ledgerOf(volunteerId: string) {
 
 const sum = (entries: LedgerEntry[]) => entries.reduce((s, e) => s + e.base + e.bonus, 0);
 
+interface Published {
+  id: string;
+  verification: string | null;
+  assignment_id: string;
+  volunteer_id: string;
+}
+
+/** Done tasks and whose result each publishes (the stored `result_assignment_id`). */
+function publishedNow(): Published[] {
+  return readDb(server!.dataDir, (db) =>
+    db
+      .prepare(
+        `SELECT t.id, t.verification, a.id AS assignment_id, a.volunteer_id FROM tasks t
+           JOIN assignments a ON a.id = t.result_assignment_id WHERE t.status = 'done'`,
+      )
+      .all(),
+  ) as Published[];
+}
+
+const publishedBy = (volunteerId: string) => publishedNow().filter((t) => t.volunteer_id === volunteerId);
+
 describe('credits', () => {
   it('results are provisional until a replica agrees, then granted; a duplicate delivery adds nothing; /live ranks by display name', async () => {
     server = await startTestServer(VERIFYING);
@@ -156,7 +177,7 @@ describe('credits', () => {
     for (const v of [a, b]) expect(text).not.toContain(v.f.volunteerId);
   }, 120_000);
 
-  it('a turncoat caught by a spot check loses the credit of every result it got on trust; verified credit stays', async () => {
+  it('a turncoat caught by a spot check keeps 0 credits and 0 published results: trusted and replicated ones reopened (issue 17 C)', async () => {
     let spotCheck = false;
     server = await startTestServer(
       // No canaries: the catch must be the scripted spot check below (see trust.test.ts).
@@ -172,10 +193,14 @@ describe('credits', () => {
     // Without a referee, a third honest volunteer breaks the tie when the turncoat is spot-checked.
     await volunteer(server.url, 'witness');
 
+    // Honest phase: it earns trust and credit, and some of its results are published as its own
+    // after a replica agreed (`replicated`): an undetected tampering would look just like them.
     const warmup = await server.createJob([...photos, ...photos]);
     await server.waitForJob(warmup.id, 90_000);
     const before = await ledgerOf(turncoat.f.volunteerId);
     expect(before.totals.total.granted).toBeGreaterThan(0);
+    const verifiedBefore = publishedBy(turncoat.f.volunteerId).filter((t) => t.verification !== 'trusted');
+    expect(verifiedBefore.length).toBeGreaterThan(0);
 
     // Trusted now: its lies are final at once, and granted at once (reason `trusted`).
     lying = true;
@@ -183,8 +208,10 @@ describe('credits', () => {
     await server.waitForJob(victim.id, 90_000);
     const lied = (await ledgerOf(turncoat.f.volunteerId)).events.filter((e) => e.reason === 'trusted');
     expect(lied.length).toBeGreaterThan(0);
+    const published = publishedBy(turncoat.f.volunteerId);
+    expect(published.length).toBeGreaterThan(verifiedBefore.length);
 
-    // Caught: every trusted-only entry is revoked (backtracked), nothing stays pending.
+    // Caught: every result it published, however verified, is reopened and redone by others.
     spotCheck = true;
     const check = await server.createJob(photos.slice(0, 3));
     await server.waitForJob(check.id, 60_000);
@@ -195,38 +222,42 @@ describe('credits', () => {
           .get(turncoat.f.volunteerId),
       ) as { quarantined_at: number | null } | undefined;
     await until(() => quarantined()?.quarantined_at != null, 30_000, 'turncoat quarantined');
-    await until(async () => (await server!.getJob(victim.id)).status === 'done', 60_000, 'victim job redone');
+    await until(
+      async () =>
+        (await Promise.all([warmup, victim, check].map((j) => server!.getJob(j.id)))).every(
+          (j) => j.status === 'done',
+        ) && publishedBy(turncoat.f.volunteerId).length === 0,
+      90_000,
+      'its published results redone',
+    );
+    const redone = new Map(publishedNow().map((t) => [t.id, t]));
+    for (const t of published) {
+      expect(redone.get(t.id), `${t.id} (${t.verification})`).toBeDefined();
+      expect(redone.get(t.id)!.volunteer_id).not.toBe(turncoat.f.volunteerId);
+    }
+
+    // 0 credits: every entry revoked, the published ones `backtracked`, the rest `quarantined`.
     const after = await ledgerOf(turncoat.f.volunteerId);
     expect(after.totals).toEqual(after.recomputed);
-    const byId = new Map(after.entries.map((e) => [e.assignmentId, e]));
-    for (const e of lied) {
-      expect(byId.get(e.assignmentId)!.state, e.assignmentId).toBe('revoked');
-      expect(after.events.filter((x) => x.assignmentId === e.assignmentId).at(-1)!.reason).toBe(
-        'backtracked',
-      );
-    }
-    expect(after.entries.filter((e) => e.state === 'provisional')).toEqual([]);
-    expect(after.totals.total.revoked).toBeGreaterThanOrEqual(lied.length * 10);
-    // What a replica or the referee verified keeps its credit; everything final on trust alone
-    // was revoked, honest or not (backtracking cannot tell them apart; the tasks are redone).
-    const grantReason = (e: LedgerEntry) =>
-      before.events.find((x) => x.assignmentId === e.assignmentId && x.state === 'granted')?.reason;
-    const verifiedBefore = before.entries.filter(
-      (e) => e.state === 'granted' && grantReason(e) !== 'trusted',
+    expect(after.totals.total).toEqual({ pending: 0, granted: 0, revoked: sum(after.entries) });
+    expect(after.entries.filter((e) => e.state !== 'revoked')).toEqual([]);
+    const reasons = new Map(
+      after.events.filter((e) => e.state === 'revoked').map((e) => [e.assignmentId, e.reason]),
     );
-    expect(verifiedBefore.length).toBeGreaterThan(0);
-    expect(after.totals.total.granted).toBe(sum(verifiedBefore));
-    for (const e of verifiedBefore) expect(byId.get(e.assignmentId)!.state).toBe('granted');
+    for (const t of published) expect(reasons.get(t.assignment_id), t.id).toBe('backtracked');
+    expect(await server.credits.ledger.leaderboard(10)).not.toContainEqual(
+      expect.objectContaining({ volunteerId: turncoat.f.volunteerId }),
+    );
     // The partner lost nothing.
     const p = await ledgerOf(partner.f.volunteerId);
     expect(p.totals.total.revoked).toBe(0);
     expect(p.totals).toEqual(p.recomputed);
     await until(
-      () => turncoat.told.at(-1)?.total.revoked === after.totals.total.revoked,
+      () => turncoat.told.at(-1)?.total.granted === 0 && turncoat.told.at(-1)?.total.pending === 0,
       5000,
       'revocation pushed',
     );
-  }, 240_000);
+  }, 300_000);
 
   it('the quick-return bonus goes to quick volunteers with 10 verified results, never to slow ones', async () => {
     server = await startTestServer(VERIFYING);

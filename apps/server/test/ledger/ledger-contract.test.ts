@@ -211,7 +211,9 @@ describe.each(backends)('ledger contract: %s', (_name, open) => {
         refs.push(e);
       } else if (r < 0.75) ops.push({ kind: 'grant', ref, reason: 'replicated', at: T0 + i });
       else if (r < 0.95) ops.push({ kind: 'revoke', ref, reason: 'wrong', at: T0 + i });
-      else ops.push({ kind: 'revokeProvisional', volunteerId, reason: 'quarantined', at: T0 + i });
+      else if (r < 0.98)
+        ops.push({ kind: 'revokeProvisional', volunteerId, reason: 'quarantined', at: T0 + i });
+      else ops.push({ kind: 'revokeAll', volunteerId, reason: 'quarantined', at: T0 + i });
     }
     for (const op of ops) {
       if (op.kind === 'record') await single.record(op.entry, op.state, op.reason);
@@ -219,7 +221,8 @@ describe.each(backends)('ledger contract: %s', (_name, open) => {
       else if (op.kind === 'revoke') await single.revoke(op.ref, op.reason, op.at);
       else
         for (const e of await single.entries(op.volunteerId))
-          if (e.state === 'provisional') await single.revoke(e, op.reason, op.at);
+          if (e.state === 'provisional' || (op.kind === 'revokeAll' && e.state === 'granted'))
+            await single.revoke(e, op.reason, op.at);
     }
     for (let i = 0; i < ops.length; i += 70) await batched.applyAll(ops.slice(i, i + 70));
     for (const v of volunteers) {
@@ -230,6 +233,38 @@ describe.each(backends)('ledger contract: %s', (_name, open) => {
     }
     expect((await batched.events('va')).some((e) => e.reason === 'quarantined')).toBe(true);
     expect(await batched.leaderboard(10)).toEqual(await single.leaderboard(10));
+  });
+
+  it('revokeAll takes back every entry of one volunteer, granted and pending, once; others keep theirs', async () => {
+    const ledger = open();
+    await ledger.record(entry('liar', 1), 'granted', 'trusted');
+    await ledger.record(entry('liar', 2), 'provisional', null);
+    await ledger.grant({ volunteerId: 'liar', assignmentId: 'liar-a2' }, 'replicated', T0 + 10);
+    await ledger.record(entry('liar', 3), 'provisional', null);
+    await ledger.record(entry('liar', 4), 'granted', 'refereed');
+    await ledger.revoke({ volunteerId: 'liar', assignmentId: 'liar-a4' }, 'backtracked', T0 + 11);
+    await ledger.record(entry('honest', 5), 'granted', 'replicated');
+    await ledger.record(entry('honest', 6), 'provisional', null);
+    expect((await ledger.totals('liar', T0)).total).toEqual({ pending: 10, granted: 20, revoked: 10 });
+
+    const caught: LedgerOp = { kind: 'revokeAll', volunteerId: 'liar', reason: 'quarantined', at: T0 + 20 };
+    await ledger.applyAll([caught]);
+    const t = await ledger.totals('liar', T0);
+    expect(t.total).toEqual({ pending: 0, granted: 0, revoked: 40 });
+    expect(t.today).toEqual({ pending: 0, granted: 0 });
+    expect(t).toEqual(await ledger.recompute('liar', T0));
+    expect((await ledger.entries('liar')).map((e) => e.state)).toEqual(Array(4).fill('revoked'));
+    const events = await ledger.events('liar');
+    expect(events.filter((e) => e.at === T0 + 20).map((e) => [e.assignmentId, e.reason])).toEqual([
+      ['liar-a1', 'quarantined'],
+      ['liar-a2', 'quarantined'],
+      ['liar-a3', 'quarantined'],
+    ]);
+    // Idempotent: applied again, nothing is appended.
+    await ledger.applyAll([caught]);
+    expect(await ledger.events('liar')).toHaveLength(events.length);
+    expect(await ledger.leaderboard(10)).toEqual([{ volunteerId: 'honest', granted: 10 }]);
+    expect((await ledger.totals('honest', T0)).total).toEqual({ pending: 10, granted: 10, revoked: 0 });
   });
 
   it('applyAll that fails says what took effect: none of it (SQLite) or the ops before the failure (Redis)', async () => {

@@ -5,7 +5,10 @@
  * go final on trust alone; then it moves to gateway 2 with the same identity and is caught there
  * by a spot check. Gateway 2 holds none of those lies in memory: it must find them through the
  * shared index and reopen them, so the victim job on gateway 1 ends with every result right.
+ * Every other result it published (replicated or refereed in its honest phase) is reopened too,
+ * and it keeps no credit in the shared ledger (issue 17 C).
  */
+import { Redis } from 'ioredis';
 import type { Detection, JobView, TaskAssignment } from '@tabgrid/protocol';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent } from '../../../agent/src/agent';
@@ -18,6 +21,8 @@ import { FakeVolunteer, issuedIdentity } from '../support/fake-volunteer';
 import { startTestServer, until, type TestServer } from '../support/harness';
 import { tmpDir } from '../support/processes';
 import { startRedis, type TestRedis } from '../support/redis';
+import { KEYS } from '../../src/store/redis/keys';
+import { decodeTask } from '../../src/store/redis/stored-task';
 
 const photos = sampleImages().map((i) => i.name);
 let reference = new Map<string, Detection[]>();
@@ -45,8 +50,21 @@ const honestAgent = (url: string): Promise<Agent> => startHonestAgent(url, agent
 const wrongTask = (t: JobView['tasks'][number]) =>
   t.status === 'done' && !agree(t.detections, reference.get(t.name) ?? []);
 
+/** The done tasks of these jobs in Redis whose published result is one of `assignments`. */
+async function publishedFrom(url: string, jobIds: string[], assignments: Set<string>): Promise<string[]> {
+  const redis = new Redis(url);
+  try {
+    const tasks = (await Promise.all(jobIds.map((j) => redis.hvals(KEYS.tasks(j))))).flat().map(decodeTask);
+    return tasks
+      .filter((t) => t.status === 'done' && assignments.has(t.resultAssignmentId ?? ''))
+      .map((t) => t.id);
+  } finally {
+    redis.disconnect();
+  }
+}
+
 describe('verification across gateways', () => {
-  it('a turncoat caught on gateway 2 has the lies gateway 1 accepted on trust reopened and redone', async () => {
+  it('a turncoat caught on gateway 2 has every result it published on gateway 1 reopened and redone, and keeps 0 credits', async () => {
     let spotCheck = false;
     const blobDir = tmpDir('tabgrid-xgw-blobs-');
     const config: Partial<ServerConfig> = {
@@ -78,6 +96,10 @@ describe('verification across gateways', () => {
     // Honest phase on gateway 1: agreements with the honest agent make the turncoat trusted.
     const warmup = await g1.createJob([...photos, ...photos]);
     await g1.waitForJob(warmup.id, 90_000);
+    const honestPhase = new Set(onG1.results.map((r) => r.assignmentId));
+    // Verified (not trusted: trust came later) and published as its own.
+    const verifiedOwn = await publishedFrom(config.redisUrl!, [warmup.id], honestPhase);
+    expect(verifiedOwn.length).toBeGreaterThan(0);
 
     // Lying on trust, on gateway 1: its results are final at once.
     lying = true;
@@ -118,5 +140,24 @@ describe('verification across gateways', () => {
       expect(revised.tasks.filter(wrongTask)).toEqual([]);
       for (const id of lies) expect(revised.tasks.find((t) => t.id === id)!.verification).not.toBe('trusted');
     }
+
+    // Its verified results of the honest phase were reopened and redone by others too, and it
+    // keeps no credit, granted or pending, in the ledger both gateways share.
+    const its = new Set([...onG1.results, ...onG2.results].map((r) => r.assignmentId));
+    const jobs = [warmup.id, victim.id, check.id];
+    await until(
+      async () =>
+        (await Promise.all(jobs.map((j) => g1.getJob(j)))).every((j) => j.status === 'done') &&
+        (await publishedFrom(config.redisUrl!, jobs, its)).length === 0,
+      60_000,
+      'its verified results redone',
+    );
+    await Promise.all([g1.credits.idle(), g2.credits.idle()]);
+    const ledger = g2.credits.ledger;
+    const totals = await ledger.totals(onG1.volunteerId, Date.now());
+    expect(totals.total.pending).toBe(0);
+    expect(totals.total.granted).toBe(0);
+    expect(totals.total.revoked).toBeGreaterThan(0);
+    expect(totals).toEqual(await ledger.recompute(onG1.volunteerId, Date.now()));
   }, 240_000);
 });

@@ -9,7 +9,7 @@ export interface PutOptions {
   force?: boolean;
   /** The task leaves this gateway: a new stream entry is added for it (and `ackEntry` acked). */
   enqueue?: boolean;
-  /** The result is final on trust alone: index it under its volunteer (backtracking, rule V7). */
+  /** The task publishes a volunteer's result: index it under that volunteer (backtracking, rule V7). */
   trusted?: TrustedRef & { volunteerId: string };
 }
 

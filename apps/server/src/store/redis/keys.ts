@@ -38,14 +38,15 @@ export const KEYS = {
   /** Hash: status → number of the job's tasks in it. */
   jobCounts: (jobId: string) => `tg:{job:${jobId}}:counts`,
   /**
-   * Sorted set of a volunteer's results final on trust alone, on any gateway (backtracking, rule
+   * Sorted set of a volunteer's published results (a done task's `resultAssignmentId`, however
+   * verified; named when only `trusted` ones were indexed), on any gateway (backtracking, rule
    * V7): members `jobId taskId assignmentId`, scored by completion time. See `TRUSTED_INDEX`.
    */
   trusted: (volunteerId: string) => `tg:vol:${volunteerId}:trusted`,
 } as const;
 
 /**
- * How much of a volunteer's trusted results the index keeps: its latest `keep`, for `ttlMs` after
+ * How much of a volunteer's published results the index keeps: its latest `keep`, for `ttlMs` after
  * its latest one. A caught volunteer's lies are recent (a 1 % turncoat is caught within ~3,800
  * tasks at p95, SECURITY.md), so 10,000 covers them while an always-on volunteer's set stays small.
  */

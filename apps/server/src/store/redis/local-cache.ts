@@ -37,7 +37,7 @@ export class LocalCache implements TaskStore {
   private readonly active = new Set<string>();
   /** Finished tasks kept for a while, oldest first. */
   private readonly finished = new Set<string>();
-  /** Volunteer → assignment ids whose result was final on trust alone. */
+  /** Volunteer → assignment ids whose result a done task published (any verification, rule V7). */
   private readonly trusted = new Map<string, Set<string>>();
 
   constructor(
@@ -290,7 +290,7 @@ export class LocalCache implements TaskStore {
     return Promise.resolve({ revoked: [], reopened: [] });
   }
 
-  trustedResultsOf(volunteerId: string): string[] {
+  publishedResultsOf(volunteerId: string): string[] {
     return [...(this.trusted.get(volunteerId) ?? [])].filter((id) => {
       const a = this.leases.get(id);
       const task = a && this.tasks.get(a.taskId);
@@ -403,7 +403,7 @@ export class LocalCache implements TaskStore {
         inferenceMs: by.inferenceMs,
         volunteerId: by.volunteerId,
       };
-      if (mark?.verification === 'trusted') {
+      if (mark) {
         let set = this.trusted.get(by.volunteerId);
         if (!set) this.trusted.set(by.volunteerId, (set = new Set()));
         set.add(by.id);
@@ -451,7 +451,7 @@ export class LocalCache implements TaskStore {
   /** Drops a task and its assignments from memory. */
   private forget(taskId: string): void {
     for (const a of this.leases.forget(taskId)) {
-      // Its trusted result, if any, is found through Redis' index from now on (reopenElsewhere).
+      // Its published result, if any, is found through Redis' index from now on (reopenElsewhere).
       const trusted = this.trusted.get(a.volunteerId);
       if (trusted?.delete(a.id) && trusted.size === 0) this.trusted.delete(a.volunteerId);
     }

@@ -242,8 +242,8 @@ export class RedisSchedulingStore extends LocalCache implements SchedulingStore 
   }
 
   /**
-   * Backtracking beyond this gateway's memory (rule V7): the volunteer's results final on trust
-   * alone that another gateway accepted, or that this one no longer holds, found through their
+   * Backtracking beyond this gateway's memory (rule V7): the volunteer's published results (any
+   * verification) that another gateway accepted, or that this one no longer holds, found through their
    * index (`KEYS.trusted`) and reopened by one script each, all in one pipeline. Those this gateway
    * holds are left to `reopen` (its copy may be newer than Redis). Retried with backoff while
    * Redis is away (a lie left final is worse than a late revision).

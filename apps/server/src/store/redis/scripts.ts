@@ -56,8 +56,8 @@ return ids
 `;
 
 /**
- * `tgIndexTrusted trusted  score member keep ttlMs` — adds a result final on trust alone to its
- * volunteer's index, keeps the latest `keep`, and makes the set expire `ttlMs` after the latest.
+ * `tgIndexTrusted trusted  score member keep ttlMs` — adds a published result (any verification) to
+ * its volunteer's index, keeps the latest `keep`, and makes the set expire `ttlMs` after the latest.
  */
 const INDEX_TRUSTED = `
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])

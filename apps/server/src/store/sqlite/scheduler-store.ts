@@ -387,12 +387,12 @@ export class SchedulerStore implements SchedulingStore {
     });
   }
 
-  /** Assignments whose result this volunteer got final on trust alone (no agreeing replica). */
-  trustedResultsOf(volunteerId: string): string[] {
-    return this.s.trustedOf.all(volunteerId).map((r) => r.id);
+  /** Assignments of this volunteer whose result a done task published, however verified. */
+  publishedResultsOf(volunteerId: string): string[] {
+    return this.s.publishedOf.all(volunteerId).map((r) => r.id);
   }
 
-  /** One process sees every result: `trustedResultsOf` found them all. */
+  /** One process sees every result: `publishedResultsOf` found them all. */
   reopenElsewhere(_volunteerId: string): Promise<{ revoked: string[]; reopened: TaskRecord[] }> {
     return Promise.resolve({ revoked: [], reopened: [] });
   }

@@ -71,9 +71,11 @@ export function prepareStatements(db: Db) {
     resultsForTask: db.prepare<[string], { n: number }>(
       "SELECT COUNT(*) AS n FROM assignments WHERE task_id = ? AND status = 'completed'",
     ),
-    trustedOf: db.prepare<[string], { id: string }>(
+    // Every verification, not only `trusted` (rule V7): a liar's replicated or refereed result
+    // was published as its own too.
+    publishedOf: db.prepare<[string], { id: string }>(
       `SELECT a.id FROM tasks t JOIN assignments a ON a.id = t.result_assignment_id
-           WHERE t.status = 'done' AND t.verification = 'trusted' AND a.volunteer_id = ?`,
+           WHERE t.status = 'done' AND a.volunteer_id = ?`,
     ),
     reopenTask: db.prepare(
       `UPDATE tasks SET status = 'queued', completed_at = NULL, result_json = NULL,
