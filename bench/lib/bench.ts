@@ -23,6 +23,7 @@ import { SCALE_SETUPS, medianRun, scaleRun, type ScaleResult } from './scale';
 import { schedulerCapacity, type CapacityResult } from './scheduler-capacity';
 import { adversarialSection, type AdversarialResult } from '../adversarial/section';
 import { adversarialGoals, renderAdversarial } from '../adversarial/goals';
+import { PROBE_SECTIONS, renderProbes, runProbe, type ProbeResults } from '../probes';
 import { startBenchServer } from './server';
 import { round1, round2 } from './stats';
 
@@ -34,10 +35,16 @@ export const SECTIONS = [
   'capacity',
   'adversarial',
   'scale',
+  ...PROBE_SECTIONS,
 ] as const;
 export type Section = (typeof SECTIONS)[number];
-/** What `npm run bench` runs without `--only`: the adversarial suite (about 20 min) is opt-in. */
-export const DEFAULT_SECTIONS: readonly Section[] = SECTIONS.filter((s) => s !== 'adversarial');
+/**
+ * What `npm run bench` runs without `--only`: the adversarial suite (about 20 min) and the focused
+ * probes (`bench/probes/`) are opt-in.
+ */
+export const DEFAULT_SECTIONS: readonly Section[] = SECTIONS.filter(
+  (s) => s !== 'adversarial' && !(PROBE_SECTIONS as readonly string[]).includes(s),
+);
 
 export interface BenchOptions {
   quick: boolean;
@@ -95,6 +102,8 @@ export interface BenchResults {
   adversarial: AdversarialResult | null;
   /** 1 gateway SQLite vs 1 gateway Redis vs 3 gateways Redis: every run, and each setup's median. */
   scale: { runs: ScaleResult[]; medians: ScaleResult[] } | null;
+  /** The opt-in probes that ran (`--only=lone-volunteer,edges,upload-memory,sqlite-path`). */
+  probes: ProbeResults;
   goals: GoalRow[];
   /** Sections that failed, with the error (the others still ran). */
   errors: { section: Section; message: string }[];
@@ -166,6 +175,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     schedulerCapacity: null,
     adversarial: null,
     scale: null,
+    probes: {},
     goals: [],
     errors: [],
   };
@@ -307,6 +317,12 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     }
     results.scale.medians = setups.flatMap((s) => medianRun(runs.filter((r) => r.setup === s.name)) ?? []);
   });
+
+  for (const section of PROBE_SECTIONS)
+    await attempt(section, async () => {
+      log(`probe: ${section}`);
+      await runProbe(section, { quick: q, port: options.port + 20 }, results.probes);
+    });
 
   results.goals = goals(results);
   results.meta.durationSeconds = Math.round((Date.now() - started) / 1000);
@@ -562,6 +578,7 @@ export function render(r: BenchResults): string {
       '',
     );
   }
+  out.push(...renderProbes(r.probes));
   for (const e of r.errors) out.push(`FAILED section ${e.section}: ${e.message}`, '');
   out.push('Goals');
   out.push(

@@ -403,7 +403,7 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
     access: jobAccess,
     deleteJob: (jobId) => deleteJob({ store, cancel: (id) => sched.cancelJob(id), blobs }, jobId, Date.now()),
     cancelJob: (jobId) =>
-      cancelJob({ access: jobAccess, cancel: (id) => sched.cancelJob(id) }, jobId, Date.now()),
+      cancelJob({ access: jobAccess, store, cancel: (id) => sched.cancelJob(id) }, jobId, Date.now()),
     limits: { maxFiles: config.maxFiles, maxFileBytes: config.maxFileBytes },
   });
   await registerStaticRoutes(app, config.staticDir, {

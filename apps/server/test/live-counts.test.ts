@@ -6,22 +6,13 @@
  */
 import { NAMESPACES, PROTOCOL_VERSION, type LiveSnapshot } from '@tabgrid/protocol';
 import { io } from 'socket.io-client';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { Agent } from '../../agent/src/agent';
+import { describe, expect, it } from 'vitest';
 import { FakeVolunteer } from './support/fake-volunteer';
-import { bearer, startTestServer, until, type TestServer } from './support/harness';
-import { startHonestAgent } from './support/honest-agent';
+import { until } from './support/harness';
+import { metric, serverPerTest } from './support/server-rig';
 
-let server: TestServer | undefined;
-const agents: Agent[] = [];
-const fakes: FakeVolunteer[] = [];
-
-afterEach(async () => {
-  for (const f of fakes.splice(0)) f.close();
-  await Promise.all(agents.splice(0).map((a) => a.stop()));
-  await server?.close();
-  server = undefined;
-});
+const rig = serverPerTest();
+const { fakes, honestAgent } = rig;
 
 /** The snapshot a new `/live` connection gets. */
 async function snapshot(url: string): Promise<LiveSnapshot> {
@@ -40,15 +31,9 @@ async function snapshot(url: string): Promise<LiveSnapshot> {
   }
 }
 
-async function metric(s: TestServer, name: string, labels: string): Promise<number> {
-  const text = await (await fetch(`${s.url}/metrics`, { headers: bearer() })).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}} `) || l.startsWith(`${name} `));
-  return line ? Number(line.split(' ').pop()) : 0;
-}
-
 describe('live counts', () => {
   it('a task the referee settled counts in results per minute, latency and tasks_total', async () => {
-    server = await startTestServer({
+    const server = await rig.start({
       verification: true,
       distinctNetworks: true,
       refereeAfterMs: 400,
@@ -56,7 +41,7 @@ describe('live counts', () => {
     });
     // One new volunteer: its results wait for a replica nobody else can run; the referee settles.
     expect((await snapshot(server.url)).stats.volunteers).toMatchObject({ online: 0, ready: 0 });
-    await startHonestAgent(server.url, agents);
+    await honestAgent(server.url);
     expect((await snapshot(server.url)).stats.volunteers).toMatchObject({ online: 1, ready: 1 });
     const job = await server.createJob(['bus.jpg', '000004.jpg']);
     const done = await server.waitForJob(job.id, 60_000);
@@ -71,7 +56,7 @@ describe('live counts', () => {
   }, 150_000);
 
   it('paused volunteers are online but not able to take work', async () => {
-    server = await startTestServer();
+    const server = await rig.start();
     const url = server.url;
     for (const id of ['v-paused-1', 'v-paused-2', 'v-ready'])
       fakes.push(await FakeVolunteer.connect(url, { id, behaviour: 'ack-then-silent' }));

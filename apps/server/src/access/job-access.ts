@@ -27,9 +27,10 @@ export const MAX_PAGE = 100;
 
 /**
  * Ownership and visibility of jobs, read only: who owns a job, whether it is public, the owner's
- * job list and the results a viewer may see. The job's record is the store's: its deletion and
- * adoption are written there (`jobs/`). `SqliteJobAccess` (one
- * process) and `RedisJobAccess` (every gateway) reads the shared job records.
+ * job list and the results a viewer may see. The job's record is the store's (`JobRecords`): its
+ * creation, cancel, expected photos, deletion and adoption are written there, by `jobs/`, the
+ * upload routes and `bootstrap.ts`. `SqliteJobAccess` (one process) and `RedisJobAccess` (every
+ * gateway) read the shared job records.
  * Contract: apps/server/test/contracts/job-access.ts.
  */
 export interface JobAccess {
@@ -53,13 +54,6 @@ export interface JobAccess {
    * without it the caller finds the task in its own store (SQLite).
    */
   recentVisible(viewer: string | null, limit: number): Promise<RecentVisible[]>;
-  /**
-   * Marks a job cancelled (its results stay) and returns when: the first cancel's time. Idempotent.
-   * With `setExpected`, the only job fields access writes (the rest is the store's, `JobRecords`).
-   */
-  markCancelled(jobId: string, now: number): Promise<number>;
-  /** Records how many photos the requester meant to send to this job. */
-  setExpected(jobId: string, expected: number): Promise<void>;
 }
 
 export const encodeCursor = (seq: number) => Buffer.from(String(seq)).toString('base64url');

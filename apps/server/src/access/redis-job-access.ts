@@ -131,17 +131,4 @@ export class RedisJobAccess implements JobAccess {
       .slice(0, limit)
       .map(({ result, owner, isPublic }) => ({ taskId: result.task.id, owner, isPublic, result }));
   }
-
-  /** `HSETNX cancelledAt` (the first cancel's time stays), then reads it back. */
-  async markCancelled(jobId: string, now: number): Promise<number> {
-    const key = redisKeys.jobMeta(jobId);
-    const [, at] = repliesOf(
-      await this.redis.multi().hsetnx(key, 'cancelledAt', now).hget(key, 'cancelledAt').exec(),
-    );
-    return Number(at ?? now);
-  }
-
-  async setExpected(jobId: string, expected: number): Promise<void> {
-    await this.redis.hset(redisKeys.jobMeta(jobId), 'expected', expected);
-  }
 }

@@ -57,8 +57,6 @@ export class SqliteJobAccess implements JobAccess {
          WHERE t.status = 'done' AND j.deleted_at IS NULL AND (j.public = 1 OR j.owner = ?)
          ORDER BY t.completed_at DESC LIMIT ?`,
       ),
-      markCancelled: db.prepare('UPDATE jobs SET cancelled_at = ? WHERE id = ? AND cancelled_at IS NULL'),
-      setExpected: db.prepare('UPDATE jobs SET expected = ? WHERE id = ?'),
     };
   }
 
@@ -125,16 +123,5 @@ export class SqliteJobAccess implements JobAccess {
   ): Promise<{ taskId: string; owner: string | null; isPublic: boolean }[]> {
     const rows = this.s.recentVisible.all(viewer ?? '\u0000', limit);
     return Promise.resolve(rows.map((r) => ({ taskId: r.id, owner: r.owner, isPublic: r.public === 1 })));
-  }
-
-  /** Marks the job cancelled once; returns the first cancel's time. */
-  markCancelled(jobId: string, now: number): Promise<number> {
-    this.s.markCancelled.run(now, jobId);
-    return Promise.resolve(this.s.job.get(jobId)?.cancelled_at ?? now);
-  }
-
-  setExpected(jobId: string, expected: number): Promise<void> {
-    this.s.setExpected.run(expected, jobId);
-    return Promise.resolve();
   }
 }

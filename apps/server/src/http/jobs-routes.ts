@@ -204,7 +204,7 @@ export function registerJobRoutes(app: FastifyInstance, deps: Deps): void {
     });
     if (callback !== null) await deps.webhooks.register(job.id, callback);
     const expected = expectedOf(request);
-    if (expected !== null) await deps.access.setExpected(job.id, expected);
+    if (expected !== null) await deps.store.setExpected(job.id, expected);
     deps.onJobCreated(job.id);
     const body: JobCreated = { ...job, rejected };
     return reply.status(201).send(body);

@@ -3,6 +3,7 @@
  * display name, kept by an `IdentityBackend` (SQLite or Redis). Nothing else in the server
  * reads or writes them.
  */
+import { LRUCache } from 'lru-cache';
 import { randomDisplayName } from './display-names';
 import type { IdentityBackend } from './identity-backend';
 import { hashToken, issueToken, issueVolunteerId, tokenMatches } from './tokens';
@@ -25,15 +26,31 @@ export interface IdentityLifetime {
 
 const FOREVER: IdentityLifetime = { ttlMs: 0, hasVerifiedWork: () => Promise.resolve(true) };
 
+/** Display names kept in memory at most (the least recently used forgotten first). */
+export const NAMES_KEPT = 100_000;
+
 export class IdentityStore {
-  /** id -> display name, for the live view (names never change). */
-  private readonly names = new Map<string, string>();
+  /**
+   * id -> display name, for the live view (names never change). Bounded: at most `namesKept`
+   * names, the least recently used forgotten first; a forgotten name is read again from the
+   * backend when next asked for (at once on SQLite, on the following call on Redis).
+   */
+  private readonly names: LRUCache<string, string>;
+  /** Names being read in the background: bounded by the reads in flight. */
   private readonly loading = new Set<string>();
 
   constructor(
     private readonly backend: IdentityBackend,
     private readonly lifetime: IdentityLifetime = FOREVER,
-  ) {}
+    { namesKept = NAMES_KEPT }: { namesKept?: number } = {},
+  ) {
+    this.names = new LRUCache({ max: namesKept });
+  }
+
+  /** Display names held in memory (at most `namesKept`). */
+  get namesHeld(): number {
+    return this.names.size;
+  }
 
   /**
    * Creates a new identity (rule I1). The token is returned once, here, and

@@ -1,8 +1,10 @@
 import { TabgridError, type JobCancelled } from '@tabgrid/protocol';
 import type { JobAccess } from '../access/job-access';
+import type { JobRecords } from '../store/scheduling-store';
 
 export interface JobCancelDeps {
-  access: Pick<JobAccess, 'get' | 'markCancelled'>;
+  access: Pick<JobAccess, 'get'>;
+  store: Pick<JobRecords, 'markCancelled'>;
   /** Ends the job's unfinished tasks everywhere and tells their volunteers (`Scheduler.cancelJob`). */
   cancel: (jobId: string) => Promise<number>;
 }
@@ -17,7 +19,7 @@ export interface JobCancelDeps {
 export async function cancelJob(deps: JobCancelDeps, jobId: string, now: number): Promise<JobCancelled> {
   if ((await deps.access.get(jobId))?.deletedAt != null)
     throw new TabgridError('bad_request', `job ${jobId} was deleted; there is nothing left to cancel`, 409);
-  const cancelledAt = await deps.access.markCancelled(jobId, now);
+  const cancelledAt = await deps.store.markCancelled(jobId, now);
   const cancelled = await deps.cancel(jobId);
   return { id: jobId, cancelled, cancelledAt };
 }

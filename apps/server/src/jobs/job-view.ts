@@ -8,8 +8,8 @@ export interface JobViewDeps {
 }
 
 /**
- * A job as its requester sees it: the store's view (tasks, status) with the job fields access
- * keeps (`cancelledAt`, `expected`). The one builder of what `GET /api/jobs/:id`, the json export
+ * A job as its requester sees it: the store's view (tasks, status) with the job fields access reads
+ * (`cancelledAt`, `expected`, written by the store's `JobRecords`). The one builder of what `GET /api/jobs/:id`, the json export
  * and a webhook's `data` (PROTOCOL.md W3) carry, so the three cannot drift. Null for no such job.
  */
 export async function requesterJobView(deps: JobViewDeps, jobId: string): Promise<JobView | null> {

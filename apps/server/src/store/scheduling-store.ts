@@ -56,6 +56,13 @@ export interface JobRecords {
   markDeleted(jobId: string, now: number): Promise<DeletedJob>;
   /** Gives jobs without an owner (created before keys existed) to `owner`. */
   adoptOrphans(owner: string): Promise<number>;
+  /**
+   * Marks a job cancelled (its results stay) and returns when: the first cancel's time, which
+   * a repeat keeps. Only `jobs/` calls this (before it stops the job's unfinished tasks).
+   */
+  markCancelled(jobId: string, now: number): Promise<number>;
+  /** Records how many photos the requester means to send to this job (`?expected=`). */
+  setExpected(jobId: string, expected: number): Promise<void>;
 }
 
 /**

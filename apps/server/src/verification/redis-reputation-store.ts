@@ -1,9 +1,13 @@
 import type { Redis } from 'ioredis';
+import { LRUCache } from 'lru-cache';
 import { redisKeys } from '../redis/keys';
 import { NEW_REPUTATION, type Reputation } from './reputation';
 import type { ReputationStore } from './reputation-store';
 
 const num = (v: string | undefined): number | null => (v === undefined || v === '' ? null : Number(v));
+
+/** Reputation records kept in memory at most (the least recently used forgotten first). */
+export const REPUTATIONS_KEPT = 100_000;
 
 /**
  * Reputation in Redis (`tg:reputation:<volunteerId>`, a hash), served from memory. The
@@ -12,25 +16,48 @@ const num = (v: string | undefined): number | null => (v === undefined || v === 
  * failed write goes to `onError` and is retried with the next `put` of that volunteer,
  * which carries the whole record). Quarantine is a one-way door, so the stored record is
  * only ever replaced by a later state of the same volunteer.
+ *
+ * Bounded: at most `kept` records in memory (default 100,000, far more volunteers than one
+ * gateway serves at once), the least recently read or written forgotten first. A forgotten
+ * volunteer is read again at its next handshake, or in the background at its next `get` (one
+ * still connected that 100,000 others outlived), which answers a new volunteer's record until
+ * the read lands.
  */
 export class RedisReputationStore implements ReputationStore {
-  private readonly cache = new Map<string, Reputation>();
+  private readonly cache: LRUCache<string, Reputation>;
   private readonly inflight = new Set<Promise<unknown>>();
-  /** Puts per volunteer so far (a read started before the latest put is older than memory). */
-  private readonly puts = new Map<string, number>();
+  /**
+   * Volunteers whose record is being read (`warm`, or a forgotten record's reload), with the puts
+   * made since: a read that started before a put is older than memory. Bounded by the reads in
+   * flight (an entry leaves with its last read).
+   */
+  private readonly reading = new Map<string, { reads: number; puts: number }>();
 
   constructor(
     private readonly redis: Redis,
     private readonly onError: (err: unknown) => void = () => undefined,
-  ) {}
+    { kept = REPUTATIONS_KEPT }: { kept?: number } = {},
+  ) {
+    this.cache = new LRUCache({ max: kept });
+  }
 
+  /** Records held in memory (at most `kept`) and reads in flight (bounds of this store). */
+  get held(): { records: number; reads: number } {
+    return { records: this.cache.size, reads: this.reading.size };
+  }
+
+  /** From memory; a miss (a record forgotten, or never read here) is read in the background. */
   get(volunteerId: string): Reputation {
-    return this.cache.get(volunteerId) ?? NEW_REPUTATION;
+    const held = this.cache.get(volunteerId);
+    if (held) return held;
+    if (!this.reading.has(volunteerId)) this.load(volunteerId).catch(this.onError);
+    return NEW_REPUTATION;
   }
 
   put(volunteerId: string, r: Reputation): void {
     this.cache.set(volunteerId, r);
-    this.puts.set(volunteerId, (this.puts.get(volunteerId) ?? 0) + 1);
+    const read = this.reading.get(volunteerId);
+    if (read) read.puts++;
     const write = this.redis
       .hset(redisKeys.reputation(volunteerId), {
         streak: r.streak,
@@ -51,9 +78,22 @@ export class RedisReputationStore implements ReputationStore {
    */
   async warm(volunteerId: string): Promise<void> {
     await this.flush();
-    const puts = this.puts.get(volunteerId) ?? 0;
-    const h = await this.redis.hgetall(redisKeys.reputation(volunteerId));
-    if ((this.puts.get(volunteerId) ?? 0) !== puts) return; // a put won the race: it is newer
+    await this.load(volunteerId);
+  }
+
+  /** Reads the stored record into memory, unless a `put` came while it was read (that is newer). */
+  private async load(volunteerId: string): Promise<void> {
+    const read = this.reading.get(volunteerId) ?? { reads: 0, puts: 0 };
+    this.reading.set(volunteerId, read);
+    read.reads++;
+    const puts = read.puts;
+    let h: Record<string, string>;
+    try {
+      h = await this.redis.hgetall(redisKeys.reputation(volunteerId));
+    } finally {
+      if (--read.reads === 0) this.reading.delete(volunteerId);
+    }
+    if (read.puts !== puts) return; // a put won the race: it is newer
     this.cache.set(
       volunteerId,
       h.streak === undefined

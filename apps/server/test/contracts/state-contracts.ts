@@ -103,6 +103,17 @@ export function identityContract(name: string, open: OpenState): void {
       expect(await identities.insert(row('v_new', 'Idle Newt'))).toBe(true);
     });
 
+    it('keeps at most `namesKept` display names in memory; a forgotten one is read again', async () => {
+      const { gateway } = await open();
+      const store = new IdentityStore(gateway().identities, undefined, { namesKept: 3 });
+      const made = [];
+      for (let i = 0; i < 10; i++) made.push(await store.create(i));
+      expect(store.namesHeld).toBe(3);
+      const first = made[0]!;
+      await until(() => store.displayName(first.volunteerId) === first.displayName);
+      expect(store.namesHeld).toBe(3);
+    });
+
     it("gives another gateway's volunteer its display name (at once or on the next call)", async () => {
       const { gateway } = await open();
       const issued = await new IdentityStore(gateway().identities).create(1);

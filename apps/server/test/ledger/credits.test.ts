@@ -4,55 +4,34 @@
  * (liars), the real SQLite ledger. What each volunteer is told (`volunteer:credits`) and what
  * `/live` shows (`live:stats.leaderboard`) are checked against the ledger itself.
  */
-import { readFile } from 'node:fs/promises';
 import { io, type Socket } from 'socket.io-client';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   PROTOCOL_VERSION,
   VolunteerCreditsSchema,
-  type Detection,
   type LiveClientToServer,
   type LiveServerToClient,
   type LiveStats,
   type TaskAssignment,
   type VolunteerCredits,
 } from '@tabgrid/protocol';
-import { parseLabels } from '@tabgrid/detector';
-import { createNativeDetector } from '@tabgrid/node-runner';
 import { startAgent } from '../../../agent/src/agent';
 import { MemoryIdentityStore } from '@tabgrid/volunteer-client';
-import { labelsPath, modelPath, sampleImages } from '../../../../scripts/assets';
+import { sampleImages } from '../../../../scripts/assets';
 import type { ServerConfig } from '../../src/config';
 import type { LedgerEntry } from '../../src/ledger';
 import { FakeVolunteer } from '../support/fake-volunteer';
-import { startTestServer, until, type TestServer } from '../support/harness';
+import { until, type TestServer } from '../support/harness';
 import { readDb } from '../support/processes';
+import { referenceDetections, serverPerTest } from '../support/server-rig';
 
 const photos = sampleImages().map((i) => i.name);
-const reference = new Map<string, Detection[]>();
+const reference = referenceDetections();
 const honest = (t: TaskAssignment) => reference.get(t.name) ?? [];
 
-beforeAll(async () => {
-  const labels = parseLabels(await readFile(labelsPath(), 'utf8'));
-  const native = await createNativeDetector(modelPath(), labels, { threads: 1 });
-  try {
-    for (const image of sampleImages())
-      reference.set(image.name, await native.detect(await readFile(image.path)));
-  } finally {
-    await native.close();
-  }
-}, 60_000);
-
 let server: TestServer | undefined;
-const fakes: FakeVolunteer[] = [];
-const sockets: Socket[] = [];
-
-afterEach(async () => {
-  for (const f of fakes.splice(0)) f.close();
-  for (const s of sockets.splice(0)) s.close();
-  await server?.close();
-  server = undefined;
-});
+const rig = serverPerTest();
+const { fakes } = rig;
 
 // Quick-return window: a tenth of the assignment cap, at least 1 s (ledger/policy.ts). Two honest
 // volunteers settle every task by replication, so no referee: closing a server while its referee
@@ -114,7 +93,7 @@ const publishedBy = (volunteerId: string) => publishedNow().filter((t) => t.volu
 
 describe('credits', () => {
   it('results are provisional until a replica agrees, then granted; a duplicate delivery adds nothing; /live ranks by display name', async () => {
-    server = await startTestServer(VERIFYING);
+    server = await rig.start(VERIFYING);
     const a = await volunteer(server.url, 'alice');
     const b = await volunteer(server.url, 'bob');
     const live: Socket<LiveServerToClient, LiveClientToServer> = io(`${server.url}/live`, {
@@ -122,7 +101,7 @@ describe('credits', () => {
       transports: ['websocket'],
       forceNew: true,
     });
-    sockets.push(live);
+    rig.closeAfter(() => live.close());
     let board: LiveStats['leaderboard'];
     live.on('live:stats', (s) => (board = s.leaderboard));
 
@@ -179,7 +158,7 @@ describe('credits', () => {
 
   it('a turncoat caught by a spot check keeps 0 credits and 0 published results: trusted and replicated ones reopened (issue 17 C)', async () => {
     let spotCheck = false;
-    server = await startTestServer(
+    server = await rig.start(
       // No canaries: the catch must be the scripted spot check below (see trust.test.ts).
       { ...VERIFYING, trustStreak: 2, spotCheckPercent: 0, canaryPercent: 0 },
       { random: () => (spotCheck ? 0 : 0.999) },
@@ -260,7 +239,7 @@ describe('credits', () => {
   }, 300_000);
 
   it('the quick-return bonus goes to quick volunteers with 10 verified results, never to slow ones', async () => {
-    server = await startTestServer(VERIFYING);
+    server = await rig.start(VERIFYING);
     const quick = await volunteer(server.url, 'quick', { slots: 4 });
     // Slower than the 1 s quick-return window (maxAssignmentMs 5 s / 10, at least 1 s).
     const slow = await volunteer(server.url, 'slow', { delayMs: 1100, slots: 4 });
@@ -284,7 +263,7 @@ describe('credits', () => {
   }, 240_000);
 
   it('the headless agent prints its credits in its status line, and neither its id nor its token', async () => {
-    server = await startTestServer({ verification: false });
+    server = await rig.start({ verification: false });
     const lines: string[] = [];
     const identity = new MemoryIdentityStore();
     const agent = startAgent({

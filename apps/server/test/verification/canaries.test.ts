@@ -4,60 +4,21 @@
  * referee on the transformed copy; an honest agent must agree with it, a liar must not.
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { TaskAssignmentSchema, type Detection, type JobView } from '@tabgrid/protocol';
-import { parseLabels } from '@tabgrid/detector';
-import { createNativeDetector } from '@tabgrid/node-runner';
-import type { Agent } from '../../../agent/src/agent';
-import { startHonestAgent } from '../support/honest-agent';
-import { labelsPath, modelPath, sampleImages } from '../../../../scripts/assets';
+import { describe, expect, it } from 'vitest';
+import { TaskAssignmentSchema, type JobView } from '@tabgrid/protocol';
+import { sampleImages } from '../../../../scripts/assets';
 import { agree } from '../../src/verification/agreement';
-import type { ServerConfig } from '../../src/config';
 import { FakeVolunteer } from '../support/fake-volunteer';
-import { bearer, startTestServer, until, type TestServer } from '../support/harness';
+import { bearer, until, type TestServer } from '../support/harness';
 import { readDb } from '../support/processes';
+import { metric, referenceDetections, serverPerTest, VERIFYING } from '../support/server-rig';
 
-const reference = new Map<string, Detection[]>();
+const reference = referenceDetections();
 const photos = sampleImages().map((i) => i.name);
 
-beforeAll(async () => {
-  const labels = parseLabels(await readFile(labelsPath(), 'utf8'));
-  const native = await createNativeDetector(modelPath(), labels, { threads: 1 });
-  try {
-    for (const image of sampleImages())
-      reference.set(image.name, await native.detect(await readFile(image.path)));
-  } finally {
-    await native.close();
-  }
-}, 60_000);
-
-let server: TestServer | undefined;
-const agents: Agent[] = [];
-const fakes: FakeVolunteer[] = [];
-
-afterEach(async () => {
-  for (const f of fakes.splice(0)) f.close();
-  await Promise.all(agents.splice(0).map((a) => a.stop()));
-  await server?.close();
-  server = undefined;
-});
-
-const VERIFYING: Partial<ServerConfig> = {
-  verification: true,
-  distinctNetworks: false,
-  refereeAfterMs: 300,
-  refereeBudget: 50,
-};
-
-const honestAgent = (url: string): Promise<Agent> => startHonestAgent(url, agents);
-
-async function metric(s: TestServer, name: string, labels: string): Promise<number> {
-  const text = await (await fetch(`${s.url}/metrics`, { headers: bearer() })).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}} `));
-  return line ? Number(line.split(' ').pop()) : 0;
-}
+const rig = serverPerTest();
+const { agents, fakes, honestAgent } = rig;
 
 function reputation(s: TestServer, volunteerId: string) {
   return readDb(s.dataDir, (db) =>
@@ -72,8 +33,7 @@ const wrongTask = (t: JobView['tasks'][number]) =>
 
 describe('canaries (V12)', () => {
   it('a quarantined volunteer gets only canaries, shaped like real tasks, that never reach a job', async () => {
-    server = await startTestServer({ ...VERIFYING, canaryPercent: 0 });
-    const s = server;
+    const s = await rig.start({ ...VERIFYING, canaryPercent: 0 });
     const liar = await FakeVolunteer.connect(s.url, { id: 'empty-liar', detections: () => [] });
     fakes.push(liar);
     await honestAgent(s.url);
@@ -109,8 +69,7 @@ describe('canaries (V12)', () => {
   }, 240_000);
 
   it('a quarantined volunteer left alone keeps getting new canaries; deleting their job cancels the held one', async () => {
-    server = await startTestServer({ ...VERIFYING, canaryPercent: 0 });
-    const s = server;
+    const s = await rig.start({ ...VERIFYING, canaryPercent: 0 });
     const liar = await FakeVolunteer.connect(s.url, { id: 'lone-liar', detections: () => [] });
     fakes.push(liar);
     const agent = await honestAgent(s.url);
@@ -151,8 +110,7 @@ describe('canaries (V12)', () => {
   }, 240_000);
 
   it('an honest agent agrees with canaries made from crops, flips and rescales; its job is unaffected', async () => {
-    server = await startTestServer({ ...VERIFYING, canaryPercent: 100 });
-    const s = server;
+    const s = await rig.start({ ...VERIFYING, canaryPercent: 100 });
     await honestAgent(s.url);
     const job = await s.createJob([...photos, ...photos]);
     const done = await s.waitForJob(job.id, 120_000);
@@ -171,8 +129,7 @@ describe('canaries (V12)', () => {
   }, 240_000);
 
   it('a volunteer that declines every canary with inference_failed is quarantined like a liar', async () => {
-    server = await startTestServer({ ...VERIFYING, canaryPercent: 100 });
-    const s = server;
+    const s = await rig.start({ ...VERIFYING, canaryPercent: 100 });
     await honestAgent(s.url);
     const decliner = await FakeVolunteer.connect(s.url, { id: 'decliner', behaviour: 'inference-failed' });
     fakes.push(decliner);

@@ -3,58 +3,30 @@
  * a real server, the referee in a worker thread (or made to fail by a missing model file), real
  * in-process agents and scripted volunteers over real Socket.IO.
  */
-import { readFile } from 'node:fs/promises';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Detection, JobView } from '@tabgrid/protocol';
-import { parseLabels } from '@tabgrid/detector';
-import { createNativeDetector } from '@tabgrid/node-runner';
-import type { Agent } from '../../../agent/src/agent';
-import { startHonestAgent } from '../support/honest-agent';
-import { labelsPath, modelPath, sampleImages } from '../../../../scripts/assets';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { JobView } from '@tabgrid/protocol';
+import { sampleImages } from '../../../../scripts/assets';
 import { agree } from '../../src/verification/agreement';
 import type { ServerConfig } from '../../src/config';
 import { FakeVolunteer } from '../support/fake-volunteer';
-import { bearer, startTestServer, until, type TestServer } from '../support/harness';
+import { bearer, until, type TestServer } from '../support/harness';
 import { ManualClock } from '../support/manual-clock';
 import { readDb } from '../support/processes';
+import { referenceDetections, serverPerTest, VERIFYING } from '../support/server-rig';
 
-const reference = new Map<string, Detection[]>();
+const reference = referenceDetections();
 /** Photos with something confident in them (an empty result disagrees with their truth). */
 let busy: string[] = [];
 
-beforeAll(async () => {
-  const labels = parseLabels(await readFile(labelsPath(), 'utf8'));
-  const native = await createNativeDetector(modelPath(), labels, { threads: 1 });
-  try {
-    for (const image of sampleImages())
-      reference.set(image.name, await native.detect(await readFile(image.path)));
-  } finally {
-    await native.close();
-  }
+beforeAll(() => {
   busy = [...reference].filter(([, d]) => d.some((x) => x.score >= 0.6)).map(([n]) => n);
-}, 60_000);
-
-let server: TestServer | undefined;
-const agents: Agent[] = [];
-const fakes: FakeVolunteer[] = [];
-
-afterEach(async () => {
-  for (const f of fakes.splice(0)) f.close();
-  await Promise.all(agents.splice(0).map((a) => a.stop()));
-  await server?.close();
-  server = undefined;
 });
 
-const VERIFYING: Partial<ServerConfig> = {
-  verification: true,
-  distinctNetworks: false,
-  refereeAfterMs: 300,
-  refereeBudget: 50,
-  // Canaries (V12) are tested on their own (canaries.test.ts).
-  canaryPercent: 0,
-};
+const rig = serverPerTest();
+const { fakes, honestAgent } = rig;
 
-const honestAgent = (url: string): Promise<Agent> => startHonestAgent(url, agents);
+// Canaries (V12) are tested on their own (canaries.test.ts).
+const CHECKING: Partial<ServerConfig> = { ...VERIFYING, canaryPercent: 0 };
 
 async function fake(
   url: string,
@@ -89,11 +61,10 @@ function quarantined(s: TestServer, volunteerId: string): boolean {
 describe('verification gaps', () => {
   it('a referee that keeps failing is retried with backoff, then gives up, and a third volunteer breaks the tie (V9)', async () => {
     expect(busy.length).toBeGreaterThan(0);
-    server = await startTestServer(
-      { ...VERIFYING, refereeMaxFailures: 2 },
+    const s = await rig.start(
+      { ...CHECKING, refereeMaxFailures: 2 },
       { refereeModel: '/nonexistent/referee-model.onnx' },
     );
-    const s = server;
     const liar = await fake(s.url, 'empty-liar', { detections: () => [] });
     await honestAgent(s.url);
     const job = await s.createJob(busy.slice(0, 2));
@@ -122,8 +93,7 @@ describe('verification gaps', () => {
   }, 120_000);
 
   it('a false undecodable report is caught by the referee, quarantines its sender and fails nothing (V10)', async () => {
-    server = await startTestServer({ ...VERIFYING, maxFailureReports: 1 });
-    const s = server;
+    const s = await rig.start({ ...CHECKING, maxFailureReports: 1 });
     const claimant = await fake(s.url, 'false-undecodable', { behaviour: 'undecodable' });
     const job = await s.createJob(busy.slice(0, 1));
     await until(() => quarantined(s, claimant.volunteerId), 30_000, 'claimant quarantined');
@@ -142,11 +112,10 @@ describe('verification gaps', () => {
 
   it('a volunteer that keeps stalling loses slots, and gets them back as it answers (V11)', async () => {
     const clock = new ManualClock();
-    server = await startTestServer(
+    const s = await rig.start(
       { leaseCheckMs: 60_000, deadlineCheckMs: 60_000, leaseMs: 5000, maxInFlight: 1, maxInFlightCap: 8 },
       { clock },
     );
-    const s = server;
     const staller = await fake(s.url, 'staller', { behaviour: 'no-heartbeat', slots: 4 });
     expect(staller.hello?.maxInFlight).toBe(4);
     const photos = sampleImages().map((i) => i.name);
@@ -186,8 +155,7 @@ describe('verification gaps', () => {
   }, 120_000);
 
   it('a volunteer that declines more than a fifth of its tasks loses slots (V11, second reason)', async () => {
-    server = await startTestServer({ ...VERIFYING, maxInFlight: 1, maxInFlightCap: 8 });
-    const s = server;
+    const s = await rig.start({ ...CHECKING, maxInFlight: 1, maxInFlightCap: 8 });
     const decliner = await fake(s.url, 'decliner', { behaviour: 'inference-failed', slots: 4 });
     expect(decliner.hello?.maxInFlight).toBe(4);
     const photos = sampleImages().map((i) => i.name);

@@ -5,34 +5,19 @@
  * who resumes later still takes it. The wait here (20 s) is far longer than any test needs, so a
  * test that waited for it would time out.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import type { Agent } from '../../../agent/src/agent';
+import { describe, expect, it } from 'vitest';
 import type { ServerConfig } from '../../src/config';
 import { FakeVolunteer } from '../support/fake-volunteer';
-import { startHonestAgent } from '../support/honest-agent';
-import { startTestServer, until, type TestServer } from '../support/harness';
+import { until } from '../support/harness';
 import { sampleImages } from '../../../../scripts/assets';
+import { serverPerTest, VERIFYING } from '../support/server-rig';
 
 const LONG_WAIT_MS = 20_000;
 
-const VERIFYING: Partial<ServerConfig> = {
-  verification: true,
-  distinctNetworks: false,
-  refereeAfterMs: LONG_WAIT_MS,
-  refereeBudget: 50,
-  canaryPercent: 0,
-};
+const WAITING: Partial<ServerConfig> = { ...VERIFYING, refereeAfterMs: LONG_WAIT_MS, canaryPercent: 0 };
 
-let server: TestServer | undefined;
-const agents: Agent[] = [];
-const fakes: FakeVolunteer[] = [];
-
-afterEach(async () => {
-  for (const f of fakes.splice(0)) f.close();
-  await Promise.all(agents.splice(0).map((a) => a.stop()));
-  await server?.close();
-  server = undefined;
-});
+const rig = serverPerTest();
+const { fakes, honestAgent } = rig;
 
 async function fake(url: string, id: string, paused = false): Promise<FakeVolunteer> {
   const f = await FakeVolunteer.connect(url, { id });
@@ -48,11 +33,10 @@ const photo = () => sampleImages()[0]!.name;
 
 describe('the replica wait (V5)', () => {
   it('a lone volunteer’s photo goes to the referee at once, not after the replica wait', async () => {
-    server = await startTestServer(VERIFYING);
-    const s = server;
+    const s = await rig.start(WAITING);
     // Connected but paused: it takes no work, so it cannot take the replica either.
     await fake(s.url, 'paused', true);
-    await startHonestAgent(s.url, agents);
+    await honestAgent(s.url);
     const started = Date.now();
     const job = await s.createJob([photo()]);
     const done = await s.waitForJob(job.id, LONG_WAIT_MS / 2);
@@ -61,8 +45,7 @@ describe('the replica wait (V5)', () => {
   }, 60_000);
 
   it('waits for a volunteer who can take the replica: two agreeing volunteers settle it', async () => {
-    server = await startTestServer(VERIFYING);
-    const s = server;
+    const s = await rig.start(WAITING);
     await fake(s.url, 'first');
     await fake(s.url, 'second');
     const job = await s.createJob([photo()]);
@@ -74,8 +57,7 @@ describe('the replica wait (V5)', () => {
 
   it('a volunteer who resumes later still takes the replica', async () => {
     // The referee cannot settle anything (no model): it is asked at once, fails, and retries later.
-    server = await startTestServer(VERIFYING, { refereeModel: '/nonexistent/referee-model.onnx' });
-    const s = server;
+    const s = await rig.start(WAITING, { refereeModel: '/nonexistent/referee-model.onnx' });
     const first = await fake(s.url, 'first');
     const later = await fake(s.url, 'later', true);
     const job = await s.createJob([photo()]);

@@ -5,9 +5,8 @@
  * result is wrong when it does not agree with them (agreement.ts). A requester watches
  * `job:update` pushes the whole time.
  */
-import { readFile } from 'node:fs/promises';
 import { io, type Socket } from 'socket.io-client';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   PROTOCOL_VERSION,
   type Detection,
@@ -16,48 +15,23 @@ import {
   type LiveServerToClient,
   type TaskAssignment,
 } from '@tabgrid/protocol';
-import { parseLabels } from '@tabgrid/detector';
-import { createNativeDetector } from '@tabgrid/node-runner';
-import type { Agent } from '../../../agent/src/agent';
-import { startHonestAgent } from '../support/honest-agent';
-import { labelsPath, modelPath, sampleImages } from '../../../../scripts/assets';
+import { sampleImages } from '../../../../scripts/assets';
 import { agree } from '../../src/verification/agreement';
 import type { ServerConfig } from '../../src/config';
 import { FakeVolunteer } from '../support/fake-volunteer';
-import { TEST_KEYS, startTestServer, until, type TestServer } from '../support/harness';
+import { TEST_KEYS, until, type TestServer } from '../support/harness';
 import { readDb } from '../support/processes';
+import { referenceDetections, serverPerTest, VERIFYING } from '../support/server-rig';
 
 const photos = sampleImages().map((i) => i.name);
-const reference = new Map<string, Detection[]>();
-
-beforeAll(async () => {
-  const labels = parseLabels(await readFile(labelsPath(), 'utf8'));
-  const native = await createNativeDetector(modelPath(), labels, { threads: 1 });
-  try {
-    for (const image of sampleImages())
-      reference.set(image.name, await native.detect(await readFile(image.path)));
-  } finally {
-    await native.close();
-  }
-}, 60_000);
+const reference = referenceDetections();
 
 let server: TestServer | undefined;
-const agents: Agent[] = [];
-const fakes: FakeVolunteer[] = [];
-const watchers: Socket[] = [];
+const rig = serverPerTest();
+const { fakes, honestAgent } = rig;
 
-afterEach(async () => {
-  for (const f of fakes.splice(0)) f.close();
-  for (const w of watchers.splice(0)) w.close();
-  await Promise.all(agents.splice(0).map((a) => a.stop()));
-  await server?.close();
-  server = undefined;
-});
-afterAll(() => undefined);
-
-const VERIFYING: Partial<ServerConfig> = { verification: true, refereeAfterMs: 400, refereeBudget: 50 };
-
-const honestAgent = (url: string): Promise<Agent> => startHonestAgent(url, agents);
+/** Every test sets `distinctNetworks` itself. */
+const TRUSTING: Partial<ServerConfig> = { ...VERIFYING, refereeAfterMs: 400 };
 
 async function liar(url: string, id: string, detections: (t: TaskAssignment) => Detection[], slots = 3) {
   const f = await FakeVolunteer.connect(url, { id, detections, slots });
@@ -77,7 +51,7 @@ async function watch(url: string, jobId: string) {
     // Its own connection: not multiplexed over an in-process agent's (which runs without reconnection).
     forceNew: true,
   });
-  watchers.push(live);
+  rig.closeAfter(() => live.close());
   const seen = { updates: [] as JobView[], wrongShownFinal: new Set<string>() };
   live.on('job:update', (job) => {
     if (job.id !== jobId) return;
@@ -120,7 +94,7 @@ const publishedBy = (dataDir: string, volunteerId: string) =>
 
 describe('verification', () => {
   it('a lone honest volunteer still gets its job done: the referee verifies after a bounded wait', async () => {
-    server = await startTestServer({ ...VERIFYING, distinctNetworks: true });
+    server = await rig.start({ ...TRUSTING, distinctNetworks: true });
     await honestAgent(server.url);
     const job = await server.createJob(photos.slice(0, 4));
     const seen = await watch(server.url, job.id);
@@ -134,7 +108,7 @@ describe('verification', () => {
   });
 
   it('constant liars beside honest agents: no wrong result ever final, every liar quarantined, no honest one', async () => {
-    server = await startTestServer({ ...VERIFYING, distinctNetworks: false });
+    server = await rig.start({ ...TRUSTING, distinctNetworks: false });
     const url = server.url;
     let seed = 7;
     const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
@@ -190,11 +164,11 @@ describe('verification', () => {
 
   it('a turncoat caught by a spot check has every result it published revoked and redone: trusted, replicated, refereed', async () => {
     let spotCheck = false;
-    server = await startTestServer(
+    server = await rig.start(
       // No canaries: the catch must be the scripted spot check below. A canary answered with a lie
       // during the victim job caught the turncoat early (seen under load), so nothing was final on
       // trust to revise.
-      { ...VERIFYING, distinctNetworks: false, trustStreak: 2, spotCheckPercent: 0, canaryPercent: 0 },
+      { ...TRUSTING, distinctNetworks: false, trustStreak: 2, spotCheckPercent: 0, canaryPercent: 0 },
       { random: () => (spotCheck ? 0 : 0.999) },
     );
     const url = server.url;

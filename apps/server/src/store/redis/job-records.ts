@@ -183,3 +183,28 @@ export async function isImageReferenced(redis: Redis, meter: RedisMeter, sha256:
   meter.roundTrip();
   return member === 1;
 }
+
+/** `HSETNX cancelledAt` (the first cancel's time stays), then reads it back, in one transaction. */
+export async function markCancelled(
+  redis: Redis,
+  meter: RedisMeter,
+  jobId: string,
+  now: number,
+): Promise<number> {
+  const key = KEYS.job(jobId);
+  const replies = await redis.multi().hsetnx(key, 'cancelledAt', now).hget(key, 'cancelledAt').exec();
+  meter.roundTrip(2);
+  const failed = replies?.find(([err]) => err);
+  if (!replies || failed) throw failed?.[0] ?? new Error('redis transaction aborted');
+  return Number(replies[1]![1] ?? now);
+}
+
+export async function setExpected(
+  redis: Redis,
+  meter: RedisMeter,
+  jobId: string,
+  expected: number,
+): Promise<void> {
+  await redis.hset(KEYS.job(jobId), 'expected', expected);
+  meter.roundTrip();
+}

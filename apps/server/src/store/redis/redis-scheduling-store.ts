@@ -16,32 +16,9 @@ import type { ScriptedRedis } from './scripts';
 import { decodeTask, recordOf } from './stored-task';
 import { loadTasks, readEntries, type Entry } from './stream-claims';
 import { WriteBehind } from './write-behind';
+import { resolveOptions, type RedisSchedulingOptions, type ResolvedOptions } from './options';
 
-export interface RedisSchedulingOptions {
-  /** This gateway's consumer name in the group; unique per live process. */
-  gatewayId: string;
-  /**
-   * How many unfinished tasks this gateway wants to hold (queued + running): reads ask for the
-   * difference. Wire it to the idle capacity of the local volunteers. @defaultValue `maxBatch`
-   */
-  demand?: () => number;
-  /** Most entries claimed per read (`XREADGROUP COUNT`). @defaultValue 256 */
-  maxBatch?: number;
-  /** Liveness key TTL; a dead gateway's entries move after about this long. @defaultValue 5000 */
-  livenessTtlMs?: number;
-  /** How often this gateway tries to be the janitor. @defaultValue half the liveness TTL */
-  janitorEveryMs?: number;
-  /** `XAUTOCLAIM` backstop: entries idle this long move whatever their owner. @defaultValue 10 min */
-  backstopIdleMs?: number;
-  /** Longest blocking read (`XREADGROUP BLOCK`). @defaultValue 1000 */
-  blockMs?: number;
-  /** How often surplus cached tasks are checked (and given back after two checks). @defaultValue 1000 */
-  surplusEveryMs?: number;
-  /** How often held jobs are checked for a cancel this gateway missed. @defaultValue 5000 */
-  cancelCheckEveryMs?: number;
-  /** Background Redis errors (they are retried; this only reports them). */
-  onError?: (where: string, err: unknown) => void;
-}
+export type { RedisSchedulingOptions } from './options';
 
 /** What a cancel announced by another gateway ended here. */
 export interface CancelledHere {
@@ -49,9 +26,6 @@ export interface CancelledHere {
   tasks: TaskRecord[];
   leases: AssignmentRecord[];
 }
-
-type Resolved = Required<Omit<RedisSchedulingOptions, 'demand' | 'onError'>> &
-  Pick<RedisSchedulingOptions, 'demand' | 'onError'>;
 
 /** Waits `ms` without keeping the process alive. */
 const sleep = (ms: number) => delay(ms, undefined, { ref: false });
@@ -86,7 +60,7 @@ export class RedisSchedulingStore extends LocalCache implements SchedulingStore 
   private readonly janitor: Janitor;
   private readonly cancels: JobCancels;
   private readonly cancelListeners: ((ended: CancelledHere) => void)[] = [];
-  private readonly options: Resolved;
+  private readonly options: ResolvedOptions;
   private readonly listeners: (() => void)[] = [];
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly timers: NodeJS.Timeout[] = [];
@@ -112,19 +86,8 @@ export class RedisSchedulingStore extends LocalCache implements SchedulingStore 
     super(policy, writer);
     this.meter = meter;
     this.writer = writer;
-    const ttl = options.livenessTtlMs ?? 5000;
-    this.options = {
-      gatewayId: options.gatewayId,
-      demand: options.demand,
-      maxBatch: options.maxBatch ?? 256,
-      livenessTtlMs: ttl,
-      janitorEveryMs: options.janitorEveryMs ?? Math.max(100, ttl / 2),
-      backstopIdleMs: options.backstopIdleMs ?? 600_000,
-      blockMs: options.blockMs ?? 1000,
-      surplusEveryMs: options.surplusEveryMs ?? 1000,
-      cancelCheckEveryMs: options.cancelCheckEveryMs ?? 5000,
-      onError,
-    };
+    this.options = resolveOptions(options);
+    const ttl = this.options.livenessTtlMs;
     reader.on('error', (err: unknown) => onError('redis.reader', err));
     this.liveness = new Liveness(redis, options.gatewayId, ttl, meter, (err) =>
       onError('redis.liveness', err),
@@ -239,6 +202,14 @@ export class RedisSchedulingStore extends LocalCache implements SchedulingStore 
   /** Jobs on Redis always have an owner (keys existed before Redis mode could run). */
   adoptOrphans(_owner: string): Promise<number> {
     return Promise.resolve(0);
+  }
+
+  markCancelled(jobId: string, now: number): Promise<number> {
+    return jobs.markCancelled(this.redis, this.meter, jobId, now);
+  }
+
+  setExpected(jobId: string, expected: number): Promise<void> {
+    return jobs.setExpected(this.redis, this.meter, jobId, expected);
   }
 
   /**

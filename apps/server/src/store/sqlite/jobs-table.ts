@@ -11,8 +11,8 @@ import type { Statements } from './statements';
 export type InsertedTask = NewTask & { id: string; jobId: string; idx: number; submittedAt: number };
 
 /**
- * A job as a whole: its creation and added tasks, its view and the task counts (read), its
- * deletion and owner (written).
+ * A job as a whole: its creation and added tasks, its view and the task counts (read); its
+ * deletion, cancel, expected photos and owner (written: the only writes to a job's row).
  */
 export class JobsTable {
   private readonly s;
@@ -29,6 +29,11 @@ export class JobsTable {
         'SELECT deleted_at FROM jobs WHERE id = ?',
       ),
       markDeleted: db.prepare('UPDATE jobs SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL'),
+      cancelledAt: db.prepare<[string], { cancelled_at: number | null }>(
+        'SELECT cancelled_at FROM jobs WHERE id = ?',
+      ),
+      markCancelled: db.prepare('UPDATE jobs SET cancelled_at = ? WHERE id = ? AND cancelled_at IS NULL'),
+      setExpected: db.prepare('UPDATE jobs SET expected = ? WHERE id = ?'),
       imagesOnlyHere: db.prepare<[string, string], { sha: string }>(
         `SELECT DISTINCT t.image_sha256 AS sha FROM tasks t WHERE t.job_id = ?
          AND NOT EXISTS (SELECT 1 FROM tasks o WHERE o.image_sha256 = t.image_sha256 AND o.job_id != ?
@@ -90,6 +95,16 @@ export class JobsTable {
     const first = this.s.markDeleted.run(now, jobId).changes > 0;
     const deletedAt = this.s.deletedAt.get(jobId)?.deleted_at ?? now;
     return { deletedAt, freeable: first ? this.s.imagesOnlyHere.all(jobId, jobId).map((r) => r.sha) : [] };
+  }
+
+  /** Idempotent: the first cancel's time stays. */
+  markCancelled(jobId: string, now: number): number {
+    this.s.markCancelled.run(now, jobId);
+    return this.s.cancelledAt.get(jobId)?.cancelled_at ?? now;
+  }
+
+  setExpected(jobId: string, expected: number): void {
+    this.s.setExpected.run(expected, jobId);
   }
 
   adoptOrphans(owner: string): number {

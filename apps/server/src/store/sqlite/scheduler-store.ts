@@ -137,6 +137,14 @@ export class SchedulerStore implements SchedulingStore {
     return Promise.resolve(this.jobs.adoptOrphans(owner));
   }
 
+  markCancelled(jobId: string, now: number): Promise<number> {
+    return Promise.resolve(this.jobs.markCancelled(jobId, now));
+  }
+
+  setExpected(jobId: string, expected: number): Promise<void> {
+    return Promise.resolve(this.jobs.setExpected(jobId, expected));
+  }
+
   // ------------------------------------------------------------------ leases
 
   /**

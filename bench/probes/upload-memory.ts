@@ -1,28 +1,37 @@
 /**
- * Junk uploads against the server's memory (issue 17, part F; docs/SECURITY.md "Uploads pin
- * memory"): one key sends junk multipart uploads, N at a time, each `files` × `fileMiB`, and the
- * server process's RSS (`/proc/<pid>/status`, sampled every 50 ms) is compared with its baseline:
- * the peak growth while the uploads run, and the RSS 10 s after the last answer.
- *
- * Run: `npx tsx bench/experiments/upload-memory.ts` (about a minute; writes ~2 GB to the data dir).
- * Scenarios: 2 × 40 × 20 MiB all-or-nothing, the same with `?partial=1` (every file is read), and
- * 1 × 100 × 20 MiB with `?partial=1`.
+ * `--only=upload-memory`: junk uploads against the server's memory (issue 17, part F;
+ * docs/SECURITY.md "Uploads pin memory"). One key sends junk multipart uploads, N at a time, each
+ * `files` × 20 MiB, streamed by the client (it holds one 1 MiB chunk) so only the server's memory
+ * is measured: the server process's RSS (`/proc/<pid>/status`, every 50 ms) against its baseline,
+ * the peak growth while the uploads run and the RSS 10 s after the last answer. About a minute;
+ * writes ~2 GB to the data dir (`--quick`: ~200 MB). Linux only (`/proc`).
  */
 import fs from 'node:fs';
 import http from 'node:http';
 import { readImage } from '../../apps/server/test/support/harness';
 import { benchAuth } from '../lib/bench-key';
 import { startBenchServer } from '../lib/server';
-import { freePort } from '../../apps/server/test/support/processes';
+import { sleep } from '../lib/stats';
 
 const MiB = 1024 * 1024;
+
+export interface UploadMemoryScenario {
+  label: string;
+  answers: string[];
+  seconds: number;
+  baselineMiB: number;
+  peakGrowthMiB: number;
+  growthAfter10sMiB: number;
+  /** Files left in `images/.incoming` after the answers (0: every upload cleaned up). */
+  leftoverFiles: number;
+}
 
 const rssOf = (pid: number): number => {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
 };
 
-/** One junk upload, streamed (the client holds one 1 MiB chunk): resolves the status, or the network error. */
+/** One junk upload, streamed: resolves the status, or the network error. */
 function junkUpload(url: string, files: number, fileBytes: number, partial: boolean): Promise<string> {
   const boundary = 'junkboundary';
   const chunk = Buffer.alloc(MiB, 0x5a);
@@ -74,15 +83,18 @@ function junkUpload(url: string, files: number, fileBytes: number, partial: bool
   });
 }
 
-async function scenario(label: string, concurrent: number, files: number, partial: boolean) {
-  const server = await startBenchServer({
-    port: await freePort(),
-    env: { TABGRID_UPLOAD_BYTES_PER_MINUTE: '0' },
-  });
+async function scenario(
+  port: number,
+  label: string,
+  concurrent: number,
+  files: number,
+  partial: boolean,
+): Promise<UploadMemoryScenario> {
+  const server = await startBenchServer({ port, env: { TABGRID_UPLOAD_BYTES_PER_MINUTE: '0' } });
   try {
     // Warm-up: one real photo, so libvips and the upload path are loaded before the baseline.
     await server.upload([{ name: 'dog.jpg', bytes: readImage('dog.jpg') }]);
-    await new Promise((r) => setTimeout(r, 2000));
+    await sleep(2000);
     const baseline = rssOf(server.pid);
     let peak = baseline;
     const sampler = setInterval(() => (peak = Math.max(peak, rssOf(server.pid))), 50);
@@ -90,23 +102,39 @@ async function scenario(label: string, concurrent: number, files: number, partia
     const answers = await Promise.all(
       Array.from({ length: concurrent }, () => junkUpload(server.url, files, 20 * MiB, partial)),
     );
-    const tookS = (Date.now() - started) / 1000;
-    await new Promise((r) => setTimeout(r, 10_000));
+    const seconds = Math.round((Date.now() - started) / 100) / 10;
+    await sleep(10_000);
     clearInterval(sampler);
     const after = rssOf(server.pid);
-    const leftover = fs.existsSync(`${server.dataDir}/images/.incoming`)
-      ? fs.readdirSync(`${server.dataDir}/images/.incoming`).length
-      : 0;
-    console.log(
-      `${label}: answers ${answers.join(',')} in ${tookS.toFixed(1)} s; RSS baseline ${(baseline / MiB).toFixed(0)} MiB, ` +
-        `peak +${((peak - baseline) / MiB).toFixed(0)} MiB, 10 s after +${((after - baseline) / MiB).toFixed(0)} MiB; ` +
-        `temporary files left: ${leftover}`,
-    );
+    const incoming = `${server.dataDir}/images/.incoming`;
+    return {
+      label,
+      answers,
+      seconds,
+      baselineMiB: Math.round(baseline / MiB),
+      peakGrowthMiB: Math.round((peak - baseline) / MiB),
+      growthAfter10sMiB: Math.round((after - baseline) / MiB),
+      leftoverFiles: fs.existsSync(incoming) ? fs.readdirSync(incoming).length : 0,
+    };
   } finally {
     await server.stop();
   }
 }
 
-await scenario('2 x 40 x 20 MiB junk, all-or-nothing', 2, 40, false);
-await scenario('2 x 40 x 20 MiB junk, ?partial=1', 2, 40, true);
-await scenario('1 x 100 x 20 MiB junk, ?partial=1', 1, 100, true);
+export async function uploadMemory(quick: boolean, port: number): Promise<UploadMemoryScenario[]> {
+  const [many, most] = quick ? [4, 10] : [40, 100];
+  return [
+    await scenario(port, `2 x ${many} x 20 MiB junk, all-or-nothing`, 2, many, false),
+    await scenario(port, `2 x ${many} x 20 MiB junk, ?partial=1`, 2, many, true),
+    await scenario(port, `1 x ${most} x 20 MiB junk, ?partial=1`, 1, most, true),
+  ];
+}
+
+export const renderUploadMemory = (r: UploadMemoryScenario[]): string[] => [
+  'Junk uploads against server memory (issue 17 F; RSS growth over the baseline)',
+  ...r.map(
+    (s) =>
+      `  ${s.label}: answers ${s.answers.join(',')} in ${s.seconds} s; baseline ${s.baselineMiB} MiB, ` +
+      `peak +${s.peakGrowthMiB} MiB, 10 s after +${s.growthAfter10sMiB} MiB; temporary files left ${s.leftoverFiles}`,
+  ),
+];

@@ -1,0 +1,52 @@
+/**
+ * Opt-in bench sections (`npm run bench -- --only=<name>`), each a focused measurement re-run by
+ * hand when the code it measures changes; none runs in the default `npm run bench`. Their figures
+ * are quoted in docs/PERFORMANCE.md and docs/SECURITY.md.
+ */
+import { edgesAttacks, renderEdges, type EdgesResult } from './edges-attacks';
+import { loneVolunteer, renderLoneVolunteer, type LoneVolunteerResult } from './lone-volunteer';
+import { renderSqlitePath, sqlitePath, type SqlitePathResult } from './sqlite-path';
+import { renderUploadMemory, uploadMemory, type UploadMemoryScenario } from './upload-memory';
+
+export const PROBE_SECTIONS = ['lone-volunteer', 'edges', 'upload-memory', 'sqlite-path'] as const;
+export type ProbeSection = (typeof PROBE_SECTIONS)[number];
+
+export interface ProbeResults {
+  'lone-volunteer'?: LoneVolunteerResult;
+  edges?: EdgesResult;
+  'upload-memory'?: UploadMemoryScenario[];
+  'sqlite-path'?: SqlitePathResult;
+}
+
+export interface ProbeOptions {
+  quick: boolean;
+  /** A port the section may use for its own server. */
+  port: number;
+}
+
+/** Runs one section and stores its result in `into`. */
+export async function runProbe(section: ProbeSection, o: ProbeOptions, into: ProbeResults): Promise<void> {
+  switch (section) {
+    case 'lone-volunteer':
+      into[section] = await loneVolunteer(o.quick ? 1 : 4);
+      return;
+    case 'edges':
+      into[section] = await edgesAttacks(o.quick);
+      return;
+    case 'upload-memory':
+      into[section] = await uploadMemory(o.quick, o.port);
+      return;
+    case 'sqlite-path':
+      into[section] = await sqlitePath(o.quick);
+      return;
+  }
+}
+
+export function renderProbes(r: ProbeResults): string[] {
+  const out: string[] = [];
+  if (r['lone-volunteer']) out.push(...renderLoneVolunteer(r['lone-volunteer']), '');
+  if (r.edges) out.push(...renderEdges(r.edges), '');
+  if (r['upload-memory']) out.push(...renderUploadMemory(r['upload-memory']), '');
+  if (r['sqlite-path']) out.push(...renderSqlitePath(r['sqlite-path']), '');
+  return out;
+}
