@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Detection, JobView, TaskAssignment } from '@tabgrid/protocol';
 import { iou, parseLabels, REPORTED_SCORE_FLOOR } from '@tabgrid/detector';
 import { createNativeDetector } from '@tabgrid/node-runner';
-import { seeded } from '../../../../bench/adversarial/lies';
+import { seeded, tamperWithinOldRule } from '../../../../bench/adversarial/lies';
 import { labelsPath, modelPath, sampleImages } from '../../../../scripts/assets';
 import { agree, shown } from '../../src/verification/agreement';
 import type { ServerConfig } from '../../src/config';
@@ -54,24 +54,9 @@ const shrink = (d: Detection, f: number): Detection['box'] => {
   return [x1 + dx, y1 + dy, x2 - dx, y2 - dy];
 };
 
-/** Issue 17's measured attack: tampered within the old tolerance (only >= 0.5 compared). */
-function tamperedWithinOldRule(t: TaskAssignment): Detection[] {
-  const random = seeded(t.name.length * 31 + t.width);
-  const truth = answer.get(t.name) ?? [];
-  const confident = truth
-    .filter((d) => d.score >= 0.5)
-    .map((d) => ({ ...d, score: d.score - 0.2, box: shrink(d, 0.1) })); // IoU 0.64
-  const added = Array.from({ length: 120 }, (): Detection => {
-    const x = random() * t.width * 0.8;
-    const y = random() * t.height * 0.8;
-    return {
-      label: 'person',
-      score: 0.26 + random() * 0.23,
-      box: [x, y, Math.min(t.width, x + t.width * 0.1), Math.min(t.height, y + t.height * 0.1)],
-    };
-  });
-  return [...confident, ...added];
-}
+/** Issue 17's measured attack (the adversarial suite's `tamper` liar): within the old tolerance. */
+const tamperedWithinOldRule = (t: TaskAssignment): Detection[] =>
+  tamperWithinOldRule(answer.get(t.name) ?? [], seeded(t.name.length * 31 + t.width), t.width, t.height);
 
 /** A subtler liar: within the new rule (nudged 2 %, scores -0.05, boxes added under 0.25). */
 function tamperedWithinNewRule(t: TaskAssignment): Detection[] {
