@@ -29,7 +29,15 @@ test.afterAll(async () => {
 });
 
 /** Liars whose lies are results (the others report failures or never answer). */
-const RESULT_LIARS: readonly LiarKind[] = ['random', 'empty', 'copy', 'replay', 'unassigned', 'impossible'];
+const RESULT_LIARS: readonly LiarKind[] = [
+  'random',
+  'empty',
+  'copy',
+  'replay',
+  'unassigned',
+  'impossible',
+  'tamper',
+];
 
 test.describe('adversarial suite (CI scale)', () => {
   test('liars of every kind and a turncoat beside honest agents and a tab: no wrong result final, liars quarantined, honest ones not', async ({

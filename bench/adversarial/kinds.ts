@@ -22,6 +22,12 @@ export const LIAR_KINDS = [
   'stall',
   /** Connects with a stolen volunteer id (an honest agent's), without its token. */
   'takeover',
+  /**
+   * Runs the real model and sends its answer tampered within the old rule (issue 17 B): uncertain
+   * detections hidden, confident boxes shrunk to IoU 0.64 and scored 0.2 lower, 120 boxes under
+   * 0.5 added. It agreed with the referee before agreement covered every shown detection.
+   */
+  'tamper',
   /** Honest (the real model) for its first results, then lies on a fraction of tasks. */
   'turncoat',
 ] as const;

@@ -56,10 +56,10 @@ async function main(): Promise<(() => Promise<void>) | number> {
     return async () => stop();
   }
 
-  // Only the turncoat loads onnxruntime (the others start faster without it).
+  // Only the turncoat and the tamperer load onnxruntime (the others start faster without it).
   const turnFile = values['turn-file'];
   const honestRunner =
-    kind === 'turncoat'
+    kind === 'turncoat' || kind === 'tamper'
       ? new (await import('../../apps/agent/src/runner-pool')).NodeRunnerPool({
           slots: GREEDY_SLOTS,
           threads: 1,

@@ -40,3 +40,35 @@ export function randomBoxes(
 export const impossibleBoxes = (width: number, height: number): Detection[] => [
   { label: 'person', score: 0.9, box: [0, 0, width + 500, height + 500] },
 ];
+
+/**
+ * The true answer tampered within the old agreement rule (only detections >= 0.5 compared; issue
+ * 17 B's measured attack): uncertain detections hidden, confident ones shrunk by 10 % a side (IoU
+ * 0.64) and scored 0.2 lower, and `added` boxes scored 0.26-0.49 at random places.
+ */
+export function tamperWithinOldRule(
+  truth: readonly Detection[],
+  random: () => number,
+  width: number,
+  height: number,
+  added = 120,
+): Detection[] {
+  const confident = truth
+    .filter((d) => d.score >= 0.5)
+    .map((d): Detection => {
+      const [x1, y1, x2, y2] = d.box;
+      const dx = (x2 - x1) * 0.1;
+      const dy = (y2 - y1) * 0.1;
+      return { ...d, score: d.score - 0.2, box: [x1 + dx, y1 + dy, x2 - dx, y2 - dy] };
+    });
+  const extra = Array.from({ length: added }, (): Detection => {
+    const x = random() * width * 0.8;
+    const y = random() * height * 0.8;
+    return {
+      label: 'person',
+      score: 0.26 + random() * 0.23,
+      box: [x, y, Math.min(width, x + width * 0.1), Math.min(height, y + height * 0.1)],
+    };
+  });
+  return [...confident, ...extra];
+}

@@ -1,7 +1,7 @@
 /**
  * A liar's `Runner` under the shared volunteer client: it announces the most slots allowed and
  * answers at once (it never runs the model), except the turncoat, which runs the agent's real
- * onnxruntime-node pool while honest.
+ * onnxruntime-node pool while honest, and the tamperer, which runs it to learn the answer.
  */
 import type { ModelInfo } from '@tabgrid/protocol';
 import {
@@ -11,14 +11,17 @@ import {
   type RunnerOutput,
   type RunnerTask,
 } from '@tabgrid/volunteer-client';
-import { impossibleBoxes, randomBoxes } from './lies';
+import { impossibleBoxes, randomBoxes, tamperWithinOldRule } from './lies';
 import type { LiarKind } from './kinds';
 
 /** The most slots a volunteer may announce (VolunteerAuthSchema): greed. */
 export const GREEDY_SLOTS = 8;
 
 export interface LyingRunnerOptions {
-  kind: Extract<LiarKind, 'random' | 'empty' | 'copy' | 'impossible' | 'undecodable' | 'stall' | 'turncoat'>;
+  kind: Extract<
+    LiarKind,
+    'random' | 'empty' | 'copy' | 'impossible' | 'undecodable' | 'stall' | 'tamper' | 'turncoat'
+  >;
   random: () => number;
   slots?: number;
   /** Turncoat: the real model it runs while honest (the agent's onnxruntime-node pool). */
@@ -45,7 +48,8 @@ export class LyingRunner implements Runner {
   constructor(private readonly options: LyingRunnerOptions) {
     this.slots = options.slots ?? GREEDY_SLOTS;
     this.honest = options.honestRunner ?? null;
-    if (options.kind === 'turncoat' && !this.honest) throw new Error('a turncoat needs the real model');
+    if ((options.kind === 'turncoat' || options.kind === 'tamper') && !this.honest)
+      throw new Error(`a ${options.kind} liar needs the real model`);
   }
 
   async load(model: ModelInfo, server: string): Promise<RunnerModel> {
@@ -81,6 +85,10 @@ export class LyingRunner implements Runner {
           const release = () => reject(new RunnerError('inference_failed', 'stopped'));
           this.stalls.add(release);
         });
+      case 'tamper': {
+        const truth = await this.honest!.detect(task);
+        return lie(tamperWithinOldRule(truth.detections, random, task.width, task.height));
+      }
       case 'turncoat':
         return this.turncoat(task, lie);
     }

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { ModelInfo } from '@tabgrid/protocol';
-import { detect, NUM_CLASSES, sha256Hex } from '@tabgrid/detector';
+import { detect, NUM_CLASSES, REPORTED_SCORE_FLOOR, sha256Hex } from '@tabgrid/detector';
 import {
   RunnerError,
   type Runner,
@@ -98,7 +98,8 @@ export class NodeRunnerPool implements Runner {
     }
     const session = await this.acquire();
     try {
-      const out = await detect(session.run, pixels, this.labels);
+      // Down to the reported floor, not the shown 0.25: verification's hysteresis (PROTOCOL.md V2).
+      const out = await detect(session.run, pixels, this.labels, { scoreThreshold: REPORTED_SCORE_FLOOR });
       return {
         detections: out.detections,
         inferenceMs: out.timings.preprocessMs + out.timings.inferenceMs + out.timings.postprocessMs,

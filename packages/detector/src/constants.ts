@@ -19,3 +19,11 @@ export const DEFAULT_IOU_THRESHOLD = 0.45;
  * another decoder shifts its score a little.
  */
 export const DEFAULT_SCORE_THRESHOLD = 0.25;
+/**
+ * Volunteers (tab, agent) and the referee report detections down to this score, below the
+ * DEFAULT_SCORE_THRESHOLD the product shows and exports: verification's hysteresis (PROTOCOL.md
+ * rule V2). A shown detection (>= 0.25) on one side must be matched on the other by a detection
+ * of at least this score, so a detection near 0.25 that another runtime scores a little lower
+ * still finds its partner. Published results keep only detections >= DEFAULT_SCORE_THRESHOLD.
+ */
+export const REPORTED_SCORE_FLOOR = 0.15;

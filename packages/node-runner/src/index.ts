@@ -107,6 +107,14 @@ export async function createOrtRunner(
   };
 }
 
+export interface NativeDetectorOptions extends OrtRunnerOptions {
+  /**
+   * Lowest score kept. The referee passes REPORTED_SCORE_FLOOR, as volunteers report (rule V2).
+   * @defaultValue DEFAULT_SCORE_THRESHOLD (0.25), what the product shows
+   */
+  scoreThreshold?: number;
+}
+
 export interface NativeDetector {
   /** Decode + detect; labelled detections in original-image pixels. */
   detect(imageBytes: Uint8Array): Promise<Detection[]>;
@@ -129,12 +137,14 @@ export interface NativeDetector {
 export async function createNativeDetector(
   model: string | Uint8Array,
   labels: readonly string[],
-  options: OrtRunnerOptions = {},
+  options: NativeDetectorOptions = {},
 ): Promise<NativeDetector> {
   const runner = await createOrtRunner(model, options);
+  const decodeOptions =
+    options.scoreThreshold === undefined ? {} : { scoreThreshold: options.scoreThreshold };
   const detectTimed = async (imageBytes: Uint8Array) => {
     const pixels = await decodeImage(imageBytes);
-    const { detections, timings } = await detect(runner.run, pixels, labels);
+    const { detections, timings } = await detect(runner.run, pixels, labels, decodeOptions);
     return { detections, timings, width: pixels.width, height: pixels.height };
   };
   return {

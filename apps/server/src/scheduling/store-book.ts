@@ -132,7 +132,7 @@ export class StoreLeaseBook implements LeaseBook {
     const outcome = store.complete(
       assignment.id,
       session.id,
-      payload.detections,
+      desk.published(assessed, payload.detections),
       payload.inferenceMs,
       now,
       desk.markOf(assessed),

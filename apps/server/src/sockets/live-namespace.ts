@@ -247,7 +247,8 @@ export class LiveHub implements SchedulerEvents {
       const found = result ?? this.localResult(taskId);
       if (!found) return [];
       const own = requester !== null && owner === requester;
-      const name = found.volunteerId ? this.volunteerName(found.volunteerId) : '';
+      // No volunteer result published: the referee's own (PROTOCOL.md V8), named as `sendResult` does.
+      const name = found.volunteerId ? this.volunteerName(found.volunteerId) : 'referee';
       const stored = liveResult(found.task, { inferenceMs: found.inferenceMs }, name);
       return [visibleResult(stored, own, this.access.signer)];
     });

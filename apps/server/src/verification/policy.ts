@@ -1,5 +1,5 @@
 import type { Detection } from '@tabgrid/protocol';
-import { agree, DEFAULT_AGREEMENT, type AgreementRule } from './agreement';
+import { agree, consensus, DEFAULT_AGREEMENT, shown, type AgreementRule } from './agreement';
 import { DEFAULT_TRUST, standing, type Reputation, type TrustPolicy } from './reputation';
 
 /** How a volunteer's fresh result is treated (PROTOCOL.md rule V3). */
@@ -41,8 +41,19 @@ export interface Candidate {
 export const REFEREE = 'referee';
 
 export type Settlement =
-  /** These results agree; `winner` is the one to publish, `wrong` are the dissenters. */
-  | { kind: 'final'; winner: Candidate; agreeing: Candidate[]; wrong: Candidate[]; refereed: boolean }
+  /**
+   * These results agree. `detections` is what is published (rule V8): the referee's own shown
+   * detections when it ran, else only those both results of the agreeing pair back. `winner` is
+   * the result named with it (the referee's when it ran), `wrong` are the dissenters.
+   */
+  | {
+      kind: 'final';
+      winner: Candidate;
+      detections: Detection[];
+      agreeing: Candidate[];
+      wrong: Candidate[];
+      refereed: boolean;
+    }
   /** Not enough independent agreeing results yet. */
   | { kind: 'pending' };
 
@@ -55,9 +66,12 @@ export function independent(a: Candidate, b: Candidate, distinctNetworks: boolea
 
 /**
  * Settles a task's candidate results. The referee, when it ran, is the truth: every volunteer
- * result agreeing with it is correct (the first such is published), every other one wrong. Otherwise the task is final once two
- * independent results from volunteers not in quarantine agree; results that disagree with that
- * pair are wrong. A quarantined volunteer's result is never counted, but it is judged.
+ * result agreeing with it is correct, every other one wrong, and what is published is the
+ * referee's own result (a volunteer's agreeing result may still differ within the rule: hidden
+ * low-score boxes, nudged ones, which no requester should get as verified). Otherwise the task is
+ * final once two independent results from volunteers not in quarantine agree; what is published is
+ * what both of that pair back (`consensus`), and results that disagree with the pair are wrong. A
+ * quarantined volunteer's result is never counted, but it is judged.
  */
 export function settle(
   candidates: readonly Candidate[],
@@ -68,11 +82,10 @@ export function settle(
   if (referee) {
     const others = candidates.filter((c) => c !== referee);
     const agreeing = others.filter((c) => agree(c.detections, referee.detections, rule));
-    // Publish an agreeing volunteer's own result (what requesters see stays the volunteers' work,
-    // and e2e fidelity checks stay meaningful); the referee's only when none agrees.
     return {
       kind: 'final',
-      winner: agreeing.find((c) => !c.quarantined) ?? referee,
+      winner: referee,
+      detections: shown(referee.detections, rule),
       agreeing: [referee, ...agreeing.filter((c) => !c.quarantined)],
       wrong: others.filter((c) => !agreeing.includes(c)),
       refereed: true,
@@ -87,7 +100,8 @@ export function settle(
       const agreeing = counted.filter((c) => c === a || agree(c.detections, a.detections, rule));
       return {
         kind: 'final',
-        winner: a,
+        winner: b,
+        detections: consensus(a.detections, b.detections, rule),
         agreeing,
         wrong: candidates.filter((c) => !agreeing.includes(c)),
         refereed: false,

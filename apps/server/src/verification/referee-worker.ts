@@ -4,6 +4,7 @@
  * Runs in a worker_threads Worker, never on the event loop that serves sockets.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { REPORTED_SCORE_FLOOR } from '@tabgrid/detector';
 import { createNativeDetector, UndecodableImageError, type NativeDetector } from '@tabgrid/node-runner';
 
 export interface RefereeJob {
@@ -42,7 +43,12 @@ parentPort?.on('message', (message: RefereeJob | RefereeClose) => {
     return;
   }
   const job = message;
-  const loading = (detector ??= createNativeDetector(modelPath, labels, { threads: 1 }));
+  const loading = (detector ??= createNativeDetector(modelPath, labels, {
+    threads: 1,
+    // Down to the floor volunteers report to: a volunteer's shown detection near 0.25 finds its
+    // partner here (rule V2); what the referee publishes keeps only the shown ones.
+    scoreThreshold: REPORTED_SCORE_FLOOR,
+  }));
   // A session that failed to load is loaded again on the next job (the failure may pass).
   loading.catch(() => {
     if (detector === loading) detector = null;

@@ -6,6 +6,7 @@ import type { ErrorSink } from '../observability/error-sink';
 import type { LeaseActions } from '../scheduling/ports';
 import type { TaskStore } from '../store/task-store';
 import type { AssignmentRecord, TaskRecord, VerificationMark } from '../store/records';
+import { shown } from './agreement';
 import type { Standing } from './reputation';
 import type { Assessment, Verifier } from './verifier';
 
@@ -97,6 +98,16 @@ export class ResultDesk {
       },
       now,
     );
+  }
+
+  /**
+   * What the store publishes with a fresh result (rule V8): the verdict's detections when it is
+   * final (what the agreeing pair backs, or a trusted result's shown ones), else the result's own
+   * shown detections (verification off; a result kept for a replica publishes nothing yet).
+   * Volunteers report down to the floor (0.15); nothing under 0.25 is ever published.
+   */
+  published(a: Assessment | null, detections: readonly Detection[]): Detection[] {
+    return a?.judgement.kind === 'final' ? a.judgement.detections : shown(detections);
   }
 
   /** How the store marks the result (`replicate`: keep it, run the task again elsewhere). */

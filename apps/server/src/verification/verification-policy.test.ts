@@ -89,7 +89,7 @@ describe('settling a task', () => {
 
   it('cannot tell colluding liars on distinct networks from honest ones (docs/SECURITY.md)', () => {
     const s = settle([cand('x', lie), cand('y', lie), cand('a', honest)], true);
-    expect(s.kind === 'final' && s.winner.by).toBe('x');
+    expect(s.kind === 'final' && s.winner.by).toBe('y');
   });
 
   it('takes the referee as the truth', () => {
@@ -99,8 +99,62 @@ describe('settling a task', () => {
     expect(s.refereed).toBe(true);
     expect(s.wrong.map((c) => c.by)).toEqual(['liar']);
     expect(s.agreeing.map((c) => c.by)).toEqual([REFEREE, 'a']);
-    expect(s.winner.by).toBe('a'); // the volunteer's own agreeing result is published
+    expect(s.winner.by).toBe(REFEREE); // the referee's own result is published (rule V8)
+    expect(s.detections).toEqual(honest);
     const alone = settle([cand('liar', lie), cand(REFEREE, honest, '')], true);
     expect(alone.kind === 'final' && alone.winner.by).toBe(REFEREE);
+  });
+
+  // Issue 17 B: a liar that learned the answer tampers with it within the old rule (only >= 0.5
+  // compared): hides confident boxes, nudges boxes, adds boxes under 0.5. Before, it agreed and
+  // its own result was published as `refereed`; now it disagrees, and what is published is the
+  // referee's (or, replicated, only what both results back).
+  const truth: Detection[] = [
+    bus,
+    person,
+    { label: 'person', score: 0.45, box: [100, 40, 130, 150] },
+    { label: 'cup', score: 0.2, box: [5, 5, 15, 15] },
+  ];
+  const tampered: Detection[] = [
+    { ...bus, box: [10, 10, 200, 120] },
+    { ...person, box: [56, 40, 86, 150] }, // nudged: IoU 0.67
+    ...Array.from({ length: 40 }, (_, k): Detection => ({
+      label: 'person',
+      score: 0.26 + (k % 20) / 100,
+      box: [300 + k, 200, 340 + k, 260],
+    })),
+  ];
+
+  it('publishes the referee result, not an agreeing volunteer one, and catches the tampering liar', () => {
+    const s = settle([cand('liar', tampered), cand(REFEREE, truth, '')], true);
+    expect(s.kind).toBe('final');
+    if (s.kind !== 'final') return;
+    expect(s.wrong.map((c) => c.by)).toEqual(['liar']);
+    expect(s.detections).toEqual(truth.slice(0, 3)); // the referee's, shown (>= 0.25) only
+  });
+
+  it('replicated: the tampering liar does not settle with an honest volunteer', () => {
+    expect(settle([cand('liar', tampered), cand('a', truth)], true).kind).toBe('pending');
+    const hidden = truth.filter((d) => d !== person);
+    expect(settle([cand('liar', hidden), cand('a', truth)], true).kind).toBe('pending');
+  });
+
+  it('replicated: publishes only detections both results back, as the mean of the pair', () => {
+    const near: Detection[] = [
+      { ...bus, score: 0.86, box: [12, 10, 202, 120] },
+      { ...person, score: 0.84 },
+      { label: 'person', score: 0.42, box: [100, 40, 130, 150] },
+      { label: 'cup', score: 0.3, box: [400, 5, 415, 15] }, // not shown by `a`: under 0.25 there
+    ];
+    const withCup: Detection[] = [...truth.slice(0, 3), { label: 'cup', score: 0.2, box: [400, 5, 415, 15] }];
+    const s = settle([cand('a', withCup), cand('b', near)], true);
+    expect(s.kind).toBe('final');
+    if (s.kind !== 'final') return;
+    expect(s.detections.map((d) => [d.label, +d.score.toFixed(3), d.box])).toEqual([
+      ['bus', 0.88, [11, 10, 201, 120]],
+      ['person', 0.82, [50, 40, 80, 150]],
+      ['person', 0.435, [100, 40, 130, 150]],
+      ['cup', 0.25, [400, 5, 415, 15]],
+    ]);
   });
 });

@@ -67,6 +67,35 @@ describe('verifier', () => {
     expect(verifier.isPending('t1')).toBe(false);
   });
 
+  // Issue 17 B: spot checks hold trusted results to the same comparison as any other, every shown
+  // detection (>= 0.25) included. A turncoat that tampers within the old rule (uncertain
+  // detections hidden, a confident box nudged, sub-0.5 boxes added) is caught on its spot check.
+  it('a spot check catches a trusted turncoat tampering within the old rule, and publishes what the honest pair backs', () => {
+    const uncertain: Detection = { label: 'person', score: 0.4, box: [100, 40, 130, 150] };
+    const full = [...truth, uncertain];
+    const tampered: Detection[] = [
+      bus,
+      { ...person, box: [56, 40, 86, 150] }, // IoU 0.67: passed the old rule (0.5)
+      { label: 'cup', score: 0.45, box: [0, 0, 20, 20] },
+    ];
+    const { reps, result } = setup([0]);
+    expect(result('t1', 'turncoat', tampered).kind).toBe('replicate');
+    expect(result('t1', 'honest-a', full).kind).toBe('replicate'); // before: final, the tampered one published
+    const third = result('t1', 'honest-b', full);
+    expect(third.kind).toBe('final');
+    if (third.kind !== 'final') return;
+    expect(third.caught).toEqual(['turncoat']);
+    expect(third.detections).toEqual(full);
+    expect(reps.get('turncoat').quarantinedAt).not.toBeNull();
+  });
+
+  it("a trusted result final at once publishes only its shown detections (>= 0.25), not the floor's", () => {
+    const { result } = setup([]);
+    const faint: Detection = { label: 'cup', score: 0.18, box: [0, 0, 20, 20] };
+    const final = result('t1', 'honest-a', [...truth, faint]);
+    expect(final.kind === 'final' && final.detections).toEqual(truth);
+  });
+
   it('a spot-checked result and an agreeing trusted replica settle the task as spot-checked, both verified', () => {
     const { reps, result } = setup([0]);
     expect(result('t1', 'turncoat', truth).kind).toBe('replicate');

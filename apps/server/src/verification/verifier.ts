@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Detection } from '@tabgrid/protocol';
 import type { VerificationMark } from '../store/records';
-import { DEFAULT_AGREEMENT, type AgreementRule } from './agreement';
+import { DEFAULT_AGREEMENT, shown, type AgreementRule } from './agreement';
 import { networkOf } from './network';
 import { independent, REFEREE, settle, treatment, type Candidate, type Treatment } from './policy';
 import type { Referee, RefereeOutcome } from './referee';
@@ -57,7 +57,11 @@ export const UNDECODABLE_CHECK_TRIES = 8;
 
 /** What a result means (PROTOCOL.md rules V3–V6). */
 export type Judgement =
-  /** The task is done with `detections`; `caught` were just quarantined (backtrack their work). */
+  /**
+   * The task is done with `detections`, what is published (rule V8: the referee's when it ran,
+   * else what both results of the agreeing pair back, else a trusted result's own; shown ones
+   * only, >= 0.25); `caught` were just quarantined (backtrack their work).
+   */
   | {
       kind: 'final';
       detections: Detection[];
@@ -166,7 +170,7 @@ export class Verifier {
         puts: [],
         judgement: {
           kind: 'final',
-          detections: r.detections,
+          detections: shown(r.detections, this.rule),
           mark: { verification: 'trusted', agreeing: 1 },
           resultAssignmentId: r.assignmentId,
           caught: [],
@@ -402,7 +406,7 @@ export class Verifier {
       puts: [...reps],
       judgement: {
         kind: 'final',
-        detections: winner.detections,
+        detections: s.detections,
         mark: {
           verification: s.refereed ? 'refereed' : spot ? 'spot-checked' : 'replicated',
           agreeing: s.agreeing.length,

@@ -12,6 +12,7 @@ import {
   letterboxGeometry,
   OUTPUT_NAME,
   readImageSize,
+  REPORTED_SCORE_FLOOR,
   type ModelRunner,
   type Pixels,
 } from '@tabgrid/detector';
@@ -142,9 +143,12 @@ async function runDetect(
   };
   try {
     const size = decoded.original ?? pixels;
+    // Down to the reported floor, not the shown 0.25: verification's hysteresis (PROTOCOL.md V2).
+    // Pages draw and list only what they show (>= 0.5).
+    const floor = { scoreThreshold: REPORTED_SCORE_FLOOR };
     const { detections, timings } = decoded.original
-      ? await detectResized(run, pixels, decoded.original, current.labels)
-      : await detect(run, pixels, current.labels);
+      ? await detectResized(run, pixels, decoded.original, current.labels, floor)
+      : await detect(run, pixels, current.labels, floor);
     return {
       detections,
       width: size.width,
