@@ -212,6 +212,11 @@ export const TaskViewSchema = z.object({
   verification: z.enum(TASK_VERIFICATIONS).nullable(),
   /** How many results agreed with the final one (the server referee counts as one). */
   agreeing: z.number().int(),
+  /**
+   * The first 16 hex digits of the SHA-256 of the photo's bytes as uploaded: a resumed upload tells
+   * a different file with the same name from the one the job has. Absent from older servers.
+   */
+  digest: z.string().optional(),
 });
 export type TaskView = z.infer<typeof TaskViewSchema>;
 
