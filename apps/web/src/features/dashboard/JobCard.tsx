@@ -1,5 +1,5 @@
 import type { JobSummary, JobView, TaskView } from '@tabgrid/protocol';
-import { useMemo, useRef, useState, type ReactNode } from 'react';
+import { memo, useMemo, useRef, useState, type ReactNode } from 'react';
 import { DetectionCanvas } from '../../components/DetectionCanvas';
 import { DetectionList } from '../../components/DetectionList';
 import { taskImageUrl } from '../../lib/api';
@@ -18,7 +18,19 @@ const TILE_INSET = 100;
 /** Tiles rendered at first, and added by each "Show more" (a job may have thousands). */
 export const TILE_PAGE = 48;
 
-function TaskTile({ jobId, task, filter }: { jobId: string; task: TaskView; filter: ResultFilter }) {
+/**
+ * One photo. Memoized: a `job:changes` push replaces only the changed tasks' objects, so only their
+ * tiles render again, not the whole gallery.
+ */
+const TaskTile = memo(function TaskTile({
+  jobId,
+  task,
+  filter,
+}: {
+  jobId: string;
+  task: TaskView;
+  filter: ResultFilter;
+}) {
   const shown = visibleDetections(task.detections, filter);
   const { submittedAt, completedAt } = task.timings;
   const ref = useRef<HTMLElement>(null);
@@ -89,7 +101,7 @@ function TaskTile({ jobId, task, filter }: { jobId: string; task: TaskView; filt
       )}
     </figure>
   );
-}
+});
 
 /** The two confirm texts: each says which it is and what happens to the finished results. */
 export function confirmText(action: 'cancel' | 'delete', done: number, unfinished: number): string {
