@@ -11,8 +11,12 @@ import { E2E_API_KEYS } from './e2e/support/keys';
 /** Fixed, unlikely-to-clash port (others use 8080, 8091...). Override with TABGRID_E2E_PORT. */
 const PORT = Number(process.env.TABGRID_E2E_PORT ?? 8787);
 const BASE_URL = `http://127.0.0.1:${PORT}`;
-/** A fresh data directory per run, so earlier jobs never leak into a test. */
-const DATA_DIR = path.join('.tmp', `e2e-data-${Date.now()}-${process.pid}`);
+/**
+ * A fresh data directory per run, so earlier jobs never leak into a test; a measuring spec may
+ * name one with TABGRID_E2E_DATA_DIR (a history seeded once, measured again).
+ */
+const DATA_DIR =
+  process.env.TABGRID_E2E_DATA_DIR || path.join('.tmp', `e2e-data-${Date.now()}-${process.pid}`);
 
 export default defineConfig({
   testDir: 'e2e',

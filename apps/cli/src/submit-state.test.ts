@@ -29,6 +29,32 @@ describe('acceptedByServer', () => {
   });
 });
 
+describe('acceptedByServer with digests (PROTOCOL.md H7)', () => {
+  const files = ['/p/a/1.jpg', '/p/b/1.jpg', '/p/b/3.jpg'].map(file);
+  // Stand-in hashes: each path's bytes.
+  const sha = (p: string) =>
+    p === '/p/a/1.jpg' ? 'aa'.repeat(32) : p === '/p/b/1.jpg' ? 'bb'.repeat(32) : 'cc'.repeat(32);
+  const photo = (name: string, hex: string) => ({ name, digest: hex.slice(0, 16) });
+
+  it('takes a file as held only when its bytes are the job photo of that name', () => {
+    const state = { accepted: [], rejected: [] };
+    // The job holds /p/b/1.jpg's bytes under 1.jpg: /p/a/1.jpg (other bytes, same name) is not it.
+    expect(acceptedByServer({ tasks: [photo('1.jpg', 'bb'.repeat(32))] }, files, state, sha)).toEqual([
+      '/p/b/1.jpg',
+    ]);
+    expect(
+      acceptedByServer(
+        { tasks: [photo('1.jpg', 'aa'.repeat(32)), photo('3.jpg', 'cc'.repeat(32))] },
+        files,
+        state,
+        sha,
+      ),
+    ).toEqual(['/p/a/1.jpg', '/p/b/3.jpg']);
+    // A different file under a name the job has: not held, so it is sent.
+    expect(acceptedByServer({ tasks: [photo('3.jpg', 'dd'.repeat(32))] }, files, state, sha)).toEqual([]);
+  });
+});
+
 describe('statePath', () => {
   it('is the same for the same files and differs when one changes, the server or --public', () => {
     const files = [file('/p/a.jpg'), file('/p/b.jpg')];

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { JobView } from '@tabgrid/protocol';
+import { digestOf, isSamePhoto, type PhotoInJob } from '@tabgrid/client';
 import { z } from 'zod';
 import type { LocalFile } from './local-files';
 
@@ -60,22 +60,30 @@ export function saveState(file: string, state: SubmitState): void {
   fs.renameSync(tmp, file);
 }
 
+/** The SHA-256 of a file's bytes (hex): asked only for a file whose name the job has. */
+export function fileSha256(file: string): string {
+  return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}
+
 /**
  * The files the job already holds that the state does not record (their request was answered
  * after the state was last written, e.g. the CLI was killed while the server stored a chunk).
  * The job's tasks are in upload order and files are sent in path order, so the job's unrecorded
- * task names are matched in order against the files not yet recorded.
+ * tasks are matched in order against the files not yet recorded: by name and, where the server
+ * gives it, by the digest of the bytes (`isSamePhoto`, shared with the dashboard's "send the
+ * rest"), so a different file under the same name is sent rather than taken as held.
  */
 export function acceptedByServer(
-  job: Pick<JobView, 'tasks'>,
+  job: { tasks: readonly PhotoInJob[] },
   files: readonly LocalFile[],
   state: Pick<SubmitState, 'accepted' | 'rejected'>,
+  sha256: (file: string) => string = fileSha256,
 ): string[] {
   const recorded = new Set([...state.accepted, ...state.rejected.map((r) => r.path)]);
-  // The job's task names minus those of files already recorded as accepted.
-  const unexplained = job.tasks.map((t) => t.name);
+  // The job's tasks minus those of files already recorded as accepted.
+  const unexplained = [...job.tasks];
   for (const p of state.accepted) {
-    const i = unexplained.indexOf(path.basename(p));
+    const i = unexplained.findIndex((t) => t.name === path.basename(p));
     if (i >= 0) unexplained.splice(i, 1);
   }
   const found: string[] = [];
@@ -83,7 +91,7 @@ export function acceptedByServer(
   for (const f of files) {
     if (next >= unexplained.length) break;
     if (recorded.has(f.path)) continue;
-    if (f.name === unexplained[next]) {
+    if (isSamePhoto(unexplained[next]!, f.name, () => digestOf(sha256(f.path)))) {
       found.push(f.path);
       next++;
     }

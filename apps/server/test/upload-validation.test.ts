@@ -215,6 +215,37 @@ describe('bad uploads are refused with a typed 4xx and store nothing', () => {
     await expectRejected(await server.upload(files()), status, code, before);
   });
 
+  it('says what is wrong in plain words and human units, after the file name (PROTOCOL.md H6)', async () => {
+    const huge = await server.upload([{ name: 'huge-60mp.png', bytes: pngBomb(7746, 7746) }]);
+    expect(huge.status).toBe(413);
+    expect(ApiErrorSchema.parse(await huge.json()).error.message).toBe(
+      'huge-60mp.png: the photo is 60 megapixels (7746 × 7746); the limit is 50',
+    );
+    const big = await server.upload([{ name: 'bus.jpg', bytes: bus }]);
+    expect(ApiErrorSchema.parse(await big.json()).error.message).toBe(
+      'bus.jpg: the file is over the limit of 200 KiB',
+    );
+    // In a partial upload's list the file is named beside the reason: the reason alone.
+    const res = await fetch(`${server.url}/api/jobs?partial=1`, {
+      method: 'POST',
+      headers: bearer(),
+      body: (() => {
+        const form = new FormData();
+        form.append('images', new Blob([dog], { type: 'image/jpeg' }), 'dog.jpg');
+        form.append('images', new Blob([pngBomb(7746, 7746)], { type: 'image/png' }), 'huge-60mp.png');
+        return form;
+      })(),
+    });
+    expect(res.status).toBe(201);
+    const created = (await res.json()) as { rejected: { name: string; message: string }[] };
+    expect(created.rejected).toEqual([
+      expect.objectContaining({
+        name: 'huge-60mp.png',
+        message: 'the photo is 60 megapixels (7746 × 7746); the limit is 50',
+      }),
+    ]);
+  });
+
   it('a GIF (unsupported format)', async () => {
     const gif = await sharp(dog).resize(64, 64).gif().toBuffer();
     const before = await stored(server);

@@ -1,14 +1,32 @@
-import { DashboardPage } from './features/dashboard/DashboardPage';
-import { LivePage } from './features/live/LivePage';
-import { VolunteerPage } from './features/volunteer/VolunteerPage';
+import { lazy, Suspense } from 'react';
 
+/**
+ * Each page is its own chunk, loaded for its route only: the dashboard does not parse the live
+ * wall's charts or the volunteer's worker plumbing before its first job card.
+ */
 const ROUTES = [
-  { path: '/dashboard', label: 'Dashboard', page: DashboardPage },
-  { path: '/volunteer', label: 'Volunteer', page: VolunteerPage },
-  { path: '/live', label: 'Live', page: LivePage },
+  {
+    path: '/dashboard',
+    label: 'Dashboard',
+    page: lazy(() =>
+      import('./features/dashboard/DashboardPage').then((m) => ({ default: m.DashboardPage })),
+    ),
+  },
+  {
+    path: '/volunteer',
+    label: 'Volunteer',
+    page: lazy(() =>
+      import('./features/volunteer/VolunteerPage').then((m) => ({ default: m.VolunteerPage })),
+    ),
+  },
+  {
+    path: '/live',
+    label: 'Live',
+    page: lazy(() => import('./features/live/LivePage').then((m) => ({ default: m.LivePage }))),
+  },
 ] as const;
 
-function routeFor(pathname: string) {
+export function routeFor(pathname: string) {
   const clean = pathname.replace(/\/+$/, '') || '/';
   return ROUTES.find((r) => r.path === clean) ?? ROUTES[0];
 }
@@ -30,7 +48,9 @@ export function App() {
         ))}
       </nav>
       <main>
-        <Page />
+        <Suspense fallback={null}>
+          <Page />
+        </Suspense>
       </main>
     </>
   );

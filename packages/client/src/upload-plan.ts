@@ -1,4 +1,4 @@
-import type { Me } from '@tabgrid/protocol';
+import { formatBytes, type Me } from '@tabgrid/protocol';
 
 /** A file that was not stored, and why (a server error code, or one found before sending). */
 export interface RejectedItem {
@@ -49,16 +49,5 @@ export function planChunks<F extends PlannedFile>(
   return { chunks, skipped };
 }
 
-/** `20 MiB`, `512 KiB`, `900 bytes`: a byte count as people read it. */
-export function formatBytes(bytes: number): string {
-  const units = ['KiB', 'MiB', 'GiB'];
-  if (bytes < 1024) return `${bytes} bytes`;
-  let value = bytes;
-  let unit = 'bytes';
-  for (const u of units) {
-    if (value < 1024) break;
-    value /= 1024;
-    unit = u;
-  }
-  return `${Number.isInteger(value) ? value : value.toFixed(1)} ${unit}`;
-}
+/** Byte counts as people read them (shared with the server's messages). */
+export { formatBytes };

@@ -9,6 +9,7 @@ import type { ErrorCode } from './errors';
 import type {
   Heartbeat,
   Hello,
+  JobChanges,
   JobView,
   JobWatch,
   LiveResult,
@@ -65,12 +66,17 @@ export interface LiveServerToClient {
   'live:result': (payload: LiveResult) => void;
   /** Pushed about once a second. */
   'live:stats': (payload: LiveStats) => void;
-  /** A watched job changed (see `job:watch`). */
+  /** A watched job changed (see `job:watch`): its whole view. */
   'job:update': (payload: JobView) => void;
+  /** A job watched with `changes: true` changed: only what changed (rule L12). */
+  'job:changes': (payload: JobChanges) => void;
 }
 
 export interface LiveClientToServer {
-  /** Subscribe to `job:update` for one job; the ack carries its current view. */
+  /**
+   * Subscribe to `job:update` (or, with `changes: true`, `job:changes`) for one job; the ack
+   * carries its current view.
+   */
   'job:watch': (payload: JobWatch, ack: AckCallback<JobView>) => void;
   /** Stop `job:update` for one job; the ack echoes the job id (P3: every event is answered). */
   'job:unwatch': (payload: JobWatch, ack: AckCallback<JobWatch>) => void;

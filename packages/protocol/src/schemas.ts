@@ -105,7 +105,14 @@ export type VolunteerState = z.infer<typeof VolunteerStateSchema>;
 
 // ---------------------------------------------------------- live -> server
 
-export const JobWatchSchema = z.object({ jobId: id });
+export const JobWatchSchema = z.object({
+  jobId: id,
+  /**
+   * `true`: this connection gets `job:changes` (only what changed) for the job instead of whole
+   * views in `job:update` (rule L12). Absent: `job:update`, as before.
+   */
+  changes: z.boolean().optional(),
+});
 export type JobWatch = z.infer<typeof JobWatchSchema>;
 
 // ---------------------------------------------------------- server -> clients
@@ -205,6 +212,11 @@ export const TaskViewSchema = z.object({
   verification: z.enum(TASK_VERIFICATIONS).nullable(),
   /** How many results agreed with the final one (the server referee counts as one). */
   agreeing: z.number().int(),
+  /**
+   * The first 16 hex digits of the SHA-256 of the photo's bytes as uploaded: a resumed upload tells
+   * a different file with the same name from the one the job has. Absent from older servers.
+   */
+  digest: z.string().optional(),
 });
 export type TaskView = z.infer<typeof TaskViewSchema>;
 
@@ -219,6 +231,69 @@ export const JobViewSchema = z.object({
   expected: z.number().int().nullable().optional(),
 });
 export type JobView = z.infer<typeof JobViewSchema>;
+
+/** A job's tasks by status, and all of them. */
+export const JobCountsSchema = z.object({
+  total: z.number().int(),
+  queued: z.number().int(),
+  running: z.number().int(),
+  done: z.number().int(),
+  failed: z.number().int(),
+});
+export type JobCounts = z.infer<typeof JobCountsSchema>;
+
+/**
+ * `job:changes` (rule L12): what changed in a watched job since the previous `job:changes`: the
+ * tasks that changed or were added (in upload order), the job's status and its counts after them.
+ */
+export const JobChangesSchema = z.object({
+  id,
+  status: z.enum(TASK_STATUSES),
+  counts: JobCountsSchema,
+  tasks: z.array(TaskViewSchema),
+});
+export type JobChanges = z.infer<typeof JobChangesSchema>;
+
+/** A job's counts from its task views. */
+export function jobCounts(tasks: readonly Pick<TaskView, 'status'>[]): JobCounts {
+  const counts: JobCounts = { total: tasks.length, queued: 0, running: 0, done: 0, failed: 0 };
+  for (const t of tasks) counts[t.status]++;
+  return counts;
+}
+
+/**
+ * A watcher's view after `changes` (rule L12): each changed task replaces the one with its id, a
+ * task not yet known is added at the end. `consistent` is false when the result's counts differ
+ * from the server's: a change was missed (e.g. a push lost between gateways), so the watcher
+ * watches again (the ack carries the whole view). Returns the same view when nothing changed.
+ */
+export function applyJobChanges(view: JobView, changes: JobChanges): { view: JobView; consistent: boolean } {
+  let tasks = view.tasks;
+  if (changes.tasks.length > 0) {
+    const at = new Map(view.tasks.map((t, i) => [t.id, i]));
+    tasks = view.tasks.slice();
+    for (const t of changes.tasks) {
+      const i = at.get(t.id);
+      if (i === undefined) {
+        at.set(t.id, tasks.length);
+        tasks.push(t);
+      } else tasks[i] = t;
+    }
+  }
+  const next =
+    tasks === view.tasks && view.status === changes.status
+      ? view
+      : { ...view, status: changes.status, tasks };
+  const mine = jobCounts(tasks);
+  const theirs = changes.counts;
+  const consistent =
+    mine.total === theirs.total &&
+    mine.queued === theirs.queued &&
+    mine.running === theirs.running &&
+    mine.done === theirs.done &&
+    mine.failed === theirs.failed;
+  return { view: next, consistent };
+}
 
 /** A file of an upload that was not stored (`?partial=1`), with the code an all-or-nothing upload would fail with. */
 export const RejectedFileSchema = z.object({
@@ -508,3 +583,23 @@ export const JobCancelledSchema = z.object({
   cancelledAt: z.number(),
 });
 export type JobCancelled = z.infer<typeof JobCancelledSchema>;
+
+/** `20 MiB`, `512 KiB`, `900 bytes`: a byte count as people read it (limits and errors). */
+export function formatBytes(bytes: number): string {
+  const units = ['KiB', 'MiB', 'GiB'];
+  if (bytes < 1024) return `${bytes} bytes`;
+  let value = bytes;
+  let unit = 'bytes';
+  for (const u of units) {
+    if (value < 1024) break;
+    value /= 1024;
+    unit = u;
+  }
+  return `${Number.isInteger(value) ? value : value.toFixed(1)} ${unit}`;
+}
+
+/** `60`, `40`, `0.3`: a pixel count in megapixels as people read it. */
+export function formatMegapixels(pixels: number): string {
+  const mp = pixels / 1_000_000;
+  return mp >= 10 ? String(Math.round(mp)) : String(Math.round(mp * 10) / 10);
+}

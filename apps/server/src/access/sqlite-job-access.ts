@@ -37,6 +37,8 @@ export class SqliteJobAccess implements JobAccess {
           expected: number | null;
         }
       >('SELECT id, owner, public, deleted_at, cancelled_at, expected FROM jobs WHERE id = ?'),
+      // The page's jobs first, then only their tasks counted: counting every job's tasks before
+      // the LIMIT took 40-100 ms with 100 jobs of 100 photos (10 ms per 1,000 tasks of history).
       page: db.prepare<[string, number, number], SummaryRow>(
         `SELECT j.id, j.seq, j.created_at, j.public, j.deleted_at, j.cancelled_at, j.expected,
                 COUNT(t.id) AS total,
@@ -44,9 +46,9 @@ export class SqliteJobAccess implements JobAccess {
                 COALESCE(SUM(t.status = 'running'), 0) AS running,
                 COALESCE(SUM(t.status = 'done'), 0) AS done,
                 COALESCE(SUM(t.status = 'failed'), 0) AS failed
-         FROM jobs j LEFT JOIN tasks t ON t.job_id = j.id
-         WHERE j.owner = ? AND j.seq < ?
-         GROUP BY j.id ORDER BY j.seq DESC LIMIT ?`,
+         FROM (SELECT * FROM jobs WHERE owner = ? AND seq < ? ORDER BY seq DESC LIMIT ?) j
+         LEFT JOIN tasks t ON t.job_id = j.id
+         GROUP BY j.id ORDER BY j.seq DESC`,
       ),
       unfinished: db.prepare<[string], { n: number }>(
         `SELECT COUNT(*) AS n FROM tasks t JOIN jobs j ON j.id = t.job_id

@@ -38,7 +38,8 @@ export async function openRedisFanout(options: RedisFanoutOptions): Promise<Fano
   // The publisher fails fast while Redis is away instead of queueing: the adapter awaits its
   // publish before delivering to this gateway's own sockets, so a queued publish would hold local
   // viewers' updates until Redis is back. Cross-gateway pushes are at most once anyway (pub/sub);
-  // `job:update` carries the whole view, so the next one repairs what a watcher missed.
+  // `job:update` carries the whole view, so the next one repairs what a watcher missed; a
+  // `job:changes` watcher sees its counts disagree and watches again (PROTOCOL.md L12).
   const pub = connectRedis(options.redisUrl, 'fanout-pub', { enableOfflineQueue: false });
   // The subscriber queues (its SSUBSCRIBEs wait for the connection) and resubscribes on reconnect.
   const sub = connectRedis(options.redisUrl, 'fanout-sub');

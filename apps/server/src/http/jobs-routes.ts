@@ -1,4 +1,4 @@
-import { TabgridError, UploadQuerySchema, type JobCreated } from '@tabgrid/protocol';
+import { TabgridError, UploadQuerySchema, formatBytes, type JobCreated } from '@tabgrid/protocol';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { JobAccess } from '../access/job-access';
 import { requesterOf } from '../access/requester-auth';
@@ -116,7 +116,11 @@ async function receive(
   const header = request.headers['content-length'];
   const declared = Number(header ?? 0);
   if (declared > config.maxFiles * config.maxFileBytes + ENVELOPE_BYTES) {
-    throw new TabgridError('file_too_large', `request body of ${declared} bytes is over the limit`, 413);
+    throw new TabgridError(
+      'file_too_large',
+      `the upload is ${formatBytes(declared)}, over the limit of ${formatBytes(config.maxFiles * config.maxFileBytes)} per request`,
+      413,
+    );
   }
   await checkQueue(deps, 1);
   await checkRequesterShare(deps, owner, 1);

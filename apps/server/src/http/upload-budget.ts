@@ -1,4 +1,4 @@
-import { TabgridError } from '@tabgrid/protocol';
+import { TabgridError, formatBytes } from '@tabgrid/protocol';
 
 /** A refusal that says when to come back (`Retry-After`, seconds). */
 export class RetryLaterError extends TabgridError {
@@ -59,7 +59,7 @@ export class UploadBudget {
     if (b.tokens < bytes) {
       const waitS = Math.max(1, Math.ceil(((bytes - b.tokens) / this.bytesPerMinute) * 60));
       throw new RetryLaterError(
-        `this key uploaded more than ${this.bytesPerMinute} bytes in the last minute; retry in ${waitS} s`,
+        `this key uploaded more than ${formatBytes(this.bytesPerMinute)} in the last minute; retry in ${waitS} s`,
         waitS,
       );
     }

@@ -1,4 +1,4 @@
-import { TabgridError, type RejectedFile } from '@tabgrid/protocol';
+import { TabgridError, formatBytes, type RejectedFile } from '@tabgrid/protocol';
 import type {} from '@fastify/multipart';
 import type { FastifyRequest } from 'fastify';
 import type { ServerConfig } from '../config';
@@ -39,19 +39,11 @@ type Limits = Pick<ServerConfig, 'maxFileBytes' | 'maxPixels'>;
 export function checkFileName(name: string, index: number): string {
   if (name === '') return `image-${index + 1}`;
   if (/[/\\]/.test(name) || name.includes('\0') || name === '.' || name === '..') {
-    throw new TabgridError(
-      'invalid_file_name',
-      `images[${index}]: file names may not contain path separators`,
-      400,
-    );
+    throw new TabgridError('invalid_file_name', 'a file name may not contain path separators', 400);
   }
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(name) || name.length > 255) {
-    throw new TabgridError(
-      'invalid_file_name',
-      `images[${index}]: file name is too long or has control characters`,
-      400,
-    );
+    throw new TabgridError('invalid_file_name', 'the file name is too long or has control characters', 400);
   }
   return name;
 }
@@ -109,9 +101,13 @@ async function read(
   let index = 0;
   const first: { index: number; error: TabgridError | null } = { index: Infinity, error: null };
 
+  // A bad file's reason in plain words: alone in its `rejected` entry (which names the file), after
+  // the file's name where it is the whole request's error ("huge.png: the photo is 60 megapixels…").
   const reject = (i: number, name: string | undefined, err: unknown) => {
-    if (!partial || !(err instanceof TabgridError)) throw err;
-    if (i < first.index) Object.assign(first, { index: i, error: err });
+    if (!(err instanceof TabgridError)) throw err;
+    const named = new TabgridError(err.code, `${safeName(name, i)}: ${err.message}`, err.status);
+    if (!partial) throw named;
+    if (i < first.index) Object.assign(first, { index: i, error: named });
     rejected.push({ index: i, name: safeName(name, i), code: err.code, message: err.message });
   };
 
@@ -151,12 +147,19 @@ async function read(
       if (!drain) part.file.destroy();
     });
     const tooLarge = () =>
-      new TabgridError('file_too_large', `images[${i}] (${name}): over ${limits.maxFileBytes} bytes`, 413);
+      new TabgridError(
+        'file_too_large',
+        `the file is over the limit of ${formatBytes(limits.maxFileBytes)}`,
+        413,
+      );
     let file: IncomingFile;
     try {
       file = await sink.receive(part.file as AsyncIterable<Buffer>, onChunk);
     } catch (err) {
-      if (overLimit || (err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') throw tooLarge();
+      if (overLimit || (err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') {
+        const e = tooLarge();
+        throw new TabgridError(e.code, `${name}: ${e.message}`, e.status);
+      }
       throw err;
     }
     received.push(file);
@@ -178,11 +181,7 @@ async function read(
         task: { name, imageSha256: '', mime: image.mime, width: image.width, height: image.height },
       });
     } catch (err) {
-      await refuse(
-        err instanceof TabgridError
-          ? new TabgridError(err.code, `images[${i}] (${name}): ${err.message}`, err.status)
-          : err,
-      );
+      await refuse(err);
     }
   }
   if (index === 0) throw new TabgridError('no_images', 'no file parts named "images" in the request', 400);

@@ -1,5 +1,8 @@
 import {
   JobWatchSchema,
+  jobCounts,
+  type JobChanges,
+  type JobView,
   LIVE_CLIENT_EVENTS,
   LiveAuthSchema,
   PROTOCOL_VERSION,
@@ -10,7 +13,6 @@ import {
   type VolunteerCounts,
 } from '@tabgrid/protocol';
 import type { FastifyBaseLogger } from 'fastify';
-import { LRUCache } from 'lru-cache';
 import type { Namespace } from 'socket.io';
 import type { ImageSigner } from '../access/image-signer';
 import type { JobAccess, JobAccessRow, RecentVisible } from '../access/job-access';
@@ -19,6 +21,7 @@ import type { SignInThrottle } from '../access/sign-in-throttle';
 import { PerAddressCounter, clientAddress, type TrustProxy } from '../identity/network';
 import { visibleResult } from '../access/live-visibility';
 import { LOCAL_FANOUT, type Fanout } from '../fanout';
+import { LRUCache } from 'lru-cache';
 import { LiveHistory } from '../live/live-history';
 import type { LiveStatsTracker } from '../live/live-stats';
 import type { ErrorSink } from '../observability/error-sink';
@@ -36,13 +39,18 @@ const JOB_UPDATE_COALESCE_MS = 50;
 const COUNTS_WAIT_MS = 250;
 
 /**
- * The least time (ms) between two `job:update`s of a job of `tasks` tasks: 50 ms per 500 tasks,
- * at most 2 s (PROTOCOL.md, `job:update`). A job view is the whole job, so a big job watched
- * while its tasks complete would otherwise cost its watchers a full view every 50 ms.
+ * The least time (ms) between two reads of a job of `tasks` tasks for its watchers: 50 ms per 500
+ * tasks, at most 2 s (PROTOCOL.md, `job:update`, L12). Each read is the whole job view (the one
+ * the API answers); `job:changes` then sends only what changed, `job:update` the whole view.
  */
 export function jobUpdateGapMs(tasks: number): number {
   return Math.min(2000, JOB_UPDATE_COALESCE_MS * Math.max(1, Math.ceil(tasks / 500)));
 }
+
+/** Watchers of whole views (`job:update`). */
+export const wholeRoom = (jobId: string) => `job:${jobId}`;
+/** Watchers of changes (`job:changes`, rule L12). */
+export const changesRoom = (jobId: string) => `job:${jobId}:changes`;
 
 /** The room of one requester's connections (dashboard and live pages signed in with its key). */
 const ownerRoom = (name: string) => `owner:${name}`;
@@ -72,10 +80,8 @@ export interface LiveDoor {
  * results and may watch its own jobs.
  */
 export class LiveHub implements SchedulerEvents {
-  private pendingJobs = new Set<string>();
-  /** When each job's view was last sent, and its size (bounded: the least recent forgotten). */
-  private readonly lastSent = new LRUCache<string, { at: number; tasks: number }>({ max: 10_000 });
-  private flushTimer: NodeJS.Timeout | null = null;
+  /** `job:update` / `job:changes` to the watchers of changed jobs. */
+  private readonly jobUpdates: JobUpdates;
   private statsTimer: NodeJS.Timeout | null = null;
   private lastCounts: TaskCounts = { queued: 0, running: 0, done: 0, failed: 0 };
   /** The charts' last 10 minutes, sent in `live:snapshot` (rule L7). */
@@ -100,6 +106,13 @@ export class LiveHub implements SchedulerEvents {
     private readonly fanout: Fanout = LOCAL_FANOUT,
     door: LiveDoor = { maxPerAddress: 0, trustProxy: () => false },
   ) {
+    this.jobUpdates = new JobUpdates(
+      nsp,
+      fanout,
+      (jobId) => store.getJob(jobId),
+      (read, fn) => this.whenSettled('live.jobs', read, fn),
+      (fn) => this.guard('live.jobs', fn),
+    );
     const perAddress = new PerAddressCounter();
     nsp.use((socket, next) => {
       const auth = LiveAuthSchema.safeParse(socket.handshake.auth);
@@ -176,16 +189,19 @@ export class LiveHub implements SchedulerEvents {
         log,
         errors,
       );
-      guard.on('job:watch', JobWatchSchema, async ({ jobId }) => {
+      guard.on('job:watch', JobWatchSchema, async ({ jobId, changes }) => {
         const job =
           requester !== null && (await access.jobs.owns(requester, jobId)) ? await store.getJob(jobId) : null;
         if (!job) return fail('not_found', `job ${jobId} does not exist`);
-        void socket.join(`job:${jobId}`);
+        // One shape per connection and job (rule L12): watching again may switch it.
+        void socket.leave(changes ? wholeRoom(jobId) : changesRoom(jobId));
+        void socket.join(changes ? changesRoom(jobId) : wholeRoom(jobId));
         return ok(job);
       });
       // Through the guard like every event (rate limit, schema, an answer to an ack).
       guard.on('job:unwatch', JobWatchSchema, ({ jobId }) => {
-        void socket.leave(`job:${jobId}`);
+        void socket.leave(wholeRoom(jobId));
+        void socket.leave(changesRoom(jobId));
         return ok({ jobId });
       });
     });
@@ -210,7 +226,7 @@ export class LiveHub implements SchedulerEvents {
 
   stop(): void {
     if (this.statsTimer) clearInterval(this.statsTimer);
-    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.jobUpdates.stop();
   }
 
   /** Statistics now, with the store's task counts (see `taskCounts`). */
@@ -291,11 +307,7 @@ export class LiveHub implements SchedulerEvents {
   }
 
   taskChanged(task: TaskRecord): void {
-    this.pendingJobs.add(task.jobId);
-    this.flushTimer ??= setTimeout(
-      () => this.guard('live.jobs', () => this.flushJobs()),
-      JOB_UPDATE_COALESCE_MS,
-    );
+    this.jobUpdates.taskChanged(task);
   }
 
   /**
@@ -320,43 +332,91 @@ export class LiveHub implements SchedulerEvents {
       else throw err;
     }
   }
+}
 
-  private flushJobs(): void {
+/**
+ * What a job's watchers get when its tasks change (PROTOCOL.md `job:update`, L12): changes are
+ * coalesced per job, the job's view is read once per flush (paced by its size), and each room gets
+ * its shape: the whole view, or only the tasks that changed with the job's counts. Nobody watching
+ * on any gateway: no read.
+ */
+export class JobUpdates {
+  /** Tasks changed since their job's last flush, by job. */
+  private pending = new Map<string, Set<string>>();
+  /** When each job's view was last read for its watchers, and its size (bounded: the least recent forgotten). */
+  private readonly lastSent = new LRUCache<string, { at: number; tasks: number }>({ max: 10_000 });
+  private flushTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly nsp: LiveNamespace,
+    private readonly fanout: Fanout,
+    private readonly getJob: (jobId: string) => JobView | null | Promise<JobView | null>,
+    /** Runs a read, then `fn` with its value; failures go to the hub's error sink. */
+    private readonly whenSettled: <T>(read: () => T | Promise<T>, fn: (value: T) => void) => void,
+    private readonly guard: (fn: () => void) => void,
+  ) {}
+
+  taskChanged(task: TaskRecord): void {
+    let tasks = this.pending.get(task.jobId);
+    if (!tasks) this.pending.set(task.jobId, (tasks = new Set()));
+    tasks.add(task.id);
+    this.flushTimer ??= setTimeout(() => this.guard(() => this.flush()), JOB_UPDATE_COALESCE_MS);
+  }
+
+  stop(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+  }
+
+  private flush(): void {
     this.flushTimer = null;
     const now = performance.now();
-    const later = new Set<string>();
+    const later = new Map<string, Set<string>>();
     let wait = Infinity;
-    for (const jobId of this.pendingJobs) {
+    for (const [jobId, changed] of this.pending) {
       const last = this.lastSent.get(jobId);
       const due = last ? last.at + jobUpdateGapMs(last.tasks) : now;
       if (due > now) {
-        later.add(jobId); // sent too recently for its size: once more when its gap is over
+        later.set(jobId, changed); // sent too recently for its size: once more when its gap is over
         wait = Math.min(wait, due - now);
         continue;
       }
-      const room = `job:${jobId}`;
-      const localSize = this.nsp.adapter.rooms.get(room)?.size ?? 0;
-      // Nobody watching on any gateway: no view read (a Redis job view is the whole job).
+      const rooms = [wholeRoom(jobId), changesRoom(jobId)];
       this.whenSettled(
-        'live.jobs',
-        () => this.fanout.hasMembers(room, localSize),
-        (watched) => {
-          if (!watched) return;
+        () =>
+          Promise.all(
+            rooms.map((room) => this.fanout.hasMembers(room, this.nsp.adapter.rooms.get(room)?.size ?? 0)),
+          ),
+        ([whole, changes]) => {
+          if (!whole && !changes) return;
           this.whenSettled(
-            'live.jobs',
-            () => this.store.getJob(jobId),
+            () => this.getJob(jobId),
             (job) => {
               if (!job) return;
+              const before = this.lastSent.get(jobId)?.tasks ?? job.tasks.length;
               this.lastSent.set(jobId, { at: performance.now(), tasks: job.tasks.length });
-              this.nsp.to(room).emit('job:update', job);
+              if (whole) this.nsp.to(rooms[0]!).emit('job:update', job);
+              if (changes) this.nsp.to(rooms[1]!).emit('job:changes', jobChanges(job, changed, before));
             },
           );
         },
       );
     }
-    this.pendingJobs = later;
+    this.pending = later;
     if (later.size > 0) {
-      this.flushTimer ??= setTimeout(() => this.guard('live.jobs', () => this.flushJobs()), Math.ceil(wait));
+      this.flushTimer ??= setTimeout(() => this.guard(() => this.flush()), Math.ceil(wait));
     }
   }
+}
+
+/**
+ * The changes of `job` for its watchers: the tasks in `changed`, and those added since it had
+ * `before` tasks (photos appended to the job), in upload order, with the job's counts.
+ */
+export function jobChanges(job: JobView, changed: ReadonlySet<string>, before: number): JobChanges {
+  return {
+    id: job.id,
+    status: job.status,
+    counts: jobCounts(job.tasks),
+    tasks: job.tasks.filter((t, i) => i >= before || changed.has(t.id)),
+  };
 }

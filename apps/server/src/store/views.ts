@@ -29,6 +29,8 @@ export function taskView(task: TaskRecord, assignedAt: number | null, ackedAt: n
     error: task.errorCode ? { code: task.errorCode, message: task.errorMessage ?? '' } : null,
     verification: task.status === 'done' ? task.verification : null,
     agreeing: task.status === 'done' ? task.agreeing : 0,
+    // Which bytes the photo is: a resumed upload matches files by name and this (PROTOCOL.md H7).
+    ...(task.imageSha256 ? { digest: task.imageSha256.slice(0, 16) } : {}),
   };
 }
 

@@ -1,4 +1,4 @@
-import { TabgridError } from '@tabgrid/protocol';
+import { TabgridError, formatMegapixels } from '@tabgrid/protocol';
 import sharp, { type Metadata } from 'sharp';
 
 /** Formats a volunteer's browser can decode with createImageBitmap, and their MIME types. */
@@ -55,7 +55,7 @@ export async function validateImage(bytes: Buffer | string, maxPixels: number): 
   if (width * height > maxPixels) {
     throw new TabgridError(
       'image_too_large',
-      `the image is ${width}x${height} pixels; at most ${maxPixels} pixels are accepted`,
+      `the photo is ${formatMegapixels(width * height)} megapixels (${width} × ${height}); the limit is ${formatMegapixels(maxPixels)}`,
       413,
     );
   }

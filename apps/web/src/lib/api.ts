@@ -21,6 +21,36 @@ export const fetchMe = (): Promise<Me> => api.me();
 export const listJobs = (cursor: string | null = null, limit = 20): Promise<JobList> =>
   api.listJobs({ cursor, limit });
 
+/** Jobs the dashboard lists at first (the newest; "Older jobs" asks for more). */
+export const FIRST_JOBS_PAGE = 5;
+
+const asked = new Map<string, Promise<unknown>>();
+
+/**
+ * Asks at once, as the page's code starts, for what the dashboard needs first with the stored
+ * key: the key's check (`GET /api/me`) and its newest jobs, side by side, rather than one after
+ * the other once the page has rendered. Each answer is taken once by {@link askedEarly}.
+ */
+export function askDashboardEarly(): void {
+  const key = currentApiKey();
+  if (!key) return;
+  for (const [what, ask] of [
+    ['me', fetchMe],
+    ['jobs', () => listJobs(null, FIRST_JOBS_PAGE)],
+  ] as const) {
+    const answer = ask();
+    answer.catch(() => undefined); // a refused key or a network failure: the page asks again and says so
+    asked.set(`${what} ${key}`, answer);
+  }
+}
+
+/** The early answer for `what` with `key` if there is one (taken once), else `ask()` now. */
+export function askedEarly<T>(what: 'me' | 'jobs', key: string, ask: () => Promise<T>): Promise<T> {
+  const early = asked.get(`${what} ${key}`) as Promise<T> | undefined;
+  asked.delete(`${what} ${key}`);
+  return early ?? ask();
+}
+
 /** `DELETE /api/jobs/:id`: cancels unfinished tasks, keeps results, frees the images. */
 export const deleteJob = (id: string): Promise<JobDeleted> => api.deleteJob(id);
 

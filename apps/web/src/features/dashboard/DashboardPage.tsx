@@ -32,6 +32,7 @@ function Jobs({ apiKey, limits }: { apiKey: string; limits: Me['limits'] }) {
   const {
     ids,
     views,
+    summaries,
     meta,
     connected,
     hasMore,
@@ -66,20 +67,23 @@ function Jobs({ apiKey, limits }: { apiKey: string; limits: Me['limits'] }) {
         {ids.length === 0 && <p className="muted">No jobs yet.</p>}
         {ids.map((id) => {
           const view = views[id];
-          return view ? (
+          const summary = summaries[id];
+          return view || summary ? (
             <JobCard
               key={id}
               job={view}
+              summary={summary}
               cancelledAt={meta[id]?.cancelledAt ?? null}
               onCancel={() => stopJob(id)}
               onDelete={() => removeJob(id)}
             >
-              {!uploading &&
+              {view &&
+                !uploading &&
                 meta[id]?.cancelledAt == null &&
                 (meta[id]?.expected ?? 0) > view.tasks.length && (
                   <ResumeUpload
                     jobId={id}
-                    names={view.tasks.map((t) => t.name)}
+                    tasks={view.tasks}
                     expected={meta[id]!.expected!}
                     limits={limits}
                     onStored={jobGrew}

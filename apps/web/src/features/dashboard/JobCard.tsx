@@ -1,5 +1,5 @@
-import type { JobView, TaskView } from '@tabgrid/protocol';
-import { useMemo, useRef, useState, type ReactNode } from 'react';
+import type { JobSummary, JobView, TaskView } from '@tabgrid/protocol';
+import { memo, useMemo, useRef, useState, type ReactNode } from 'react';
 import { DetectionCanvas } from '../../components/DetectionCanvas';
 import { DetectionList } from '../../components/DetectionList';
 import { taskImageUrl } from '../../lib/api';
@@ -18,7 +18,19 @@ const TILE_INSET = 100;
 /** Tiles rendered at first, and added by each "Show more" (a job may have thousands). */
 export const TILE_PAGE = 48;
 
-function TaskTile({ jobId, task, filter }: { jobId: string; task: TaskView; filter: ResultFilter }) {
+/**
+ * One photo. Memoized: a `job:changes` push replaces only the changed tasks' objects, so only their
+ * tiles render again, not the whole gallery.
+ */
+const TaskTile = memo(function TaskTile({
+  jobId,
+  task,
+  filter,
+}: {
+  jobId: string;
+  task: TaskView;
+  filter: ResultFilter;
+}) {
   const shown = visibleDetections(task.detections, filter);
   const { submittedAt, completedAt } = task.timings;
   const ref = useRef<HTMLElement>(null);
@@ -89,7 +101,7 @@ function TaskTile({ jobId, task, filter }: { jobId: string; task: TaskView; filt
       )}
     </figure>
   );
-}
+});
 
 /** The two confirm texts: each says which it is and what happens to the finished results. */
 export function confirmText(action: 'cancel' | 'delete', done: number, unfinished: number): string {
@@ -106,14 +118,23 @@ export function confirmText(action: 'cancel' | 'delete', done: number, unfinishe
   );
 }
 
+const NO_TASKS: readonly TaskView[] = [];
+
+/**
+ * One job: from its whole view, or, until that arrives, from its line in the job list (header,
+ * progress and actions at once; the photos follow).
+ */
 export function JobCard({
-  job,
+  job: view,
+  summary,
   cancelledAt = null,
   onCancel,
   onDelete,
   children,
 }: {
-  job: JobView;
+  job: JobView | undefined;
+  /** The job's line in the job list, shown until `job` arrives (one of the two is given). */
+  summary?: JobSummary;
   /** Shown under the header (e.g. an interrupted upload's "send the rest"). */
   children?: ReactNode;
   /** When its owner cancelled it (the card stays, with its results). */
@@ -121,13 +142,22 @@ export function JobCard({
   onCancel: () => Promise<void>;
   onDelete: () => Promise<void>;
 }) {
-  const { done, failed, total } = jobProgress(job);
+  const job = view ?? {
+    id: summary!.id,
+    status: summary!.status,
+    createdAt: summary!.createdAt,
+    tasks: NO_TASKS as TaskView[],
+  };
+  const { done, failed, total } = view ? jobProgress(view) : summary!.tasks;
   const [filter, setFilter] = useState<ResultFilter>(INITIAL_FILTER);
   const [tiles, setTiles] = useState(TILE_PAGE);
   const counts = useMemo(() => classCounts(job.tasks, filter.minScore), [job.tasks, filter.minScore]);
   const pct = total ? Math.round(((done + failed) / total) * 100) : 0;
   const unfinished = cancelledAt === null && (job.status === 'queued' || job.status === 'running');
-  const cancelledTasks = job.tasks.filter((t) => t.error?.code === 'cancelled').length;
+  const cancelledTasks = useMemo(
+    () => job.tasks.filter((t) => t.error?.code === 'cancelled').length,
+    [job.tasks],
+  );
 
   return (
     <article
@@ -188,7 +218,7 @@ export function JobCard({
         </div>
       </header>
       {children}
-      {cancelledAt !== null && (
+      {cancelledAt !== null && view && (
         <p className="muted small" data-testid="job-cancelled">
           Cancelled at {new Date(cancelledAt).toLocaleTimeString()}: {cancelledTasks} photo
           {cancelledTasks === 1 ? ' was' : 's were'} not processed; the {done} finished result
@@ -205,7 +235,12 @@ export function JobCard({
       >
         <div style={{ width: `${pct}%` }} />
       </div>
-      <ResultFilters filter={filter} counts={counts} onChange={setFilter} />
+      {!view && (
+        <p className="muted small" data-testid="tiles-loading">
+          Loading its {total} photo{total === 1 ? '' : 's'}…
+        </p>
+      )}
+      {view && <ResultFilters filter={filter} counts={counts} onChange={setFilter} />}
       <div className="tasks">
         {job.tasks.slice(0, tiles).map((t) => (
           <TaskTile key={t.id} jobId={job.id} task={t} filter={filter} />

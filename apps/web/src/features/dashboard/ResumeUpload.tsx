@@ -1,11 +1,11 @@
-import type { JobCreated, Me } from '@tabgrid/protocol';
+import type { JobCreated, Me, TaskView } from '@tabgrid/protocol';
 import { useState } from 'react';
 import { missingFrom, uploadInChunks } from './chunkedUpload';
 
 interface Props {
   jobId: string;
-  /** Names of the photos the job has. */
-  names: readonly string[];
+  /** The photos the job has (names and digests). */
+  tasks: readonly Pick<TaskView, 'name' | 'digest'>[];
   /** Photos its requester meant to send. */
   expected: number;
   limits: Me['limits'];
@@ -15,14 +15,14 @@ interface Props {
 /**
  * An upload that stopped early (the tab closed, the network dropped): says how many photos
  * arrived of how many were meant to, and sends the rest from the same folder: photos the job
- * already has (by file name) are skipped, only the missing ones go.
+ * already has (by file name and bytes) are skipped, only the missing ones go.
  */
-export function ResumeUpload({ jobId, names, expected, limits, onStored }: Props) {
+export function ResumeUpload({ jobId, tasks, expected, limits, onStored }: Props) {
   const [state, setState] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
   async function resume(files: File[]) {
-    const missing = missingFrom(files, names);
+    const missing = await missingFrom(files, tasks);
     if (missing.length === 0) {
       setState('Every photo of that selection is already in the job.');
       return;
@@ -52,9 +52,10 @@ export function ResumeUpload({ jobId, names, expected, limits, onStored }: Props
   return (
     <div className="banner banner--warn" role="status" data-testid="upload-stopped">
       <strong>
-        {names.length} of {expected} photos arrived; the upload stopped.
+        {tasks.length} of {expected} photos arrived; the upload stopped.
       </strong>{' '}
-      Choose the same photos or folder again to send the rest (photos already in the job are skipped).
+      Choose the same photos or folder again to send the rest (photos already in the job, the same name and
+      the same file, are skipped).
       <div className="upload__pickers">
         <label className="button">
           Send the rest (folder)…

@@ -40,8 +40,9 @@ describe('planChunks', () => {
 });
 
 describe('missingFrom', () => {
-  it('keeps only the files the job does not have yet (a resumed upload sends only those)', () => {
+  it('keeps only the files the job does not have yet (a resumed upload sends only those)', async () => {
     const files = ['a.jpg', 'b.jpg', 'c.jpg', 'd.jpg'].map((n) => file(n, 10));
-    expect(missingFrom(files, ['a.jpg', 'c.jpg']).map((f) => f.name)).toEqual(['b.jpg', 'd.jpg']);
+    const tasks = [{ name: 'a.jpg' }, { name: 'c.jpg' }];
+    expect((await missingFrom(files, tasks)).map((f) => f.name)).toEqual(['b.jpg', 'd.jpg']);
   });
 });

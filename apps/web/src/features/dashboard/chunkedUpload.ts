@@ -1,5 +1,5 @@
 import type { JobCreated, Me } from '@tabgrid/protocol';
-import type { UploadOutcome } from '@tabgrid/client';
+import { missingFromJob, type PhotoInJob, type UploadOutcome } from '@tabgrid/client';
 import { api } from '../../lib/api';
 import { sendUpload } from './uploadRequest';
 
@@ -26,11 +26,20 @@ export function uploadInChunks(
   return api.uploadInChunks(files, { ...options, send: sendUpload });
 }
 
+/** The SHA-256 of a file's bytes (hex), with the browser's own digest. */
+async function sha256OfFile(file: Blob): Promise<string> {
+  const hash = await crypto.subtle.digest('SHA-256', await file.arrayBuffer());
+  return Array.from(new Uint8Array(hash), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
 /**
  * The files of a selection that a job does not have yet (an interrupted upload, sent again from
- * the same folder): matched by file name, the name the job keeps for each photo.
+ * the same folder): matched by file name and the digest of the bytes (PROTOCOL.md H7, the rule
+ * the CLI's resume uses too), so a different photo under a name the job has is sent. Where the
+ * page has no `crypto.subtle` (plain HTTP on a non-local address), names alone decide.
  */
-export function missingFrom(files: readonly File[], namesInJob: Iterable<string>): File[] {
-  const have = new Set(namesInJob);
-  return files.filter((f) => !have.has(f.name));
+export function missingFrom(files: readonly File[], tasksInJob: readonly PhotoInJob[]): Promise<File[]> {
+  const canHash = typeof crypto !== 'undefined' && crypto.subtle !== undefined;
+  const tasks = canHash ? tasksInJob : tasksInJob.map(({ name }) => ({ name }));
+  return missingFromJob(files, tasks, sha256OfFile);
 }

@@ -1,12 +1,27 @@
-import type { JobCreated, JobSummary, JobView, LiveStats } from '@tabgrid/protocol';
+import {
+  applyJobChanges,
+  type JobCreated,
+  type JobSummary,
+  type JobView,
+  type LiveStats,
+} from '@tabgrid/protocol';
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { cancelJob, deleteJob, describeError as describe, fetchJob, listJobs } from '../../lib/api';
+import {
+  FIRST_JOBS_PAGE,
+  askedEarly,
+  cancelJob,
+  deleteJob,
+  describeError as describe,
+  fetchJob,
+  listJobs,
+} from '../../lib/api';
 import { createLiveSocket, type LiveSocket } from '../../lib/socket';
 import { placeholderView } from './jobStore';
 
 const WATCH_TIMEOUT_MS = 5000;
-/** Jobs listed at first, and per "Older jobs". */
-const FIRST_PAGE = 5;
+/** How long a job's view may disagree with the server's counts before it is watched again. */
+const RESYNC_MS = 1000;
+/** Jobs listed per "Older jobs" (the first page: FIRST_JOBS_PAGE). */
 const NEXT_PAGE = 10;
 
 /** What the job's pushed view does not carry: from the job list, `GET /api/jobs/:id` or a cancel. */
@@ -18,6 +33,8 @@ export interface JobMeta {
 export interface JobsState {
   ids: string[];
   views: Record<string, JobView | undefined>;
+  /** From the job list: enough for a card before the job's whole view arrives. */
+  summaries: Record<string, JobSummary | undefined>;
   meta: Record<string, JobMeta | undefined>;
   connected: boolean;
   /** More (older) jobs on the server. */
@@ -47,6 +64,12 @@ export function useJobs(apiKey: string): JobsState & {
 } {
   const [ids, setIds] = useState<string[]>([]);
   const [views, setViews] = useState<Record<string, JobView | undefined>>({});
+  const [summaries, setSummaries] = useState<Record<string, JobSummary | undefined>>({});
+  const addSummaries = useCallback(
+    (list: JobSummary[]) =>
+      setSummaries((all) => ({ ...all, ...Object.fromEntries(list.map((j) => [j.id, j])) })),
+    [],
+  );
   const [meta, setMeta] = useState<Record<string, JobMeta | undefined>>({});
   const setMetaOf = useCallback(
     (id: string, m: Partial<JobMeta>) =>
@@ -89,11 +112,31 @@ export function useJobs(apiKey: string): JobsState & {
       if (!socket?.connected) return fetchView(jobId);
       socket
         .timeout(WATCH_TIMEOUT_MS)
-        .emitWithAck('job:watch', { jobId })
+        // Only what changes afterwards (rule L12): a 10,000-photo job is not sent again whole.
+        .emitWithAck('job:watch', { jobId, changes: true })
         .then((res) => (res.ok ? setView(res.data) : fetchView(jobId)))
         .catch(() => fetchView(jobId)); // ack timeout: the next reconnect watches again
     },
     [setView, fetchView],
+  );
+
+  const resyncTimers = useRef(new Map<string, number>());
+  /**
+   * A job whose counts disagree with the server's after a change (a change missed, or one still
+   * on its way from another gateway): watched again in a second, which answers its whole view.
+   */
+  const resyncSoon = useCallback(
+    (jobId: string) => {
+      if (resyncTimers.current.has(jobId)) return;
+      resyncTimers.current.set(
+        jobId,
+        window.setTimeout(() => {
+          resyncTimers.current.delete(jobId);
+          if (idsRef.current.includes(jobId)) watch(jobId);
+        }, RESYNC_MS),
+      );
+    },
+    [watch],
   );
 
   const addIds = useCallback(
@@ -112,9 +155,13 @@ export function useJobs(apiKey: string): JobsState & {
   const loadPage = useCallback(
     (from: string | null) => {
       // A short first page: the newest jobs show at once however long the history is.
-      listJobs(from, from === null ? FIRST_PAGE : NEXT_PAGE).then(
+      (from === null
+        ? askedEarly('jobs', apiKey, () => listJobs(null, FIRST_JOBS_PAGE))
+        : listJobs(from, NEXT_PAGE)
+      ).then(
         (page) => {
           const kept = page.jobs.filter((j: JobSummary) => j.deletedAt === null);
+          addSummaries(kept);
           for (const j of kept)
             setMetaOf(j.id, { cancelledAt: j.cancelledAt ?? null, expected: j.expected ?? null });
           addIds(
@@ -126,7 +173,7 @@ export function useJobs(apiKey: string): JobsState & {
         (err: unknown) => setError(describe(err)),
       );
     },
-    [addIds, setMetaOf],
+    [addIds, setMetaOf, addSummaries, apiKey],
   );
 
   useEffect(() => {
@@ -142,6 +189,16 @@ export function useJobs(apiKey: string): JobsState & {
     socket.on('job:update', (view) => {
       if (idsRef.current.includes(view.id)) setView(view);
     });
+    socket.on('job:changes', (changes) => {
+      if (!idsRef.current.includes(changes.id)) return;
+      setViews((v) => {
+        const view = v[changes.id];
+        if (!view) return v; // the watch's answer brings the whole view
+        const next = applyJobChanges(view, changes);
+        if (!next.consistent) resyncSoon(changes.id);
+        return next.view === view ? v : { ...v, [changes.id]: next.view };
+      });
+    });
     // A job made elsewhere with this key (another browser, the CLI): its first result names it.
     socket.on('live:result', (result) => {
       if (result.own && result.jobId && !idsRef.current.includes(result.jobId)) addIds([result.jobId], true);
@@ -154,6 +211,7 @@ export function useJobs(apiKey: string): JobsState & {
       listJobs(null).then(
         (page) => {
           const fresh = page.jobs.filter((j) => j.deletedAt === null && !idsRef.current.includes(j.id));
+          addSummaries(fresh);
           for (const j of fresh)
             setMetaOf(j.id, { cancelledAt: j.cancelledAt ?? null, expected: j.expected ?? null });
           if (fresh.length > 0)
@@ -166,13 +224,16 @@ export function useJobs(apiKey: string): JobsState & {
       );
     };
     document.addEventListener('visibilitychange', onVisible);
+    const timers = resyncTimers.current;
     return () => {
+      for (const t of timers.values()) clearTimeout(t);
+      timers.clear();
       document.removeEventListener('visibilitychange', onVisible);
       socket.removeAllListeners();
       socket.disconnect();
       socketRef.current = null;
     };
-  }, [apiKey, watch, setView, loadPage, addIds, setMetaOf]);
+  }, [apiKey, watch, setView, loadPage, addIds, setMetaOf, resyncSoon, addSummaries]);
 
   const addJob = useCallback(
     (created: JobCreated) => {
@@ -228,6 +289,7 @@ export function useJobs(apiKey: string): JobsState & {
   return {
     ids,
     views,
+    summaries,
     meta,
     connected,
     hasMore: cursor !== null,

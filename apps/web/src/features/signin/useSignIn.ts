@@ -1,6 +1,6 @@
 import type { Me } from '@tabgrid/protocol';
 import { useCallback, useEffect, useState } from 'react';
-import { ApiRequestError, describeError, fetchMe } from '../../lib/api';
+import { ApiRequestError, askedEarly, describeError, fetchMe } from '../../lib/api';
 import { clearApiKey, currentApiKey, saveApiKey } from '../../lib/apiKey';
 
 export type SignIn =
@@ -25,7 +25,7 @@ export function useSignIn(): SignIn & { signIn: (key: string) => void; signOut: 
       return;
     }
     setState({ status: 'checking' });
-    fetchMe().then(
+    askedEarly('me', apiKey, fetchMe).then(
       (me) => setState({ status: 'signed-in', me, apiKey }),
       (err: unknown) => {
         const refused = err instanceof ApiRequestError && err.status === 401;
