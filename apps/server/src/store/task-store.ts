@@ -21,10 +21,15 @@ import type {
  */
 export interface TaskStore {
   readonly queuedCount: number;
+  /**
+   * Offers the next queued task this volunteer may take. `skip`: tasks kept from it besides its own
+   * exclusions (verification's: a task its network lost, issue 17 A); they stay queued for others.
+   */
   assignNext(
     volunteerId: string,
     now: number,
     offerMs: number,
+    skip?: (taskId: string) => boolean,
   ): { task: TaskRecord; assignment: AssignmentRecord } | null;
   /**
    * The volunteer acknowledged the offer: the lease now runs `leaseMs`. `sentAt` (when the offer

@@ -119,8 +119,9 @@ export class LocalCache implements TaskStore {
     volunteerId: string,
     now: number,
     offerMs: number,
+    skip?: (taskId: string) => boolean,
   ): { task: TaskRecord; assignment: AssignmentRecord } | null {
-    const next = this.queue.take((taskId) => !this.tasks.get(taskId)!.excluded.includes(volunteerId));
+    const next = this.queue.take((id) => !this.tasks.get(id)!.excluded.includes(volunteerId) && !skip?.(id));
     if (!next) return null;
     const task = this.tasks.get(next.taskId)!;
     const a = rules.offeredAssignment(newId('asg'), task.id, volunteerId, now, offerMs);

@@ -161,9 +161,10 @@ export class SchedulerStore implements SchedulingStore {
     volunteerId: string,
     now: number,
     offerMs: number,
+    skip?: (taskId: string) => boolean,
   ): { task: TaskRecord; assignment: AssignmentRecord } | null {
     for (;;) {
-      const next = this.queue.take((taskId) => !this.excluded.get(taskId)?.has(volunteerId));
+      const next = this.queue.take((id) => !this.excluded.get(id)?.has(volunteerId) && !skip?.(id));
       if (!next) return null;
       const assignmentId = newId('asg');
       let started: TaskRow | undefined;
