@@ -65,6 +65,16 @@ export interface TaskStore {
     jobId: string,
     now: number,
   ): { tasks: TaskRecord[]; leases: AssignmentRecord[]; elsewhere?: Promise<number> };
+  /**
+   * The referee cannot decode or run a task it took over (rule T13): the task fails for its own
+   * reason, and its live leases end (the caller takes them back). Null if it had finished, or (Redis)
+   * is not held by this gateway.
+   */
+  failTask(
+    taskId: string,
+    failure: { code: ErrorCode; message: string },
+    now: number,
+  ): { task: TaskRecord; leases: AssignmentRecord[] } | null;
   getTask(taskId: string): TaskRecord | null;
   getAssignment(assignmentId: string): AssignmentRecord | null;
   complete(

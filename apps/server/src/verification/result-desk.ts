@@ -1,4 +1,4 @@
-import type { Detection } from '@tabgrid/protocol';
+import type { Detection, ErrorCode } from '@tabgrid/protocol';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Clock } from '../clock';
 import type { CreditKeeper } from '../ledger/credit-keeper';
@@ -16,7 +16,7 @@ import type { Assessment, Verifier } from './verifier';
 export interface ResultDeskDeps {
   store: Pick<
     TaskStore,
-    'getTask' | 'getAssignment' | 'finalize' | 'trustedResultsOf' | 'reopen' | 'reopenElsewhere'
+    'getTask' | 'getAssignment' | 'finalize' | 'failTask' | 'trustedResultsOf' | 'reopen' | 'reopenElsewhere'
   >;
   actions: LeaseActions;
   /** Reads a task's image (for the referee). */
@@ -84,7 +84,11 @@ export class ResultDesk {
         },
         settled: (taskId, outcome) => this.settleTakenOver(taskId, outcome),
         gaveUp: (taskId, err) =>
-          deps.log.warn({ taskId, err }, 'the referee cannot run a task lost too often; it waits'),
+          this.failTaken(
+            taskId,
+            'inference_failed',
+            `the server's referee could not run it: ${err instanceof Error ? err.message : String(err)}`,
+          ),
         report: (err, taskId) => deps.errors.report('scheduler.takeover', err, { taskId }),
       });
     }
@@ -218,12 +222,30 @@ export class ResultDesk {
     } else this.takeover?.request(task.id);
   }
 
+  /** A task fails for its own reason (rule T13): the referee that took it over cannot decode or run it. */
+  private failTaken(taskId: string, code: ErrorCode, message: string): void {
+    const { store, clock, actions } = this.deps;
+    let failed: ReturnType<TaskStore['failTask']>;
+    try {
+      failed = store.failTask(taskId, { code, message: message.slice(0, 500) }, clock.now());
+    } catch (err) {
+      this.deps.fault('scheduler.takeover', err, { taskId });
+      return;
+    }
+    this.deps.log.warn({ taskId, code }, 'the referee could not run a task lost too often; it fails');
+    this.forget(taskId);
+    if (!failed) return;
+    for (const lease of failed.leases) actions.cancelHeld(lease, code);
+    actions.taskChanged(failed.task);
+    actions.pump();
+  }
+
   /** The referee ran a task it took over (rule T13): its result settles the task. */
   private settleTakenOver(taskId: string, outcome: RefereeOutcome): void {
     const task = this.deps.store.getTask(taskId);
     if (!task || !unfinished(task) || !this.verifier) return;
     if (outcome.kind === 'undecodable') {
-      this.deps.log.warn({ taskId }, 'the referee cannot decode a task lost too often; it waits');
+      this.failTaken(taskId, 'undecodable', `the server's referee could not decode it: ${outcome.message}`);
       return;
     }
     const assessed = this.verifier.settleWith(taskId, outcome.detections, this.deps.clock.now(), true);

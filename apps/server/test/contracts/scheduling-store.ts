@@ -217,6 +217,27 @@ export function describeSchedulingStore(
       expect(s.store.getTask(task.id)).toMatchObject({ status: 'failed', errorCode: 'deadline_exceeded' });
     });
 
+    it('fails a task the referee cannot run, ending its leases; a finished task stays (rule T13)', async () => {
+      const s = await start(REFEREED);
+      const job = await s.store.createJob(tasks(3), T0);
+      await s.settle();
+      const running = s.store.assignNext('v1', T0, OFFER)!;
+      const failure = { code: 'undecodable' as const, message: 'the referee could not decode it' };
+      const failed = s.store.failTask(running.task.id, failure, T0 + 1)!;
+      expect(failed.task).toMatchObject({ status: 'failed', errorCode: 'undecodable' });
+      expect(failed.leases.map((a) => [a.id, a.status])).toEqual([[running.assignment.id, 'released']]);
+      const queued = job.tasks.find((t) => t.id !== running.task.id)!.id;
+      expect(s.store.failTask(queued, failure, T0 + 2)!.leases).toEqual([]);
+      expect(s.store.queuedCount).toBe(1);
+      expect(s.store.failTask(queued, failure, T0 + 3)).toBeNull(); // already failed
+      const last = s.store.assignNext('v2', T0 + 4, OFFER)!;
+      s.store.complete(last.assignment.id, 'v2', box(0.9), 1, T0 + 5);
+      expect(s.store.failTask(last.task.id, failure, T0 + 6)).toBeNull();
+      await s.settle();
+      const view = await s.store.getJob(job.id);
+      expect(view!.tasks.map((t) => t.status).sort()).toEqual(['done', 'failed', 'failed']);
+    });
+
     it('skips the tasks a caller keeps from a volunteer, leaving them queued for others (rule T13)', async () => {
       const s = await start(REFEREED);
       const job = await s.store.createJob(tasks(2), T0);

@@ -162,4 +162,17 @@ describe('churning identities fail no task (rule T13)', () => {
     expect(failed(end).map((t) => t.error?.code)).toEqual([]);
     expect(end.tasks.every((t) => t.status === 'done' && t.verification === 'refereed')).toBe(true);
   }, 120_000);
+
+  it('a task the referee cannot run fails for that reason, not for the attackers', async () => {
+    // No model for the referee: every run it makes fails.
+    server = await startTestServer(ATTACKED, { refereeModel: '/nonexistent/referee-model.onnx' });
+    const s = server;
+    const tally: Tally = { identities: 0, taken: 0 };
+    for (let i = 0; i < 4; i++) attacker(s.url, '127.0.1.1', 'decline', tally);
+    await new Promise((r) => setTimeout(r, 300));
+    const job = await s.createJob(photos().slice(0, 1));
+    const { job: end } = await finishTimes(s, job.id, 30_000);
+    expect(end.tasks[0]).toMatchObject({ status: 'failed', error: { code: 'inference_failed' } });
+    expect(end.tasks[0]!.error!.message).toMatch(/referee could not run it/);
+  }, 60_000);
 });

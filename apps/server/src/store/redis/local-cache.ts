@@ -241,6 +241,20 @@ export class LocalCache implements TaskStore {
     return { tasks, leases };
   }
 
+  /** The referee could not decode or run the task (rule T13): it fails, its live leases end. */
+  failTask(
+    taskId: string,
+    failure: rules.TaskFailure,
+    now: number,
+  ): { task: TaskRecord; leases: AssignmentRecord[] } | null {
+    const task = this.tasks.get(taskId);
+    if (!task || !this.active.has(taskId)) return null;
+    const leases = this.liveOf(taskId).map((a) => (this.end(a, 'released', now, failure.code), { ...a }));
+    if (task.status === 'queued') this.queue.remove(task.jobId, task.id);
+    this.fail(task, failure, now);
+    return { task: recordOf(task), leases };
+  }
+
   getTask(taskId: string): TaskRecord | null {
     const task = this.tasks.get(taskId);
     return task ? recordOf(task) : null;

@@ -288,6 +288,26 @@ export class SchedulerStore implements SchedulingStore {
     });
   }
 
+  /** The referee could not decode or run the task (rule T13): it fails, its live leases end. */
+  failTask(
+    taskId: string,
+    failure: rules.TaskFailure,
+    now: number,
+  ): { task: TaskRecord; leases: AssignmentRecord[] } | null {
+    return this.txs.run(() => {
+      const row = this.s.task.get(taskId);
+      if (!row || (row.status !== 'queued' && row.status !== 'running')) return null;
+      const leases = this.s.liveForTask.all(taskId).map((a) => {
+        this.s.endAssignment.run('released', now, failure.code, null, a.id);
+        return this.getAssignment(a.id)!;
+      });
+      this.s.failTask.run(now, failure.code, failure.message, taskId);
+      if (row.status === 'queued') this.txs.onCommit(() => this.queue.remove(row.job_id, taskId));
+      this.txs.onCommit(() => this.excluded.delete(taskId));
+      return { task: this.getTask(taskId)!, leases };
+    });
+  }
+
   /** Queued tasks past their deadline fail (nobody could run them in time). */
   failOverdue(now: number): TaskRecord[] {
     const rows = this.s.overdueQueued.all(now - this.policy.taskDeadlineMs);
