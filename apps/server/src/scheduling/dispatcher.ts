@@ -134,6 +134,8 @@ export interface QueueDeps {
   observers: readonly ((task: TaskRecord, image: Uint8Array, now: number, volunteerId: string) => void)[];
   /** Watchers see the task running. */
   taskChanged: (task: TaskRecord) => void;
+  /** A refused offer is a decline (rule V11), as a refused canary is. */
+  declined?: (volunteerId: string) => void;
   /** Tasks kept from this volunteer besides its own exclusions (its network lost them, rule T13). */
   keepsFrom?: (taskId: string, session: VolunteerSession) => boolean;
   ackTimeoutMs: number;
@@ -183,8 +185,10 @@ export class QueueSource implements OfferSource {
         );
         this.d.book.end(assignment.id, session.id, 'ack_timeout', true);
       },
-      // A lost lease, and a decline (rule V11, as a refused canary is): the scheduler counts both.
-      refused: () => this.d.book.end(assignment.id, session.id, 'volunteer_left', false),
+      refused: () => {
+        this.d.book.end(assignment.id, session.id, 'volunteer_left', false);
+        this.d.declined?.(session.id);
+      },
     };
   }
 

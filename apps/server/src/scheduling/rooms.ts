@@ -129,6 +129,7 @@ export function openRooms(
     ...{ store, book: storeBook, writes, clock, errors, stats, log, image },
     observers: room ? [(task, bytes, now, volunteerId) => room.observe(task, bytes, now, volunteerId)] : [],
     taskChanged: (t) => actions.taskChanged(t),
+    declined: (id) => actions.declined(id),
     keepsFrom: (taskId, s) => desk.keepsFrom(taskId, s.id, s.address),
     ackTimeoutMs: config.ackTimeoutMs,
     leaseMs: config.leaseMs,

@@ -280,9 +280,12 @@ export class Scheduler implements LeaseActions {
     if (ended) this.stats.sink.leaseEnded(ended);
     const outcome = ended?.assignment.outcome ?? null;
     if (ended && isLostLease(outcome)) {
-      // Rule T13: against the volunteer (a decline, V11; a lapse is already a stall) and its
-      // network (not offered the task again), never against the task.
-      if (outcome !== 'lease_expired') this.keeper.declined(volunteerId);
+      // Rule T13: against the volunteer and its network (not offered the task again), never
+      // against the task. An untrusted volunteer's departure or missed ack is a decline (V11); a
+      // lapse is a stall already, a refused offer a decline where it is refused.
+      const gone =
+        outcome === 'ack_timeout' || (outcome === 'volunteer_left' && !this.sessions.has(volunteerId));
+      if (gone && this.desk.untrusted(volunteerId)) this.keeper.declined(volunteerId);
       this.desk.lost(ended.task, volunteerId);
     }
     const dropped = this.sessions.drop(volunteerId, assignmentId);

@@ -185,6 +185,11 @@ export class ResultDesk {
     this.takeover?.forget(taskId);
   }
 
+  /** Whether results are verified and this volunteer is not trusted (its losses count against it, T13). */
+  untrusted(volunteerId: string): boolean {
+    return this.verifier !== undefined && this.verifier.standing(volunteerId) !== 'trusted';
+  }
+
   /** A volunteer connected from `address`: its network, for the loss rule (T13). */
   seen(volunteerId: string, address: string): void {
     this.losses?.seen(volunteerId, address);
