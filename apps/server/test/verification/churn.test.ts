@@ -12,7 +12,7 @@ import type { Agent } from '../../../agent/src/agent';
 import type { ServerConfig } from '../../src/config';
 import { agentFrom } from '../edges/net';
 import { startHonestAgent } from '../support/honest-agent';
-import { startTestServer, type TestServer } from '../support/harness';
+import { startTestServer, until, type TestServer } from '../support/harness';
 import { sampleImages } from '../../../../scripts/assets';
 
 const ATTACKED: Partial<ServerConfig> = {
@@ -119,7 +119,7 @@ describe('churning identities fail no task (rule T13)', () => {
     await startHonestAgent(s.url, agents); // from 127.0.0.1: another /24
     const tally: Tally = { identities: 0, taken: 0 };
     for (let i = 0; i < 8; i++) attacker(s.url, '127.0.1.1', 'churn', tally);
-    await new Promise((r) => setTimeout(r, 300)); // the churners are connected first
+    await until(() => tally.identities >= 8, 30_000, 'the attackers connected'); // before the job
     const job = await s.createJob(photos().slice(0, 9));
     const { job: end } = await finishTimes(s, job.id, 90_000);
     console.log(
@@ -135,7 +135,7 @@ describe('churning identities fail no task (rule T13)', () => {
     const s = server;
     const tally: Tally = { identities: 0, taken: 0 };
     for (let i = 0; i < 8; i++) attacker(s.url, '127.0.1.1', 'decline', tally);
-    await new Promise((r) => setTimeout(r, 300));
+    await until(() => tally.identities >= 4, 30_000, 'the attackers connected');
     const job = await s.createJob(photos().slice(0, 3));
     const { job: end } = await finishTimes(s, job.id, 60_000);
     console.log(
@@ -151,7 +151,7 @@ describe('churning identities fail no task (rule T13)', () => {
     const s = server;
     const tally: Tally = { identities: 0, taken: 0 };
     for (let i = 1; i <= 8; i++) attacker(s.url, `127.0.${i}.1`, 'churn', tally);
-    await new Promise((r) => setTimeout(r, 300));
+    await until(() => tally.identities >= 4, 30_000, 'the attackers connected');
     const job = await s.createJob(photos().slice(0, 9));
     const { job: end, times } = await finishTimes(s, job.id, 90_000);
     console.log(
@@ -169,7 +169,7 @@ describe('churning identities fail no task (rule T13)', () => {
     const s = server;
     const tally: Tally = { identities: 0, taken: 0 };
     for (let i = 0; i < 4; i++) attacker(s.url, '127.0.1.1', 'decline', tally);
-    await new Promise((r) => setTimeout(r, 300));
+    await until(() => tally.identities >= 4, 30_000, 'the attackers connected');
     const job = await s.createJob(photos().slice(0, 1));
     const { job: end } = await finishTimes(s, job.id, 30_000);
     expect(end.tasks[0]).toMatchObject({ status: 'failed', error: { code: 'inference_failed' } });
