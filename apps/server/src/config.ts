@@ -62,7 +62,10 @@ export interface ServerConfig {
   maxInFlight: number;
   /** Hard cap on tasks held by any one volunteer, whatever its slots. @defaultValue 9 (8 slots + 1) */
   maxInFlightCap: number;
-  /** Assignments a task may have before it fails. @defaultValue 10 (env TABGRID_MAX_ATTEMPTS) */
+  /**
+   * Lost assignments before a task fails, only where no referee runs (verification off, or no
+   * referee threads); with one, lost leases never fail a task (rule T13). @defaultValue 10 (env TABGRID_MAX_ATTEMPTS)
+   */
   maxAttempts: number;
   /** How often queued tasks are checked against their deadline. @defaultValue 5000 */
   deadlineCheckMs: number;
@@ -196,6 +199,12 @@ export interface ServerConfig {
   trustRampPercent: number;
   /** A result still waiting for its replica this long (ms) goes to the referee. @defaultValue 3000 (env TABGRID_REFEREE_AFTER_MS) */
   refereeAfterMs: number;
+  /**
+   * Networks (/24, /48; identities with `TABGRID_DISTINCT_NETWORKS=0`) that lost a task (left,
+   * never acked, let the lease lapse, declined it untrusted) before the referee runs it itself
+   * (rule T13); sooner when no one else connected may take it. @defaultValue 3 (env TABGRID_REFEREE_AFTER_LOSSES)
+   */
+  refereeAfterLosses: number;
   /** Referee worker threads (0 = no referee). @defaultValue 1 (env TABGRID_REFEREE_WORKERS) */
   refereeWorkers: number;
   /** Most referee runs started per second. @defaultValue 10 (env TABGRID_REFEREE_BUDGET) */
@@ -295,6 +304,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   trustRampChecks: 40,
   trustRampPercent: 50,
   refereeAfterMs: 3000,
+  refereeAfterLosses: 3,
   refereeWorkers: 1,
   refereeBudget: 10,
   refereeMaxFailures: 5,
@@ -374,6 +384,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
     trustRampChecks: Math.max(0, int(env, 'TABGRID_TRUST_RAMP_CHECKS', d.trustRampChecks)),
     trustRampPercent: Math.min(100, Math.max(0, int(env, 'TABGRID_TRUST_RAMP_PERCENT', d.trustRampPercent))),
     refereeAfterMs: int(env, 'TABGRID_REFEREE_AFTER_MS', d.refereeAfterMs),
+    refereeAfterLosses: Math.max(1, int(env, 'TABGRID_REFEREE_AFTER_LOSSES', d.refereeAfterLosses)),
     refereeWorkers: int(env, 'TABGRID_REFEREE_WORKERS', d.refereeWorkers),
     refereeBudget: int(env, 'TABGRID_REFEREE_BUDGET', d.refereeBudget),
     refereeMaxFailures: Math.max(1, int(env, 'TABGRID_REFEREE_MAX_FAILURES', d.refereeMaxFailures)),

@@ -136,6 +136,8 @@ export interface QueueDeps {
   taskChanged: (task: TaskRecord) => void;
   /** A refused offer is a decline (rule V11), as a refused canary is. */
   declined?: (volunteerId: string) => void;
+  /** Tasks kept from this volunteer besides its own exclusions (its network lost them, rule T13). */
+  keepsFrom?: (taskId: string, session: VolunteerSession) => boolean;
   ackTimeoutMs: number;
   leaseMs: number;
 }
@@ -147,7 +149,9 @@ export class QueueSource implements OfferSource {
   take(session: VolunteerSession, now: number): Offer | 'skip' | 'stop' {
     let next: { task: TaskRecord; assignment: AssignmentRecord } | null;
     try {
-      next = this.d.store.assignNext(session.id, now, Math.max(OFFER_BACKSTOP_MS, 3 * this.d.ackTimeoutMs));
+      const offerMs = Math.max(OFFER_BACKSTOP_MS, 3 * this.d.ackTimeoutMs);
+      const keeps = this.d.keepsFrom;
+      next = this.d.store.assignNext(session.id, now, offerMs, keeps && ((id) => keeps(id, session)));
     } catch (err) {
       this.d.writes.fault('scheduler.assign', err, { volunteerId: session.id });
       return 'stop';

@@ -44,7 +44,12 @@ export type SchedulerConfig = Pick<
   ServerConfig,
   'ackTimeoutMs' | 'leaseMs' | 'maxInFlight' | 'maxInFlightCap' | 'leaseCheckMs' | 'deadlineCheckMs'
 > &
-  Partial<Pick<ServerConfig, 'maxTasksPerIp' | 'maxAssignmentMs' | 'maxDeclinePercent'>>;
+  Partial<
+    Pick<
+      ServerConfig,
+      'maxTasksPerIp' | 'maxAssignmentMs' | 'maxDeclinePercent' | 'distinctNetworks' | 'refereeAfterLosses'
+    >
+  >;
 
 /** The scheduling core's rooms, wired to each other and to the facade's `LeaseActions`. */
 export interface Rooms {
@@ -95,6 +100,10 @@ export function openRooms(
     verifier: runtime.verifier,
     credits: runtime.credits,
     refereeAfterMs: runtime.refereeAfterMs,
+    losses: {
+      distinctNetworks: config.distinctNetworks ?? true,
+      refereeAfter: config.refereeAfterLosses ?? 3,
+    },
   });
   const storeBook = new StoreLeaseBook({
     ...{ store, sessions, writes, actions, desk },
@@ -121,6 +130,7 @@ export function openRooms(
     observers: room ? [(task, bytes, now, volunteerId) => room.observe(task, bytes, now, volunteerId)] : [],
     taskChanged: (t) => actions.taskChanged(t),
     declined: (id) => actions.declined(id),
+    keepsFrom: (taskId, s) => desk.keepsFrom(taskId, s.id, s.address),
     ackTimeoutMs: config.ackTimeoutMs,
     leaseMs: config.leaseMs,
   });

@@ -21,6 +21,7 @@ import { openRooms, type SchedulerConfig, type SchedulerRuntime } from './rooms'
 import { VolunteerSession, type Sessions, type VolunteerSocket } from './sessions';
 import type { TaskStore } from '../store/task-store';
 import type { AssignmentRecord, TaskRecord } from '../store/records';
+import { isLostLease } from '../store/task-rules';
 
 export { VolunteerSession, type VolunteerSocket } from './sessions';
 
@@ -167,6 +168,7 @@ export class Scheduler implements LeaseActions {
     session.maxInFlight = this.keeper.stalls.limit(volunteerId, session.wantedInFlight);
     session.displayName = identity.displayName ?? '';
     session.address = identity.address ?? '';
+    this.desk.seen(volunteerId, session.address);
     this.sessions.add(session);
     socket.emit('hello', { ...this.hello(session), ...(identity.token ? { token: identity.token } : {}) });
     this.pump();
@@ -276,6 +278,16 @@ export class Scheduler implements LeaseActions {
 
   endLease({ assignmentId, volunteerId, ended }: EndedHold, reason: ErrorCode | null): void {
     if (ended) this.stats.sink.leaseEnded(ended);
+    const outcome = ended?.assignment.outcome ?? null;
+    if (ended && isLostLease(outcome)) {
+      // Rule T13: against the volunteer and its network (not offered the task again), never
+      // against the task. An untrusted volunteer's departure or missed ack is a decline (V11); a
+      // lapse is a stall already, a refused offer a decline where it is refused.
+      const gone =
+        outcome === 'ack_timeout' || (outcome === 'volunteer_left' && !this.sessions.has(volunteerId));
+      if (gone && this.desk.untrusted(volunteerId)) this.keeper.declined(volunteerId);
+      this.desk.lost(ended.task, volunteerId);
+    }
     const dropped = this.sessions.drop(volunteerId, assignmentId);
     if (reason && (dropped || ended)) {
       this.sessions.get(volunteerId)?.socket.emit('task:cancel', { assignmentId, reason });

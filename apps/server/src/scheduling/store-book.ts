@@ -161,6 +161,9 @@ export class StoreLeaseBook implements LeaseBook {
   taskError(session: VolunteerSession, payload: TaskErrorReport, now: number): Ack<{ requeued: boolean }> {
     const { store, desk, actions, sessions, writes } = this.d;
     let outcome: ReturnType<TaskStore['reportFailure']>;
+    // Failure reports count only from trusted volunteers (rule V6), so made-up identities cannot
+    // fail a task: it runs elsewhere instead, and the report is a lost lease (T13). Same ack.
+    const counts = desk.reportCounts(session.id, payload.code);
     try {
       writes.assertStorage();
       outcome = store.reportFailure(
@@ -169,9 +172,7 @@ export class StoreLeaseBook implements LeaseBook {
         payload.code,
         payload.message,
         now,
-        // Failure reports count only from trusted volunteers (rule V6), so made-up identities
-        // cannot fail a task: it runs elsewhere instead. The ack is the same.
-        desk.reportCounts(session.id, payload.code),
+        counts,
       );
     } catch (err) {
       return writes.refusal('scheduler.taskError', err, session.id);
@@ -181,6 +182,7 @@ export class StoreLeaseBook implements LeaseBook {
     actions.declined(session.id); // rule V11: declines beyond a share cost slots
     if (payload.code === 'undecodable') desk.checkUndecodable(session.id, outcome.task);
     if (outcome.task.status === 'failed') desk.forget(outcome.task.id);
+    else if (!counts) desk.lost(outcome.task, session.id);
     sessions.drop(session.id, outcome.assignment.id);
     actions.taskChanged(outcome.task);
     actions.pump();

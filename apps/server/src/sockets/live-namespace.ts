@@ -350,9 +350,9 @@ export class JobUpdates {
   constructor(
     private readonly nsp: LiveNamespace,
     private readonly fanout: Fanout,
-    private readonly getJob: (jobId: string) => JobView | null | Promise<JobView | null>,
+    private readonly getJob: (jobId: string) => Promise<JobView | null>,
     /** Runs a read, then `fn` with its value; failures go to the hub's error sink. */
-    private readonly whenSettled: <T>(read: () => T | Promise<T>, fn: (value: T) => void) => void,
+    private readonly whenSettled: <T>(read: () => Promise<T>, fn: (value: T) => void) => void,
     private readonly guard: (fn: () => void) => void,
   ) {}
 

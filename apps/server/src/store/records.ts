@@ -88,6 +88,13 @@ export interface RetryPolicy {
   taskDeadlineMs: number;
   /** An assignment's lease is never renewed past `assignedAt + maxAssignmentMs`. @defaultValue no cap */
   maxAssignmentMs?: number;
+  /**
+   * Whether results are verified, and referee threads (config.ts): with both, the referee runs a
+   * task lost too often instead of failing it, so lost leases never fail a task (issue 17 A).
+   * @defaultValue absent: lost leases fail a task after `maxAttempts`, as without a referee
+   */
+  verification?: boolean;
+  refereeWorkers?: number;
 }
 
 /**

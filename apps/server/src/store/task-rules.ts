@@ -63,9 +63,20 @@ export const isOverdue = (task: Pick<TaskRecord, 'submittedAt'>, policy: RetryPo
 export const CANCELLED: TaskFailure = { code: 'cancelled', message: 'cancelled by its owner' };
 
 /**
+ * Whether lost leases may fail a task (`attempts_exhausted`). Not when a referee can run it
+ * instead (PROTOCOL.md rule T13, issue 17 A): a task then fails only for its own reasons (the
+ * referee cannot decode or run it, or its deadline passes). A lease lost by a volunteer (it left,
+ * never acked, let the lease lapse, or reported a failure that does not count) counts against the
+ * volunteer and its network, never against the task.
+ */
+export const lossesFailTasks = (policy: RetryPolicy): boolean =>
+  !(policy.verification === true && (policy.refereeWorkers ?? 0) > 0);
+
+/**
  * A running task's last live lease ended without a result: it fails when it used up its
- * attempts or its deadline, else (null) it goes back to the queue. `results`: its assignments
- * that returned a result (kept for verification, rule V3), which are not lost attempts.
+ * attempts (only without a referee, `lossesFailTasks`) or its deadline, else (null) it goes back
+ * to the queue. `results`: its assignments that returned a result (kept for verification, rule
+ * V3), which are not lost attempts.
  */
 export function afterLastLease(
   task: Pick<TaskRecord, 'attempts' | 'submittedAt'>,
@@ -73,12 +84,21 @@ export function afterLastLease(
   policy: RetryPolicy,
   now: number,
 ): TaskFailure | null {
-  if (task.attempts - results >= policy.maxAttempts) {
+  if (lossesFailTasks(policy) && task.attempts - results >= policy.maxAttempts) {
     return { code: 'attempts_exhausted', message: `no result after ${task.attempts} assignments` };
   }
   if (now - task.submittedAt > policy.taskDeadlineMs) return deadlineFailure(policy);
   return null;
 }
+
+/**
+ * Whether a lease that ended without a result was lost by its volunteer (it left, never acked,
+ * let the lease lapse, refused the offer), which counts against the volunteer and its network
+ * (issue 17 A); not when the server ended it (cancelled, superseded, shutting down, an image it
+ * could not read) or verification already judged it (`impossible_result`).
+ */
+export const isLostLease = (outcome: string | null): boolean =>
+  outcome === 'volunteer_left' || outcome === 'ack_timeout' || outcome === 'lease_expired';
 
 /**
  * A volunteer reported it could not process its task: the task fails with that code once

@@ -21,10 +21,15 @@ import type {
  */
 export interface TaskStore {
   readonly queuedCount: number;
+  /**
+   * Offers the next queued task this volunteer may take. `skip`: tasks kept from it besides its own
+   * exclusions (verification's: a task its network lost, issue 17 A); they stay queued for others.
+   */
   assignNext(
     volunteerId: string,
     now: number,
     offerMs: number,
+    skip?: (taskId: string) => boolean,
   ): { task: TaskRecord; assignment: AssignmentRecord } | null;
   /**
    * The volunteer acknowledged the offer: the lease now runs `leaseMs`. `sentAt` (when the offer
@@ -60,6 +65,16 @@ export interface TaskStore {
     jobId: string,
     now: number,
   ): { tasks: TaskRecord[]; leases: AssignmentRecord[]; elsewhere?: Promise<number> };
+  /**
+   * The referee cannot decode or run a task it took over (rule T13): the task fails for its own
+   * reason, and its live leases end (the caller takes them back). Null if it had finished, or (Redis)
+   * is not held by this gateway.
+   */
+  failTask(
+    taskId: string,
+    failure: { code: ErrorCode; message: string },
+    now: number,
+  ): { task: TaskRecord; leases: AssignmentRecord[] } | null;
   getTask(taskId: string): TaskRecord | null;
   getAssignment(assignmentId: string): AssignmentRecord | null;
   complete(

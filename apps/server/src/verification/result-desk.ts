@@ -1,4 +1,4 @@
-import type { Detection } from '@tabgrid/protocol';
+import type { Detection, ErrorCode } from '@tabgrid/protocol';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Clock } from '../clock';
 import type { CreditKeeper } from '../ledger/credit-keeper';
@@ -7,6 +7,9 @@ import type { LeaseActions } from '../scheduling/ports';
 import type { TaskStore } from '../store/task-store';
 import type { AssignmentRecord, TaskRecord, VerificationMark } from '../store/records';
 import { shown } from './agreement';
+import { LossLedger, type LossPolicy } from './loss-ledger';
+import type { RefereeOutcome } from './referee';
+import { RefereeTakeover } from './referee-takeover';
 import type { Standing } from './reputation';
 import type { Assessment, Verifier } from './verifier';
 
@@ -14,7 +17,7 @@ import type { Assessment, Verifier } from './verifier';
 export interface ResultDeskDeps {
   store: Pick<
     TaskStore,
-    'getTask' | 'getAssignment' | 'finalize' | 'publishedResultsOf' | 'reopen' | 'reopenElsewhere'
+    'getTask' | 'getAssignment' | 'finalize' | 'failTask' | 'publishedResultsOf' | 'reopen' | 'reopenElsewhere'
   >;
   actions: LeaseActions;
   /** Reads a task's image (for the referee). */
@@ -30,7 +33,15 @@ export interface ResultDeskDeps {
   credits?: CreditKeeper;
   /** A result waiting for its replica this long (ms) goes to the referee. @defaultValue 3000 */
   refereeAfterMs?: number;
+  /**
+   * The loss rule (T13): networks that lost a task are not offered it again, and the referee runs
+   * a task lost too often. Applies with a verifier whose referee runs; without, lost leases count
+   * against the task as before (`lossesFailTasks`).
+   */
+  losses?: Omit<LossPolicy, 'maxTasks' | 'maxVolunteers'>;
 }
+
+const unfinished = (t: TaskRecord) => t.status === 'queued' || t.status === 'running';
 
 /** A fresh result to assess. */
 export interface FreshResult {
@@ -54,11 +65,34 @@ export class ResultDesk {
   private readonly refereeTimers = new Map<string, NodeJS.Timeout>();
   private readonly verifier: Verifier | undefined;
   private readonly refereeAfterMs: number;
+  /** Which networks lost each task (rule T13); null without a running referee. */
+  private readonly losses: LossLedger | null = null;
+  /** Tasks lost too often, which the referee runs itself (rule T13). */
+  private readonly takeover: RefereeTakeover | null = null;
   private stopped = false;
 
   constructor(private readonly deps: ResultDeskDeps) {
     this.verifier = deps.verifier;
     this.refereeAfterMs = deps.refereeAfterMs ?? 3000;
+    const referee = deps.verifier?.referee;
+    if (referee?.enabled && deps.losses) {
+      this.losses = new LossLedger(deps.losses);
+      this.takeover = new RefereeTakeover({
+        run: (image) => referee.run(image),
+        image: async (taskId) => {
+          const task = deps.store.getTask(taskId);
+          return task && unfinished(task) ? deps.image(task.imageSha256) : null;
+        },
+        settled: (taskId, outcome) => this.settleTakenOver(taskId, outcome),
+        gaveUp: (taskId, err) =>
+          this.failTaken(
+            taskId,
+            'inference_failed',
+            `the server's referee could not run it: ${err instanceof Error ? err.message : String(err)}`,
+          ),
+        report: (err, taskId) => deps.errors.report('scheduler.takeover', err, { taskId }),
+      });
+    }
   }
 
   /** Whether results are verified (else every result is final, every report counts). */
@@ -130,7 +164,10 @@ export class ResultDesk {
         this.clearReferee(assignment.taskId);
         this.awaitReferee(assignment.taskId, 0);
       } else this.awaitReferee(assignment.taskId);
-    } else this.clearReferee(assignment.taskId);
+    } else {
+      this.clearReferee(assignment.taskId);
+      this.finished(assignment.taskId);
+    }
     return a?.judgement.caught ?? [];
   }
 
@@ -150,6 +187,85 @@ export class ResultDesk {
   forget(taskId: string): void {
     this.verifier?.forget(taskId);
     this.clearReferee(taskId);
+    this.finished(taskId);
+  }
+
+  /** The task is settled or ended: its losses and any takeover go (rule T13). */
+  private finished(taskId: string): void {
+    this.losses?.forget(taskId);
+    this.takeover?.forget(taskId);
+  }
+
+  /** Whether results are verified and this volunteer is not trusted (its losses count against it, T13). */
+  untrusted(volunteerId: string): boolean {
+    return this.verifier !== undefined && this.verifier.standing(volunteerId) !== 'trusted';
+  }
+
+  /** A volunteer connected from `address`: its network, for the loss rule (T13). */
+  seen(volunteerId: string, address: string): void {
+    this.losses?.seen(volunteerId, address);
+  }
+
+  /** Whether a task is kept from this volunteer because its network lost it (rule T13). */
+  keepsFrom(taskId: string, volunteerId: string, address: string): boolean {
+    return this.losses?.keepsFrom(taskId, volunteerId, address) ?? false;
+  }
+
+  /**
+   * A volunteer lost this task (rule T13: it left, never acked, let the lease lapse, refused the
+   * offer, or reported a failure that does not count). It counts against the volunteer's network,
+   * which is not offered the task again, never against the task: the referee runs it once
+   * `refereeAfter` networks lost it, or at once when no one else connected may take it.
+   */
+  lost(task: TaskRecord, volunteerId: string): void {
+    const { losses, verifier } = this;
+    if (!losses || !verifier || !unfinished(task) || this.stopped) return;
+    const { referee } = losses.lose(task.id, volunteerId);
+    const someoneElse = () =>
+      this.deps.actions.mayAnyoneTake(
+        task.id,
+        (id, address) => verifier.standing(id) !== 'quarantined' && !losses.keepsFrom(task.id, id, address),
+      );
+    if (!referee && someoneElse()) return;
+    this.deps.log.info(
+      { taskId: task.id, networks: losses.losses(task.id) },
+      'referee takes over a lost task',
+    );
+    if (verifier.isPending(task.id)) {
+      // Results wait for a replica: the referee settles them now (rule V5).
+      this.clearReferee(task.id);
+      this.awaitReferee(task.id, 0);
+    } else this.takeover?.request(task.id);
+  }
+
+  /** A task fails for its own reason (rule T13): the referee that took it over cannot decode or run it. */
+  private failTaken(taskId: string, code: ErrorCode, message: string): void {
+    const { store, clock, actions } = this.deps;
+    let failed: ReturnType<TaskStore['failTask']>;
+    try {
+      failed = store.failTask(taskId, { code, message: message.slice(0, 500) }, clock.now());
+    } catch (err) {
+      this.deps.fault('scheduler.takeover', err, { taskId });
+      return;
+    }
+    this.deps.log.warn({ taskId, code }, 'the referee could not run a task lost too often; it fails');
+    this.forget(taskId);
+    if (!failed) return;
+    for (const lease of failed.leases) actions.cancelHeld(lease, code);
+    actions.taskChanged(failed.task);
+    actions.pump();
+  }
+
+  /** The referee ran a task it took over (rule T13): its result settles the task. */
+  private settleTakenOver(taskId: string, outcome: RefereeOutcome): void {
+    const task = this.deps.store.getTask(taskId);
+    if (!task || !unfinished(task) || !this.verifier) return;
+    if (outcome.kind === 'undecodable') {
+      this.failTaken(taskId, 'undecodable', `the server's referee could not decode it: ${outcome.message}`);
+      return;
+    }
+    const assessed = this.verifier.settleWith(taskId, outcome.detections, this.deps.clock.now(), true);
+    if (assessed) this.applyReferee(taskId, assessed);
   }
 
   /** Rule V10: a false `undecodable` report is a wrong result (quarantine and backtracking). */
@@ -218,8 +334,9 @@ export class ResultDesk {
   private replicaMayCome(taskId: string): boolean {
     const verifier = this.verifier;
     if (!verifier) return true;
-    return this.deps.actions.mayAnyoneTake(taskId, (id, address) =>
-      verifier.couldSettle(taskId, id, address),
+    return this.deps.actions.mayAnyoneTake(
+      taskId,
+      (id, address) => verifier.couldSettle(taskId, id, address) && !this.keepsFrom(taskId, id, address),
     );
   }
 
@@ -266,6 +383,13 @@ export class ResultDesk {
       else if (delay === null) actions.pump();
       return;
     }
+    this.applyReferee(taskId, assessed);
+  }
+
+  /** A referee's assessment settles the task: stored final, applied, announced. */
+  private applyReferee(taskId: string, assessed: Assessment): void {
+    const { store, clock, actions } = this.deps;
+    const verifier = this.verifier!;
     const judgement = assessed.judgement;
     if (judgement.kind !== 'final') return;
     const now = clock.now();
@@ -277,6 +401,7 @@ export class ResultDesk {
       now,
     );
     verifier.commit(assessed);
+    this.finished(taskId);
     this.deps.credits?.settled(judgement, now);
     if (done) {
       for (const other of done.superseded) actions.cancelHeld(other, 'task_completed');
@@ -290,6 +415,7 @@ export class ResultDesk {
 
   stop(): void {
     this.stopped = true;
+    this.takeover?.stop();
     for (const t of this.refereeTimers.values()) clearTimeout(t);
     this.refereeTimers.clear();
   }

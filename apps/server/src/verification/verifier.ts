@@ -257,9 +257,18 @@ export class Verifier {
     } catch {
       return 'failed';
     }
-    const list = this.pending.get(taskId);
+    if (outcome.kind === 'undecodable') return this.isPending(taskId) ? 'failed' : null;
+    return this.settleWith(taskId, outcome.detections, now());
+  }
+
+  /**
+   * The referee's own detections settle the task with its waiting results (rule V5), or by
+   * themselves (`alone`: a task the referee took over after repeated losses, rule T13; any result
+   * that arrived meanwhile is judged against them too). Null when nothing waits and not `alone`.
+   */
+  settleWith(taskId: string, detections: Detection[], now: number, alone = false): Assessment | null {
+    const list = this.pending.get(taskId) ?? (alone ? [] : undefined);
     if (!list) return null; // settled meanwhile
-    if (outcome.kind === 'undecodable') return 'failed';
     this.config.metrics?.refereeMiss('settled');
     const withReferee: Pending[] = [
       ...list,
@@ -267,13 +276,13 @@ export class Verifier {
         by: REFEREE,
         network: '',
         quarantined: false,
-        detections: outcome.detections,
+        detections,
         assignmentId: '',
         treatment: 'replicate',
         counted: false,
       },
     ];
-    return { ...this.settle(taskId, withReferee, now()), added: null };
+    return { ...this.settle(taskId, withReferee, now), added: null };
   }
 
   /**

@@ -3,6 +3,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { connectRedis } from '../../src/redis/connection';
 import { openRedisScheduling } from '../../src/store/redis';
 import { startRedis, type TestRedis } from '../support/redis';
+import type { RetryPolicy } from '../../src/store/records';
 import { describeSchedulingStore, POLICY, type StoreUnderTest } from './scheduling-store';
 
 let server: TestRedis;
@@ -16,9 +17,9 @@ afterAll(async () => {
 let db = 0;
 
 /** A gateway on its own logical database (each test starts empty). */
-async function gateway(index: number, gatewayId: string) {
+async function gateway(index: number, gatewayId: string, policy: RetryPolicy = POLICY) {
   const redis = connectRedis(`${server.url}/${index}`, 'contract');
-  const { store, recovered } = await openRedisScheduling(redis, POLICY, { gatewayId, blockMs: 100 });
+  const { store, recovered } = await openRedisScheduling(redis, policy, { gatewayId, blockMs: 100 });
   const sut: StoreUnderTest & { recovered: { lapsed: number; queued: number } } = {
     store,
     recovered,
@@ -26,7 +27,7 @@ async function gateway(index: number, gatewayId: string) {
     restart: async () => {
       await store.close(true); // as kill -9: nothing handed back, liveness left to expire
       redis.disconnect();
-      return gateway(index, gatewayId);
+      return gateway(index, gatewayId, policy);
     },
     close: async () => {
       await store.close(true);
@@ -36,4 +37,4 @@ async function gateway(index: number, gatewayId: string) {
   return sut;
 }
 
-describeSchedulingStore('Redis', async () => gateway(++db % 16, `gw-contract-${db}`));
+describeSchedulingStore('Redis', async (policy) => gateway(++db % 16, `gw-contract-${db}`, policy));

@@ -19,6 +19,9 @@ export interface StoreUnderTest {
 
 export const POLICY: RetryPolicy = { maxAttempts: 3, maxFailureReports: 2, taskDeadlineMs: 60_000 };
 
+/** The product's policy: verification with a referee, so lost leases never fail a task (rule T13). */
+export const REFEREED: RetryPolicy = { ...POLICY, verification: true, refereeWorkers: 1 };
+
 export const image = (n: number): NewTask => ({
   name: `img-${n}.jpg`,
   imageSha256: n.toString(16).padStart(64, '0'),
@@ -37,11 +40,14 @@ const T0 = 1_700_000_000_000;
 const OFFER = 1000;
 const LEASE = 5000;
 
-export function describeSchedulingStore(name: string, open: () => Promise<StoreUnderTest>): void {
+export function describeSchedulingStore(
+  name: string,
+  open: (policy?: RetryPolicy) => Promise<StoreUnderTest>,
+): void {
   describe(`scheduling store contract: ${name}`, () => {
     const opened: StoreUnderTest[] = [];
-    const start = async () => {
-      const s = await open();
+    const start = async (policy?: RetryPolicy) => {
+      const s = await open(policy);
       opened.push(s);
       return s;
     };
@@ -197,6 +203,69 @@ export function describeSchedulingStore(name: string, open: () => Promise<StoreU
       const failed = s.store.getTask(ended[0]!.task.id)!;
       expect(failed).toMatchObject({ status: 'failed', errorCode: 'attempts_exhausted', attempts: 3 });
       expect(s.store.queuedCount).toBe(0);
+    });
+
+    it('with a referee, lost leases and reports that do not count never fail a task (rule T13)', async () => {
+      const s = await start(REFEREED);
+      await s.store.createJob(tasks(1), T0);
+      await s.settle();
+      // Far more losses than maxAttempts (3), each by another identity, every way a lease is lost.
+      for (let i = 0; i < 4; i++) {
+        const t = T0 + i * 10 * OFFER;
+        const a = s.store.assignNext(`left-${i}`, t, OFFER)!;
+        expect(s.store.releaseVolunteer(`left-${i}`, t + 1)[0]!.task.status).toBe('queued');
+        const b = s.store.assignNext(`silent-${i}`, t + 2, OFFER)!;
+        expect(b.task.id).toBe(a.task.id);
+        expect(s.store.lapseExpired(t + 3 + OFFER)[0]!.task.status).toBe('queued');
+        const c = s.store.assignNext(`decliner-${i}`, t + 4 + OFFER, OFFER)!;
+        const r = s.store.reportFailure(
+          c.assignment.id,
+          `decliner-${i}`,
+          'inference_failed',
+          'no',
+          t + 5 + OFFER,
+          false,
+        );
+        expect(r).toMatchObject({ kind: 'recorded', task: { status: 'queued' } });
+      }
+      const task = s.store.getTask(s.store.assignNext('last', T0 + 50 * OFFER, OFFER)!.task.id)!;
+      expect(task).toMatchObject({ status: 'running', attempts: 13, failureReports: 0 });
+      // Its deadline still fails it.
+      s.store.releaseVolunteer('last', T0 + POLICY.taskDeadlineMs + 1);
+      expect(s.store.getTask(task.id)).toMatchObject({ status: 'failed', errorCode: 'deadline_exceeded' });
+    });
+
+    it('fails a task the referee cannot run, ending its leases; a finished task stays (rule T13)', async () => {
+      const s = await start(REFEREED);
+      const job = await s.store.createJob(tasks(3), T0);
+      await s.settle();
+      const running = s.store.assignNext('v1', T0, OFFER)!;
+      const failure = { code: 'undecodable' as const, message: 'the referee could not decode it' };
+      const failed = s.store.failTask(running.task.id, failure, T0 + 1)!;
+      expect(failed.task).toMatchObject({ status: 'failed', errorCode: 'undecodable' });
+      expect(failed.leases.map((a) => [a.id, a.status])).toEqual([[running.assignment.id, 'released']]);
+      const queued = job.tasks.find((t) => t.id !== running.task.id)!.id;
+      expect(s.store.failTask(queued, failure, T0 + 2)!.leases).toEqual([]);
+      expect(s.store.queuedCount).toBe(1);
+      expect(s.store.failTask(queued, failure, T0 + 3)).toBeNull(); // already failed
+      const last = s.store.assignNext('v2', T0 + 4, OFFER)!;
+      s.store.complete(last.assignment.id, 'v2', box(0.9), 1, T0 + 5);
+      expect(s.store.failTask(last.task.id, failure, T0 + 6)).toBeNull();
+      await s.settle();
+      const view = await s.store.getJob(job.id);
+      expect(view!.tasks.map((t) => t.status).sort()).toEqual(['done', 'failed', 'failed']);
+    });
+
+    it('skips the tasks a caller keeps from a volunteer, leaving them queued for others (rule T13)', async () => {
+      const s = await start(REFEREED);
+      const job = await s.store.createJob(tasks(2), T0);
+      await s.settle();
+      const [first, second] = job.tasks.map((t) => t.id);
+      const keep = (id: string) => id === first;
+      expect(s.store.assignNext('v1', T0, OFFER, keep)!.task.id).toBe(second);
+      expect(s.store.assignNext('v1', T0, OFFER, keep)).toBeNull();
+      expect(s.store.queuedCount).toBe(1);
+      expect(s.store.assignNext('v2', T0, OFFER)!.task.id).toBe(first);
     });
 
     it('reports of failure exclude the reporter and fail the task after enough of them', async () => {

@@ -114,8 +114,9 @@ export class LocalCache implements TaskStore {
     volunteerId: string,
     now: number,
     offerMs: number,
+    skip?: (taskId: string) => boolean,
   ): { task: TaskRecord; assignment: AssignmentRecord } | null {
-    const next = this.queue.take((taskId) => !this.tasks.get(taskId)!.excluded.includes(volunteerId));
+    const next = this.queue.take((id) => !this.tasks.get(id)!.excluded.includes(volunteerId) && !skip?.(id));
     if (!next) return null;
     const task = this.tasks.get(next.taskId)!;
     const a = rules.offeredAssignment(newId('asg'), task.id, volunteerId, now, offerMs);
@@ -226,6 +227,22 @@ export class LocalCache implements TaskStore {
       tasks.push(recordOf(task));
     }
     return { tasks, leases };
+  }
+
+  /** The referee could not decode or run the task (rule T13): it fails, its live leases end. */
+  failTask(
+    taskId: string,
+    failure: rules.TaskFailure,
+    now: number,
+  ): { task: TaskRecord; leases: AssignmentRecord[] } | null {
+    const task = this.tasks.get(taskId);
+    if (!task || !this.active.has(taskId)) return null;
+    const leases = this.leases
+      .liveOf(taskId)
+      .map((a) => (this.leases.end(a, 'released', now, failure.code), { ...a }));
+    if (task.status === 'queued') this.queue.remove(task.jobId, task.id);
+    this.fail(task, failure, now);
+    return { task: recordOf(task), leases };
   }
 
   getTask(taskId: string): TaskRecord | null {

@@ -156,9 +156,10 @@ export class SchedulerStore implements SchedulingStore {
     volunteerId: string,
     now: number,
     offerMs: number,
+    skip?: (taskId: string) => boolean,
   ): { task: TaskRecord; assignment: AssignmentRecord } | null {
     for (;;) {
-      const next = this.queue.take((taskId) => !this.excluded.get(taskId)?.has(volunteerId));
+      const next = this.queue.take((id) => !this.excluded.get(id)?.has(volunteerId) && !skip?.(id));
       if (!next) return null;
       const assignmentId = newId('asg');
       let started: TaskRow | undefined;
@@ -279,6 +280,26 @@ export class SchedulerStore implements SchedulingStore {
         tasks.push(this.getTask(row.id)!);
       }
       return { tasks, leases };
+    });
+  }
+
+  /** The referee could not decode or run the task (rule T13): it fails, its live leases end. */
+  failTask(
+    taskId: string,
+    failure: rules.TaskFailure,
+    now: number,
+  ): { task: TaskRecord; leases: AssignmentRecord[] } | null {
+    return this.txs.run(() => {
+      const row = this.s.task.get(taskId);
+      if (!row || (row.status !== 'queued' && row.status !== 'running')) return null;
+      const leases = this.s.liveForTask.all(taskId).map((a) => {
+        this.s.endAssignment.run('released', now, failure.code, null, a.id);
+        return this.getAssignment(a.id)!;
+      });
+      this.s.failTask.run(now, failure.code, failure.message, taskId);
+      if (row.status === 'queued') this.txs.onCommit(() => this.queue.remove(row.job_id, taskId));
+      this.txs.onCommit(() => this.excluded.delete(taskId));
+      return { task: this.getTask(taskId)!, leases };
     });
   }
 
