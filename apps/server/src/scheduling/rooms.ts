@@ -121,6 +121,15 @@ export function openRooms(
     observers: room ? [(task, bytes, now, volunteerId) => room.observe(task, bytes, now, volunteerId)] : [],
     taskChanged: (t) => actions.taskChanged(t),
     declined: (id) => actions.declined(id),
+    pairing: desk.verifying
+      ? {
+          needed: (taskId, assignmentId, volunteerId) => desk.planOffer(taskId, assignmentId, volunteerId),
+          fits: (first, second) =>
+            desk.mayPair(first, second) && desk.mayTakeMore(second.id, second.held.size),
+          planned: (assignmentId) => desk.planReplica(assignmentId),
+          sessions,
+        }
+      : undefined,
     ackTimeoutMs: config.ackTimeoutMs,
     leaseMs: config.leaseMs,
   });
