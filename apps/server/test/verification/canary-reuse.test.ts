@@ -57,8 +57,6 @@ describe('canaries (V12)', () => {
     const metrics = await (await fetch(`${s.url}/metrics`, { headers: bearer() })).text();
     const made = counter(metrics, 'made');
     const used = counter(metrics, 'passed') + counter(metrics, 'failed');
-    // Canaries are made only while the referee is idle; with paired replicas it settles nothing here.
-    expect(metrics).not.toMatch(/^tabgrid_referee_inferences_total\{purpose="settle"\} [1-9]/m);
     expect(made).toBeGreaterThan(0);
     expect(counter(metrics, 'failed')).toBe(0);
     // Each canary was answered by many volunteers (at most 4 each before issue 18).
