@@ -140,7 +140,7 @@ export class CanaryDesk {
     if (!this.referee?.enabled) return;
     const seenBy = this.sources.seen(source, image, volunteerId);
     this.expire(now);
-    if (this.full || this.referee.idle?.(now) === false) return;
+    if (this.full || this.referee.idle?.() === false) return;
     this.sources.used(source, now);
     this.start(source, image, now, seenBy);
   }
