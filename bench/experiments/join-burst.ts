@@ -1,0 +1,77 @@
+/**
+ * The join burst (issue 18): N volunteers join a full queue in one event-loop turn (as when a poll
+ * phase reads thousands of handshakes); how long the loop stalls while their 2N offers are made
+ * and written. In-process server (SQLite, verification off), in-memory volunteer sockets that ack
+ * every offer at once and never answer; the stall is perf_hooks `monitorEventLoopDelay` max (1 ms
+ * resolution) from just before the joins until every offer is acked.
+ *
+ *   npx tsx bench/experiments/join-burst.ts [volunteers=5000] [rounds=3]
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import sharp from 'sharp';
+import type { VolunteerSocket } from '../../apps/server/src/scheduling/scheduler';
+import { startTestServer } from '../../apps/server/test/support/harness';
+
+const volunteers = Number(process.argv[2] ?? 5000);
+const rounds = Number(process.argv[3] ?? 3);
+
+function memorySocket(volunteerId: string, acked: () => void): VolunteerSocket {
+  return {
+    data: { volunteerId },
+    disconnected: false,
+    emit: (event: string, _payload: unknown, ack?: (answer: unknown) => void) => {
+      if (event === 'task:assign')
+        setImmediate(() => {
+          acked();
+          ack?.({ ok: true, data: { accepted: true } });
+        });
+      return true;
+    },
+    disconnect: () => undefined,
+  } as unknown as VolunteerSocket;
+}
+
+async function round(): Promise<{ stallMs: number; joinTurnMs: number; seconds: number }> {
+  const tasks = volunteers * 2;
+  const server = await startTestServer({
+    maxQueued: tasks + 100,
+    maxQueuedPerKey: tasks + 100,
+    maxVolunteersPerIp: 0,
+  });
+  try {
+    const bytes = new Uint8Array(
+      await sharp({ create: { width: 64, height: 48, channels: 3, background: '#6a8' } })
+        .jpeg()
+        .toBuffer(),
+    );
+    for (let j = 0; j < tasks / 100; j++) {
+      const files = Array.from({ length: 100 }, (_, i) => ({ name: `p${j}-${i}.jpg`, bytes }));
+      const res = await server.upload(files);
+      if (res.status !== 201) throw new Error(`upload ${res.status}: ${await res.text()}`);
+    }
+    let acks = 0;
+    let allAcked!: () => void;
+    const done = new Promise<void>((r) => (allAcked = r));
+    const acked = () => {
+      if (++acks === tasks) allAcked();
+    };
+    const h = monitorEventLoopDelay({ resolution: 1 });
+    h.enable();
+    const t0 = performance.now();
+    for (let i = 0; i < volunteers; i++) server.scheduler.connect(`j${i}`, memorySocket(`j${i}`, acked));
+    const joinTurnMs = performance.now() - t0;
+    await done;
+    const seconds = (performance.now() - t0) / 1000;
+    h.disable();
+    return {
+      stallMs: Math.round(h.max / 1e5) / 10,
+      joinTurnMs: Math.round(joinTurnMs),
+      seconds: Math.round(seconds * 10) / 10,
+    };
+  } finally {
+    await server.close();
+  }
+}
+
+for (let r = 1; r <= rounds; r++) console.log(JSON.stringify({ volunteers, round: r, ...(await round()) }));
+process.exit(0);
