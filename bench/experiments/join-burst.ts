@@ -3,7 +3,8 @@
  * phase reads thousands of handshakes); how long the loop stalls while their 2N offers are made
  * and written. In-process server (SQLite, verification off), in-memory volunteer sockets that ack
  * every offer at once and never answer; the stall is perf_hooks `monitorEventLoopDelay` max (1 ms
- * resolution) from just before the joins until every offer is acked.
+ * resolution) from just before the joins until every offer is acked; `joinTurnMs` is the turn
+ * that handled the joins, timed directly.
  *
  *   npx tsx bench/experiments/join-burst.ts [volunteers=5000] [rounds=3]
  */
@@ -57,6 +58,8 @@ async function round(): Promise<{ stallMs: number; joinTurnMs: number; seconds: 
     };
     const h = monitorEventLoopDelay({ resolution: 1 });
     h.enable();
+    // Let the monitor's timer run first: a block in the very turn that enabled it goes unseen.
+    await new Promise((r) => setTimeout(r, 50));
     const t0 = performance.now();
     for (let i = 0; i < volunteers; i++) server.scheduler.connect(`j${i}`, memorySocket(`j${i}`, acked));
     const joinTurnMs = performance.now() - t0;
