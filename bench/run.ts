@@ -4,6 +4,7 @@
  *   npm run bench                  full run (a few minutes)
  *   npm run bench -- --quick       tiny scale, well under a minute of measuring
  *   npm run bench -- --only=capacity,node-inference   some sections
+ *   TABGRID_BENCH_VERIFY=1 npm run bench -- --only=capacity   capacity with verification on (honest volunteers)
  *   npm run bench -- --only=adversarial   liars against verification (opt-in, about 20 min)
  *   npm run bench -- --only=scale  1 gateway SQLite vs 1 gateway Redis vs 3 gateways Redis (docs/SCALING.md)
  *   npm run bench -- --port=8899 --out=path.json
