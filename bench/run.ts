@@ -4,6 +4,7 @@
  *   npm run bench                  full run (a few minutes)
  *   npm run bench -- --quick       tiny scale, well under a minute of measuring
  *   npm run bench -- --only=capacity,node-inference   some sections
+ *   TABGRID_BENCH_VERIFY=1 npm run bench -- --only=capacity   capacity with verification on (honest volunteers)
  *   npm run bench -- --only=adversarial   liars against verification (opt-in, about 20 min)
  *   npm run bench -- --only=scale  1 gateway SQLite vs 1 gateway Redis vs 3 gateways Redis (docs/SCALING.md)
  *   Opt-in probes (bench/probes/, never in the default run; figures in docs/PERFORMANCE.md, docs/SECURITY.md):
@@ -11,6 +12,7 @@
  *   npm run bench -- --only=edges            front-door attacks from one address (issue 17 E/G)
  *   npm run bench -- --only=upload-memory    junk uploads against server RSS (issue 17 F; ~2 GB written)
  *   npm run bench -- --only=sqlite-path      CPU per task of offer + ack + result + credit on SQLite
+ *   npm run bench -- --only=join-burst       N volunteers join a full queue in one turn: the longest loop stall
  *   npm run bench -- --port=8899 --out=path.json
  */
 import path from 'node:path';

@@ -9,7 +9,7 @@
  * overhead, ack latency and event-loop lag come from the server's /metrics,
  * scraped just before the resume and after the last result.
  */
-import { countBetween, quantileBetween, value } from './prom';
+import { countBetween, quantileBetween, value, type Samples } from './prom';
 import { startBenchServer, type MemoryProbe } from './server';
 import { round1, sleep } from './stats';
 import {
@@ -29,6 +29,27 @@ export interface CapacityOptions {
   answerDelayMs: number;
   port: number;
   timeoutMs: number;
+  /**
+   * Verification on (TABGRID_BENCH_VERIFY=1; the product default, with every simulated volunteer
+   * on loopback, so distinct networks are off): replicas, canaries and the referee count in the
+   * server's CPU. A task is done when the server says so (`tabgrid_tasks_total{outcome="done"}`,
+   * which counts the referee's settlements too), not when a result came back.
+   */
+  verify?: boolean;
+}
+
+/** With verification on: who settled the tasks, and what the referee did (over the run). */
+export interface VerificationFigures {
+  /** Volunteer results per task done (2 while volunteers are new, toward 1 once trusted). */
+  resultsPerTask: number;
+  /** Tasks the referee settled / tasks done. */
+  refereeShare: number;
+  refereeSettled: number;
+  /** Referee inferences by purpose (settle, canary, undecodable): its worker threads' CPU is in serverCpuMsPerTask. */
+  refereeInferences: Record<string, number>;
+  refereeRefusals: number;
+  canariesMade: number;
+  canariesUsed: number;
 }
 
 export interface CapacityResult {
@@ -62,6 +83,8 @@ export interface CapacityResult {
   eventLoopLagMs: { p50: number; p99: number; max: number };
   requeued: number;
   failed: number;
+  /** Only with verification on. */
+  verification?: VerificationFigures;
   memory: {
     before: MemoryProbe;
     after: MemoryProbe;
@@ -79,8 +102,14 @@ export async function schedulerCapacity(options: CapacityOptions): Promise<Capac
   const { volunteers: n, processes, tasks, answerDelayMs } = options;
   const server = await startBenchServer({
     port: options.port,
-    // Verification off: this measures dispatch (see scale.ts; bench/adversarial measures verification).
-    env: { TABGRID_MAX_QUEUED: String(tasks + 1000), LOG_LEVEL: 'error', TABGRID_VERIFICATION: '0' },
+    // Verification off by default: this measures dispatch (see scale.ts; bench/adversarial
+    // measures verification against liars). TABGRID_BENCH_VERIFY=1: on, with honest volunteers.
+    env: {
+      TABGRID_MAX_QUEUED: String(tasks + 1000),
+      LOG_LEVEL: 'error',
+      TABGRID_VERIFICATION: options.verify ? '1' : '0',
+      TABGRID_DISTINCT_NETWORKS: '0',
+    },
   });
   const swarms: Swarm[] = [];
   try {
@@ -110,7 +139,9 @@ export async function schedulerCapacity(options: CapacityOptions): Promise<Capac
     const uploadSeconds = (performance.now() - t1) / 1000;
 
     const m0 = await server.metrics();
-    const progress = await releaseAndTrack(swarms, tasks, options.timeoutMs, STALL_MS);
+    const progress = options.verify
+      ? await releaseAndTrackServer(swarms, () => server.metrics(), tasks, options.timeoutMs)
+      : await releaseAndTrack(swarms, tasks, options.timeoutMs, STALL_MS);
     const { done, runSeconds } = progress;
     const m1 = await server.metrics();
 
@@ -148,10 +179,16 @@ export async function schedulerCapacity(options: CapacityOptions): Promise<Capac
       eventLoopLagMs: {
         p50: ms(value(m1, 'nodejs_eventloop_lag_p50_seconds')),
         p99: ms(value(m1, 'nodejs_eventloop_lag_p99_seconds')),
-        max: ms(value(m1, 'nodejs_eventloop_lag_max_seconds')),
+        max: ms(
+          Math.max(
+            value(m1, 'nodejs_eventloop_lag_max_seconds'),
+            'lagMaxSeconds' in progress ? progress.lagMaxSeconds : 0,
+          ),
+        ),
       },
       requeued,
       failed,
+      ...(options.verify ? { verification: await verificationFigures(m0, m1, done, swarms) } : {}),
       memory: {
         before,
         after,
@@ -163,4 +200,80 @@ export async function schedulerCapacity(options: CapacityOptions): Promise<Capac
     await stopSwarms(swarms);
     await server.stop();
   }
+}
+
+/** The change of every sample of `name` whose labels include `label` between two scrapes. */
+function sumBetween(m0: Samples, m1: Samples, name: string, label = ''): number {
+  let sum = 0;
+  for (const [key, v] of m1) {
+    if ((key === name || key.startsWith(`${name}{`)) && key.includes(label)) sum += v - (m0.get(key) ?? 0);
+  }
+  return sum;
+}
+
+const tasksDone = (m: Samples) => sumBetween(new Map(), m, 'tabgrid_tasks_total', 'outcome="done"');
+
+/** Resumes every volunteer and waits until the server has `tasks` more tasks done (or gives up). */
+async function releaseAndTrackServer(
+  swarms: readonly Swarm[],
+  metrics: () => Promise<Samples>,
+  tasks: number,
+  timeoutMs: number,
+): Promise<{ done: number; runSeconds: number; steadyTasksPerSecond: number; lagMaxSeconds: number }> {
+  const base = tasksDone(await metrics());
+  // Each scrape resets the loop-delay histogram: its max is kept over the scrapes.
+  let lagMaxSeconds = 0;
+  const start = performance.now();
+  await Promise.all(swarms.map((s) => s.request({ type: 'state', accepting: true }, 'state-sent')));
+  const samples: { t: number; done: number }[] = [];
+  let done = 0;
+  let lastProgress = start;
+  while (
+    done < tasks &&
+    performance.now() - start < timeoutMs &&
+    performance.now() - lastProgress < STALL_MS
+  ) {
+    await sleep(250);
+    const m = await metrics();
+    lagMaxSeconds = Math.max(lagMaxSeconds, value(m, 'nodejs_eventloop_lag_max_seconds'));
+    const now = tasksDone(m) - base;
+    if (now > done) lastProgress = performance.now();
+    done = now;
+    samples.push({ t: performance.now() - start, done });
+  }
+  const crossing = (fraction: number) => samples.find((x) => x.done >= fraction * tasks);
+  const a = crossing(0.1);
+  const b = crossing(0.9);
+  return {
+    done,
+    runSeconds: (samples.at(-1)?.t ?? 0) / 1000,
+    steadyTasksPerSecond: a && b && b.t > a.t ? (b.done - a.done) / ((b.t - a.t) / 1000) : Number.NaN,
+    lagMaxSeconds,
+  };
+}
+
+async function verificationFigures(
+  m0: Samples,
+  m1: Samples,
+  done: number,
+  swarms: readonly Swarm[],
+): Promise<VerificationFigures> {
+  const stats = await Promise.all(swarms.map((s) => s.request<{ done: number }>({ type: 'stats' }, 'stats')));
+  const results = stats.reduce((a, x) => a + x.done, 0);
+  const settled = sumBetween(m0, m1, 'tabgrid_referee_runs_total', 'outcome="settled"');
+  const inferences: Record<string, number> = {};
+  for (const purpose of ['settle', 'canary', 'undecodable']) {
+    inferences[purpose] = sumBetween(m0, m1, 'tabgrid_referee_inferences_total', `purpose="${purpose}"`);
+  }
+  return {
+    resultsPerTask: round1(results / Math.max(1, done)),
+    refereeShare: Math.round((settled / Math.max(1, done)) * 1000) / 1000,
+    refereeSettled: settled,
+    refereeInferences: inferences,
+    refereeRefusals: sumBetween(m0, m1, 'tabgrid_referee_refusals_total'),
+    canariesMade: sumBetween(m0, m1, 'tabgrid_canaries_total', 'outcome="made"'),
+    canariesUsed:
+      sumBetween(m0, m1, 'tabgrid_canaries_total', 'outcome="passed"') +
+      sumBetween(m0, m1, 'tabgrid_canaries_total', 'outcome="failed"'),
+  };
 }

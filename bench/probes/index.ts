@@ -4,11 +4,18 @@
  * are quoted in docs/PERFORMANCE.md and docs/SECURITY.md.
  */
 import { edgesAttacks, renderEdges, type EdgesResult } from './edges-attacks';
+import { joinBurst, renderJoinBurst, type JoinBurstRound } from './join-burst';
 import { loneVolunteer, renderLoneVolunteer, type LoneVolunteerResult } from './lone-volunteer';
 import { renderSqlitePath, sqlitePath, type SqlitePathResult } from './sqlite-path';
 import { renderUploadMemory, uploadMemory, type UploadMemoryScenario } from './upload-memory';
 
-export const PROBE_SECTIONS = ['lone-volunteer', 'edges', 'upload-memory', 'sqlite-path'] as const;
+export const PROBE_SECTIONS = [
+  'lone-volunteer',
+  'edges',
+  'upload-memory',
+  'sqlite-path',
+  'join-burst',
+] as const;
 export type ProbeSection = (typeof PROBE_SECTIONS)[number];
 
 export interface ProbeResults {
@@ -16,6 +23,7 @@ export interface ProbeResults {
   edges?: EdgesResult;
   'upload-memory'?: UploadMemoryScenario[];
   'sqlite-path'?: SqlitePathResult;
+  'join-burst'?: JoinBurstRound[];
 }
 
 export interface ProbeOptions {
@@ -39,6 +47,9 @@ export async function runProbe(section: ProbeSection, o: ProbeOptions, into: Pro
     case 'sqlite-path':
       into[section] = await sqlitePath(o.quick);
       return;
+    case 'join-burst':
+      into[section] = await joinBurst(o.quick);
+      return;
   }
 }
 
@@ -48,5 +59,6 @@ export function renderProbes(r: ProbeResults): string[] {
   if (r.edges) out.push(...renderEdges(r.edges), '');
   if (r['upload-memory']) out.push(...renderUploadMemory(r['upload-memory']), '');
   if (r['sqlite-path']) out.push(...renderSqlitePath(r['sqlite-path']), '');
+  if (r['join-burst']) out.push(...renderJoinBurst(r['join-burst']), '');
   return out;
 }

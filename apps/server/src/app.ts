@@ -167,10 +167,15 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
   const verificationMetrics = new VerificationMetrics(metrics.registry);
   const referee =
     config.verification && config.refereeWorkers > 0
-      ? new Referee(seams.refereeModel ?? path.join(config.modelDir, MODEL_FILE), model.labels, {
-          workers: config.refereeWorkers,
-          perSecond: config.refereeBudget,
-        })
+      ? new Referee(
+          seams.refereeModel ?? path.join(config.modelDir, MODEL_FILE),
+          model.labels,
+          {
+            workers: config.refereeWorkers,
+            perSecond: config.refereeBudget,
+          },
+          verificationMetrics,
+        )
       : null;
   const verifier = config.verification
     ? new Verifier(
@@ -373,6 +378,7 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
   );
 
   metrics.bindGauges({ volunteersOnline: () => sched.volunteersOnline, queueDepth: () => store.queuedCount });
+  verificationMetrics.bindQueue({ running: () => referee?.queued ?? 0, waiting: () => sched.refereeWaiting });
   app.get('/metrics', async (request, reply) => {
     await checkMetricsAccess(request.headers.authorization, config.metricsToken, keys);
     return reply.type(metrics.contentType).send(await metrics.render());

@@ -70,6 +70,11 @@ export interface Offer {
   timedOut(): void;
   /** The volunteer refused the offer. */
   refused(): void;
+  /**
+   * Its replica, offered at once to another volunteer in the same dispatch pass (rule V3: the two
+   * run at the same time and meet without the referee), or null when none is needed or eligible.
+   */
+  pair?(): { session: VolunteerSession; offer: Offer } | null;
 }
 
 /**

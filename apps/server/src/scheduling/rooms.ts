@@ -131,6 +131,15 @@ export function openRooms(
     taskChanged: (t) => actions.taskChanged(t),
     declined: (id) => actions.declined(id),
     keepsFrom: (taskId, s) => desk.keepsFrom(taskId, s.id, s.address),
+    pairing: desk.verifying
+      ? {
+          needed: (taskId, assignmentId, volunteerId) => desk.planOffer(taskId, assignmentId, volunteerId),
+          fits: (first, second) =>
+            desk.mayPair(first, second) && desk.mayTakeMore(second.id, second.held.size),
+          planned: (assignmentId) => desk.planReplica(assignmentId),
+          sessions,
+        }
+      : undefined,
     ackTimeoutMs: config.ackTimeoutMs,
     leaseMs: config.leaseMs,
   });

@@ -78,6 +78,11 @@ export class Scheduler implements LeaseActions {
     ({ keeper: this.keeper, dispatcher: this.dispatcher } = rooms);
   }
 
+  /** Tasks whose results wait for a replica or the referee's turn (rule V5). */
+  get refereeWaiting(): number {
+    return this.desk.refereeWaiting;
+  }
+
   get volunteersOnline(): number {
     return this.sessions.size;
   }

@@ -112,6 +112,27 @@ export class Sessions {
     return null;
   }
 
+  /**
+   * The least loaded volunteer with room other than `first` for whom `fits` holds, looking at
+   * `limit` candidates at most (a replica's partner: bounded, so that a pass where no one fits
+   * costs no walk over every connection).
+   */
+  partnerOf(
+    first: VolunteerSession,
+    fits: (s: VolunteerSession) => boolean,
+    limit: number,
+  ): VolunteerSession | null {
+    let looked = 0;
+    for (const level of this.byLoad) {
+      for (const s of level) {
+        if (s === first || !this.addressHasRoom(s)) continue;
+        if (fits(s)) return s;
+        if (++looked >= limit) return null;
+      }
+    }
+    return null;
+  }
+
   /** Puts the session where its load says (or nowhere: gone, not accepting, unresponsive, full). */
   reindex(session: VolunteerSession): void {
     this.unindex(session);

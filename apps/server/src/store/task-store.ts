@@ -32,6 +32,18 @@ export interface TaskStore {
     skip?: (taskId: string) => boolean,
   ): { task: TaskRecord; assignment: AssignmentRecord } | null;
   /**
+   * Offers a task just started (`running`) to a second volunteer at once, its replica (rule V3):
+   * records another `offered` assignment on it. Null when the task is no longer running or the
+   * volunteer is excluded from it. Optional: a store without it (Redis) replicates after the
+   * first result only.
+   */
+  assignReplica?(
+    taskId: string,
+    volunteerId: string,
+    now: number,
+    offerMs: number,
+  ): { task: TaskRecord; assignment: AssignmentRecord } | null;
+  /**
    * The volunteer acknowledged the offer: the lease now runs `leaseMs`. `sentAt` (when the offer
    * left the server) becomes the assignment's `assignedAt`, carried by this same write: an offer
    * may wait inside a busy server between being recorded and being sent.

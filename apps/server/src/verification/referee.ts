@@ -12,6 +12,18 @@ export interface RefereeBudget {
   perSecond: number;
 }
 
+/** What a referee run is for: settling a waiting task (V5), a canary's answer (V12), an `undecodable` check (V10). */
+export type RefereePurpose = 'settle' | 'canary' | 'undecodable';
+
+/** Why the referee refused a run: its runs per second, its workers all busy, or (`idle` runs) real work. */
+export type RefereeRefusal = 'rate' | 'busy' | 'pressure';
+
+/** What the referee reports (verification-metrics.ts counts it on /metrics). */
+export interface RefereeObserver {
+  started(purpose: RefereePurpose): void;
+  refused(purpose: RefereePurpose, reason: RefereeRefusal): void;
+}
+
 export type RefereeOutcome =
   { kind: 'detections'; detections: Detection[] } | { kind: 'undecodable'; message: string };
 
@@ -26,33 +38,85 @@ export class Referee {
   private windowStart = 0;
   private startedInWindow = 0;
   private closed = false;
+  /** When a run for real work (not `idle`) was last refused: the referee is under pressure. */
+  private refusedAt = -Infinity;
+  /** Runs posted to the workers and not answered yet (running, or queued behind one). */
+  private inFlight = 0;
 
   constructor(
     private readonly modelPath: string,
     private readonly labels: readonly string[],
     private readonly budget: RefereeBudget,
+    private readonly observer?: RefereeObserver,
   ) {}
 
   get enabled(): boolean {
     return this.budget.workers > 0 && !this.closed;
   }
 
+  /** Runs posted to the workers and not answered yet (the referee's queue, on /metrics). */
+  get queued(): number {
+    return this.inFlight;
+  }
+
   /** Runs the detector on `image`, or returns null at once when over budget. Rejects on a worker failure. */
-  run(image: Uint8Array, now = Date.now()): Promise<RefereeOutcome> | null {
+  run(
+    image: Uint8Array,
+    now = Date.now(),
+    purpose: RefereePurpose = 'settle',
+  ): Promise<RefereeOutcome> | null {
+    return this.start(image, now, purpose, false);
+  }
+
+  /**
+   * A low-priority run (canaries, V12): only on an idle worker, within the budget, and only when
+   * no real run was refused in the last two seconds; never queued behind or in front of real work.
+   * Null otherwise (try again later).
+   */
+  runIdle(
+    image: Uint8Array,
+    now = Date.now(),
+    purpose: RefereePurpose = 'canary',
+  ): Promise<RefereeOutcome> | null {
+    return this.start(image, now, purpose, true);
+  }
+
+  /** Whether a `runIdle` would start now (a worker idle, no pressure, budget left). */
+  idle(now = Date.now()): boolean {
+    if (!this.enabled || now - this.refusedAt < 2000) return false;
+    if (now - this.windowStart < 1000 && this.startedInWindow >= this.budget.perSecond) return false;
+    return this.workers.some((w) => w.busy === 0) || this.workers.length < this.budget.workers;
+  }
+
+  private start(
+    image: Uint8Array,
+    now: number,
+    purpose: RefereePurpose,
+    idle: boolean,
+  ): Promise<RefereeOutcome> | null {
     if (!this.enabled) return null;
     if (now - this.windowStart >= 1000) {
       this.windowStart = now;
       this.startedInWindow = 0;
     }
-    if (this.startedInWindow >= this.budget.perSecond) return null;
-    const slot = this.slot();
-    if (!slot) return null;
+    const refuse = (reason: RefereeRefusal) => {
+      if (!idle) this.refusedAt = now;
+      this.observer?.refused(purpose, reason);
+      return null;
+    };
+    if (idle && now - this.refusedAt < 2000) return refuse('pressure');
+    if (this.startedInWindow >= this.budget.perSecond) return refuse('rate');
+    const slot = idle ? this.idleSlot() : this.slot();
+    if (!slot) return refuse('busy');
+    this.observer?.started(purpose);
+    this.inFlight++;
     this.startedInWindow++;
     slot.busy++;
     const id = this.nextId++;
     return new Promise<RefereeOutcome>((resolve, reject) => {
       this.pending.set(id, (reply) => {
         slot.busy--;
+        this.inFlight--;
         if (reply.kind === 'error') reject(new RefereeError(reply.message));
         else if (reply.kind === 'undecodable') resolve({ kind: 'undecodable', message: reply.message });
         else resolve({ kind: 'detections', detections: reply.detections });
@@ -60,6 +124,13 @@ export class Referee {
       const job: RefereeJob = { id, image };
       slot.worker.postMessage(job);
     });
+  }
+
+  /** An idle worker (started on first use), or null. */
+  private idleSlot(): { worker: Worker; busy: number } | null {
+    const idle = this.workers.find((w) => w.busy === 0);
+    if (idle) return idle;
+    return this.workers.length < this.budget.workers ? this.spawn() : null;
   }
 
   /** An idle worker (started on first use), or one with a single job queued when all are busy. */

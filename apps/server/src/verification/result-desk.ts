@@ -95,6 +95,11 @@ export class ResultDesk {
     }
   }
 
+  /** Tasks whose results wait for a replica or the referee's turn (`tabgrid_referee_queue{state="waiting"}`). */
+  get refereeWaiting(): number {
+    return this.refereeTimers.size;
+  }
+
   /** Whether results are verified (else every result is final, every report counts). */
   get verifying(): boolean {
     return this.verifier !== undefined;
@@ -107,6 +112,24 @@ export class ResultDesk {
   /** The cap of unverified work (verifier.ts, maxUnverified): may this volunteer get another offer? */
   mayTakeMore(volunteerId: string, held: number): boolean {
     return this.verifier?.mayTakeMore(volunteerId, held) ?? true;
+  }
+
+  /**
+   * Whether the result of this fresh offer will need a replica, to offer it at once (rule V3;
+   * `Verifier.planOffer`). False without verification.
+   */
+  planOffer(taskId: string, assignmentId: string, volunteerId: string): boolean {
+    return this.verifier?.planOffer(taskId, assignmentId, volunteerId) ?? false;
+  }
+
+  /** An offer made as another's replica: its result waits for the other's (`Verifier.planReplica`). */
+  planReplica(assignmentId: string): void {
+    this.verifier?.planReplica(assignmentId);
+  }
+
+  /** Whether `second` may run the replica of a task offered to `first` (`Verifier.mayPair`). */
+  mayPair(first: { id: string; address: string }, second: { id: string; address: string }): boolean {
+    return this.verifier?.mayPair(first, second) ?? false;
   }
 
   /**

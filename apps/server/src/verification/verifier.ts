@@ -52,6 +52,9 @@ export interface SettledResults {
 /** Issue 7's goal: a constant liar is quarantined within its first 3 results. */
 export const DEFAULT_MAX_UNVERIFIED = 3;
 
+/** Offers whose treatment was planned at dispatch (`planOffer`) kept at most (oldest dropped). */
+const PLANS_KEPT = 100_000;
+
 /** Referee runs tried for one `undecodable` claim refused for the budget (rule V10), ~20 s in all. */
 export const UNDECODABLE_CHECK_TRIES = 8;
 
@@ -99,6 +102,8 @@ export interface ResultToJudge {
 export interface Assessment {
   judgement: Judgement;
   taskId: string;
+  /** The result assessed (absent for the referee's settlement). */
+  assignmentId?: string;
   pending: Pending[] | null;
   added: string | null;
   puts: [string, Reputation][];
@@ -113,6 +118,8 @@ export class Verifier {
   private readonly pending = new Map<string, Pending[]>();
   /** Per volunteer, how many of its results are in `pending`. */
   private readonly unverified = new Map<string, number>();
+  /** Treatments decided when the offer was made (`planOffer`), by assignment, until its result. */
+  private readonly plans = new Map<string, Treatment>();
   private readonly rule: AgreementRule;
   private readonly retries: RefereeRetries;
 
@@ -143,6 +150,50 @@ export class Verifier {
     return this.standing(volunteerId) === 'trusted';
   }
 
+  /**
+   * A task not waiting for a replica is offered to this volunteer: whether its result will need an
+   * independent replica (rule V3), so that the dispatcher offers that replica at once to another
+   * volunteer and the two run at the same time. A volunteer not trusted always needs one; a
+   * trusted one's spot check is drawn here, at the offer, and kept for its result (`assess`).
+   */
+  planOffer(taskId: string, assignmentId: string, volunteerId: string): boolean {
+    if (this.isPending(taskId)) return false; // this offer is itself the replica
+    const rep = this.reputations.get(volunteerId);
+    if (standing(rep) !== 'trusted') return true;
+    const how = treatment(rep, this.random(), this.config.trust);
+    this.plan(assignmentId, how);
+    return how === 'spot-check';
+  }
+
+  /**
+   * An offer made as another's replica (`planOffer`): its result waits for the other's even from a
+   * trusted volunteer, else a trusted replica answering first would settle the task alone and the
+   * spot check it was paired for would never happen.
+   */
+  planReplica(assignmentId: string): void {
+    this.plan(assignmentId, 'replicate');
+  }
+
+  /**
+   * Whether `second` may run the replica of a task just offered to `first`: it would count (not
+   * quarantined) and is independent of it (another identity; another network when required).
+   */
+  mayPair(first: { id: string; address: string }, second: { id: string; address: string }): boolean {
+    if (this.standing(second.id) === 'quarantined') return false;
+    const candidate = (v: { id: string; address: string }): Candidate => ({
+      by: v.id,
+      network: networkOf(v.address),
+      quarantined: false,
+      detections: [],
+    });
+    return independent(candidate(first), candidate(second), this.config.distinctNetworks);
+  }
+
+  private plan(assignmentId: string, how: Treatment): void {
+    this.plans.set(assignmentId, how);
+    if (this.plans.size > PLANS_KEPT) this.plans.delete(this.plans.keys().next().value!);
+  }
+
   /** A fresh, plausible result from a volunteer: `assess` and `commit` at once. */
   judge(r: ResultToJudge, now: number): Judgement {
     const a = this.assess(r, now);
@@ -157,7 +208,9 @@ export class Verifier {
    */
   assess(r: ResultToJudge, now: number): Assessment {
     const rep = this.reputations.get(r.volunteerId);
-    let how = treatment(rep, this.random(), this.config.trust);
+    // Planned at the offer (`planOffer`, `planReplica`) while still trusted: kept, not drawn again.
+    const planned = standing(rep) === 'trusted' ? this.plans.get(r.assignmentId) : undefined;
+    let how = planned ?? treatment(rep, this.random(), this.config.trust);
     // A result for a task whose earlier result waits for a verdict is that result's replica, even
     // from a trusted volunteer: taking it as final would drop the waiting result unjudged, and a
     // turncoat's spot-checked lie would go unpunished whenever a trusted volunteer ran the replica.
@@ -165,6 +218,7 @@ export class Verifier {
     if (how === 'final') {
       return {
         taskId: r.taskId,
+        assignmentId: r.assignmentId,
         pending: null,
         added: null,
         puts: [],
@@ -192,11 +246,12 @@ export class Verifier {
       });
       added = r.volunteerId;
     }
-    return { ...this.settle(r.taskId, list, now), added };
+    return { ...this.settle(r.taskId, list, now), added, assignmentId: r.assignmentId };
   }
 
   /** Applies an assessment (`assess`, `settleByReferee`) after the store took what it decided. */
   commit(a: Assessment): void {
+    if (a.assignmentId) this.plans.delete(a.assignmentId);
     if (a.pending) {
       this.pending.set(a.taskId, a.pending);
       if (a.added) this.countUnverified(a.added, 1);
@@ -320,7 +375,7 @@ export class Verifier {
     try {
       const image = await loadImage();
       for (let attempt = 1; ; attempt++) {
-        const run = this.referee?.run(image);
+        const run = this.referee?.run(image, undefined, 'undecodable');
         if (run) {
           outcome = await run.catch(() => null);
           break;

@@ -3,7 +3,6 @@ import type { Db } from '../../storage/database';
 import { FairQueue } from '../fair-queue';
 import { newId } from '../ids';
 import {
-  PartialBatchError,
   type AssignmentRecord,
   type CompleteOutcome,
   type EndedLease,
@@ -18,8 +17,8 @@ import type { CreatedJob, DeletedJob, JobAccessFields, SchedulingStore } from '.
 import * as rules from '../task-rules';
 import { toAssignment, toTask, type AssignmentRow, type TaskRow } from './rows';
 import { JobsTable, type InsertedTask } from './jobs-table';
-import { prepareStatements } from './statements';
-import { Transactions } from './transactions';
+import { prepareOffers, prepareStatements } from './statements';
+import { releaseEach, Transactions } from './transactions';
 
 /**
  * All scheduling state — jobs, tasks, assignments (leases) and the queue —
@@ -44,8 +43,8 @@ export class SchedulerStore implements SchedulingStore {
    */
   private readonly excluded = new Map<string, Set<string>>();
   private readonly s;
-  /** The offer, built once (better-sqlite3 builds a wrapper per `transaction()` call). */
-  private readonly offer;
+  /** An offer, and a replica's offer (statements.ts, `prepareOffers`). */
+  private readonly offers;
   /** Transactions whose index changes apply once committed. */
   private readonly txs;
   private readonly jobs;
@@ -57,14 +56,7 @@ export class SchedulerStore implements SchedulingStore {
     this.s = prepareStatements(db);
     this.txs = new Transactions(db);
     this.jobs = new JobsTable(db, this.s);
-    /** The task starts and its offered assignment is recorded; undefined if it was no longer queued. */
-    this.offer = db.transaction(
-      (taskId: string, assignmentId: string, volunteerId: string, now: number, expires: number) => {
-        const started = this.s.startTask.get(taskId);
-        if (started) this.s.insertAssignment.run(assignmentId, taskId, volunteerId, now, expires);
-        return started;
-      },
-    );
+    this.offers = prepareOffers(db, this.s);
   }
 
   // ------------------------------------------------------------------ jobs
@@ -164,7 +156,7 @@ export class SchedulerStore implements SchedulingStore {
       const assignmentId = newId('asg');
       let started: TaskRow | undefined;
       try {
-        started = this.offer(next.taskId, assignmentId, volunteerId, now, now + offerMs);
+        started = this.offers.offer(next.taskId, assignmentId, volunteerId, now, now + offerMs);
       } catch (err) {
         // Rolled back: the task is still queued in the database, so it goes back to the index.
         this.queue.pushFront(next.jobId, next.taskId);
@@ -174,6 +166,18 @@ export class SchedulerStore implements SchedulingStore {
       const assignment = rules.offeredAssignment(assignmentId, next.taskId, volunteerId, now, offerMs);
       return { task: toTask(started), assignment };
     }
+  }
+
+  /** The replica of a task just offered, offered at once to another volunteer (rule V3). */
+  assignReplica(taskId: string, volunteerId: string, now: number, offerMs: number) {
+    if (this.excludes(taskId, volunteerId)) return null;
+    const assignmentId = newId('asg');
+    const row = this.offers.pair(taskId, assignmentId, volunteerId, now, now + offerMs);
+    if (!row) return null;
+    return {
+      task: toTask(row),
+      assignment: rules.offeredAssignment(assignmentId, taskId, volunteerId, now, offerMs),
+    };
   }
 
   /** The volunteer acknowledged the offer: the lease now runs `leaseMs`. Null if it had already ended. */
@@ -225,26 +229,14 @@ export class SchedulerStore implements SchedulingStore {
 
   /** A volunteer disconnected: all its leases end at once and their tasks are requeued. */
   releaseVolunteer(volunteerId: string, now: number): EndedLease[] {
-    return this.releaseEach(this.s.liveForVolunteer.all(volunteerId), () => 'volunteer_left', now);
+    const rows = this.s.liveForVolunteer.all(volunteerId);
+    return releaseEach(rows, (a) => this.release(a.id, 'volunteer_left', now));
   }
 
   /** Lease checker: every lease not renewed in time lapses. */
   lapseExpired(now: number, limit = 1000): EndedLease[] {
-    return this.releaseEach(this.s.expired.all(now, limit), (a) => rules.lapseOutcome(a.status), now);
-  }
-
-  /** Releases each in its own transaction; if one fails, throws PartialBatchError with those already ended. */
-  private releaseEach(rows: AssignmentRow[], outcome: (a: AssignmentRow) => ErrorCode, now: number) {
-    const ended: EndedLease[] = [];
-    for (const a of rows) {
-      try {
-        const e = this.release(a.id, outcome(a), now);
-        if (e) ended.push(e);
-      } catch (err) {
-        throw new PartialBatchError(ended, err);
-      }
-    }
-    return ended;
+    const rows = this.s.expired.all(now, limit);
+    return releaseEach(rows, (a) => this.release(a.id, rules.lapseOutcome(a.status), now));
   }
 
   /** Whether any task refers to this image (a failed upload removes only blobs nobody uses). */

@@ -56,6 +56,10 @@ export function prepareStatements(db: Db) {
     startTask: db.prepare<[string], TaskRow>(
       "UPDATE tasks SET status = 'running', attempts = attempts + 1 WHERE id = ? AND status = 'queued' RETURNING *",
     ),
+    // A replica offered with its first copy (rule V3): one more assignment of a running task.
+    pairTask: db.prepare<[string], TaskRow>(
+      "UPDATE tasks SET attempts = attempts + 1 WHERE id = ? AND status = 'running' RETURNING *",
+    ),
     ack: db.prepare<[number, number, number | null, string], AssignmentRow>(
       "UPDATE assignments SET status = 'acked', acked_at = ?, lease_expires_at = ?, assigned_at = COALESCE(?, assigned_at) WHERE id = ? AND status = 'offered' RETURNING *",
     ),
@@ -107,3 +111,20 @@ export function prepareStatements(db: Db) {
 }
 
 export type Statements = ReturnType<typeof prepareStatements>;
+
+/**
+ * The offer transactions, built once (better-sqlite3 builds a wrapper per `transaction()` call):
+ * `offer` starts a queued task, `pair` offers a running one's replica (rule V3); each records the
+ * offered assignment, and returns undefined (nothing written) when the task was not so.
+ */
+export function prepareOffers(db: Db, s: Statements) {
+  const offerWith = (row: (taskId: string) => TaskRow | undefined) =>
+    db.transaction(
+      (taskId: string, assignmentId: string, volunteerId: string, now: number, expires: number) => {
+        const task = row(taskId);
+        if (task) s.insertAssignment.run(assignmentId, taskId, volunteerId, now, expires);
+        return task;
+      },
+    );
+  return { offer: offerWith((id) => s.startTask.get(id)), pair: offerWith((id) => s.pairTask.get(id)) };
+}

@@ -1,4 +1,19 @@
 import type { Db } from '../../storage/database';
+import { PartialBatchError, type EndedLease } from '../records';
+
+/** Releases each row in its own transaction; if one fails, throws PartialBatchError with those already ended. */
+export function releaseEach<R>(rows: readonly R[], release: (row: R) => EndedLease | null): EndedLease[] {
+  const ended: EndedLease[] = [];
+  for (const row of rows) {
+    try {
+      const e = release(row);
+      if (e) ended.push(e);
+    } catch (err) {
+      throw new PartialBatchError(ended, err);
+    }
+  }
+  return ended;
+}
 
 /**
  * SQLite transactions whose in-memory changes (the queue index, exclusions) apply only once the
