@@ -15,7 +15,7 @@ import {
 } from '../records';
 import type { CreatedJob, DeletedJob, JobAccessFields, SchedulingStore } from '../scheduling-store';
 import * as rules from '../task-rules';
-import { toAssignment, toTask, type AssignmentRow, type TaskRow } from './rows';
+import { toAssignment, toTask, type TaskRow } from './rows';
 import { JobsTable, type InsertedTask } from './jobs-table';
 import { prepareOffers, prepareStatements } from './statements';
 import { releaseEach, Transactions } from './transactions';
