@@ -2,7 +2,9 @@ import type { SchedulingStore } from '../../src/store/scheduling-store';
 
 /** The store methods a fault can be injected into (everything the scheduler and the HTTP API call). */
 export type StoreMethod = {
-  [K in keyof SchedulingStore]: SchedulingStore[K] extends (...args: never[]) => unknown ? K : never;
+  [K in keyof SchedulingStore]-?: NonNullable<SchedulingStore[K]> extends (...args: never[]) => unknown
+    ? K
+    : never;
 }[keyof SchedulingStore];
 
 const MESSAGES: Record<string, string> = {

@@ -16,24 +16,27 @@ import {
 } from '../records';
 import type { CreatedJob, DeletedJob, JobAccessFields, SchedulingStore } from '../scheduling-store';
 import * as rules from '../task-rules';
-import { toAssignment, toTask, type AssignmentRow, type TaskRow } from './rows';
+import { toAssignment, type TaskRow } from './rows';
+import { GroupCommit } from './group-commit';
 import { JobsTable } from './jobs-table';
+import { LeaseMemory } from './lease-memory';
+import { LeaseRows } from './lease-rows';
 import { prepareStatements } from './statements';
 import { Transactions } from './transactions';
 
 /**
  * All scheduling state — jobs, tasks, assignments (leases) and the queue —
- * behind one module. Every state change is one SQLite transaction; the
- * in-memory FairQueue is only an index over tasks whose status is `queued`.
+ * behind one module. Live leases are in memory only (`LeaseMemory`: an offer, an ack, a
+ * heartbeat write nothing); a task running in memory is still `queued` in SQLite, so a restart
+ * queues it again. Every other state change is one SQLite transaction, and results are staged
+ * into the turn's group commit (`staged`). The in-memory FairQueue is an index over the tasks
+ * that are `queued` and hold no live lease.
  * One process; several gateways share `store/redis/` instead (same interface, same contract).
  *
- * The index only changes after the transaction that justifies it has
- * committed (`Transactions`): a write that fails (SQLITE_BUSY, SQLITE_FULL, …)
- * leaves both the database and the index as they were, so no queued task
- * can drop out of the index.
- *
- * Task states: queued -> running -> done | failed, and running -> queued when
- * its lease ends without a result (see ARCHITECTURE.md, "Life of a task").
+ * The index only changes after the transaction that justifies it has committed
+ * (`Transactions`): a write that fails (SQLITE_BUSY, SQLITE_FULL, …) leaves both the database
+ * and the index as they were, so no queued task can drop out of the index. Task states: see
+ * ARCHITECTURE.md, "Life of a task".
  */
 export class SchedulerStore implements SchedulingStore {
   /** Fair across requesters first, then across each requester's jobs. */
@@ -44,11 +47,14 @@ export class SchedulerStore implements SchedulingStore {
    */
   private readonly excluded = new Map<string, Set<string>>();
   private readonly s;
-  /** The offer, built once (better-sqlite3 builds a wrapper per `transaction()` call). */
-  private readonly offer;
   /** Transactions whose index changes apply once committed. */
-  private readonly txs;
+  readonly txs;
   private readonly jobs;
+  /** The live leases (offered, acked), in memory only. */
+  private readonly leases = new LeaseMemory();
+  /** One transaction per event-loop turn for what must be durable (results, ledger entries). */
+  readonly group;
+  private readonly rows;
 
   constructor(
     private readonly db: Db,
@@ -56,15 +62,14 @@ export class SchedulerStore implements SchedulingStore {
   ) {
     this.s = prepareStatements(db);
     this.txs = new Transactions(db);
-    this.jobs = new JobsTable(db, this.s);
-    /** The task starts and its offered assignment is recorded; undefined if it was no longer queued. */
-    this.offer = db.transaction(
-      (taskId: string, assignmentId: string, volunteerId: string, now: number, expires: number) => {
-        const started = this.s.startTask.get(taskId);
-        if (started) this.s.insertAssignment.run(assignmentId, taskId, volunteerId, now, expires);
-        return started;
-      },
-    );
+    this.group = new GroupCommit(this.txs);
+    this.jobs = new JobsTable(db, this.s, this.leases);
+    this.rows = new LeaseRows(this.s, this.txs, this.leases);
+  }
+
+  /** `stage` in this turn's one transaction, resolved once committed (group-commit.ts). */
+  staged<T>(keys: readonly string[], stage: () => T): Promise<T> {
+    return this.group.stage(keys, stage);
   }
 
   // ------------------------------------------------------------------ jobs
@@ -108,10 +113,12 @@ export class SchedulerStore implements SchedulingStore {
 
   getTask(taskId: string): TaskRecord | null {
     const row = this.s.task.get(taskId);
-    return row ? toTask(row) : null;
+    return row ? this.rows.task(row) : null;
   }
 
   getAssignment(assignmentId: string): AssignmentRecord | null {
+    const live = this.leases.get(assignmentId);
+    if (live) return live;
     const row = this.s.assignment.get(assignmentId);
     return row ? toAssignment(row) : null;
   }
@@ -154,8 +161,8 @@ export class SchedulerStore implements SchedulingStore {
 
   /**
    * Offers the next task to a volunteer (fair across requesters, then across each requester's
-   * jobs; never one it is excluded from): records an `offered` assignment whose lease lasts
-   * `offerMs` (the ack timeout).
+   * jobs; never one it is excluded from): an `offered` assignment whose lease lasts `offerMs`
+   * (the ack timeout), in memory (nothing is written).
    */
   assignNext(
     volunteerId: string,
@@ -165,25 +172,23 @@ export class SchedulerStore implements SchedulingStore {
     for (;;) {
       const next = this.queue.take((taskId) => !this.excluded.get(taskId)?.has(volunteerId));
       if (!next) return null;
-      const assignmentId = newId('asg');
-      let started: TaskRow | undefined;
+      let row: TaskRow | undefined;
       try {
-        started = this.offer(next.taskId, assignmentId, volunteerId, now, now + offerMs);
+        row = this.s.task.get(next.taskId);
       } catch (err) {
-        // Rolled back: the task is still queued in the database, so it goes back to the index.
-        this.queue.pushFront(next.jobId, next.taskId);
+        this.queue.pushFront(next.jobId, next.taskId); // still queued: back to the index
         throw err;
       }
-      if (!started) continue; // no longer queued
-      const assignment = rules.offeredAssignment(assignmentId, next.taskId, volunteerId, now, offerMs);
-      return { task: toTask(started), assignment };
+      if (!row || row.status !== 'queued') continue; // no longer queued
+      const assignment = rules.offeredAssignment(newId('asg'), next.taskId, volunteerId, now, offerMs);
+      this.leases.add(assignment);
+      return { task: this.rows.task(row), assignment };
     }
   }
 
   /** The volunteer acknowledged the offer: the lease now runs `leaseMs`. Null if it had already ended. */
   ack(assignmentId: string, now: number, leaseMs: number, sentAt?: number): AssignmentRecord | null {
-    const row = this.s.ack.get(now, now + leaseMs, sentAt ?? null, assignmentId);
-    return row ? toAssignment(row) : null;
+    return this.leases.ack(assignmentId, now, leaseMs, sentAt) ?? null;
   }
 
   excludes(taskId: string, volunteerId: string): boolean {
@@ -200,15 +205,9 @@ export class SchedulerStore implements SchedulingStore {
     now: number,
     leaseMs: number,
   ): { renewed: string[]; lost: string[] } {
-    const renewed: string[] = [];
-    const lost: string[] = [];
-    this.db.transaction(() => {
-      for (const id of assignmentIds) {
-        const cap = this.policy.maxAssignmentMs ?? Number.MAX_SAFE_INTEGER;
-        (this.s.renew.run(now + leaseMs, cap, id, volunteerId).changes > 0 ? renewed : lost).push(id);
-      }
-    })();
-    return { renewed, lost };
+    // Capped at assignedAt + maxAssignmentMs: heartbeats cannot hold a task forever.
+    const cap = this.policy.maxAssignmentMs ?? Number.MAX_SAFE_INTEGER;
+    return this.leases.renew(volunteerId, assignmentIds, now + leaseMs, cap);
   }
 
   /**
@@ -218,27 +217,27 @@ export class SchedulerStore implements SchedulingStore {
    */
   release(assignmentId: string, outcome: ErrorCode, now: number, exclude = false): EndedLease | null {
     return this.txs.run(() => {
-      const row = this.s.assignment.get(assignmentId);
-      if (!row || (row.status !== 'offered' && row.status !== 'acked')) return null;
-      this.s.endAssignment.run(rules.endedLeaseStatus(outcome), now, outcome, null, assignmentId);
-      if (exclude) this.exclude(row.task_id, row.volunteer_id);
-      const task = this.requeueOrFail(row.task_id, now);
-      return { assignment: this.getAssignment(assignmentId)!, task };
+      const a = this.leases.get(assignmentId);
+      if (!a) return null;
+      const ended = this.rows.end(a, rules.endedLeaseStatus(outcome), now, outcome, null);
+      if (exclude) this.exclude(a.taskId, a.volunteerId);
+      const task = this.requeueOrFail(a.taskId, now);
+      return { assignment: ended, task };
     });
   }
 
   /** A volunteer disconnected: all its leases end at once and their tasks are requeued. */
   releaseVolunteer(volunteerId: string, now: number): EndedLease[] {
-    return this.releaseEach(this.s.liveForVolunteer.all(volunteerId), () => 'volunteer_left', now);
+    return this.releaseEach(this.leases.forVolunteer(volunteerId), () => 'volunteer_left', now);
   }
 
   /** Lease checker: every lease not renewed in time lapses. */
   lapseExpired(now: number, limit = 1000): EndedLease[] {
-    return this.releaseEach(this.s.expired.all(now, limit), (a) => rules.lapseOutcome(a.status), now);
+    return this.releaseEach(this.leases.expired(now, limit), (a) => rules.lapseOutcome(a.status), now);
   }
 
   /** Releases each in its own transaction; if one fails, throws PartialBatchError with those already ended. */
-  private releaseEach(rows: AssignmentRow[], outcome: (a: AssignmentRow) => ErrorCode, now: number) {
+  private releaseEach(rows: AssignmentRecord[], outcome: (a: AssignmentRecord) => ErrorCode, now: number) {
     const ended: EndedLease[] = [];
     for (const a of rows) {
       try {
@@ -261,7 +260,7 @@ export class SchedulerStore implements SchedulingStore {
    * stalled, so volunteers are not blamed for renewals it could not read.
    */
   extendLiveLeases(ms: number): void {
-    this.s.extendLive.run(ms);
+    this.leases.extend(ms);
   }
 
   /**
@@ -274,12 +273,10 @@ export class SchedulerStore implements SchedulingStore {
       const tasks: TaskRecord[] = [];
       const leases: AssignmentRecord[] = [];
       for (const row of this.s.unfinishedOfJob.all(jobId)) {
-        for (const a of this.s.liveForTask.all(row.id)) {
-          this.s.endAssignment.run('released', now, 'cancelled', null, a.id);
-          leases.push(this.getAssignment(a.id)!);
-        }
+        const live = this.leases.forTask(row.id);
+        for (const a of live) leases.push(this.rows.end(a, 'released', now, 'cancelled', null));
         this.s.failTask.run(now, rules.CANCELLED.code, rules.CANCELLED.message, row.id);
-        if (row.status === 'queued') this.txs.onCommit(() => this.queue.remove(jobId, row.id));
+        if (live.length === 0) this.txs.onCommit(() => this.queue.remove(jobId, row.id));
         this.txs.onCommit(() => this.excluded.delete(row.id));
         tasks.push(this.getTask(row.id)!);
       }
@@ -291,12 +288,15 @@ export class SchedulerStore implements SchedulingStore {
   failOverdue(now: number): TaskRecord[] {
     const rows = this.s.overdueQueued.all(now - this.policy.taskDeadlineMs);
     const { code, message } = rules.deadlineFailure(this.policy);
-    return rows.map((row) => {
-      this.s.failTask.run(now, code, message, row.id);
-      this.queue.remove(row.job_id, row.id);
-      this.excluded.delete(row.id);
-      return this.getTask(row.id)!;
-    });
+    // A task running in memory is `queued` in SQLite: not overdue while a lease holds it.
+    return rows
+      .filter((row) => this.leases.countForTask(row.id) === 0)
+      .map((row) => {
+        this.s.failTask.run(now, code, message, row.id);
+        this.queue.remove(row.job_id, row.id);
+        this.excluded.delete(row.id);
+        return this.getTask(row.id)!;
+      });
   }
 
   /**
@@ -313,20 +313,20 @@ export class SchedulerStore implements SchedulingStore {
     mark: VerificationMark | 'replicate' | null = null,
   ): CompleteOutcome {
     return this.txs.run((): CompleteOutcome => {
-      const row = this.s.assignment.get(assignmentId);
-      const a = row ? toAssignment(row) : null;
-      const taskRow = a ? this.s.task.get(a.taskId) : undefined;
-      const task = taskRow ? toTask(taskRow) : null;
+      const a = this.getAssignment(assignmentId);
+      const task = a ? this.getTask(a.taskId) : null;
       const gate = rules.resultGate(assignmentId, volunteerId, a, task);
       if (gate.kind === 'duplicate') return { kind: 'duplicate', task: task! };
       if (gate.kind !== 'take') return gate;
-      if (!task) return rules.notHolder(assignmentId);
-      this.s.endAssignment.run('completed', now, null, inferenceMs, assignmentId);
+      if (!task || !a) return rules.notHolder(assignmentId);
+      const live = this.leases.get(assignmentId);
+      // A live lease's row is written now, with its result; a late result from a lapsed one updates its row.
+      if (live) this.rows.end(live, 'completed', now, null, inferenceMs);
+      else this.s.endAssignment.run('completed', now, null, inferenceMs, assignmentId);
       if (mark === 'replicate') {
         // Verification needs an independent replica: the task runs again, elsewhere.
         this.exclude(task.id, volunteerId);
-        if (task.status === 'running' && this.s.liveForTask.all(task.id).length === 0) {
-          this.s.requeueTask.run(task.id);
+        if (task.status === 'running' && this.leases.countForTask(task.id) === 0) {
           this.txs.onCommit(() => this.queue.pushFront(task.jobId, task.id));
         }
         return {
@@ -358,9 +358,9 @@ export class SchedulerStore implements SchedulingStore {
     now: number,
   ): { task: TaskRecord; superseded: AssignmentRecord[] } | null {
     return this.txs.run(() => {
-      const row = this.s.task.get(taskId);
-      if (!row || (row.status !== 'queued' && row.status !== 'running')) return null;
-      const superseded = this.finish(toTask(row), detections, resultAssignmentId, mark, now);
+      const task = this.getTask(taskId);
+      if (!task || (task.status !== 'queued' && task.status !== 'running')) return null;
+      const superseded = this.finish(task, detections, resultAssignmentId, mark, now);
       return { task: this.getTask(taskId)!, superseded };
     });
   }
@@ -382,10 +382,9 @@ export class SchedulerStore implements SchedulingStore {
       agreeing,
       task.id,
     );
-    const superseded = this.s.liveForTask.all(task.id).map((other) => {
-      this.s.endAssignment.run('superseded', now, 'task_completed', null, other.id);
-      return toAssignment({ ...other, status: 'superseded' });
-    });
+    const superseded = this.leases
+      .forTask(task.id)
+      .map((other) => this.rows.end(other, 'superseded', now, 'task_completed', null));
     if (task.status === 'queued') this.txs.onCommit(() => this.queue.remove(task.jobId, task.id));
     this.txs.onCommit(() => this.excluded.delete(task.id));
     return superseded;
@@ -444,11 +443,10 @@ export class SchedulerStore implements SchedulingStore {
     counts = true,
   ): FailureOutcome {
     return this.txs.run((): FailureOutcome => {
-      const a = this.s.assignment.get(assignmentId);
-      if (!a || a.volunteer_id !== volunteerId || (a.status !== 'offered' && a.status !== 'acked')) {
-        return rules.notHolder(assignmentId);
-      }
-      this.s.endAssignment.run('failed', now, code, null, assignmentId);
+      const live = this.leases.get(assignmentId);
+      if (live?.volunteerId !== volunteerId) return rules.notHolder(assignmentId);
+      const ended = this.rows.end(live, 'failed', now, code, null);
+      const a = { task_id: live.taskId };
       if (counts) this.s.countFailure.run(a.task_id);
       const reports = this.getTask(a.task_id)!.failureReports;
       const failure = rules.afterFailureReport(reports, counts, code, message, this.policy);
@@ -461,14 +459,15 @@ export class SchedulerStore implements SchedulingStore {
         this.exclude(a.task_id, volunteerId);
         task = this.requeueOrFail(a.task_id, now);
       }
-      return { kind: 'recorded', task, assignment: this.getAssignment(assignmentId)! };
+      return { kind: 'recorded', task, assignment: ended };
     });
   }
 
   /**
-   * Start-up after a crash or restart: every lease that was live is treated as
-   * lapsed, running tasks go back to the queue, and the queue index is rebuilt
-   * from the database in job order.
+   * Start-up after a crash or restart: every task not finished goes back to the queue (a task
+   * that was running is `queued` in SQLite: its leases were in memory only), and the queue
+   * index is rebuilt from the database in job order. Leases written live by an older version
+   * are ended as lapsed (`lapsed` counts those).
    */
   recover(now: number): { lapsed: number; queued: number } {
     let lapsed = 0;
@@ -478,24 +477,22 @@ export class SchedulerStore implements SchedulingStore {
         this.s.requeueTask.run(a.task_id);
         lapsed++;
       }
-      // A running task without a live assignment cannot exist, but be safe.
       this.db.prepare("UPDATE tasks SET status = 'queued' WHERE status = 'running'").run();
     })();
     for (const { id, job_id } of this.s.queuedInOrder.all()) this.queue.pushBack(job_id, id);
     return { lapsed, queued: this.queue.size };
   }
 
+  /** After a lease ended: its task goes back to the queue (or fails) unless another lease still runs it. */
   private requeueOrFail(taskId: string, now: number): TaskRecord {
     const task = this.getTask(taskId)!;
-    if (task.status !== 'running') return task;
-    const live = this.s.liveForTask.all(taskId).length;
-    if (live > 0) return task; // another lease still runs it
+    if (task.status !== 'queued' && task.status !== 'running') return task;
+    if (this.leases.countForTask(taskId) > 0) return task; // another lease still runs it
     const failure = rules.afterLastLease(task, this.s.resultsForTask.get(taskId)!.n, this.policy, now);
     if (failure) {
       this.s.failTask.run(now, failure.code, failure.message, taskId);
       this.txs.onCommit(() => this.excluded.delete(taskId));
     } else {
-      this.s.requeueTask.run(taskId);
       this.txs.onCommit(() => this.queue.pushFront(task.jobId, taskId));
     }
     return this.getTask(taskId)!;
