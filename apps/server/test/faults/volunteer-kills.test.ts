@@ -94,6 +94,7 @@ describe('volunteers killed mid-inference (real processes)', () => {
         );
         const released = mine.filter((a) => a.outcome === 'volunteer_left');
         interruptedLeases.push(...released.map((a) => a.id));
+        console.log(`[faults:kills] ${id} (${signal}): leases it held ended: ${released.length}`);
         return released.length > 0;
       } finally {
         await agent.kill('SIGKILL');
