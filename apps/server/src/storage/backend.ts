@@ -150,6 +150,7 @@ export async function openBackend(config: ServerConfig, options: BackendOptions)
       probes: [dbProbe],
       durability: null,
       close: () => {
+        scheduling.group.flush(); // results staged in this turn: committed before the database closes
         dbProbe.close();
         db.close();
         return Promise.resolve();
