@@ -4,8 +4,9 @@
  * - `{ type: 'memory' }` over IPC: `process.memoryUsage()` taken right after a full GC, so
  *   memory-per-connection deltas are not GC noise.
  * - `{ type: 'commits' }`: SQLite commits so far on every connection of the process — each
- *   `COMMIT`, and each write statement run outside a transaction (an autocommit). Counted by
- *   wrapping better-sqlite3's `prepare`, so it measures any build of the server alike.
+ *   outermost `db.transaction()` call, each `COMMIT` statement, and each write statement run
+ *   outside a transaction (an autocommit). Counted by wrapping better-sqlite3's `prepare` and
+ *   `transaction`, so it measures any build of the server alike.
  */
 import Database from 'better-sqlite3';
 
@@ -31,6 +32,24 @@ proto.prepare = function (this: Database.Database, source: string, ...rest: unkn
     });
   }
   return stmt;
+};
+
+// `db.transaction(fn)`: its BEGIN/COMMIT are prepared on the native handle, past `prepare` above.
+type Transaction = (
+  this: Database.Database,
+  fn: (...a: unknown[]) => unknown,
+) => (...a: unknown[]) => unknown;
+const txProto = Database.prototype as unknown as { transaction: Transaction };
+const transaction = txProto.transaction;
+txProto.transaction = function (this: Database.Database, fn: (...a: unknown[]) => unknown) {
+  const tx = transaction.call(this, fn);
+  const inTransaction = () => this.inTransaction;
+  return function (this: unknown, ...args: unknown[]) {
+    const outer = !inTransaction();
+    const result = tx.apply(this, args);
+    if (outer) commits++;
+    return result;
+  };
 };
 
 process.on('message', (msg: unknown) => {
