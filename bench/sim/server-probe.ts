@@ -18,7 +18,9 @@ const prepare = proto.prepare;
 proto.prepare = function (this: Database.Database, source: string, ...rest: unknown[]) {
   const stmt = prepare.call(this, source, ...rest);
   const isCommit = /^\s*COMMIT\b/i.test(source);
-  if (!isCommit && (stmt.reader || CONTROL.test(source))) return stmt;
+  // `UPDATE … RETURNING` is a `reader` to better-sqlite3, and a write all the same.
+  const writes = !stmt.reader || /^\s*(INSERT|UPDATE|DELETE|REPLACE)\b/i.test(source);
+  if (!isCommit && (!writes || CONTROL.test(source))) return stmt;
   const inTransaction = () => this.inTransaction;
   for (const method of ['run', 'get', 'all'] as const) {
     const call = (stmt[method] as (...a: unknown[]) => unknown).bind(stmt);
