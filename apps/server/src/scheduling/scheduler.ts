@@ -227,7 +227,8 @@ export class Scheduler implements LeaseActions {
   result(
     session: VolunteerSession,
     payload: TaskResult,
-  ): Ack<{ accepted: boolean; duplicate: boolean }> | Promise<Ack<{ accepted: boolean; duplicate: boolean }>> {
+  ):
+    Ack<{ accepted: boolean; duplicate: boolean }> | Promise<Ack<{ accepted: boolean; duplicate: boolean }>> {
     try {
       this.writes.assertStorage();
       return this.keeper.bookOf(payload.assignmentId).result(session, payload, this.clock.now());

@@ -32,7 +32,11 @@ describe('acked results under SIGKILL (real processes)', () => {
     url = `http://127.0.0.1:${port}`;
     let server = await startServerProcess('server', { port, dataDir });
     const bytes = readImage('dog.jpg');
-    const photos = Array.from({ length: PHOTOS }, (_, i) => ({ name: `${i}-dog.jpg`, sample: 'dog.jpg', bytes }));
+    const photos = Array.from({ length: PHOTOS }, (_, i) => ({
+      name: `${i}-dog.jpg`,
+      sample: 'dog.jpg',
+      bytes,
+    }));
     for (let i = 0; i < PHOTOS; i += 20) {
       const res = await uploadPhotos(url, photos.slice(i, i + 20));
       expect(res.status, res.body).toBe(201);
