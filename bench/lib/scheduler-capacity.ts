@@ -75,6 +75,8 @@ export interface CapacityResult {
    * processes on the machine, so the figure to compare builds by on a shared host.
    */
   serverCpuMsPerTask: number;
+  /** SQLite commits (every connection of the server process) between resume and the last result, per task done. */
+  commitsPerTask: number;
   /** From the tabgrid_dispatch_overhead_seconds histogram (interpolated within buckets), ms. */
   dispatchOverheadMs: { p50: number; p99: number; count: number };
   /** From tabgrid_ack_latency_seconds over the run, ms (1 ms resolution at source). */
@@ -138,12 +140,14 @@ export async function schedulerCapacity(options: CapacityOptions): Promise<Capac
     await queuePhotos((files) => server.upload(files), photo, tasks);
     const uploadSeconds = (performance.now() - t1) / 1000;
 
+    const c0 = await server.commits();
     const m0 = await server.metrics();
     const progress = options.verify
       ? await releaseAndTrackServer(swarms, () => server.metrics(), tasks, options.timeoutMs)
       : await releaseAndTrack(swarms, tasks, options.timeoutMs, STALL_MS);
     const { done, runSeconds } = progress;
     const m1 = await server.metrics();
+    const c1 = await server.commits();
 
     const steady = progress.steadyTasksPerSecond;
     const ms = (seconds: number) => round1(seconds * 1000);
@@ -167,6 +171,7 @@ export async function schedulerCapacity(options: CapacityOptions): Promise<Capac
           ((value(m1, 'process_cpu_seconds_total') - value(m0, 'process_cpu_seconds_total')) * 1e6) /
             Math.max(done, 1),
         ) / 1000,
+      commitsPerTask: Math.round(((c1 - c0) / Math.max(done, 1)) * 1000) / 1000,
       dispatchOverheadMs: {
         p50: ms(quantileBetween(m0, m1, 'tabgrid_dispatch_overhead_seconds', 0.5)),
         p99: ms(quantileBetween(m0, m1, 'tabgrid_dispatch_overhead_seconds', 0.99)),

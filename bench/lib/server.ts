@@ -27,6 +27,8 @@ export interface BenchServer {
   dataDir: string;
   metrics(): Promise<Samples>;
   memory(): Promise<MemoryProbe>;
+  /** SQLite commits the server process made so far (bench/sim/server-probe.ts). */
+  commits(): Promise<number>;
   upload(files: { name: string; bytes: Uint8Array }[]): Promise<JobCreated>;
   getJob(id: string): Promise<JobView>;
   waitForJob(id: string, timeoutMs: number, everyMs?: number): Promise<JobView>;
@@ -119,6 +121,20 @@ export async function startBenchServer(options: ServerOptions): Promise<BenchSer
         };
         child.on('message', onMessage);
         child.send({ type: 'memory' });
+      });
+    },
+    commits() {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('commit probe timed out')), 30_000);
+        const onMessage = (msg: unknown) => {
+          const m = msg as { type?: string; commits: number };
+          if (m?.type !== 'commits') return;
+          clearTimeout(timer);
+          child.off('message', onMessage);
+          resolve(m.commits);
+        };
+        child.on('message', onMessage);
+        child.send({ type: 'commits' });
       });
     },
     async upload(files) {

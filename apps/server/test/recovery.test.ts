@@ -1,8 +1,9 @@
 /**
  * Restart recovery at the store level: a second SchedulerStore opened on the
- * same data directory while leases are still live (as after a crash) treats
- * them as lapsed, requeues their tasks in job order, keeps stored results and
- * still accepts nothing twice. (The real-process crash test is in faults/.)
+ * same data directory while leases are still live (as after a crash) requeues
+ * every unfinished task in job order (the leases were in memory only: nothing of
+ * them was written), keeps stored results and still accepts nothing twice.
+ * (The real-process crash tests are in faults/.)
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -28,7 +29,7 @@ function openStore(dataDir: string): { db: Db; store: SchedulerStore } {
 }
 
 describe('SchedulerStore.recover after a crash', () => {
-  it('lapses live leases, requeues their tasks in job order and keeps stored results', async () => {
+  it('requeues the tasks of live leases (never written) in job order and keeps stored results', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tabgrid-recover-'));
     const t0 = 1_000_000;
     const before = openStore(dataDir);
@@ -46,18 +47,22 @@ describe('SchedulerStore.recover after a crash', () => {
     expect(before.store.complete(a.assignment.id, 'v1', dog, 12, t0 + 30).kind).toBe('accepted');
     expect(await before.store.counts()).toEqual({ queued: 1, running: 2, done: 1, failed: 0 });
 
+    // Offers and acks wrote nothing: in SQLite b and d are still queued, without an assignment row.
+    const rows = before.db
+      .prepare('SELECT status, attempts FROM tasks WHERE id IN (?, ?)')
+      .all(b.task.id, d.task.id);
+    expect(rows).toEqual([
+      { status: 'queued', attempts: 0 },
+      { status: 'queued', attempts: 0 },
+    ]);
+    expect(before.db.prepare('SELECT id FROM assignments').all()).toEqual([{ id: a.assignment.id }]);
+
     // "Crash": the first connection is never closed cleanly; a new process opens the same files.
     const after = openStore(dataDir);
     const recovered = after.store.recover(t0 + 5_000);
-    expect(recovered).toEqual({ lapsed: 2, queued: 3 });
+    expect(recovered).toEqual({ lapsed: 0, queued: 3 });
     expect(await after.store.counts()).toEqual({ queued: 3, running: 0, done: 1, failed: 0 });
-    for (const id of [b.assignment.id, d.assignment.id]) {
-      expect(after.store.getAssignment(id)).toMatchObject({
-        status: 'lapsed',
-        outcome: 'lease_expired',
-        endedAt: t0 + 5_000,
-      });
-    }
+    for (const id of [b.assignment.id, d.assignment.id]) expect(after.store.getAssignment(id)).toBeNull();
     // The stored result is untouched.
     expect(after.store.getTask(a.task.id)).toMatchObject({ status: 'done', detections: dog, attempts: 1 });
     expect(after.store.getAssignment(a.assignment.id)).toMatchObject({
@@ -75,14 +80,20 @@ describe('SchedulerStore.recover after a crash', () => {
     const next = [1, 2, 3].map((i) => after.store.assignNext(`v${i + 2}`, t0 + 6_000, 1000)!);
     expect(next.map((n) => n.task.name).sort()).toEqual(['b', 'c', 'd']);
     expect(after.store.assignNext('v9', t0 + 6_000, 1000)).toBeNull();
-    expect(after.store.getTask(b.task.id)!.attempts).toBe(2); // the lapsed lease counted as an attempt
+    // The crash forgave the attempt in flight (it was counted in memory only): this is the first.
+    expect(after.store.getTask(b.task.id)!.attempts).toBe(1);
 
-    // A late result for a lease from before the crash completes the task once; the newer lease
-    // is superseded and its result is a duplicate. The done task never changes.
-    const late = after.store.complete(d.assignment.id, 'v2', dog, 5, t0 + 7_000);
-    expect(late.kind).toBe('accepted');
+    // A result for a lease from before the crash was never acked, so nothing was promised: it is
+    // refused (the server cannot tell it was ever offered) and the task runs again. The newer
+    // lease completes it once; the done task never changes.
+    expect(after.store.complete(d.assignment.id, 'v2', dog, 5, t0 + 7_000)).toMatchObject({
+      kind: 'rejected',
+      code: 'not_holder',
+    });
     const newerD = next.find((n) => n.task.name === 'd')!;
-    expect(after.store.getAssignment(newerD.assignment.id)!.status).toBe('superseded');
+    expect(
+      after.store.complete(newerD.assignment.id, newerD.assignment.volunteerId, dog, 5, t0 + 7_001).kind,
+    ).toBe('accepted');
     expect(
       after.store.complete(newerD.assignment.id, newerD.assignment.volunteerId, [], 5, t0 + 7_001).kind,
     ).toBe('duplicate');
@@ -91,12 +102,19 @@ describe('SchedulerStore.recover after a crash', () => {
     expect(after.store.getTask(d.task.id)!.detections).toEqual(dog);
   });
 
-  it('is idempotent: recovering twice lapses nothing more', async () => {
+  it('lapses live leases an older version wrote, once: recovering twice lapses nothing more', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tabgrid-recover-'));
     const first = openStore(dataDir);
     first.store.recover(1);
-    await first.store.createJob([task('x'), task('y')], 1);
-    first.store.assignNext('v1', 2, 1000);
+    const job = await first.store.createJob([task('x'), task('y')], 1);
+    // As a version that wrote its offers left them: the task running, its lease `offered`.
+    const x = job.tasks[0]!.id;
+    first.db.prepare("UPDATE tasks SET status = 'running', attempts = 1 WHERE id = ?").run(x);
+    first.db
+      .prepare(
+        "INSERT INTO assignments (id, task_id, volunteer_id, status, assigned_at, lease_expires_at) VALUES ('old', ?, 'v1', 'offered', 2, 1002)",
+      )
+      .run(x);
     expect(openStore(dataDir).store.recover(10)).toEqual({ lapsed: 1, queued: 2 });
     expect(openStore(dataDir).store.recover(20)).toEqual({ lapsed: 0, queued: 2 });
   });

@@ -33,21 +33,24 @@ function breakWrites(
 }
 
 describe('store consistency when a write fails mid-transaction', () => {
-  it('assignNext: the task stays queued in the database and in the index', async () => {
+  it('assignNext writes nothing: a broken write cannot touch an offer, the task is still queued in SQLite', async () => {
     const { db, store, taskId } = await fresh();
     const repair = breakWrites(db, 'assignments', 'INSERT');
-    expect(() => store.assignNext('v1', Date.now(), 1000)).toThrow(/disk is full/);
-    expect(store.getTask(taskId)).toMatchObject({ status: 'queued', attempts: 0 });
-    expect(store.queuedCount).toBe(1);
+    const offer = store.assignNext('v1', Date.now(), 1000)!;
+    expect(offer.task).toMatchObject({ id: taskId, status: 'running', attempts: 1 });
+    expect(db.prepare('SELECT status, attempts FROM tasks WHERE id = ?').get(taskId)).toEqual({
+      status: 'queued',
+      attempts: 0,
+    });
+    expect(store.queuedCount).toBe(0);
     repair();
-    expect(store.assignNext('v1', Date.now(), 1000)?.task.id).toBe(taskId);
     db.close();
   });
 
   it('release: the lease stays live and the index does not gain a task the database calls running', async () => {
     const { db, store, taskId } = await fresh();
     const offer = store.assignNext('v1', Date.now(), 1000)!;
-    const repair = breakWrites(db, 'assignments', 'UPDATE', "NEW.status = 'released'");
+    const repair = breakWrites(db, 'assignments', 'INSERT', "NEW.status = 'released'");
     expect(() => store.release(offer.assignment.id, 'volunteer_left', Date.now())).toThrow(/disk is full/);
     expect(store.getAssignment(offer.assignment.id)?.status).toBe('offered');
     expect(store.getTask(taskId)?.status).toBe('running');

@@ -90,6 +90,11 @@ export class SqliteLedgerStore implements LedgerStore {
   constructor(
     private readonly db: Db,
     private readonly policy: CreditPolicy = DEFAULT_CREDIT_POLICY,
+    /**
+     * The scheduling store's group commit (`SchedulerStore.staged`): `applyAll` then joins the
+     * next turn's one transaction, with that turn's results, instead of committing on its own.
+     */
+    private readonly stage?: <T>(fn: () => T) => Promise<T>,
   ) {
     this.s = {
       entry: db.prepare<[string], EntryRow>('SELECT * FROM credit_entries WHERE assignment_id = ?'),
@@ -163,6 +168,7 @@ export class SqliteLedgerStore implements LedgerStore {
 
   /** Every op in one transaction: all of them are committed, or (on a throw) none. */
   applyAll(ops: readonly LedgerOp[]): Promise<void> {
+    if (this.stage) return this.stage(() => this.tx.all(ops));
     return promised(() => this.tx.all(ops));
   }
 

@@ -109,12 +109,12 @@ export interface LeaseBook {
   endVolunteer(volunteerId: string): void;
   /** Its job was deleted: what this book holds of it ends (`task:cancel`, `cancelled`). */
   endJob(jobId: string): void;
-  /** A result for an assignment this book owns. */
+  /** A result for an assignment this book owns; answered once it is durable (maybe a turn later). */
   result(
     session: VolunteerSession,
     payload: TaskResult,
     now: number,
-  ): Ack<{ accepted: boolean; duplicate: boolean }>;
+  ): Ack<{ accepted: boolean; duplicate: boolean }> | Promise<Ack<{ accepted: boolean; duplicate: boolean }>>;
   /** A failure report for an assignment this book owns. */
   taskError(session: VolunteerSession, payload: TaskErrorReport, now: number): Ack<{ requeued: boolean }>;
 }

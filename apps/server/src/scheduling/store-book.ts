@@ -7,7 +7,8 @@ import type { GuardedWrites } from './guarded-writes';
 import type { LapsedLease, LeaseActions, LeaseBook } from './ports';
 import type { Sessions, VolunteerSession } from './sessions';
 import type { TaskStore } from '../store/task-store';
-import { PartialBatchError, type EndedLease } from '../store/records';
+import { PartialBatchError, type CompleteOutcome, type EndedLease } from '../store/records';
+import * as rules from '../store/task-rules';
 import { impossibleResultReason } from './validate-result';
 
 /** Most leases lapsed per check. */
@@ -101,13 +102,13 @@ export class StoreLeaseBook implements LeaseBook {
    * A volunteer's result. If it cannot be stored (database down), nothing changes: the lease
    * stays, and the ack is `storage_unavailable`, so the volunteer sends it again (or the lease
    * lapses and the task runs again). Once stored, the ack is `accepted` whatever follows.
+   *
+   * With a group commit (SQLite, `TaskStore.staged`), the result is judged and written in this
+   * turn's one transaction, and everything that acts on it — the verdict, credits, `/live`, the
+   * ack — waits for that commit: an `accepted` ack promises a committed result.
    */
-  result(
-    session: VolunteerSession,
-    payload: TaskResult,
-    now: number,
-  ): Ack<{ accepted: boolean; duplicate: boolean }> {
-    const { store, desk, actions, sessions } = this.d;
+  result(session: VolunteerSession, payload: TaskResult, now: number): Answer | Promise<Answer> {
+    const { store, desk, actions } = this.d;
     const receivedAt = performance.now();
     const assignment = store.getAssignment(payload.assignmentId);
     if (!assignment || assignment.volunteerId !== session.id) {
@@ -127,6 +128,23 @@ export class StoreLeaseBook implements LeaseBook {
         return fail('impossible_result', reason);
       }
     }
+    if (!store.staged) return this.stored(session, this.store(session, payload, now), now, receivedAt);
+    return store
+      .staged([assignment.taskId, session.id], () => this.store(session, payload, now))
+      .then(
+        (decided) => this.stored(session, decided, now, receivedAt),
+        (err: unknown) => this.d.writes.refusal('scheduler.result', err, session.id),
+      );
+  }
+
+  /** Judges the result from the state now (no side effects) and writes it (one transaction). */
+  private store(session: VolunteerSession, payload: TaskResult, now: number): Decided {
+    const { store, desk } = this.d;
+    const assignment = store.getAssignment(payload.assignmentId);
+    const task = assignment ? store.getTask(assignment.taskId) : null;
+    if (!assignment || !task || assignment.volunteerId !== session.id) {
+      return { assessed: null, outcome: rules.notHolder(payload.assignmentId) };
+    }
     const fresh = { volunteerId: session.id, address: session.address, task, assignment };
     const assessed = desk.assess({ ...fresh, detections: payload.detections }, now);
     const outcome = store.complete(
@@ -137,6 +155,17 @@ export class StoreLeaseBook implements LeaseBook {
       now,
       desk.markOf(assessed),
     );
+    return { assessed, outcome };
+  }
+
+  /** After the write committed: the verdict and everything else that acts on a stored result. */
+  private stored(
+    session: VolunteerSession,
+    { assessed, outcome }: Decided,
+    now: number,
+    receivedAt: number,
+  ): Answer {
+    const { desk, actions, sessions } = this.d;
     if (outcome.kind === 'rejected') return fail(outcome.code, outcome.message);
     if (outcome.kind === 'duplicate') return ok({ accepted: false, duplicate: true });
     // Stored: from here on nothing may turn the ack into a failure.
@@ -144,7 +173,10 @@ export class StoreLeaseBook implements LeaseBook {
     try {
       caught = desk.commit(assessed, outcome.assignment, now);
     } catch (err) {
-      this.d.writes.fault('scheduler.verdict', err, { volunteerId: session.id, assignmentId: assignment.id });
+      this.d.writes.fault('scheduler.verdict', err, {
+        volunteerId: session.id,
+        assignmentId: outcome.assignment.id,
+      });
     }
     actions.answered(session);
     sessions.drop(session.id, outcome.assignment.id);
@@ -188,6 +220,14 @@ export class StoreLeaseBook implements LeaseBook {
     actions.pump();
     return ok({ requeued: outcome.task.status === 'queued' });
   }
+}
+
+type Answer = Ack<{ accepted: boolean; duplicate: boolean }>;
+
+/** A result judged and written: the verdict to apply once the write committed. */
+interface Decided {
+  assessed: ReturnType<ResultDesk['assess']> | null;
+  outcome: CompleteOutcome;
 }
 
 /** A store lease as the core's cleanup sees it. */

@@ -127,7 +127,8 @@ export async function openBackend(config: ServerConfig, options: BackendOptions)
     const dbProbe = databaseProbe(config.dataDir);
     const scheduling = new SchedulerStore(db, config);
     const creditPolicy = creditPolicyFor(config.maxAssignmentMs);
-    const ledger = new SqliteLedgerStore(db, creditPolicy);
+    // The ledger's batches join the scheduling store's group commit: one commit per turn for both.
+    const ledger = new SqliteLedgerStore(db, creditPolicy, (fn) => scheduling.staged([], fn));
     // Entries still queued in the credit keeper when the process died (it writes once per turn).
     const ledgerRecovered = await recoverLedger(db, ledger, creditPolicy, config.verification);
     return {
@@ -149,6 +150,7 @@ export async function openBackend(config: ServerConfig, options: BackendOptions)
       probes: [dbProbe],
       durability: null,
       close: () => {
+        scheduling.group.flush(); // results staged in this turn: committed before the database closes
         dbProbe.close();
         db.close();
         return Promise.resolve();

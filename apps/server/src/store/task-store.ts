@@ -49,6 +49,14 @@ export interface TaskStore {
    * may wait inside a busy server between being recorded and being sent.
    */
   ack(assignmentId: string, now: number, leaseMs: number, sentAt?: number): AssignmentRecord | null;
+  /**
+   * Group commit (SQLite): runs `stage` — store calls — inside this event-loop turn's one
+   * transaction, with every other stage of the turn, and resolves with its value once that
+   * transaction has committed (rejects, having changed nothing, if it did not). Stages sharing a
+   * key (a task, a volunteer) go in separate turns, in order. Absent (Redis): each call is
+   * written by itself, and nothing waits.
+   */
+  staged?<T>(keys: readonly string[], stage: () => T): Promise<T>;
   /** Whether this volunteer is kept from the task (its kept result, a quarantined sender: V3, V6). */
   excludes(taskId: string, volunteerId: string): boolean;
   /**

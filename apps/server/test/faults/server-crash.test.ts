@@ -1,8 +1,9 @@
 /**
  * Fault injection with real processes (item 2): SIGKILL the server in the middle
  * of a 50-photo batch and start it again on the same data directory and port.
- * The running agents reconnect by themselves, nothing accepted is lost, leases
- * that were live are treated as lapsed, stored results stay stored, and the
+ * The running agents reconnect by themselves, nothing accepted is lost, the tasks
+ * that were running (their leases in the server's memory only, never written) run
+ * again, stored results stay stored, and the
  * batch completes with the detections of an undisturbed run. Reports the
  * recovery time: restart -> first new assignment.
  */
@@ -18,11 +19,23 @@ import {
   tasks,
   uploadPhotos,
 } from './batch';
+import { bearer } from '../support/harness';
 import { freePort, killAll, poll, startAgentProcess, startServerProcess, tmpDir } from '../support/processes';
 
 const PHOTOS = 50;
 
 let reference: Map<string, Detection[]>;
+
+/** Tasks running now, as the server's API shows them (live leases are in its memory, not in SQLite). */
+async function runningTasks(url: string, jobIds: string[]): Promise<string[]> {
+  const running: string[] = [];
+  for (const id of jobIds) {
+    const res = await fetch(`${url}/api/jobs/${id}`, { headers: bearer() });
+    const view = (await res.json()) as { tasks: { id: string; status: string }[] };
+    running.push(...view.tasks.filter((t) => t.status === 'running').map((t) => t.id));
+  }
+  return running;
+}
 
 beforeAll(async () => {
   reference = await referenceDetections();
@@ -54,22 +67,18 @@ describe('server killed mid-batch (real processes)', () => {
     );
 
     // Mid-batch: some results stored, some leases live.
-    await poll(
-      () => {
-        const c = statusCounts(dataDir);
-        return (c.done ?? 0) >= 10 && (c.running ?? 0) > 0;
-      },
-      90_000,
-      '10 results and live leases',
-      context,
-      5,
-    );
+    const jobIds = accepted.map((j) => j.id);
+    await poll(() => (statusCounts(dataDir).done ?? 0) >= 10, 90_000, '10 results', context, 5);
+    for (const deadline = Date.now() + 30_000; (await runningTasks(url, jobIds)).length === 0;) {
+      if (Date.now() > deadline) throw new Error(`no live lease after 10 results\n${context()}`);
+    }
     // An upload races the crash: if it got 201 it must complete; otherwise it may or may not exist.
     const racing = uploadPhotos(url, photos.slice(0, 3)).catch((err: unknown) => ({
       status: 0,
       job: null,
       body: String(err),
     }));
+    const runningBefore = await runningTasks(url, jobIds);
     await server.kill('SIGKILL');
     const raced = await racing;
 
@@ -79,8 +88,16 @@ describe('server killed mid-batch (real processes)', () => {
         .filter((t) => t.status === 'done')
         .map((t) => [t.id, { result: t.result_json, by: t.result_assignment_id }]),
     );
-    const liveBefore = assignments(dataDir).filter((a) => a.status === 'offered' || a.status === 'acked');
-    expect(liveBefore.length, context()).toBeGreaterThan(0);
+    // Offers, acks and heartbeats wrote nothing: no lease is in SQLite, the running tasks are `queued` there.
+    expect(runningBefore.length, context()).toBeGreaterThan(0);
+    expect(assignments(dataDir).filter((a) => a.status === 'offered' || a.status === 'acked')).toEqual([]);
+    const queuedAtCrash = new Set(
+      tasks(dataDir)
+        .filter((t) => t.status === 'queued')
+        .map((t) => t.id),
+    );
+    const liveBefore = runningBefore.filter((id) => !doneBefore.has(id));
+    for (const id of liveBefore) expect(queuedAtCrash.has(id), id).toBe(true);
     expect(agents.every((a) => a.alive)).toBe(true);
 
     const restartedAt = Date.now();
@@ -123,13 +140,14 @@ describe('server killed mid-batch (real processes)', () => {
     const after = assignments(dataDir).filter((a) => a.assigned_at >= restartedAt);
     expect(after.every((x) => agents.some((a) => a.volunteerId() === x.volunteer_id))).toBe(true);
 
-    // Leases that were live at the crash were treated as lapsed.
+    // Tasks running at the crash ran again after it, and their result came from after the restart.
+    const all = new Map(tasks(dataDir).map((t) => [t.id, t]));
     const rows = new Map(assignments(dataDir).map((a) => [a.id, a]));
-    for (const a of liveBefore) {
-      expect(rows.get(a.id)).toMatchObject({ status: 'lapsed', outcome: 'lease_expired' });
+    for (const id of liveBefore) {
+      expect(all.get(id)?.status).toBe('done');
+      expect(rows.get(all.get(id)!.result_assignment_id!)!.assigned_at).toBeGreaterThanOrEqual(restartedAt);
     }
     // Results stored before the crash are still there, unchanged.
-    const all = new Map(tasks(dataDir).map((t) => [t.id, t]));
     for (const [id, before] of doneBefore) {
       expect(all.get(id)).toMatchObject({
         status: 'done',

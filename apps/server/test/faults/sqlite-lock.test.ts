@@ -95,22 +95,27 @@ describe('SQLite locked by another process (issue 11)', () => {
     recordFigure('sqlite-lock', { uploadRefusedMs, resultRefusedMs, recoverMs, busyTimeoutMs: BUSY_MS });
   });
 
-  it('a dispatch that meets the lock keeps the task queued; it runs once the lock is gone', async () => {
+  it('a dispatch during the lock writes nothing, so it goes on; the result waits for the lock to go', async () => {
     server = await startTestServer({ dbBusyTimeoutMs: BUSY_MS, healthCheckMs: 60_000 });
     // Registered before the lock (a new identity needs a write); it comes back during the lock.
     (await pool.join('v-late')).close();
     await until(() => server.scheduler.volunteersOnline === 0, 5000, 'the volunteer to leave');
     const job = await server.createJob(['person.jpg']);
     const locker = await lockDatabase();
-    // The breaker is still closed: this volunteer's connect dispatches, and assignNext meets the lock.
-    const v = await pool.join('v-late');
-    expect(await server.store.counts()).toMatchObject({ queued: 1, running: 0 });
-    expect(server.store.queuedCount).toBe(1); // still in the queue index
-    expect(await server.errors.total()).toBe(1); // assignNext met SQLITE_BUSY, reported to the sink
+    // Offers, acks and heartbeats write nothing (the leases are in memory): the lock holds up no dispatch.
+    const v = await pool.join('v-late', { behaviour: 'ack-then-silent' });
+    await until(() => v.held.size === 1, 5000, 'held');
+    const task = v.assigned[0]!;
+    await until(() => server.store.getAssignment(task.assignmentId)?.status === 'acked', 5000, 'acked');
+    expect(await server.store.counts()).toMatchObject({ queued: 0, running: 1 });
+    expect(await server.errors.total()).toBe(0);
+    // Its result must be written: refused within the busy timeout, the lease kept, sent again later.
+    expect(await v.answer(task)).toMatchObject({ ok: false, code: 'storage_unavailable' });
+    expect(await server.errors.total()).toBe(1); // the result met SQLITE_BUSY, reported to the sink
     expect((await health()).status).toBe(503);
     await locker.kill('SIGTERM');
     await until(async () => (await health()).status === 200, 10_000, 'healthy after the lock');
+    expect(await v.answer(task)).toEqual({ ok: true, data: { accepted: true, duplicate: false } });
     expect((await server.waitForJob(job.id)).tasks[0]).toMatchObject({ status: 'done', attempts: 1 });
-    expect(v.results).toHaveLength(1);
   });
 });

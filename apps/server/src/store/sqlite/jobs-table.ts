@@ -4,6 +4,7 @@ import { newId } from '../ids';
 import type { NewTask, TaskCounts } from '../records';
 import type { DeletedJob, JobAccessFields } from '../scheduling-store';
 import { jobStatus, taskView } from '../views';
+import type { LeaseMemory } from './lease-memory';
 import { toTask } from './rows';
 import type { Statements } from './statements';
 
@@ -23,6 +24,8 @@ export class JobsTable {
       Statements,
       'job' | 'jobTasks' | 'counts' | 'insertJob' | 'insertTask' | 'nextIdx'
     >,
+    /** The live leases: a task holding one is running (in SQLite it is still `queued`). */
+    private readonly leases: LeaseMemory,
   ) {
     this.s = {
       deletedAt: db.prepare<[string], { deleted_at: number | null }>(
@@ -78,15 +81,25 @@ export class JobsTable {
   view(jobId: string): JobView | null {
     const job = this.tasks.job.get(jobId);
     if (!job) return null;
-    const tasks = this.tasks.jobTasks
-      .all(jobId)
-      .map((row) => taskView(toTask(row), row.view_assigned_at, row.view_acked_at));
+    const tasks = this.tasks.jobTasks.all(jobId).map((row) => {
+      const live = this.leases.latestForTask(row.id);
+      if (!live) return taskView(toTask(row), row.view_assigned_at, row.view_acked_at);
+      const task = toTask(row);
+      const running = {
+        ...task,
+        status: 'running' as const,
+        attempts: task.attempts + this.leases.countForTask(row.id),
+      };
+      return taskView(running, live.assignedAt, live.ackedAt);
+    });
     return { id: job.id, status: jobStatus(tasks), createdAt: job.created_at, tasks };
   }
 
   counts(): TaskCounts {
     const counts: TaskCounts = { queued: 0, running: 0, done: 0, failed: 0 };
     for (const { status, n } of this.tasks.counts.all()) counts[status] = n;
+    counts.running += this.leases.runningCount;
+    counts.queued -= this.leases.runningCount;
     return counts;
   }
 

@@ -15,24 +15,27 @@ import {
 } from '../records';
 import type { CreatedJob, DeletedJob, JobAccessFields, SchedulingStore } from '../scheduling-store';
 import * as rules from '../task-rules';
-import { toAssignment, toTask, type TaskRow } from './rows';
+import { toAssignment, type TaskRow } from './rows';
+import { GroupCommit } from './group-commit';
 import { JobsTable, type InsertedTask } from './jobs-table';
-import { prepareOffers, prepareStatements } from './statements';
-import { releaseEach, Transactions } from './transactions';
+import { LeaseMemory } from './lease-memory';
+import { LeaseRows } from './lease-rows';
+import { prepareStatements } from './statements';
+import { recoverRows, releaseEach, Transactions } from './transactions';
 
 /**
  * All scheduling state — jobs, tasks, assignments (leases) and the queue —
- * behind one module. Every state change is one SQLite transaction; the
- * in-memory FairQueue is only an index over tasks whose status is `queued`.
+ * behind one module. Live leases are in memory only (`LeaseMemory`: an offer, an ack, a
+ * heartbeat write nothing); a task running in memory is still `queued` in SQLite, so a restart
+ * queues it again. Every other state change is one SQLite transaction, and results are staged
+ * into the turn's group commit (`staged`). The in-memory FairQueue is an index over the tasks
+ * that are `queued` and hold no live lease.
  * One process; several gateways share `store/redis/` instead (same interface, same contract).
  *
- * The index only changes after the transaction that justifies it has
- * committed (`Transactions`): a write that fails (SQLITE_BUSY, SQLITE_FULL, …)
- * leaves both the database and the index as they were, so no queued task
- * can drop out of the index.
- *
- * Task states: queued -> running -> done | failed, and running -> queued when
- * its lease ends without a result (see ARCHITECTURE.md, "Life of a task").
+ * The index only changes after the transaction that justifies it has committed
+ * (`Transactions`): a write that fails (SQLITE_BUSY, SQLITE_FULL, …) leaves both the database
+ * and the index as they were, so no queued task can drop out of the index. Task states: see
+ * ARCHITECTURE.md, "Life of a task".
  */
 export class SchedulerStore implements SchedulingStore {
   /** Fair across requesters first, then across each requester's jobs. */
@@ -43,11 +46,14 @@ export class SchedulerStore implements SchedulingStore {
    */
   private readonly excluded = new Map<string, Set<string>>();
   private readonly s;
-  /** An offer, and a replica's offer (statements.ts, `prepareOffers`). */
-  private readonly offers;
   /** Transactions whose index changes apply once committed. */
-  private readonly txs;
+  readonly txs;
   private readonly jobs;
+  /** The live leases (offered, acked), in memory only. */
+  private readonly leases = new LeaseMemory();
+  /** One transaction per event-loop turn for what must be durable (results, ledger entries). */
+  readonly group;
+  private readonly rows;
 
   constructor(
     private readonly db: Db,
@@ -55,8 +61,14 @@ export class SchedulerStore implements SchedulingStore {
   ) {
     this.s = prepareStatements(db);
     this.txs = new Transactions(db);
-    this.jobs = new JobsTable(db, this.s);
-    this.offers = prepareOffers(db, this.s);
+    this.group = new GroupCommit(this.txs);
+    this.jobs = new JobsTable(db, this.s, this.leases);
+    this.rows = new LeaseRows(this.s, this.txs, this.leases);
+  }
+
+  /** `stage` in this turn's one transaction, resolved once committed (group-commit.ts). */
+  staged<T>(keys: readonly string[], stage: () => T): Promise<T> {
+    return this.group.stage(keys, stage);
   }
 
   // ------------------------------------------------------------------ jobs
@@ -87,10 +99,12 @@ export class SchedulerStore implements SchedulingStore {
 
   getTask(taskId: string): TaskRecord | null {
     const row = this.s.task.get(taskId);
-    return row ? toTask(row) : null;
+    return row ? this.rows.task(row) : null;
   }
 
   getAssignment(assignmentId: string): AssignmentRecord | null {
+    const live = this.leases.get(assignmentId);
+    if (live) return live;
     const row = this.s.assignment.get(assignmentId);
     return row ? toAssignment(row) : null;
   }
@@ -141,8 +155,8 @@ export class SchedulerStore implements SchedulingStore {
 
   /**
    * Offers the next task to a volunteer (fair across requesters, then across each requester's
-   * jobs; never one it is excluded from): records an `offered` assignment whose lease lasts
-   * `offerMs` (the ack timeout).
+   * jobs; never one it is excluded from): an `offered` assignment whose lease lasts `offerMs`
+   * (the ack timeout), in memory (nothing is written).
    */
   assignNext(
     volunteerId: string,
@@ -153,37 +167,33 @@ export class SchedulerStore implements SchedulingStore {
     for (;;) {
       const next = this.queue.take((id) => !this.excluded.get(id)?.has(volunteerId) && !skip?.(id));
       if (!next) return null;
-      const assignmentId = newId('asg');
-      let started: TaskRow | undefined;
+      let row: TaskRow | undefined;
       try {
-        started = this.offers.offer(next.taskId, assignmentId, volunteerId, now, now + offerMs);
+        row = this.s.task.get(next.taskId);
       } catch (err) {
-        // Rolled back: the task is still queued in the database, so it goes back to the index.
-        this.queue.pushFront(next.jobId, next.taskId);
+        this.queue.pushFront(next.jobId, next.taskId); // still queued: back to the index
         throw err;
       }
-      if (!started) continue; // no longer queued
-      const assignment = rules.offeredAssignment(assignmentId, next.taskId, volunteerId, now, offerMs);
-      return { task: toTask(started), assignment };
+      if (!row || row.status !== 'queued') continue; // no longer queued
+      const assignment = rules.offeredAssignment(newId('asg'), next.taskId, volunteerId, now, offerMs);
+      this.leases.add(assignment);
+      return { task: this.rows.task(row), assignment };
     }
   }
 
-  /** The replica of a task just offered, offered at once to another volunteer (rule V3). */
+  /** The replica of a task just offered (running in memory), offered at once to another volunteer (rule V3). */
   assignReplica(taskId: string, volunteerId: string, now: number, offerMs: number) {
-    if (this.excludes(taskId, volunteerId)) return null;
-    const assignmentId = newId('asg');
-    const row = this.offers.pair(taskId, assignmentId, volunteerId, now, now + offerMs);
-    if (!row) return null;
-    return {
-      task: toTask(row),
-      assignment: rules.offeredAssignment(assignmentId, taskId, volunteerId, now, offerMs),
-    };
+    if (this.excludes(taskId, volunteerId) || this.leases.countForTask(taskId) === 0) return null;
+    const row = this.s.task.get(taskId);
+    if (!row || row.status !== 'queued') return null; // finished meanwhile
+    const assignment = rules.offeredAssignment(newId('asg'), taskId, volunteerId, now, offerMs);
+    this.leases.add(assignment);
+    return { task: this.rows.task(row), assignment };
   }
 
   /** The volunteer acknowledged the offer: the lease now runs `leaseMs`. Null if it had already ended. */
   ack(assignmentId: string, now: number, leaseMs: number, sentAt?: number): AssignmentRecord | null {
-    const row = this.s.ack.get(now, now + leaseMs, sentAt ?? null, assignmentId);
-    return row ? toAssignment(row) : null;
+    return this.leases.ack(assignmentId, now, leaseMs, sentAt) ?? null;
   }
 
   excludes(taskId: string, volunteerId: string): boolean {
@@ -200,15 +210,9 @@ export class SchedulerStore implements SchedulingStore {
     now: number,
     leaseMs: number,
   ): { renewed: string[]; lost: string[] } {
-    const renewed: string[] = [];
-    const lost: string[] = [];
-    this.db.transaction(() => {
-      for (const id of assignmentIds) {
-        const cap = this.policy.maxAssignmentMs ?? Number.MAX_SAFE_INTEGER;
-        (this.s.renew.run(now + leaseMs, cap, id, volunteerId).changes > 0 ? renewed : lost).push(id);
-      }
-    })();
-    return { renewed, lost };
+    // Capped at assignedAt + maxAssignmentMs: heartbeats cannot hold a task forever.
+    const cap = this.policy.maxAssignmentMs ?? Number.MAX_SAFE_INTEGER;
+    return this.leases.renew(volunteerId, assignmentIds, now + leaseMs, cap);
   }
 
   /**
@@ -218,24 +222,24 @@ export class SchedulerStore implements SchedulingStore {
    */
   release(assignmentId: string, outcome: ErrorCode, now: number, exclude = false): EndedLease | null {
     return this.txs.run(() => {
-      const row = this.s.assignment.get(assignmentId);
-      if (!row || (row.status !== 'offered' && row.status !== 'acked')) return null;
-      this.s.endAssignment.run(rules.endedLeaseStatus(outcome), now, outcome, null, assignmentId);
-      if (exclude) this.exclude(row.task_id, row.volunteer_id);
-      const task = this.requeueOrFail(row.task_id, now);
-      return { assignment: this.getAssignment(assignmentId)!, task };
+      const a = this.leases.get(assignmentId);
+      if (!a) return null;
+      const ended = this.rows.end(a, rules.endedLeaseStatus(outcome), now, outcome, null);
+      if (exclude) this.exclude(a.taskId, a.volunteerId);
+      const task = this.requeueOrFail(a.taskId, now);
+      return { assignment: ended, task };
     });
   }
 
   /** A volunteer disconnected: all its leases end at once and their tasks are requeued. */
   releaseVolunteer(volunteerId: string, now: number): EndedLease[] {
-    const rows = this.s.liveForVolunteer.all(volunteerId);
+    const rows = this.leases.forVolunteer(volunteerId);
     return releaseEach(rows, (a) => this.release(a.id, 'volunteer_left', now));
   }
 
   /** Lease checker: every lease not renewed in time lapses. */
   lapseExpired(now: number, limit = 1000): EndedLease[] {
-    const rows = this.s.expired.all(now, limit);
+    const rows = this.leases.expired(now, limit);
     return releaseEach(rows, (a) => this.release(a.id, rules.lapseOutcome(a.status), now));
   }
 
@@ -249,7 +253,7 @@ export class SchedulerStore implements SchedulingStore {
    * stalled, so volunteers are not blamed for renewals it could not read.
    */
   extendLiveLeases(ms: number): void {
-    this.s.extendLive.run(ms);
+    this.leases.extend(ms);
   }
 
   /**
@@ -262,12 +266,10 @@ export class SchedulerStore implements SchedulingStore {
       const tasks: TaskRecord[] = [];
       const leases: AssignmentRecord[] = [];
       for (const row of this.s.unfinishedOfJob.all(jobId)) {
-        for (const a of this.s.liveForTask.all(row.id)) {
-          this.s.endAssignment.run('released', now, 'cancelled', null, a.id);
-          leases.push(this.getAssignment(a.id)!);
-        }
+        const live = this.leases.forTask(row.id);
+        for (const a of live) leases.push(this.rows.end(a, 'released', now, 'cancelled', null));
         this.s.failTask.run(now, rules.CANCELLED.code, rules.CANCELLED.message, row.id);
-        if (row.status === 'queued') this.txs.onCommit(() => this.queue.remove(jobId, row.id));
+        if (live.length === 0) this.txs.onCommit(() => this.queue.remove(jobId, row.id));
         this.txs.onCommit(() => this.excluded.delete(row.id));
         tasks.push(this.getTask(row.id)!);
       }
@@ -284,12 +286,10 @@ export class SchedulerStore implements SchedulingStore {
     return this.txs.run(() => {
       const row = this.s.task.get(taskId);
       if (!row || (row.status !== 'queued' && row.status !== 'running')) return null;
-      const leases = this.s.liveForTask.all(taskId).map((a) => {
-        this.s.endAssignment.run('released', now, failure.code, null, a.id);
-        return this.getAssignment(a.id)!;
-      });
+      const live = this.leases.forTask(taskId);
+      const leases = live.map((a) => this.rows.end(a, 'released', now, failure.code, null));
       this.s.failTask.run(now, failure.code, failure.message, taskId);
-      if (row.status === 'queued') this.txs.onCommit(() => this.queue.remove(row.job_id, taskId));
+      if (live.length === 0) this.txs.onCommit(() => this.queue.remove(row.job_id, taskId));
       this.txs.onCommit(() => this.excluded.delete(taskId));
       return { task: this.getTask(taskId)!, leases };
     });
@@ -299,12 +299,15 @@ export class SchedulerStore implements SchedulingStore {
   failOverdue(now: number): TaskRecord[] {
     const rows = this.s.overdueQueued.all(now - this.policy.taskDeadlineMs);
     const { code, message } = rules.deadlineFailure(this.policy);
-    return rows.map((row) => {
-      this.s.failTask.run(now, code, message, row.id);
-      this.queue.remove(row.job_id, row.id);
-      this.excluded.delete(row.id);
-      return this.getTask(row.id)!;
-    });
+    // A task running in memory is `queued` in SQLite: not overdue while a lease holds it.
+    return rows
+      .filter((row) => this.leases.countForTask(row.id) === 0)
+      .map((row) => {
+        this.s.failTask.run(now, code, message, row.id);
+        this.queue.remove(row.job_id, row.id);
+        this.excluded.delete(row.id);
+        return this.getTask(row.id)!;
+      });
   }
 
   /**
@@ -321,20 +324,20 @@ export class SchedulerStore implements SchedulingStore {
     mark: VerificationMark | 'replicate' | null = null,
   ): CompleteOutcome {
     return this.txs.run((): CompleteOutcome => {
-      const row = this.s.assignment.get(assignmentId);
-      const a = row ? toAssignment(row) : null;
-      const taskRow = a ? this.s.task.get(a.taskId) : undefined;
-      const task = taskRow ? toTask(taskRow) : null;
+      const a = this.getAssignment(assignmentId);
+      const task = a ? this.getTask(a.taskId) : null;
       const gate = rules.resultGate(assignmentId, volunteerId, a, task);
       if (gate.kind === 'duplicate') return { kind: 'duplicate', task: task! };
       if (gate.kind !== 'take') return gate;
-      if (!task) return rules.notHolder(assignmentId);
-      this.s.endAssignment.run('completed', now, null, inferenceMs, assignmentId);
+      if (!task || !a) return rules.notHolder(assignmentId);
+      const live = this.leases.get(assignmentId);
+      // A live lease's row is written now, with its result; a late result from a lapsed one updates its row.
+      if (live) this.rows.end(live, 'completed', now, null, inferenceMs);
+      else this.s.endAssignment.run('completed', now, null, inferenceMs, assignmentId);
       if (mark === 'replicate') {
         // Verification needs an independent replica: the task runs again, elsewhere.
         this.exclude(task.id, volunteerId);
-        if (task.status === 'running' && this.s.liveForTask.all(task.id).length === 0) {
-          this.s.requeueTask.run(task.id);
+        if (task.status === 'running' && this.leases.countForTask(task.id) === 0) {
           this.txs.onCommit(() => this.queue.pushFront(task.jobId, task.id));
         }
         return {
@@ -366,9 +369,9 @@ export class SchedulerStore implements SchedulingStore {
     now: number,
   ): { task: TaskRecord; superseded: AssignmentRecord[] } | null {
     return this.txs.run(() => {
-      const row = this.s.task.get(taskId);
-      if (!row || (row.status !== 'queued' && row.status !== 'running')) return null;
-      const superseded = this.finish(toTask(row), detections, resultAssignmentId, mark, now);
+      const task = this.getTask(taskId);
+      if (!task || (task.status !== 'queued' && task.status !== 'running')) return null;
+      const superseded = this.finish(task, detections, resultAssignmentId, mark, now);
       return { task: this.getTask(taskId)!, superseded };
     });
   }
@@ -390,10 +393,9 @@ export class SchedulerStore implements SchedulingStore {
       agreeing,
       task.id,
     );
-    const superseded = this.s.liveForTask.all(task.id).map((other) => {
-      this.s.endAssignment.run('superseded', now, 'task_completed', null, other.id);
-      return toAssignment({ ...other, status: 'superseded' });
-    });
+    const superseded = this.leases
+      .forTask(task.id)
+      .map((other) => this.rows.end(other, 'superseded', now, 'task_completed', null));
     if (task.status === 'queued') this.txs.onCommit(() => this.queue.remove(task.jobId, task.id));
     this.txs.onCommit(() => this.excluded.delete(task.id));
     return superseded;
@@ -452,11 +454,10 @@ export class SchedulerStore implements SchedulingStore {
     counts = true,
   ): FailureOutcome {
     return this.txs.run((): FailureOutcome => {
-      const a = this.s.assignment.get(assignmentId);
-      if (!a || a.volunteer_id !== volunteerId || (a.status !== 'offered' && a.status !== 'acked')) {
-        return rules.notHolder(assignmentId);
-      }
-      this.s.endAssignment.run('failed', now, code, null, assignmentId);
+      const live = this.leases.get(assignmentId);
+      if (live?.volunteerId !== volunteerId) return rules.notHolder(assignmentId);
+      const ended = this.rows.end(live, 'failed', now, code, null);
+      const a = { task_id: live.taskId };
       if (counts) this.s.countFailure.run(a.task_id);
       const reports = this.getTask(a.task_id)!.failureReports;
       const failure = rules.afterFailureReport(reports, counts, code, message, this.policy);
@@ -469,41 +470,27 @@ export class SchedulerStore implements SchedulingStore {
         this.exclude(a.task_id, volunteerId);
         task = this.requeueOrFail(a.task_id, now);
       }
-      return { kind: 'recorded', task, assignment: this.getAssignment(assignmentId)! };
+      return { kind: 'recorded', task, assignment: ended };
     });
   }
 
-  /**
-   * Start-up after a crash or restart: every lease that was live is treated as
-   * lapsed, running tasks go back to the queue, and the queue index is rebuilt
-   * from the database in job order.
-   */
+  /** Start-up after a crash or restart (`recoverRows`), then the queue index rebuilt in job order. */
   recover(now: number): { lapsed: number; queued: number } {
-    let lapsed = 0;
-    this.db.transaction(() => {
-      for (const a of this.s.allLive.all()) {
-        this.s.endAssignment.run('lapsed', now, 'lease_expired', null, a.id);
-        this.s.requeueTask.run(a.task_id);
-        lapsed++;
-      }
-      // A running task without a live assignment cannot exist, but be safe.
-      this.db.prepare("UPDATE tasks SET status = 'queued' WHERE status = 'running'").run();
-    })();
+    const lapsed = recoverRows(this.db, this.s, now);
     for (const { id, job_id } of this.s.queuedInOrder.all()) this.queue.pushBack(job_id, id);
     return { lapsed, queued: this.queue.size };
   }
 
+  /** After a lease ended: its task goes back to the queue (or fails) unless another lease still runs it. */
   private requeueOrFail(taskId: string, now: number): TaskRecord {
     const task = this.getTask(taskId)!;
-    if (task.status !== 'running') return task;
-    const live = this.s.liveForTask.all(taskId).length;
-    if (live > 0) return task; // another lease still runs it
+    if (task.status !== 'queued' && task.status !== 'running') return task;
+    if (this.leases.countForTask(taskId) > 0) return task; // another lease still runs it
     const failure = rules.afterLastLease(task, this.s.resultsForTask.get(taskId)!.n, this.policy, now);
     if (failure) {
       this.s.failTask.run(now, failure.code, failure.message, taskId);
       this.txs.onCommit(() => this.excluded.delete(taskId));
     } else {
-      this.s.requeueTask.run(taskId);
       this.txs.onCommit(() => this.queue.pushFront(task.jobId, taskId));
     }
     return this.getTask(taskId)!;

@@ -35,39 +35,19 @@ export function prepareStatements(db: Db) {
     imageUsed: db.prepare<[string], { one: number }>(
       'SELECT 1 AS one FROM tasks WHERE image_sha256 = ? LIMIT 1',
     ),
-    liveForTask: db.prepare<[string], AssignmentRow>(
-      "SELECT * FROM assignments WHERE task_id = ? AND status IN ('offered', 'acked')",
-    ),
-    liveForVolunteer: db.prepare<[string], AssignmentRow>(
-      "SELECT * FROM assignments WHERE volunteer_id = ? AND status IN ('offered', 'acked')",
-    ),
-    expired: db.prepare<[number, number], AssignmentRow>(
-      "SELECT * FROM assignments WHERE status IN ('offered', 'acked') AND lease_expires_at < ? LIMIT ?",
-    ),
-    extendLive: db.prepare(
-      "UPDATE assignments SET lease_expires_at = lease_expires_at + ? WHERE status IN ('offered', 'acked')",
-    ),
     allLive: db.prepare<[], AssignmentRow>("SELECT * FROM assignments WHERE status IN ('offered', 'acked')"),
-    insertAssignment: db.prepare(
-      `INSERT INTO assignments (id, task_id, volunteer_id, status, assigned_at, lease_expires_at)
-           VALUES (?, ?, ?, 'offered', ?, ?)`,
+    /**
+     * An assignment's row, written once when it ends (leases live in memory, lease-memory.ts),
+     * and its attempt counted in its task's row in the same statement pair.
+     */
+    insertEnded: db.prepare<
+      [string, string, string, string, number, number | null, number, number, string | null, number | null]
+    >(
+      `INSERT INTO assignments (id, task_id, volunteer_id, status, assigned_at, acked_at, lease_expires_at,
+                                ended_at, outcome, inference_ms)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
-    // RETURNING: the changed row in the same statement (no second lookup on the hot path).
-    startTask: db.prepare<[string], TaskRow>(
-      "UPDATE tasks SET status = 'running', attempts = attempts + 1 WHERE id = ? AND status = 'queued' RETURNING *",
-    ),
-    // A replica offered with its first copy (rule V3): one more assignment of a running task.
-    pairTask: db.prepare<[string], TaskRow>(
-      "UPDATE tasks SET attempts = attempts + 1 WHERE id = ? AND status = 'running' RETURNING *",
-    ),
-    ack: db.prepare<[number, number, number | null, string], AssignmentRow>(
-      "UPDATE assignments SET status = 'acked', acked_at = ?, lease_expires_at = ?, assigned_at = COALESCE(?, assigned_at) WHERE id = ? AND status = 'offered' RETURNING *",
-    ),
-    // Capped at assigned_at + maxAssignmentMs: heartbeats cannot hold a task forever.
-    renew: db.prepare(
-      `UPDATE assignments SET lease_expires_at = MIN(?, assigned_at + ?)
-           WHERE id = ? AND volunteer_id = ? AND status IN ('offered', 'acked')`,
-    ),
+    countAttempt: db.prepare('UPDATE tasks SET attempts = attempts + 1 WHERE id = ?'),
     endAssignment: db.prepare(
       'UPDATE assignments SET status = ?, ended_at = ?, outcome = ?, inference_ms = COALESCE(?, inference_ms) WHERE id = ?',
     ),
@@ -111,20 +91,3 @@ export function prepareStatements(db: Db) {
 }
 
 export type Statements = ReturnType<typeof prepareStatements>;
-
-/**
- * The offer transactions, built once (better-sqlite3 builds a wrapper per `transaction()` call):
- * `offer` starts a queued task, `pair` offers a running one's replica (rule V3); each records the
- * offered assignment, and returns undefined (nothing written) when the task was not so.
- */
-export function prepareOffers(db: Db, s: Statements) {
-  const offerWith = (row: (taskId: string) => TaskRow | undefined) =>
-    db.transaction(
-      (taskId: string, assignmentId: string, volunteerId: string, now: number, expires: number) => {
-        const task = row(taskId);
-        if (task) s.insertAssignment.run(assignmentId, taskId, volunteerId, now, expires);
-        return task;
-      },
-    );
-  return { offer: offerWith((id) => s.startTask.get(id)), pair: offerWith((id) => s.pairTask.get(id)) };
-}
