@@ -17,7 +17,13 @@ import type { Assessment, Verifier } from './verifier';
 export interface ResultDeskDeps {
   store: Pick<
     TaskStore,
-    'getTask' | 'getAssignment' | 'finalize' | 'failTask' | 'publishedResultsOf' | 'reopen' | 'reopenElsewhere'
+    | 'getTask'
+    | 'getAssignment'
+    | 'finalize'
+    | 'failTask'
+    | 'publishedResultsOf'
+    | 'reopen'
+    | 'reopenElsewhere'
   >;
   actions: LeaseActions;
   /** Reads a task's image (for the referee). */
