@@ -114,7 +114,7 @@ export interface LeaseBook {
     session: VolunteerSession,
     payload: TaskResult,
     now: number,
-  ): Ack<{ accepted: boolean; duplicate: boolean }> | Promise<Ack<{ accepted: boolean; duplicate: boolean }>>;
+  ): Promise<Ack<{ accepted: boolean; duplicate: boolean }>>;
   /** A failure report for an assignment this book owns. */
   taskError(session: VolunteerSession, payload: TaskErrorReport, now: number): Ack<{ requeued: boolean }>;
 }

@@ -231,14 +231,13 @@ export class Scheduler implements LeaseActions {
    * A volunteer's result, to the book that holds its lease. If it cannot be stored (database
    * down), nothing changes and the ack is `storage_unavailable`: the volunteer sends it again.
    */
-  result(
+  async result(
     session: VolunteerSession,
     payload: TaskResult,
-  ):
-    Ack<{ accepted: boolean; duplicate: boolean }> | Promise<Ack<{ accepted: boolean; duplicate: boolean }>> {
+  ): Promise<Ack<{ accepted: boolean; duplicate: boolean }>> {
     try {
       this.writes.assertStorage();
-      return this.keeper.bookOf(payload.assignmentId).result(session, payload, this.clock.now());
+      return await this.keeper.bookOf(payload.assignmentId).result(session, payload, this.clock.now());
     } catch (err) {
       return this.writes.refusal('scheduler.result', err, session.id);
     }

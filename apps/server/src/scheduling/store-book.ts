@@ -107,7 +107,7 @@ export class StoreLeaseBook implements LeaseBook {
    * turn's one transaction, and everything that acts on it — the verdict, credits, `/live`, the
    * ack — waits for that commit: an `accepted` ack promises a committed result.
    */
-  result(session: VolunteerSession, payload: TaskResult, now: number): Answer | Promise<Answer> {
+  async result(session: VolunteerSession, payload: TaskResult, now: number): Promise<Answer> {
     const { store, desk, actions } = this.d;
     const receivedAt = performance.now();
     const assignment = store.getAssignment(payload.assignmentId);

@@ -101,11 +101,11 @@ export class CanaryRoom implements OfferSource, LeaseBook {
   }
 
   /** A canary's result: acked as a real one would be; a wrong or impossible one is caught. */
-  result(
+  async result(
     session: VolunteerSession,
     payload: TaskResult,
     now: number,
-  ): Ack<{ accepted: boolean; duplicate: boolean }> {
+  ): Promise<Ack<{ accepted: boolean; duplicate: boolean }>> {
     const desk = this.canaries;
     // A late result (its lease lapsed or was released) is judged, as a real task's is taken.
     const size = desk.heldBy(payload.assignmentId, session.id, true);
