@@ -43,10 +43,13 @@ function setup(policy: Partial<CanaryPolicy> = {}) {
   let n = 0;
   const referee = {
     enabled: true,
+    /** `runIdle` refuses (as the server's referee under pressure does). */
+    refuseIdle: false,
     run: (): Promise<RefereeOutcome> => {
       runs++;
       return Promise.resolve({ kind: 'detections', detections: answer });
     },
+    runIdle: (): Promise<RefereeOutcome> | null => (referee.refuseIdle ? null : referee.run()),
   };
   const desk = new CanaryDesk(
     referee,
@@ -62,7 +65,7 @@ function setup(policy: Partial<CanaryPolicy> = {}) {
   const settle = async () => {
     while ((counts.made ?? 0) + (counts.unmade ?? 0) < begun) await new Promise((r) => setTimeout(r, 2));
   };
-  return { desk, counts, settle, runs: () => runs, begun: () => begun };
+  return { desk, counts, settle, referee, runs: () => runs, begun: () => begun };
 }
 
 describe('CanaryDesk (rule V12)', () => {
@@ -123,6 +126,25 @@ describe('CanaryDesk (rule V12)', () => {
     expect(begun()).toBe(4);
     await settle();
     expect(desk.take('a', 1200, LEASE, true)).not.toBeNull();
+  });
+
+  it('a refresh the idle referee refuses is tried again at the next turn (the volunteer still waits)', async () => {
+    const { desk, settle, counts, referee } = setup({ poolSize: 1, refreshMs: 1000 });
+    desk.observe(source(0), images[0]!, 0);
+    await settle();
+    expect(desk.take('liar', 0, LEASE, true)).not.toBeNull();
+    // Real work was refused a moment ago: the canary is not made (runIdle: null).
+    referee.refuseIdle = true;
+    expect(desk.take('liar', 100, LEASE, true)).toBeNull();
+    await settle();
+    expect(counts.unmade).toBe(1);
+    // Alone, nothing else wakes it: its wait is flagged for the next refresh turn.
+    referee.refuseIdle = false;
+    expect(desk.refreshDue(1099)).toBe(false);
+    expect(desk.refreshDue(1100)).toBe(true);
+    expect(desk.take('liar', 1100, LEASE, true)).toBeNull();
+    await settle();
+    expect(desk.take('liar', 1200, LEASE, true)).not.toBeNull();
   });
 
   it('makes room by retiring the ready canary most used, then the oldest', async () => {

@@ -149,12 +149,23 @@ export class CanaryDesk {
     return this.ready.length + this.making >= this.policy.poolSize;
   }
 
-  private start(source: CanarySource, image: Uint8Array, now: number, seenBy: ReadonlySet<string>): void {
+  /** `refresh`: made for a volunteer in quarantine that waits for it (see `refresh`). */
+  private start(
+    source: CanarySource,
+    image: Uint8Array,
+    now: number,
+    seenBy: ReadonlySet<string>,
+    refresh = false,
+  ): void {
     this.making++;
     void this.make(source, image, now, seenBy).then((made) => {
       this.making--;
       if (this.making === 0) this.deleted.clear();
       if (made) this.readyListener?.();
+      // Not made (the referee busy or under pressure, V5): the volunteer still waits, and nothing
+      // else may wake it (alone, it holds no lease and no offer brings an image), so the next
+      // refresh turn tries again (`refreshDue`).
+      else if (refresh) this.starving = true;
     });
   }
 
@@ -264,7 +275,7 @@ export class CanaryDesk {
       );
       this.retire(stalest);
     }
-    this.start(pick.source, pick.image, now, pick.seenBy);
+    this.start(pick.source, pick.image, now, pick.seenBy, true);
   }
 
   /**
