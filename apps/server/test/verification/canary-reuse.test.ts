@@ -5,28 +5,23 @@
  * `/metrics` (`tabgrid_canaries_total`: `made` is one referee inference each).
  */
 import sharp from 'sharp';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FakeVolunteer } from '../support/fake-volunteer';
-import { bearer, startTestServer, type TestServer } from '../support/harness';
+import { bearer } from '../support/harness';
+import { serverPerTest } from '../support/server-rig';
 
 const VOLUNTEERS = 16;
 const TASKS = 200;
 
-let server: TestServer | undefined;
-const fakes: FakeVolunteer[] = [];
-
-afterEach(async () => {
-  for (const f of fakes.splice(0)) f.close();
-  await server?.close();
-  server = undefined;
-});
+const rig = serverPerTest();
+const fakes = rig.fakes;
 
 const counter = (metrics: string, outcome: string) =>
   Number(new RegExp(`^tabgrid_canaries_total\\{outcome="${outcome}"\\} (\\d+)`, 'm').exec(metrics)?.[1] ?? 0);
 
 describe('canaries (V12)', () => {
   it('one referee inference per canary serves many volunteers', async () => {
-    server = await startTestServer({
+    const server = await rig.start({
       verification: true,
       distinctNetworks: false,
       refereeBudget: 50,

@@ -10,21 +10,16 @@
  * replicas answer together.
  */
 import sharp from 'sharp';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FakeVolunteer } from '../support/fake-volunteer';
-import { bearer, startTestServer, type TestServer } from '../support/harness';
+import { bearer } from '../support/harness';
+import { serverPerTest } from '../support/server-rig';
 
 const VOLUNTEERS = 20;
 const TASKS = 200;
 
-let server: TestServer | undefined;
-const fakes: FakeVolunteer[] = [];
-
-afterEach(async () => {
-  for (const f of fakes.splice(0)) f.close();
-  await server?.close();
-  server = undefined;
-});
+const rig = serverPerTest();
+const fakes = rig.fakes;
 
 /** A flat photo: the detector finds nothing on it, so `[]` is the honest answer. */
 const flatPhoto = async () =>
@@ -36,7 +31,7 @@ const flatPhoto = async () =>
 
 describe('paired replicas (V3)', () => {
   it(`${VOLUNTEERS} honest volunteers settle ${TASKS} tasks by agreement, the referee asked for at most 5 %`, async () => {
-    server = await startTestServer({
+    const server = await rig.start({
       verification: true,
       distinctNetworks: false,
       refereeAfterMs: 200,

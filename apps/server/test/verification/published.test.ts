@@ -8,7 +8,7 @@
  * the referee computes it (onnxruntime-node, 1 thread, down to the reported floor).
  */
 import { readFile } from 'node:fs/promises';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Detection, JobView, TaskAssignment } from '@tabgrid/protocol';
 import { iou, parseLabels, REPORTED_SCORE_FLOOR } from '@tabgrid/detector';
 import { createNativeDetector } from '@tabgrid/node-runner';
@@ -17,7 +17,8 @@ import { labelsPath, modelPath, sampleImages } from '../../../../scripts/assets'
 import { agree, shown } from '../../src/verification/agreement';
 import type { ServerConfig } from '../../src/config';
 import { FakeVolunteer } from '../support/fake-volunteer';
-import { bearer, startTestServer, until, type TestServer } from '../support/harness';
+import { bearer, until, type TestServer } from '../support/harness';
+import { serverPerTest } from '../support/server-rig';
 
 const photos = sampleImages().map((i) => i.name);
 /** What the referee finds on each photo (down to the floor, as it reports). */
@@ -37,15 +38,8 @@ beforeAll(async () => {
   }
 }, 60_000);
 
-let server: TestServer | undefined;
-const fakes: FakeVolunteer[] = [];
-
-afterEach(async () => {
-  for (const f of fakes.splice(0)) f.close();
-  await server?.close();
-  server = undefined;
-});
-afterAll(() => undefined);
+const rig = serverPerTest();
+const fakes = rig.fakes;
 
 const shrink = (d: Detection, f: number): Detection['box'] => {
   const [x1, y1, x2, y2] = d.box;
@@ -114,7 +108,7 @@ async function expectExports(srv: TestServer, job: JobView) {
 
 describe('what is published is what was verified (issue 17 B)', () => {
   it('refereed: the tampered result is not published; the referee result is, and exported', async () => {
-    server = await startTestServer({ ...VERIFYING, distinctNetworks: true });
+    const server = await rig.start({ ...VERIFYING, distinctNetworks: true });
     const url = server.url;
     // One fresh liar identity per task, so each result goes to the referee as a probation result.
     const liars = await Promise.all(photos.map((_, i) => join(url, `liar-${i}`, tamperedWithinOldRule)));
@@ -136,7 +130,7 @@ describe('what is published is what was verified (issue 17 B)', () => {
   }, 120_000);
 
   it('replicated: a result tampered within the old rule settles nothing; two honest results publish what both back', async () => {
-    server = await startTestServer({ ...VERIFYING, refereeWorkers: 0, distinctNetworks: false });
+    const server = await rig.start({ ...VERIFYING, refereeWorkers: 0, distinctNetworks: false });
     const url = server.url;
     const honest = (t: TaskAssignment) => answer.get(t.name) ?? [];
     const first = await join(url, 'honest-1', honest, 8);
@@ -159,7 +153,7 @@ describe('what is published is what was verified (issue 17 B)', () => {
   }, 120_000);
 
   it('replicated: a liar within the new rule is never published as sent (the pair mean, shown boxes only)', async () => {
-    server = await startTestServer({ ...VERIFYING, refereeWorkers: 0, distinctNetworks: false });
+    const server = await rig.start({ ...VERIFYING, refereeWorkers: 0, distinctNetworks: false });
     const url = server.url;
     const first = await join(url, 'honest', (t) => answer.get(t.name) ?? [], 8);
     const job = await server.createJob(photos);
