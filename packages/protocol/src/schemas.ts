@@ -4,6 +4,13 @@
  * shape is written down exactly once (PROTOCOL.md rule P2).
  */
 import { z } from 'zod';
+
+// In a browser page or worker, zod must not probe for eval: the app's CSP forbids it and the probe
+// alone is reported as a violation. Set here, where every protocol schema is defined, so it holds
+// whichever chunk the bundler evaluates first (apps/web/src/lib/zodConfig.ts sets it too). Node
+// (server, agent) keeps zod's fast path.
+const g = globalThis as { document?: unknown; importScripts?: unknown };
+if (g.document !== undefined || typeof g.importScripts === 'function') z.config({ jitless: true });
 import { ERROR_CODES, TASK_FAILURE_CODES } from './errors';
 
 /** Limits that are part of the contract. */
