@@ -139,10 +139,14 @@ export class ResultDesk {
   }
 
   /**
-   * Whether a failure report counts toward failing its task (rule V6): only a trusted volunteer's,
-   * never `undecodable` (the server decoded the image at upload; the referee checks it, V10).
+   * Whether a failure report counts toward failing its task (rules V6, T13). With a running
+   * referee none does, trusted or not: the report is a lost lease (`lost`), against the volunteer
+   * and its network, and after repeated reports the referee decides (the task fails only if it
+   * cannot decode or run it either). Without a referee only a trusted volunteer's counts, never
+   * `undecodable` (the server decoded the image at upload; the referee checks it, V10).
    */
   reportCounts(volunteerId: string, code: string): boolean {
+    if (this.losses) return false;
     return !this.verifier || (code !== 'undecodable' && this.verifier.standing(volunteerId) === 'trusted');
   }
 
