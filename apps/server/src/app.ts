@@ -21,6 +21,7 @@ import { frameworkErrorHandler, installErrorHandler } from './http/errors';
 import { registerExportRoutes } from './http/export-routes';
 import { registerRequesterRoutes } from './http/requester-routes';
 import { installSecurityHeaders } from './http/security-headers';
+import { installUpgradeRefusals } from './http/upgrade-refusals';
 import { registerStaticRoutes } from './http/static-routes';
 import { IdentityGate } from './identity/identity-gate';
 import { IdentityStore } from './identity/identity-store';
@@ -278,6 +279,7 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
   });
   // After Socket.IO took over the server's request listeners: headers on every answer (rule H1).
   installSecurityHeaders(app.server);
+  installUpgradeRefusals(app.server);
   const liveNsp: LiveNamespace = io.of(NAMESPACES.live);
   const volunteerNsp: VolunteerNamespace = io.of(NAMESPACES.volunteer);
   // The credit ledger (apps/server/src/ledger), on the backend's store.

@@ -42,7 +42,34 @@ const setSecurityHeaders = helmet({
 });
 
 /** Socket.IO's own HTTP answers live under this path (engine.io's default). */
-const SOCKET_IO_PATH = '/socket.io/';
+export const SOCKET_IO_PATH = '/socket.io/';
+
+/**
+ * The security headers as name/value pairs, for answers written raw on a socket (WebSocket
+ * upgrade refusals, upgrade-refusals.ts). Helmet's headers do not depend on the request (no
+ * nonce), so they are collected once.
+ */
+export const SECURITY_HEADERS: ReadonlyArray<readonly [string, string]> = (() => {
+  const headers: [string, string][] = [];
+  const res = {
+    setHeader: (name: string, value: string | number | readonly string[]) =>
+      headers.push([name, String(value)]),
+    removeHeader: () => undefined,
+  };
+  setSecurityHeaders({} as IncomingMessage, res as unknown as ServerResponse, () => undefined);
+  return headers;
+})();
+
+const SOCKET_IO_CODES: Record<number, ErrorCode> = {
+  403: 'forbidden_origin',
+  404: 'not_found',
+  413: 'payload_too_large',
+  500: 'internal',
+  503: 'shutting_down',
+};
+
+/** An error code for an HTTP status that Socket.IO (engine.io, ws) answers on its own. */
+export const socketIoCode = (status: number): ErrorCode => SOCKET_IO_CODES[status] ?? 'bad_request';
 
 /**
  * Every HTTP answer of `server` carries the security headers (PROTOCOL.md rule H1): pages, assets,
@@ -61,12 +88,6 @@ export function installSecurityHeaders(server: Server): void {
     if (req.url?.startsWith(SOCKET_IO_PATH)) documentSocketIoErrors(res);
   });
 }
-
-const SOCKET_IO_CODES: Record<number, ErrorCode> = {
-  403: 'forbidden_origin',
-  413: 'payload_too_large',
-  500: 'internal',
-};
 
 /** engine.io answers its refusals `{"code": n, "message"}`; the documented body replaces it. */
 function documentSocketIoErrors(res: ServerResponse): void {
@@ -90,7 +111,7 @@ function documentSocketIoErrors(res: ServerResponse): void {
         /* not engine.io's JSON: keep the generic message */
       }
     }
-    const code: ErrorCode = SOCKET_IO_CODES[res.statusCode] ?? 'bad_request';
+    const code = socketIoCode(res.statusCode);
     return end(JSON.stringify({ error: { code, message } }));
   }) as ServerResponse['end'];
 }

@@ -45,6 +45,21 @@ function expectErrorBody(what: string, answer: RawAnswer, code?: string): void {
   if (code && parsed.success) expect(parsed.data.error.code, what).toBe(code);
 }
 
+/** Socket.IO's WebSocket endpoint, up to the transport's name. */
+const WS = '/socket.io/?EIO=4&transport=';
+
+/** A WebSocket upgrade request's headers (a header given '' is left out). */
+function upgrade(changes: Record<string, string> = {}): Record<string, string> {
+  const headers: Record<string, string> = {
+    connection: 'Upgrade',
+    upgrade: 'websocket',
+    'sec-websocket-version': '13',
+    'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+    ...changes,
+  };
+  return Object.fromEntries(Object.entries(headers).filter(([, v]) => v !== ''));
+}
+
 describe('front door: headers and error bodies on every answer', () => {
   it('every route, error, 404, malformed URL and Socket.IO answer carries the security headers', async () => {
     server = await startTestServer();
@@ -77,6 +92,29 @@ describe('front door: headers and error bodies on every answer', () => {
       ['Socket.IO polling handshake', '/socket.io/?EIO=4&transport=polling', {}, null],
       ['Socket.IO unknown transport', '/socket.io/?EIO=4&transport=bogus', {}, 'bad_request'],
       ['Socket.IO unknown session', '/socket.io/?EIO=4&transport=polling&sid=nope', {}, 'bad_request'],
+      // WebSocket upgrade refusals, written raw on the socket by engine.io and ws.
+      ['upgrade, unknown transport', `${WS}bogus`, { headers: upgrade() }, 'bad_request'],
+      ['upgrade, unknown session', `${WS}websocket&sid=nope`, { headers: upgrade() }, 'bad_request'],
+      [
+        'upgrade, bad Upgrade header',
+        `${WS}websocket`,
+        { headers: upgrade({ upgrade: 'h2c' }) },
+        'bad_request',
+      ],
+      ['upgrade, no key', `${WS}websocket`, { headers: upgrade({ 'sec-websocket-key': '' }) }, 'bad_request'],
+      [
+        'upgrade, bad version',
+        `${WS}websocket`,
+        { headers: upgrade({ 'sec-websocket-version': '99' }) },
+        'bad_request',
+      ],
+      [
+        'upgrade, origin refused',
+        `${WS}websocket`,
+        { headers: upgrade({ origin: 'https://evil.example' }) },
+        'forbidden_origin',
+      ],
+      ['upgrade, wrong path', '/not-socket-io/', { headers: upgrade() }, 'not_found'],
     ];
     for (const [what, path, options, code] of cases) {
       const answer = await rawRequest(url, path, options);
