@@ -193,8 +193,9 @@ export class StoreLeaseBook implements LeaseBook {
   taskError(session: VolunteerSession, payload: TaskErrorReport, now: number): Ack<{ requeued: boolean }> {
     const { store, desk, actions, sessions, writes } = this.d;
     let outcome: ReturnType<TaskStore['reportFailure']>;
-    // Failure reports count only from trusted volunteers (rule V6), so made-up identities cannot
-    // fail a task: it runs elsewhere instead, and the report is a lost lease (T13). Same ack.
+    // With a referee no failure report counts, trusted or not (T13; without one only trusted
+    // volunteers', V6): the task runs elsewhere, the report is a lost lease, and after repeated
+    // ones the referee decides. Same ack.
     const counts = desk.reportCounts(session.id, payload.code);
     try {
       writes.assertStorage();

@@ -175,6 +175,11 @@ const MIGRATIONS: string[] = [
   ALTER TABLE jobs ADD COLUMN cancelled_at INTEGER;
   ALTER TABLE jobs ADD COLUMN expected INTEGER;
   `,
+  // 10: verification: the other result of the agreeing pair whose mean a task publishes, so that
+  // backtracking finds it whichever of the two lied (rule V7a).
+  `
+  ALTER TABLE tasks ADD COLUMN pair_assignment_id TEXT;
+  `,
 ];
 
 export const DATABASE_FILE = 'tabgrid.sqlite';

@@ -44,6 +44,11 @@ export type Verification = TaskVerification;
 export interface VerificationMark {
   verification: Verification;
   agreeing: number;
+  /**
+   * The other result of the agreeing pair whose mean is published (`replicated`, `spot-checked`;
+   * the named one is `resultAssignmentId`): backtracking reopens the task if either lied (V7a).
+   */
+  pairAssignmentId?: string | null;
 }
 
 export interface AssignmentRecord {

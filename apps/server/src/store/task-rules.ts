@@ -154,7 +154,8 @@ export function resultGate(
 /** How a final result records its verification: none (verification off) counts as one agreeing. */
 export const resultMark = (
   mark: VerificationMark | null,
-): { verification: TaskRecord['verification']; agreeing: number } => ({
+): { verification: TaskRecord['verification']; agreeing: number; pair: string | null } => ({
   verification: mark?.verification ?? null,
   agreeing: mark?.agreeing ?? 1,
+  pair: mark?.pairAssignmentId ?? null,
 });

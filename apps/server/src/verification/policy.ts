@@ -44,11 +44,13 @@ export type Settlement =
   /**
    * These results agree. `detections` is what is published (rule V8): the referee's own shown
    * detections when it ran, else only those both results of the agreeing pair back. `winner` is
-   * the result named with it (the referee's when it ran), `wrong` are the dissenters.
+   * the result named with it (the referee's when it ran), `partner` the pair's other result (null
+   * when the referee ran), `wrong` are the dissenters.
    */
   | {
       kind: 'final';
       winner: Candidate;
+      partner: Candidate | null;
       detections: Detection[];
       agreeing: Candidate[];
       wrong: Candidate[];
@@ -85,6 +87,7 @@ export function settle(
     return {
       kind: 'final',
       winner: referee,
+      partner: null,
       detections: shown(referee.detections, rule),
       agreeing: [referee, ...agreeing.filter((c) => !c.quarantined)],
       wrong: others.filter((c) => !agreeing.includes(c)),
@@ -101,6 +104,7 @@ export function settle(
       return {
         kind: 'final',
         winner: b,
+        partner: a,
         detections: consensus(a.detections, b.detections, rule),
         agreeing,
         wrong: candidates.filter((c) => !agreeing.includes(c)),

@@ -102,7 +102,10 @@ describe('verifier', () => {
     const second = result('t1', 'honest-a', truth);
     expect(second.kind).toBe('final');
     if (second.kind !== 'final') return;
-    expect(second.mark).toEqual({ verification: 'spot-checked', agreeing: 2 });
+    // Named: the result that completed the pair; the pair's other result is recorded too (V7a).
+    expect(second.mark).toMatchObject({ verification: 'spot-checked', agreeing: 2 });
+    expect(second.resultAssignmentId).toBe('a2');
+    expect(second.mark.pairAssignmentId).toBe('a1');
     expect(second.caught).toEqual([]);
     expect(second.settled.agreeing.map((r) => r.volunteerId).sort()).toEqual(['honest-a', 'turncoat']);
     expect(reps.get('turncoat').streak).toBe(51);

@@ -389,6 +389,8 @@ export class Verifier {
         mark: {
           verification: s.refereed ? 'refereed' : spot ? 'spot-checked' : 'replicated',
           agreeing: s.agreeing.length,
+          // The pair's other result: its share is in the published mean too (rule V7a).
+          pairAssignmentId: (s.partner as Pending | null)?.assignmentId ?? null,
         },
         resultAssignmentId: winner.by === REFEREE ? null : winner.assignmentId,
         caught,

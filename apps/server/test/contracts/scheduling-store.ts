@@ -429,6 +429,45 @@ export function describeSchedulingStore(
       expect([...redo].sort()).toEqual(liar.map((l) => l.task).sort());
     });
 
+    it('backtracking reaches a pair through either member: the first one caught reopens the task (V7a)', async () => {
+      const s = await start();
+      await s.store.createJob(tasks(2), T0);
+      await s.settle();
+      // v1 (then v3) sent the first result, v2 (then v4) completed the pair and is named for it.
+      const pair = (first: string, second: string) => {
+        const a = s.store.assignNext(first, T0, OFFER)!;
+        s.store.complete(a.assignment.id, first, box(0.5), 10, T0 + 1, 'replicate');
+        const b = s.store.assignNext(second, T0 + 1, OFFER)!;
+        expect(b.task.id).toBe(a.task.id);
+        const mark = { verification: 'replicated', agreeing: 2, pairAssignmentId: a.assignment.id } as const;
+        s.store.complete(b.assignment.id, second, box(0.6), 10, T0 + 2, mark);
+        return { task: a.task.id, first: a.assignment.id };
+      };
+      const here = pair('v1', 'v2');
+      const later = pair('v3', 'v4');
+      await s.settle();
+
+      // Caught in this process: its result is found and the task reopened, agreeing cleared.
+      expect(s.store.publishedResultsOf('v1')).toEqual([here.first]);
+      expect(s.store.reopen([here.first]).map((t) => [t.id, t.status, t.agreeing])).toEqual([
+        [here.task, 'queued', 0],
+      ]);
+      expect(s.store.publishedResultsOf('v2')).toEqual([]);
+      await s.settle();
+
+      // Caught after a restart (SQLite reads its database again; Redis its shared index).
+      const r = await s.restart();
+      opened.push(r);
+      const found = r.store.publishedResultsOf('v3');
+      const local = r.store.reopen(found);
+      const elsewhere = await r.store.reopenElsewhere('v3');
+      expect([...local, ...elsewhere.reopened].map((t) => t.id)).toEqual([later.task]);
+      expect([...found, ...elsewhere.revoked]).toEqual([later.first]);
+      // Never offered to it again; the first task, reopened without v1, is.
+      expect(r.store.assignNext('v3', T0 + 3, OFFER)?.task.id).toBe(here.task);
+      expect(r.store.assignNext('v3', T0 + 3, OFFER)).toBeNull();
+    });
+
     it("backtracking leaves a deleted job's tasks alone (nobody will read them again)", async () => {
       const s = await start();
       const kept = await s.store.createJob(tasks(1), T0);

@@ -9,8 +9,11 @@ export interface PutOptions {
   force?: boolean;
   /** The task leaves this gateway: a new stream entry is added for it (and `ackEntry` acked). */
   enqueue?: boolean;
-  /** The task publishes a volunteer's result: index it under that volunteer (backtracking, rule V7). */
-  trusted?: TrustedRef & { volunteerId: string };
+  /**
+   * The task publishes these volunteers' results (one, or both of a pair): index each under its
+   * volunteer (backtracking, rule V7).
+   */
+  trusted?: (TrustedRef & { volunteerId: string })[];
 }
 
 /** Where the cache sends every change (write-behind to Redis). */

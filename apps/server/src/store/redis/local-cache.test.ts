@@ -55,12 +55,9 @@ describe('LocalCache', () => {
       cache.complete(offer.assignment.id, 'v1', [], 5, i, marks[i % marks.length]);
       ids.push(offer.assignment.id);
     }
-    expect(sink.puts.at(-1)!.options.trusted).toEqual({
-      volunteerId: 'v1',
-      jobId: 'job_1',
-      taskId: 't20000',
-      assignmentId: ids.at(-1),
-    });
+    expect(sink.puts.at(-1)!.options.trusted).toEqual([
+      { volunteerId: 'v1', jobId: 'job_1', taskId: 't20000', assignmentId: ids.at(-1) },
+    ]);
     const held = cache.publishedResultsOf('v1');
     expect(held).toHaveLength(20_000);
     expect(held).not.toContain(ids[0]); // found through Redis' index now (reopenElsewhere)

@@ -311,7 +311,7 @@ export class LocalCache implements TaskStore {
     return [...(this.trusted.get(volunteerId) ?? [])].filter((id) => {
       const a = this.leases.get(id);
       const task = a && this.tasks.get(a.taskId);
-      return !task || (task.status === 'done' && task.resultAssignmentId === id);
+      return !task || (task.status === 'done' && publishes(task, id));
     });
   }
 
@@ -324,12 +324,13 @@ export class LocalCache implements TaskStore {
     for (const id of assignmentIds) {
       const a = this.leases.get(id);
       const task = a && this.tasks.get(a.taskId);
-      if (!a || !task || task.status !== 'done' || task.resultAssignmentId !== id) continue;
+      if (!a || !task || task.status !== 'done' || !publishes(task, id)) continue;
       this.trusted.get(a.volunteerId)?.delete(id);
       task.status = 'queued';
       task.completedAt = null;
       task.detections = null;
       task.resultAssignmentId = null;
+      task.pairAssignmentId = null;
       task.verification = null;
       task.agreeing = 0;
       task.reopened = (task.reopened ?? 0) + 1;
@@ -410,7 +411,8 @@ export class LocalCache implements TaskStore {
     task.completedAt = now;
     task.detections = [...detections];
     task.resultAssignmentId = resultAssignmentId;
-    const { verification, agreeing } = rules.resultMark(mark);
+    const { verification, agreeing, pair } = rules.resultMark(mark);
+    task.pairAssignmentId = pair;
     task.verification = verification;
     task.agreeing = agreeing;
     if (by) {
@@ -421,20 +423,25 @@ export class LocalCache implements TaskStore {
         volunteerId: by.volunteerId,
       };
       if (mark) {
-        let set = this.trusted.get(by.volunteerId);
-        if (!set) this.trusted.set(by.volunteerId, (set = new Set()));
-        set.add(by.id);
-        this.retire(task, {
-          volunteerId: by.volunteerId,
-          jobId: task.jobId,
-          taskId: task.id,
-          assignmentId: by.id,
-        });
+        // Both results of a pair are in the mean it publishes: either one's sender may be caught.
+        const partner = pair ? this.leases.get(pair) : undefined;
+        this.retire(
+          task,
+          [by, ...(partner ? [partner] : [])].map((a) => this.index(task, a)),
+        );
         return superseded;
       }
     }
     this.retire(task);
     return superseded;
+  }
+
+  /** A published result, indexed under its volunteer (here, and in Redis with the task's write). */
+  private index(task: StoredTask, a: AssignmentRecord): NonNullable<PutOptions['trusted']>[number] {
+    let set = this.trusted.get(a.volunteerId);
+    if (!set) this.trusted.set(a.volunteerId, (set = new Set()));
+    set.add(a.id);
+    return { volunteerId: a.volunteerId, jobId: task.jobId, taskId: task.id, assignmentId: a.id };
   }
 
   /** A finished task: written once (its entry acked after), kept a while for late duplicates. */
@@ -480,3 +487,7 @@ export class LocalCache implements TaskStore {
     this.finished.delete(taskId);
   }
 }
+
+/** Whether a done task's published result is this assignment's, alone or as one of its pair (V7a). */
+const publishes = (task: StoredTask, assignmentId: string) =>
+  task.resultAssignmentId === assignmentId || task.pairAssignmentId === assignmentId;

@@ -68,7 +68,8 @@ return 1
 
 /**
  * `tgReopenTrusted tasks status jobCounts counts stream meta  taskId assignmentId volunteerId jobId`
- * — backtracking on any gateway (rule V7): if the task is still done with this assignment's result
+ * — backtracking on any gateway (rule V7): if the task still publishes this assignment's result
+ * (alone, or as one of the agreeing pair whose mean it publishes: `pairAssignmentId`)
  * and its job is not deleted, its result is cleared, the volunteer excluded, `reopened` counted up
  * (gateways holding an older copy in memory drop it), and the task queued on the stream again.
  * Returns its new JSON; `deleted` (the result was this volunteer's, but nobody will read it
@@ -79,12 +80,13 @@ if redis.call('HGET', KEYS[2], ARGV[1]) ~= 'done' then return false end
 local json = redis.call('HGET', KEYS[1], ARGV[1])
 if not json then return false end
 local t = cjson.decode(json)
-if t.resultAssignmentId ~= ARGV[2] then return false end
+if t.resultAssignmentId ~= ARGV[2] and t.pairAssignmentId ~= ARGV[2] then return false end
 if redis.call('HEXISTS', KEYS[6], 'deletedAt') == 1 then return 'deleted' end
 t.status = 'queued'
 t.completedAt = cjson.null
 t.detections = cjson.null
 t.resultAssignmentId = cjson.null
+t.pairAssignmentId = cjson.null
 t.verification = cjson.null
 t.agreeing = 0
 t.reopened = (tonumber(t.reopened) or 0) + 1

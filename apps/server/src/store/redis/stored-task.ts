@@ -20,6 +20,8 @@ export interface StoredTask extends TaskRecord {
    * memory holds a stale one: it was reopened elsewhere. Absent: 0.
    */
   reopened?: number;
+  /** The other result of the agreeing pair whose mean it publishes (rule V7a). Absent: none. */
+  pairAssignmentId?: string | null;
 }
 
 export const NO_VIEW: StoredTask['view'] = {
@@ -68,6 +70,6 @@ export function decodeTask(json: string): StoredTask {
 
 /** The record alone, without the view (what the TaskStore interface returns). */
 export function recordOf(task: StoredTask): TaskRecord {
-  const { view: _view, excluded: _excluded, reopened: _reopened, ...record } = task;
+  const { view: _view, excluded: _excluded, reopened: _reopened, pairAssignmentId: _pair, ...record } = task;
   return { ...record, detections: record.detections ? [...record.detections] : null };
 }

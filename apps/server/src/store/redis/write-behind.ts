@@ -126,8 +126,7 @@ export class WriteBehind implements CacheSink {
         RECENT_RESULTS_KEPT,
       );
       if (p.options.enqueue) pipe.xadd(KEYS.stream, '*', 'j', p.jobId, 't', p.taskId);
-      const trusted = p.options.trusted;
-      if (trusted) {
+      for (const trusted of p.options.trusted ?? []) {
         pipe.tgIndexTrusted(
           KEYS.trusted(trusted.volunteerId),
           Date.now(),
@@ -151,7 +150,11 @@ export class WriteBehind implements CacheSink {
         // One reply per command this put queued: the write, then its stream entry and its index.
         const [err, stored] = replies[i++] ?? [new Error('no reply')];
         const enqueueErr = p.options.enqueue ? (replies[i++]?.[0] ?? null) : null;
-        const indexErr = p.options.trusted ? (replies[i++]?.[0] ?? null) : null;
+        let indexErr: Error | null = null;
+        for (let n = p.options.trusted?.length ?? 0; n > 0; n--) {
+          const e = replies[i++]?.[0] ?? null; // every index reply consumed, even after an error
+          indexErr ??= e;
+        }
         if (err || enqueueErr || indexErr) failed.push(p);
         else {
           if (p.options.ackEntry) this.acks.add(p.options.ackEntry);

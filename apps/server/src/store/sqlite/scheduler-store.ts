@@ -384,15 +384,9 @@ export class SchedulerStore implements SchedulingStore {
     mark: VerificationMark | null,
     now: number,
   ): AssignmentRecord[] {
-    const { verification, agreeing } = rules.resultMark(mark);
-    this.s.completeTask.run(
-      now,
-      JSON.stringify(detections),
-      resultAssignmentId,
-      verification,
-      agreeing,
-      task.id,
-    );
+    const { verification, agreeing, pair } = rules.resultMark(mark);
+    const result = JSON.stringify(detections);
+    this.s.completeTask.run(now, result, resultAssignmentId, verification, agreeing, pair, task.id);
     const superseded = this.leases
       .forTask(task.id)
       .map((other) => this.rows.end(other, 'superseded', now, 'task_completed', null));

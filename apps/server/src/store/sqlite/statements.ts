@@ -56,20 +56,21 @@ export function prepareStatements(db: Db) {
       "SELECT COUNT(*) AS n FROM assignments WHERE task_id = ? AND status = 'completed'",
     ),
     // Every verification, not only `trusted` (rule V7): a liar's replicated or refereed result
-    // was published as its own too.
+    // was published as its own too, and either result of a pair is in the mean it published.
     publishedOf: db.prepare<[string], { id: string }>(
-      `SELECT a.id FROM tasks t JOIN assignments a ON a.id = t.result_assignment_id
+      `SELECT a.id FROM tasks t JOIN assignments a
+             ON a.id = t.result_assignment_id OR a.id = t.pair_assignment_id
            WHERE t.status = 'done' AND a.volunteer_id = ?`,
     ),
     reopenTask: db.prepare(
       `UPDATE tasks SET status = 'queued', completed_at = NULL, result_json = NULL,
-             result_assignment_id = NULL, verification = NULL, agreeing = 0
-           WHERE id = ? AND status = 'done' AND result_assignment_id = ?
+             result_assignment_id = NULL, pair_assignment_id = NULL, verification = NULL, agreeing = 0
+           WHERE id = ? AND status = 'done' AND ? IN (result_assignment_id, pair_assignment_id)
              AND job_id NOT IN (SELECT id FROM jobs WHERE deleted_at IS NOT NULL)`,
     ),
     completeTask: db.prepare(
       `UPDATE tasks SET status = 'done', completed_at = ?, result_json = ?, result_assignment_id = ?,
-             verification = ?, agreeing = ?
+             verification = ?, agreeing = ?, pair_assignment_id = ?
            WHERE id = ? AND status IN ('queued', 'running')`,
     ),
     failTask: db.prepare(
