@@ -49,14 +49,16 @@ export function installRequesterAuth(
     }
     if (PUBLIC_API.test(request.url)) return;
     const key = bearerKey(request.headers.authorization);
-    const wait = key ? throttle.retryAfter(request.ip) : 0;
+    // The throttle (shared by every gateway on Redis) and the key are read together: one wait.
+    const [wait, requester] = key
+      ? await Promise.all([throttle.retryAfter(request.ip), keys.resolve(key)])
+      : [0, null];
     if (wait > 0) {
       void reply.header('Retry-After', String(wait));
       throw throttled(wait);
     }
-    const requester = key ? await keys.resolve(key) : null;
     if (!requester) {
-      if (key) throttle.failed(request.ip);
+      if (key) await throttle.failed(request.ip);
       void reply.header('WWW-Authenticate', 'Bearer realm="tabgrid"');
       throw new TabgridError(
         'unauthorized',

@@ -43,7 +43,12 @@ export interface EdgeMemory {
    * Adds `member` to the set `key`, which expires `ttlMs` after its latest addition. Returns
    * whether it was new and every member now.
    */
-  add(key: string, member: string, ttlMs: number, now: number): Promise<{ added: boolean; members: string[] }>;
+  add(
+    key: string,
+    member: string,
+    ttlMs: number,
+    now: number,
+  ): Promise<{ added: boolean; members: string[] }>;
   /** The members of the set `key` (none when it expired or was dropped). */
   members(key: string, now: number): Promise<string[]>;
   /** Forgets the set `key`. */

@@ -38,6 +38,8 @@ export interface SchedulerRuntime {
   metrics?: VerificationMetrics;
   /** Known-answer tasks (rule V12); without it quarantined volunteers get ordinary tasks. */
   canaries?: CanaryDesk;
+  /** Told of each stall and the volunteer's halvings now in force (rule V11: its network's memory). */
+  stalled?: (volunteerId: string, halvings: number) => void;
 }
 
 export type SchedulerConfig = Pick<
@@ -165,6 +167,7 @@ export function openRooms(
     maxDeclinePercent: config.maxDeclinePercent,
     metrics: runtime.metrics,
     failed: (taskId) => desk.forget(taskId),
+    ...(runtime.stalled ? { stalled: runtime.stalled } : {}),
   });
   return { clock, sessions, writes, desk, keeper, dispatcher, books };
 }
