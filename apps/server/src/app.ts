@@ -347,6 +347,7 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
       metrics: verificationMetrics,
       canaries,
       credits,
+      edges: backend.edges,
       // Rule V11: a network's stalls are held against its new identities (issue 17 E).
       stalled: (volunteerId, halvings) =>
         void identityGate
