@@ -49,14 +49,13 @@ export function installRequesterAuth(
     }
     if (PUBLIC_API.test(request.url)) return;
     const key = bearerKey(request.headers.authorization);
-    // The throttle (shared by every gateway on Redis) and the key are read together: one wait.
-    const [wait, requester] = key
-      ? await Promise.all([throttle.retryAfter(request.ip), keys.resolve(key)])
-      : [0, null];
+    // While throttled (on any gateway, with Redis) no key is looked at.
+    const wait = key ? await throttle.retryAfter(request.ip) : 0;
     if (wait > 0) {
       void reply.header('Retry-After', String(wait));
       throw throttled(wait);
     }
+    const requester = key ? await keys.resolve(key) : null;
     if (!requester) {
       if (key) await throttle.failed(request.ip);
       void reply.header('WWW-Authenticate', 'Bearer realm="tabgrid"');

@@ -148,16 +148,14 @@ export class LiveHub implements SchedulerEvents {
       }
       const apiKey = auth.data.apiKey;
       const check = async () => {
-        // The throttle (shared by every gateway on Redis) and the key are read together.
-        const [wait, requester] = await Promise.all([
-          door.throttle?.retryAfter(address) ?? 0,
-          access.keys.resolve(apiKey),
-        ]);
+        // While throttled (on any gateway, with Redis) no key is looked at.
+        const wait = (await door.throttle?.retryAfter(address)) ?? 0;
         if (wait > 0) {
           return refuse(
             handshakeError('rate_limited', `too many invalid API keys from this address; retry in ${wait} s`),
           );
         }
+        const requester = await access.keys.resolve(apiKey);
         if (requester === null) {
           await door.throttle?.failed(address);
           return refuse(handshakeError('unauthorized', 'this API key is not valid'));
