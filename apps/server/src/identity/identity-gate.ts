@@ -64,10 +64,12 @@ export class IdentityGate {
     this.bound(now);
     if (perHour > 0) {
       const network = this.options.networkOf(address);
-      const penalized = (await this.memory.mark(`quarantine:${network}`, now)) > 0;
-      const quota = penalized ? Math.max(1, Math.floor(perHour / 4)) : perHour;
       // Counted before it is compared, so gateways admitting at once cannot both take the last.
-      const window = await this.memory.count(`identities:${network}`, HOUR_MS, now);
+      const [mark, window] = await Promise.all([
+        this.memory.mark(`quarantine:${network}`, now),
+        this.memory.count(`identities:${network}`, HOUR_MS, now),
+      ]);
+      const quota = mark > 0 ? Math.max(1, Math.floor(perHour / 4)) : perHour;
       if (window.count > quota) {
         const minutes = Math.max(1, Math.ceil((window.endsAt - now) / 60_000));
         throw new TabgridError(
