@@ -147,12 +147,15 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
       : undefined,
   );
   // Rules I9, I10: what a new identity costs, per network (the address itself without /24s).
-  const identityGate = new IdentityGate({
-    perHour: config.newIdentitiesPerHour,
-    maxPending: config.maxPendingIdentities,
-    lifetimeMs: config.identityTtlMs,
-    networkOf: config.distinctNetworks ? networkOf : (address) => address,
-  });
+  const identityGate = new IdentityGate(
+    {
+      perHour: config.newIdentitiesPerHour,
+      maxPending: config.maxPendingIdentities,
+      lifetimeMs: config.identityTtlMs,
+      networkOf: config.distinctNetworks ? networkOf : (address) => address,
+    },
+    backend.edges,
+  );
   const keys = new KeyStore(backend.keys, config.apiKeys);
   let firstKey: string | null;
   try {
@@ -227,9 +230,12 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
   watchReputations(reputations, {
     firstVerified: (volunteerId) =>
       void identities.kept(volunteerId).catch((err: unknown) => errors.report('identity.keep', err)),
-    quarantined: (volunteerId) => identityGate.quarantined(volunteerId, clock.now()),
+    quarantined: (volunteerId) =>
+      void identityGate
+        .quarantined(volunteerId, clock.now())
+        .catch((err: unknown) => errors.report('identity.quarantine', err)),
   });
-  const signIns = new SignInThrottle(config.signInFailuresPerMinute);
+  const signIns = new SignInThrottle(backend.edges, config.signInFailuresPerMinute);
   app.log.info({ backend: backend.kind, gatewayId: backend.gatewayId }, 'storage backend');
   for (const message of early) app.log.warn(message);
   const health = new HealthMonitor(
@@ -343,6 +349,12 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
       metrics: verificationMetrics,
       canaries,
       credits,
+      edges: backend.edges,
+      // Rule V11: a network's stalls are held against its new identities (issue 17 E).
+      stalled: (volunteerId, halvings) =>
+        void identityGate
+          .stalled(volunteerId, halvings, clock.now())
+          .catch((err: unknown) => errors.report('identity.stall', err)),
     },
   );
   // The store answered its probe again: leases are extended by the outage, dispatch resumes.
@@ -371,9 +383,14 @@ export async function startServer(config: ServerConfig, seams: ServerSeams = {})
       gate: identityGate,
       // Rule I10: a new identity from a network whose identity was quarantined starts on a
       // probation twice as long (its streak starts at minus the trust streak).
-      onIssued: (volunteerId, address, now) => {
-        if (verifier && identityGate.startsStricter(address, now))
-          reputations.put(volunteerId, { ...NEW_REPUTATION, streak: -config.trustStreak });
+      // Rule V11: it also starts with the stall halvings its network's identities had.
+      onIssued: async (volunteerId, address, now) => {
+        const [stricter, stalls] = await Promise.all([
+          verifier ? identityGate.startsStricter(address, now) : false,
+          identityGate.stallsOf(address, now),
+        ]);
+        if (stricter) reputations.put(volunteerId, { ...NEW_REPUTATION, streak: -config.trustStreak });
+        if (stalls > 0) sched.inheritStalls(volunteerId, stalls);
       },
     },
     app.log.child({ ns: 'volunteer' }),

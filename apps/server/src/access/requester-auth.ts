@@ -49,14 +49,15 @@ export function installRequesterAuth(
     }
     if (PUBLIC_API.test(request.url)) return;
     const key = bearerKey(request.headers.authorization);
-    const wait = key ? throttle.retryAfter(request.ip) : 0;
+    // While throttled (on any gateway, with Redis) no key is looked at.
+    const wait = key ? await throttle.retryAfter(request.ip) : 0;
     if (wait > 0) {
       void reply.header('Retry-After', String(wait));
       throw throttled(wait);
     }
     const requester = key ? await keys.resolve(key) : null;
     if (!requester) {
-      if (key) throttle.failed(request.ip);
+      if (key) await throttle.failed(request.ip);
       void reply.header('WWW-Authenticate', 'Bearer realm="tabgrid"');
       throw new TabgridError(
         'unauthorized',

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SignInThrottle } from '../access/sign-in-throttle';
+import { LocalEdgeMemory } from '../edges/local-edge-memory';
 import { RetryLaterError, UploadBudget } from './upload-budget';
 
 describe('UploadBudget (rule H5)', () => {
@@ -35,27 +36,27 @@ describe('UploadBudget (rule H5)', () => {
 });
 
 describe('SignInThrottle (rule H4)', () => {
-  it('blocks an address after maxFailures in a window, until the window ends', () => {
+  it('blocks an address after maxFailures in a window, until the window ends', async () => {
     let now = 0;
-    const t = new SignInThrottle(3, 60_000, 100, () => now);
+    const t = new SignInThrottle(new LocalEdgeMemory(), 3, 60_000, () => now);
     for (let i = 0; i < 3; i++) {
-      expect(t.retryAfter('a')).toBe(0);
-      t.failed('a');
+      expect(await t.retryAfter('a')).toBe(0);
+      await t.failed('a');
     }
-    expect(t.retryAfter('a')).toBe(60);
-    expect(t.retryAfter('b')).toBe(0);
+    expect(await t.retryAfter('a')).toBe(60);
+    expect(await t.retryAfter('b')).toBe(0);
     now = 59_500;
-    expect(t.retryAfter('a')).toBe(1);
+    expect(await t.retryAfter('a')).toBe(1);
     now = 60_000;
-    expect(t.retryAfter('a')).toBe(0);
+    expect(await t.retryAfter('a')).toBe(0);
   });
 
-  it('remembers at most maxAddresses addresses', () => {
-    const t = new SignInThrottle(1, 60_000, 2, () => 0);
-    t.failed('a');
-    t.failed('b');
-    t.failed('c');
-    expect(t.retryAfter('a')).toBe(0);
-    expect(t.retryAfter('c')).toBe(60);
+  it('remembers at most as many addresses as its memory holds', async () => {
+    const t = new SignInThrottle(new LocalEdgeMemory(2), 1, 60_000, () => 0);
+    await t.failed('a');
+    await t.failed('b');
+    await t.failed('c');
+    expect(await t.retryAfter('a')).toBe(0);
+    expect(await t.retryAfter('c')).toBe(60);
   });
 });

@@ -2,11 +2,14 @@
  * What a new volunteer identity costs (PROTOCOL.md rules I8-I10, docs/SECURITY.md "Identity
  * farming"): at most `perHour` new identities per client network per hour, at most `maxPending`
  * issued per gateway within the identity lifetime (the identity table's bound, beside those that
- * did verified work), and a memory of networks whose identities were quarantined: such a network
- * gets a quarter of the quota, and its new identities start on a longer probation.
- * Kept in memory per gateway.
+ * did verified work), and a memory of networks whose identities were quarantined or stalled: a
+ * quarantined network gets a quarter of the quota and its new identities start on a longer
+ * probation; a stalling network's new identities start with its stall halvings (rule V11).
+ * The quota and the networks' marks are the edge memory's (`EdgeMemory`): this process's on
+ * SQLite, shared by every gateway on Redis. The table bound is kept per gateway.
  */
 import { TabgridError } from '@tabgrid/protocol';
+import type { EdgeMemory } from '../edges/edge-memory';
 
 export interface IdentityGateOptions {
   /** New identities per network per hour; 0 = no limit. */
@@ -19,10 +22,12 @@ export interface IdentityGateOptions {
   networkOf: (address: string) => string;
   /** How long a quarantine is held against its network. @defaultValue 24 h */
   penaltyMs?: number;
+  /** How long a network's stall halvings are held against it (StallPolicy's memory). @defaultValue 6 h */
+  stallMemoryMs?: number;
 }
 
 const HOUR_MS = 3_600_000;
-/** Networks (and volunteers) remembered at most; the oldest are forgotten first. */
+/** Volunteers whose network is remembered at most; the oldest are forgotten first. */
 const MAX_TRACKED = 100_000;
 
 /** A Map that forgets its oldest entry past `max` entries (insertion order). */
@@ -40,24 +45,47 @@ class Bounded<K, V> extends Map<K, V> {
 }
 
 export class IdentityGate {
-  /** network -> identities issued in the hour that started at `since`. */
-  private readonly hourly = new Bounded<string, { count: number; since: number }>(MAX_TRACKED);
   /** Issue times within the lifetime, oldest first (the bound). */
   private readonly issued: number[] = [];
-  /** network -> penalized until (ms). */
-  private readonly penalties = new Bounded<string, number>(MAX_TRACKED);
   /** volunteer id -> the network it last connected from. */
   private readonly networks = new Bounded<string, string>(MAX_TRACKED);
 
-  constructor(private readonly options: IdentityGateOptions) {}
+  constructor(
+    private readonly options: IdentityGateOptions,
+    private readonly memory: EdgeMemory,
+  ) {}
 
   /**
    * Counts one new identity for `address`, or throws `rate_limited` when its network used its
    * quota this hour or the gateway its bound.
    */
-  admit(address: string, now: number): void {
+  async admit(address: string, now: number): Promise<void> {
     const { perHour, maxPending, lifetimeMs } = this.options;
-    const network = this.options.networkOf(address);
+    this.bound(now);
+    if (perHour > 0) {
+      const network = this.options.networkOf(address);
+      // Counted before it is compared, so gateways admitting at once cannot both take the last.
+      const [mark, window] = await Promise.all([
+        this.memory.mark(`quarantine:${network}`, now),
+        this.memory.count(`identities:${network}`, HOUR_MS, now),
+      ]);
+      const quota = mark > 0 ? Math.max(1, Math.floor(perHour / 4)) : perHour;
+      if (window.count > quota) {
+        const minutes = Math.max(1, Math.ceil((window.endsAt - now) / 60_000));
+        throw new TabgridError(
+          'rate_limited',
+          `at most ${quota} new volunteer identities per hour from one network; resume yours (send volunteerId and token) or retry in ${minutes} min`,
+          429,
+        );
+      }
+    }
+    this.bound(now);
+    if (maxPending > 0 && lifetimeMs > 0) this.issued.push(now);
+  }
+
+  /** Throws when this gateway issued `maxPending` identities within their lifetime. */
+  private bound(now: number): void {
+    const { maxPending, lifetimeMs } = this.options;
     while (this.issued.length > 0 && this.issued[0]! <= now - lifetimeMs) this.issued.shift();
     if (maxPending > 0 && this.issued.length >= maxPending) {
       throw new TabgridError(
@@ -66,43 +94,37 @@ export class IdentityGate {
         429,
       );
     }
-    let window = this.hourly.get(network);
-    if (!window || now - window.since >= HOUR_MS) window = { count: 0, since: now };
-    const quota = this.penalized(network, now) ? Math.max(1, Math.floor(perHour / 4)) : perHour;
-    if (perHour > 0 && window.count >= quota) {
-      const minutes = Math.max(1, Math.ceil((window.since + HOUR_MS - now) / 60_000));
-      throw new TabgridError(
-        'rate_limited',
-        `at most ${quota} new volunteer identities per hour from one network; resume yours (send volunteerId and token) or retry in ${minutes} min`,
-        429,
-      );
-    }
-    window.count++;
-    this.hourly.set(network, window);
-    if (lifetimeMs > 0) this.issued.push(now);
   }
 
-  /** Remembers the network a volunteer connects from (for `quarantined`). */
+  /** Remembers the network a volunteer connects from (for `quarantined` and `stalled`). */
   seen(volunteerId: string, address: string): void {
     this.networks.set(volunteerId, this.options.networkOf(address));
   }
 
   /** One of this volunteer's network's identities was quarantined (or did something as bad). */
-  quarantined(volunteerId: string, now: number): void {
+  async quarantined(volunteerId: string, now: number): Promise<void> {
     const network = this.networks.get(volunteerId);
-    if (network !== undefined) this.penalties.set(network, now + (this.options.penaltyMs ?? 24 * HOUR_MS));
+    if (network === undefined) return;
+    await this.memory.raise(`quarantine:${network}`, 1, this.options.penaltyMs ?? 24 * HOUR_MS, now);
   }
 
-  /** Whether identities from this address's network start stricter now. */
-  startsStricter(address: string, now: number): boolean {
-    return this.penalized(this.options.networkOf(address), now);
+  /** Whether identities from this address's network start stricter now (rule I10). */
+  async startsStricter(address: string, now: number): Promise<boolean> {
+    return (await this.memory.mark(`quarantine:${this.options.networkOf(address)}`, now)) > 0;
   }
 
-  private penalized(network: string, now: number): boolean {
-    const until = this.penalties.get(network);
-    if (until === undefined) return false;
-    if (until > now) return true;
-    this.penalties.delete(network);
-    return false;
+  /**
+   * One of this volunteer's network's identities let a lease lapse and has `halvings` stall
+   * halvings in force (rule V11): its network's new identities start with as many.
+   */
+  async stalled(volunteerId: string, halvings: number, now: number): Promise<void> {
+    const network = this.networks.get(volunteerId);
+    if (network === undefined || halvings <= 0) return;
+    await this.memory.raise(`stalls:${network}`, halvings, this.options.stallMemoryMs ?? 6 * HOUR_MS, now);
+  }
+
+  /** The stall halvings a new identity from this address's network starts with (rule V11). */
+  stallsOf(address: string, now: number): Promise<number> {
+    return this.memory.mark(`stalls:${this.options.networkOf(address)}`, now);
   }
 }

@@ -42,6 +42,13 @@ export const redisKeys = {
   /** Sorted set: an owner's job ids by creation sequence (written with the job). */
   ownerJobs: (owner: string) => `${REDIS_PREFIX}owner:${owner}:jobs`,
   healthProbe: (gatewayId: string) => `${REDIS_PREFIX}health:${gatewayId}`,
+  // The edge defences' memory (apps/server/src/edges/): every key expires.
+  /** String counter with a TTL: one fixed window (the identity quota, failed sign-ins). */
+  edgeWindow: (key: string) => `${REDIS_PREFIX}edge:w:${key}`,
+  /** String number with a TTL: a mark (a network's quarantine, its stall halvings). */
+  edgeMark: (key: string) => `${REDIS_PREFIX}edge:m:${key}`,
+  /** Set with a TTL: the networks that lost a task. */
+  edgeSet: (key: string) => `${REDIS_PREFIX}edge:s:${key}`,
   // Webhooks (apps/server/src/webhooks/): every key shares the hash tag `{webhooks}`, so the
   // queue's Lua scripts touch one Cluster slot.
   /** Sorted set (all scores 0, read by id): jobs with a callback URL whose event is not decided. */

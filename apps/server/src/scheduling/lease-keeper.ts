@@ -32,6 +32,8 @@ export interface LeaseKeeperDeps {
   metrics?: VerificationMetrics;
   /** Told of tasks that failed past their deadline (verification forgets them). */
   failed?: (taskId: string) => void;
+  /** Told of each stall and the halvings now in force (its network remembers them, rule V11). */
+  stalled?: (volunteerId: string, halvings: number) => void;
 }
 
 /**
@@ -135,8 +137,9 @@ export class LeaseKeeper {
   /** An acked lease lapsed (rule V11): the volunteer may hold fewer tasks until it answers again. */
   private stalled(volunteerId: string): void {
     const session = this.d.sessions.get(volunteerId);
-    this.stalls.stalled(volunteerId, session?.wantedInFlight ?? this.d.maxInFlightCap);
+    const halvings = this.stalls.stalled(volunteerId, session?.wantedInFlight ?? this.d.maxInFlightCap);
     this.d.metrics?.stalls.inc();
+    this.d.stalled?.(volunteerId, halvings);
     if (session) this.limit(session, false);
   }
 

@@ -20,6 +20,7 @@ import type { LeaseActions, LeaseBook, OfferSource } from './ports';
 import { Sessions } from './sessions';
 import { StoreLeaseBook } from './store-book';
 import type { TaskStore } from '../store/task-store';
+import type { EdgeMemory } from '../edges/edge-memory';
 
 /** How the scheduler reports failures, whether it may dispatch, and what time it is. */
 export interface SchedulerRuntime {
@@ -38,6 +39,10 @@ export interface SchedulerRuntime {
   metrics?: VerificationMetrics;
   /** Known-answer tasks (rule V12); without it quarantined volunteers get ordinary tasks. */
   canaries?: CanaryDesk;
+  /** The edge memory: on Redis, the networks that lost each task are shared by every gateway (T13). */
+  edges?: EdgeMemory;
+  /** Told of each stall and the volunteer's halvings now in force (rule V11: its network's memory). */
+  stalled?: (volunteerId: string, halvings: number) => void;
 }
 
 export type SchedulerConfig = Pick<
@@ -47,7 +52,12 @@ export type SchedulerConfig = Pick<
   Partial<
     Pick<
       ServerConfig,
-      'maxTasksPerIp' | 'maxAssignmentMs' | 'maxDeclinePercent' | 'distinctNetworks' | 'refereeAfterLosses'
+      | 'maxTasksPerIp'
+      | 'maxAssignmentMs'
+      | 'maxDeclinePercent'
+      | 'distinctNetworks'
+      | 'refereeAfterLosses'
+      | 'taskDeadlineMs'
     >
   >;
 
@@ -103,6 +113,8 @@ export function openRooms(
     losses: {
       distinctNetworks: config.distinctNetworks ?? true,
       refereeAfter: config.refereeAfterLosses ?? 3,
+      ...(runtime.edges ? { memory: runtime.edges } : {}),
+      ...(config.taskDeadlineMs ? { rememberMs: config.taskDeadlineMs } : {}),
     },
   });
   const storeBook = new StoreLeaseBook({
@@ -165,6 +177,7 @@ export function openRooms(
     maxDeclinePercent: config.maxDeclinePercent,
     metrics: runtime.metrics,
     failed: (taskId) => desk.forget(taskId),
+    ...(runtime.stalled ? { stalled: runtime.stalled } : {}),
   });
   return { clock, sessions, writes, desk, keeper, dispatcher, books };
 }

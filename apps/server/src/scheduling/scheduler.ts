@@ -107,6 +107,14 @@ export class Scheduler implements LeaseActions {
     return this.sessions.get(volunteerId)?.address;
   }
 
+  /**
+   * A new identity starts with its network's stall halvings (rule V11, issue 17 E), before it
+   * connects: its first limit already counts them.
+   */
+  inheritStalls(volunteerId: string, halvings: number): void {
+    this.keeper.stalls.inherit(volunteerId, halvings);
+  }
+
   start(): void {
     this.timers.push(
       setInterval(() => this.checkLeases(), this.config.leaseCheckMs),

@@ -146,27 +146,28 @@ export class LiveHub implements SchedulerEvents {
         socket.data.requester = null;
         return next();
       }
-      const wait = door.throttle?.retryAfter(address) ?? 0;
-      if (wait > 0) {
-        return refuse(
-          handshakeError('rate_limited', `too many invalid API keys from this address; retry in ${wait} s`),
-        );
-      }
-      access.keys.resolve(auth.data.apiKey).then(
-        (requester) => {
-          if (requester === null) {
-            door.throttle?.failed(address);
-            return refuse(handshakeError('unauthorized', 'this API key is not valid'));
-          }
-          socket.data.requester = requester.name;
-          next();
-        },
-        (err: unknown) => {
-          // e.g. the key store is unavailable: refuse clearly (clients retry), never hang.
-          errors?.report('live.handshake', err);
-          refuse(handshakeError('internal', 'the server could not check this key; try again'));
-        },
-      );
+      const apiKey = auth.data.apiKey;
+      const check = async () => {
+        // While throttled (on any gateway, with Redis) no key is looked at.
+        const wait = (await door.throttle?.retryAfter(address)) ?? 0;
+        if (wait > 0) {
+          return refuse(
+            handshakeError('rate_limited', `too many invalid API keys from this address; retry in ${wait} s`),
+          );
+        }
+        const requester = await access.keys.resolve(apiKey);
+        if (requester === null) {
+          await door.throttle?.failed(address);
+          return refuse(handshakeError('unauthorized', 'this API key is not valid'));
+        }
+        socket.data.requester = requester.name;
+        next();
+      };
+      check().catch((err: unknown) => {
+        // e.g. the key store is unavailable: refuse clearly (clients retry), never hang.
+        errors?.report('live.handshake', err);
+        refuse(handshakeError('internal', 'the server could not check this key; try again'));
+      });
     });
     nsp.on('connection', (socket) => {
       socket.once('disconnect', socket.data.releaseAddress as () => void);

@@ -37,8 +37,11 @@ export interface VolunteerNamespaceOptions {
   errors?: ErrorSink;
   /** What a new identity costs (rules I9, I10): per-network quota, table bound. */
   gate?: IdentityGate;
-  /** A new identity was issued to a volunteer connecting from `address` (before any work). */
-  onIssued?: (volunteerId: string, address: string, now: number) => void;
+  /**
+   * A new identity was issued to a volunteer connecting from `address` (before any work; its
+   * connection is accepted once this settled).
+   */
+  onIssued?: (volunteerId: string, address: string, now: number) => Promise<void>;
   /** A volunteer's connection was accepted and joined its room (the ledger sends its credits). */
   onJoined?: (volunteerId: string) => void;
 }
@@ -128,11 +131,11 @@ export function attachVolunteerNamespace(
     if (socket.conn.readyState === 'closed') release(); // closed while its identity was checked
     let identity: Identity & { token?: string };
     try {
-      if (!resumed) options.gate?.admit(address, now); // rule I9: new identities cost something
+      if (!resumed) await options.gate?.admit(address, now); // rule I9: new identities cost something
       identity = resumed ?? (await options.identities.create(now));
       await options.reputations?.warm(identity.volunteerId);
       options.gate?.seen(identity.volunteerId, address);
-      if (!resumed) options.onIssued?.(identity.volunteerId, address, now);
+      if (!resumed) await options.onIssued?.(identity.volunteerId, address, now);
     } catch (err) {
       release();
       if (err instanceof TabgridError) return next(handshakeError(err.code, err.message));

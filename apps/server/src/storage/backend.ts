@@ -11,7 +11,7 @@
  *
  * Nothing outside this file and the stores' own implementations asks which backend runs, except
  * `fanout/index.ts`, which picks the `/live` fan-out from the same `redisUrl`.
- * The credit ledger is one more member of the bundle.
+ * The credit ledger is one more member of the bundle, and so is the edge defences' memory.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -28,6 +28,9 @@ import { loadRedisSecret } from '../access/redis-secret';
 import { SqliteJobAccess } from '../access/sqlite-job-access';
 import { SqliteKeyBackend } from '../access/sqlite-key-backend';
 import type { ServerConfig } from '../config';
+import type { EdgeMemory } from '../edges/edge-memory';
+import { LocalEdgeMemory } from '../edges/local-edge-memory';
+import { RedisEdgeMemory } from '../edges/redis-edge-memory';
 import type { IdentityBackend } from '../identity/identity-backend';
 import { RedisIdentityBackend } from '../identity/redis-identity-backend';
 import { SqliteIdentityBackend } from '../identity/sqlite-identity-backend';
@@ -72,6 +75,11 @@ export interface StorageBackend {
   identities: IdentityBackend;
   keys: KeyBackend;
   reputations: ReputationStore;
+  /**
+   * What the edge defences remember (identity quota, failed sign-ins, penalized networks, the
+   * networks that lost each task): this process's memory, or Redis shared by every gateway.
+   */
+  edges: EdgeMemory;
   jobAccess: JobAccess;
   /** The credit ledger (apps/server/src/ledger). */
   ledger: LedgerStore;
@@ -146,6 +154,7 @@ export async function openBackend(config: ServerConfig, options: BackendOptions)
       identities: new SqliteIdentityBackend(db),
       keys: new SqliteKeyBackend(db),
       reputations: new SqliteReputationStore(db),
+      edges: new LocalEdgeMemory(),
       secret: loadSecret(config.dataDir),
       probes: [dbProbe],
       durability: null,
@@ -201,6 +210,7 @@ export async function openBackend(config: ServerConfig, options: BackendOptions)
       identities: new RedisIdentityBackend(redis),
       keys: new RedisKeyBackend(redis),
       reputations: new RedisReputationStore(redis, (err) => options.report('redis.reputation', err)),
+      edges: new RedisEdgeMemory(redis),
       secret,
       probes: [redisProbe(probeConn, gatewayId, Math.min(1000, config.redisCommandTimeoutMs))],
       durability,

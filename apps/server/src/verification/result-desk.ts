@@ -7,6 +7,7 @@ import type { LeaseActions } from '../scheduling/ports';
 import type { TaskStore } from '../store/task-store';
 import type { AssignmentRecord, TaskRecord, VerificationMark } from '../store/records';
 import { shown } from './agreement';
+import type { EdgeMemory } from '../edges/edge-memory';
 import { LossLedger, type LossPolicy } from './loss-ledger';
 import type { RefereeOutcome } from './referee';
 import { RefereeTakeover } from './referee-takeover';
@@ -44,7 +45,14 @@ export interface ResultDeskDeps {
    * a task lost too often. Applies with a verifier whose referee runs; without, lost leases count
    * against the task as before (`lossesFailTasks`).
    */
-  losses?: Omit<LossPolicy, 'maxTasks' | 'maxVolunteers'>;
+  losses?: Omit<LossPolicy, 'maxTasks' | 'maxVolunteers'> & {
+    /**
+     * The edge memory: on Redis every gateway's losses are shared through it (kept `rememberMs`
+     * after a task's latest loss); this process's memory (SQLite) adds nothing to the ledger's own.
+     */
+    memory?: EdgeMemory;
+    rememberMs?: number;
+  };
 }
 
 const unfinished = (t: TaskRecord) => t.status === 'queued' || t.status === 'running';
@@ -82,7 +90,22 @@ export class ResultDesk {
     this.refereeAfterMs = deps.refereeAfterMs ?? 3000;
     const referee = deps.verifier?.referee;
     if (referee?.enabled && deps.losses) {
-      this.losses = new LossLedger(deps.losses);
+      const { memory, rememberMs = 3_600_000, ...policy } = deps.losses;
+      this.losses = new LossLedger(
+        policy,
+        memory && {
+          memory,
+          rememberMs,
+          now: () => deps.clock.now(),
+          neverOffered: (taskId) => (deps.store.getTask(taskId)?.attempts ?? 0) === 0,
+          loaded: () => deps.actions.pump(),
+          refereeDue: (taskId) => {
+            const task = deps.store.getTask(taskId);
+            if (task && unfinished(task) && !this.stopped) this.takeOver(task);
+          },
+          report: (err, taskId) => deps.errors.report('scheduler.losses', err, { taskId }),
+        },
+      );
       this.takeover = new RefereeTakeover({
         run: (image) => referee.run(image),
         image: async (taskId) => {
@@ -260,6 +283,13 @@ export class ResultDesk {
         (id, address) => verifier.standing(id) !== 'quarantined' && !losses.keepsFrom(task.id, id, address),
       );
     if (!referee && someoneElse()) return;
+    this.takeOver(task);
+  }
+
+  /** The referee runs a task lost too often, or that no one else may take (rule T13). */
+  private takeOver(task: TaskRecord): void {
+    const { losses, verifier } = this;
+    if (!losses || !verifier) return;
     this.deps.log.info(
       { taskId: task.id, networks: losses.losses(task.id) },
       'referee takes over a lost task',

@@ -64,4 +64,17 @@ describe('StallPolicy (rule V11)', () => {
     for (let i = 0; i < 20; i++) off.declined('x');
     expect(off.limit('x', 8)).toBe(8);
   });
+
+  it("a new identity inherits its network's halvings, never lowers its own, and answers them away", () => {
+    const p = new StallPolicy();
+    expect(p.stalled('old', 8)).toBe(1);
+    expect(p.stalled('old', 8)).toBe(2);
+    p.inherit('fresh', 2);
+    expect(p.limit('fresh', 8)).toBe(2);
+    p.inherit('fresh', 1); // a lower mark leaves it as it is
+    expect(p.penalty('fresh')).toBe(2);
+    p.answered('fresh');
+    p.answered('fresh');
+    expect(p.limit('fresh', 8)).toBe(8);
+  });
 });

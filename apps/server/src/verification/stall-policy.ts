@@ -103,12 +103,23 @@ export class StallPolicy {
 
   /**
    * An acked lease lapsed: one more halving, up to where the limit is one task (more would only
-   * slow the recovery). `wanted` is the limit its slots ask for.
+   * slow the recovery). `wanted` is the limit its slots ask for. Returns the halvings now in force.
    */
-  stalled(volunteerId: string, wanted: number): void {
+  stalled(volunteerId: string, wanted: number): number {
     const most = Math.ceil(Math.log2(Math.max(1, wanted)));
-    this.penalties.set(volunteerId, Math.min(most, (this.penalties.get(volunteerId) ?? 0) + 1));
-    if (this.penalties.get(volunteerId) === 0) this.penalties.delete(volunteerId);
+    const halvings = Math.min(most, (this.penalties.get(volunteerId) ?? 0) + 1);
+    if (halvings === 0) this.penalties.delete(volunteerId);
+    else this.penalties.set(volunteerId, halvings);
+    return halvings;
+  }
+
+  /**
+   * A new identity from a network whose identities stalled starts with that network's halvings
+   * (rule V11, issue 17 E): minting a fresh identity does not shed a stall penalty. Its results
+   * undo them one by one, as its own would be.
+   */
+  inherit(volunteerId: string, halvings: number): void {
+    if (halvings > (this.penalties.get(volunteerId) ?? 0)) this.penalties.set(volunteerId, halvings);
   }
 
   /**

@@ -6,6 +6,7 @@ import {
   type VolunteerClientToServer,
   type VolunteerServerToClient,
 } from '@tabgrid/protocol';
+import http from 'node:http';
 import { io, type Socket } from 'socket.io-client';
 
 /**
@@ -38,6 +39,8 @@ export interface FakeVolunteerOptions {
    * wrong token); `null` joins as a new volunteer even when the label has an identity.
    */
   credentials?: { volunteerId?: string; token?: string } | null;
+  /** Connect from this loopback address (e.g. '127.0.1.7': another /24, issue 17). */
+  localAddress?: string;
 }
 
 /** Identities issued to labels, per server: `${url}|${label}` -> credentials. */
@@ -76,6 +79,9 @@ export class FakeVolunteer {
       },
       transports: ['websocket'],
       reconnection: options.reconnection ?? false,
+      ...(options.localAddress
+        ? { agent: new http.Agent({ localAddress: options.localAddress, keepAlive: false }) as never }
+        : {}),
     });
     this.socket.on('hello', (hello) => {
       this.hello = hello;
