@@ -13,6 +13,12 @@ interface Goal {
   how: string;
 }
 
+/**
+ * Tasks past the trust ramp below which the steady-state overhead is not called a measurement
+ * (at a 5 % spot-check rate, 200 tasks put its standard error near 0.015).
+ */
+const PAST_RAMP_MIN_TASKS = 200;
+
 export function adversarialGoals(a: AdversarialResult | null): Goal[] {
   if (!a) return [];
   const f = a.figures;
@@ -65,6 +71,24 @@ export function adversarialGoals(a: AdversarialResult | null): Goal[] {
       how: '(honest results + referee runs) / final tasks - 1, tasks whose first honest result came from a trusted volunteer',
     },
     {
+      goal: 'Overhead once trusted, past the trust ramp (steady state)',
+      target: `<= 0.10 extra inferences per final task (measured from ${PAST_RAMP_MIN_TASKS} tasks)`,
+      measured:
+        `${f.overhead.pastRamp.extraInferencesPerTask} (${f.overhead.pastRamp.finalTasks} tasks); ` +
+        `during the ramp ${f.overhead.ramp.extraInferencesPerTask} (${f.overhead.ramp.finalTasks} tasks)` +
+        (f.canaries
+          ? `; canaries, whole run: ${f.canaries.passedPerTask} answers + ${f.canaries.refereeRunsPerTask} referee runs per task`
+          : ''),
+      met:
+        f.overhead.pastRamp.extraInferencesPerTask === null ||
+        f.overhead.pastRamp.finalTasks < PAST_RAMP_MIN_TASKS
+          ? null
+          : f.overhead.pastRamp.extraInferencesPerTask <= 0.1,
+      how:
+        'same, tasks whose first honest result came from a volunteer seen past the ramp (streak >= trust streak + ramp checks); ' +
+        'too few in the full run: TABGRID_BENCH_ADVERSARIAL=long',
+    },
+    {
       goal: 'Overhead during probation',
       target: '<= 2 extra inferences per task',
       measured: `${f.overhead.probation.extraInferencesPerTask} (${f.overhead.probation.finalTasks} tasks)`,
@@ -109,7 +133,11 @@ export function renderAdversarial(a: AdversarialResult): string[] {
   const o = f.overhead;
   out.push(
     `extra inferences per final task: trusted ${o.trusted.extraInferencesPerTask} (n ${o.trusted.finalTasks}), ` +
-      `probation ${o.probation.extraInferencesPerTask} (n ${o.probation.finalTasks}), all ${o.all.extraInferencesPerTask}`,
+      `probation ${o.probation.extraInferencesPerTask} (n ${o.probation.finalTasks}), all ${o.all.extraInferencesPerTask}; ` +
+      `trusted during the ramp ${o.ramp.extraInferencesPerTask} (n ${o.ramp.finalTasks}), past the ramp ${o.pastRamp.extraInferencesPerTask} (n ${o.pastRamp.finalTasks})` +
+      (f.canaries
+        ? `; canaries per final task: ${f.canaries.passedPerTask} answered right, ${f.canaries.refereeRunsPerTask} referee runs`
+        : ''),
     `honest: ${f.honest.trusted}/${f.honest.identities} trusted, ${f.honest.quarantined} quarantined, ${f.honest.invalidResults} invalid of ${f.honest.verifiedResults + f.honest.invalidResults} judged`,
     `takeover: ${f.takeover.attempts} attempts, ${JSON.stringify(f.takeover.refusals)}, accepted ${f.takeover.accepted}`,
   );

@@ -64,7 +64,20 @@ export interface AdversarialFigures {
   constantTasksBeforeQuarantine: Spread;
   byKind: Partial<Record<LiarKind, Spread & { liars: number; quarantined: number }>>;
   takeover: { attempts: number; refusals: Record<string, number>; accepted: number };
-  overhead: { all: OverheadFigures; probation: OverheadFigures; trusted: OverheadFigures };
+  /**
+   * `trusted` splits into `ramp` (its first honest result came from a volunteer trusted but still
+   * in the trust ramp, rule V4) and `pastRamp` (the steady state the "overhead once trusted" goal
+   * is about). Canary answers are not in these (they are no tasks): see `canaries`.
+   */
+  overhead: {
+    all: OverheadFigures;
+    probation: OverheadFigures;
+    trusted: OverheadFigures;
+    ramp: OverheadFigures;
+    pastRamp: OverheadFigures;
+  };
+  /** Canaries over the whole run, per final task (null when the server's /metrics was not read). */
+  canaries: { passedPerTask: number; refereeRunsPerTask: number } | null;
   honest: {
     identities: number;
     trusted: number;
@@ -213,14 +226,23 @@ export function computeFigures(o: SuiteObservations): AdversarialFigures {
       liarAnswersPerTask: per(liarAnswers),
     };
   };
-  // A task counts as "after trust" when its first honest result came from a volunteer already trusted.
-  const trustedTask = (taskId: string) => {
-    const first = (o.results.get(taskId) ?? [])
+  // A task counts as "after trust" when its first honest result came from a volunteer already
+  // trusted, and as "past the ramp" when that volunteer was already seen past the trust ramp.
+  const firstHonest = (taskId: string) =>
+    (o.results.get(taskId) ?? [])
       .filter((r) => honestIds.has(r.volunteerId))
       .sort((a, b) => a.endedAt - b.endedAt)[0];
+  const trustedTask = (taskId: string) => {
+    const first = firstHonest(taskId);
     const at = first ? repOf.get(first.volunteerId)?.firstTrustedAt : null;
     return first !== undefined && at != null && at <= first.endedAt;
   };
+  const pastRampTask = (taskId: string) => {
+    const first = firstHonest(taskId);
+    const at = first ? repOf.get(first.volunteerId)?.pastRampAt : null;
+    return first !== undefined && at != null && at <= first.endedAt;
+  };
+  const finalTasks = o.tasks.filter((t) => t.last?.status === 'done').length;
 
   const verifiedResults = honestReps.reduce((n, r) => n + r.verified, 0);
   const invalidResults = honestReps.reduce((n, r) => n + r.invalid, 0);
@@ -248,7 +270,16 @@ export function computeFigures(o: SuiteObservations): AdversarialFigures {
       all: overhead(() => true),
       probation: overhead((id) => !trustedTask(id)),
       trusted: overhead(trustedTask),
+      ramp: overhead((id) => trustedTask(id) && !pastRampTask(id)),
+      pastRamp: overhead(pastRampTask),
     },
+    canaries:
+      o.canaries && finalTasks > 0
+        ? {
+            passedPerTask: r3(o.canaries.passed / finalTasks),
+            refereeRunsPerTask: r3(o.canaries.refereeRuns / finalTasks),
+          }
+        : null,
     honest: {
       identities: honestIds.size,
       trusted: honestReps.filter((r) => r.firstTrustedAt !== null).length,

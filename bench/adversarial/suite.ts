@@ -44,6 +44,8 @@ export interface SuiteOptions {
   workDir: string;
   /** Give up (throw) after this long. */
   timeoutMs: number;
+  /** The streak at which the server's trust ramp ends (trust streak + ramp checks). @defaultValue 50 */
+  rampEndsAtStreak?: number;
   log?: (line: string) => void;
 }
 
@@ -64,6 +66,8 @@ export interface SuiteObservations {
   honestAgentIds: string[];
   reputations: ReputationSeen[];
   results: Map<string, { volunteerId: string; endedAt: number }[]>;
+  /** Canaries answered right, and referee runs that made canaries, from the server's /metrics (section.ts). */
+  canaries?: { passed: number; refereeRuns: number } | null;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -88,7 +92,8 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteObservations> {
   const liars: LiarProc[] = [];
   let extra: { stop(): Promise<void> } | null = null;
   const jobs = new JobObserver(url, o.apiKey);
-  const reps = new ReputationObserver(dataDir);
+  // Polled twice a second: when a volunteer passes the ramp is known to within half a second.
+  const reps = new ReputationObserver(dataDir, 500, o.rampEndsAtStreak);
   const startedAt = Date.now();
   const photos = new Map<string, Photo>();
   try {
