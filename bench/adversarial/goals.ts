@@ -75,10 +75,7 @@ export function adversarialGoals(a: AdversarialResult | null): Goal[] {
       target: `<= 0.10 extra inferences per final task (measured from ${PAST_RAMP_MIN_TASKS} tasks)`,
       measured:
         `${f.overhead.pastRamp.extraInferencesPerTask} (${f.overhead.pastRamp.finalTasks} tasks); ` +
-        `during the ramp ${f.overhead.ramp.extraInferencesPerTask} (${f.overhead.ramp.finalTasks} tasks)` +
-        (f.canaries
-          ? `; canaries, whole run: ${f.canaries.passedPerTask} answers + ${f.canaries.refereeRunsPerTask} referee runs per task`
-          : ''),
+        `during the ramp ${f.overhead.ramp.extraInferencesPerTask} (${f.overhead.ramp.finalTasks} tasks)`,
       met:
         f.overhead.pastRamp.extraInferencesPerTask === null ||
         f.overhead.pastRamp.finalTasks < PAST_RAMP_MIN_TASKS
@@ -136,8 +133,11 @@ export function renderAdversarial(a: AdversarialResult): string[] {
       `probation ${o.probation.extraInferencesPerTask} (n ${o.probation.finalTasks}), all ${o.all.extraInferencesPerTask}; ` +
       `trusted during the ramp ${o.ramp.extraInferencesPerTask} (n ${o.ramp.finalTasks}), past the ramp ${o.pastRamp.extraInferencesPerTask} (n ${o.pastRamp.finalTasks})` +
       (f.canaries
-        ? `; canaries per final task: ${f.canaries.passedPerTask} answered right, ${f.canaries.refereeRunsPerTask} referee runs`
+        ? `; canaries per final task (every identity, quarantined liars too; not in the overhead): ` +
+          `${f.canaries.passedPerTask} answered right, ${f.canaries.refereeRunsPerTask} referee runs`
         : ''),
+    `past the ramp, final tasks by mark ${JSON.stringify(o.pastRamp.marks)}, ${o.pastRamp.liarHeld} held by a liar at some point; ` +
+      `during the ramp ${JSON.stringify(o.ramp.marks)}, ${o.ramp.liarHeld} held by a liar`,
     `honest: ${f.honest.trusted}/${f.honest.identities} trusted, ${f.honest.quarantined} quarantined, ${f.honest.invalidResults} invalid of ${f.honest.verifiedResults + f.honest.invalidResults} judged`,
     `takeover: ${f.takeover.attempts} attempts, ${JSON.stringify(f.takeover.refusals)}, accepted ${f.takeover.accepted}`,
   );

@@ -179,3 +179,21 @@ export function resultsPerTask(dataDir: string): Map<string, { volunteerId: stri
     db.close();
   }
 }
+
+/** Per task: every volunteer that held an assignment of it, whatever became of it. */
+export function holdersPerTask(dataDir: string): Map<string, Set<string>> {
+  const db = new Database(path.join(dataDir, 'tabgrid.sqlite'), { readonly: true, fileMustExist: true });
+  try {
+    const rows = db
+      .prepare('SELECT task_id AS taskId, volunteer_id AS volunteerId FROM assignments')
+      .all() as {
+      taskId: string;
+      volunteerId: string;
+    }[];
+    const out = new Map<string, Set<string>>();
+    for (const r of rows) out.set(r.taskId, (out.get(r.taskId) ?? new Set()).add(r.volunteerId));
+    return out;
+  } finally {
+    db.close();
+  }
+}

@@ -51,6 +51,10 @@ export interface OverheadFigures {
   refereeRunsPerTask: number | null;
   /** Liars' answers per final task (not inferences: they never ran the model). */
   liarAnswersPerTask: number | null;
+  /** Final tasks by how their final result was verified (`trusted`, `spot-checked`, `refereed`…). */
+  marks: Record<string, number>;
+  /** Final tasks of which a liar held an assignment (answered or not: a staller holds its replica). */
+  liarHeld: number;
 }
 
 export interface AdversarialFigures {
@@ -209,9 +213,14 @@ export function computeFigures(o: SuiteObservations): AdversarialFigures {
     let honest = 0;
     let referee = 0;
     let liarAnswers = 0;
+    let liarHeld = 0;
+    const marks: Record<string, number> = {};
     for (const t of o.tasks) {
       if (t.last?.status !== 'done' || !filter(t.taskId)) continue;
       finalTasks++;
+      const mark = t.last.verification ?? 'none';
+      marks[mark] = (marks[mark] ?? 0) + 1;
+      if ([...(o.holders?.get(t.taskId) ?? [])].some((id) => liarIds.has(id))) liarHeld++;
       const results = o.results.get(t.taskId) ?? [];
       honest += results.filter((r) => honestIds.has(r.volunteerId)).length;
       liarAnswers += results.filter((r) => liarIds.has(r.volunteerId)).length;
@@ -224,6 +233,8 @@ export function computeFigures(o: SuiteObservations): AdversarialFigures {
       honestResultsPerTask: per(honest),
       refereeRunsPerTask: per(referee),
       liarAnswersPerTask: per(liarAnswers),
+      marks,
+      liarHeld,
     };
   };
   // A task counts as "after trust" when its first honest result came from a volunteer already

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { JobCreatedSchema, JobViewSchema, type Detection } from '@tabgrid/protocol';
 import type { LiarKind } from './kinds';
 import {
+  holdersPerTask,
   JobObserver,
   ReputationObserver,
   resultsPerTask,
@@ -66,6 +67,8 @@ export interface SuiteObservations {
   honestAgentIds: string[];
   reputations: ReputationSeen[];
   results: Map<string, { volunteerId: string; endedAt: number }[]>;
+  /** Per task, every volunteer that held an assignment of it (a lapsed or released one too). */
+  holders?: Map<string, Set<string>>;
   /** Canaries answered right, and referee runs that made canaries, from the server's /metrics (section.ts). */
   canaries?: { passed: number; refereeRuns: number } | null;
 }
@@ -230,6 +233,7 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteObservations> {
       honestAgentIds: agentStates.map((s) => stateId(s)!).filter((id) => !liarIds.has(id)),
       reputations: [...reps.seen.values()],
       results: resultsPerTask(dataDir),
+      holders: holdersPerTask(dataDir),
     };
   } finally {
     reps.stop();
