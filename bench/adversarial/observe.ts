@@ -180,18 +180,31 @@ export function resultsPerTask(dataDir: string): Map<string, { volunteerId: stri
   }
 }
 
-/** Per task: every volunteer that held an assignment of it, whatever became of it. */
-export function holdersPerTask(dataDir: string): Map<string, Set<string>> {
+/** One assignment of a task, whatever became of it. */
+export interface Holding {
+  volunteerId: string;
+  assignedAt: number;
+  endedAt: number | null;
+  /** It returned a result (kept, or superseded since). */
+  returned: boolean;
+}
+
+/** Per task: every assignment of it, a lapsed or released one too. */
+export function holdersPerTask(dataDir: string): Map<string, Holding[]> {
   const db = new Database(path.join(dataDir, 'tabgrid.sqlite'), { readonly: true, fileMustExist: true });
   try {
     const rows = db
-      .prepare('SELECT task_id AS taskId, volunteer_id AS volunteerId FROM assignments')
-      .all() as {
-      taskId: string;
-      volunteerId: string;
-    }[];
-    const out = new Map<string, Set<string>>();
-    for (const r of rows) out.set(r.taskId, (out.get(r.taskId) ?? new Set()).add(r.volunteerId));
+      .prepare(
+        `SELECT task_id AS taskId, volunteer_id AS volunteerId, assigned_at AS assignedAt, ended_at AS endedAt,
+           (status IN ('completed', 'superseded') OR inference_ms IS NOT NULL) AS returned FROM assignments`,
+      )
+      .all() as (Omit<Holding, 'returned'> & { taskId: string; returned: number })[];
+    const out = new Map<string, Holding[]>();
+    for (const { taskId, returned, ...h } of rows) {
+      const list = out.get(taskId) ?? [];
+      list.push({ ...h, returned: returned === 1 });
+      out.set(taskId, list);
+    }
     return out;
   } finally {
     db.close();

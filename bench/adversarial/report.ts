@@ -6,6 +6,7 @@
  */
 import { percentile } from '../lib/stats';
 import { CONSTANT_KINDS, type LiarKind } from './kinds';
+import type { ReputationSeen } from './observe';
 import type { SuiteObservations } from './suite';
 import { isWrong } from './truth';
 
@@ -220,7 +221,7 @@ export function computeFigures(o: SuiteObservations): AdversarialFigures {
       finalTasks++;
       const mark = t.last.verification ?? 'none';
       marks[mark] = (marks[mark] ?? 0) + 1;
-      if ([...(o.holders?.get(t.taskId) ?? [])].some((id) => liarIds.has(id))) liarHeld++;
+      if ((o.holders?.get(t.taskId) ?? []).some((h) => liarIds.has(h.volunteerId))) liarHeld++;
       const results = o.results.get(t.taskId) ?? [];
       honest += results.filter((r) => honestIds.has(r.volunteerId)).length;
       liarAnswers += results.filter((r) => liarIds.has(r.volunteerId)).length;
@@ -237,22 +238,36 @@ export function computeFigures(o: SuiteObservations): AdversarialFigures {
       liarHeld,
     };
   };
-  // A task counts as "after trust" when its first honest result came from a volunteer already
-  // trusted, and as "past the ramp" when that volunteer was already seen past the trust ramp.
-  const firstHonest = (taskId: string) =>
-    (o.results.get(taskId) ?? [])
-      .filter((r) => honestIds.has(r.volunteerId))
-      .sort((a, b) => a.endedAt - b.endedAt)[0];
-  const trustedTask = (taskId: string) => {
-    const first = firstHonest(taskId);
-    const at = first ? repOf.get(first.volunteerId)?.firstTrustedAt : null;
-    return first !== undefined && at != null && at <= first.endedAt;
+  // A task counts as "after trust" when the volunteer it was first offered to was already trusted
+  // at that offer, and as "past the ramp" when it was already seen past the trust ramp. The first
+  // offer is the earliest assignment still held when the first one that returned a result was
+  // made: a paired replica (rule V3) may answer before the offer it checks, and a staller's
+  // offer never answers, but the treatment (and so the cost) was decided for that first offer.
+  // A task first offered to a liar counts as probation. Without assignments (older observations):
+  // the volunteer of the first honest result, at that result.
+  const owner = (taskId: string): { volunteerId: string; at: number } | null => {
+    const list = o.holders?.get(taskId);
+    if (!list) {
+      const first = (o.results.get(taskId) ?? [])
+        .filter((r) => honestIds.has(r.volunteerId))
+        .sort((a, b) => a.endedAt - b.endedAt)[0];
+      return first ? { volunteerId: first.volunteerId, at: first.endedAt } : null;
+    }
+    const answered = list.filter((h) => h.returned).sort((a, b) => a.assignedAt - b.assignedAt)[0];
+    if (!answered) return null;
+    const first = list
+      .filter((h) => h.assignedAt <= answered.assignedAt && (h.endedAt ?? Infinity) > answered.assignedAt)
+      .sort((a, b) => a.assignedAt - b.assignedAt)[0]!;
+    return { volunteerId: first.volunteerId, at: first.assignedAt };
   };
-  const pastRampTask = (taskId: string) => {
-    const first = firstHonest(taskId);
-    const at = first ? repOf.get(first.volunteerId)?.pastRampAt : null;
-    return first !== undefined && at != null && at <= first.endedAt;
+  const standingAt = (taskId: string, since: (r: ReputationSeen) => number | null) => {
+    const first = owner(taskId);
+    const rep = first && honestIds.has(first.volunteerId) ? repOf.get(first.volunteerId) : undefined;
+    const at = rep ? since(rep) : null;
+    return first !== null && at !== null && at <= first.at;
   };
+  const trustedTask = (taskId: string) => standingAt(taskId, (r) => r.firstTrustedAt);
+  const pastRampTask = (taskId: string) => standingAt(taskId, (r) => r.pastRampAt);
   const finalTasks = o.tasks.filter((t) => t.last?.status === 'done').length;
 
   const verifiedResults = honestReps.reduce((n, r) => n + r.verified, 0);

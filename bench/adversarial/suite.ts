@@ -12,6 +12,7 @@ import type { LiarKind } from './kinds';
 import {
   holdersPerTask,
   JobObserver,
+  type Holding,
   ReputationObserver,
   resultsPerTask,
   type ReputationSeen,
@@ -67,8 +68,8 @@ export interface SuiteObservations {
   honestAgentIds: string[];
   reputations: ReputationSeen[];
   results: Map<string, { volunteerId: string; endedAt: number }[]>;
-  /** Per task, every volunteer that held an assignment of it (a lapsed or released one too). */
-  holders?: Map<string, Set<string>>;
+  /** Per task, every assignment of it (a lapsed or released one too). */
+  holders?: Map<string, Holding[]>;
   /** Canaries answered right, and referee runs that made canaries, from the server's /metrics (section.ts). */
   canaries?: { passed: number; refereeRuns: number } | null;
 }
