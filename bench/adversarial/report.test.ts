@@ -76,4 +76,57 @@ describe('computeFigures: overhead once trusted', () => {
     expect(f.overhead.pastRamp).toMatchObject({ finalTasks: 4, extraInferencesPerTask: 0.25 });
     expect(f.canaries).toEqual({ passedPerTask: 1, refereeRunsPerTask: 0.143 });
   });
+
+  it('counts a task against the volunteer it was first offered to, not whoever answered first', () => {
+    // h1 past the ramp from 100; h2 still in it (trusted at 10); s is a staller (a liar) that never answers.
+    const held = (volunteerId: string, assignedAt: number, endedAt: number | null, returned: boolean) => ({
+      volunteerId,
+      assignedAt,
+      endedAt,
+      returned,
+    });
+    const holders = new Map([
+      // h2's spot check, its replica paired to h1, which answered first.
+      ['ramp-check', [held('h2', 200, 230, true), held('h1', 200, 210, true)]],
+      // The staller's offer, its replica paired to h1; the referee settled it.
+      ['staller', [held('s', 300, 330, false), held('h1', 300, 310, true)]],
+      // The staller's offer lapsed; then h1 ran it alone, final.
+      ['requeued', [held('s', 400, 430, false), held('h1', 440, 450, true)]],
+    ]);
+    const results = new Map(
+      [...holders].map(([id, list]) => [
+        id,
+        list.filter((h) => h.returned).map((h) => ({ volunteerId: h.volunteerId, endedAt: h.endedAt! })),
+      ]),
+    );
+    const rep = (id: string, firstTrustedAt: number, pastRampAt: number | null) => ({
+      id,
+      streak: 60,
+      verified: 60,
+      invalid: 0,
+      firstTrustedAt,
+      pastRampAt,
+      quarantinedAt: null,
+    });
+    const marks: Record<string, string> = {
+      'ramp-check': 'spot-checked',
+      staller: 'refereed',
+      requeued: 'trusted',
+    };
+    const f = computeFigures({
+      startedAt: 0,
+      endedAt: 1000,
+      photos: new Map(),
+      truth: new Map(),
+      tasks: [...holders.keys()].map((id) => task(id, marks[id]!)),
+      liars: [{ name: 'stall', kind: 'stall', spec: { kind: 'stall' }, volunteerId: 's', events: [] }],
+      honestAgentIds: ['h1', 'h2'],
+      reputations: [rep('h1', 10, 100), rep('h2', 10, null)],
+      results,
+      holders,
+    });
+    expect(f.overhead.ramp).toMatchObject({ finalTasks: 1, extraInferencesPerTask: 1 });
+    expect(f.overhead.probation).toMatchObject({ finalTasks: 1, extraInferencesPerTask: 1 });
+    expect(f.overhead.pastRamp).toMatchObject({ finalTasks: 1, extraInferencesPerTask: 0, liarHeld: 1 });
+  });
 });
