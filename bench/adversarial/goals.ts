@@ -68,7 +68,7 @@ export function adversarialGoals(a: AdversarialResult | null): Goal[] {
         f.overhead.trusted.extraInferencesPerTask === null
           ? null
           : f.overhead.trusted.extraInferencesPerTask <= 0.1,
-      how: '(honest results + referee runs) / final tasks - 1, tasks whose first honest result came from a trusted volunteer',
+      how: '(honest results + referee runs) / final tasks - 1, tasks first offered to a volunteer trusted at that offer',
     },
     {
       goal: 'Overhead once trusted, past the trust ramp (steady state)',
@@ -82,7 +82,7 @@ export function adversarialGoals(a: AdversarialResult | null): Goal[] {
           ? null
           : f.overhead.pastRamp.extraInferencesPerTask <= 0.1,
       how:
-        'same, tasks whose first honest result came from a volunteer seen past the ramp (streak >= trust streak + ramp checks); ' +
+        'same, tasks first offered to a volunteer already seen past the ramp (streak >= trust streak + ramp checks); ' +
         'too few in the full run: TABGRID_BENCH_ADVERSARIAL=long',
     },
     {
