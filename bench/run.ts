@@ -6,6 +6,8 @@
  *   npm run bench -- --only=capacity,node-inference   some sections
  *   TABGRID_BENCH_VERIFY=1 npm run bench -- --only=capacity   capacity with verification on (honest volunteers)
  *   npm run bench -- --only=adversarial   liars against verification (opt-in, about 20 min)
+ *   TABGRID_BENCH_ADVERSARIAL=long npm run bench -- --only=adversarial   the same with 4 agents and 800
+ *     photos: the overhead once trusted past the trust ramp (steady state; _AGENTS / _PHOTOS override)
  *   npm run bench -- --only=scale  1 gateway SQLite vs 1 gateway Redis vs 3 gateways Redis (docs/SCALING.md)
  *   Opt-in probes (bench/probes/, never in the default run; figures in docs/PERFORMANCE.md, docs/SECURITY.md):
  *   npm run bench -- --only=lone-volunteer   a lone new volunteer's photo, upload -> final (V5)

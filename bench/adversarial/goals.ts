@@ -13,6 +13,12 @@ interface Goal {
   how: string;
 }
 
+/**
+ * Tasks past the trust ramp below which the steady-state overhead is not called a measurement
+ * (at a 5 % spot-check rate, 200 tasks put its standard error near 0.015).
+ */
+const PAST_RAMP_MIN_TASKS = 200;
+
 export function adversarialGoals(a: AdversarialResult | null): Goal[] {
   if (!a) return [];
   const f = a.figures;
@@ -62,7 +68,22 @@ export function adversarialGoals(a: AdversarialResult | null): Goal[] {
         f.overhead.trusted.extraInferencesPerTask === null
           ? null
           : f.overhead.trusted.extraInferencesPerTask <= 0.1,
-      how: '(honest results + referee runs) / final tasks - 1, tasks whose first honest result came from a trusted volunteer',
+      how: '(honest results + referee runs) / final tasks - 1, tasks first offered to a volunteer trusted at that offer',
+    },
+    {
+      goal: 'Overhead once trusted, past the trust ramp (steady state)',
+      target: `<= 0.10 extra inferences per final task (measured from ${PAST_RAMP_MIN_TASKS} tasks)`,
+      measured:
+        `${f.overhead.pastRamp.extraInferencesPerTask} (${f.overhead.pastRamp.finalTasks} tasks); ` +
+        `during the ramp ${f.overhead.ramp.extraInferencesPerTask} (${f.overhead.ramp.finalTasks} tasks)`,
+      met:
+        f.overhead.pastRamp.extraInferencesPerTask === null ||
+        f.overhead.pastRamp.finalTasks < PAST_RAMP_MIN_TASKS
+          ? null
+          : f.overhead.pastRamp.extraInferencesPerTask <= 0.1,
+      how:
+        'same, tasks first offered to a volunteer already seen past the ramp (streak >= trust streak + ramp checks); ' +
+        'too few in the full run: TABGRID_BENCH_ADVERSARIAL=long',
     },
     {
       goal: 'Overhead during probation',
@@ -109,7 +130,14 @@ export function renderAdversarial(a: AdversarialResult): string[] {
   const o = f.overhead;
   out.push(
     `extra inferences per final task: trusted ${o.trusted.extraInferencesPerTask} (n ${o.trusted.finalTasks}), ` +
-      `probation ${o.probation.extraInferencesPerTask} (n ${o.probation.finalTasks}), all ${o.all.extraInferencesPerTask}`,
+      `probation ${o.probation.extraInferencesPerTask} (n ${o.probation.finalTasks}), all ${o.all.extraInferencesPerTask}; ` +
+      `trusted during the ramp ${o.ramp.extraInferencesPerTask} (n ${o.ramp.finalTasks}), past the ramp ${o.pastRamp.extraInferencesPerTask} (n ${o.pastRamp.finalTasks})` +
+      (f.canaries
+        ? `; canaries per final task (every identity, quarantined liars too; not in the overhead): ` +
+          `${f.canaries.passedPerTask} answered right, ${f.canaries.refereeRunsPerTask} referee runs`
+        : ''),
+    `past the ramp, final tasks by mark ${JSON.stringify(o.pastRamp.marks)}, ${o.pastRamp.liarHeld} held by a liar at some point; ` +
+      `during the ramp ${JSON.stringify(o.ramp.marks)}, ${o.ramp.liarHeld} held by a liar`,
     `honest: ${f.honest.trusted}/${f.honest.identities} trusted, ${f.honest.quarantined} quarantined, ${f.honest.invalidResults} invalid of ${f.honest.verifiedResults + f.honest.invalidResults} judged`,
     `takeover: ${f.takeover.attempts} attempts, ${JSON.stringify(f.takeover.refusals)}, accepted ${f.takeover.accepted}`,
   );

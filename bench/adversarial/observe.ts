@@ -4,7 +4,8 @@
  *   as final to the requester is remembered, not only the last one;
  * - every identity's reputation (trusted since, quarantined since), read from the server's
  *   database each second (the first time an identity was seen trusted is kept: quarantine
- *   clears `trusted_at`).
+ *   clears `trusted_at`), and the first time it was seen past the trust ramp (rule V4: trusted, with
+ *   its streak at least the trust streak plus the ramp's checks).
  */
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -90,6 +91,11 @@ export interface ReputationSeen {
   verified: number;
   invalid: number;
   firstTrustedAt: number | null;
+  /**
+   * When a poll first saw it trusted with its streak past the ramp (`rampEndsAtStreak`): up to one
+   * poll late, so a task answered in that gap counts as during the ramp, never the other way.
+   */
+  pastRampAt: number | null;
   quarantinedAt: number | null;
 }
 
@@ -110,6 +116,8 @@ export class ReputationObserver {
   constructor(
     private readonly dataDir: string,
     everyMs = 1000,
+    /** The streak at which the trust ramp ends (trust streak + ramp checks; server defaults 10 + 40). */
+    private readonly rampEndsAtStreak = 50,
   ) {
     this.timer = setInterval(() => this.poll(), everyMs);
   }
@@ -123,14 +131,17 @@ export class ReputationObserver {
           'SELECT volunteer_id AS id, streak, verified, invalid, trusted_at, quarantined_at FROM volunteer_reputation',
         )
         .all() as RepRow[];
+      const now = Date.now();
       for (const r of rows) {
         const prev = this.seen.get(r.id);
+        const pastRamp = r.trusted_at !== null && r.streak >= this.rampEndsAtStreak;
         this.seen.set(r.id, {
           id: r.id,
           streak: r.streak,
           verified: r.verified,
           invalid: r.invalid,
           firstTrustedAt: prev?.firstTrustedAt ?? r.trusted_at,
+          pastRampAt: prev?.pastRampAt ?? (pastRamp ? now : null),
           quarantinedAt: r.quarantined_at,
         });
       }
@@ -162,6 +173,37 @@ export function resultsPerTask(dataDir: string): Map<string, { volunteerId: stri
       const list = out.get(r.taskId) ?? [];
       list.push({ volunteerId: r.volunteerId, endedAt: r.endedAt });
       out.set(r.taskId, list);
+    }
+    return out;
+  } finally {
+    db.close();
+  }
+}
+
+/** One assignment of a task, whatever became of it. */
+export interface Holding {
+  volunteerId: string;
+  assignedAt: number;
+  endedAt: number | null;
+  /** It returned a result (kept, or superseded since). */
+  returned: boolean;
+}
+
+/** Per task: every assignment of it, a lapsed or released one too. */
+export function holdersPerTask(dataDir: string): Map<string, Holding[]> {
+  const db = new Database(path.join(dataDir, 'tabgrid.sqlite'), { readonly: true, fileMustExist: true });
+  try {
+    const rows = db
+      .prepare(
+        `SELECT task_id AS taskId, volunteer_id AS volunteerId, assigned_at AS assignedAt, ended_at AS endedAt,
+           (status IN ('completed', 'superseded') OR inference_ms IS NOT NULL) AS returned FROM assignments`,
+      )
+      .all() as (Omit<Holding, 'returned'> & { taskId: string; returned: number })[];
+    const out = new Map<string, Holding[]>();
+    for (const { taskId, returned, ...h } of rows) {
+      const list = out.get(taskId) ?? [];
+      list.push({ ...h, returned: returned === 1 });
+      out.set(taskId, list);
     }
     return out;
   } finally {

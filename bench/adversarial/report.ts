@@ -6,6 +6,7 @@
  */
 import { percentile } from '../lib/stats';
 import { CONSTANT_KINDS, type LiarKind } from './kinds';
+import type { ReputationSeen } from './observe';
 import type { SuiteObservations } from './suite';
 import { isWrong } from './truth';
 
@@ -51,6 +52,10 @@ export interface OverheadFigures {
   refereeRunsPerTask: number | null;
   /** Liars' answers per final task (not inferences: they never ran the model). */
   liarAnswersPerTask: number | null;
+  /** Final tasks by how their final result was verified (`trusted`, `spot-checked`, `refereed`…). */
+  marks: Record<string, number>;
+  /** Final tasks of which a liar held an assignment (answered or not: a staller holds its replica). */
+  liarHeld: number;
 }
 
 export interface AdversarialFigures {
@@ -64,7 +69,20 @@ export interface AdversarialFigures {
   constantTasksBeforeQuarantine: Spread;
   byKind: Partial<Record<LiarKind, Spread & { liars: number; quarantined: number }>>;
   takeover: { attempts: number; refusals: Record<string, number>; accepted: number };
-  overhead: { all: OverheadFigures; probation: OverheadFigures; trusted: OverheadFigures };
+  /**
+   * `trusted` splits into `ramp` (its first honest result came from a volunteer trusted but still
+   * in the trust ramp, rule V4) and `pastRamp` (the steady state the "overhead once trusted" goal
+   * is about). Canary answers are not in these (they are no tasks): see `canaries`.
+   */
+  overhead: {
+    all: OverheadFigures;
+    probation: OverheadFigures;
+    trusted: OverheadFigures;
+    ramp: OverheadFigures;
+    pastRamp: OverheadFigures;
+  };
+  /** Canaries over the whole run, per final task (null when the server's /metrics was not read). */
+  canaries: { passedPerTask: number; refereeRunsPerTask: number } | null;
   honest: {
     identities: number;
     trusted: number;
@@ -196,9 +214,14 @@ export function computeFigures(o: SuiteObservations): AdversarialFigures {
     let honest = 0;
     let referee = 0;
     let liarAnswers = 0;
+    let liarHeld = 0;
+    const marks: Record<string, number> = {};
     for (const t of o.tasks) {
       if (t.last?.status !== 'done' || !filter(t.taskId)) continue;
       finalTasks++;
+      const mark = t.last.verification ?? 'none';
+      marks[mark] = (marks[mark] ?? 0) + 1;
+      if ((o.holders?.get(t.taskId) ?? []).some((h) => liarIds.has(h.volunteerId))) liarHeld++;
       const results = o.results.get(t.taskId) ?? [];
       honest += results.filter((r) => honestIds.has(r.volunteerId)).length;
       liarAnswers += results.filter((r) => liarIds.has(r.volunteerId)).length;
@@ -211,16 +234,41 @@ export function computeFigures(o: SuiteObservations): AdversarialFigures {
       honestResultsPerTask: per(honest),
       refereeRunsPerTask: per(referee),
       liarAnswersPerTask: per(liarAnswers),
+      marks,
+      liarHeld,
     };
   };
-  // A task counts as "after trust" when its first honest result came from a volunteer already trusted.
-  const trustedTask = (taskId: string) => {
-    const first = (o.results.get(taskId) ?? [])
-      .filter((r) => honestIds.has(r.volunteerId))
-      .sort((a, b) => a.endedAt - b.endedAt)[0];
-    const at = first ? repOf.get(first.volunteerId)?.firstTrustedAt : null;
-    return first !== undefined && at != null && at <= first.endedAt;
+  // A task counts as "after trust" when the volunteer it was first offered to was already trusted
+  // at that offer, and as "past the ramp" when it was already seen past the trust ramp. The first
+  // offer is the earliest assignment still held when the first one that returned a result was
+  // made: a paired replica (rule V3) may answer before the offer it checks, and a staller's
+  // offer never answers, but the treatment (and so the cost) was decided for that first offer.
+  // A task first offered to a liar counts as probation. Without assignments (older observations):
+  // the volunteer of the first honest result, at that result.
+  const owner = (taskId: string): { volunteerId: string; at: number } | null => {
+    const list = o.holders?.get(taskId);
+    if (!list) {
+      const first = (o.results.get(taskId) ?? [])
+        .filter((r) => honestIds.has(r.volunteerId))
+        .sort((a, b) => a.endedAt - b.endedAt)[0];
+      return first ? { volunteerId: first.volunteerId, at: first.endedAt } : null;
+    }
+    const answered = list.filter((h) => h.returned).sort((a, b) => a.assignedAt - b.assignedAt)[0];
+    if (!answered) return null;
+    const first = list
+      .filter((h) => h.assignedAt <= answered.assignedAt && (h.endedAt ?? Infinity) > answered.assignedAt)
+      .sort((a, b) => a.assignedAt - b.assignedAt)[0]!;
+    return { volunteerId: first.volunteerId, at: first.assignedAt };
   };
+  const standingAt = (taskId: string, since: (r: ReputationSeen) => number | null) => {
+    const first = owner(taskId);
+    const rep = first && honestIds.has(first.volunteerId) ? repOf.get(first.volunteerId) : undefined;
+    const at = rep ? since(rep) : null;
+    return first !== null && at !== null && at <= first.at;
+  };
+  const trustedTask = (taskId: string) => standingAt(taskId, (r) => r.firstTrustedAt);
+  const pastRampTask = (taskId: string) => standingAt(taskId, (r) => r.pastRampAt);
+  const finalTasks = o.tasks.filter((t) => t.last?.status === 'done').length;
 
   const verifiedResults = honestReps.reduce((n, r) => n + r.verified, 0);
   const invalidResults = honestReps.reduce((n, r) => n + r.invalid, 0);
@@ -248,7 +296,16 @@ export function computeFigures(o: SuiteObservations): AdversarialFigures {
       all: overhead(() => true),
       probation: overhead((id) => !trustedTask(id)),
       trusted: overhead(trustedTask),
+      ramp: overhead((id) => trustedTask(id) && !pastRampTask(id)),
+      pastRamp: overhead(pastRampTask),
     },
+    canaries:
+      o.canaries && finalTasks > 0
+        ? {
+            passedPerTask: r3(o.canaries.passed / finalTasks),
+            refereeRunsPerTask: r3(o.canaries.refereeRuns / finalTasks),
+          }
+        : null,
     honest: {
       identities: honestIds.size,
       trusted: honestReps.filter((r) => r.firstTrustedAt !== null).length,

@@ -9,13 +9,22 @@
  * 5 % spot-check floor, referee after 3 s at 10 runs/s), `TABGRID_DISTINCT_NETWORKS=0` and no
  * per-address limits (everyone is on 127.0.0.1). The assignment cap (T4a) is 30 s instead of
  * 10 min, so the ack-and-stall liar's tasks come back within the run.
+ *
+ * Long mode (`TABGRID_BENCH_ADVERSARIAL=long`): the overhead once trusted in its steady state. The
+ * full run gives each honest volunteer about 12 tasks, all within the trust ramp (rule V4: about
+ * 40 checks at 50 % after trust), so its "overhead once trusted" is the ramp's cost. Long mode has
+ * few honest agents (4, `TABGRID_BENCH_ADVERSARIAL_AGENTS`), no tab, the constant liars, the
+ * takeover and the 10 % turncoat, and many photos (800, `TABGRID_BENCH_ADVERSARIAL_PHOTOS`), so
+ * that each agent passes the ramp and then does a few hundred tasks past it; no latency runs.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { sampleImage } from '../../scripts/assets';
+import { DEFAULT_CONFIG } from '../../apps/server/src/config';
 import { BENCH_KEY } from '../lib/bench-key';
 import { launchBrowser } from '../lib/browser';
+import { value } from '../lib/prom';
 import { startBenchServer } from '../lib/server';
 import { CONSTANT_KINDS } from './kinds';
 import { latencyOnOff, type LatencyFigures } from './latency';
@@ -25,6 +34,8 @@ import { openVolunteerTab } from './tab';
 
 export interface AdversarialResult {
   setup: {
+    /** `long`: the steady-state run (TABGRID_BENCH_ADVERSARIAL=long). */
+    mode: 'full' | 'quick' | 'long';
     honestAgents: number;
     browserTabs: number;
     liars: LiarSpec[];
@@ -47,22 +58,33 @@ export async function adversarialSection(options: {
   port: number;
   log: (line: string) => void;
 }): Promise<AdversarialResult> {
-  const q = options.quick;
+  const long = process.env.TABGRID_BENCH_ADVERSARIAL === 'long';
+  const q = options.quick && !long;
+  const envNumber = (name: string, fallback: number) =>
+    Number(process.env[`TABGRID_BENCH_ADVERSARIAL_${name}`] || fallback);
   const liars: LiarSpec[] = [
     ...CONSTANT_KINDS.map((kind) => ({ kind })),
     { kind: 'takeover' },
     { kind: 'turncoat', lieRate: 0.1 },
-    { kind: 'turncoat', lieRate: 0.01 },
+    ...(long ? [] : [{ kind: 'turncoat', lieRate: 0.01 } as const]),
   ];
-  const setup = {
-    honestAgents: q ? 7 : 39,
-    browserTabs: 1,
+  const photos = long ? envNumber('PHOTOS', 800) : q ? 60 : 500;
+  const setup: AdversarialResult['setup'] = {
+    mode: long ? 'long' : q ? 'quick' : 'full',
+    honestAgents: long ? envNumber('AGENTS', 4) : q ? 7 : 39,
+    browserTabs: long ? 0 : 1,
     liars,
-    minTasks: q ? 60 : 500,
-    maxTasks: q ? 150 : 500,
+    minTasks: photos,
+    maxTasks: long ? photos : q ? 150 : 500,
     serverEnv: ADVERSARIAL_SERVER_ENV,
   };
-  const browser = await launchBrowser();
+  // Where the server's trust ramp ends (its config, with the environment it inherits).
+  const rampEnv = { ...process.env, ...ADVERSARIAL_SERVER_ENV } as Record<string, string | undefined>;
+  const setting = (name: string, fallback: number) => Number(rampEnv[name] || fallback);
+  const rampEndsAtStreak =
+    setting('TABGRID_TRUST_STREAK', DEFAULT_CONFIG.trustStreak) +
+    setting('TABGRID_TRUST_RAMP_CHECKS', DEFAULT_CONFIG.trustRampChecks);
+  const browser = setup.browserTabs > 0 ? await launchBrowser() : null;
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'tabgrid-adversarial-'));
   try {
     const server = await startBenchServer({ port: options.port, env: ADVERSARIAL_SERVER_ENV });
@@ -76,15 +98,22 @@ export async function adversarialSection(options: {
         wave: q ? 20 : 50,
         honestAgents: setup.honestAgents,
         liars,
-        extraHonest: () => openVolunteerTab(browser, server.url),
+        ...(setup.browserTabs > 0 ? { extraHonest: () => openVolunteerTab(browser!, server.url) } : {}),
         workDir,
         timeoutMs: q ? 600_000 : 2_400_000,
+        rampEndsAtStreak,
         log: options.log,
       });
+      const m = await server.metrics().catch(() => null);
+      observed.canaries = m && {
+        passed: value(m, 'tabgrid_canaries_total{outcome="passed"}') || 0,
+        refereeRuns: value(m, 'tabgrid_referee_inferences_total{purpose="canary"}') || 0,
+      };
       figures = computeFigures(observed);
     } finally {
       await server.stop();
     }
+    if (!browser) return { setup, figures, latency: null };
     const latency = await latencyOnOff(
       browser,
       options.port + 1,
@@ -97,7 +126,7 @@ export async function adversarialSection(options: {
     );
     return { setup, figures, latency };
   } finally {
-    await browser.close();
+    await browser?.close();
     rmSync(workDir, { recursive: true, force: true });
   }
 }

@@ -10,7 +10,9 @@ import path from 'node:path';
 import { JobCreatedSchema, JobViewSchema, type Detection } from '@tabgrid/protocol';
 import type { LiarKind } from './kinds';
 import {
+  holdersPerTask,
   JobObserver,
+  type Holding,
   ReputationObserver,
   resultsPerTask,
   type ReputationSeen,
@@ -44,6 +46,8 @@ export interface SuiteOptions {
   workDir: string;
   /** Give up (throw) after this long. */
   timeoutMs: number;
+  /** The streak at which the server's trust ramp ends (trust streak + ramp checks). @defaultValue 50 */
+  rampEndsAtStreak?: number;
   log?: (line: string) => void;
 }
 
@@ -64,6 +68,10 @@ export interface SuiteObservations {
   honestAgentIds: string[];
   reputations: ReputationSeen[];
   results: Map<string, { volunteerId: string; endedAt: number }[]>;
+  /** Per task, every assignment of it (a lapsed or released one too). */
+  holders?: Map<string, Holding[]>;
+  /** Canaries answered right, and referee runs that made canaries, from the server's /metrics (section.ts). */
+  canaries?: { passed: number; refereeRuns: number } | null;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -88,7 +96,8 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteObservations> {
   const liars: LiarProc[] = [];
   let extra: { stop(): Promise<void> } | null = null;
   const jobs = new JobObserver(url, o.apiKey);
-  const reps = new ReputationObserver(dataDir);
+  // Polled twice a second: when a volunteer passes the ramp is known to within half a second.
+  const reps = new ReputationObserver(dataDir, 500, o.rampEndsAtStreak);
   const startedAt = Date.now();
   const photos = new Map<string, Photo>();
   try {
@@ -225,6 +234,7 @@ export async function runSuite(o: SuiteOptions): Promise<SuiteObservations> {
       honestAgentIds: agentStates.map((s) => stateId(s)!).filter((id) => !liarIds.has(id)),
       reputations: [...reps.seen.values()],
       results: resultsPerTask(dataDir),
+      holders: holdersPerTask(dataDir),
     };
   } finally {
     reps.stop();

@@ -281,7 +281,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   });
 
   await attempt('adversarial', async () => {
-    ensureWebBuild(log);
+    // The long mode (TABGRID_BENCH_ADVERSARIAL=long) opens no tab.
+    if (process.env.TABGRID_BENCH_ADVERSARIAL !== 'long') ensureWebBuild(log);
     results.adversarial = await adversarialSection({ quick: q, port: options.port + 2, log });
   });
 
