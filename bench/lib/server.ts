@@ -29,6 +29,8 @@ export interface BenchServer {
   memory(): Promise<MemoryProbe>;
   /** SQLite commits the server process made so far (bench/sim/server-probe.ts). */
   commits(): Promise<number>;
+  /** A full GC, then a V8 heap snapshot of the server written to `file` (bench/sim/server-probe.ts). */
+  heapSnapshot(file: string): Promise<void>;
   upload(files: { name: string; bytes: Uint8Array }[]): Promise<JobCreated>;
   getJob(id: string): Promise<JobView>;
   waitForJob(id: string, timeoutMs: number, everyMs?: number): Promise<JobView>;
@@ -101,6 +103,20 @@ export async function startBenchServer(options: ServerOptions): Promise<BenchSer
     throw err;
   }
 
+  /** Sends `msg` to the server's probe and resolves with its answer of the same type. */
+  const ask = <T>(msg: { type: string; file?: string }, timeoutMs = 30_000) =>
+    new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${msg.type} probe timed out`)), timeoutMs);
+      const onMessage = (answer: unknown) => {
+        if ((answer as { type?: string } | null)?.type !== msg.type) return;
+        clearTimeout(timer);
+        child.off('message', onMessage);
+        resolve(answer as T);
+      };
+      child.on('message', onMessage);
+      child.send(msg);
+    });
+
   const server: BenchServer = {
     url,
     port: options.port,
@@ -123,20 +139,8 @@ export async function startBenchServer(options: ServerOptions): Promise<BenchSer
         child.send({ type: 'memory' });
       });
     },
-    commits() {
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('commit probe timed out')), 30_000);
-        const onMessage = (msg: unknown) => {
-          const m = msg as { type?: string; commits: number };
-          if (m?.type !== 'commits') return;
-          clearTimeout(timer);
-          child.off('message', onMessage);
-          resolve(m.commits);
-        };
-        child.on('message', onMessage);
-        child.send({ type: 'commits' });
-      });
-    },
+    commits: () => ask<{ commits: number }>({ type: 'commits' }).then((m) => m.commits),
+    heapSnapshot: (file) => ask({ type: 'heap-snapshot', file }, 120_000).then(() => undefined),
     async upload(files) {
       const form = new FormData();
       for (const f of files) {
