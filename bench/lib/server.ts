@@ -3,9 +3,11 @@
  * section: started with `--expose-gc` and the IPC memory probe.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { buildSync } from 'esbuild';
 import { JobCreatedSchema, JobViewSchema, type JobCreated, type JobView } from '@tabgrid/protocol';
 import { REPO_ROOT } from '../../scripts/assets';
 import { benchAuth, benchServerEnv } from './bench-key';
@@ -52,11 +54,7 @@ export async function startBenchServer(options: ServerOptions): Promise<BenchSer
       '--expose-gc',
       // e.g. TABGRID_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=.tmp/prof" to profile the server
       ...(process.env.TABGRID_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
-      '--import',
-      'tsx',
-      '--import',
-      './bench/sim/server-probe.ts',
-      'apps/server/src/main.ts',
+      ...serverEntry(),
     ],
     {
       cwd: REPO_ROOT,
@@ -182,6 +180,31 @@ export async function startBenchServer(options: ServerOptions): Promise<BenchSer
     },
   };
   return server;
+}
+
+/**
+ * How the server is started: from its sources under tsx (the default), or with
+ * TABGRID_BENCH_SERVER=dist the production build (`npm run build`: dist-server/, plain node).
+ * tsx compiles with esbuild's `keepNames`, which gives every function made per connection its own
+ * property store (`__name`): memory per connection differs between the two.
+ */
+function serverEntry(): string[] {
+  if (process.env.TABGRID_BENCH_SERVER !== 'dist')
+    return ['--import', 'tsx', '--import', './bench/sim/server-probe.ts', 'apps/server/src/main.ts'];
+  const main = path.join(REPO_ROOT, 'dist-server/apps/server/main.js');
+  if (!existsSync(main)) throw new Error('TABGRID_BENCH_SERVER=dist: run `npm run build` first');
+  // The probe, compiled without keepNames, where it resolves better-sqlite3 as the server does.
+  const probe = path.join(REPO_ROOT, 'node_modules/.cache/tabgrid-bench', `server-probe-${process.pid}.mjs`);
+  buildSync({
+    entryPoints: [path.join(REPO_ROOT, 'bench/sim/server-probe.ts')],
+    outfile: probe,
+    bundle: true,
+    packages: 'external',
+    platform: 'node',
+    format: 'esm',
+    logLevel: 'warning',
+  });
+  return ['--import', pathToFileURL(probe).href, main];
 }
 
 export const readBytes = (file: string) => new Uint8Array(readFileSync(file));
