@@ -15,6 +15,8 @@
  *   npm run bench -- --only=upload-memory    junk uploads against server RSS (issue 17 F; ~2 GB written)
  *   npm run bench -- --only=sqlite-path      CPU per task of offer + ack + result + credit on SQLite
  *   npm run bench -- --only=join-burst       N volunteers join a full queue in one turn: the longest loop stall
+ *   npm run bench -- --only=swarm            issue 18's swarm goal: 2,000 honest volunteers, 20,000 tasks, verification on
+ *   npm run bench -- --only=idle-memory      server memory per idle volunteer connection (1,000 and 5,000)
  *   npm run bench -- --port=8899 --out=path.json
  */
 import path from 'node:path';

@@ -3,9 +3,11 @@
  * section: started with `--expose-gc` and the IPC memory probe.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { buildSync } from 'esbuild';
 import { JobCreatedSchema, JobViewSchema, type JobCreated, type JobView } from '@tabgrid/protocol';
 import { REPO_ROOT } from '../../scripts/assets';
 import { benchAuth, benchServerEnv } from './bench-key';
@@ -29,6 +31,8 @@ export interface BenchServer {
   memory(): Promise<MemoryProbe>;
   /** SQLite commits the server process made so far (bench/sim/server-probe.ts). */
   commits(): Promise<number>;
+  /** A full GC, then a V8 heap snapshot of the server written to `file` (bench/sim/server-probe.ts). */
+  heapSnapshot(file: string): Promise<void>;
   upload(files: { name: string; bytes: Uint8Array }[]): Promise<JobCreated>;
   getJob(id: string): Promise<JobView>;
   waitForJob(id: string, timeoutMs: number, everyMs?: number): Promise<JobView>;
@@ -50,11 +54,7 @@ export async function startBenchServer(options: ServerOptions): Promise<BenchSer
       '--expose-gc',
       // e.g. TABGRID_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=.tmp/prof" to profile the server
       ...(process.env.TABGRID_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
-      '--import',
-      'tsx',
-      '--import',
-      './bench/sim/server-probe.ts',
-      'apps/server/src/main.ts',
+      ...serverEntry(),
     ],
     {
       cwd: REPO_ROOT,
@@ -101,6 +101,20 @@ export async function startBenchServer(options: ServerOptions): Promise<BenchSer
     throw err;
   }
 
+  /** Sends `msg` to the server's probe and resolves with its answer of the same type. */
+  const ask = <T>(msg: { type: string; file?: string }, timeoutMs = 30_000) =>
+    new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${msg.type} probe timed out`)), timeoutMs);
+      const onMessage = (answer: unknown) => {
+        if ((answer as { type?: string } | null)?.type !== msg.type) return;
+        clearTimeout(timer);
+        child.off('message', onMessage);
+        resolve(answer as T);
+      };
+      child.on('message', onMessage);
+      child.send(msg);
+    });
+
   const server: BenchServer = {
     url,
     port: options.port,
@@ -123,20 +137,8 @@ export async function startBenchServer(options: ServerOptions): Promise<BenchSer
         child.send({ type: 'memory' });
       });
     },
-    commits() {
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('commit probe timed out')), 30_000);
-        const onMessage = (msg: unknown) => {
-          const m = msg as { type?: string; commits: number };
-          if (m?.type !== 'commits') return;
-          clearTimeout(timer);
-          child.off('message', onMessage);
-          resolve(m.commits);
-        };
-        child.on('message', onMessage);
-        child.send({ type: 'commits' });
-      });
-    },
+    commits: () => ask<{ commits: number }>({ type: 'commits' }).then((m) => m.commits),
+    heapSnapshot: (file) => ask({ type: 'heap-snapshot', file }, 120_000).then(() => undefined),
     async upload(files) {
       const form = new FormData();
       for (const f of files) {
@@ -178,6 +180,31 @@ export async function startBenchServer(options: ServerOptions): Promise<BenchSer
     },
   };
   return server;
+}
+
+/**
+ * How the server is started: from its sources under tsx (the default), or with
+ * TABGRID_BENCH_SERVER=dist the production build (`npm run build`: dist-server/, plain node).
+ * tsx compiles with esbuild's `keepNames`, which gives every function made per connection its own
+ * property store (`__name`): memory per connection differs between the two.
+ */
+function serverEntry(): string[] {
+  if (process.env.TABGRID_BENCH_SERVER !== 'dist')
+    return ['--import', 'tsx', '--import', './bench/sim/server-probe.ts', 'apps/server/src/main.ts'];
+  const main = path.join(REPO_ROOT, 'dist-server/apps/server/main.js');
+  if (!existsSync(main)) throw new Error('TABGRID_BENCH_SERVER=dist: run `npm run build` first');
+  // The probe, compiled without keepNames, where it resolves better-sqlite3 as the server does.
+  const probe = path.join(REPO_ROOT, 'node_modules/.cache/tabgrid-bench', `server-probe-${process.pid}.mjs`);
+  buildSync({
+    entryPoints: [path.join(REPO_ROOT, 'bench/sim/server-probe.ts')],
+    outfile: probe,
+    bundle: true,
+    packages: 'external',
+    platform: 'node',
+    format: 'esm',
+    logLevel: 'warning',
+  });
+  return ['--import', pathToFileURL(probe).href, main];
 }
 
 export const readBytes = (file: string) => new Uint8Array(readFileSync(file));

@@ -4,9 +4,11 @@
  * are quoted in docs/PERFORMANCE.md and docs/SECURITY.md.
  */
 import { edgesAttacks, renderEdges, type EdgesResult } from './edges-attacks';
+import { idleMemory, renderIdleMemory, type IdleMemoryRound } from './idle-memory';
 import { joinBurst, renderJoinBurst, type JoinBurstRound } from './join-burst';
 import { loneVolunteer, renderLoneVolunteer, type LoneVolunteerResult } from './lone-volunteer';
 import { renderSqlitePath, sqlitePath, type SqlitePathResult } from './sqlite-path';
+import { renderSwarm, swarmGoal, type SwarmRound } from './swarm';
 import { renderUploadMemory, uploadMemory, type UploadMemoryScenario } from './upload-memory';
 
 export const PROBE_SECTIONS = [
@@ -15,6 +17,8 @@ export const PROBE_SECTIONS = [
   'upload-memory',
   'sqlite-path',
   'join-burst',
+  'swarm',
+  'idle-memory',
 ] as const;
 export type ProbeSection = (typeof PROBE_SECTIONS)[number];
 
@@ -24,6 +28,8 @@ export interface ProbeResults {
   'upload-memory'?: UploadMemoryScenario[];
   'sqlite-path'?: SqlitePathResult;
   'join-burst'?: JoinBurstRound[];
+  swarm?: SwarmRound[];
+  'idle-memory'?: IdleMemoryRound[];
 }
 
 export interface ProbeOptions {
@@ -50,6 +56,12 @@ export async function runProbe(section: ProbeSection, o: ProbeOptions, into: Pro
     case 'join-burst':
       into[section] = await joinBurst(o.quick);
       return;
+    case 'swarm':
+      into[section] = await swarmGoal(o.quick, o.port);
+      return;
+    case 'idle-memory':
+      into[section] = await idleMemory(o.quick, o.port);
+      return;
   }
 }
 
@@ -60,5 +72,7 @@ export function renderProbes(r: ProbeResults): string[] {
   if (r['upload-memory']) out.push(...renderUploadMemory(r['upload-memory']), '');
   if (r['sqlite-path']) out.push(...renderSqlitePath(r['sqlite-path']), '');
   if (r['join-burst']) out.push(...renderJoinBurst(r['join-burst']), '');
+  if (r.swarm) out.push(...renderSwarm(r.swarm), '');
+  if (r['idle-memory']) out.push(...renderIdleMemory(r['idle-memory']), '');
   return out;
 }

@@ -7,7 +7,10 @@
  *   outermost `db.transaction()` call, each `COMMIT` statement, and each write statement run
  *   outside a transaction (an autocommit). Counted by wrapping better-sqlite3's `prepare` and
  *   `transaction`, so it measures any build of the server alike.
+ * - `{ type: 'heap-snapshot', file }`: a full GC, then `v8.writeHeapSnapshot(file)`; answers
+ *   `{ type: 'heap-snapshot', file }` when written (what a connection holds, by constructor).
  */
+import { writeHeapSnapshot } from 'node:v8';
 import Database from 'better-sqlite3';
 
 let commits = 0;
@@ -60,8 +63,14 @@ process.on('message', (msg: unknown) => {
     process.send?.({ type: 'commits', commits });
     return;
   }
-  if (type !== 'memory') return;
   const gc = (globalThis as { gc?: () => void }).gc;
+  if (type === 'heap-snapshot') {
+    gc?.();
+    const file = writeHeapSnapshot((msg as { file: string }).file);
+    process.send?.({ type: 'heap-snapshot', file });
+    return;
+  }
+  if (type !== 'memory') return;
   gc?.();
   gc?.();
   const m = process.memoryUsage();

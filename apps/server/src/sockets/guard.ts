@@ -59,6 +59,14 @@ export type AnswerOf<F> = F extends (...args: infer A) => void
     : void | Promise<void>
   : never;
 
+/** One set of event names per event list, shared by every socket guarded with it (memory per connection). */
+const namesOf = new WeakMap<readonly string[], ReadonlySet<string>>();
+function eventNames(known: readonly string[]): ReadonlySet<string> {
+  let names = namesOf.get(known);
+  if (!names) namesOf.set(known, (names = new Set(known)));
+  return names;
+}
+
 /**
  * Wraps every inbound event of one socket: rate limit, schema validation,
  * a typed ack for anything that goes wrong, no stack traces on the wire, and
@@ -78,7 +86,7 @@ export class SocketGuard<Events extends EventsOf<Events>> {
     private readonly errors?: ErrorSink,
   ) {
     this.limiter = new RateLimiter(ratePerSecond);
-    const names = new Set<string>(known);
+    const names = eventNames(known);
     socket.onAny((event: string, ...args: unknown[]) => {
       if (names.has(event)) return;
       this.log.warn({ event: String(event).slice(0, 64) }, 'unknown event rejected');
