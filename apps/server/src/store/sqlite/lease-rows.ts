@@ -50,9 +50,10 @@ export class LeaseRows {
       inferenceMs,
     );
     this.s.countAttempt.run(a.taskId);
+    const jobId = this.leases.jobOf(a.taskId)!;
     this.txs.now(
       () => this.leases.remove(a.id),
-      () => this.leases.add(a),
+      () => this.leases.add(a, jobId),
     );
     return ended;
   }

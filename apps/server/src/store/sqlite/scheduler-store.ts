@@ -49,8 +49,8 @@ export class SchedulerStore implements SchedulingStore {
   /** Transactions whose index changes apply once committed. */
   readonly txs;
   private readonly jobs;
-  /** The live leases (offered, acked), in memory only. */
-  private readonly leases = new LeaseMemory();
+  /** The live leases (offered, acked), in memory only; read by `SqliteJobAccess` (running per job). */
+  readonly leases = new LeaseMemory();
   /** One transaction per event-loop turn for what must be durable (results, ledger entries). */
   readonly group;
   private readonly rows;
@@ -176,7 +176,7 @@ export class SchedulerStore implements SchedulingStore {
       }
       if (!row || row.status !== 'queued') continue; // no longer queued
       const assignment = rules.offeredAssignment(newId('asg'), next.taskId, volunteerId, now, offerMs);
-      this.leases.add(assignment);
+      this.leases.add(assignment, row.job_id);
       return { task: this.rows.task(row), assignment };
     }
   }
@@ -187,7 +187,7 @@ export class SchedulerStore implements SchedulingStore {
     const row = this.s.task.get(taskId);
     if (!row || row.status !== 'queued') return null; // finished meanwhile
     const assignment = rules.offeredAssignment(newId('asg'), taskId, volunteerId, now, offerMs);
-    this.leases.add(assignment);
+    this.leases.add(assignment, row.job_id);
     return { task: this.rows.task(row), assignment };
   }
 
