@@ -175,6 +175,11 @@ const MIGRATIONS: string[] = [
   ALTER TABLE jobs ADD COLUMN cancelled_at INTEGER;
   ALTER TABLE jobs ADD COLUMN expected INTEGER;
   `,
+  // 10: verification: the referee's inference time of a task whose published result is its own
+  // (a refereed task has no result assignment to hold it; null otherwise).
+  `
+  ALTER TABLE tasks ADD COLUMN referee_ms INTEGER;
+  `,
 ];
 
 export const DATABASE_FILE = 'tabgrid.sqlite';

@@ -35,6 +35,11 @@ export interface TaskRecord {
   verification: Verification | null;
   /** Results that agreed with the final one (the referee counts as one). */
   agreeing: number;
+  /**
+   * The referee's inference time (ms) when the published result is its own (`refereed`, no
+   * result assignment to carry it); absent otherwise.
+   */
+  refereeMs?: number;
 }
 
 /** How a task's final result was verified (PROTOCOL.md rule V8). */

@@ -113,6 +113,8 @@ export interface TaskStore {
     resultAssignmentId: string | null,
     mark: VerificationMark,
     now: number,
+    /** The referee's inference time (ms) when its own result is published (`TaskRecord.refereeMs`). */
+    refereeMs?: number | null,
   ): { task: TaskRecord; superseded: AssignmentRecord[] } | null;
   /** Backtracking: done tasks whose result came from these assignments are queued again. */
   reopen(assignmentIds: readonly string[]): TaskRecord[];

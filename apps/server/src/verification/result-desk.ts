@@ -293,7 +293,8 @@ export class ResultDesk {
       this.failTaken(taskId, 'undecodable', `the server's referee could not decode it: ${outcome.message}`);
       return;
     }
-    const assessed = this.verifier.settleWith(taskId, outcome.detections, this.deps.clock.now(), true);
+    const now = this.deps.clock.now();
+    const assessed = this.verifier.settleWith(taskId, outcome.detections, now, true, outcome.inferenceMs);
     if (assessed) this.applyReferee(taskId, assessed);
   }
 
@@ -428,6 +429,7 @@ export class ResultDesk {
       judgement.resultAssignmentId,
       judgement.mark,
       now,
+      judgement.resultAssignmentId === null ? (assessed.refereeMs ?? null) : null,
     );
     verifier.commit(assessed);
     this.finished(taskId);

@@ -290,9 +290,11 @@ export class LocalCache implements TaskStore {
     resultAssignmentId: string | null,
     mark: VerificationMark,
     now: number,
+    refereeMs: number | null = null,
   ): { task: TaskRecord; superseded: AssignmentRecord[] } | null {
     const task = this.tasks.get(taskId);
     if (!task || (task.status !== 'queued' && task.status !== 'running')) return null;
+    if (refereeMs !== null) task.refereeMs = refereeMs; // the referee's own result (V8)
     const superseded = this.finish(task, detections, resultAssignmentId, mark, now);
     return { task: recordOf(task), superseded };
   }

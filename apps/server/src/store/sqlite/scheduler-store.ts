@@ -367,11 +367,12 @@ export class SchedulerStore implements SchedulingStore {
     resultAssignmentId: string | null,
     mark: VerificationMark,
     now: number,
+    refereeMs: number | null = null,
   ): { task: TaskRecord; superseded: AssignmentRecord[] } | null {
     return this.txs.run(() => {
       const task = this.getTask(taskId);
       if (!task || (task.status !== 'queued' && task.status !== 'running')) return null;
-      const superseded = this.finish(task, detections, resultAssignmentId, mark, now);
+      const superseded = this.finish(task, detections, resultAssignmentId, mark, now, refereeMs);
       return { task: this.getTask(taskId)!, superseded };
     });
   }
@@ -383,16 +384,11 @@ export class SchedulerStore implements SchedulingStore {
     resultAssignmentId: string | null,
     mark: VerificationMark | null,
     now: number,
+    refereeMs: number | null = null,
   ): AssignmentRecord[] {
     const { verification, agreeing } = rules.resultMark(mark);
-    this.s.completeTask.run(
-      now,
-      JSON.stringify(detections),
-      resultAssignmentId,
-      verification,
-      agreeing,
-      task.id,
-    );
+    const json = JSON.stringify(detections);
+    this.s.completeTask.run(now, json, resultAssignmentId, verification, agreeing, refereeMs, task.id);
     const superseded = this.leases
       .forTask(task.id)
       .map((other) => this.rows.end(other, 'superseded', now, 'task_completed', null));
