@@ -429,7 +429,11 @@ export class ResultDesk {
       judgement.resultAssignmentId,
       judgement.mark,
       now,
-      judgement.resultAssignmentId === null ? (assessed.refereeMs ?? null) : null,
+      {
+        refereeMs: judgement.resultAssignmentId === null ? (assessed.refereeMs ?? null) : null,
+        agreeing: judgement.settled.agreeing.map((r) => r.assignmentId),
+        rejected: judgement.settled.rejected,
+      },
     );
     verifier.commit(assessed);
     this.finished(taskId);

@@ -342,7 +342,7 @@ export function describeSchedulingStore(
       const a = s.store.assignNext('v1', T0, OFFER)!;
       s.store.complete(a.assignment.id, 'v1', box(0.8), 10, T0 + 1, 'replicate');
       const refereed = { verification: 'refereed' as const, agreeing: 2 };
-      const fin = s.store.finalize(a.task.id, box(0.8), null, refereed, T0 + 3, 42);
+      const fin = s.store.finalize(a.task.id, box(0.8), null, refereed, T0 + 3, { refereeMs: 42 });
       expect(fin!.task).toMatchObject({ status: 'done', resultAssignmentId: null, refereeMs: 42 });
       const b = s.store.assignNext('v2', T0 + 4, OFFER)!;
       s.store.complete(b.assignment.id, 'v2', box(0.5), 17, T0 + 5, { verification: 'trusted', agreeing: 1 });

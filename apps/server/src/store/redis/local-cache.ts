@@ -8,6 +8,7 @@ import type {
   EndedLease,
   FailureOutcome,
   RetryPolicy,
+  Settlement,
   TaskRecord,
   VerificationMark,
 } from '../records';
@@ -290,7 +291,8 @@ export class LocalCache implements TaskStore {
     resultAssignmentId: string | null,
     mark: VerificationMark,
     now: number,
-    refereeMs: number | null = null,
+    // The verdicts serve SQLite's ledger recovery; the Redis ledger is written by the keeper alone.
+    { refereeMs = null }: Settlement = {},
   ): { task: TaskRecord; superseded: AssignmentRecord[] } | null {
     const task = this.tasks.get(taskId);
     if (!task || (task.status !== 'queued' && task.status !== 'running')) return null;

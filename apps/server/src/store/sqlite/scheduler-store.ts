@@ -9,6 +9,7 @@ import {
   type FailureOutcome,
   type NewTask,
   type RetryPolicy,
+  type Settlement,
   type TaskCounts,
   type TaskRecord,
   type VerificationMark,
@@ -367,12 +368,14 @@ export class SchedulerStore implements SchedulingStore {
     resultAssignmentId: string | null,
     mark: VerificationMark,
     now: number,
-    refereeMs: number | null = null,
+    settlement: Settlement = {},
   ): { task: TaskRecord; superseded: AssignmentRecord[] } | null {
     return this.txs.run(() => {
       const task = this.getTask(taskId);
       if (!task || (task.status !== 'queued' && task.status !== 'running')) return null;
+      const refereeMs = settlement.refereeMs ?? null;
       const superseded = this.finish(task, detections, resultAssignmentId, mark, now, refereeMs);
+      this.rows.verdicts(settlement);
       return { task: this.getTask(taskId)!, superseded };
     });
   }

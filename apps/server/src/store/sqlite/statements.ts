@@ -52,6 +52,9 @@ export function prepareStatements(db: Db) {
     endAssignment: db.prepare(
       'UPDATE assignments SET status = ?, ended_at = ?, outcome = ?, inference_ms = COALESCE(?, inference_ms) WHERE id = ?',
     ),
+    markVerdict: db.prepare<[string, string]>(
+      "UPDATE assignments SET outcome = ? WHERE id = ? AND status = 'completed'",
+    ),
     requeueTask: db.prepare("UPDATE tasks SET status = 'queued' WHERE id = ? AND status = 'running'"),
     resultsForTask: db.prepare<[string], { n: number }>(
       "SELECT COUNT(*) AS n FROM assignments WHERE task_id = ? AND status = 'completed'",
