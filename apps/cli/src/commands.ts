@@ -58,6 +58,17 @@ export const exportJob = (
   out: Output,
 ) => writeExport(client, id, options.format, options.out, out);
 
+/**
+ * `tabgrid cancel <id>`: stops the job's unfinished tasks; the job, its finished results and its
+ * exports stay (cancel is not delete). Idempotent: a repeat stops nothing and keeps the first time.
+ */
+export async function cancelJob(client: TabgridClient, id: string, out: Output): Promise<void> {
+  const cancelled = await client.cancelJob(id);
+  out.note(
+    `cancelled job ${cancelled.id} (${when(cancelled.cancelledAt)}): ${cancelled.cancelled} unfinished tasks stopped; finished results and exports are kept`,
+  );
+}
+
 /** `tabgrid delete <id>`. */
 export async function deleteJob(client: TabgridClient, id: string, out: Output): Promise<void> {
   const deleted = await client.deleteJob(id);

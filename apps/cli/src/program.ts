@@ -2,7 +2,7 @@ import { ApiRequestError } from '@tabgrid/client';
 import { EXPORT_FORMATS, type ExportFormat } from '@tabgrid/protocol';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { CliError } from './cli-error';
-import { deleteJob, exportJob, listJobs, showStatus } from './commands';
+import { cancelJob, deleteJob, exportJob, listJobs, showStatus } from './commands';
 import type { Output } from './results';
 import { clientFor, DEFAULT_SERVER, settingsFrom } from './settings';
 import { submit, type SubmitOptions } from './submit';
@@ -100,6 +100,12 @@ export async function run(
     .action((id: string, options: { format: ExportFormat; out?: string }) =>
       exportJob(client().client, id, options, out),
     );
+
+  program
+    .command('cancel')
+    .description("stop a job's unfinished tasks; the job, its results and exports stay")
+    .argument('<id>', 'job id')
+    .action((id: string) => cancelJob(client().client, id, out));
 
   program
     .command('delete')

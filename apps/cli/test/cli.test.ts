@@ -123,8 +123,8 @@ describe('tabgrid submit', () => {
   }, 180_000);
 });
 
-describe('tabgrid jobs, status, export, delete', () => {
-  it('list, show, export and delete a job', async () => {
+describe('tabgrid jobs, status, export, cancel, delete', () => {
+  it('list, show, export, cancel and delete a job', async () => {
     const s = await server();
     const dir = tmp('small');
     await writePhotos(dir, 3, 21);
@@ -146,10 +146,29 @@ describe('tabgrid jobs, status, export, delete', () => {
       await (await api(s, `/api/jobs/${id}/export?format=csv`)).text(),
     );
 
+    // Cancel stops the unfinished tasks and keeps the job; a repeat stops nothing more.
+    const cancelled = runCli(['--server', s.url, 'cancel', id], env);
+    expect(await cancelled.exited, cancelled.stderr()).toBe(0);
+    expect(cancelled.stderr()).toMatch(
+      new RegExp(`^cancelled job ${id} \\(.+\\): 3 unfinished tasks stopped;`),
+    );
+    const [job] = await jobsOf(s);
+    expect(job).toMatchObject({ id, deletedAt: null, tasks: { total: 3, failed: 3 } });
+    expect(job!.cancelledAt).not.toBeNull();
+    const again = runCli(['--server', s.url, 'cancel', id], env);
+    expect(await again.exited, again.stderr()).toBe(0);
+    expect(again.stderr()).toContain(': 0 unfinished tasks stopped;');
+
     const deleted = runCli(['--server', s.url, 'delete', id], env);
     expect(await deleted.exited, deleted.stderr()).toBe(0);
-    expect(deleted.stderr()).toContain(`deleted job ${id}: 3 unfinished tasks cancelled`);
+    expect(deleted.stderr()).toContain(`deleted job ${id}: 0 unfinished tasks cancelled`);
     expect((await jobsOf(s))[0]!.deletedAt).not.toBeNull();
+    // A deleted job has nothing left to cancel: one line, exit 1.
+    const late = runCli(['--server', s.url, 'cancel', id], env);
+    expect(await late.exited).toBe(1);
+    expect(late.stderr().trim()).toBe(
+      `tabgrid: bad_request: job ${id} was deleted; there is nothing left to cancel`,
+    );
   }, 120_000);
 });
 
@@ -182,6 +201,12 @@ describe('failures: one clear line, a non-zero exit, no stack trace', () => {
         { TABGRID_URL: s.url, TABGRID_KEY: key },
         /^tabgrid: not_found: job job_nope does not exist$/,
       ],
+      [
+        ['cancel', 'job_nope'],
+        { TABGRID_URL: s.url, TABGRID_KEY: key },
+        /^tabgrid: not_found: job job_nope does not exist$/,
+      ],
+      [['cancel'], { TABGRID_URL: s.url, TABGRID_KEY: key }, /^error: missing required argument 'id'/],
       [
         ['delete', 'job_nope'],
         { TABGRID_URL: s.url, TABGRID_KEY: key },

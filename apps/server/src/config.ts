@@ -250,6 +250,11 @@ export interface ServerConfig {
   webhookPollMs: number;
   /** How often every job waiting for its event is checked (finds ends another gateway saw first). @defaultValue 10000 */
   webhookSweepMs: number;
+  /**
+   * How long a decided delivery (delivered or given up) is kept before it is pruned; pruned at
+   * each sweep. @defaultValue 604800000, 7 days (env TABGRID_WEBHOOK_RETENTION_MS)
+   */
+  webhookRetentionMs: number;
   /** pino level. @defaultValue 'info' (env LOG_LEVEL) */
   logLevel: string;
 }
@@ -317,6 +322,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   webhookTimeoutMs: 10_000,
   webhookPollMs: 1000,
   webhookSweepMs: 10_000,
+  webhookRetentionMs: 7 * 24 * 3_600_000,
   logLevel: 'info',
 };
 
@@ -402,6 +408,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
       d.webhookPollMs,
       Math.max(10, int(env, 'TABGRID_WEBHOOK_RETRY_MS', d.webhookRetryMs)),
     ),
+    webhookRetentionMs: Math.max(0, int(env, 'TABGRID_WEBHOOK_RETENTION_MS', d.webhookRetentionMs)),
     logLevel: env.LOG_LEVEL || d.logLevel,
   };
 }

@@ -205,6 +205,12 @@ export const TaskViewSchema = z.object({
     assignedAt: epochMs,
     ackedAt: epochMs,
     completedAt: epochMs,
+    /**
+     * How long the inference of the published result took (ms): the volunteer's own report, or
+     * the server referee's run for a `refereed` task. Null until done, or when not known. Absent
+     * from older servers.
+     */
+    inferenceMs: z.number().nullable().optional(),
   }),
   /** How many assignments this task has had. */
   attempts: z.number().int(),

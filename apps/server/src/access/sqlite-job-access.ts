@@ -17,14 +17,23 @@ interface SummaryRow {
   failed: number;
 }
 
+/** Tasks running in memory, per job (the store's `LeaseMemory`): `queued` in their SQLite rows. */
+export interface RunningTasks {
+  runningInJob(jobId: string): number;
+}
+
 /**
  * `JobAccess` on SQLite: read-only queries on the store's tables and their access columns
- * (migration 3); every write to them is `SchedulerStore`'s.
+ * (migration 3); every write to them is `SchedulerStore`'s. Live leases are in the store's memory
+ * only, so the job list moves each job's running tasks from its `queued` rows (`running`).
  */
 export class SqliteJobAccess implements JobAccess {
   private readonly s;
 
-  constructor(db: Db) {
+  constructor(
+    db: Db,
+    private readonly running: RunningTasks,
+  ) {
     this.s = {
       job: db.prepare<
         [string],
@@ -101,8 +110,10 @@ export class SqliteJobAccess implements JobAccess {
     const before = cursor === null ? Number.MAX_SAFE_INTEGER : decodeCursor(cursor);
     const rows = this.s.page.all(requester, before, limit + 1);
     const page = rows.slice(0, limit);
-    const jobs = page.map((r) =>
-      jobSummary(
+    const jobs = page.map((r) => {
+      // A task with a live lease is `queued` in SQLite (every other status ends its leases).
+      const live = Math.min(this.running.runningInJob(r.id), r.queued);
+      return jobSummary(
         {
           id: r.id,
           createdAt: r.created_at,
@@ -111,9 +122,9 @@ export class SqliteJobAccess implements JobAccess {
           cancelledAt: r.cancelled_at,
           expected: r.expected,
         },
-        { queued: r.queued, running: r.running, done: r.done, failed: r.failed },
-      ),
-    );
+        { queued: r.queued - live, running: r.running + live, done: r.done, failed: r.failed },
+      );
+    });
     const last = page.at(-1);
     return Promise.resolve({ jobs, nextCursor: rows.length > limit && last ? encodeCursor(last.seq) : null });
   }

@@ -59,6 +59,8 @@ export const redisKeys = {
   webhookDelivery: (jobId: string) => `${REDIS_PREFIX}{webhooks}:delivery:${jobId}`,
   /** Sorted set: job id → when its pending delivery is due (or its claim's lease ends). */
   webhookDue: `${REDIS_PREFIX}{webhooks}:due`,
+  /** Sorted set: job id → when its delivery was decided (delivered or given up), for pruning. */
+  webhookSettled: `${REDIS_PREFIX}{webhooks}:settled`,
   /** String: the generated signing secret (`whsec_…`), when `TABGRID_WEBHOOK_SECRET` is unset. */
   webhookSecret: `${REDIS_PREFIX}{webhooks}:secret`,
 } as const;

@@ -147,7 +147,7 @@ export async function openBackend(config: ServerConfig, options: BackendOptions)
       storeProbe: dbProbe.name,
       onWorkAvailable: () => undefined, // the scheduler pumps after each upload itself
       onJobCancelledElsewhere: () => undefined, // one process: every cancel is local
-      jobAccess: new SqliteJobAccess(db),
+      jobAccess: new SqliteJobAccess(db, scheduling.leases),
       ledger,
       webhooks: new SqliteWebhookQueue(db), // webhooks hook
       blobs,

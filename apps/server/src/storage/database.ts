@@ -180,6 +180,19 @@ const MIGRATIONS: string[] = [
   `
   ALTER TABLE tasks ADD COLUMN pair_assignment_id TEXT;
   `,
+  // 11: verification: the referee's inference time of a task whose published result is its own
+  // (a refereed task has no result assignment to hold it; null otherwise).
+  `
+  ALTER TABLE tasks ADD COLUMN referee_ms INTEGER;
+  `,
+  // 12: webhooks: when a delivery was decided (delivered or given up), so that decided rows are
+  // pruned after TABGRID_WEBHOOK_RETENTION_MS; rows decided before this migration count from the
+  // end of their last attempt's lease (due_at).
+  `
+  ALTER TABLE webhook_deliveries ADD COLUMN settled_at INTEGER;
+  UPDATE webhook_deliveries SET settled_at = due_at WHERE state != 'pending';
+  CREATE INDEX webhook_deliveries_settled ON webhook_deliveries(settled_at) WHERE state != 'pending';
+  `,
 ];
 
 export const DATABASE_FILE = 'tabgrid.sqlite';

@@ -35,6 +35,11 @@ export interface TaskRecord {
   verification: Verification | null;
   /** Results that agreed with the final one (the referee counts as one). */
   agreeing: number;
+  /**
+   * The referee's inference time (ms) when the published result is its own (`refereed`, no
+   * result assignment to carry it); absent otherwise.
+   */
+  refereeMs?: number;
 }
 
 /** How a task's final result was verified (PROTOCOL.md rule V8). */
@@ -63,6 +68,26 @@ export interface AssignmentRecord {
   outcome: string | null;
   inferenceMs: number | null;
 }
+
+/**
+ * What a settlement by the verifier (`TaskStore.finalize`) stores besides the published result
+ * (PROTOCOL.md V8, C2).
+ */
+export interface Settlement {
+  /** The referee's inference time (ms) when the published result is its own (`TaskRecord.refereeMs`). */
+  refereeMs?: number | null;
+  /**
+   * Completed assignments whose results the settlement verified, and those it rejected
+   * (`quarantined`: counted for nothing): kept with them (SQLite: the assignment's `outcome`,
+   * `VERDICT_OUTCOMES`), so crash recovery grants or revokes their credit as the live path does
+   * (ledger/sqlite-ledger-recovery.ts).
+   */
+  agreeing?: readonly string[];
+  rejected?: readonly { assignmentId: string; quarantined: boolean }[];
+}
+
+/** A completed assignment's `outcome` once a settlement judged it (null before). */
+export const VERDICT_OUTCOMES = { agreed: 'agreed', wrong: 'wrong', quarantined: 'quarantined' } as const;
 
 /** An assignment that stopped holding a lease, and what became of its task. */
 export interface EndedLease {

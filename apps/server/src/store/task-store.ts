@@ -4,6 +4,7 @@ import type {
   CompleteOutcome,
   EndedLease,
   FailureOutcome,
+  Settlement,
   TaskRecord,
   VerificationMark,
 } from './records';
@@ -113,6 +114,8 @@ export interface TaskStore {
     resultAssignmentId: string | null,
     mark: VerificationMark,
     now: number,
+    /** The referee's run time and the verdicts on the task's results (`Settlement`). */
+    settlement?: Settlement,
   ): { task: TaskRecord; superseded: AssignmentRecord[] } | null;
   /** Backtracking: done tasks whose result came from these assignments are queued again. */
   reopen(assignmentIds: readonly string[]): TaskRecord[];

@@ -9,9 +9,15 @@ import type { AssignmentRecord, TaskRecord } from './records';
 
 /**
  * The API view of one task. `assignedAt`/`ackedAt` are those of the assignment
- * that produced the result, or of the latest one.
+ * that produced the result, or of the latest one; `resultInferenceMs` that assignment's inference
+ * time (used only for the published result: see `publishedInferenceMs`).
  */
-export function taskView(task: TaskRecord, assignedAt: number | null, ackedAt: number | null): TaskView {
+export function taskView(
+  task: TaskRecord,
+  assignedAt: number | null,
+  ackedAt: number | null,
+  resultInferenceMs: number | null = null,
+): TaskView {
   return {
     id: task.id,
     name: task.name,
@@ -24,6 +30,7 @@ export function taskView(task: TaskRecord, assignedAt: number | null, ackedAt: n
       assignedAt,
       ackedAt,
       completedAt: task.completedAt,
+      inferenceMs: publishedInferenceMs(task, resultInferenceMs),
     },
     attempts: task.attempts,
     error: task.errorCode ? { code: task.errorCode, message: task.errorMessage ?? '' } : null,
@@ -32,6 +39,17 @@ export function taskView(task: TaskRecord, assignedAt: number | null, ackedAt: n
     // Which bytes the photo is: a resumed upload matches files by name and this (PROTOCOL.md H7).
     ...(task.imageSha256 ? { digest: task.imageSha256.slice(0, 16) } : {}),
   };
+}
+
+/**
+ * How long the inference of a done task's published result took (ms): the referee's own run
+ * (`refereed`, PROTOCOL.md V8) or its result assignment's; null before the task is done or when
+ * unknown (a result from before this was stored).
+ */
+export function publishedInferenceMs(task: TaskRecord, resultInferenceMs: number | null): number | null {
+  if (task.status !== 'done') return null;
+  if (task.refereeMs !== undefined) return task.refereeMs;
+  return task.resultAssignmentId ? resultInferenceMs : null;
 }
 
 /**
@@ -66,7 +84,8 @@ export function liveResult(
     imageUrl: `/api/jobs/${task.jobId}/tasks/${task.id}/image`,
     detections: task.detections ?? [],
     volunteerName,
-    inferenceMs: assignment?.inferenceMs ?? 0,
+    // A refereed result has no assignment: the referee's own run time (PROTOCOL.md V8).
+    inferenceMs: assignment?.inferenceMs ?? task.refereeMs ?? 0,
     latencyMs: completedAt - task.submittedAt,
     completedAt,
   };

@@ -18,7 +18,13 @@ export interface RefereeClose {
 }
 
 export type RefereeReply =
-  | { id: number; kind: 'detections'; detections: import('@tabgrid/protocol').Detection[] }
+  | {
+      id: number;
+      kind: 'detections';
+      detections: import('@tabgrid/protocol').Detection[];
+      /** Decode and inference of this run on this thread (ms), as a volunteer reports its own. */
+      inferenceMs: number;
+    }
   | { id: number; kind: 'undecodable'; message: string }
   | { id: number; kind: 'error'; message: string };
 
@@ -54,9 +60,18 @@ parentPort?.on('message', (message: RefereeJob | RefereeClose) => {
     if (detector === loading) detector = null;
   });
   running = loading
-    .then((d) => d.detect(job.image))
+    .then(async (d) => {
+      const started = performance.now();
+      const detections = await d.detect(job.image);
+      return { detections, inferenceMs: Math.round(performance.now() - started) };
+    })
     .then(
-      (detections): RefereeReply => ({ id: job.id, kind: 'detections', detections }),
+      ({ detections, inferenceMs }): RefereeReply => ({
+        id: job.id,
+        kind: 'detections',
+        detections,
+        inferenceMs,
+      }),
       (err: unknown): RefereeReply =>
         err instanceof UndecodableImageError
           ? { id: job.id, kind: 'undecodable', message: err.message }

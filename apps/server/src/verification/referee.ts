@@ -25,7 +25,13 @@ export interface RefereeObserver {
 }
 
 export type RefereeOutcome =
-  { kind: 'detections'; detections: Detection[] } | { kind: 'undecodable'; message: string };
+  | {
+      kind: 'detections';
+      detections: Detection[];
+      /** The run's own time in its worker (ms; absent from test fakes). */
+      inferenceMs?: number;
+    }
+  | { kind: 'undecodable'; message: string };
 
 /**
  * The server referee (PROTOCOL.md rule V5): the same detector as an honest agent, in worker
@@ -119,7 +125,7 @@ export class Referee {
         this.inFlight--;
         if (reply.kind === 'error') reject(new RefereeError(reply.message));
         else if (reply.kind === 'undecodable') resolve({ kind: 'undecodable', message: reply.message });
-        else resolve({ kind: 'detections', detections: reply.detections });
+        else resolve({ kind: 'detections', detections: reply.detections, inferenceMs: reply.inferenceMs });
       });
       const job: RefereeJob = { id, image };
       slot.worker.postMessage(job);

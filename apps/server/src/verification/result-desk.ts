@@ -327,7 +327,8 @@ export class ResultDesk {
       this.failTaken(taskId, 'undecodable', `the server's referee could not decode it: ${outcome.message}`);
       return;
     }
-    const assessed = this.verifier.settleWith(taskId, outcome.detections, this.deps.clock.now(), true);
+    const now = this.deps.clock.now();
+    const assessed = this.verifier.settleWith(taskId, outcome.detections, now, true, outcome.inferenceMs);
     if (assessed) this.applyReferee(taskId, assessed);
   }
 
@@ -462,6 +463,11 @@ export class ResultDesk {
       judgement.resultAssignmentId,
       judgement.mark,
       now,
+      {
+        refereeMs: judgement.resultAssignmentId === null ? (assessed.refereeMs ?? null) : null,
+        agreeing: judgement.settled.agreeing.map((r) => r.assignmentId),
+        rejected: judgement.settled.rejected,
+      },
     );
     verifier.commit(assessed);
     this.finished(taskId);

@@ -89,4 +89,6 @@ export interface Assessment {
   pending: Pending[] | null;
   added: string | null;
   puts: [string, Reputation][];
+  /** The referee's inference time (ms) when its run settled the task (stored with the task, V8). */
+  refereeMs?: number | null;
 }

@@ -228,7 +228,7 @@ export class Verifier {
       return 'failed';
     }
     if (outcome.kind === 'undecodable') return this.isPending(taskId) ? 'failed' : null;
-    return this.settleWith(taskId, outcome.detections, now());
+    return this.settleWith(taskId, outcome.detections, now(), false, outcome.inferenceMs);
   }
 
   /**
@@ -236,7 +236,13 @@ export class Verifier {
    * themselves (`alone`: a task the referee took over after repeated losses, rule T13; any result
    * that arrived meanwhile is judged against them too). Null when nothing waits and not `alone`.
    */
-  settleWith(taskId: string, detections: Detection[], now: number, alone = false): Assessment | null {
+  settleWith(
+    taskId: string,
+    detections: Detection[],
+    now: number,
+    alone = false,
+    inferenceMs: number | null = null,
+  ): Assessment | null {
     const list = this.pending.get(taskId) ?? (alone ? [] : undefined);
     if (!list) return null; // settled meanwhile
     this.config.metrics?.refereeMiss('settled');
@@ -252,7 +258,7 @@ export class Verifier {
         counted: false,
       },
     ];
-    return { ...this.settle(taskId, withReferee, now), added: null };
+    return { ...this.settle(taskId, withReferee, now), added: null, refereeMs: inferenceMs };
   }
 
   /**

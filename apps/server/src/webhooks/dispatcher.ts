@@ -27,7 +27,12 @@ export interface DispatcherOptions {
   sweepMs: number;
   /** Attempts sent at once by this process. @defaultValue 8 */
   concurrency: number;
+  /** Decided deliveries older than this are pruned at each sweep, ms. @defaultValue 7 days */
+  retentionMs: number;
 }
+
+/** Decided deliveries pruned per store call (a sweep repeats until fewer come back). */
+const PRUNE_BATCH = 500;
 
 export interface DispatcherDeps {
   queue: WebhookQueue;
@@ -166,6 +171,7 @@ export class WebhookDispatcher {
     if (now - this.lastSweep >= this.options.sweepMs) {
       this.lastSweep = now;
       await this.sweep();
+      await this.prune(now);
     }
     for (;;) {
       if (this.stopped) return;
@@ -193,6 +199,18 @@ export class WebhookDispatcher {
     }
   }
 
+  /** Forgets decided deliveries past their retention, a batch at a time. */
+  private async prune(now: number): Promise<void> {
+    let pruned = 0;
+    for (;;) {
+      if (this.stopped) break;
+      const n = await this.deps.queue.prune(now - this.options.retentionMs, PRUNE_BATCH);
+      pruned += n;
+      if (n < PRUNE_BATCH) break;
+    }
+    if (pruned > 0) this.deps.log.info({ pruned }, 'decided webhook deliveries pruned');
+  }
+
   private async attempt(d: ClaimedDelivery): Promise<void> {
     const { queue, metrics, log } = this.deps;
     const headers = this.deps.signer.sign(d.msgId, this.deps.now(), d.payload);
@@ -202,13 +220,13 @@ export class WebhookDispatcher {
     });
     try {
       if (outcome.ok) {
-        if (await queue.complete(d.jobId, d.token)) metrics.count('delivered');
+        if (await queue.complete(d.jobId, d.token, this.deps.now())) metrics.count('delivered');
         log.info({ jobId: d.jobId, attempt: d.attempts, status: outcome.status }, 'webhook delivered');
         return;
       }
       const wait = retryDelay(d.attempts, this.options.retry);
       if (wait === null) {
-        if (await queue.giveUp(d.jobId, d.token, outcome.error)) metrics.count('given_up');
+        if (await queue.giveUp(d.jobId, d.token, outcome.error, this.deps.now())) metrics.count('given_up');
         log.warn({ jobId: d.jobId, attempts: d.attempts, error: outcome.error }, 'webhook given up');
       } else {
         if (await queue.retry(d.jobId, d.token, this.deps.now() + wait, outcome.error))

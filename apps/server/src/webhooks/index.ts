@@ -30,6 +30,7 @@ export type WebhookConfig = Pick<
   | 'webhookTimeoutMs'
   | 'webhookPollMs'
   | 'webhookSweepMs'
+  | 'webhookRetentionMs'
 >;
 
 export interface Webhooks {
@@ -89,6 +90,7 @@ export async function openWebhooks(config: WebhookConfig, deps: WebhookDeps): Pr
       pollMs: config.webhookPollMs,
       sweepMs: config.webhookSweepMs,
       concurrency: 8,
+      retentionMs: config.webhookRetentionMs,
     },
   );
   return {

@@ -42,8 +42,9 @@ return out
 `;
 
 /**
- * `delivery due  token state dueAt error jobId` → 1, or 0 when the claim was lost. A final state
- * leaves the queue and drops the payload (the record stays: the job's event was decided).
+ * `delivery due settled  token state dueAt error jobId at` → 1, or 0 when the claim was lost. A
+ * final state leaves the queue and drops the payload (the record stays until pruned: the job's
+ * event was decided); `settled` keeps when, for `prune`.
  */
 const SETTLE = `
 if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] or redis.call('HGET', KEYS[1], 'state') ~= 'pending' then
@@ -58,8 +59,19 @@ if ARGV[2] == 'pending' then
 else
   redis.call('HSET', KEYS[1], 'payload', '')
   redis.call('ZREM', KEYS[2], ARGV[5])
+  redis.call('ZADD', KEYS[3], ARGV[6], ARGV[5])
 end
 return 1
+`;
+
+/** `settled  before limit deliveryPrefix` → how many decided deliveries were deleted. */
+const PRUNE = `
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, id in ipairs(ids) do
+  redis.call('DEL', ARGV[3] .. id)
+  redis.call('ZREM', KEYS[1], id)
+end
+return #ids
 `;
 
 function record(fields: Record<string, string>): DeliveryRecord {
@@ -158,16 +170,28 @@ export class RedisWebhookQueue implements WebhookQueue {
     return claimed;
   }
 
-  complete(jobId: string, token: string): Promise<boolean> {
-    return this.settle(jobId, token, 'delivered', 0, '');
+  complete(jobId: string, token: string, at: number): Promise<boolean> {
+    return this.settle(jobId, token, 'delivered', 0, '', at);
   }
 
   retry(jobId: string, token: string, dueAt: number, error: string): Promise<boolean> {
-    return this.settle(jobId, token, 'pending', dueAt, error);
+    return this.settle(jobId, token, 'pending', dueAt, error, 0);
   }
 
-  giveUp(jobId: string, token: string, error: string): Promise<boolean> {
-    return this.settle(jobId, token, 'failed', 0, error);
+  giveUp(jobId: string, token: string, error: string, at: number): Promise<boolean> {
+    return this.settle(jobId, token, 'failed', 0, error, at);
+  }
+
+  async prune(decidedBefore: number, limit: number): Promise<number> {
+    const n = await this.redis.eval(
+      PRUNE,
+      1,
+      redisKeys.webhookSettled,
+      decidedBefore,
+      limit,
+      redisKeys.webhookDelivery(''),
+    );
+    return Number(n);
   }
 
   async get(jobId: string): Promise<DeliveryRecord | null> {
@@ -188,17 +212,20 @@ export class RedisWebhookQueue implements WebhookQueue {
     state: DeliveryState,
     dueAt: number,
     error: string,
+    at: number,
   ): Promise<boolean> {
     const done = await this.redis.eval(
       SETTLE,
-      2,
+      3,
       redisKeys.webhookDelivery(jobId),
       redisKeys.webhookDue,
+      redisKeys.webhookSettled,
       token,
       state,
       dueAt,
       error.slice(0, 500),
       jobId,
+      at,
     );
     return done === 1;
   }

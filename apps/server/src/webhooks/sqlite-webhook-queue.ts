@@ -63,8 +63,13 @@ export class SqliteWebhookQueue implements WebhookQueue {
       settle: db.prepare(
         `UPDATE webhook_deliveries SET state = @state, due_at = COALESCE(@dueAt, due_at),
            last_error = COALESCE(@error, last_error), claim_token = NULL,
-           payload = CASE WHEN @state = 'pending' THEN payload ELSE '' END
+           payload = CASE WHEN @state = 'pending' THEN payload ELSE '' END, settled_at = @at
          WHERE job_id = @jobId AND claim_token = @token AND state = 'pending'`,
+      ),
+      prune: db.prepare(
+        `DELETE FROM webhook_deliveries WHERE job_id IN (
+           SELECT job_id FROM webhook_deliveries
+           WHERE state != 'pending' AND settled_at < ? ORDER BY settled_at LIMIT ?)`,
       ),
       get: db.prepare<[string], DeliveryRow>('SELECT * FROM webhook_deliveries WHERE job_id = ?'),
       setSecret: db.prepare("INSERT OR IGNORE INTO webhook_settings (key, value) VALUES ('secret', ?)"),
@@ -107,16 +112,20 @@ export class SqliteWebhookQueue implements WebhookQueue {
     )();
   }
 
-  async complete(jobId: string, token: string): Promise<boolean> {
-    return this.settle(jobId, token, 'delivered', null, null);
+  async complete(jobId: string, token: string, at: number): Promise<boolean> {
+    return this.settle(jobId, token, 'delivered', null, null, at);
   }
 
   async retry(jobId: string, token: string, dueAt: number, error: string): Promise<boolean> {
-    return this.settle(jobId, token, 'pending', dueAt, error);
+    return this.settle(jobId, token, 'pending', dueAt, error, null);
   }
 
-  async giveUp(jobId: string, token: string, error: string): Promise<boolean> {
-    return this.settle(jobId, token, 'failed', null, error);
+  async giveUp(jobId: string, token: string, error: string, at: number): Promise<boolean> {
+    return this.settle(jobId, token, 'failed', null, error, at);
+  }
+
+  async prune(decidedBefore: number, limit: number): Promise<number> {
+    return this.q.prune.run(decidedBefore, limit).changes;
   }
 
   private settle(
@@ -125,8 +134,9 @@ export class SqliteWebhookQueue implements WebhookQueue {
     state: DeliveryRecord['state'],
     dueAt: number | null,
     error: string | null,
+    at: number | null,
   ): boolean {
-    const params = { jobId, token, state, dueAt, error: error ? error.slice(0, 500) : null };
+    const params = { jobId, token, state, dueAt, error: error ? error.slice(0, 500) : null, at };
     return this.q.settle.run(params).changes === 1;
   }
 

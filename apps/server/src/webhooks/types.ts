@@ -67,12 +67,20 @@ export interface WebhookQueue {
    * claimed again once its lease has passed (that attempt is then sent again, W6).
    */
   claimDue(now: number, leaseUntil: number, limit: number): Promise<ClaimedDelivery[]>;
-  /** The attempt succeeded. False when the claim was lost (its lease passed and it was re-claimed). */
-  complete(jobId: string, token: string): Promise<boolean>;
+  /**
+   * The attempt succeeded (at `at`, when its retention starts). False when the claim was lost
+   * (its lease passed and it was re-claimed).
+   */
+  complete(jobId: string, token: string, at: number): Promise<boolean>;
   /** The attempt failed: the next one is due at `dueAt`. False when the claim was lost. */
   retry(jobId: string, token: string, dueAt: number, error: string): Promise<boolean>;
-  /** The attempt failed and was the last: the delivery is given up. False when the claim was lost. */
-  giveUp(jobId: string, token: string, error: string): Promise<boolean>;
+  /** The attempt failed and was the last: the delivery is given up (at `at`). False when the claim was lost. */
+  giveUp(jobId: string, token: string, error: string, at: number): Promise<boolean>;
+  /**
+   * Forgets up to `limit` decided deliveries (delivered or given up) decided before
+   * `decidedBefore`; returns how many. A pending one is never pruned.
+   */
+  prune(decidedBefore: number, limit: number): Promise<number>;
   /** The job's delivery, or null. */
   get(jobId: string): Promise<DeliveryRecord | null>;
   /**

@@ -15,9 +15,10 @@ import { jobAccessContract } from './job-access';
 
 jobAccessContract('sqlite', () => {
   const db = openDatabase(fs.mkdtempSync(path.join(os.tmpdir(), 'tabgrid-access-')));
+  const store = new SchedulerStore(db, DEFAULT_CONFIG);
   return Promise.resolve({
-    access: new SqliteJobAccess(db),
-    store: new SchedulerStore(db, DEFAULT_CONFIG),
+    access: new SqliteJobAccess(db, store.leases),
+    store,
     settle: () => Promise.resolve(),
     close: () => {
       db.close();

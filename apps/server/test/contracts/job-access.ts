@@ -108,6 +108,36 @@ export function jobAccessContract(name: string, open: () => Promise<AccessUnderT
       }
     });
 
+    it('lists a task being run as running, as the job view does, and done once its result is in', async () => {
+      const s = await open();
+      try {
+        const job = await s.store.createJob(tasks(3), 1000, { owner: 'alice', isPublic: false });
+        await s.settle();
+        const offered = s.store.assignNext('v1', 2000, 1000);
+        const acked = s.store.assignNext('v2', 2000, 1000);
+        expect(offered?.task.jobId).toBe(job.id);
+        expect(acked?.task.jobId).toBe(job.id);
+        s.store.ack(acked!.assignment.id, 2001, 10_000);
+        await s.store.createJob(tasks(2), 1001, { owner: 'alice', isPublic: false });
+        await s.settle();
+        const running = { total: 3, queued: 1, running: 2, done: 0, failed: 0 };
+        const listed = (await s.access.list('alice', 10, null)).jobs.find((j) => j.id === job.id);
+        expect(listed).toMatchObject({ status: 'running', tasks: running });
+        const view = await s.store.getJob(job.id);
+        expect(view?.tasks.filter((t) => t.status === 'running')).toHaveLength(2);
+        const other = (await s.access.list('alice', 10, null)).jobs.find((j) => j.id !== job.id);
+        expect(other?.tasks).toMatchObject({ queued: 2, running: 0 });
+
+        s.store.complete(acked!.assignment.id, 'v2', [], 1, 2100);
+        s.store.release(offered!.assignment.id, 'ack_timeout', 2200);
+        await s.settle();
+        const after = (await s.access.list('alice', 10, null)).jobs.find((j) => j.id === job.id);
+        expect(after?.tasks).toEqual({ total: 3, queued: 2, running: 0, done: 1, failed: 0 });
+      } finally {
+        await s.close();
+      }
+    });
+
     it("counts a requester's unfinished tasks across its jobs", async () => {
       const { access, store, close } = await open();
       try {

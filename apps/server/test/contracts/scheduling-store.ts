@@ -335,6 +335,30 @@ export function describeSchedulingStore(
       ]);
     });
 
+    it("keeps the inference time of what was published: a volunteer's, or the referee's own run (V8)", async () => {
+      const s = await start();
+      const job = await s.store.createJob(tasks(2), T0);
+      await s.settle();
+      const a = s.store.assignNext('v1', T0, OFFER)!;
+      s.store.complete(a.assignment.id, 'v1', box(0.8), 10, T0 + 1, 'replicate');
+      const refereed = { verification: 'refereed' as const, agreeing: 2 };
+      const fin = s.store.finalize(a.task.id, box(0.8), null, refereed, T0 + 3, { refereeMs: 42 });
+      expect(fin!.task).toMatchObject({ status: 'done', resultAssignmentId: null, refereeMs: 42 });
+      const b = s.store.assignNext('v2', T0 + 4, OFFER)!;
+      s.store.complete(b.assignment.id, 'v2', box(0.5), 17, T0 + 5, { verification: 'trusted', agreeing: 1 });
+      await s.settle();
+      const timings = async (store: SchedulingStore) =>
+        (await store.getJob(job.id))!.tasks.map((t) => [t.name, t.timings.inferenceMs]);
+      const expected = [
+        [a.task.name, 42],
+        [b.task.name, 17],
+      ].sort();
+      expect((await timings(s.store)).sort()).toEqual(expected);
+      const r = await s.restart();
+      opened.push(r);
+      expect((await timings(r.store)).sort()).toEqual(expected);
+    });
+
     it('backtracking reaches trusted results this process no longer holds (after a restart)', async () => {
       const s = await start();
       const job = await s.store.createJob(tasks(2), T0);

@@ -9,51 +9,26 @@
  * its budget, mostly refuses), as under load, where offers wait seconds inside the server. Paired
  * replicas answer together.
  */
-import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { FakeVolunteer } from '../support/fake-volunteer';
-import { bearer } from '../support/harness';
-import { serverPerTest } from '../support/server-rig';
+import { flatJobs, honestSwarm } from '../support/flat-swarm';
+import { metric, serverPerTest } from '../support/server-rig';
 
 const VOLUNTEERS = 20;
 const TASKS = 200;
 
 const rig = serverPerTest();
-const fakes = rig.fakes;
-
-/** A flat photo: the detector finds nothing on it, so `[]` is the honest answer. */
-const flatPhoto = async () =>
-  new Uint8Array(
-    await sharp({ create: { width: 64, height: 48, channels: 3, background: '#6a8' } })
-      .jpeg()
-      .toBuffer(),
-  );
 
 describe('paired replicas (V3)', () => {
   it(`${VOLUNTEERS} honest volunteers settle ${TASKS} tasks by agreement, the referee asked for at most 5 %`, async () => {
-    const server = await rig.start({
+    const s = await rig.start({
       verification: true,
       distinctNetworks: false,
       refereeAfterMs: 200,
       refereeBudget: 50,
       canaryPercent: 0,
     });
-    const s = server;
-    for (let i = 0; i < VOLUNTEERS; i++) {
-      fakes.push(
-        await FakeVolunteer.connect(s.url, { id: `honest${i}`, delayMs: 300, detections: () => [] }),
-      );
-    }
-    const bytes = await flatPhoto();
-    const jobs: string[] = [];
-    for (let j = 0; j < TASKS / 100; j++) {
-      const files = Array.from({ length: 100 }, (_, i) => ({ name: `p${j}-${i}.jpg`, bytes }));
-      const res = await s.upload(files);
-      expect(res.status).toBe(201);
-      jobs.push(((await res.json()) as { id: string }).id);
-    }
-    const tasks = [];
-    for (const id of jobs) tasks.push(...(await s.waitForJob(id, 90_000)).tasks);
+    await honestSwarm(rig, s.url, VOLUNTEERS, 300);
+    const tasks = (await flatJobs(s, TASKS)).flatMap((view) => view.tasks);
     expect(tasks).toHaveLength(TASKS);
     expect(tasks.every((t) => t.status === 'done')).toBe(true);
     const refereed = tasks.filter((t) => t.verification === 'refereed').length;
@@ -61,12 +36,9 @@ describe('paired replicas (V3)', () => {
       (t) => t.verification === 'replicated' || t.verification === 'spot-checked',
     );
     // Every time a waiting task asked the referee (settled, refused over budget, or failed).
-    const metrics = await (await fetch(`${s.url}/metrics`, { headers: bearer() })).text();
-    const asked = [
-      ...metrics.matchAll(/^tabgrid_referee_runs_total\{outcome="(settled|over_budget|failed)"\} (\d+)/gm),
-    ]
-      .map((m) => Number(m[2]))
-      .reduce((a, b) => a + b, 0);
+    let asked = 0;
+    for (const outcome of ['settled', 'over_budget', 'failed'])
+      asked += await metric(s, 'tabgrid_referee_runs_total', `outcome="${outcome}"`);
     expect(asked / TASKS).toBeLessThanOrEqual(0.05);
     expect(refereed / TASKS).toBeLessThanOrEqual(0.05);
     expect(byAgreement.length).toBeGreaterThan(TASKS / 2);

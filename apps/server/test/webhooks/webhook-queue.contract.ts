@@ -51,8 +51,9 @@ export function describeWebhookQueue(name: string, open: () => Promise<QueueUnde
       await promised(queue.enqueue(delivery('job-p')));
       const [claim] = await promised(queue.claimDue(T0, T0 + LEASE, 10));
       await promised(queue.retry('job-p', claim!.token, T0 + 1, 'HTTP 500'));
-      await promised(queue.complete('job-p', claim!.token));
-      await promised(queue.giveUp('job-p', claim!.token, 'HTTP 500'));
+      await promised(queue.complete('job-p', claim!.token, T0 + 2));
+      await promised(queue.giveUp('job-p', claim!.token, 'HTTP 500', T0 + 2));
+      await promised(queue.prune(T0, 10));
       await promised(queue.get('job-p'));
       await promised(queue.dropTarget('job-q'));
       await promised(queue.secret('candidate'));
@@ -122,9 +123,9 @@ export function describeWebhookQueue(name: string, open: () => Promise<QueueUnde
       const [again] = await queue.claimDue(T0 + LEASE, T0 + 2 * LEASE, 10);
       expect(again).toMatchObject({ jobId: 'job-1', attempts: 2 });
       expect(again!.token).not.toBe(first!.token);
-      expect(await queue.complete('job-1', first!.token)).toBe(false);
+      expect(await queue.complete('job-1', first!.token, T0 + 1)).toBe(false);
       expect(await queue.retry('job-1', first!.token, T0, 'late')).toBe(false);
-      expect(await queue.complete('job-1', again!.token)).toBe(true);
+      expect(await queue.complete('job-1', again!.token, T0 + 1)).toBe(true);
       expect(await queue.get('job-1')).toMatchObject({ state: 'delivered', attempts: 2 });
     });
 
@@ -142,7 +143,7 @@ export function describeWebhookQueue(name: string, open: () => Promise<QueueUnde
       expect(await queue.claimDue(T0 + 4999, T0 + LEASE, 10)).toEqual([]);
       const [two] = await queue.claimDue(T0 + 5000, T0 + 5000 + LEASE, 10);
       expect(two).toMatchObject({ attempts: 2, payload: one!.payload });
-      expect(await queue.giveUp('job-1', two!.token, 'HTTP 502')).toBe(true);
+      expect(await queue.giveUp('job-1', two!.token, 'HTTP 502', T0 + 5001)).toBe(true);
       expect(await queue.get('job-1')).toMatchObject({ state: 'failed', attempts: 2, lastError: 'HTTP 502' });
       expect(await queue.claimDue(T0 + 10 * LEASE, T0 + 11 * LEASE, 10)).toEqual([]);
       // Decided: a later enqueue of the same job changes nothing.
@@ -154,10 +155,30 @@ export function describeWebhookQueue(name: string, open: () => Promise<QueueUnde
       const { queue } = await fresh();
       await queue.enqueue(delivery('job-1'));
       const [one] = await queue.claimDue(T0, T0 + LEASE, 10);
-      expect(await queue.complete('job-1', one!.token)).toBe(true);
-      expect(await queue.complete('job-1', one!.token)).toBe(false);
+      expect(await queue.complete('job-1', one!.token, T0 + 1)).toBe(true);
+      expect(await queue.complete('job-1', one!.token, T0 + 1)).toBe(false);
       expect(await queue.claimDue(T0 + 10 * LEASE, T0 + 11 * LEASE, 10)).toEqual([]);
       expect(await queue.get('job-1')).toMatchObject({ state: 'delivered', attempts: 1 });
+    });
+
+    it('prunes decided deliveries past their retention, oldest first, never a pending one', async () => {
+      const { queue } = await fresh();
+      for (const id of ['job-d1', 'job-d2', 'job-f', 'job-p']) await queue.enqueue(delivery(id));
+      const claims = new Map((await queue.claimDue(T0, T0 + LEASE, 10)).map((c) => [c.jobId, c.token]));
+      expect(await queue.complete('job-d1', claims.get('job-d1')!, T0 + 100)).toBe(true);
+      expect(await queue.complete('job-d2', claims.get('job-d2')!, T0 + 300)).toBe(true);
+      expect(await queue.giveUp('job-f', claims.get('job-f')!, 'HTTP 500', T0 + 200)).toBe(true);
+      expect(await queue.retry('job-p', claims.get('job-p')!, T0 + 50, 'HTTP 503')).toBe(true);
+
+      expect(await queue.prune(T0 + 100, 10)).toBe(0); // decided at T0 + 100: not before it
+      expect(await queue.prune(T0 + 250, 1)).toBe(1); // the limit, oldest first
+      expect(await queue.get('job-d1')).toBeNull();
+      expect(await queue.get('job-f')).toMatchObject({ state: 'failed' });
+      expect(await queue.prune(T0 + 10 * LEASE, 10)).toBe(2);
+      expect(await queue.get('job-f')).toBeNull();
+      expect(await queue.get('job-d2')).toBeNull();
+      expect(await queue.get('job-p')).toMatchObject({ state: 'pending', attempts: 1 }); // never pruned
+      expect(await queue.prune(T0 + 10 * LEASE, 10)).toBe(0);
     });
 
     it('claims at most `limit` at once, oldest due first', async () => {

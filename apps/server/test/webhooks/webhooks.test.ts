@@ -136,6 +136,19 @@ describe('webhooks', () => {
     expect(await metric(s, 'delivered')).toBe(1);
   });
 
+  it('a decided delivery is pruned after its retention, and the job gets no second event (W11)', async () => {
+    const s = await server({ ...QUICK, webhookRetentionMs: 300 });
+    const hook = await receiver();
+    await pool.join('v1');
+    const job = await createWithCallback(s, hook.url, ['bus.jpg']);
+    await s.waitForJob(job.id);
+    await until(() => hook.received.length >= 1, 10_000, 'the event');
+    await until(async () => (await s.webhooks.delivery(job.id)) === null, 10_000, 'pruned');
+    await sleep(500); // several sweeps after the prune: nothing is enqueued again
+    expect(hook.received).toHaveLength(1);
+    expect(await s.webhooks.delivery(job.id)).toBeNull();
+  });
+
   it('a job with a failed task sends job.failed (W3)', async () => {
     const s = await server({ ...QUICK, maxFailureReports: 1 });
     const hook = await receiver();

@@ -148,7 +148,7 @@ export async function getJob(
     const local = final ? undefined : fresher(stored.id);
     // …and so does a task reopened elsewhere since this gateway's copy (backtracking).
     const t = local && (local.reopened ?? 0) >= (stored.reopened ?? 0) ? local : stored;
-    return taskView(t as TaskRecord, t.view.assignedAt, t.view.ackedAt);
+    return taskView(t as TaskRecord, t.view.assignedAt, t.view.ackedAt, t.view.inferenceMs);
   });
   return { id: jobId, status: jobStatus(tasks), createdAt: job.createdAt, tasks };
 }

@@ -8,6 +8,7 @@ import type {
   EndedLease,
   FailureOutcome,
   RetryPolicy,
+  Settlement,
   TaskRecord,
   VerificationMark,
 } from '../records';
@@ -290,9 +291,12 @@ export class LocalCache implements TaskStore {
     resultAssignmentId: string | null,
     mark: VerificationMark,
     now: number,
+    // The verdicts serve SQLite's ledger recovery; the Redis ledger is written by the keeper alone.
+    { refereeMs = null }: Settlement = {},
   ): { task: TaskRecord; superseded: AssignmentRecord[] } | null {
     const task = this.tasks.get(taskId);
     if (!task || (task.status !== 'queued' && task.status !== 'running')) return null;
+    if (refereeMs !== null) task.refereeMs = refereeMs; // the referee's own result (V8)
     const superseded = this.finish(task, detections, resultAssignmentId, mark, now);
     return { task: recordOf(task), superseded };
   }

@@ -83,7 +83,7 @@ export class JobsTable {
     if (!job) return null;
     const tasks = this.tasks.jobTasks.all(jobId).map((row) => {
       const live = this.leases.latestForTask(row.id);
-      if (!live) return taskView(toTask(row), row.view_assigned_at, row.view_acked_at);
+      if (!live) return taskView(toTask(row), row.view_assigned_at, row.view_acked_at, row.view_inference_ms);
       const task = toTask(row);
       const running = {
         ...task,

@@ -8,13 +8,18 @@ import type { AssignmentRecord } from '../records';
  * with its result (`completed`, in the turn's group commit) or without one (`lapsed`,
  * `released`, `failed`, `superseded`) — and its attempt is counted in the task's row then.
  *
- * Indexed by task (supersede, requeue, views) and by volunteer (disconnects). The records are
- * replaced, never changed in place, so a record handed out stays as it was.
+ * Indexed by task (supersede, requeue, views) and by volunteer (disconnects), and counted by job
+ * (tasks running: the `GET /api/jobs` list adds them to its SQLite counts without reading the
+ * job's tasks). The records are replaced, never changed in place, so a record handed out stays as
+ * it was.
  */
 export class LeaseMemory {
   private readonly live = new Map<string, AssignmentRecord>();
   private readonly byTask = new Map<string, Set<string>>();
   private readonly byVolunteer = new Map<string, Set<string>>();
+  /** The job of each task with a live lease, and each job's count of such tasks. */
+  private readonly jobOfTask = new Map<string, string>();
+  private readonly runningByJob = new Map<string, number>();
 
   get size(): number {
     return this.live.size;
@@ -24,8 +29,13 @@ export class LeaseMemory {
     return this.live.get(assignmentId);
   }
 
-  add(a: AssignmentRecord): void {
+  /** A new live lease on a task of `jobId`. */
+  add(a: AssignmentRecord, jobId: string): void {
     this.live.set(a.id, a);
+    if (!this.byTask.has(a.taskId)) {
+      this.jobOfTask.set(a.taskId, jobId);
+      this.runningByJob.set(jobId, (this.runningByJob.get(jobId) ?? 0) + 1);
+    }
     index(this.byTask, a.taskId, a.id);
     index(this.byVolunteer, a.volunteerId, a.id);
   }
@@ -37,7 +47,27 @@ export class LeaseMemory {
     this.live.delete(assignmentId);
     unindex(this.byTask, a.taskId, a.id);
     unindex(this.byVolunteer, a.volunteerId, a.id);
+    if (!this.byTask.has(a.taskId)) this.taskStopped(a.taskId);
     return a;
+  }
+
+  /** The job of a task with a live lease, or undefined. */
+  jobOf(taskId: string): string | undefined {
+    return this.jobOfTask.get(taskId);
+  }
+
+  /** Tasks of this job with a live lease (running; `queued` in SQLite). */
+  runningInJob(jobId: string): number {
+    return this.runningByJob.get(jobId) ?? 0;
+  }
+
+  private taskStopped(taskId: string): void {
+    const jobId = this.jobOfTask.get(taskId);
+    if (jobId === undefined) return;
+    this.jobOfTask.delete(taskId);
+    const n = (this.runningByJob.get(jobId) ?? 1) - 1;
+    if (n > 0) this.runningByJob.set(jobId, n);
+    else this.runningByJob.delete(jobId);
   }
 
   /** The volunteer acknowledged an offer: its lease now runs `leaseMs`, `assignedAt` is the send time. */

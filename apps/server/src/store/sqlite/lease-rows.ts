@@ -1,4 +1,4 @@
-import type { AssignmentRecord, TaskRecord } from '../records';
+import { VERDICT_OUTCOMES, type AssignmentRecord, type Settlement, type TaskRecord } from '../records';
 import type { LeaseMemory } from './lease-memory';
 import { toTask, type TaskRow } from './rows';
 import type { Statements } from './statements';
@@ -10,7 +10,7 @@ import type { Transactions } from './transactions';
  */
 export class LeaseRows {
   constructor(
-    private readonly s: Pick<Statements, 'insertEnded' | 'countAttempt'>,
+    private readonly s: Pick<Statements, 'insertEnded' | 'countAttempt' | 'markVerdict'>,
     private readonly txs: Transactions,
     private readonly leases: LeaseMemory,
   ) {}
@@ -22,6 +22,19 @@ export class LeaseRows {
     if (live === 0) return task;
     const status = task.status === 'queued' ? 'running' : task.status;
     return { ...task, status, attempts: task.attempts + live };
+  }
+
+  /**
+   * Inside a transaction: a settlement's verdicts on completed results, kept in their rows'
+   * `outcome` for crash recovery of their credit (ledger/sqlite-ledger-recovery.ts).
+   */
+  verdicts(settlement: Settlement): void {
+    for (const id of settlement.agreeing ?? []) this.s.markVerdict.run(VERDICT_OUTCOMES.agreed, id);
+    for (const r of settlement.rejected ?? [])
+      this.s.markVerdict.run(
+        r.quarantined ? VERDICT_OUTCOMES.quarantined : VERDICT_OUTCOMES.wrong,
+        r.assignmentId,
+      );
   }
 
   /**
@@ -50,9 +63,10 @@ export class LeaseRows {
       inferenceMs,
     );
     this.s.countAttempt.run(a.taskId);
+    const jobId = this.leases.jobOf(a.taskId)!;
     this.txs.now(
       () => this.leases.remove(a.id),
-      () => this.leases.add(a),
+      () => this.leases.add(a, jobId),
     );
     return ended;
   }

@@ -23,12 +23,15 @@ export interface TaskRow {
   error_message: string | null;
   verification: TaskRecord['verification'];
   agreeing: number;
+  /** Migration 11; absent before it ran. */
+  referee_ms?: number | null;
 }
 
 /** Timing columns joined onto a task row for its API view. */
 export interface TimingColumns {
   view_assigned_at: number | null;
   view_acked_at: number | null;
+  view_inference_ms: number | null;
 }
 
 export interface AssignmentRow {
@@ -64,6 +67,7 @@ export const toTask = (r: TaskRow): TaskRecord => ({
   errorMessage: r.error_message,
   verification: r.verification,
   agreeing: r.agreeing,
+  ...(r.referee_ms != null ? { refereeMs: r.referee_ms } : {}),
 });
 
 export const toAssignment = (r: AssignmentRow): AssignmentRecord => ({

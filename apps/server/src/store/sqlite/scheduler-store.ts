@@ -9,6 +9,7 @@ import {
   type FailureOutcome,
   type NewTask,
   type RetryPolicy,
+  type Settlement,
   type TaskCounts,
   type TaskRecord,
   type VerificationMark,
@@ -49,8 +50,8 @@ export class SchedulerStore implements SchedulingStore {
   /** Transactions whose index changes apply once committed. */
   readonly txs;
   private readonly jobs;
-  /** The live leases (offered, acked), in memory only. */
-  private readonly leases = new LeaseMemory();
+  /** The live leases (offered, acked), in memory only; read by `SqliteJobAccess` (running per job). */
+  readonly leases = new LeaseMemory();
   /** One transaction per event-loop turn for what must be durable (results, ledger entries). */
   readonly group;
   private readonly rows;
@@ -176,7 +177,7 @@ export class SchedulerStore implements SchedulingStore {
       }
       if (!row || row.status !== 'queued') continue; // no longer queued
       const assignment = rules.offeredAssignment(newId('asg'), next.taskId, volunteerId, now, offerMs);
-      this.leases.add(assignment);
+      this.leases.add(assignment, row.job_id);
       return { task: this.rows.task(row), assignment };
     }
   }
@@ -187,7 +188,7 @@ export class SchedulerStore implements SchedulingStore {
     const row = this.s.task.get(taskId);
     if (!row || row.status !== 'queued') return null; // finished meanwhile
     const assignment = rules.offeredAssignment(newId('asg'), taskId, volunteerId, now, offerMs);
-    this.leases.add(assignment);
+    this.leases.add(assignment, row.job_id);
     return { task: this.rows.task(row), assignment };
   }
 
@@ -367,11 +368,14 @@ export class SchedulerStore implements SchedulingStore {
     resultAssignmentId: string | null,
     mark: VerificationMark,
     now: number,
+    settlement: Settlement = {},
   ): { task: TaskRecord; superseded: AssignmentRecord[] } | null {
     return this.txs.run(() => {
       const task = this.getTask(taskId);
       if (!task || (task.status !== 'queued' && task.status !== 'running')) return null;
-      const superseded = this.finish(task, detections, resultAssignmentId, mark, now);
+      const refereeMs = settlement.refereeMs ?? null;
+      const superseded = this.finish(task, detections, resultAssignmentId, mark, now, refereeMs);
+      this.rows.verdicts(settlement);
       return { task: this.getTask(taskId)!, superseded };
     });
   }
@@ -383,10 +387,11 @@ export class SchedulerStore implements SchedulingStore {
     resultAssignmentId: string | null,
     mark: VerificationMark | null,
     now: number,
+    refereeMs: number | null = null,
   ): AssignmentRecord[] {
     const { verification, agreeing, pair } = rules.resultMark(mark);
-    const result = JSON.stringify(detections);
-    this.s.completeTask.run(now, result, resultAssignmentId, verification, agreeing, pair, task.id);
+    const json = JSON.stringify(detections);
+    this.s.completeTask.run(now, json, resultAssignmentId, verification, agreeing, pair, refereeMs, task.id);
     const superseded = this.leases
       .forTask(task.id)
       .map((other) => this.rows.end(other, 'superseded', now, 'task_completed', null));

@@ -22,7 +22,8 @@ export function prepareStatements(db: Db) {
       'SELECT COALESCE(MAX(idx), -1) + 1 AS next FROM tasks WHERE job_id = ?',
     ),
     jobTasks: db.prepare<[string], TaskRow & TimingColumns>(
-      `SELECT t.*, a.assigned_at AS view_assigned_at, a.acked_at AS view_acked_at
+      `SELECT t.*, a.assigned_at AS view_assigned_at, a.acked_at AS view_acked_at,
+              a.inference_ms AS view_inference_ms
            FROM tasks t LEFT JOIN assignments a ON a.id = COALESCE(
              t.result_assignment_id,
              (SELECT id FROM assignments WHERE task_id = t.id ORDER BY assigned_at DESC, rowid DESC LIMIT 1))
@@ -51,6 +52,9 @@ export function prepareStatements(db: Db) {
     endAssignment: db.prepare(
       'UPDATE assignments SET status = ?, ended_at = ?, outcome = ?, inference_ms = COALESCE(?, inference_ms) WHERE id = ?',
     ),
+    markVerdict: db.prepare<[string, string]>(
+      "UPDATE assignments SET outcome = ? WHERE id = ? AND status = 'completed'",
+    ),
     requeueTask: db.prepare("UPDATE tasks SET status = 'queued' WHERE id = ? AND status = 'running'"),
     resultsForTask: db.prepare<[string], { n: number }>(
       "SELECT COUNT(*) AS n FROM assignments WHERE task_id = ? AND status = 'completed'",
@@ -64,13 +68,14 @@ export function prepareStatements(db: Db) {
     ),
     reopenTask: db.prepare(
       `UPDATE tasks SET status = 'queued', completed_at = NULL, result_json = NULL,
-             result_assignment_id = NULL, pair_assignment_id = NULL, verification = NULL, agreeing = 0
+             result_assignment_id = NULL, pair_assignment_id = NULL, verification = NULL, agreeing = 0,
+             referee_ms = NULL
            WHERE id = ? AND status = 'done' AND ? IN (result_assignment_id, pair_assignment_id)
              AND job_id NOT IN (SELECT id FROM jobs WHERE deleted_at IS NOT NULL)`,
     ),
     completeTask: db.prepare(
       `UPDATE tasks SET status = 'done', completed_at = ?, result_json = ?, result_assignment_id = ?,
-             verification = ?, agreeing = ?, pair_assignment_id = ?
+             verification = ?, agreeing = ?, pair_assignment_id = ?, referee_ms = ?
            WHERE id = ? AND status IN ('queued', 'running')`,
     ),
     failTask: db.prepare(
