@@ -1,8 +1,8 @@
 /**
  * Replicas meet without the referee (issue 18, rule V3): with verification on and many honest
  * volunteers, a task needing a replica has it offered to another volunteer in the same dispatch
- * pass, so the two run at the same time. Real parts: a real server (SQLite, the referee in a worker
- * thread), scripted honest volunteers over real Socket.IO.
+ * pass, so the two run at the same time. Real parts: a real server (the referee in a worker thread)
+ * on SQLite and on a real redis-server, scripted honest volunteers over real Socket.IO.
  *
  * The volunteers answer after 300 ms and the replica wait is 200 ms: a replica offered only after
  * the first result (the old path) always comes too late and the task asks the referee (which, over
@@ -10,9 +10,10 @@
  * replicas answer together.
  */
 import sharp from 'sharp';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeVolunteer } from '../support/fake-volunteer';
 import { bearer } from '../support/harness';
+import { startRedis, type TestRedis } from '../support/redis';
 import { serverPerTest } from '../support/server-rig';
 
 const VOLUNTEERS = 20;
@@ -20,6 +21,14 @@ const TASKS = 200;
 
 const rig = serverPerTest();
 const fakes = rig.fakes;
+
+let redis: TestRedis | undefined;
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
 
 /** A flat photo: the detector finds nothing on it, so `[]` is the honest answer. */
 const flatPhoto = async () =>
@@ -29,7 +38,7 @@ const flatPhoto = async () =>
       .toBuffer(),
   );
 
-describe('paired replicas (V3)', () => {
+describe.each(['sqlite', 'redis'] as const)('paired replicas (V3) on %s', (backend) => {
   it(`${VOLUNTEERS} honest volunteers settle ${TASKS} tasks by agreement, the referee asked for at most 5 %`, async () => {
     const server = await rig.start({
       verification: true,
@@ -37,6 +46,7 @@ describe('paired replicas (V3)', () => {
       refereeAfterMs: 200,
       refereeBudget: 50,
       canaryPercent: 0,
+      ...(backend === 'redis' ? { redisUrl: redis!.url, gatewayId: `gw-pairing-${Date.now()}` } : {}),
     });
     const s = server;
     for (let i = 0; i < VOLUNTEERS; i++) {
