@@ -7,6 +7,7 @@
  */
 import path from 'node:path';
 import { schedulerCapacity, type CapacityResult } from './lib/scheduler-capacity';
+import { sleep } from './lib/stats';
 import { REPO_ROOT } from '../scripts/assets';
 
 const other = process.argv[2];
@@ -45,7 +46,7 @@ for (let round = 1; round <= rounds; round++) {
     const r = await once(tasks).catch((err: unknown) => {
       // A loaded machine can keep Redis from answering a PING in 1 s (503 on upload): run again.
       console.log(`round ${round} ${name}: failed (${String(err).split('\n')[0]}), once more`);
-      return once(tasks);
+      return sleep(5000).then(() => once(tasks));
     });
     runs[name]!.push(figures(r));
     console.log(`round ${round} ${name}: ${JSON.stringify(figures(r))}`);
