@@ -5,6 +5,8 @@
  *   npm run bench -- --quick       tiny scale, well under a minute of measuring
  *   npm run bench -- --only=capacity,node-inference   some sections
  *   TABGRID_BENCH_VERIFY=1 npm run bench -- --only=capacity   capacity with verification on (honest volunteers)
+ *   TABGRID_BENCH_REDIS=1 npm run bench -- --only=capacity    capacity on one Redis gateway (private redis-server)
+ *   TABGRID_BENCH_SERVER_DIR=../other-checkout …   the bench servers run that checkout's code (before/after)
  *   npm run bench -- --only=adversarial   liars against verification (opt-in, about 20 min)
  *   TABGRID_BENCH_ADVERSARIAL=long npm run bench -- --only=adversarial   the same with 4 agents and 800
  *     photos: the overhead once trusted past the trust ramp (steady state; _AGENTS / _PHOTOS override)

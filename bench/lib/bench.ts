@@ -273,6 +273,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
           answerDelayMs: 50,
           // TABGRID_BENCH_VERIFY=1: verification on (replicas, canaries, the referee's threads).
           verify: process.env.TABGRID_BENCH_VERIFY === '1',
+          redis: process.env.TABGRID_BENCH_REDIS === '1',
           port: options.port + 1,
           timeoutMs: q ? 60_000 : 90_000,
         }),

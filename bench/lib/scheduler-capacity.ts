@@ -9,6 +9,7 @@
  * overhead, ack latency and event-loop lag come from the server's /metrics,
  * scraped just before the resume and after the last result.
  */
+import { startRedis } from '../../apps/server/test/support/redis';
 import { countBetween, quantileBetween, value, type Samples } from './prom';
 import { startBenchServer, type MemoryProbe } from './server';
 import { round1, sleep } from './stats';
@@ -36,6 +37,8 @@ export interface CapacityOptions {
    * which counts the referee's settlements too), not when a result came back.
    */
   verify?: boolean;
+  /** One gateway on a private redis-server (TABGRID_BENCH_REDIS=1) instead of SQLite. */
+  redis?: boolean;
 }
 
 /** With verification on: who settled the tasks, and what the referee did (over the run). */
@@ -102,6 +105,7 @@ const STALL_MS = 20_000;
 
 export async function schedulerCapacity(options: CapacityOptions): Promise<CapacityResult> {
   const { volunteers: n, processes, tasks, answerDelayMs } = options;
+  const redis = options.redis ? await startRedis() : null;
   const server = await startBenchServer({
     port: options.port,
     // Verification off by default: this measures dispatch (see scale.ts; bench/adversarial
@@ -111,7 +115,11 @@ export async function schedulerCapacity(options: CapacityOptions): Promise<Capac
       LOG_LEVEL: 'error',
       TABGRID_VERIFICATION: options.verify ? '1' : '0',
       TABGRID_DISTINCT_NETWORKS: '0',
+      ...(redis ? { TABGRID_REDIS_URL: redis.url } : {}),
     },
+  }).catch(async (err: unknown) => {
+    await redis?.stop();
+    throw err;
   });
   const swarms: Swarm[] = [];
   try {
@@ -204,6 +212,7 @@ export async function schedulerCapacity(options: CapacityOptions): Promise<Capac
   } finally {
     await stopSwarms(swarms);
     await server.stop();
+    await redis?.stop();
   }
 }
 

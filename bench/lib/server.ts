@@ -57,7 +57,10 @@ export async function startBenchServer(options: ServerOptions): Promise<BenchSer
       ...serverEntry(),
     ],
     {
-      cwd: REPO_ROOT,
+      // TABGRID_BENCH_SERVER_DIR: the server of another checkout (a before/after in one run).
+      cwd: process.env.TABGRID_BENCH_SERVER_DIR
+        ? path.resolve(process.env.TABGRID_BENCH_SERVER_DIR)
+        : REPO_ROOT,
       env: {
         ...process.env,
         PORT: String(options.port),

@@ -212,7 +212,7 @@ export class QueueSource implements OfferSource {
     const offer = this.offerOf(session, next.task, next.assignment);
     const pairing = this.d.pairing;
     const { task, assignment } = next;
-    if (pairing?.needed(task.id, assignment.id, session.id) && this.d.store.assignReplica) {
+    if (pairing?.needed(task.id, assignment.id, session.id)) {
       offer.pair = () => this.pair(session, task, now);
     }
     return offer;
@@ -262,7 +262,7 @@ export class QueueSource implements OfferSource {
   private replicaOf(session: VolunteerSession, task: TaskRecord, now: number): Offer | null {
     let next: { task: TaskRecord; assignment: AssignmentRecord } | null;
     try {
-      next = this.d.store.assignReplica!(task.id, session.id, now, this.offerMs);
+      next = this.d.store.assignReplica(task.id, session.id, now, this.offerMs);
     } catch (err) {
       this.d.writes.fault('scheduler.assign', err, { volunteerId: session.id });
       return null;

@@ -35,10 +35,10 @@ export interface TaskStore {
   /**
    * Offers a task just started (`running`) to a second volunteer at once, its replica (rule V3):
    * records another `offered` assignment on it. Null when the task is no longer running or the
-   * volunteer is excluded from it. Optional: a store without it (Redis) replicates after the
-   * first result only.
+   * volunteer is excluded from it. Redis: only a task this gateway holds (the pair meets where
+   * its first result is judged).
    */
-  assignReplica?(
+  assignReplica(
     taskId: string,
     volunteerId: string,
     now: number,

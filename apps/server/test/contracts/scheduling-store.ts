@@ -359,6 +359,44 @@ export function describeSchedulingStore(
       expect((await timings(r.store)).sort()).toEqual(expected);
     });
 
+    it('pairs a running task with its replica: both leases run, the first result waits, the second settles it (rule V3)', async () => {
+      const s = await start();
+      const job = await s.store.createJob(tasks(2), T0);
+      await s.settle();
+      const a = s.store.assignNext('v1', T0, OFFER)!;
+      const queued = job.tasks.find((t) => t.id !== a.task.id)!;
+      expect(s.store.assignReplica(queued.id, 'v2', T0, OFFER)).toBeNull(); // not running: no pair
+      const r = s.store.assignReplica(a.task.id, 'v2', T0 + 1, OFFER)!;
+      expect(r.task).toMatchObject({ id: a.task.id, status: 'running', attempts: 2 });
+      expect(r.assignment).toMatchObject({ taskId: a.task.id, volunteerId: 'v2', status: 'offered' });
+      expect(s.store.ack(r.assignment.id, T0 + 2, LEASE)).toMatchObject({ status: 'acked' });
+      expect(s.store.renew('v2', [r.assignment.id], T0 + 3, LEASE).renewed).toEqual([r.assignment.id]);
+      // The first result waits for its replica: the task keeps running, nothing is queued again.
+      const first = s.store.complete(a.assignment.id, 'v1', box(0.8), 10, T0 + 4, 'replicate');
+      expect(first).toMatchObject({ kind: 'accepted', task: { status: 'running' } });
+      expect(s.store.queuedCount).toBe(1);
+      expect(s.store.assignReplica(a.task.id, 'v1', T0 + 4, OFFER)).toBeNull(); // its sender is excluded
+      const mark = { verification: 'replicated', agreeing: 2 } as const;
+      const second = s.store.complete(r.assignment.id, 'v2', box(0.8), 12, T0 + 5, mark);
+      expect(second).toMatchObject({
+        kind: 'accepted',
+        task: { status: 'done', verification: 'replicated', resultAssignmentId: r.assignment.id },
+        superseded: [],
+      });
+      expect(s.store.assignReplica(a.task.id, 'v3', T0 + 6, OFFER)).toBeNull(); // done: no pair
+
+      // One of a pair leaves: the other still runs the task; once it leaves too, the task is queued.
+      const b = s.store.assignNext('v3', T0 + 7, OFFER)!;
+      const rb = s.store.assignReplica(b.task.id, 'v4', T0 + 7, OFFER)!;
+      expect(s.store.releaseVolunteer('v4', T0 + 8).map((e) => e.task.status)).toEqual(['running']);
+      expect(s.store.queuedCount).toBe(0);
+      expect(s.store.getAssignment(rb.assignment.id)).toMatchObject({ status: 'released' });
+      expect(s.store.release(b.assignment.id, 'volunteer_left', T0 + 9)!.task.status).toBe('queued');
+      await s.settle();
+      const view = await s.store.getJob(job.id);
+      expect(view!.tasks.find((t) => t.id === a.task.id)).toMatchObject({ status: 'done', attempts: 2 });
+    });
+
     it('backtracking reaches trusted results this process no longer holds (after a restart)', async () => {
       const s = await start();
       const job = await s.store.createJob(tasks(2), T0);

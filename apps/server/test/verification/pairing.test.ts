@@ -1,15 +1,16 @@
 /**
  * Replicas meet without the referee (issue 18, rule V3): with verification on and many honest
  * volunteers, a task needing a replica has it offered to another volunteer in the same dispatch
- * pass, so the two run at the same time. Real parts: a real server (SQLite, the referee in a worker
- * thread), scripted honest volunteers over real Socket.IO.
+ * pass, so the two run at the same time. Real parts: a real server (the referee in a worker thread)
+ * on SQLite and on a real redis-server, scripted honest volunteers over real Socket.IO.
  *
  * The volunteers answer after 300 ms and the replica wait is 200 ms: a replica offered only after
  * the first result (the old path) always comes too late and the task asks the referee (which, over
  * its budget, mostly refuses), as under load, where offers wait seconds inside the server. Paired
  * replicas answer together.
  */
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis, type TestRedis } from '../support/redis';
 import { flatJobs, honestSwarm } from '../support/flat-swarm';
 import { metric, serverPerTest } from '../support/server-rig';
 
@@ -18,7 +19,15 @@ const TASKS = 200;
 
 const rig = serverPerTest();
 
-describe('paired replicas (V3)', () => {
+let redis: TestRedis | undefined;
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+describe.each(['sqlite', 'redis'] as const)('paired replicas (V3) on %s', (backend) => {
   it(`${VOLUNTEERS} honest volunteers settle ${TASKS} tasks by agreement, the referee asked for at most 5 %`, async () => {
     const s = await rig.start({
       verification: true,
@@ -26,6 +35,7 @@ describe('paired replicas (V3)', () => {
       refereeAfterMs: 200,
       refereeBudget: 50,
       canaryPercent: 0,
+      ...(backend === 'redis' ? { redisUrl: redis!.url, gatewayId: `gw-pairing-${Date.now()}` } : {}),
     });
     await honestSwarm(rig, s.url, VOLUNTEERS, 300);
     const tasks = (await flatJobs(s, TASKS)).flatMap((view) => view.tasks);

@@ -120,13 +120,19 @@ export class LocalCache implements TaskStore {
     const next = this.queue.take((id) => !this.tasks.get(id)!.excluded.includes(volunteerId) && !skip?.(id));
     if (!next) return null;
     const task = this.tasks.get(next.taskId)!;
-    const a = rules.offeredAssignment(newId('asg'), task.id, volunteerId, now, offerMs);
-    this.leases.add(a);
     task.status = 'running';
-    task.attempts++;
     task.view = { assignedAt: now, ackedAt: null, inferenceMs: null, volunteerId };
-    this.sink.put(task);
-    return { task: recordOf(task), assignment: { ...a } };
+    return this.offer(task, volunteerId, now, offerMs);
+  }
+
+  /**
+   * The replica of a task just offered here (running, a live lease on it), offered at once to
+   * another volunteer of this gateway (rule V3): the pair meets where its first result is judged.
+   */
+  assignReplica(taskId: string, volunteerId: string, now: number, offerMs: number) {
+    const task = this.tasks.get(taskId);
+    if (task?.status !== 'running' || task.excluded.includes(volunteerId)) return null;
+    return this.leases.liveOf(taskId).length > 0 ? this.offer(task, volunteerId, now, offerMs) : null;
   }
 
   ack(assignmentId: string, now: number, leaseMs: number, sentAt?: number): AssignmentRecord | null {
@@ -373,6 +379,15 @@ export class LocalCache implements TaskStore {
   }
 
   // ------------------------------------------------------------------ internals
+
+  /** A new live lease on a running task: an attempt, written behind. */
+  private offer(task: StoredTask, volunteerId: string, now: number, offerMs: number) {
+    const a = rules.offeredAssignment(newId('asg'), task.id, volunteerId, now, offerMs);
+    this.leases.add(a);
+    task.attempts++;
+    this.sink.put(task);
+    return { task: recordOf(task), assignment: { ...a } };
+  }
 
   private exclude(task: StoredTask, volunteerId: string): void {
     if (!task.excluded.includes(volunteerId)) task.excluded.push(volunteerId);
