@@ -7,6 +7,7 @@ import { edgesAttacks, renderEdges, type EdgesResult } from './edges-attacks';
 import { joinBurst, renderJoinBurst, type JoinBurstRound } from './join-burst';
 import { loneVolunteer, renderLoneVolunteer, type LoneVolunteerResult } from './lone-volunteer';
 import { renderSqlitePath, sqlitePath, type SqlitePathResult } from './sqlite-path';
+import { renderTabAcks, tabAcks, type TabAcksResult } from './tab-acks';
 import { renderUploadMemory, uploadMemory, type UploadMemoryScenario } from './upload-memory';
 
 export const PROBE_SECTIONS = [
@@ -15,6 +16,7 @@ export const PROBE_SECTIONS = [
   'upload-memory',
   'sqlite-path',
   'join-burst',
+  'tab-acks',
 ] as const;
 export type ProbeSection = (typeof PROBE_SECTIONS)[number];
 
@@ -24,6 +26,7 @@ export interface ProbeResults {
   'upload-memory'?: UploadMemoryScenario[];
   'sqlite-path'?: SqlitePathResult;
   'join-burst'?: JoinBurstRound[];
+  'tab-acks'?: TabAcksResult;
 }
 
 export interface ProbeOptions {
@@ -50,6 +53,9 @@ export async function runProbe(section: ProbeSection, o: ProbeOptions, into: Pro
     case 'join-burst':
       into[section] = await joinBurst(o.quick);
       return;
+    case 'tab-acks':
+      into[section] = await tabAcks(o.quick, o.port);
+      return;
   }
 }
 
@@ -60,5 +66,6 @@ export function renderProbes(r: ProbeResults): string[] {
   if (r['upload-memory']) out.push(...renderUploadMemory(r['upload-memory']), '');
   if (r['sqlite-path']) out.push(...renderSqlitePath(r['sqlite-path']), '');
   if (r['join-burst']) out.push(...renderJoinBurst(r['join-burst']), '');
+  if (r['tab-acks']) out.push(...renderTabAcks(r['tab-acks']), '');
   return out;
 }

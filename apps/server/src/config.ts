@@ -252,6 +252,8 @@ export interface ServerConfig {
   webhookSweepMs: number;
   /** pino level. @defaultValue 'info' (env LOG_LEVEL) */
   logLevel: string;
+  /** Measuring only: a file to append each offer's send and ack times to (null = off). @defaultValue null (env TABGRID_ACK_TRACE) */
+  ackTraceFile: string | null;
 }
 
 export const DEFAULT_CONFIG: ServerConfig = {
@@ -318,6 +320,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   webhookPollMs: 1000,
   webhookSweepMs: 10_000,
   logLevel: 'info',
+  ackTraceFile: null,
 };
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -403,5 +406,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
       Math.max(10, int(env, 'TABGRID_WEBHOOK_RETRY_MS', d.webhookRetryMs)),
     ),
     logLevel: env.LOG_LEVEL || d.logLevel,
+    ackTraceFile: env.TABGRID_ACK_TRACE?.trim() || d.ackTraceFile,
   };
 }

@@ -54,7 +54,28 @@ export interface VolunteerClientOptions {
   socketOptions?: Partial<ManagerOptions & SocketOptions>;
   /** Receives one human-readable line per notable event. */
   log?: (line: string) => void;
+  /**
+   * Measuring only (off by default): told of every offer just after its ack was sent, with
+   * epoch-ms timestamps on the same clock as the server's (`performance.timeOrigin + now()`).
+   */
+  onOfferTiming?: (timing: OfferTiming) => void;
 }
+
+/** When an offer reached the client and when its ack left, epoch ms (fractional). */
+export interface OfferTiming {
+  assignmentId: string;
+  taskId: string;
+  /** The `task:assign` handler ran (the whole message, image included, had arrived). */
+  receivedAt: number;
+  /** `ack` was called (socket.io-client writes it to the WebSocket synchronously). */
+  ackSentAt: number;
+  /** Tasks held and running when the offer arrived. */
+  held: number;
+  running: number;
+}
+
+/** Wall-clock epoch ms with sub-ms resolution, comparable with another process's on one machine. */
+export const epochNow = (): number => performance.timeOrigin + performance.now();
 
 /** A held task as the UI sees it: what the runner gets, without the image bytes. */
 export type TaskInfo = Omit<RunnerTask, 'image'>;
@@ -379,6 +400,7 @@ export class VolunteerClient {
     });
 
     socket.on('task:assign', (payload, ack) => {
+      const receivedAt = this.options.onOfferTiming ? epochNow() : 0;
       const respond = typeof ack === 'function' ? ack : () => {};
       if (!live()) return respond(fail('shutting_down', 'this volunteer is stopping'));
       // Ack first: the server's ack timeout is ~1 s, the inference comes later.
@@ -388,6 +410,14 @@ export class VolunteerClient {
       }
       respond(ok({ accepted: true }));
       const assignment = parsed.data;
+      this.options.onOfferTiming?.({
+        assignmentId: assignment.assignmentId,
+        taskId: assignment.taskId,
+        receivedAt,
+        ackSentAt: epochNow(),
+        held: this.held.size,
+        running: this.current.running,
+      });
       if (this.held.has(assignment.assignmentId)) return;
       const work: Work = { assignment, generation: this.generation, cancelled: false, running: false };
       this.held.set(assignment.assignmentId, work);

@@ -1,8 +1,10 @@
 export {
   VolunteerClient,
   creditsLine,
+  epochNow,
   HandshakeRefusedError,
   ModelMismatchError,
+  type OfferTiming,
   type TaskInfo,
   type VolunteerClientEvents,
   type VolunteerClientOptions,

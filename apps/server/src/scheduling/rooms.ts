@@ -4,6 +4,7 @@ import { systemClock, type Clock } from '../clock';
 import type { ServerConfig } from '../config';
 import type { CreditKeeper } from '../ledger/credit-keeper';
 import type { LiveStatsTracker } from '../live/live-stats';
+import { openAckTrace } from '../observability/ack-trace';
 import type { ErrorSink } from '../observability/error-sink';
 import type { DispatchGate } from '../observability/health';
 import type { BlobStore } from '../storage/blob-store';
@@ -47,7 +48,12 @@ export type SchedulerConfig = Pick<
   Partial<
     Pick<
       ServerConfig,
-      'maxTasksPerIp' | 'maxAssignmentMs' | 'maxDeclinePercent' | 'distinctNetworks' | 'refereeAfterLosses'
+      | 'maxTasksPerIp'
+      | 'maxAssignmentMs'
+      | 'maxDeclinePercent'
+      | 'distinctNetworks'
+      | 'refereeAfterLosses'
+      | 'ackTraceFile'
     >
   >;
 
@@ -151,6 +157,7 @@ export function openRooms(
       config.ackTimeoutMs,
       (id) => stats.sink.offering(id),
       () => clock.now(),
+      openAckTrace(config.ackTraceFile),
     ),
     clock,
     errors,
