@@ -65,6 +65,16 @@ export interface TabAcksResult {
   loneVerifications: string[];
   /** The server's referee inferences during the two-tab run, by purpose (settle, canary…). */
   referee: Record<string, number>;
+  /** Every joined offer (ms from its emit; tab index), for a closer look in results.json. */
+  rows: {
+    tab: number;
+    sentAt: number;
+    ack: number;
+    down: number;
+    inTab: number;
+    up: number;
+    inferring: boolean;
+  }[];
 }
 
 async function openTab(browser: Browser, server: BenchServer): Promise<Page> {
@@ -125,13 +135,15 @@ export async function tabAcks(quick: boolean, port: number): Promise<TabAcksResu
       .filter(Boolean)
       .map((l) => JSON.parse(l) as ServerRow);
     const byId = new Map(rows.map((r) => [r.assignmentId, r]));
-    const joined = reports.flatMap((rep) =>
+    const joined = reports.flatMap((rep, tab) =>
       rep.offers.flatMap((o) => {
         const s = byId.get(o.assignmentId);
         if (!s) return [];
         const inferring = rep.inferences.some((i) => i.start <= o.receivedAt && o.receivedAt <= i.end);
         return [
           {
+            tab,
+            sentAt: s.sentAt,
             ack: s.ackAt - s.sentAt,
             down: o.receivedAt - s.sentAt,
             inTab: o.ackSentAt - o.receivedAt,
@@ -190,6 +202,7 @@ export async function tabAcks(quick: boolean, port: number): Promise<TabAcksResu
       loneMs: summarize(latency(loneJobs)),
       loneVerifications: loneJobs.map((j) => String(j.tasks[0]?.verification)),
       referee,
+      rows: joined,
     };
   } finally {
     await browser.close();
