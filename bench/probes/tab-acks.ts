@@ -5,7 +5,7 @@
  *
  * The server writes each offer's emit and ack times (`TABGRID_ACK_TRACE`), the tabs keep each
  * offer's receive and ack-sent times, each inference's span and their socket worker's event-loop
- * stalls (`?measure=1`); all are epoch ms on one clock, joined by assignment id, so an ack's time
+ * stalls (`?measure=1`); all are `Date.now()` ms on one clock, joined by assignment id, so an ack's time
  * splits into down (emit -> the worker's handler), in the tab (handler -> ack written) and up
  * (ack written -> the server's ack callback).
  */
@@ -30,7 +30,7 @@ declare const window: {
 
 /** The tab's `MeasureReport` (apps/web/src/features/volunteer/shared/api.ts), the fields read here. */
 interface MeasureReport {
-  offers: { assignmentId: string; receivedAt: number; ackSentAt: number }[];
+  offers: { assignmentId: string; headerAt: number; receivedAt: number; ackSentAt: number }[];
   inferences: { assignmentId: string; start: number; end: number }[];
   stalls: { at: number; ms: number }[];
 }
@@ -53,7 +53,18 @@ export interface TabAcksResult {
   inTabMs: Summary;
   upMs: Summary;
   /** The slowest 5 % of acks: their parts' means, and how many arrived while that tab was inferring. */
-  tail: { n: number; downMs: number; inTabMs: number; upMs: number; duringInference: number };
+  tail: {
+    n: number;
+    downMs: number;
+    /** Of `downMs`: emit -> the packet's text frame, then -> the image's frame (the handler). */
+    headerMs: number;
+    bodyMs: number;
+    /** The socket worker's longest event-loop stall during the way down (mean over the tail). */
+    stallMs: number;
+    inTabMs: number;
+    upMs: number;
+    duringInference: number;
+  };
   /** Socket worker event-loop stalls (> 4 ms late on a 5 ms timer) over the run, both tabs. */
   stalls: { n: number; p99Ms: number; maxMs: number };
   /** completedAt - submittedAt of the singles, by how they were verified. */
@@ -140,12 +151,20 @@ export async function tabAcks(quick: boolean, port: number): Promise<TabAcksResu
         const s = byId.get(o.assignmentId);
         if (!s) return [];
         const inferring = rep.inferences.some((i) => i.start <= o.receivedAt && o.receivedAt <= i.end);
+        // The socket worker's longest stall that overlaps this offer's way down.
+        const stall = Math.max(
+          0,
+          ...rep.stalls.filter((st) => st.at > s.sentAt && st.at - st.ms < o.receivedAt).map((st) => st.ms),
+        );
         return [
           {
             tab,
             sentAt: s.sentAt,
             ack: s.ackAt - s.sentAt,
             down: o.receivedAt - s.sentAt,
+            header: o.headerAt - s.sentAt,
+            body: o.receivedAt - o.headerAt,
+            stall,
             inTab: o.ackSentAt - o.receivedAt,
             up: s.ackAt - o.ackSentAt,
             inferring,
@@ -187,6 +206,9 @@ export async function tabAcks(quick: boolean, port: number): Promise<TabAcksResu
       tail: {
         n: slow.length,
         downMs: mean(slow.map((s) => s.down)),
+        headerMs: mean(slow.map((s) => s.header)),
+        bodyMs: mean(slow.map((s) => s.body)),
+        stallMs: mean(slow.map((s) => s.stall)),
         inTabMs: mean(slow.map((s) => s.inTab)),
         upMs: mean(slow.map((s) => s.up)),
         duringInference: slow.filter((s) => s.inferring).length,
@@ -216,7 +238,8 @@ export const renderTabAcks = (r: TabAcksResult): string[] => {
     `Tabs (2 x ${r.workersPerTab.join('+')} workers, ${r.singles} singles, verification on):`,
     `  ack (API) ${s(r.ackApiMs)}; per offer ${s(r.ackMs)}`,
     `  down ${s(r.downMs)}; in tab ${s(r.inTabMs)}; up ${s(r.upMs)}`,
-    `  slowest ${r.tail.n}: down ${r.tail.downMs}, in tab ${r.tail.inTabMs}, up ${r.tail.upMs} ms; ` +
+    `  slowest ${r.tail.n}: down ${r.tail.downMs} (frame ${r.tail.headerMs} + image ${r.tail.bodyMs}; ` +
+      `worker stall ${r.tail.stallMs}), in tab ${r.tail.inTabMs}, up ${r.tail.upMs} ms; ` +
       `${r.tail.duringInference} while that tab inferred`,
     `  socket worker stalls: ${r.stalls.n}, p99 ${r.stalls.p99Ms} ms, max ${r.stalls.maxMs} ms`,
     `  result new ${s(r.resultNewMs)}; trusted ${s(r.resultTrustedMs)}; ${JSON.stringify(r.verifications)}`,

@@ -61,21 +61,23 @@ export interface VolunteerClientOptions {
   onOfferTiming?: (timing: OfferTiming) => void;
 }
 
-/** When an offer reached the client and when its ack left, epoch ms (fractional). */
+/**
+ * When an offer reached the client and when its ack left, in `Date.now()` ms (the one clock this
+ * process shares with the server's on one machine; `performance.timeOrigin` drifts from it).
+ */
 export interface OfferTiming {
   assignmentId: string;
   taskId: string;
+  /** The offer's first WebSocket frame (the packet, before its binary attachment) arrived. */
+  headerAt: number;
   /** The `task:assign` handler ran (the whole message, image included, had arrived). */
   receivedAt: number;
-  /** `ack` was called (socket.io-client writes it to the WebSocket synchronously). */
+  /** `ack` was called (socket.io-client writes it to the WebSocket synchronously); sub-ms. */
   ackSentAt: number;
   /** Tasks held and running when the offer arrived. */
   held: number;
   running: number;
 }
-
-/** Wall-clock epoch ms with sub-ms resolution, comparable with another process's on one machine. */
-export const epochNow = (): number => performance.timeOrigin + performance.now();
 
 /** A held task as the UI sees it: what the runner gets, without the image bytes. */
 export type TaskInfo = Omit<RunnerTask, 'image'>;
@@ -193,6 +195,8 @@ export class VolunteerClient {
   private inferenceSum = 0;
   private inferenceCount = 0;
   private readonly recent: number[] = [];
+  /** Measuring only: when the last binary event's packet frame arrived. */
+  private headerAt = 0;
 
   constructor(private readonly options: VolunteerClientOptions) {
     this.log = options.log ?? (() => {});
@@ -399,8 +403,18 @@ export class VolunteerClient {
       void this.onHello(socket, parsed.data);
     });
 
+    if (this.options.onOfferTiming) {
+      // The offer's packet arrives as a text frame ('5…', a binary event), its image in the next.
+      socket.io.on('open', () =>
+        socket.io.engine.on('data', (data: unknown) => {
+          if (typeof data === 'string' && data.startsWith('5')) this.headerAt = Date.now();
+        }),
+      );
+    }
+
     socket.on('task:assign', (payload, ack) => {
-      const receivedAt = this.options.onOfferTiming ? epochNow() : 0;
+      const receivedAt = this.options.onOfferTiming ? Date.now() : 0;
+      const t0 = this.options.onOfferTiming ? performance.now() : 0;
       const respond = typeof ack === 'function' ? ack : () => {};
       if (!live()) return respond(fail('shutting_down', 'this volunteer is stopping'));
       // Ack first: the server's ack timeout is ~1 s, the inference comes later.
@@ -413,8 +427,9 @@ export class VolunteerClient {
       this.options.onOfferTiming?.({
         assignmentId: assignment.assignmentId,
         taskId: assignment.taskId,
+        headerAt: this.headerAt,
         receivedAt,
-        ackSentAt: epochNow(),
+        ackSentAt: receivedAt + (performance.now() - t0),
         held: this.held.size,
         running: this.current.running,
       });

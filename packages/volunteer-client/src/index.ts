@@ -1,7 +1,6 @@
 export {
   VolunteerClient,
   creditsLine,
-  epochNow,
   HandshakeRefusedError,
   ModelMismatchError,
   type OfferTiming,

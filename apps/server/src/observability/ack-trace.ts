@@ -1,17 +1,14 @@
 import { createWriteStream } from 'node:fs';
 
-/** One offer as the server saw it: written, then acked (epoch ms, fractional; `ackAt` null on a timeout). */
+/** One offer as the server saw it: written, then acked (`Date.now()` ms, the browser's clock too). */
 export interface AckTraceRow {
   assignmentId: string;
   volunteerId: string;
   sentAt: number;
-  ackAt: number | null;
+  ackAt: number;
 }
 
 export type AckTrace = (row: AckTraceRow) => void;
-
-/** Wall-clock epoch ms with sub-ms resolution (the browser's `timeOrigin + now()` is on the same clock). */
-export const epochNow = (): number => performance.timeOrigin + performance.now();
 
 /**
  * Measuring only (env `TABGRID_ACK_TRACE=<file>`, unset in production): one JSON line per offer,

@@ -1,5 +1,5 @@
 import type { Ack, TaskAssignment } from '@tabgrid/protocol';
-import { epochNow, type AckTrace } from '../observability/ack-trace';
+import type { AckTrace } from '../observability/ack-trace';
 import type { VolunteerSession } from './sessions';
 
 /** Longest stretch of socket writes for offers in one event-loop turn (ms). */
@@ -74,7 +74,6 @@ export class Outbox {
     return new Promise((resolve) => {
       let settled = false;
       const sentAt = this.now();
-      const tracedAt = this.trace ? epochNow() : 0;
       const timer = setTimeout(
         () =>
           setImmediate(() => {
@@ -85,12 +84,12 @@ export class Outbox {
         this.ackTimeoutMs,
       );
       session.socket.emit('task:assign', payload, (answer) => {
-        const ackAt = this.trace ? epochNow() : 0;
+        const ackAt = this.trace ? this.now() : 0;
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         if (answer?.ok === true) onAccepted?.(sentAt);
-        this.trace?.({ assignmentId: payload.assignmentId, volunteerId: session.id, sentAt: tracedAt, ackAt });
+        this.trace?.({ assignmentId: payload.assignmentId, volunteerId: session.id, sentAt, ackAt });
         resolve(answer);
       });
     });

@@ -4,7 +4,7 @@
  * and the socket worker's event-loop stalls (a 5 ms interval that fires late), all on the
  * server's clock (epoch ms), for the bench to join with the server's own emit and ack times.
  */
-import { epochNow, type OfferTiming } from '@tabgrid/volunteer-client';
+import type { OfferTiming } from '@tabgrid/volunteer-client';
 import type { MeasureReport } from '../shared/api';
 
 const MAX_ROWS = 5000;
@@ -22,7 +22,7 @@ export class Measure {
       const now = performance.now();
       const late = now - last - TICK_MS;
       last = now;
-      if (late > STALL_MS) this.push(this.report.stalls, { at: epochNow(), ms: late });
+      if (late > STALL_MS) this.push(this.report.stalls, { at: Date.now(), ms: late });
     }, TICK_MS);
   }
 
@@ -31,7 +31,7 @@ export class Measure {
   }
 
   inference(assignmentId: string, span: { start: number; end: number }): void {
-    const origin = performance.timeOrigin;
+    const origin = Date.now() - performance.now();
     this.push(this.report.inferences, { assignmentId, start: origin + span.start, end: origin + span.end });
   }
 
