@@ -47,22 +47,25 @@ export interface TabAcksResult {
   singles: number;
   /** API timings ackedAt - assignedAt of every task (as the end-to-end section). */
   ackApiMs: Summary;
-  /** Per offer, from the traces: emit -> ack callback, and its three parts. */
+  /**
+   * Per offer, from the traces: emit -> ack callback, and its three parts: emit -> the packet's
+   * frame in the socket worker (`frame`), -> the ack written (`toAck`), -> the server's callback
+   * (`up`). `imageMs`: the packet's frame -> the whole message (image) in the handler.
+   */
   ackMs: Summary;
-  downMs: Summary;
-  inTabMs: Summary;
+  frameMs: Summary;
+  toAckMs: Summary;
   upMs: Summary;
+  imageMs: Summary;
   /** The slowest 5 % of acks: their parts' means, and how many arrived while that tab was inferring. */
   tail: {
     n: number;
-    downMs: number;
-    /** Of `downMs`: emit -> the packet's text frame, then -> the image's frame (the handler). */
-    headerMs: number;
-    bodyMs: number;
-    /** The socket worker's longest event-loop stall during the way down (mean over the tail). */
-    stallMs: number;
-    inTabMs: number;
+    frameMs: number;
+    toAckMs: number;
     upMs: number;
+    imageMs: number;
+    /** The socket worker's longest event-loop stall between the emit and the handler (mean over the tail). */
+    stallMs: number;
     duringInference: number;
   };
   /** Socket worker event-loop stalls (> 4 ms late on a 5 ms timer) over the run, both tabs. */
@@ -83,6 +86,7 @@ export interface TabAcksResult {
     ack: number;
     down: number;
     inTab: number;
+    toAck: number;
     up: number;
     inferring: boolean;
   }[];
@@ -164,6 +168,7 @@ export async function tabAcks(quick: boolean, port: number): Promise<TabAcksResu
             down: o.receivedAt - s.sentAt,
             header: o.headerAt - s.sentAt,
             body: o.receivedAt - o.headerAt,
+            toAck: o.ackSentAt - o.headerAt,
             stall,
             inTab: o.ackSentAt - o.receivedAt,
             up: s.ackAt - o.ackSentAt,
@@ -200,17 +205,17 @@ export async function tabAcks(quick: boolean, port: number): Promise<TabAcksResu
         jobs.flatMap((j) => j.tasks.map((t) => (t.timings.ackedAt ?? NaN) - (t.timings.assignedAt ?? NaN))),
       ),
       ackMs: summarize(joined.map((j) => j.ack)),
-      downMs: summarize(joined.map((j) => j.down)),
-      inTabMs: summarize(joined.map((j) => j.inTab)),
+      frameMs: summarize(joined.map((j) => j.header)),
+      toAckMs: summarize(joined.map((j) => j.toAck)),
       upMs: summarize(joined.map((j) => j.up)),
+      imageMs: summarize(joined.map((j) => j.body)),
       tail: {
         n: slow.length,
-        downMs: mean(slow.map((s) => s.down)),
-        headerMs: mean(slow.map((s) => s.header)),
-        bodyMs: mean(slow.map((s) => s.body)),
-        stallMs: mean(slow.map((s) => s.stall)),
-        inTabMs: mean(slow.map((s) => s.inTab)),
+        frameMs: mean(slow.map((s) => s.header)),
+        toAckMs: mean(slow.map((s) => s.toAck)),
         upMs: mean(slow.map((s) => s.up)),
+        imageMs: mean(slow.map((s) => s.body)),
+        stallMs: mean(slow.map((s) => s.stall)),
         duringInference: slow.filter((s) => s.inferring).length,
       },
       stalls: {
@@ -237,9 +242,10 @@ export const renderTabAcks = (r: TabAcksResult): string[] => {
   return [
     `Tabs (2 x ${r.workersPerTab.join('+')} workers, ${r.singles} singles, verification on):`,
     `  ack (API) ${s(r.ackApiMs)}; per offer ${s(r.ackMs)}`,
-    `  down ${s(r.downMs)}; in tab ${s(r.inTabMs)}; up ${s(r.upMs)}`,
-    `  slowest ${r.tail.n}: down ${r.tail.downMs} (frame ${r.tail.headerMs} + image ${r.tail.bodyMs}; ` +
-      `worker stall ${r.tail.stallMs}), in tab ${r.tail.inTabMs}, up ${r.tail.upMs} ms; ` +
+    `  emit -> frame ${s(r.frameMs)}; -> ack written ${s(r.toAckMs)}; -> server ${s(r.upMs)}`,
+    `  frame -> image in ${s(r.imageMs)}`,
+    `  slowest ${r.tail.n}: frame ${r.tail.frameMs} + to ack ${r.tail.toAckMs} + up ${r.tail.upMs} ms ` +
+      `(image in ${r.tail.imageMs}, worker stall ${r.tail.stallMs}); ` +
       `${r.tail.duringInference} while that tab inferred`,
     `  socket worker stalls: ${r.stalls.n}, p99 ${r.stalls.p99Ms} ms, max ${r.stalls.maxMs} ms`,
     `  result new ${s(r.resultNewMs)}; trusted ${s(r.resultTrustedMs)}; ${JSON.stringify(r.verifications)}`,
