@@ -9,6 +9,7 @@ import { joinBurst, renderJoinBurst, type JoinBurstRound } from './join-burst';
 import { loneVolunteer, renderLoneVolunteer, type LoneVolunteerResult } from './lone-volunteer';
 import { renderSqlitePath, sqlitePath, type SqlitePathResult } from './sqlite-path';
 import { renderSwarm, swarmGoal, type SwarmRound } from './swarm';
+import { renderTabAcks, tabAcks, type TabAcksResult } from './tab-acks';
 import { renderUploadMemory, uploadMemory, type UploadMemoryScenario } from './upload-memory';
 
 export const PROBE_SECTIONS = [
@@ -19,6 +20,7 @@ export const PROBE_SECTIONS = [
   'join-burst',
   'swarm',
   'idle-memory',
+  'tab-acks',
 ] as const;
 export type ProbeSection = (typeof PROBE_SECTIONS)[number];
 
@@ -30,6 +32,7 @@ export interface ProbeResults {
   'join-burst'?: JoinBurstRound[];
   swarm?: SwarmRound[];
   'idle-memory'?: IdleMemoryRound[];
+  'tab-acks'?: TabAcksResult;
 }
 
 export interface ProbeOptions {
@@ -62,6 +65,9 @@ export async function runProbe(section: ProbeSection, o: ProbeOptions, into: Pro
     case 'idle-memory':
       into[section] = await idleMemory(o.quick, o.port);
       return;
+    case 'tab-acks':
+      into[section] = await tabAcks(o.quick, o.port);
+      return;
   }
 }
 
@@ -74,5 +80,6 @@ export function renderProbes(r: ProbeResults): string[] {
   if (r['join-burst']) out.push(...renderJoinBurst(r['join-burst']), '');
   if (r.swarm) out.push(...renderSwarm(r.swarm), '');
   if (r['idle-memory']) out.push(...renderIdleMemory(r['idle-memory']), '');
+  if (r['tab-acks']) out.push(...renderTabAcks(r['tab-acks']), '');
   return out;
 }

@@ -257,6 +257,8 @@ export interface ServerConfig {
   webhookRetentionMs: number;
   /** pino level. @defaultValue 'info' (env LOG_LEVEL) */
   logLevel: string;
+  /** Measuring only: a file to append each offer's send and ack times to (null = off). @defaultValue null (env TABGRID_ACK_TRACE) */
+  ackTraceFile: string | null;
 }
 
 export const DEFAULT_CONFIG: ServerConfig = {
@@ -324,6 +326,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   webhookSweepMs: 10_000,
   webhookRetentionMs: 7 * 24 * 3_600_000,
   logLevel: 'info',
+  ackTraceFile: null,
 };
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -410,5 +413,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
     ),
     webhookRetentionMs: Math.max(0, int(env, 'TABGRID_WEBHOOK_RETENTION_MS', d.webhookRetentionMs)),
     logLevel: env.LOG_LEVEL || d.logLevel,
+    ackTraceFile: env.TABGRID_ACK_TRACE?.trim() || d.ackTraceFile,
   };
 }

@@ -30,6 +30,7 @@ import {
 } from '@tabgrid/protocol';
 import { Backoff } from './backoff';
 import { Emitter } from './emitter';
+import { readBinaryEventFrame } from './offer-header';
 import type { IdentityStore, VolunteerIdentity } from './identity';
 import { toRunnerError, type Runner, type RunnerTask } from './runner';
 import { initialState, type VolunteerClientState } from './state';
@@ -54,6 +55,29 @@ export interface VolunteerClientOptions {
   socketOptions?: Partial<ManagerOptions & SocketOptions>;
   /** Receives one human-readable line per notable event. */
   log?: (line: string) => void;
+  /**
+   * Measuring only (off by default): told of every offer just after its ack was sent, with
+   * epoch-ms timestamps on the same clock as the server's (`performance.timeOrigin + now()`).
+   */
+  onOfferTiming?: (timing: OfferTiming) => void;
+}
+
+/**
+ * When an offer reached the client and when its ack left, in `Date.now()` ms (the one clock this
+ * process shares with the server's on one machine; `performance.timeOrigin` drifts from it).
+ */
+export interface OfferTiming {
+  assignmentId: string;
+  taskId: string;
+  /** The offer's first WebSocket frame (the packet, before its binary attachment) arrived. */
+  headerAt: number;
+  /** The `task:assign` handler ran (the whole message, image included, had arrived). */
+  receivedAt: number;
+  /** `ack` was called (socket.io-client writes it to the WebSocket synchronously); sub-ms. */
+  ackSentAt: number;
+  /** Tasks held and running when the offer arrived. */
+  held: number;
+  running: number;
 }
 
 /** A held task as the UI sees it: what the runner gets, without the image bytes. */
@@ -129,6 +153,12 @@ type AckOf<E extends keyof VolunteerClientToServer> = Parameters<
 >[0];
 type PayloadOf<E extends keyof VolunteerClientToServer> = Parameters<VolunteerClientToServer[E]>[0];
 
+/** socket.io-parser's ACK packet type. */
+const ACK_PACKET = 3;
+
+/** An offer's fields without its image, as its packet frame carries them. */
+const OfferHeadSchema = TaskAssignmentSchema.omit({ image: true });
+
 const taskInfo = (a: TaskAssignment): TaskInfo => ({
   assignmentId: a.assignmentId,
   taskId: a.taskId,
@@ -172,6 +202,13 @@ export class VolunteerClient {
   private inferenceSum = 0;
   private inferenceCount = 0;
   private readonly recent: number[] = [];
+  /** Measuring only: when the last binary event's packet frame arrived. */
+  private headerAt = 0;
+  /**
+   * Offers acked from their packet frame whose image is still on its way (PROTOCOL.md T2), by
+   * assignment id: `cancelled` when `task:cancel` came first.
+   */
+  private readonly early = new Map<string, { ackSentAt: number; cancelled: boolean }>();
 
   constructor(private readonly options: VolunteerClientOptions) {
     this.log = options.log ?? (() => {});
@@ -378,17 +415,40 @@ export class VolunteerClient {
       void this.onHello(socket, parsed.data);
     });
 
+    // Ack an offer as soon as its packet frame is in, before its image (PROTOCOL.md T2).
+    socket.io.on('open', () =>
+      socket.io.engine.on('data', (data: unknown) => {
+        if (typeof data === 'string' && live()) this.onPacketFrame(socket, data);
+      }),
+    );
+
     socket.on('task:assign', (payload, ack) => {
-      const respond = typeof ack === 'function' ? ack : () => {};
+      const receivedAt = this.options.onOfferTiming ? Date.now() : 0;
+      const t0 = this.options.onOfferTiming ? performance.now() : 0;
+      const id = (payload as { assignmentId?: unknown } | null)?.assignmentId;
+      const early = typeof id === 'string' ? this.early.get(id) : undefined;
+      if (early) this.early.delete(id as string);
+      // Acked already from its packet frame: never answer twice.
+      const respond = early ? () => {} : typeof ack === 'function' ? ack : () => {};
       if (!live()) return respond(fail('shutting_down', 'this volunteer is stopping'));
       // Ack first: the server's ack timeout is ~1 s, the inference comes later.
       const parsed = TaskAssignmentSchema.safeParse(payload);
       if (!parsed.success) {
+        if (early && typeof id === 'string') void this.refuseAccepted(id, parsed.error.message);
         return respond(fail('invalid_payload', parsed.error.message.slice(0, LIMITS.maxMessageLength)));
       }
       respond(ok({ accepted: true }));
       const assignment = parsed.data;
-      if (this.held.has(assignment.assignmentId)) return;
+      this.options.onOfferTiming?.({
+        assignmentId: assignment.assignmentId,
+        taskId: assignment.taskId,
+        headerAt: this.headerAt,
+        receivedAt,
+        ackSentAt: early?.ackSentAt ?? receivedAt + (performance.now() - t0),
+        held: this.held.size,
+        running: this.current.running,
+      });
+      if (early?.cancelled || this.held.has(assignment.assignmentId)) return;
       const work: Work = { assignment, generation: this.generation, cancelled: false, running: false };
       this.held.set(assignment.assignmentId, work);
       this.queue.push(work);
@@ -409,6 +469,40 @@ export class VolunteerClient {
     });
   }
 
+  /**
+   * A text frame from the server: when it is a `task:assign` packet whose image follows, acks the
+   * offer now (the same ack packet socket.io-client would send once the image is in; the handler
+   * then does not answer again). An offer that fails the schema without its image waits for the
+   * full message and is refused there, as before.
+   */
+  private onPacketFrame(socket: VolunteerSocket, frame: string): void {
+    const packet = readBinaryEventFrame(frame, NAMESPACES.volunteer, 'task:assign');
+    if (this.options.onOfferTiming && packet) this.headerAt = Date.now();
+    if (!packet) return;
+    const head = OfferHeadSchema.safeParse(packet.args[0]);
+    if (!head.success || this.held.has(head.data.assignmentId) || this.early.has(head.data.assignmentId))
+      return;
+    // socket.io-client's own ack packet (`Socket#ack`), sent before the image's frame is read.
+    const ack = { type: ACK_PACKET, id: packet.ackId, data: [ok({ accepted: true })] };
+    (socket as unknown as { packet(p: typeof ack): void }).packet(ack);
+    const t = this.options.onOfferTiming ? Date.now() : 0;
+    this.early.set(head.data.assignmentId, { ackSentAt: t, cancelled: false });
+  }
+
+  /** An offer acked from its packet frame whose full message failed the schema: say so at once. */
+  private async refuseAccepted(assignmentId: string, message: string): Promise<void> {
+    this.log(`offer ${assignmentId} was not valid once complete: ${message}`);
+    await this.request(
+      'task:error',
+      {
+        assignmentId,
+        code: 'inference_failed',
+        message: `invalid offer: ${message}`.slice(0, LIMITS.maxMessageLength),
+      },
+      this.ackTimeoutMs,
+    ).catch(() => undefined);
+  }
+
   private scheduleReconnect(socket: VolunteerSocket, delayMs = this.backoff.delay()): void {
     if (this.reconnectTimer) return;
     this.reconnectTimer = setTimeout(() => {
@@ -424,6 +518,7 @@ export class VolunteerClient {
     this.heartbeat = null;
     for (const work of this.queue.splice(0)) this.drop(work);
     this.held.clear();
+    this.early.clear();
   }
 
   private refuse(error: Error): void {
@@ -664,6 +759,8 @@ export class VolunteerClient {
   }
 
   private cancel(assignmentId: string, reason: string): void {
+    const early = this.early.get(assignmentId);
+    if (early) early.cancelled = true; // its image is still on its way: dropped when it lands
     const work = this.held.get(assignmentId);
     if (!work) return;
     work.cancelled = true;

@@ -3,6 +3,7 @@ export {
   creditsLine,
   HandshakeRefusedError,
   ModelMismatchError,
+  type OfferTiming,
   type TaskInfo,
   type VolunteerClientEvents,
   type VolunteerClientOptions,

@@ -1,4 +1,5 @@
 import type { Ack, TaskAssignment } from '@tabgrid/protocol';
+import type { AckTrace } from '../observability/ack-trace';
 import type { VolunteerSession } from './sessions';
 
 /** Longest stretch of socket writes for offers in one event-loop turn (ms). */
@@ -20,6 +21,8 @@ export class Outbox {
     private readonly sending: (volunteerId: string) => void,
     /** The scheduler's clock: the send time handed to `onAccepted`. */
     private readonly now: () => number = Date.now,
+    /** Measuring only: told each offer's send and ack times (`TABGRID_ACK_TRACE`). */
+    private readonly trace?: AckTrace,
   ) {}
 
   /** Sends an offer (in the outbox's turn) and waits for its ack; `gone` if it ended meanwhile. */
@@ -81,10 +84,12 @@ export class Outbox {
         this.ackTimeoutMs,
       );
       session.socket.emit('task:assign', payload, (answer) => {
+        const ackAt = this.trace ? this.now() : 0;
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         if (answer?.ok === true) onAccepted?.(sentAt);
+        this.trace?.({ assignmentId: payload.assignmentId, volunteerId: session.id, sentAt, ackAt });
         resolve(answer);
       });
     });

@@ -4,6 +4,7 @@ import { systemClock, type Clock } from '../clock';
 import type { ServerConfig } from '../config';
 import type { CreditKeeper } from '../ledger/credit-keeper';
 import type { LiveStatsTracker } from '../live/live-stats';
+import { openAckTrace } from '../observability/ack-trace';
 import type { ErrorSink } from '../observability/error-sink';
 import type { DispatchGate } from '../observability/health';
 import type { BlobStore } from '../storage/blob-store';
@@ -58,6 +59,7 @@ export type SchedulerConfig = Pick<
       | 'distinctNetworks'
       | 'refereeAfterLosses'
       | 'taskDeadlineMs'
+      | 'ackTraceFile'
     >
   >;
 
@@ -163,6 +165,7 @@ export function openRooms(
       config.ackTimeoutMs,
       (id) => stats.sink.offering(id),
       () => clock.now(),
+      openAckTrace(config.ackTraceFile),
     ),
     clock,
     errors,

@@ -3,6 +3,7 @@ import { InferenceClient } from '../inference/client';
 import { hasConsent } from './consent';
 import { loadSettings } from './settings';
 import { selfTest, type SelfTestOptions } from './selfTest';
+import type { MeasureReport } from './shared/api';
 import { VolunteerController, type VolunteerSnapshot } from './volunteerController';
 
 /** What the benchmark harness and e2e tests read from `window.__tabgrid`. */
@@ -27,6 +28,8 @@ export interface TabgridProbe {
   /** The public display name others see on /live. */
   displayName: string | null;
   selfTest: (options: SelfTestOptions) => ReturnType<typeof selfTest>;
+  /** `?measure=1`: the socket worker's offer, inference and event-loop timings (bench only). */
+  measures: () => Promise<MeasureReport | null>;
 }
 
 declare global {
@@ -57,6 +60,7 @@ export function useVolunteer(): { controller: VolunteerController; snapshot: Vol
       new VolunteerController({
         threads: readThreadsParam(),
         workers: readIntParam('workers') ?? loadSettings().workers ?? undefined,
+        measure: new URLSearchParams(location.search).get('measure') === '1',
       }),
   );
   const snapshot = useSyncExternalStore(controller.subscribe, controller.getSnapshot);
@@ -89,6 +93,7 @@ export function useVolunteer(): { controller: VolunteerController; snapshot: Vol
         selfTestClient ??= new InferenceClient();
         return selfTest(selfTestClient, { numThreads: readThreadsParam(), ...options });
       },
+      measures: () => controller.measures(),
     };
   }, [snapshot, controller]);
 

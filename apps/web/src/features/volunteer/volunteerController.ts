@@ -8,7 +8,13 @@ import * as Comlink from 'comlink';
 import type { Detection, VolunteerCredits } from '@tabgrid/protocol';
 import type { VolunteerClientState } from '@tabgrid/volunteer-client';
 import { choosePoolShape, type PoolInitInfo, type PoolShape } from '../inference/client';
-import type { CurrentUpdate, VolunteerWorkerApi, VolunteerWorkerOptions, WorkerSnapshot } from './shared/api';
+import type {
+  CurrentUpdate,
+  MeasureReport,
+  VolunteerWorkerApi,
+  VolunteerWorkerOptions,
+  WorkerSnapshot,
+} from './shared/api';
 
 export type VolunteerStatus = 'stopped' | 'connecting' | 'loading' | 'idle' | 'working' | 'paused' | 'error';
 
@@ -248,6 +254,11 @@ export class VolunteerController {
     this.options = { ...this.options, workers };
     this.patch({ pool: choosePoolShape(this.options) });
     if (wasStarted) this.start();
+  }
+
+  /** The socket worker's timings (`?measure=1` only; null otherwise or before the worker exists). */
+  async measures(): Promise<MeasureReport | null> {
+    return this.conn ? this.conn.remote.measures() : null;
   }
 
   /** Stops the volunteer and terminates its workers; call when the page goes away. */

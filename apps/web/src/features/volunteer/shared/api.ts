@@ -4,7 +4,7 @@
  * the worker's code.
  */
 import type { Detection } from '@tabgrid/protocol';
-import type { VolunteerClientState } from '@tabgrid/volunteer-client';
+import type { OfferTiming, VolunteerClientState } from '@tabgrid/volunteer-client';
 import type { PoolInitInfo, PoolShape } from '../../inference/client';
 
 /** What the page renders: the client's state plus the inference pool's. */
@@ -48,6 +48,17 @@ export interface VolunteerWorkerOptions {
   workers?: number;
   /** WASM threads per worker override (`?threads=N`; alone it means one worker). */
   threads?: number;
+  /** `?measure=1`: keep offer, inference and event-loop timings for `measures()` (bench only). */
+  measure?: boolean;
+}
+
+/** What the socket worker measured with `measure` on; times are epoch ms on the server's clock. */
+export interface MeasureReport {
+  offers: OfferTiming[];
+  /** Each detect on the inference pool, from the call to its answer (decode + inference). */
+  inferences: { assignmentId: string; start: number; end: number }[];
+  /** The socket worker's event loop was busy `ms` longer than a 5 ms timer asked, ending `at`. */
+  stalls: { at: number; ms: number }[];
 }
 
 /** The one object the socket worker exposes with `Comlink.expose`. */
@@ -73,4 +84,6 @@ export interface VolunteerWorkerApi {
   setDutyCycle(fraction: number): void;
   /** Stops and terminates the inference workers. */
   dispose(): Promise<void>;
+  /** What was measured so far (null unless `measure` was set). */
+  measures(): Promise<MeasureReport | null>;
 }

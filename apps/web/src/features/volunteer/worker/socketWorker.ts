@@ -6,11 +6,12 @@
  * renders the snapshots it is sent.
  */
 import * as Comlink from 'comlink';
-import { VolunteerClient } from '@tabgrid/volunteer-client';
+import { VolunteerClient, type OfferTiming } from '@tabgrid/volunteer-client';
 import { choosePoolShape, InferencePool } from '../../inference/client';
 import type { CurrentUpdate, VolunteerWorkerApi, WorkerSnapshot } from '../shared/api';
 import { BusyMeter, DutyCycle } from './dutyCycle';
 import { IdbIdentityStore } from './idbIdentityStore';
+import { Measure } from './measure';
 import { PoolRunner } from './poolRunner';
 
 let client: VolunteerClient | null = null;
@@ -19,6 +20,7 @@ let pool: InferencePool | null = null;
 /** The owner's pause, as the page last set it; the client is paused when this or the duty cycle says so. */
 let ownerPaused = false;
 let duty: DutyCycle | null = null;
+let measure: Measure | null = null;
 const busy = new BusyMeter();
 
 function applyPause(): void {
@@ -39,6 +41,7 @@ function snapshot(): WorkerSnapshot {
 const api: VolunteerWorkerApi = {
   async init(options, onState, onCurrent) {
     if (client) return snapshot();
+    if (options.measure) measure = new Measure();
     pool = new InferencePool(choosePoolShape({ workers: options.workers, threads: options.threads }));
     const { workers, threadsPerWorker } = pool.shape;
     duty = new DutyCycle(() => {
@@ -50,6 +53,7 @@ const api: VolunteerWorkerApi = {
       (task, out, span) => {
         // The whole call is busy time (decode, transfer, inference), not only the model's run.
         busy.add(span.start, span.end);
+        measure?.inference(task.assignmentId, span);
         duty?.taskDone(span.end - span.start);
         onCurrent({
           kind: 'finished',
@@ -68,6 +72,7 @@ const api: VolunteerWorkerApi = {
       runtime: `onnxruntime-web wasm simd workers=${workers} threads=${threadsPerWorker}${self.crossOriginIsolated ? '' : ' (not isolated)'}`,
       runner,
       identity: new IdbIdentityStore(),
+      ...(measure ? { onOfferTiming: (t: OfferTiming) => measure?.offer(t) } : {}),
       socketOptions: {
         // The client itself connects WebSocket-only (no polling: no sticky sessions needed).
         reconnectionDelay: 500,
@@ -109,8 +114,10 @@ const api: VolunteerWorkerApi = {
     applyPause();
   },
   async dispose() {
+    measure?.stop();
     await client?.close();
   },
+  measures: async () => measure?.read() ?? null,
 };
 
 Comlink.expose(api);
