@@ -87,9 +87,7 @@ if (args.includes('--timeline')) {
 }
 const ms = (us: number) => (us / 1000).toFixed(0);
 const pct = (us: number) => `${((100 * us) / Math.max(busy, 1)).toFixed(1)} %`;
-console.log(
-  `window ${ms(total)} ms, busy (not idle) ${ms(busy)} ms; shares below are of the busy time\n`,
-);
+console.log(`window ${ms(total)} ms, busy (not idle) ${ms(busy)} ms; shares below are of the busy time\n`);
 const table = (title: string, m: Map<string, number>, skipIdle: boolean) => {
   console.log(`| ${title} | ms | share |\n| --- | --- | --- |`);
   const rows = [...m].filter(([k]) => !(skipIdle && IDLE.has(k))).sort((a, b) => b[1] - a[1]);

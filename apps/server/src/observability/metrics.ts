@@ -136,8 +136,7 @@ export class ServerMetrics {
       leaseEnded: ({ assignment, task }) => failedOrRequeued(task, assignment.outcome ?? 'lease_expired'),
       taskReported: (task, code) => failedOrRequeued(task, code),
       overdue: (tasks) => {
-        for (const t of tasks)
-          if (t.status === 'failed') count('failed', 'overdue');
+        for (const t of tasks) if (t.status === 'failed') count('failed', 'overdue');
       },
       volunteerLeft: (volunteerId) => marks.delete(volunteerId),
     };
