@@ -109,8 +109,13 @@ export class SqliteLedgerStore implements LedgerStore {
         `INSERT INTO credit_events (assignment_id, volunteer_id, state, reason, at) VALUES (?, ?, ?, ?, ?)`,
       ),
       totals: db.prepare<[string], TotalsRow>('SELECT * FROM credit_totals WHERE volunteer_id = ?'),
-      daily: db.prepare<[string, number], { pending: number; granted: number }>(
-        'SELECT pending, granted FROM credit_daily WHERE volunteer_id = ? AND day = ?',
+      // A volunteer's totals with its day's, in one statement (read after every ledger turn, C1).
+      totalsOn: db.prepare<
+        [number, string],
+        TotalsRow & { day_pending: number | null; day_granted: number | null }
+      >(
+        `SELECT t.*, d.pending AS day_pending, d.granted AS day_granted FROM credit_totals t
+           LEFT JOIN credit_daily d ON d.volunteer_id = t.volunteer_id AND d.day = ? WHERE t.volunteer_id = ?`,
       ),
       addTotals: db.prepare(
         `INSERT INTO credit_totals (volunteer_id, pending, granted, revoked, granted_count, revoked_count)
@@ -241,12 +246,11 @@ export class SqliteLedgerStore implements LedgerStore {
 
   private totalsNow(volunteerId: string, now: number): CreditTotals {
     const day = dayOf(now);
-    const t = this.s.totals.get(volunteerId);
+    const t = this.s.totalsOn.get(day, volunteerId);
     if (!t) return emptyTotals(day);
-    const today = this.s.daily.get(volunteerId, day) ?? { pending: 0, granted: 0 };
     return {
       day,
-      today: { pending: today.pending, granted: today.granted },
+      today: { pending: t.day_pending ?? 0, granted: t.day_granted ?? 0 },
       total: { pending: t.pending, granted: t.granted, revoked: t.revoked },
       grantedCount: t.granted_count,
       revokedCount: t.revoked_count,

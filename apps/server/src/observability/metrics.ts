@@ -106,17 +106,24 @@ export class ServerMetrics {
     this.tasks.inc({ outcome: 'done', reason: '' }, 0);
 
     const marks = this.lastResultAt;
+    // One child per label pair, looked up once (prom-client hashes the labels on every `inc`).
+    const children = new Map<string, { inc(): void }>();
+    const count = (outcome: 'done' | 'failed' | 'requeued', reason: string) => {
+      const key = `${outcome}\n${reason}`;
+      let child = children.get(key);
+      if (!child) children.set(key, (child = this.tasks.labels(outcome, reason)));
+      child.inc();
+    };
     const failedOrRequeued = (task: TaskRecord, reason: string) => {
-      if (task.status === 'queued') this.tasks.inc({ outcome: 'requeued', reason });
-      else if (task.status === 'failed')
-        this.tasks.inc({ outcome: 'failed', reason: task.errorCode ?? reason });
+      if (task.status === 'queued') count('requeued', reason);
+      else if (task.status === 'failed') count('failed', task.errorCode ?? reason);
     };
     this.sink = {
       ack: (ms) => this.ackSeconds.observe(ms / 1000),
       result: (ms) => this.endToEndSeconds.observe(ms / 1000),
       inference: (ms) => this.inferenceSeconds.observe(ms / 1000),
       taskDone: (volunteerId, receivedAt, workWaiting) => {
-        this.tasks.inc({ outcome: 'done', reason: '' });
+        count('done', '');
         if (workWaiting) marks.set(volunteerId, receivedAt);
         else marks.delete(volunteerId);
       },
@@ -129,8 +136,7 @@ export class ServerMetrics {
       leaseEnded: ({ assignment, task }) => failedOrRequeued(task, assignment.outcome ?? 'lease_expired'),
       taskReported: (task, code) => failedOrRequeued(task, code),
       overdue: (tasks) => {
-        for (const t of tasks)
-          if (t.status === 'failed') this.tasks.inc({ outcome: 'failed', reason: 'overdue' });
+        for (const t of tasks) if (t.status === 'failed') count('failed', 'overdue');
       },
       volunteerLeft: (volunteerId) => marks.delete(volunteerId),
     };

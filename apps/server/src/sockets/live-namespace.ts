@@ -283,8 +283,13 @@ export class LiveHub implements SchedulerEvents {
     };
   }
 
-  /** To the owner's connections with ids; to everyone else only if the job is public, without. */
+  /**
+   * To the owner's connections with ids; to everyone else only if the job is public, without.
+   * With nobody to send it to (one process, no `/live` connection), nothing is read or signed: a
+   * viewer who connects later reads the newest results from the store (`live:snapshot`).
+   */
   resultStored(task: TaskRecord, assignment: AssignmentRecord | null): void {
+    if (this.fanout.kind === 'local' && this.nsp.sockets.size === 0) return;
     this.whenSettled(
       'live.result',
       () => this.access.jobs.get(task.jobId),

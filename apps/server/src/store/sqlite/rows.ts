@@ -82,3 +82,30 @@ export const toAssignment = (r: AssignmentRow): AssignmentRecord => ({
   outcome: r.outcome,
   inferenceMs: r.inference_ms,
 });
+
+/**
+ * A task's record once `completeTask` has written it, from `task` as read earlier in the same
+ * transaction (`getTask`): its live leases were counted as attempts, and ending them counts each
+ * in the row, so `attempts` is unchanged.
+ */
+export const doneTask = (
+  task: TaskRecord,
+  completedAt: number,
+  resultJson: string,
+  resultAssignmentId: string | null,
+  verification: TaskRecord['verification'],
+  agreeing: number,
+  refereeMs: number | null,
+): TaskRecord => {
+  const { refereeMs: _stale, ...rest } = task;
+  return {
+    ...rest,
+    status: 'done',
+    completedAt,
+    detections: JSON.parse(resultJson) as Detection[],
+    resultAssignmentId,
+    verification,
+    agreeing,
+    ...(refereeMs != null ? { refereeMs } : {}),
+  };
+};

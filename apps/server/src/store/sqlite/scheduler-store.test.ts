@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { openDatabase, type Db } from '../../storage/database';
 import { SchedulerStore } from './scheduler-store';
 
@@ -29,5 +29,27 @@ describe('SchedulerStore memory', () => {
     store.release(other.assignment.id, 'volunteer_left', 6, true);
     expect(store.failOverdue(120_000)).toHaveLength(1);
     expect(store.exclusionsKept).toBe(0);
+  });
+
+  it('returns a completed task and its lease as stored, reading the task once (issue 18: hot path)', async () => {
+    db = openDatabase(fs.mkdtempSync(path.join(os.tmpdir(), 'tabgrid-store-')));
+    const store = new SchedulerStore(db, POLICY);
+    await store.createJob([image], 0);
+    const first = store.assignNext('v1', 1, 1000)!;
+    store.ack(first.assignment.id, 2, 5000);
+    const replica = store.assignReplica(first.task.id, 'v2', 3, 1000)!; // superseded by the result
+    const detections = [{ label: 'bus', score: 0.9, box: [1, 2, 3, 4] as [number, number, number, number] }];
+    const reads = vi.spyOn(store, 'getTask');
+    const reread = vi.spyOn(store, 'getAssignment');
+    const outcome = store.complete(first.assignment.id, 'v1', detections, 40, 5);
+    expect(reads).toHaveBeenCalledTimes(1);
+    expect(reread).toHaveBeenCalledTimes(1);
+    vi.restoreAllMocks();
+    expect(outcome.kind).toBe('accepted');
+    if (outcome.kind !== 'accepted') return;
+    expect(outcome.task).toEqual(store.getTask(first.task.id));
+    expect(outcome.task).toMatchObject({ status: 'done', attempts: 2, completedAt: 5, detections });
+    expect(outcome.assignment).toEqual(store.getAssignment(first.assignment.id));
+    expect(outcome.superseded.map((a) => a.id)).toEqual([replica.assignment.id]);
   });
 });

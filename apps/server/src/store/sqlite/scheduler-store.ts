@@ -16,7 +16,7 @@ import {
 } from '../records';
 import type { CreatedJob, DeletedJob, JobAccessFields, SchedulingStore } from '../scheduling-store';
 import * as rules from '../task-rules';
-import { toAssignment, type TaskRow } from './rows';
+import { doneTask, toAssignment, type TaskRow } from './rows';
 import { GroupCommit } from './group-commit';
 import { JobsTable, type InsertedTask } from './jobs-table';
 import { LeaseMemory } from './lease-memory';
@@ -333,28 +333,20 @@ export class SchedulerStore implements SchedulingStore {
       if (!task || !a) return rules.notHolder(assignmentId);
       const live = this.leases.get(assignmentId);
       // A live lease's row is written now, with its result; a late result from a lapsed one updates its row.
-      if (live) this.rows.end(live, 'completed', now, null, inferenceMs);
-      else this.s.endAssignment.run('completed', now, null, inferenceMs, assignmentId);
+      const ended = live ? this.rows.end(live, 'completed', now, null, inferenceMs) : null;
+      if (!live) this.s.endAssignment.run('completed', now, null, inferenceMs, assignmentId);
+      // The row just written (a live lease), else read back (COALESCE kept a lapsed one's time).
+      const assignment = () => ended ?? this.getAssignment(assignmentId)!;
       if (mark === 'replicate') {
         // Verification needs an independent replica: the task runs again, elsewhere.
         this.exclude(task.id, volunteerId);
         if (task.status === 'running' && this.leases.countForTask(task.id) === 0) {
           this.txs.onCommit(() => this.queue.pushFront(task.jobId, task.id));
         }
-        return {
-          kind: 'accepted',
-          task: this.getTask(task.id)!,
-          assignment: this.getAssignment(assignmentId)!,
-          superseded: [],
-        };
+        return { kind: 'accepted', task: this.getTask(task.id)!, assignment: assignment(), superseded: [] };
       }
-      const superseded = this.finish(task, detections, assignmentId, mark, now);
-      return {
-        kind: 'accepted',
-        task: this.getTask(task.id)!,
-        assignment: this.getAssignment(assignmentId)!,
-        superseded,
-      };
+      const { done, superseded } = this.finish(task, detections, assignmentId, mark, now);
+      return { kind: 'accepted', task: done, assignment: assignment(), superseded };
     });
   }
 
@@ -374,13 +366,13 @@ export class SchedulerStore implements SchedulingStore {
       const task = this.getTask(taskId);
       if (!task || (task.status !== 'queued' && task.status !== 'running')) return null;
       const refereeMs = settlement.refereeMs ?? null;
-      const superseded = this.finish(task, detections, resultAssignmentId, mark, now, refereeMs);
+      const { done, superseded } = this.finish(task, detections, resultAssignmentId, mark, now, refereeMs);
       this.rows.verdicts(settlement);
-      return { task: this.getTask(taskId)!, superseded };
+      return { task: done, superseded };
     });
   }
 
-  /** Marks a task done and ends the other leases on it (inside a transaction). */
+  /** Marks a task done and ends the other leases on it (inside a transaction); returns it as written. */
   private finish(
     task: TaskRecord,
     detections: Detection[],
@@ -388,16 +380,28 @@ export class SchedulerStore implements SchedulingStore {
     mark: VerificationMark | null,
     now: number,
     refereeMs: number | null = null,
-  ): AssignmentRecord[] {
+  ): { done: TaskRecord; superseded: AssignmentRecord[] } {
     const { verification, agreeing, pair } = rules.resultMark(mark);
     const json = JSON.stringify(detections);
-    this.s.completeTask.run(now, json, resultAssignmentId, verification, agreeing, pair, refereeMs, task.id);
+    const { changes } = this.s.completeTask.run(
+      now,
+      json,
+      resultAssignmentId,
+      verification,
+      agreeing,
+      pair,
+      refereeMs,
+      task.id,
+    );
     const superseded = this.leases
       .forTask(task.id)
       .map((other) => this.rows.end(other, 'superseded', now, 'task_completed', null));
     if (task.status === 'queued') this.txs.onCommit(() => this.queue.remove(task.jobId, task.id));
     this.txs.onCommit(() => this.excluded.delete(task.id));
-    return superseded;
+    // The row as written, not read back (a result's hot path); read if it was not written.
+    const done =
+      changes === 1 ? doneTask(task, now, json, resultAssignmentId, verification, agreeing, refereeMs) : null;
+    return { done: done ?? this.getTask(task.id)!, superseded };
   }
 
   /** This volunteer is not offered the task again. */
