@@ -383,16 +383,8 @@ export class SchedulerStore implements SchedulingStore {
   ): { done: TaskRecord; superseded: AssignmentRecord[] } {
     const { verification, agreeing, pair } = rules.resultMark(mark);
     const json = JSON.stringify(detections);
-    const { changes } = this.s.completeTask.run(
-      now,
-      json,
-      resultAssignmentId,
-      verification,
-      agreeing,
-      pair,
-      refereeMs,
-      task.id,
-    );
+    const columns = [now, json, resultAssignmentId, verification, agreeing, pair, refereeMs] as const;
+    const { changes } = this.s.completeTask.run(...columns, task.id);
     const superseded = this.leases
       .forTask(task.id)
       .map((other) => this.rows.end(other, 'superseded', now, 'task_completed', null));
