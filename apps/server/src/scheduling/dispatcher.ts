@@ -229,7 +229,7 @@ export class QueueSource implements OfferSource {
     this.unpaired.delete(task.id);
     const partner = pairing.sessions.partnerOf(
       first,
-      (s) => !store.excludes(task.id, s.id) && pairing.fits(first, s),
+      (s) => !store.excludes(task.id, s.id) && !this.keeps(task.id, s) && pairing.fits(first, s),
       PARTNERS_LOOKED,
     );
     if (!partner) {
@@ -250,6 +250,7 @@ export class QueueSource implements OfferSource {
     for (const [taskId, { first, task }] of this.unpaired) {
       if (++looked > UNPAIRED_LOOKED) break;
       if (first === session || this.d.store.excludes(taskId, session.id)) continue;
+      if (this.keeps(taskId, session)) continue; // its network lost the task (T13)
       if (!pairing.fits(first, session)) continue;
       this.unpaired.delete(taskId);
       const offer = this.replicaOf(session, task, now);
@@ -270,6 +271,11 @@ export class QueueSource implements OfferSource {
     if (!next) return null;
     this.d.pairing!.planned(next.assignment.id);
     return this.offerOf(session, next.task, next.assignment);
+  }
+
+  /** Whether the task is kept from this volunteer besides its exclusions (rule T13). */
+  private keeps(taskId: string, session: VolunteerSession): boolean {
+    return this.d.keepsFrom?.(taskId, session) ?? false;
   }
 
   private get offerMs(): number {
