@@ -41,16 +41,21 @@ describe('canaries (V12)', () => {
     await until(() => reputation(s, liar.volunteerId)?.q != null, 60_000, 'liar quarantined');
     await s.waitForJob(first.id, 90_000);
 
-    const second = await s.createJob([...photos, ...photos]);
-    const done = await s.waitForJob(second.id, 120_000);
-    expect(done.tasks.filter((t) => t.status !== 'done')).toEqual([]);
-    expect(done.tasks.filter(wrongTask).map((t) => t.name)).toEqual([]);
-
-    // Offered after the second job existed (the first job's tasks were all done by then).
-    const later = liar.assigned.filter((a) => a.jobId === second.id);
-    console.log(`[canaries] quarantined liar: ${later.length} canaries of the second job`);
+    // Canaries are made only while the referee idles (issue 18): under load the honest agent may
+    // finish a whole job before one is ready, so a further job is tried (at most 3 in all).
+    let later: typeof liar.assigned = [];
+    let done: JobView | undefined;
+    for (let round = 0; round < 3 && later.length === 0; round++) {
+      const next = await s.createJob([...photos, ...photos]);
+      done = await s.waitForJob(next.id, 120_000);
+      expect(done.tasks.filter((t) => t.status !== 'done')).toEqual([]);
+      expect(done.tasks.filter(wrongTask).map((t) => t.name)).toEqual([]);
+      // Offered after this job existed (the earlier jobs' tasks were all done by then).
+      later = liar.assigned.filter((a) => a.jobId === next.id);
+      console.log(`[canaries] quarantined liar: ${later.length} canaries of job ${round + 2}`);
+    }
     expect(later.length).toBeGreaterThan(0);
-    const taskIds = new Set(done.tasks.map((t) => t.id));
+    const taskIds = new Set(done!.tasks.map((t) => t.id));
     for (const a of later) {
       // Not a task of any job: a canary, with the job id and a name of a real task.
       expect(s.store.getTask(a.taskId)).toBeNull();
@@ -66,7 +71,7 @@ describe('canaries (V12)', () => {
     }
     // Its empty answers were judged against the referee's: caught again, nothing else happened.
     expect(await metric(s, 'tabgrid_canaries_total', 'outcome="failed"')).toBeGreaterThan(0);
-  }, 240_000);
+  }, 480_000);
 
   it('a quarantined volunteer left alone keeps getting new canaries; deleting their job cancels the held one', async () => {
     const s = await rig.start({ ...VERIFYING, canaryPercent: 0 });
