@@ -133,7 +133,7 @@ export function renderAdversarial(a: AdversarialResult): string[] {
       `probation ${o.probation.extraInferencesPerTask} (n ${o.probation.finalTasks}), all ${o.all.extraInferencesPerTask}; ` +
       `trusted during the ramp ${o.ramp.extraInferencesPerTask} (n ${o.ramp.finalTasks}), past the ramp ${o.pastRamp.extraInferencesPerTask} (n ${o.pastRamp.finalTasks})` +
       (f.canaries
-        ? `; canaries per final task (every identity, quarantined liars too; not in the overhead): ` +
+        ? `; canaries per final task (every identity, quarantined liars too; the honest ones' are in the overhead): ` +
           `${f.canaries.passedPerTask} answered right, ${f.canaries.refereeRunsPerTask} referee runs`
         : ''),
     `past the ramp, final tasks by mark ${JSON.stringify(o.pastRamp.marks)}, ${o.pastRamp.liarHeld} held by a liar at some point; ` +
