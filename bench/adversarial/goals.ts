@@ -137,7 +137,9 @@ export function renderAdversarial(a: AdversarialResult): string[] {
           `${f.canaries.passedPerTask} answered right, ${f.canaries.refereeRunsPerTask} referee runs`
         : ''),
     `past the ramp, final tasks by mark ${JSON.stringify(o.pastRamp.marks)}, ${o.pastRamp.liarHeld} held by a liar at some point; ` +
-      `during the ramp ${JSON.stringify(o.ramp.marks)}, ${o.ramp.liarHeld} held by a liar`,
+      `during the ramp ${JSON.stringify(o.ramp.marks)}, ${o.ramp.liarHeld} held by a liar; in the overhead, honest canaries ` +
+      `(+ their referee runs) per final task: past the ramp ${o.pastRamp.honestCanariesPerTask} (+ ${o.pastRamp.canaryRefereeRunsPerTask}), ` +
+      `during it ${o.ramp.honestCanariesPerTask} (+ ${o.ramp.canaryRefereeRunsPerTask})`,
     `honest: ${f.honest.trusted}/${f.honest.identities} trusted, ${f.honest.quarantined} quarantined, ${f.honest.invalidResults} invalid of ${f.honest.verifiedResults + f.honest.invalidResults} judged`,
     `takeover: ${f.takeover.attempts} attempts, ${JSON.stringify(f.takeover.refusals)}, accepted ${f.takeover.accepted}`,
   );
