@@ -133,11 +133,13 @@ export function renderAdversarial(a: AdversarialResult): string[] {
       `probation ${o.probation.extraInferencesPerTask} (n ${o.probation.finalTasks}), all ${o.all.extraInferencesPerTask}; ` +
       `trusted during the ramp ${o.ramp.extraInferencesPerTask} (n ${o.ramp.finalTasks}), past the ramp ${o.pastRamp.extraInferencesPerTask} (n ${o.pastRamp.finalTasks})` +
       (f.canaries
-        ? `; canaries per final task (every identity, quarantined liars too; not in the overhead): ` +
+        ? `; canaries per final task (every identity, quarantined liars too; the honest ones' are in the overhead): ` +
           `${f.canaries.passedPerTask} answered right, ${f.canaries.refereeRunsPerTask} referee runs`
         : ''),
     `past the ramp, final tasks by mark ${JSON.stringify(o.pastRamp.marks)}, ${o.pastRamp.liarHeld} held by a liar at some point; ` +
-      `during the ramp ${JSON.stringify(o.ramp.marks)}, ${o.ramp.liarHeld} held by a liar`,
+      `during the ramp ${JSON.stringify(o.ramp.marks)}, ${o.ramp.liarHeld} held by a liar; in the overhead, honest canaries ` +
+      `(+ their referee runs) per final task: past the ramp ${o.pastRamp.honestCanariesPerTask} (+ ${o.pastRamp.canaryRefereeRunsPerTask}), ` +
+      `during it ${o.ramp.honestCanariesPerTask} (+ ${o.ramp.canaryRefereeRunsPerTask})`,
     `honest: ${f.honest.trusted}/${f.honest.identities} trusted, ${f.honest.quarantined} quarantined, ${f.honest.invalidResults} invalid of ${f.honest.verifiedResults + f.honest.invalidResults} judged`,
     `takeover: ${f.takeover.attempts} attempts, ${JSON.stringify(f.takeover.refusals)}, accepted ${f.takeover.accepted}`,
   );

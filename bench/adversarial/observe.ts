@@ -2,7 +2,7 @@
  * What the suite watches while it runs, as a requester and as an operator would:
  * - every job over `/live` `job:watch` (each `job:update` push), so that every result ever shown
  *   as final to the requester is remembered, not only the last one;
- * - every identity's reputation (trusted since, quarantined since), read from the server's
+ * - every identity's reputation (trusted since, quarantined since, canaries answered right), read from the server's
  *   database each second (the first time an identity was seen trusted is kept: quarantine
  *   clears `trusted_at`), and the first time it was seen past the trust ramp (rule V4: trusted, with
  *   its streak at least the trust streak plus the ramp's checks).
@@ -97,6 +97,14 @@ export interface ReputationSeen {
    */
   pastRampAt: number | null;
   quarantinedAt: number | null;
+  /** Canaries it answered right (its reputation's count, rule V12), in all. */
+  canaries: number;
+  /**
+   * Its canary count when a poll first saw it trusted, and first saw it past the ramp (null until
+   * then): canaries answered in the poll's gap count in the earlier phase, as tasks do.
+   */
+  canariesAtTrusted: number | null;
+  canariesAtPastRamp: number | null;
 }
 
 interface RepRow {
@@ -104,6 +112,7 @@ interface RepRow {
   streak: number;
   verified: number;
   invalid: number;
+  canaries: number;
   trusted_at: number | null;
   quarantined_at: number | null;
 }
@@ -128,7 +137,8 @@ export class ReputationObserver {
       db = new Database(path.join(this.dataDir, 'tabgrid.sqlite'), { readonly: true, fileMustExist: true });
       const rows = db
         .prepare(
-          'SELECT volunteer_id AS id, streak, verified, invalid, trusted_at, quarantined_at FROM volunteer_reputation',
+          `SELECT volunteer_id AS id, streak, verified, invalid, canaries, trusted_at, quarantined_at
+           FROM volunteer_reputation`,
         )
         .all() as RepRow[];
       const now = Date.now();
@@ -143,6 +153,9 @@ export class ReputationObserver {
           firstTrustedAt: prev?.firstTrustedAt ?? r.trusted_at,
           pastRampAt: prev?.pastRampAt ?? (pastRamp ? now : null),
           quarantinedAt: r.quarantined_at,
+          canaries: r.canaries,
+          canariesAtTrusted: prev?.canariesAtTrusted ?? (r.trusted_at !== null ? r.canaries : null),
+          canariesAtPastRamp: prev?.canariesAtPastRamp ?? (pastRamp ? r.canaries : null),
         });
       }
     } catch {

@@ -1,7 +1,8 @@
 /**
  * The adversarial report's overhead split (issue 17, "overhead once trusted"): tasks a trusted
- * volunteer answered first during the trust ramp and past it are counted apart, and canaries per
- * final task come from the server's counters. Pure: synthetic observations, no server.
+ * volunteer answered first during the trust ramp and past it are counted apart, honest volunteers'
+ * canaries count in the phase they were in, and canaries per final task come from the server's
+ * counters. Pure: synthetic observations, no server.
  */
 import { describe, expect, it } from 'vitest';
 import { computeFigures } from './report';
@@ -56,6 +57,9 @@ describe('computeFigures: overhead once trusted', () => {
       firstTrustedAt,
       pastRampAt,
       quarantinedAt: null,
+      canaries: 0,
+      canariesAtTrusted: null,
+      canariesAtPastRamp: null,
     });
     const observed: SuiteObservations = {
       startedAt: 0,
@@ -107,6 +111,9 @@ describe('computeFigures: overhead once trusted', () => {
       firstTrustedAt,
       pastRampAt,
       quarantinedAt: null,
+      canaries: 0,
+      canariesAtTrusted: null,
+      canariesAtPastRamp: null,
     });
     const marks: Record<string, string> = {
       'ramp-check': 'spot-checked',
@@ -128,5 +135,74 @@ describe('computeFigures: overhead once trusted', () => {
     expect(f.overhead.ramp).toMatchObject({ finalTasks: 1, extraInferencesPerTask: 1 });
     expect(f.overhead.probation).toMatchObject({ finalTasks: 1, extraInferencesPerTask: 1 });
     expect(f.overhead.pastRamp).toMatchObject({ finalTasks: 1, extraInferencesPerTask: 0, liarHeld: 1 });
+  });
+
+  it("counts honest volunteers' canary answers, and their share of the canaries' referee runs, in the phase they were in", () => {
+    // h1: 2 canaries before trust, 2 more during the ramp, 6 past it; h2 (never trusted) 1; the
+    // liar l (quarantined: canaries only) 50, not in the overhead. Each canary answer stands for
+    // 8 referee runs / 80 answers = 0.1 referee run.
+    const results = new Map([
+      [
+        'probation',
+        [
+          { volunteerId: 'h1', endedAt: 50 },
+          { volunteerId: 'h2', endedAt: 55 },
+        ],
+      ],
+      ['ramp-final', [{ volunteerId: 'h1', endedAt: 150 }]],
+      ['past-final-1', [{ volunteerId: 'h1', endedAt: 250 }]],
+      ['past-final-2', [{ volunteerId: 'h1', endedAt: 260 }]],
+      ['past-final-3', [{ volunteerId: 'h1', endedAt: 270 }]],
+    ]);
+    const rep = (
+      id: string,
+      times: [number | null, number | null, number | null],
+      canaries: [number, number | null, number | null],
+    ) => ({
+      id,
+      streak: 60,
+      verified: 60,
+      invalid: 0,
+      firstTrustedAt: times[0],
+      pastRampAt: times[1],
+      quarantinedAt: times[2],
+      canaries: canaries[0],
+      canariesAtTrusted: canaries[1],
+      canariesAtPastRamp: canaries[2],
+    });
+    const f = computeFigures({
+      startedAt: 0,
+      endedAt: 1000,
+      photos: new Map(),
+      truth: new Map(),
+      tasks: [...results.keys()].map((id) => task(id, id === 'probation' ? 'spot-checked' : 'trusted')),
+      liars: [{ name: 'lie', kind: 'stall', spec: { kind: 'stall' }, volunteerId: 'l', events: [] }],
+      honestAgentIds: ['h1', 'h2'],
+      reputations: [
+        rep('h1', [100, 200, null], [10, 2, 4]),
+        rep('h2', [null, null, null], [1, null, null]),
+        rep('l', [null, null, 10], [50, null, null]),
+      ],
+      results,
+      canaries: { passed: 60, failed: 20, refereeRuns: 8 },
+    });
+    // Past the ramp: (3 results + 6 canaries + 0.6 referee runs) / 3 tasks - 1.
+    expect(f.overhead.pastRamp).toMatchObject({
+      finalTasks: 3,
+      honestCanariesPerTask: 2,
+      canaryRefereeRunsPerTask: 0.2,
+      extraInferencesPerTask: 2.2,
+    });
+    expect(f.overhead.ramp).toMatchObject({
+      finalTasks: 1,
+      honestCanariesPerTask: 2,
+      extraInferencesPerTask: 2.2,
+    });
+    expect(f.overhead.probation).toMatchObject({
+      finalTasks: 1,
+      honestCanariesPerTask: 3,
+      extraInferencesPerTask: 4.3,
+    });
+    expect(f.overhead.all).toMatchObject({ finalTasks: 5, honestCanariesPerTask: 2.2 });
   });
 });

@@ -46,10 +46,21 @@ export interface LiarFigures {
 
 export interface OverheadFigures {
   finalTasks: number;
-  /** (honest results + referee runs) / final tasks - 1. */
+  /**
+   * (honest results + referee runs + honest canary answers + their canaries' referee runs) /
+   * final tasks - 1.
+   */
   extraInferencesPerTask: number | null;
   honestResultsPerTask: number | null;
   refereeRunsPerTask: number | null;
+  /** Canaries honest volunteers answered right in this phase (their reputations' counts). */
+  honestCanariesPerTask: number | null;
+  /**
+   * Their share of the referee runs that made canaries: each answer counts canary referee runs /
+   * all canary answers (every identity's), the mean over answers of 1 / its canary's uses (at
+   * most 32); runs for canaries never used count too. 0 when the server's /metrics was not read.
+   */
+  canaryRefereeRunsPerTask: number | null;
   /** Liars' answers per final task (not inferences: they never ran the model). */
   liarAnswersPerTask: number | null;
   /** Final tasks by how their final result was verified (`trusted`, `spot-checked`, `refereed`…). */
@@ -72,7 +83,8 @@ export interface AdversarialFigures {
   /**
    * `trusted` splits into `ramp` (its first honest result came from a volunteer trusted but still
    * in the trust ramp, rule V4) and `pastRamp` (the steady state the "overhead once trusted" goal
-   * is about). Canary answers are not in these (they are no tasks): see `canaries`.
+   * is about). Honest volunteers' canary answers, and their share of the referee runs that made
+   * the canaries, count in the phase their volunteer was in (as polled: see `ReputationSeen`).
    */
   overhead: {
     all: OverheadFigures;
@@ -81,7 +93,10 @@ export interface AdversarialFigures {
     ramp: OverheadFigures;
     pastRamp: OverheadFigures;
   };
-  /** Canaries over the whole run, per final task (null when the server's /metrics was not read). */
+  /**
+   * Canaries over the whole run, every identity's (quarantined liars' too), per final task (null
+   * when the server's /metrics was not read). The honest volunteers' are in `overhead`.
+   */
   canaries: { passedPerTask: number; refereeRunsPerTask: number } | null;
   honest: {
     identities: number;
@@ -208,8 +223,22 @@ export function computeFigures(o: SuiteObservations): AdversarialFigures {
   const refusals: Record<string, number> = {};
   for (const e of takeoverEvents) if (e.event === 'refused') refusals[e.code] = (refusals[e.code] ?? 0) + 1;
 
-  // Overhead: per final task, the honest results (real inferences) and referee runs it took.
-  const overhead = (filter: (taskId: string) => boolean): OverheadFigures => {
+  // Canaries honest volunteers answered right, by the phase they were in (as polled), and the
+  // referee runs each answer stands for (its canary's run over its uses, on average).
+  const honestCanaries = { probation: 0, ramp: 0, pastRamp: 0 };
+  for (const r of honestReps) {
+    const trusted = r.canariesAtTrusted ?? r.canaries;
+    const pastRamp = r.canariesAtPastRamp ?? r.canaries;
+    honestCanaries.probation += trusted;
+    honestCanaries.ramp += pastRamp - trusted;
+    honestCanaries.pastRamp += r.canaries - pastRamp;
+  }
+  const canaryAnswers = o.canaries ? o.canaries.passed + (o.canaries.failed ?? 0) : 0;
+  const refereePerCanary = o.canaries && canaryAnswers > 0 ? o.canaries.refereeRuns / canaryAnswers : 0;
+
+  // Overhead: per final task, the honest results (real inferences) and referee runs it took, and
+  // the phase's honest canary answers with their referee runs.
+  const overhead = (filter: (taskId: string) => boolean, canaries: number): OverheadFigures => {
     let finalTasks = 0;
     let honest = 0;
     let referee = 0;
@@ -228,11 +257,16 @@ export function computeFigures(o: SuiteObservations): AdversarialFigures {
       if (t.last.verification === 'refereed') referee++;
     }
     const per = (v: number) => (finalTasks ? r3(v / finalTasks) : null);
+    const canaryReferee = canaries * refereePerCanary;
     return {
       finalTasks,
-      extraInferencesPerTask: finalTasks ? r3((honest + referee) / finalTasks - 1) : null,
+      extraInferencesPerTask: finalTasks
+        ? r3((honest + referee + canaries + canaryReferee) / finalTasks - 1)
+        : null,
       honestResultsPerTask: per(honest),
       refereeRunsPerTask: per(referee),
+      honestCanariesPerTask: per(canaries),
+      canaryRefereeRunsPerTask: per(canaryReferee),
       liarAnswersPerTask: per(liarAnswers),
       marks,
       liarHeld,
@@ -293,11 +327,11 @@ export function computeFigures(o: SuiteObservations): AdversarialFigures {
       accepted: takeoverEvents.filter((e) => e.event === 'identity').length,
     },
     overhead: {
-      all: overhead(() => true),
-      probation: overhead((id) => !trustedTask(id)),
-      trusted: overhead(trustedTask),
-      ramp: overhead((id) => trustedTask(id) && !pastRampTask(id)),
-      pastRamp: overhead(pastRampTask),
+      all: overhead(() => true, honestCanaries.probation + honestCanaries.ramp + honestCanaries.pastRamp),
+      probation: overhead((id) => !trustedTask(id), honestCanaries.probation),
+      trusted: overhead(trustedTask, honestCanaries.ramp + honestCanaries.pastRamp),
+      ramp: overhead((id) => trustedTask(id) && !pastRampTask(id), honestCanaries.ramp),
+      pastRamp: overhead(pastRampTask, honestCanaries.pastRamp),
     },
     canaries:
       o.canaries && finalTasks > 0

@@ -107,6 +107,7 @@ export async function adversarialSection(options: {
       const m = await server.metrics().catch(() => null);
       observed.canaries = m && {
         passed: value(m, 'tabgrid_canaries_total{outcome="passed"}') || 0,
+        failed: value(m, 'tabgrid_canaries_total{outcome="failed"}') || 0,
         refereeRuns: value(m, 'tabgrid_referee_inferences_total{purpose="canary"}') || 0,
       };
       figures = computeFigures(observed);

@@ -70,8 +70,11 @@ export interface SuiteObservations {
   results: Map<string, { volunteerId: string; endedAt: number }[]>;
   /** Per task, every assignment of it (a lapsed or released one too). */
   holders?: Map<string, Holding[]>;
-  /** Canaries answered right, and referee runs that made canaries, from the server's /metrics (section.ts). */
-  canaries?: { passed: number; refereeRuns: number } | null;
+  /**
+   * Canaries answered right and wrong (every identity's), and referee runs that made canaries,
+   * from the server's /metrics (section.ts).
+   */
+  canaries?: { passed: number; failed?: number; refereeRuns: number } | null;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -67,7 +67,7 @@ it('a put made while a read is in flight is newer and is kept', async () => {
   await admin.client('PAUSE', 300, 'ALL');
   const warming = store.warm('v_race');
   await new Promise((r) => setImmediate(r));
-  const caught = { streak: 0, verified: 1, invalid: 1, trustedAt: null, quarantinedAt: 9000 };
+  const caught = { streak: 0, verified: 1, invalid: 1, canaries: 0, trustedAt: null, quarantinedAt: 9000 };
   store.put('v_race', caught);
   await warming;
   expect(store.get('v_race')).toEqual(caught);

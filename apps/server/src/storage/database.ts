@@ -193,6 +193,10 @@ const MIGRATIONS: string[] = [
   UPDATE webhook_deliveries SET settled_at = due_at WHERE state != 'pending';
   CREATE INDEX webhook_deliveries_settled ON webhook_deliveries(settled_at) WHERE state != 'pending';
   `,
+  // 13: verification: canaries each volunteer answered right (rule V12), for what canaries cost it.
+  `
+  ALTER TABLE volunteer_reputation ADD COLUMN canaries INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 export const DATABASE_FILE = 'tabgrid.sqlite';

@@ -63,6 +63,7 @@ export class RedisReputationStore implements ReputationStore {
         streak: r.streak,
         verified: r.verified,
         invalid: r.invalid,
+        canaries: r.canaries,
         trustedAt: r.trustedAt ?? '',
         quarantinedAt: r.quarantinedAt ?? '',
       })
@@ -102,6 +103,7 @@ export class RedisReputationStore implements ReputationStore {
             streak: Number(h.streak),
             verified: Number(h.verified),
             invalid: Number(h.invalid),
+            canaries: Number(h.canaries ?? 0),
             trustedAt: num(h.trustedAt),
             quarantinedAt: num(h.quarantinedAt),
           },

@@ -6,6 +6,11 @@ export interface Reputation {
   verified: number;
   /** Results found wrong in all. */
   invalid: number;
+  /**
+   * Canaries answered right in all (rule V12; before quarantine also in `verified`): what the
+   * canaries cost this volunteer, so that an operator (and the adversarial bench) can tell it.
+   */
+  canaries: number;
   /** Trusted since (ms), or null while on probation. */
   trustedAt: number | null;
   /** Quarantined since (ms): a shadow ban, its results count for nothing. */
@@ -16,6 +21,7 @@ export const NEW_REPUTATION: Reputation = {
   streak: 0,
   verified: 0,
   invalid: 0,
+  canaries: 0,
   trustedAt: null,
   quarantinedAt: null,
 };

@@ -7,11 +7,12 @@ interface Row {
   streak: number;
   verified: number;
   invalid: number;
+  canaries: number;
   trusted_at: number | null;
   quarantined_at: number | null;
 }
 
-/** Each volunteer identity's reputation, in SQLite (migration 6), cached in memory. */
+/** Each volunteer identity's reputation, in SQLite (migrations 6 and 13), cached in memory. */
 export class SqliteReputationStore implements ReputationStore {
   private readonly cache = new Map<string, Reputation>();
   private readonly get_;
@@ -20,10 +21,10 @@ export class SqliteReputationStore implements ReputationStore {
   constructor(db: Db) {
     this.get_ = db.prepare<[string], Row>('SELECT * FROM volunteer_reputation WHERE volunteer_id = ?');
     this.put_ = db.prepare(
-      `INSERT INTO volunteer_reputation (volunteer_id, streak, verified, invalid, trusted_at, quarantined_at)
-       VALUES (@id, @streak, @verified, @invalid, @trustedAt, @quarantinedAt)
+      `INSERT INTO volunteer_reputation (volunteer_id, streak, verified, invalid, canaries, trusted_at, quarantined_at)
+       VALUES (@id, @streak, @verified, @invalid, @canaries, @trustedAt, @quarantinedAt)
        ON CONFLICT(volunteer_id) DO UPDATE SET streak = excluded.streak, verified = excluded.verified,
-         invalid = excluded.invalid, trusted_at = excluded.trusted_at, quarantined_at = excluded.quarantined_at`,
+         invalid = excluded.invalid, canaries = excluded.canaries, trusted_at = excluded.trusted_at, quarantined_at = excluded.quarantined_at`,
     );
   }
 
@@ -36,6 +37,7 @@ export class SqliteReputationStore implements ReputationStore {
           streak: row.streak,
           verified: row.verified,
           invalid: row.invalid,
+          canaries: row.canaries,
           trustedAt: row.trusted_at,
           quarantinedAt: row.quarantined_at,
         }

@@ -22,7 +22,14 @@ class MemoryReputations implements ReputationStore {
   async flush(): Promise<void> {}
 }
 
-const TRUSTED: Reputation = { streak: 50, verified: 50, invalid: 0, trustedAt: 1, quarantinedAt: null };
+const TRUSTED: Reputation = {
+  streak: 50,
+  verified: 50,
+  invalid: 0,
+  canaries: 0,
+  trustedAt: 1,
+  quarantinedAt: null,
+};
 
 /** A verifier whose random draws are scripted: 0 picks a trusted result for a spot check, 0.99 does not. */
 function setup(draws: number[]) {
@@ -137,6 +144,16 @@ describe('verifier', () => {
     const j = result('t1', 'honest-a', truth);
     expect(j.kind).toBe('final');
     if (j.kind === 'final') expect(j.mark).toEqual({ verification: 'trusted', agreeing: 1 });
+  });
+
+  it("a canary answered right counts in the volunteer's reputation (what canaries cost it), quarantined too", () => {
+    const { reps, verifier } = setup([]);
+    verifier.canaryPassed('honest-a', 2000);
+    verifier.canaryPassed('honest-a', 2001);
+    expect(reps.get('honest-a')).toMatchObject({ canaries: 2, verified: 52, streak: 52 });
+    verifier.caught('turncoat', 'wrong', 2002);
+    verifier.canaryPassed('turncoat', 2003);
+    expect(reps.get('turncoat')).toMatchObject({ canaries: 1, verified: 50 });
   });
 });
 

@@ -320,6 +320,8 @@ export class Verifier {
   /** A canary answered right (rule V12): a verified result, like an agreeing replica. */
   canaryPassed(volunteerId: string, now: number): void {
     this.record(volunteerId, 'agreed', now);
+    const r = this.reputations.get(volunteerId);
+    this.reputations.put(volunteerId, { ...r, canaries: r.canaries + 1 });
   }
 
   /**

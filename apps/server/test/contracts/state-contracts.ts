@@ -186,10 +186,18 @@ export function reputationContract(name: string, open: OpenState): void {
         streak: 12,
         verified: 40,
         invalid: 0,
+        canaries: 3,
         trustedAt: 5000,
         quarantinedAt: null,
       };
-      const banned: Reputation = { streak: 0, verified: 3, invalid: 1, trustedAt: null, quarantinedAt: 7000 };
+      const banned: Reputation = {
+        streak: 0,
+        verified: 3,
+        invalid: 1,
+        canaries: 0,
+        trustedAt: null,
+        quarantinedAt: 7000,
+      };
       one.put('v_trusted', trusted);
       one.put('v_banned', banned);
       expect(one.get('v_trusted')).toEqual(trusted); // at once, from memory
@@ -209,6 +217,7 @@ export function reputationContract(name: string, open: OpenState): void {
         streak: 9,
         verified: 9,
         invalid: 0,
+        canaries: 1,
         trustedAt: 5000,
         quarantinedAt: null,
       };
@@ -223,6 +232,7 @@ export function reputationContract(name: string, open: OpenState): void {
         streak: 0,
         verified: 10,
         invalid: 1,
+        canaries: 1,
         trustedAt: null,
         quarantinedAt: 9000,
       };
